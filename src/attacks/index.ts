@@ -1,0 +1,15 @@
+/**
+ * Adversarial attacks: FGSM, PGD (L∞/L2, any loss, targeted), CW margin, the TRADES-KL attack,
+ * and the step and projection primitives they share.
+ * @packageDocumentation
+ */
+export { type Norm, NORMS } from './norms.js';
+export { type RandomStart, RANDOM_STARTS, type PerturbationOptions } from './options.js';
+export { type AttackLoss, type LossFn, type Attack } from './types.js';
+export { signStep, l2Step } from './steps.js';
+export { projectLinf, projectL2 } from './projections.js';
+export { type InputObjective, projectedGradientAscent } from './projected-gradient-ascent.js';
+export { type FgsmOptions, fgsm } from './fgsm.js';
+export { type PgdOptions, pgd } from './pgd.js';
+export { type CwOptions, cw } from './cw.js';
+export { type TradesAttackOptions, tradesAttack } from './trades-attack.js';

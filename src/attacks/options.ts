@@ -1,0 +1,70 @@
+import { checkBounds, checkInteger, checkNonNegative, checkOneOf, checkPositive, type Bounds } from '../core/validate.js';
+import { rangeError } from '../core/errors.js';
+import { NORMS, type Norm } from './norms.js';
+
+/** Where an iterative attack starts: uniform in the ε-ball, `x + σ·N(0, 1)`, or at `x`. */
+export type RandomStart = 'uniform' | 'normal' | 'none';
+
+/** The allowed {@link RandomStart} values. */
+export const RANDOM_STARTS: readonly RandomStart[] = ['uniform', 'normal', 'none'];
+
+/** Options shared by every projected-gradient attack. */
+export interface PerturbationOptions {
+  /** The radius ε of the threat model, in input units (e.g. 0.3 for MNIST in [0, 1]). Required. */
+  readonly eps: number;
+  /** @defaultValue 'linf' */
+  readonly norm?: Norm;
+  /** Number of gradient steps, a positive integer. @defaultValue 10 */
+  readonly steps?: number;
+  /** Step size α. @defaultValue 2.5·eps/steps */
+  readonly stepSize?: number;
+  /**
+   * `'uniform'`: L∞, `x + U(−ε, ε)`; L2, a random direction times a radius drawn from `U(0, ε)`.
+   * `'normal'`: `x + normalStd·N(0, 1)` (the TRADES start). `'none'`: start at `x`.
+   * @defaultValue 'uniform' (the TRADES-style attacks default to 'normal')
+   */
+  readonly randomStart?: RandomStart;
+  /** Standard deviation of the `'normal'` start. @defaultValue 0.001 */
+  readonly normalStd?: number;
+  /** The valid input box `[lo, hi]`; inputs outside it are an error. @defaultValue [0, 1] */
+  readonly bounds?: Bounds;
+  /** Seed of the random start; the same seed gives the same result on the same backend. */
+  readonly seed?: number;
+}
+
+/** {@link PerturbationOptions} with every default filled in. */
+export interface ResolvedPerturbation {
+  readonly eps: number;
+  readonly norm: Norm;
+  readonly steps: number;
+  readonly stepSize: number;
+  readonly randomStart: RandomStart;
+  readonly normalStd: number;
+  readonly bounds: Bounds;
+  readonly seed: number | undefined;
+}
+
+/** The option keys of {@link PerturbationOptions}. */
+export const PERTURBATION_KEYS = ['eps', 'norm', 'steps', 'stepSize', 'randomStart', 'normalStd', 'bounds', 'seed'] as const;
+
+/** Validates perturbation options and fills in defaults; throws before any tensor exists. */
+export function resolvePerturbation(
+  fn: string,
+  options: Readonly<PerturbationOptions>,
+  defaults: { readonly randomStart: RandomStart; readonly steps: number }
+): ResolvedPerturbation {
+  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
+  const eps = checkNonNegative(fn, 'eps', options.eps);
+  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
+  const steps = options.steps === undefined ? defaults.steps : checkInteger(fn, 'steps', options.steps, 1);
+  const stepSize = options.stepSize === undefined ? (2.5 * eps) / steps : checkNonNegative(fn, 'stepSize', options.stepSize);
+  const randomStart =
+    options.randomStart === undefined ? defaults.randomStart : checkOneOf(fn, 'randomStart', options.randomStart, RANDOM_STARTS);
+  const normalStd = options.normalStd === undefined ? 0.001 : checkPositive(fn, 'normalStd', options.normalStd);
+  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
+  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) {
+    rangeError(fn, 'seed', 'be a finite number', options.seed);
+  }
+  return { eps, norm, steps, stepSize, randomStart, normalStd, bounds, seed: options.seed };
+}

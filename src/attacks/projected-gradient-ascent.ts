@@ -1,0 +1,139 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRandom, type Random } from '../core/random.js';
+import { checkFunction, checkGradientsRegistered, checkInBounds, checkInput, checkKnownKeys } from '../core/validate.js';
+import { rangeError } from '../core/errors.js';
+import { perExampleL2 } from './norms.js';
+import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from './options.js';
+import { l2StepUnchecked, signStepUnchecked } from './steps.js';
+import { projectL2Unchecked } from './projections.js';
+
+/**
+ * A per-example objective of the perturbed input: `x' ↦ [B]` values to maximise. It must be
+ * differentiable with respect to `x'`.
+ */
+export type InputObjective = (xAdv: tf.Tensor) => tf.Tensor;
+
+/**
+ * Projected gradient ascent on any per-example objective of the input: the engine behind
+ * {@link pgd}, {@link cw}, {@link tradesAttack} and the distillation attacks (RSLAD, AdaAD).
+ * `x_{k+1} = Π(x_k + α·sign(∇L))` (L∞) or `Π(x_k + α·∇L/‖∇L‖₂)` (L2), Π the projection on the
+ * ε-ball around `x` intersected with `bounds` (Madry et al., arXiv 1706.06083).
+ *
+ * @param objective - `x' ↦ [B]` per-example values to maximise (negate it to minimise).
+ * @param x - clean inputs `[B, ...]` inside `bounds`.
+ * @param options - see {@link PerturbationOptions}; defaults: 10 steps, α = 2.5ε/steps, uniform start.
+ * @returns adversarial inputs, same shape as `x`; the caller disposes them.
+ * @throws RangeError for invalid options, `x` outside `bounds`, or an objective that does not return `[B]` values.
+ * @example
+ * // Push a model's logit for class 0 up, inside an L∞ ball of 0.1:
+ * const xAdv = projectedGradientAscent((xa) => tf.gather(model(xa), [0], 1).squeeze([1]), x, { eps: 0.1 });
+ */
+export function projectedGradientAscent(
+  objective: InputObjective,
+  x: tf.Tensor,
+  options: Readonly<PerturbationOptions>
+): tf.Tensor {
+  const fn = 'projectedGradientAscent';
+  checkFunction(fn, 'objective', objective);
+  const r = resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 });
+  checkKnownKeys(fn, options, PERTURBATION_KEYS);
+  checkInput(fn, 'x', x);
+  checkInBounds(fn, 'x', x, r.bounds);
+  return ascend(fn, objective, x, r, 'objective');
+}
+
+/** Checks that an objective returned per-example values `[B]`. */
+function checkPerExample(fn: string, arg: string, value: tf.Tensor, batch: number): void {
+  if (!(value instanceof tf.Tensor) || value.rank !== 1 || value.shape[0] !== batch) {
+    rangeError(fn, arg, `return per-example values of shape [${String(batch)}]`, value);
+  }
+}
+
+/**
+ * The projected-gradient loop on validated inputs. Every intermediate is released each step;
+ * on an error the partial result is disposed before rethrowing.
+ */
+export function ascend(
+  fn: string,
+  objective: InputObjective,
+  x: tf.Tensor,
+  r: ResolvedPerturbation,
+  objectiveArg = 'loss'
+): tf.Tensor {
+  checkGradientsRegistered(fn);
+  const batch = x.shape[0] ?? 0;
+  const rng = createRandom(r.seed);
+  const [lo, hi] = r.bounds;
+  // For L∞ the ball ∩ box is a box: precompute its corners once, so each projection is two ops.
+  const box = r.norm === 'linf' ? tf.tidy(() => [tf.maximum(tf.sub(x, r.eps), lo), tf.minimum(tf.add(x, r.eps), hi)]) : [];
+  const project = (xa: tf.Tensor): tf.Tensor => {
+    const [lower, upper] = box;
+    return lower !== undefined && upper !== undefined
+      ? tf.minimum(tf.maximum(xa, lower), upper)
+      : projectL2Unchecked(xa, x, r.eps, r.bounds);
+  };
+  const gradient = safeGradient((xa: tf.Tensor) => {
+    const values = objective(xa);
+    checkPerExample(fn, objectiveArg, values, batch);
+    return tf.sum(values);
+  });
+  let xAdv: tf.Tensor | undefined;
+  try {
+    xAdv = tf.tidy(() => project(randomStart(x, r, rng)));
+    for (let k = 0; k < r.steps; k++) {
+      const current: tf.Tensor = xAdv;
+      const next = tf.tidy(() => {
+        const g = gradient(current);
+        return project(r.norm === 'linf' ? signStepUnchecked(current, g, r.stepSize) : l2StepUnchecked(current, g, r.stepSize));
+      });
+      current.dispose();
+      xAdv = next;
+    }
+    return xAdv;
+  } catch (error) {
+    xAdv?.dispose();
+    throw error;
+  } finally {
+    tf.dispose(box);
+  }
+}
+
+/**
+ * `tf.grad(f)` that leaks nothing when `f` throws. tfjs keeps the tensors each recorded op saved for the
+ * backward pass and frees them only after a backward pass, so an error thrown inside the forward pass
+ * (a bad model output, a failing user model) would leave them behind. Here the error is caught, a zero
+ * objective still connected to the input lets tfjs finish and free its tape, and the error is rethrown.
+ */
+export function safeGradient(f: (x: tf.Tensor) => tf.Tensor): (x: tf.Tensor) => tf.Tensor {
+  const caught: { failed: boolean; error: unknown } = { failed: false, error: undefined };
+  const grad = tf.grad((x: tf.Tensor) => {
+    try {
+      return f(x);
+    } catch (error) {
+      caught.failed = true;
+      caught.error = error;
+      return tf.mul(tf.sum(x), 0);
+    }
+  });
+  return (x: tf.Tensor): tf.Tensor => {
+    caught.failed = false;
+    const g = grad(x);
+    if (caught.failed) {
+      g.dispose();
+      throw caught.error;
+    }
+    return g;
+  };
+}
+
+/** The starting point of the ascent (before projection). */
+function randomStart(x: tf.Tensor, r: ResolvedPerturbation, rng: Random): tf.Tensor {
+  if (r.randomStart === 'none' || r.eps === 0) return tf.clone(x);
+  if (r.randomStart === 'normal') return tf.add(x, rng.normal(x.shape, 0, r.normalStd));
+  if (r.norm === 'linf') return tf.add(x, rng.uniform(x.shape, -r.eps, r.eps));
+  // L2 'uniform': a direction uniform on the sphere, a radius uniform in [0, ε] (as torchattacks' PGDL2).
+  const direction = rng.normal(x.shape, 0, 1);
+  const unit = tf.div(direction, tf.maximum(perExampleL2(direction), 1e-12));
+  const radius = rng.uniform([x.shape[0] ?? 1, ...x.shape.slice(1).map(() => 1)], 0, r.eps);
+  return tf.add(x, tf.mul(unit, radius));
+}

@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkBounds, checkNonNegative, checkSameShape, checkTensor, type Bounds } from '../core/validate.js';
+import { perExampleL2 } from './norms.js';
+
+const DEFAULT_BOUNDS: Bounds = [0, 1];
+
+/**
+ * Projection on the L∞ ball of radius ε around `x`, intersected with the box `[lo, hi]`:
+ * `clip(clip(x', x − ε, x + ε), lo, hi)`.
+ *
+ * @param xAdv - the point to project `[B, ...]`.
+ * @param x - the centre of the ball (the clean input), same shape.
+ * @param eps - the radius `ε >= 0`.
+ * @param bounds - the input box. @defaultValue [0, 1]
+ * @returns the projected point, same shape; the caller disposes it.
+ * @throws RangeError when shapes differ, `eps` is negative or not finite, or `bounds` is not `lo < hi`.
+ * @example
+ * const inside = projectLinf(xAdv, x, 0.3);
+ */
+export function projectLinf(xAdv: tf.Tensor, x: tf.Tensor, eps: number, bounds: Bounds = DEFAULT_BOUNDS): tf.Tensor {
+  const fn = 'projectLinf';
+  checkTensor(fn, 'xAdv', xAdv);
+  checkTensor(fn, 'x', x);
+  checkSameShape(fn, 'xAdv', xAdv, 'x', x);
+  checkNonNegative(fn, 'eps', eps);
+  const [lo, hi] = checkBounds(fn, bounds);
+  return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(xAdv, tf.sub(x, eps)), tf.add(x, eps)), lo, hi));
+}
+
+/**
+ * Projection on the L2 ball of radius ε around `x` (per example), then on the box `[lo, hi]`:
+ * `δ ← δ·min(1, ε/‖δ‖₂)`, `x' = clip(x + δ, lo, hi)`. Clipping to the box only shrinks each
+ * coordinate of `δ` (x lies in the box), so the result stays inside the ball.
+ *
+ * @param xAdv - the point to project `[B, ...]`.
+ * @param x - the centre of the ball, same shape.
+ * @param eps - the radius `ε >= 0`.
+ * @param bounds - the input box. @defaultValue [0, 1]
+ * @returns the projected point, same shape; the caller disposes it.
+ * @throws RangeError when shapes differ, `eps` is negative or not finite, or `bounds` is not `lo < hi`.
+ * @example
+ * const inside = projectL2(xAdv, x, 2.0);
+ */
+export function projectL2(xAdv: tf.Tensor, x: tf.Tensor, eps: number, bounds: Bounds = DEFAULT_BOUNDS): tf.Tensor {
+  const fn = 'projectL2';
+  checkTensor(fn, 'xAdv', xAdv, { min: 1 });
+  checkTensor(fn, 'x', x);
+  checkSameShape(fn, 'xAdv', xAdv, 'x', x);
+  checkNonNegative(fn, 'eps', eps);
+  return projectL2Unchecked(xAdv, x, eps, checkBounds(fn, bounds));
+}
+
+/** {@link projectL2} without validation, for attack loops. */
+export function projectL2Unchecked(xAdv: tf.Tensor, x: tf.Tensor, eps: number, bounds: Bounds): tf.Tensor {
+  return tf.tidy(() => {
+    const delta = tf.sub(xAdv, x);
+    const norm = perExampleL2(delta);
+    // Only shrink: examples already inside the ball keep a factor of exactly 1 (and 0/0 never happens).
+    const factor = tf.where(tf.greater(norm, eps), tf.div(eps, tf.maximum(norm, 1e-30)), tf.onesLike(norm));
+    return tf.clipByValue(tf.add(x, tf.mul(delta, factor)), bounds[0], bounds[1]);
+  });
+}

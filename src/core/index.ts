@@ -1,0 +1,27 @@
+/**
+ * Model adapters, validation helpers, seeded randomness and reductions shared by every ardkit module.
+ * @packageDocumentation
+ */
+export { type Model, type LayersModelLike, type FromLayersModelOptions, fromLayersModel, withTemperature } from './model.js';
+export { type Random, createRandom } from './random.js';
+export { type Reduction, REDUCTIONS, reduce } from './reduce.js';
+export { formatValue, rangeError, typeError } from './errors.js';
+export {
+  type Bounds,
+  checkBoolean,
+  checkBounds,
+  checkFinite,
+  checkFunction,
+  checkGradientsRegistered,
+  checkInBounds,
+  checkInput,
+  checkInteger,
+  checkKnownKeys,
+  checkLabels,
+  checkLogits,
+  checkNonNegative,
+  checkOneOf,
+  checkPositive,
+  checkSameShape,
+  checkTensor
+} from './validate.js';

@@ -1,0 +1,182 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { formatValue, isTensor, rangeError, typeError } from './errors.js';
+
+/** Value bounds `[lo, hi]` of the inputs. */
+export type Bounds = readonly [number, number];
+
+/** Checks that `value` is a finite number `>= 0`. */
+export function checkNonNegative(fn: string, arg: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    rangeError(fn, arg, 'be a finite number >= 0', value);
+  }
+  return value;
+}
+
+/** Checks that `value` is a finite number `> 0`. */
+export function checkPositive(fn: string, arg: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    rangeError(fn, arg, 'be a finite number > 0', value);
+  }
+  return value;
+}
+
+/** Checks that `value` is a finite number. */
+export function checkFinite(fn: string, arg: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    rangeError(fn, arg, 'be a finite number', value);
+  }
+  return value;
+}
+
+/** Checks that `value` is an integer `>= min` (default 1). */
+export function checkInteger(fn: string, arg: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    rangeError(fn, arg, `be an integer >= ${String(min)}`, value);
+  }
+  return value;
+}
+
+/** Checks that `value` is one of `allowed`. */
+export function checkOneOf<T extends string>(fn: string, arg: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    rangeError(fn, arg, `be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+/** Checks that `value` is a boolean. */
+export function checkBoolean(fn: string, arg: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') typeError(fn, arg, 'be a boolean', value);
+  return value;
+}
+
+/** Checks that `bounds` is a pair of finite numbers with `lo < hi`. */
+export function checkBounds(fn: string, bounds: unknown): Bounds {
+  if (
+    !Array.isArray(bounds) ||
+    bounds.length !== 2 ||
+    typeof bounds[0] !== 'number' ||
+    typeof bounds[1] !== 'number' ||
+    !Number.isFinite(bounds[0]) ||
+    !Number.isFinite(bounds[1]) ||
+    !(bounds[0] < bounds[1])
+  ) {
+    rangeError(fn, 'bounds', 'be a pair [lo, hi] of finite numbers with lo < hi', bounds);
+  }
+  return [bounds[0], bounds[1]];
+}
+
+/** Checks that `value` is a tfjs tensor, optionally of a given rank (or minimum rank). */
+export function checkTensor(fn: string, arg: string, value: unknown, rank?: { exact?: number; min?: number }): tf.Tensor {
+  if (!isTensor(value)) typeError(fn, arg, 'be a tf.Tensor', value);
+  if (value.isDisposed) typeError(fn, arg, 'be a tensor that is not disposed', value);
+  if (rank?.exact !== undefined && value.rank !== rank.exact) {
+    rangeError(fn, arg, `have rank ${String(rank.exact)}`, value);
+  }
+  if (rank?.min !== undefined && value.rank < rank.min) {
+    rangeError(fn, arg, `have rank >= ${String(rank.min)}`, value);
+  }
+  return value;
+}
+
+/** Checks that `value` is a float tensor with at least a batch axis (`[B, ...]`, B >= 1). */
+export function checkInput(fn: string, arg: string, value: unknown): tf.Tensor {
+  const x = checkTensor(fn, arg, value, { min: 1 });
+  if (x.dtype !== 'float32') typeError(fn, arg, 'be a float32 tensor', x);
+  if (x.shape[0] === 0) rangeError(fn, arg, 'hold at least one example', x);
+  return x;
+}
+
+/** Checks that `value` is a function (a {@link Model} or a loss). */
+export function checkFunction(fn: string, arg: string, value: unknown): void {
+  if (typeof value !== 'function') typeError(fn, arg, 'be a function', value);
+}
+
+/**
+ * Checks integer class labels: an int32 tensor of shape `[batch]` with values `>= 0`
+ * (and `< numClasses` when given). Reads the labels back; returns the largest label.
+ */
+export function checkLabels(fn: string, arg: string, value: unknown, batch: number, numClasses?: number): number {
+  const y = checkTensor(fn, arg, value);
+  if (y.dtype !== 'int32') typeError(fn, arg, 'be an int32 tensor of class indices', y);
+  if (y.rank !== 1 || y.shape[0] !== batch) {
+    rangeError(fn, arg, `have shape [${String(batch)}] to match the batch`, y);
+  }
+  const data = y.dataSync();
+  let max = -1;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] ?? 0;
+    if (v < 0) rangeError(fn, arg, 'hold class indices >= 0', `${String(v)} at index ${String(i)}`);
+    if (v > max) max = v;
+  }
+  if (numClasses !== undefined && max >= numClasses) {
+    rangeError(fn, arg, `hold class indices < ${String(numClasses)} (the number of classes)`, max);
+  }
+  return max;
+}
+
+/**
+ * Checks that every element of `x` is a number inside `[lo, hi]`. Out-of-range inputs are an error
+ * rather than a silent clip: they usually mean an unnormalised image (0..255) or a wrong pipeline.
+ */
+export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bounds): void {
+  const stats = tf.tidy(() => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]).dataSync());
+  const min = stats[0] ?? NaN;
+  const max = stats[1] ?? NaN;
+  if (stats[2] !== 0) rangeError(fn, arg, 'hold no NaN', 'NaN');
+  if (!(min >= bounds[0] && max <= bounds[1])) {
+    const shown = (v: number): string => String(Number(v.toPrecision(7)));
+    rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `values in [${shown(min)}, ${shown(max)}]`);
+  }
+}
+
+/**
+ * Checks what a model returned: a rank-2 float tensor `[batch, C]` with `C > maxLabel`.
+ * Only shapes are read, so the check costs nothing inside attack loops.
+ */
+export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = -1): tf.Tensor2D {
+  if (!isTensor(out)) {
+    typeError(fn, 'model', 'return a tf.Tensor of logits [B, C]', out);
+  }
+  if (out.rank !== 2 || out.shape[0] !== batch) {
+    rangeError(fn, 'model', `return logits of shape [${String(batch)}, C] for a batch of ${String(batch)}`, out);
+  }
+  const classes = out.shape[1] ?? 0;
+  if (classes < 2) rangeError(fn, 'model', 'return logits for at least 2 classes', out);
+  if (maxLabel >= classes) {
+    rangeError(fn, 'labels', `hold class indices < ${String(classes)} (the model's number of classes)`, maxLabel);
+  }
+  return out as tf.Tensor2D;
+}
+
+/** Checks that two tensors have the same shape; the message names both shapes. */
+export function checkSameShape(fn: string, argA: string, a: tf.Tensor, argB: string, b: tf.Tensor): void {
+  if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new RangeError(
+      `${fn}: ${argA} and ${argB} must have the same shape (got ${formatValue(a.shape)} and ${formatValue(b.shape)})`
+    );
+  }
+}
+
+/** Rejects option keys the function does not know: a typo must not silently fall back to a default. */
+export function checkKnownKeys(fn: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      rangeError(fn, 'options', `only have the keys ${known.join(', ')}`, key);
+    }
+  }
+}
+
+/**
+ * Checks that tfjs' gradient functions are registered. `@tensorflow/tfjs-core` alone registers none in
+ * Node; `@tensorflow/tfjs`, `@tensorflow/tfjs-node` and `@tensorflow/tfjs-layers` register them on import.
+ */
+export function checkGradientsRegistered(fn: string): void {
+  if (tf.getGradient('Sum') === undefined || tf.getGradient('Multiply') === undefined) {
+    throw new Error(
+      `${fn}: tfjs gradients are not registered, so no input gradient can be computed. ` +
+        "Import '@tensorflow/tfjs' or '@tensorflow/tfjs-layers' once in your program (in Node), " +
+        "or '@tensorflow/tfjs-core/dist/register_all_gradients' (with a bundler)."
+    );
+  }
+}

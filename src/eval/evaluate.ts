@@ -1,0 +1,145 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import { checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { rangeError, typeError } from '../core/errors.js';
+import type { Attack } from '../attacks/types.js';
+
+/** Progress of {@link evaluate}, reported after each batch. */
+export interface EvaluateProgress {
+  /** Examples processed so far. */
+  readonly done: number;
+  /** Examples in total. */
+  readonly total: number;
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions {
+  /** Attacks by name, each `(model, x, y) ↦ x'`. @defaultValue {} (clean accuracy only) */
+  readonly attacks?: Readonly<Record<string, Attack>>;
+  /** Examples per batch; bounds memory, not the result. @defaultValue 256 */
+  readonly batchSize?: number;
+  /** Called after each batch. */
+  readonly onProgress?: (progress: EvaluateProgress) => void;
+}
+
+/** What {@link evaluate} measured. Accuracies are fractions in `[0, 1]`. */
+export interface EvaluationResult {
+  /** Number of examples. */
+  readonly n: number;
+  /** Clean accuracy. */
+  readonly clean: number;
+  /**
+   * Robust accuracy per attack: the share of points classified correctly on `x` **and** on the attack's `x'`
+   * (AutoAttack's definition, so it never exceeds clean accuracy).
+   */
+  readonly attacks: Readonly<Record<string, number>>;
+  /** Worst case: the share of points correct on `x` and on every attack's `x'`. */
+  readonly worstCase: number;
+  /** Per point, 1 where the point counts as correct (clean) or robust (per attack, worst case). */
+  readonly perPoint: {
+    /** 1 where the clean input is classified correctly. */
+    readonly clean: Uint8Array;
+    /** Per attack, 1 where the point is correct on `x` and on the attack's `x'`. */
+    readonly attacks: Readonly<Record<string, Uint8Array>>;
+    /** 1 where the point is correct on `x` and on every attack's `x'`. */
+    readonly worstCase: Uint8Array;
+  };
+  /** Seconds spent in each attack (including the model calls on its outputs). */
+  readonly seconds: Readonly<Record<string, number>>;
+}
+
+/**
+ * Evaluates clean accuracy, robust accuracy under each attack and worst-case robust accuracy (a point is
+ * robust only if it survives every attack), in batches so that large test sets fit in memory.
+ *
+ * @param model - a {@link Model} returning logits `[B, C]`.
+ * @param x - inputs `[N, ...]`.
+ * @param y - `[N]` int32 labels.
+ * @param options - see {@link EvaluateOptions}.
+ * @returns an {@link EvaluationResult}; no tensors.
+ * @throws RangeError/TypeError for invalid inputs or options, an attack that returns the wrong shape, or any error an attack throws.
+ * @example
+ * const r = evaluate(model, xTest, yTest, {
+ *   attacks: { fgsm: (m, x, y) => fgsm(m, x, y, { eps: 0.1 }), pgd20: (m, x, y) => pgd(m, x, y, { eps: 0.1, steps: 20 }) },
+ *   batchSize: 500,
+ * });
+ * console.log(r.clean, r.attacks.pgd20, r.worstCase);
+ */
+export function evaluate(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): EvaluationResult {
+  const fn = 'evaluate';
+  checkKnownKeys(fn, options, ['attacks', 'batchSize', 'onProgress']);
+  checkFunction(fn, 'model', model);
+  const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
+  const attacks = options.attacks ?? {};
+  if (typeof attacks !== 'object') typeError(fn, 'attacks', 'be an object of named attack functions', attacks);
+  for (const [name, attack] of Object.entries(attacks)) {
+    if (typeof attack !== 'function') typeError(fn, `attacks.${name}`, 'be a function (model, x, y) => xAdv', attack);
+  }
+  if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
+  const input = checkInput(fn, 'x', x);
+  const n = input.shape[0] ?? 0;
+  const maxLabel = checkLabels(fn, 'y', y, n);
+
+  const names = Object.keys(attacks);
+  const clean = new Uint8Array(n);
+  const perAttack: Record<string, Uint8Array> = Object.fromEntries(names.map((name) => [name, new Uint8Array(n)]));
+  const seconds: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
+
+  /** 1 where `model(xs)` predicts `ys`. */
+  const correct = (xs: tf.Tensor, ys: tf.Tensor1D, size: number): Uint8Array =>
+    Uint8Array.from(
+      tf.tidy(() => {
+        const logits = checkLogits(fn, model(xs), size, maxLabel);
+        return tf.cast(tf.equal(tf.argMax(logits, 1), ys), 'int32').dataSync();
+      })
+    );
+
+  for (let start = 0; start < n; start += batchSize) {
+    const size = Math.min(batchSize, n - start);
+    const xb = tf.slice(input, start, size);
+    const yb = tf.slice(y, start, size);
+    try {
+      clean.set(correct(xb, yb, size), start);
+      for (const name of names) {
+        const attack = attacks[name];
+        const robust = perAttack[name];
+        if (attack === undefined || robust === undefined) continue;
+        const t0 = performance.now();
+        const xAdv = attack(model, xb, yb);
+        try {
+          if (!(xAdv instanceof tf.Tensor) || xAdv.shape.some((d, i) => d !== xb.shape[i]) || xAdv.rank !== xb.rank) {
+            rangeError(fn, `attacks.${name}`, `return adversarial inputs of the batch's shape [${xb.shape.join(', ')}]`, xAdv);
+          }
+          robust.set(correct(xAdv, yb, size), start);
+        } finally {
+          if (xAdv instanceof tf.Tensor && xAdv !== xb) xAdv.dispose();
+        }
+        seconds[name] = (seconds[name] ?? 0) + (performance.now() - t0) / 1000;
+      }
+    } finally {
+      xb.dispose();
+      yb.dispose();
+    }
+    options.onProgress?.({ done: start + size, total: n });
+  }
+
+  const worst = Uint8Array.from(clean);
+  for (const name of names) {
+    const robust = perAttack[name];
+    if (robust === undefined) continue;
+    for (let i = 0; i < n; i++) {
+      // A point is robust to an attack only if it was also classified correctly to begin with.
+      robust[i] = (robust[i] ?? 0) & (clean[i] ?? 0);
+      worst[i] = (worst[i] ?? 0) & (robust[i] ?? 0);
+    }
+  }
+  const share = (v: Uint8Array): number => (n === 0 ? 0 : v.reduce((s, b) => s + b, 0) / n);
+  return {
+    n,
+    clean: share(clean),
+    attacks: Object.fromEntries(names.map((name) => [name, share(perAttack[name] ?? new Uint8Array(0))])),
+    worstCase: share(worst),
+    perPoint: { clean, attacks: perAttack, worstCase: worst },
+    seconds
+  };
+}

@@ -1,0 +1,12 @@
+/**
+ * ardkit: adversarial attacks and robust-distillation losses for TensorFlow.js.
+ *
+ * Every function is also available from its folder's entry point (`ardkit/attacks`, `ardkit/losses`, …),
+ * and the package is side-effect free, so bundlers keep only what you import.
+ * @packageDocumentation
+ */
+export * from './core/index.js';
+export * from './attacks/index.js';
+export * from './losses/index.js';
+export * from './eval/index.js';
+export * from './data/index.js';

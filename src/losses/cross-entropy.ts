@@ -1,0 +1,38 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkKnownKeys } from '../core/validate.js';
+import { reduce, type Reduction } from '../core/reduce.js';
+import { checkLogitsAndLabels, checkReduction } from './validate.js';
+
+/** Options of {@link crossEntropy}. */
+export interface CrossEntropyOptions {
+  /** @defaultValue 'mean' */
+  readonly reduction?: Reduction;
+}
+
+/** Per-example `−log σ(z)_y`, unchecked: callers validate first. */
+export function crossEntropyPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const oneHot = tf.oneHot(labels, logits.shape[1]);
+    return tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Softmax cross-entropy from logits: `CE(z, y) = −log σ(z)_y = logsumexp(z) − z_y`, computed in
+ * log-softmax form so logits of magnitude 1e4 stay finite.
+ *
+ * @param logits - `[B, C]` float32 logits.
+ * @param labels - `[B]` int32 class indices in `[0, C)`.
+ * @param options - see {@link CrossEntropyOptions}.
+ * @returns a scalar (`'mean'`, `'sum'`) or `[B]` per-example values (`'none'`); the caller disposes it.
+ * @throws TypeError when a tensor has the wrong dtype; RangeError on mismatched shapes, labels out of range or an unknown reduction.
+ * @example
+ * const loss = crossEntropy(model(x), y); // scalar mean over the batch
+ */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CrossEntropyOptions> = {}): tf.Tensor {
+  const fn = 'crossEntropy';
+  checkKnownKeys(fn, options, ['reduction']);
+  const reduction = checkReduction(fn, options.reduction);
+  const [z, y] = checkLogitsAndLabels(fn, logits, labels);
+  return tf.tidy(() => reduce(crossEntropyPerExample(z, y), reduction, fn));
+}

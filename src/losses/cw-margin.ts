@@ -1,0 +1,56 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkFinite, checkKnownKeys } from '../core/validate.js';
+import { reduce, type Reduction } from '../core/reduce.js';
+import { checkLogitsAndLabels, checkReduction } from './validate.js';
+
+/** Options of {@link cwMarginLoss}. */
+export interface CwMarginOptions {
+  /** Confidence margin `κ`. @defaultValue 0 */
+  readonly kappa?: number;
+  /** @defaultValue 'mean' */
+  readonly reduction?: Reduction;
+}
+
+/** The margin `z_y − max_{j≠y} z_j` per example, unchecked. */
+export function marginPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const mask = tf.cast(tf.oneHot(labels, logits.shape[1]), 'bool');
+    const zy = tf.sum(tf.where(mask, logits, tf.zerosLike(logits)), 1);
+    const others = tf.max(tf.where(mask, tf.fill(logits.shape, -Infinity), logits), 1);
+    return tf.sub(zy, others);
+  });
+}
+
+/** Per-example `−max(z_y − max_{j≠y} z_j + κ, 0)`, unchecked. */
+export function cwMarginPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D, kappa: number): tf.Tensor1D {
+  return tf.tidy(() => tf.neg(tf.relu(tf.add(marginPerExample(logits, labels), kappa))) as tf.Tensor1D);
+}
+
+/**
+ * Per-example targeted CW objective to maximise, `−max(max_{j≠t} z_j − z_t + κ, 0)`: zero once the target
+ * class leads every other by κ. Unchecked.
+ */
+export function cwTargetedPerExample(logits: tf.Tensor2D, targets: tf.Tensor1D, kappa: number): tf.Tensor1D {
+  return tf.tidy(() => tf.neg(tf.relu(tf.sub(kappa, marginPerExample(logits, targets)))) as tf.Tensor1D);
+}
+
+/**
+ * Carlini–Wagner margin loss (Carlini & Wagner 2017, arXiv 1608.04644), in the form PGD maximises:
+ * `L = −max(z_y − max_{j≠y} z_j + κ, 0)`. It is 0 once the example is misclassified by a margin κ.
+ *
+ * @param logits - `[B, C]` float32 logits.
+ * @param labels - `[B]` int32 class indices.
+ * @param options - see {@link CwMarginOptions}.
+ * @returns a scalar, or `[B]` with `reduction: 'none'`; the caller disposes it.
+ * @throws RangeError for a non-finite κ, labels out of range or mismatched shapes; TypeError for wrong dtypes.
+ * @example
+ * const l = cwMarginLoss(model(x), y, { kappa: 50, reduction: 'none' });
+ */
+export function cwMarginLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CwMarginOptions> = {}): tf.Tensor {
+  const fn = 'cwMarginLoss';
+  checkKnownKeys(fn, options, ['kappa', 'reduction']);
+  const kappa = checkFinite(fn, 'kappa', options.kappa ?? 0);
+  const reduction = checkReduction(fn, options.reduction);
+  const [z, y] = checkLogitsAndLabels(fn, logits, labels);
+  return tf.tidy(() => reduce(cwMarginPerExample(z, y, kappa), reduction, fn));
+}

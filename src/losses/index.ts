@@ -1,0 +1,7 @@
+/**
+ * Loss terms as pure functions over logits, with per-example values and explicit reductions.
+ * @packageDocumentation
+ */
+export { type CrossEntropyOptions, crossEntropy } from './cross-entropy.js';
+export { type KlDivergenceOptions, klDivergence } from './kl-divergence.js';
+export { type CwMarginOptions, cwMarginLoss } from './cw-margin.js';
