@@ -1,0 +1,35 @@
+/** A tiny argument parser for the examples: `--name value` and `--flag`, with `--help`. */
+import { parseArgs } from 'node:util';
+
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly description: string;
+  readonly default?: string | boolean;
+}
+
+export function parseOptions<T extends Record<string, OptionSpec>>(
+  usage: string,
+  spec: T
+): { [K in keyof T]: T[K]['type'] extends 'boolean' ? boolean : string } {
+  const { values } = parseArgs({
+    options: { ...Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, { type: v.type }])), help: { type: 'boolean' } },
+    strict: true
+  });
+  if (values.help === true) {
+    const lines = Object.entries(spec).map(([k, v]) => `  --${k.padEnd(14)} ${v.description}${v.default === undefined ? '' : ` (default: ${String(v.default)})`}`);
+    console.log(`${usage}\n\nOptions:\n${lines.join('\n')}\n  --help           show this help`);
+    process.exit(0);
+  }
+  const given = values as Record<string, string | boolean | undefined>;
+  return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, given[k] ?? v.default])) as never;
+}
+
+/** Parses a positive number option, exiting with a clear message when it is not one. */
+export function positive(name: string, value: string, integer = false): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    console.error(`--${name} must be a positive ${integer ? 'integer' : 'number'} (got ${JSON.stringify(value)})`);
+    process.exit(2);
+  }
+  return n;
+}
