@@ -4,7 +4,13 @@ import { formatValue, isTensor, rangeError, typeError } from './errors.js';
 /** Value bounds `[lo, hi]` of the inputs. */
 export type Bounds = readonly [number, number];
 
-/** Checks that `value` is a finite number `>= 0`. */
+/**
+ * Checks that `value` is a finite number `>= 0`.
+ *
+ * @throws RangeError when `value` is not a finite number >= 0.
+ * @example
+ * const eps = checkNonNegative('myAttack', 'eps', options.eps);
+ */
 export function checkNonNegative(fn: string, arg: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     rangeError(fn, arg, 'be a finite number >= 0', value);
@@ -12,7 +18,13 @@ export function checkNonNegative(fn: string, arg: string, value: unknown): numbe
   return value;
 }
 
-/** Checks that `value` is a finite number `> 0`. */
+/**
+ * Checks that `value` is a finite number `> 0`.
+ *
+ * @throws RangeError when `value` is not a finite number > 0.
+ * @example
+ * const tau = checkPositive('myLoss', 'temperature', options.temperature);
+ */
 export function checkPositive(fn: string, arg: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     rangeError(fn, arg, 'be a finite number > 0', value);
@@ -20,7 +32,13 @@ export function checkPositive(fn: string, arg: string, value: unknown): number {
   return value;
 }
 
-/** Checks that `value` is a finite number. */
+/**
+ * Checks that `value` is a finite number.
+ *
+ * @throws RangeError when `value` is not a finite number.
+ * @example
+ * const kappa = checkFinite('myAttack', 'kappa', options.kappa);
+ */
 export function checkFinite(fn: string, arg: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     rangeError(fn, arg, 'be a finite number', value);
@@ -28,7 +46,13 @@ export function checkFinite(fn: string, arg: string, value: unknown): number {
   return value;
 }
 
-/** Checks that `value` is an integer `>= min` (default 1). */
+/**
+ * Checks that `value` is an integer `>= min` (default 1).
+ *
+ * @throws RangeError when `value` is not an integer >= `min`.
+ * @example
+ * const steps = checkInteger('myAttack', 'steps', options.steps, 1);
+ */
 export function checkInteger(fn: string, arg: string, value: unknown, min = 1): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     rangeError(fn, arg, `be an integer >= ${String(min)}`, value);
@@ -36,7 +60,13 @@ export function checkInteger(fn: string, arg: string, value: unknown, min = 1): 
   return value;
 }
 
-/** Checks that `value` is one of `allowed`. */
+/**
+ * Checks that `value` is one of `allowed`.
+ *
+ * @throws RangeError when `value` is not one of `allowed`.
+ * @example
+ * const norm = checkOneOf('myAttack', 'norm', options.norm, ['linf', 'l2'] as const);
+ */
 export function checkOneOf<T extends string>(fn: string, arg: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     rangeError(fn, arg, `be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
@@ -44,13 +74,25 @@ export function checkOneOf<T extends string>(fn: string, arg: string, value: unk
   return value as T;
 }
 
-/** Checks that `value` is a boolean. */
+/**
+ * Checks that `value` is a boolean.
+ *
+ * @throws TypeError when `value` is not a boolean.
+ * @example
+ * const targeted = checkBoolean('myAttack', 'targeted', options.targeted);
+ */
 export function checkBoolean(fn: string, arg: string, value: unknown): boolean {
   if (typeof value !== 'boolean') typeError(fn, arg, 'be a boolean', value);
   return value;
 }
 
-/** Checks that `bounds` is a pair of finite numbers with `lo < hi`. */
+/**
+ * Checks that `bounds` is a pair of finite numbers with `lo < hi`.
+ *
+ * @throws RangeError when `bounds` is not a pair of finite numbers with lo < hi.
+ * @example
+ * const [lo, hi] = checkBounds('myAttack', options.bounds ?? [0, 1]);
+ */
 export function checkBounds(fn: string, bounds: unknown): Bounds {
   if (
     !Array.isArray(bounds) ||
@@ -66,7 +108,13 @@ export function checkBounds(fn: string, bounds: unknown): Bounds {
   return [bounds[0], bounds[1]];
 }
 
-/** Checks that `value` is a tfjs tensor, optionally of a given rank (or minimum rank). */
+/**
+ * Checks that `value` is a tfjs tensor, optionally of a given rank (or minimum rank).
+ *
+ * @throws TypeError when `value` is not a live tensor; RangeError when its rank is wrong.
+ * @example
+ * const z = checkTensor('myLoss', 'logits', logits, { exact: 2 });
+ */
 export function checkTensor(fn: string, arg: string, value: unknown, rank?: { exact?: number; min?: number }): tf.Tensor {
   if (!isTensor(value)) typeError(fn, arg, 'be a tf.Tensor', value);
   if (value.isDisposed) typeError(fn, arg, 'be a tensor that is not disposed', value);
@@ -79,7 +127,13 @@ export function checkTensor(fn: string, arg: string, value: unknown, rank?: { ex
   return value;
 }
 
-/** Checks that `value` is a float tensor with at least a batch axis (`[B, ...]`, B >= 1). */
+/**
+ * Checks that `value` is a float tensor with at least a batch axis (`[B, ...]`, B >= 1).
+ *
+ * @throws TypeError when `value` is not a float32 tensor; RangeError when it has no batch axis or no example.
+ * @example
+ * const input = checkInput('myAttack', 'x', x);
+ */
 export function checkInput(fn: string, arg: string, value: unknown): tf.Tensor {
   const x = checkTensor(fn, arg, value, { min: 1 });
   if (x.dtype !== 'float32') typeError(fn, arg, 'be a float32 tensor', x);
@@ -87,7 +141,13 @@ export function checkInput(fn: string, arg: string, value: unknown): tf.Tensor {
   return x;
 }
 
-/** Checks that `value` is a function (a {@link Model} or a loss). */
+/**
+ * Checks that `value` is a function (a {@link Model} or a loss).
+ *
+ * @throws TypeError when `value` is not a function.
+ * @example
+ * checkFunction('myAttack', 'model', model);
+ */
 export function checkFunction(fn: string, arg: string, value: unknown): void {
   if (typeof value !== 'function') typeError(fn, arg, 'be a function', value);
 }
@@ -95,6 +155,10 @@ export function checkFunction(fn: string, arg: string, value: unknown): void {
 /**
  * Checks integer class labels: an int32 tensor of shape `[batch]` with values `>= 0`
  * (and `< numClasses` when given). Reads the labels back; returns the largest label.
+ *
+ * @throws TypeError when `value` is not an int32 tensor; RangeError for a wrong shape or a label out of range.
+ * @example
+ * const maxLabel = checkLabels('myAttack', 'y', y, x.shape[0], 10);
  */
 export function checkLabels(fn: string, arg: string, value: unknown, batch: number, numClasses?: number): number {
   const y = checkTensor(fn, arg, value);
@@ -118,6 +182,10 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
 /**
  * Checks that every element of `x` is a number inside `[lo, hi]`. Out-of-range inputs are an error
  * rather than a silent clip: they usually mean an unnormalised image (0..255) or a wrong pipeline.
+ *
+ * @throws RangeError when an element is NaN or lies outside `bounds`.
+ * @example
+ * checkInBounds('myAttack', 'x', x, [0, 1]);
  */
 export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bounds): void {
   const stats = tf.tidy(() => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]).dataSync());
@@ -133,6 +201,10 @@ export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bou
 /**
  * Checks what a model returned: a rank-2 float tensor `[batch, C]` with `C > maxLabel`.
  * Only shapes are read, so the check costs nothing inside attack loops.
+ *
+ * @throws TypeError when `out` is not a tensor; RangeError for a wrong shape or fewer classes than `maxLabel + 1`.
+ * @example
+ * const logits = checkLogits('myAttack', model(x), batch, maxLabel);
  */
 export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = -1): tf.Tensor2D {
   if (!isTensor(out)) {
@@ -149,7 +221,13 @@ export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = 
   return out as tf.Tensor2D;
 }
 
-/** Checks that two tensors have the same shape; the message names both shapes. */
+/**
+ * Checks that two tensors have the same shape; the message names both shapes.
+ *
+ * @throws RangeError when the shapes differ.
+ * @example
+ * checkSameShape('signStep', 'x', x, 'grad', grad);
+ */
 export function checkSameShape(fn: string, argA: string, a: tf.Tensor, argB: string, b: tf.Tensor): void {
   if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new RangeError(
@@ -158,7 +236,13 @@ export function checkSameShape(fn: string, argA: string, a: tf.Tensor, argB: str
   }
 }
 
-/** Rejects option keys the function does not know: a typo must not silently fall back to a default. */
+/**
+ * Rejects option keys the function does not know: a typo must not silently fall back to a default.
+ *
+ * @throws RangeError naming the first unknown key.
+ * @example
+ * checkKnownKeys('myAttack', options, ['eps', 'steps']);
+ */
 export function checkKnownKeys(fn: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
@@ -170,6 +254,10 @@ export function checkKnownKeys(fn: string, options: object, known: readonly stri
 /**
  * Checks that tfjs' gradient functions are registered. `@tensorflow/tfjs-core` alone registers none in
  * Node; `@tensorflow/tfjs`, `@tensorflow/tfjs-node` and `@tensorflow/tfjs-layers` register them on import.
+ *
+ * @throws Error explaining which import registers the gradients.
+ * @example
+ * checkGradientsRegistered('myAttack'); // before calling tf.grad
  */
 export function checkGradientsRegistered(fn: string): void {
   if (tf.getGradient('Sum') === undefined || tf.getGradient('Multiply') === undefined) {

@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  checkBoolean,
+  checkBounds,
+  checkFinite,
+  checkFunction,
+  checkGradientsRegistered,
+  checkInBounds,
+  checkInput,
+  checkInteger,
+  checkKnownKeys,
+  checkLabels,
+  checkLogits,
+  checkNonNegative,
+  checkOneOf,
+  checkPositive,
+  checkSameShape,
+  checkTensor,
+  formatValue,
+  rangeError,
+  typeError
+} from '../../src/core/index.js';
+import { expectThrowsNoLeak, useBackend } from '../helpers.js';
+
+describe('validation helpers', () => {
+  beforeAll(async () => useBackend('cpu'));
+
+  it('format values for messages', () => {
+    const t = tf.zeros([2, 3], 'int32');
+    expect(formatValue(t)).toBe('a int32 tensor of shape [2, 3]');
+    expect(formatValue([1, 'a', null])).toBe('[1, "a", null]');
+    expect(formatValue(undefined)).toBe('undefined');
+    expect(formatValue(() => 1)).toBe('a function');
+    expect(formatValue({})).toBe('an object');
+    expect(formatValue(NaN)).toBe('NaN');
+    t.dispose();
+    expect(() => rangeError('f', 'a', 'be b', 1)).toThrow(new RangeError('f: a must be b (got 1)'));
+    expect(() => typeError('f', 'a', 'be b', 'x')).toThrow(new TypeError('f: a must be b (got "x")'));
+  });
+
+  it('accept good scalars and reject bad ones with the rule and the value', () => {
+    expect(checkNonNegative('f', 'a', 0)).toBe(0);
+    expect(() => checkNonNegative('f', 'a', -0.5)).toThrow('f: a must be a finite number >= 0 (got -0.5)');
+    expect(() => checkNonNegative('f', 'a', '1')).toThrow('f: a must be a finite number >= 0 (got "1")');
+    expect(checkPositive('f', 'a', 2)).toBe(2);
+    expect(() => checkPositive('f', 'a', 0)).toThrow('f: a must be a finite number > 0 (got 0)');
+    expect(checkFinite('f', 'a', -3)).toBe(-3);
+    expect(() => checkFinite('f', 'a', -Infinity)).toThrow('f: a must be a finite number (got -Infinity)');
+    expect(checkInteger('f', 'a', 3)).toBe(3);
+    expect(checkInteger('f', 'a', 0, 0)).toBe(0);
+    expect(() => checkInteger('f', 'a', 1.5)).toThrow('f: a must be an integer >= 1 (got 1.5)');
+    expect(checkOneOf('f', 'a', 'x', ['x', 'y'])).toBe('x');
+    expect(() => checkOneOf('f', 'a', 'z', ['x', 'y'])).toThrow('f: a must be one of "x", "y" (got "z")');
+    expect(checkBoolean('f', 'a', false)).toBe(false);
+    expect(() => checkBoolean('f', 'a', 0)).toThrow(TypeError);
+    expect(checkBounds('f', [-1, 1])).toEqual([-1, 1]);
+    expect(() => checkBounds('f', [0, 0])).toThrow('f: bounds must be a pair [lo, hi] of finite numbers with lo < hi (got [0, 0])');
+    expect(() => checkBounds('f', [0, NaN])).toThrow(RangeError);
+    expect(() => checkFunction('f', 'model', null)).toThrow('f: model must be a function (got null)');
+    expect(() => checkKnownKeys('f', { a: 1, b: 2 }, ['a'])).toThrow('f: options must only have the keys a (got "b")');
+    expect(() => checkGradientsRegistered('f')).not.toThrow();
+  });
+
+  it('check tensors, inputs, labels, bounds and model outputs without leaking', () => {
+    const x = tf.tensor2d([[0.2, 0.4], [0.6, 0.8]]);
+    const y = tf.tensor1d([1, 0], 'int32');
+    const disposed = tf.zeros([1]);
+    disposed.dispose();
+    expect(checkTensor('f', 'x', x, { exact: 2 })).toBe(x);
+    expectThrowsNoLeak(() => checkTensor('f', 'x', x, { exact: 3 }), /^f: x must have rank 3 \(got a float32 tensor of shape \[2, 2\]\)/);
+    expectThrowsNoLeak(() => checkTensor('f', 'x', disposed), /^f: x must be a tensor that is not disposed/, TypeError);
+    expect(checkInput('f', 'x', x)).toBe(x);
+    expect(checkLabels('f', 'y', y, 2, 2)).toBe(1);
+    expectThrowsNoLeak(() => checkLabels('f', 'y', y, 2, 1), /^f: y must hold class indices < 1 \(the number of classes\) \(got 1\)/);
+    expect(() => checkInBounds('f', 'x', x, [0, 1])).not.toThrow();
+    expectThrowsNoLeak(() => checkInBounds('f', 'x', x, [0.3, 1]), /^f: x must lie inside bounds \[0.3, 1\] \(got "values in \[0.2, 0.8\]"\)/);
+    expect(checkLogits('f', x, 2, 1)).toBe(x);
+    expectThrowsNoLeak(() => checkLogits('f', x, 2, 2), /^f: labels must hold class indices < 2/);
+    expectThrowsNoLeak(() => checkLogits('f', y, 2), /^f: model must return logits of shape \[2, C\]/);
+    const z = tf.zeros([2, 1]);
+    expectThrowsNoLeak(() => checkLogits('f', z, 2), /^f: model must return logits for at least 2 classes/);
+    expectThrowsNoLeak(() => checkSameShape('f', 'a', x, 'b', z), /^f: a and b must have the same shape \(got \[2, 2\] and \[2, 1\]\)/);
+    tf.dispose([x, y, z]);
+  });
+});
