@@ -56,9 +56,9 @@ describe('validation helpers', () => {
     expect(checkBounds('f', [-1, 1])).toEqual([-1, 1]);
     expect(() => checkBounds('f', [0, 0])).toThrow('f: bounds must be a pair [lo, hi] of finite numbers with lo < hi (got [0, 0])');
     expect(() => checkBounds('f', [0, NaN])).toThrow(RangeError);
-    expect(() => checkFunction('f', 'model', null)).toThrow('f: model must be a function (got null)');
-    expect(() => checkKnownKeys('f', { a: 1, b: 2 }, ['a'])).toThrow('f: options must only have the keys a (got "b")');
-    expect(() => checkGradientsRegistered('f')).not.toThrow();
+    expect(() => { checkFunction('f', 'model', null); }).toThrow('f: model must be a function (got null)');
+    expect(() => { checkKnownKeys('f', { a: 1, b: 2 }, ['a']); }).toThrow('f: options must only have the keys a (got "b")');
+    expect(() => { checkGradientsRegistered('f'); }).not.toThrow();
   });
 
   it('check tensors, inputs, labels, bounds and model outputs without leaking', () => {
@@ -72,14 +72,14 @@ describe('validation helpers', () => {
     expect(checkInput('f', 'x', x)).toBe(x);
     expect(checkLabels('f', 'y', y, 2, 2)).toBe(1);
     expectThrowsNoLeak(() => checkLabels('f', 'y', y, 2, 1), /^f: y must hold class indices < 1 \(the number of classes\) \(got 1\)/);
-    expect(() => checkInBounds('f', 'x', x, [0, 1])).not.toThrow();
-    expectThrowsNoLeak(() => checkInBounds('f', 'x', x, [0.3, 1]), /^f: x must lie inside bounds \[0.3, 1\] \(got "values in \[0.2, 0.8\]"\)/);
+    expect(() => { checkInBounds('f', 'x', x, [0, 1]); }).not.toThrow();
+    expectThrowsNoLeak(() => { checkInBounds('f', 'x', x, [0.3, 1]); }, /^f: x must lie inside bounds \[0.3, 1\] \(got "values in \[0.2, 0.8\]"\)/);
     expect(checkLogits('f', x, 2, 1)).toBe(x);
     expectThrowsNoLeak(() => checkLogits('f', x, 2, 2), /^f: labels must hold class indices < 2/);
     expectThrowsNoLeak(() => checkLogits('f', y, 2), /^f: model must return logits of shape \[2, C\]/);
     const z = tf.zeros([2, 1]);
     expectThrowsNoLeak(() => checkLogits('f', z, 2), /^f: model must return logits for at least 2 classes/);
-    expectThrowsNoLeak(() => checkSameShape('f', 'a', x, 'b', z), /^f: a and b must have the same shape \(got \[2, 2\] and \[2, 1\]\)/);
+    expectThrowsNoLeak(() => { checkSameShape('f', 'a', x, 'b', z); }, /^f: a and b must have the same shape \(got \[2, 2\] and \[2, 1\]\)/);
     tf.dispose([x, y, z]);
   });
 });
