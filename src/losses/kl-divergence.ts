@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys } from '../core/validate.js';
+import { checkKnownKeys, checkOneOf } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
-import { checkLogitsPair, checkReduction } from './validate.js';
+import { checkLogitsPair, checkProbabilities, checkReduction, klFromProbsPerExample, klPerExample } from './validate.js';
 
 /** Options of {@link klDivergence}. */
 export interface KlDivergenceOptions {
@@ -11,23 +11,26 @@ export interface KlDivergenceOptions {
    * @defaultValue 'mean'
    */
   readonly reduction?: Reduction;
+  /**
+   * Whether the first argument holds logits (softmax is applied) or probabilities already (e.g. the compensated
+   * targets of CRDND); zero probabilities contribute exactly 0.
+   * @defaultValue 'logits'
+   */
+  readonly targetType?: 'logits' | 'probabilities';
 }
 
 /** Per-example `KL(σ(p) ‖ σ(q))` from logits, unchecked: callers validate first. */
 export function klFromLogits(targetLogits: tf.Tensor2D, inputLogits: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const logP = tf.logSoftmax(targetLogits);
-    const logQ = tf.logSoftmax(inputLogits);
-    // p·(log p − log q) with p = exp(log p): a zero probability contributes exactly 0, never NaN.
-    return tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), 1);
-  });
+  return klPerExample(targetLogits, inputLogits);
 }
 
 /**
  * Kullback–Leibler divergence between the softmax distributions of two logit tensors,
- * `KL(σ(p) ‖ σ(q)) = Σ_c σ(p)_c (log σ(p)_c − log σ(q)_c)`, summed over classes per example.
+ * `KL(σ(p) ‖ σ(q)) = Σ_c σ(p)_c (log σ(p)_c − log σ(q)_c)`, summed over classes per example; with
+ * `targetType: 'probabilities'` the target is taken as given, `KL(p ‖ σ(q))`.
  *
- * @param targetLogits - `[B, C]` logits of the target distribution `p` (e.g. the teacher, or the clean prediction).
+ * @param targetLogits - `[B, C]` logits of the target distribution `p` (e.g. the teacher, or the clean prediction), or its
+ * probabilities with `targetType: 'probabilities'`.
  * @param inputLogits - `[B, C]` logits of the approximating distribution `q` (e.g. the student).
  * @param options - see {@link KlDivergenceOptions}.
  * @returns a scalar, or `[B]` per-example values with `reduction: 'none'`; the caller disposes it.
@@ -41,8 +44,10 @@ export function klDivergence(
   options: Readonly<KlDivergenceOptions> = {}
 ): tf.Tensor {
   const fn = 'klDivergence';
-  checkKnownKeys(fn, options, ['reduction']);
+  checkKnownKeys(fn, options, ['reduction', 'targetType']);
   const reduction = checkReduction(fn, options.reduction);
+  const targetType = options.targetType === undefined ? 'logits' : checkOneOf(fn, 'targetType', options.targetType, ['logits', 'probabilities'] as const);
   const [p, q] = checkLogitsPair(fn, 'targetLogits', targetLogits, 'inputLogits', inputLogits);
-  return tf.tidy(() => reduce(klFromLogits(p, q), reduction, fn));
+  if (targetType === 'probabilities') checkProbabilities(fn, 'targetLogits', p);
+  return tf.tidy(() => reduce(targetType === 'logits' ? klFromLogits(p, q) : klFromProbsPerExample(p, q), reduction, fn));
 }

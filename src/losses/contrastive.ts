@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkKnownKeys, checkTensor } from '../core/validate.js';
+import { formatValue, rangeError, typeError } from '../core/errors.js';
+import { reduce, type Reduction } from '../core/reduce.js';
+import { checkReduction, checkTemperature } from './validate.js';
+
+/** Options of {@link contrastiveRelationLoss}. */
+export interface ContrastiveOptions {
+  /**
+   * Temperature τ_c of the cosine similarities. The CRDND paper's value could not be read; 0.1 is an
+   * assumption (common for InfoNCE on normalised embeddings).
+   * @defaultValue 0.1
+   */
+  readonly temperature?: number;
+  /** @defaultValue 'mean' */
+  readonly reduction?: Reduction;
+}
+
+/** Per-example InfoNCE over the batch, unchecked. */
+export function infoNcePerExample(student: tf.Tensor2D, teacher: tf.Tensor2D, temperature: number): tf.Tensor1D {
+  return tf.tidy(() => {
+    const normalise = (t: tf.Tensor2D): tf.Tensor2D => tf.div(t, tf.sqrt(tf.add(tf.sum(tf.square(t), 1, true), 1e-12)));
+    const similarities = tf.div(tf.matMul(normalise(student), normalise(teacher), false, true), temperature);
+    // −log softmax over j of sim(s_i, t_j)/τ, taken at j = i.
+    const logProbs = tf.logSoftmax(similarities);
+    const batch = student.shape[0];
+    return tf.neg(tf.sum(tf.mul(logProbs, tf.eye(batch)), 1)) as tf.Tensor1D;
+  });
+}
+
+/**
+ * The contrastive relationship term of CRDND (Wang et al., ICASSP 2023, arXiv 2302.08764), an InfoNCE across the
+ * batch: `−(1/B)·Σ_i log( exp(cos(s_i, t_i)/τ_c) / Σ_j exp(cos(s_i, t_j)/τ_c) )`, `s_i` the student embedding of
+ * `x'_i`, `t_j` the teacher embedding of `x_j`. Each student embedding is pulled to its own teacher embedding and
+ * pushed from the others'. The paper's full text was not readable: this form is ardkit's documented assumption.
+ *
+ * @param studentEmbeddings - `[B, D]` student embeddings (logits by default in CRDND).
+ * @param teacherEmbeddings - `[B, D]` teacher embeddings, same shape (project first when sizes differ).
+ * @param options - see {@link ContrastiveOptions}.
+ * @returns a scalar, or `[B]` with `reduction: 'none'`; the caller disposes it.
+ * @throws RangeError for shapes that differ or are not `[B, D]`, τ ≤ 0 or NaN; TypeError for non-float tensors.
+ * @example
+ * const nce = contrastiveRelationLoss(student(xAdv), teacher(x), { temperature: 0.1 });
+ */
+export function contrastiveRelationLoss(
+  studentEmbeddings: tf.Tensor2D,
+  teacherEmbeddings: tf.Tensor2D,
+  options: Readonly<ContrastiveOptions> = {}
+): tf.Tensor {
+  const fn = 'contrastiveRelationLoss';
+  checkKnownKeys(fn, options, ['temperature', 'reduction']);
+  const temperature = checkTemperature(fn, 'temperature', options.temperature, 0.1);
+  const reduction = checkReduction(fn, options.reduction);
+  const s = checkTensor(fn, 'studentEmbeddings', studentEmbeddings, { exact: 2 });
+  const t = checkTensor(fn, 'teacherEmbeddings', teacherEmbeddings, { exact: 2 });
+  if (s.dtype !== 'float32') typeError(fn, 'studentEmbeddings', 'be a float32 tensor', s);
+  if (t.dtype !== 'float32') typeError(fn, 'teacherEmbeddings', 'be a float32 tensor', t);
+  if (s.shape[0] !== t.shape[0] || s.shape[1] !== t.shape[1]) {
+    throw new RangeError(
+      `${fn}: studentEmbeddings and teacherEmbeddings must have the same shape [B, D] (got ${formatValue(s.shape)} and ${formatValue(t.shape)})`
+    );
+  }
+  if (s.shape[0] === 0) rangeError(fn, 'studentEmbeddings', 'hold at least one example', s);
+  return tf.tidy(() => reduce(infoNcePerExample(s as tf.Tensor2D, t as tf.Tensor2D, temperature), reduction, fn));
+}

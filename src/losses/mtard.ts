@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkKnownKeys, checkNonNegative, checkPositive } from '../core/validate.js';
+import { rangeError, typeError } from '../core/errors.js';
+import { reduce, type Reduction } from '../core/reduce.js';
+import { checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klPerExample } from './validate.js';
+
+/** The logits {@link mtardLoss} needs. */
+export interface MtardInputs {
+  /** `S(x')`, student logits on adversarial inputs, `[B, C]`. */
+  readonly studentAdv: tf.Tensor2D;
+  /** `S(x)`, student logits on clean inputs, `[B, C]`. */
+  readonly studentClean: tf.Tensor2D;
+  /** `T_adv(x')`, the robust (adversarially trained) teacher on the adversarial inputs, `[B, C]`. */
+  readonly robustTeacherAdv: tf.Tensor2D;
+  /** `T_nat(x)`, the clean (naturally trained) teacher on clean inputs, `[B, C]`. */
+  readonly cleanTeacherClean: tf.Tensor2D;
+}
+
+/** Options of {@link mtardLoss}. */
+export interface MtardLossOptions {
+  /** `w_adv`. @defaultValue 0.5 */
+  readonly advWeight?: number;
+  /** `w_nat`. @defaultValue 0.5 */
+  readonly natWeight?: number;
+  /** Temperature τ of every distribution (the divergences are scaled by τ²). @defaultValue 1 */
+  readonly temperature?: number;
+  /** @defaultValue 'mean' */
+  readonly reduction?: Reduction;
+}
+
+/**
+ * Multi-teacher adversarial robustness distillation (Zhao et al., ECCV 2022, "Enhanced accuracy and robustness via multi-teacher adversarial distillation"):
+ * `w_adv·τ²·KL(σ(T_adv(x')/τ) ‖ σ(S(x')/τ)) + w_nat·τ²·KL(σ(T_nat(x)/τ) ‖ σ(S(x)/τ))`. The weights adapt
+ * during training with {@link mtardWeights}.
+ *
+ * @param inputs - see {@link MtardInputs}.
+ * @param options - see {@link MtardLossOptions}.
+ * @returns a scalar, or `[B]` with `reduction: 'none'`; the caller disposes it.
+ * @throws RangeError for mismatched shapes, weights outside [0, 1], τ ≤ 0 or NaN; TypeError for wrong dtypes.
+ * @example
+ * const loss = mtardLoss(
+ *   { studentAdv: s(xAdv), studentClean: s(x), robustTeacherAdv: tAdv(xAdv), cleanTeacherClean: tNat(x) },
+ *   { advWeight: state.advWeight, natWeight: state.natWeight },
+ * );
+ */
+export function mtardLoss(inputs: Readonly<MtardInputs>, options: Readonly<MtardLossOptions> = {}): tf.Tensor {
+  const fn = 'mtardLoss';
+  checkKnownKeys(fn, options, ['advWeight', 'natWeight', 'temperature', 'reduction']);
+  const wAdv = checkUnitWeight(fn, 'advWeight', options.advWeight, 0.5);
+  const wNat = checkUnitWeight(fn, 'natWeight', options.natWeight, 0.5);
+  const tau = checkTemperature(fn, 'temperature', options.temperature, 1);
+  const reduction = checkReduction(fn, options.reduction);
+  const { logits } = checkLossInputs(fn, inputs, {
+    required: ['studentAdv', 'studentClean', 'robustTeacherAdv', 'cleanTeacherClean'],
+    labels: 'none'
+  });
+  return tf.tidy(() =>
+    reduce(
+      tf.add(
+        tf.mul(klPerExample(logits.robustTeacherAdv, logits.studentAdv, tau, tau), wAdv * tau * tau),
+        tf.mul(klPerExample(logits.cleanTeacherClean, logits.studentClean, tau, tau), wNat * tau * tau)
+      ),
+      reduction,
+      fn
+    )
+  );
+}
+
+/** The adaptive weights of MTARD and the reference losses they are measured against. */
+export interface MtardState {
+  /** `w_nat`, the weight of the clean teacher's term. */
+  readonly natWeight: number;
+  /** `w_adv = 1 − w_nat`. */
+  readonly advWeight: number;
+  /** `L_first` of the clean term: the first loss seen (unset until the first update). */
+  readonly natInitial?: number;
+  /** `L_first` of the adversarial term. */
+  readonly advInitial?: number;
+}
+
+/** Options of {@link mtardWeights}. */
+export interface MtardWeightsOptions {
+  /** Learning rate η of the weights. @defaultValue 0.025 */
+  readonly eta?: number;
+}
+
+/**
+ * One MTARD weight update (Zhao et al., ECCV 2022), a pure function of numbers:
+ * `r = L_now / L_first` per term, `w_nat ← w_nat − η·(w_nat − r_nat/(r_nat + r_adv))`, `w_adv = 1 − w_nat`.
+ * The term whose loss has fallen least, relative to where it started, gains weight. The first call
+ * records `L_first`.
+ *
+ * @param state - the current state; start from `{ natWeight: 0.5, advWeight: 0.5 }`.
+ * @param natLoss - this batch's clean-teacher loss (a finite number > 0).
+ * @param advLoss - this batch's robust-teacher loss (a finite number > 0).
+ * @param options - see {@link MtardWeightsOptions}.
+ * @returns the next state (a new object; `state` is not modified).
+ * @throws RangeError when a loss is not a finite number > 0, a weight lies outside [0, 1], or η is outside (0, 1].
+ * @example
+ * let state: MtardState = { natWeight: 0.5, advWeight: 0.5 };
+ * state = mtardWeights(state, natLoss, advLoss);
+ */
+export function mtardWeights(state: Readonly<MtardState>, natLoss: number, advLoss: number, options: Readonly<MtardWeightsOptions> = {}): MtardState {
+  const fn = 'mtardWeights';
+  if (typeof state !== 'object' || state === null) typeError(fn, 'state', 'be an object { natWeight, advWeight }', state);
+  checkKnownKeys(fn, options, ['eta']);
+  const natWeight = checkUnitWeight(fn, 'state.natWeight', state.natWeight, 0.5);
+  checkUnitWeight(fn, 'state.advWeight', state.advWeight, 0.5);
+  checkPositive(fn, 'natLoss', natLoss);
+  checkPositive(fn, 'advLoss', advLoss);
+  const eta = options.eta === undefined ? 0.025 : checkNonNegative(fn, 'eta', options.eta);
+  if (eta === 0 || eta > 1) rangeError(fn, 'eta', 'be a number in (0, 1]', eta);
+  const natInitial = state.natInitial === undefined ? natLoss : checkPositive(fn, 'state.natInitial', state.natInitial);
+  const advInitial = state.advInitial === undefined ? advLoss : checkPositive(fn, 'state.advInitial', state.advInitial);
+  const rNat = natLoss / natInitial;
+  const rAdv = advLoss / advInitial;
+  const next = natWeight - eta * (natWeight - rNat / (rNat + rAdv));
+  return { natWeight: next, advWeight: 1 - next, natInitial, advInitial };
+}
