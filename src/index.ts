@@ -10,3 +10,4 @@ export * from './attacks/index.js';
 export * from './losses/index.js';
 export * from './eval/index.js';
 export * from './data/index.js';
+export * from './train/index.js';

@@ -4,3 +4,4 @@
  * @packageDocumentation
  */
 export { type StudentTeacherHead, type StudentTeacherHeadOptions, type StudentTeacherOutputs, studentTeacherHead } from './student-teacher-head.js';
+export { type StudentFromLayersOptions, studentFromLayers } from './student-from-layers.js';

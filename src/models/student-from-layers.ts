@@ -1,0 +1,60 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkKnownKeys } from '../core/validate.js';
+import { rangeError, typeError } from '../core/errors.js';
+import { asVariable, type Student, type StudentOutputs } from '../train/student.js';
+
+/** Options of {@link studentFromLayers}. */
+export interface StudentFromLayersOptions {
+  /** The name of the layer whose output is the penultimate representation (`features`). */
+  readonly featuresLayer?: string;
+  /** The name of the layer whose output is DARHT's feature map (`featureMap`), e.g. the head's `featureMapLayer`. */
+  readonly featureMapLayer?: string;
+}
+
+/**
+ * Wraps a tfjs-layers model as a `Student` for `fit`, exposing named internal layers as `features` and `featureMap`.
+ * The wrapper shares the model's weights (it is a functional view over the same layers).
+ *
+ * @param model - a tfjs-layers `LayersModel` whose (first) output is the logits.
+ * @param options - see {@link StudentFromLayersOptions}.
+ * @returns the student.
+ * @throws RangeError when a named layer does not exist; TypeError when `model` is not a tfjs-layers model.
+ * @example
+ * const student = studentFromLayers(net, { featuresLayer: 'penultimate' });
+ * await fit(student, { x, y }, arrest({ standardFeatures, eps: 0.3 }));
+ */
+export function studentFromLayers(model: tfl.LayersModel, options: Readonly<StudentFromLayersOptions> = {}): Student {
+  const fn = 'studentFromLayers';
+  if (!(model instanceof tfl.LayersModel)) typeError(fn, 'model', 'be a tfjs-layers LayersModel', model);
+  checkKnownKeys(fn, options, ['featuresLayer', 'featureMapLayer']);
+  const layerOutput = (arg: string, name: string | undefined): tfl.SymbolicTensor | undefined => {
+    if (name === undefined) return undefined;
+    let layer: tfl.layers.Layer;
+    try {
+      layer = model.getLayer(name);
+    } catch {
+      return rangeError(fn, arg, `name a layer of the model (${model.layers.map((l) => l.name).join(', ')})`, name);
+    }
+    return layer.output as tfl.SymbolicTensor;
+  };
+  const features = layerOutput('featuresLayer', options.featuresLayer);
+  const featureMap = layerOutput('featureMapLayer', options.featureMapLayer);
+  const logits = model.outputs[0];
+  if (logits === undefined) rangeError(fn, 'model', 'have an output', 'none');
+  const outputs = [logits, ...(features === undefined ? [] : [features]), ...(featureMap === undefined ? [] : [featureMap])];
+  const view = outputs.length === 1 ? model : tfl.model({ inputs: model.inputs, outputs });
+  return {
+    forward: (x: tf.Tensor, training: boolean): StudentOutputs => {
+      const out = view.apply(x, { training });
+      const list = Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
+      let i = 1;
+      const result: { logits: tf.Tensor2D; features?: tf.Tensor2D; featureMap?: tf.Tensor2D } = { logits: list[0] as tf.Tensor2D };
+      if (features !== undefined) result.features = list[i++] as tf.Tensor2D;
+      if (featureMap !== undefined) result.featureMap = list[i] as tf.Tensor2D;
+      return result;
+    },
+    trainableVariables: model.trainableWeights.map((w) => asVariable(fn, w.read())),
+    variables: model.weights.map((w) => asVariable(fn, w.read()))
+  };
+}

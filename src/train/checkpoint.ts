@@ -1,0 +1,195 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { rangeError } from '../core/errors.js';
+
+/** A tensor with a name, as optimizers save their state. */
+export interface NamedTensor {
+  /** The name. */
+  readonly name: string;
+  /** The value. */
+  readonly tensor: tf.Tensor;
+}
+
+/** Everything a checkpoint holds. */
+export interface Checkpoint {
+  /** The number of epochs completed. */
+  readonly epoch: number;
+  /** The run's random state after that epoch. */
+  readonly randomState: number;
+  /** Student variables, in the student's `variables` order. */
+  readonly weights: readonly tf.Tensor[];
+  /** The optimizer's state (`optimizer.getWeights()`), in order. */
+  readonly optimizer: readonly NamedTensor[];
+  /** The objective's numbers. */
+  readonly objectiveValues: Readonly<Record<string, number>>;
+  /** The objective's tensors. */
+  readonly objectiveTensors: Readonly<Record<string, tf.Tensor>>;
+  /** Anything JSON-serialisable to keep (the history so far). */
+  readonly extra: unknown;
+}
+
+interface TensorEntry {
+  readonly group: 'weights' | 'optimizer' | 'objective';
+  readonly name: string;
+  readonly dtype: tf.DataType;
+  readonly shape: number[];
+  readonly offset: number;
+  readonly bytes: number;
+}
+
+interface Manifest {
+  readonly format: 'ardkit-checkpoint';
+  readonly version: 1;
+  readonly epoch: number;
+  readonly randomState: number;
+  readonly objectiveValues: Record<string, number>;
+  readonly extra: unknown;
+  readonly tensors: TensorEntry[];
+}
+
+const MANIFEST = 'checkpoint.json';
+const DATA = 'tensors.bin';
+const LATEST = 'latest.json';
+
+/** Test hooks: simulate a crash at a chosen point of a save. */
+export interface SaveHooks {
+  /** Called after the tensors and manifest are written and synced, before the checkpoint is committed. */
+  readonly beforeCommit?: () => void;
+}
+
+async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const { open } = await import('node:fs/promises');
+  const handle = await open(path, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes a checkpoint atomically: everything goes to a temporary folder that is synced and renamed into place
+ * (`epoch-0001/`), and only then is `latest.json` replaced (written to a temporary file, synced, renamed). A crash
+ * at any point leaves the previous latest checkpoint intact and readable. Older checkpoints beyond `keep` are removed.
+ *
+ * @param dir - the checkpoint folder (created if missing).
+ * @param checkpoint - what to save; tensors are read, not disposed.
+ * @param options - `keep` (default 2) checkpoints to keep; `hooks` for tests.
+ * @returns the folder of the new checkpoint.
+ * @throws Error naming the folder when it cannot be written.
+ * @example
+ * await saveCheckpoint('runs/rslad', { epoch: 3, randomState: rng.getState(), weights, optimizer: await opt.getWeights(), objectiveValues: {}, objectiveTensors: {}, extra: null });
+ */
+export async function saveCheckpoint(dir: string, checkpoint: Checkpoint, options: { readonly keep?: number; readonly hooks?: SaveHooks } = {}): Promise<string> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  await fs.mkdir(dir, { recursive: true });
+  const groups: Array<[TensorEntry['group'], string, tf.Tensor]> = [
+    ...checkpoint.weights.map((t, i): [TensorEntry['group'], string, tf.Tensor] => ['weights', String(i), t]),
+    ...checkpoint.optimizer.map((w): [TensorEntry['group'], string, tf.Tensor] => ['optimizer', w.name, w.tensor]),
+    ...Object.entries(checkpoint.objectiveTensors).map(([name, t]): [TensorEntry['group'], string, tf.Tensor] => ['objective', name, t])
+  ];
+  const chunks: Uint8Array[] = [];
+  const entries: TensorEntry[] = [];
+  let offset = 0;
+  for (const [group, name, t] of groups) {
+    const values = await t.data();
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice();
+    entries.push({ group, name, dtype: t.dtype, shape: [...t.shape], offset, bytes: bytes.byteLength });
+    chunks.push(bytes);
+    offset += bytes.byteLength;
+  }
+  const data = new Uint8Array(offset);
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.byteLength;
+  }
+  const manifest: Manifest = {
+    format: 'ardkit-checkpoint',
+    version: 1,
+    epoch: checkpoint.epoch,
+    randomState: checkpoint.randomState,
+    objectiveValues: { ...checkpoint.objectiveValues },
+    extra: checkpoint.extra,
+    tensors: entries
+  };
+  const name = `epoch-${String(checkpoint.epoch).padStart(4, '0')}`;
+  const tmp = path.join(dir, `.tmp-${name}-${String(process.pid)}-${String(Date.now())}`);
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp);
+  try {
+    await writeSynced(path.join(tmp, DATA), data);
+    await writeSynced(path.join(tmp, MANIFEST), JSON.stringify(manifest));
+    options.hooks?.beforeCommit?.();
+    const final = path.join(dir, name);
+    await fs.rm(final, { recursive: true, force: true });
+    await fs.rename(tmp, final);
+    const latestTmp = path.join(dir, `.${LATEST}.tmp`);
+    await writeSynced(latestTmp, JSON.stringify({ checkpoint: name }));
+    await fs.rename(latestTmp, path.join(dir, LATEST));
+  } catch (error) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw new Error(`saveCheckpoint: cannot write a checkpoint to ${dir}: ${(error as Error).message}`, { cause: error });
+  }
+  const keep = options.keep ?? 2;
+  const existing = (await fs.readdir(dir)).filter((f) => /^epoch-\d+$/.test(f)).sort();
+  for (const old of existing.slice(0, Math.max(0, existing.length - keep))) {
+    if (old !== name) await fs.rm(path.join(dir, old), { recursive: true, force: true });
+  }
+  return path.join(dir, name);
+}
+
+/**
+ * Loads the latest complete checkpoint of a folder, or `undefined` when there is none. Leftovers of an interrupted
+ * save are ignored.
+ *
+ * @param dir - the checkpoint folder.
+ * @returns the checkpoint (the caller disposes its tensors), or `undefined`.
+ * @throws RangeError naming the file when the latest checkpoint is corrupt.
+ * @example
+ * const ckpt = await loadLatestCheckpoint('runs/rslad');
+ */
+export async function loadLatestCheckpoint(dir: string): Promise<Checkpoint | undefined> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  let latest: string;
+  try {
+    latest = await fs.readFile(path.join(dir, LATEST), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fn = 'loadLatestCheckpoint';
+  const pointer = JSON.parse(latest) as { checkpoint?: unknown };
+  if (typeof pointer.checkpoint !== 'string') rangeError(fn, path.join(dir, LATEST), 'name a checkpoint folder', latest);
+  const folder = path.join(dir, pointer.checkpoint);
+  const manifest = JSON.parse(await fs.readFile(path.join(folder, MANIFEST), 'utf8')) as Manifest;
+  if (manifest.format !== 'ardkit-checkpoint' || manifest.version !== 1) {
+    rangeError(fn, path.join(folder, MANIFEST), 'be an ardkit checkpoint of version 1', `${JSON.stringify(manifest.format)} ${JSON.stringify(manifest.version)}`);
+  }
+  const data = new Uint8Array(await fs.readFile(path.join(folder, DATA)));
+  const weights: tf.Tensor[] = [];
+  const optimizer: Array<{ name: string; tensor: tf.Tensor }> = [];
+  const objectiveTensors: Record<string, tf.Tensor> = {};
+  for (const e of manifest.tensors) {
+    if (e.offset + e.bytes > data.byteLength) {
+      tf.dispose([...weights, ...optimizer.map((o) => o.tensor), ...Object.values(objectiveTensors)]);
+      rangeError(fn, path.join(folder, DATA), `hold ${String(e.offset + e.bytes)} bytes`, `${String(data.byteLength)} bytes (truncated)`);
+    }
+    const raw = data.slice(e.offset, e.offset + e.bytes).buffer;
+    const values = e.dtype === 'int32' ? new Int32Array(raw) : e.dtype === 'bool' ? new Uint8Array(raw) : new Float32Array(raw);
+    const t = tf.tensor(values, e.shape, e.dtype);
+    if (e.group === 'weights') weights.push(t);
+    else if (e.group === 'optimizer') optimizer.push({ name: e.name, tensor: t });
+    else objectiveTensors[e.name] = t;
+  }
+  return {
+    epoch: manifest.epoch,
+    randomState: manifest.randomState,
+    weights,
+    optimizer,
+    objectiveValues: manifest.objectiveValues,
+    objectiveTensors,
+    extra: manifest.extra
+  };
+}

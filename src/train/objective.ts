@@ -1,0 +1,76 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import type { Random } from '../core/random.js';
+import type { Student } from './student.js';
+
+/** Where training is, handed to an {@link Objective} at every batch. */
+export interface BatchContext {
+  /** 0-based epoch. */
+  readonly epoch: number;
+  /** Total epochs of the run. */
+  readonly epochs: number;
+  /** 0-based batch within the epoch. */
+  readonly batch: number;
+  /** Fraction of training done, in [0, 1) (epoch-based: `epoch / epochs`). */
+  readonly progress: number;
+  /** The run's seeded random source (attack starts, coin flips). */
+  readonly rng: Random;
+  /** The student being trained. */
+  readonly student: Student;
+  /** The student's logits in inference mode, for attacks made outside the gradient tape. */
+  readonly studentModel: Model;
+}
+
+/** What an objective's loss returns, computed inside the gradient tape. */
+export interface LossTerms {
+  /** The scalar minimised. */
+  readonly total: tf.Scalar;
+  /** Each named term (scalars) for callbacks, the history and the non-finite check. */
+  readonly terms: Readonly<Record<string, tf.Scalar>>;
+  /** Logits whose argmax is the batch's training accuracy (usually the student on the inputs it is trained on). */
+  readonly accuracyLogits?: tf.Tensor2D;
+}
+
+/** What an objective saves in a checkpoint: plain numbers, and tensors by name. */
+export interface ObjectiveState {
+  /** JSON-serialisable values (e.g. MTARD's weights). */
+  readonly values: Readonly<Record<string, number>>;
+  /** Tensors (e.g. CRDND's learned compensation); the receiver copies what it keeps. */
+  readonly tensors: Readonly<Record<string, tf.Tensor>>;
+}
+
+/**
+ * A training method as `fit` runs it. Per batch, `fit` calls `prepare` outside the gradient tape (adversarial
+ * examples, teacher outputs: each teacher runs once per batch and input, and every term reuses its output), then
+ * `loss` inside the tape, then applies the gradients of `total` to the student's (and the objective's own)
+ * trainable variables, then calls `update` with the term values. Tensors returned by `prepare` are disposed by
+ * `fit` after the step (the batch's `x` and `y` excepted).
+ */
+export interface Objective<P extends tf.TensorContainer = tf.TensorContainer> {
+  /** The method's name, used in messages and checkpoints. */
+  readonly name: string;
+  /**
+   * Checks the student, its teachers and the data's class count before training, on one example `sample` `[1, ...]`
+   * (e.g. that teachers have the student's class count, DARHT's feature-map width).
+   */
+  check?(student: Student, numClasses: number, sample: tf.Tensor): void;
+  /** Outside the tape: everything the loss needs that is not differentiated. */
+  prepare(x: tf.Tensor, y: tf.Tensor1D, ctx: BatchContext): P;
+  /** Inside the tape: the loss terms. */
+  loss(prepared: P, x: tf.Tensor, y: tf.Tensor1D, ctx: BatchContext): LossTerms;
+  /** After the update, with the batch's term values. */
+  update?(terms: Readonly<Record<string, number>>, ctx: BatchContext): void;
+  /**
+   * A batch to skip (no update) given its term values, e.g. DARHT skips batches whose cross-entropy exceeds 8.
+   * Non-finite values in skipped batches do not stop training.
+   */
+  skip?(terms: Readonly<Record<string, number>>): boolean;
+  /** Trainable variables the objective owns, optimised with the student (e.g. CRDND's learned compensation). */
+  readonly variables?: readonly tf.Variable[];
+  /** The state to checkpoint. */
+  getState?(): ObjectiveState;
+  /** Restores a checkpointed state. */
+  setState?(state: ObjectiveState): void;
+  /** Releases the objective's own tensors and variables. */
+  dispose?(): void;
+}

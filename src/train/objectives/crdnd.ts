@@ -1,0 +1,135 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { pgd } from '../../attacks/pgd.js';
+import { klDivergence } from '../../losses/kl-divergence.js';
+import { contrastiveRelationLoss } from '../../losses/contrastive.js';
+import { compensatedTargets, createCompensation, type Compensation } from '../../losses/compensation.js';
+import { checkFunction, checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
+import { isTensor, rangeError } from '../../core/errors.js';
+import { asTeacher, type TeacherLike } from '../student.js';
+import type { Objective } from '../objective.js';
+import { checkObjectiveOptions, checkTeachers, type AttackSettings } from './common.js';
+
+/** Options of {@link crdnd}. */
+export interface CrdndObjectiveOptions extends AttackSettings {
+  /** The frozen (possibly unreliable) teacher. */
+  readonly teacher: TeacherLike;
+  /** `'confidence'`: `compensatedTargets`; `'learned'`: a `createCompensation` matrix trained with the student. @defaultValue 'confidence' */
+  readonly compensation?: 'confidence' | 'learned';
+  /** β of the confidence weight. @defaultValue 1 */
+  readonly beta?: number;
+  /** λ_c, the weight of the contrastive term. Assumed. @defaultValue 1 */
+  readonly lambda?: number;
+  /** τ_c of the contrastive term. @defaultValue 0.1 */
+  readonly temperature?: number;
+  /** What the contrastive term compares: logits, or penultimate features (projected when widths differ). @defaultValue 'logits' */
+  readonly embeddings?: 'logits' | 'features';
+  /** The teacher's features `[B, d_T]`, required with `embeddings: 'features'`. */
+  readonly teacherFeatures?: (x: tf.Tensor) => tf.Tensor2D;
+  /** Seed of the projection head's initial weights. */
+  readonly seed?: number;
+}
+
+/** What CRDND prepares per batch outside the tape. */
+type Prepared = {
+  xAdv: tf.Tensor;
+  teacherClean: tf.Tensor2D;
+  targets?: tf.Tensor2D;
+  teacherEmbeddings: tf.Tensor2D;
+};
+
+/**
+ * CRDND (Wang et al., ICASSP 2023, arXiv 2302.08764; ardkit's documented form): `KL(q ‖ σ(S(x'))) + λ_c·InfoNCE`, with
+ * `q` the compensated teacher targets (confidence-weighted, or through a learned row-stochastic matrix optimised with
+ * the student) and the InfoNCE between the student's embeddings of `x'` and the teacher's of `x`. `x'` = PGD on the
+ * student's cross-entropy (an assumption). With `embeddings: 'features'` and widths that differ, a linear projection
+ * of the student's features is learned with the student.
+ *
+ * @param options - the teacher, the compensation, β, λ_c, τ_c, the embeddings and the attack settings (`eps` required).
+ * @returns the objective; terms: `kl`, `nce`. Its `variables` (learned compensation, projection) train with the student
+ * and are saved in checkpoints; `dispose()` releases them.
+ * @throws RangeError/TypeError for invalid settings, a teacher of another class count, or missing features.
+ * @example
+ * await fit(student, { x, y }, crdnd({ teacher, eps: 8 / 255, compensation: 'learned' }));
+ */
+export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
+  const fn = 'crdnd';
+  const attack = checkObjectiveOptions(
+    fn,
+    options,
+    ['teacher', 'compensation', 'beta', 'lambda', 'temperature', 'embeddings', 'teacherFeatures', 'seed'],
+    { randomStart: 'uniform', steps: 10 }
+  );
+  const teacher = asTeacher(fn, 'teacher', options.teacher);
+  const mode = options.compensation === undefined ? 'confidence' : checkOneOf(fn, 'compensation', options.compensation, ['confidence', 'learned'] as const);
+  const beta = options.beta === undefined ? 1 : checkNonNegative(fn, 'beta', options.beta);
+  const lambda = options.lambda === undefined ? 1 : checkNonNegative(fn, 'lambda', options.lambda);
+  const temperature = options.temperature === undefined ? 0.1 : checkPositive(fn, 'temperature', options.temperature);
+  const embeddings = options.embeddings === undefined ? 'logits' : checkOneOf(fn, 'embeddings', options.embeddings, ['logits', 'features'] as const);
+  const teacherFeatures = options.teacherFeatures;
+  if (embeddings === 'features') checkFunction(fn, 'teacherFeatures', teacherFeatures);
+  let compensation: Compensation | undefined;
+  let projection: tf.Variable | undefined;
+  const variables = (): tf.Variable[] => [...(compensation?.variables ?? []), ...(projection === undefined ? [] : [projection])];
+  const objective: Objective<Prepared> = {
+    name: fn,
+    get variables() {
+      return variables();
+    },
+    check: (student, c, sample) => {
+      checkTeachers(fn, [['teacher', teacher]], c, sample);
+      if (mode === 'learned' && compensation === undefined) compensation = createCompensation(c, { name: 'crdnd_compensation' });
+      if (embeddings === 'features' && teacherFeatures !== undefined) {
+        const own = student.forward(sample, false).features;
+        if (!isTensor(own)) rangeError(fn, 'student', 'expose features for embeddings: "features" (use studentFromLayers)', own);
+        const theirs = teacherFeatures(sample);
+        if (!isTensor(theirs) || theirs.rank !== 2) rangeError(fn, 'teacherFeatures', 'return features [B, d]', theirs);
+        const ds = own.shape[1] ?? 0;
+        const dt = theirs.shape[1] ?? 0;
+        if (ds !== dt && projection === undefined) {
+          const limit = Math.sqrt(6 / (ds + dt));
+          projection = tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', options.seed), true, `crdnd_projection_${String(Date.now())}`);
+        }
+      }
+    },
+    prepare: (x, y, ctx) => {
+      const teacherClean = teacher(x);
+      const xAdv = pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() });
+      const teacherEmbeddings = embeddings === 'logits' || teacherFeatures === undefined ? tf.clone(teacherClean) : teacherFeatures(x);
+      return mode === 'confidence'
+        ? { xAdv, teacherClean, targets: compensatedTargets(teacherClean, y, { beta }), teacherEmbeddings }
+        : { xAdv, teacherClean, teacherEmbeddings };
+    },
+    loss: (p, _x, _y, ctx) => {
+      const out = ctx.student.forward(p.xAdv, true);
+      const targets = p.targets ?? (compensation as Compensation).apply(p.teacherClean);
+      const kl = klDivergence(targets, out.logits, { targetType: 'probabilities' }) as tf.Scalar;
+      let own: tf.Tensor2D = out.logits;
+      if (embeddings === 'features') {
+        own = out.features as tf.Tensor2D;
+        if (projection !== undefined) own = tf.matMul(own, projection);
+      }
+      const nce = contrastiveRelationLoss(own, p.teacherEmbeddings, { temperature }) as tf.Scalar;
+      return { total: tf.add<tf.Scalar>(kl, tf.mul(nce, lambda)), terms: { kl, nce }, accuracyLogits: out.logits };
+    },
+    getState: () => ({
+      values: {},
+      tensors: {
+        ...(compensation === undefined ? {} : { compensation: compensation.weights }),
+        ...(projection === undefined ? {} : { projection })
+      }
+    }),
+    setState: (s) => {
+      const comp = s.tensors.compensation;
+      if (comp !== undefined && compensation !== undefined) compensation.weights.assign(comp);
+      const proj = s.tensors.projection;
+      if (proj !== undefined && projection !== undefined) projection.assign(proj);
+    },
+    dispose: () => {
+      compensation?.dispose();
+      projection?.dispose();
+      compensation = undefined;
+      projection = undefined;
+    }
+  };
+  return objective;
+}

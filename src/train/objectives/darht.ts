@@ -1,0 +1,99 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { pgd } from '../../attacks/pgd.js';
+import { crossEntropy } from '../../losses/cross-entropy.js';
+import { teacherFeatureMapLoss } from '../../losses/teacher-feature-map.js';
+import { checkOneOf, checkPositive } from '../../core/validate.js';
+import { isTensor, rangeError, typeError } from '../../core/errors.js';
+import { asTeacher, type TeacherLike } from '../student.js';
+import type { Objective } from '../objective.js';
+import { checkObjectiveOptions, checkTeachers, type AttackSettings } from './common.js';
+
+/** Options of {@link darht}. */
+export interface DarhtObjectiveOptions extends Partial<AttackSettings> {
+  /** The heterogeneous teachers, in the order of the feature map's blocks (pick them with low mutual transferability). */
+  readonly teachers: readonly TeacherLike[];
+  /** Fraction of training with the cross-entropy alone. @defaultValue 50/350 */
+  readonly ceOnlyUntil?: number;
+  /** Fraction of training until which CE and KD are summed; KD alone afterwards. @defaultValue 118/350 */
+  readonly jointUntil?: number;
+  /** Batches whose cross-entropy exceeds this are skipped. @defaultValue 8 */
+  readonly skipAbove?: number;
+  /** Probability that a batch trains on adversarial rather than clean inputs. @defaultValue 0.5 */
+  readonly adversarialProbability?: number;
+  /** @defaultValue 'kl' */
+  readonly divergence?: 'kl' | 'mse';
+  /** @defaultValue 'teacherConfidence' */
+  readonly weighting?: 'teacherConfidence' | 'uniform';
+}
+
+/** What the objective prepares per batch outside the tape. */
+type Prepared = { xt: tf.Tensor; teacherLogits: tf.Tensor2D[] };
+
+/**
+ * DARHT (arXiv 2402.15586): a student whose head is `studentTeacherHead(M, C)` learns M heterogeneous teachers
+ * through its feature map. Per batch a fair coin picks `x̃ = x` or `x̃ = PGD(student)` (ε 8/255, 10 steps, step
+ * 0.003, start `x + 0.001·N`); `L_CE = CE(o(x̃), y)`, `L_KD = teacherFeatureMapLoss(z(x̃), [T_i(x̃)], y)`; the loss is
+ * `L_CE` until `ceOnlyUntil`, `L_CE + L_KD` until `jointUntil`, then `L_KD`; batches with `L_CE > 8` are skipped.
+ * The student must expose `featureMap` (see `studentFromLayers`).
+ *
+ * @param options - the teachers, the phase boundaries, the skip rule and the attack settings (defaults above).
+ * @returns the objective; terms: `ce`, `kd`.
+ * @throws RangeError/TypeError for an empty teacher list, teachers of another class count, or a student whose feature
+ * map is missing or not M·C wide.
+ * @example
+ * await fit(student, { x, y }, darht({ teachers: [cnn, mlp, wide], eps: 0.3, stepSize: 0.01 }), { epochs: 20 });
+ */
+export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
+  const fn = 'darht';
+  const known = ['teachers', 'ceOnlyUntil', 'jointUntil', 'skipAbove', 'adversarialProbability', 'divergence', 'weighting'];
+  const attack = checkObjectiveOptions(fn, { eps: 8 / 255, steps: 10, stepSize: 0.003, randomStart: 'normal', ...options }, known, {
+    randomStart: 'normal',
+    steps: 10
+  });
+  if (!Array.isArray(options.teachers)) typeError(fn, 'teachers', 'be an array of models', options.teachers);
+  if (options.teachers.length === 0) rangeError(fn, 'teachers', 'hold at least one teacher', '[]');
+  const teachers = options.teachers.map((t, i) => asTeacher(fn, `teachers[${String(i)}]`, t));
+  const fraction = (name: string, v: unknown, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) rangeError(fn, name, 'be a fraction in [0, 1]', v);
+    return v;
+  };
+  const ceOnlyUntil = fraction('ceOnlyUntil', options.ceOnlyUntil, 50 / 350);
+  const jointUntil = fraction('jointUntil', options.jointUntil, 118 / 350);
+  if (jointUntil < ceOnlyUntil) rangeError(fn, 'jointUntil', `be >= ceOnlyUntil (${String(ceOnlyUntil)})`, jointUntil);
+  const skipAbove = options.skipAbove === undefined ? 8 : checkPositive(fn, 'skipAbove', options.skipAbove);
+  const pAdv = fraction('adversarialProbability', options.adversarialProbability, 0.5);
+  const divergence = options.divergence === undefined ? 'kl' : checkOneOf(fn, 'divergence', options.divergence, ['kl', 'mse'] as const);
+  const weighting =
+    options.weighting === undefined ? 'teacherConfidence' : checkOneOf(fn, 'weighting', options.weighting, ['teacherConfidence', 'uniform'] as const);
+  const objective: Objective<Prepared> = {
+    name: fn,
+    check: (student, c, sample) => {
+      checkTeachers(fn, teachers.map((t, i) => [`teachers[${String(i)}]`, t] as const), c, sample);
+      const fm = student.forward(sample, false).featureMap;
+      if (!isTensor(fm)) rangeError(fn, 'student', 'expose a featureMap (build it with studentTeacherHead and studentFromLayers)', fm);
+      if (fm.rank !== 2 || fm.shape[1] !== teachers.length * c) {
+        rangeError(
+          fn,
+          'student',
+          `have a feature map of width M·C = ${String(teachers.length * c)} for ${String(teachers.length)} teachers of ${String(c)} classes`,
+          fm
+        );
+      }
+    },
+    prepare: (x, y, ctx) => {
+      const adversarial = ctx.rng.next() < pAdv;
+      const xt = adversarial ? pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() }) : x;
+      return { xt, teacherLogits: teachers.map((t) => t(xt)) };
+    },
+    loss: (p, _x, y, ctx) => {
+      const out = ctx.student.forward(p.xt, true);
+      const ce = crossEntropy(out.logits, y) as tf.Scalar;
+      const kd = teacherFeatureMapLoss(out.featureMap as tf.Tensor2D, p.teacherLogits, y, { divergence, weighting }) as tf.Scalar;
+      const total = ctx.progress < ceOnlyUntil ? ce : ctx.progress < jointUntil ? tf.add<tf.Scalar>(ce, kd) : kd;
+      return { total, terms: { ce, kd }, accuracyLogits: out.logits };
+    },
+    skip: (terms) => (terms.ce ?? 0) > skipAbove
+  };
+  return objective;
+}

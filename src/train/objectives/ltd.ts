@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { pgd } from '../../attacks/pgd.js';
+import { tradesAttack } from '../../attacks/trades-attack.js';
+import { kdLoss } from '../../losses/kd.js';
+import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
+import { withTemperature, type Model } from '../../core/model.js';
+import { asTeacher, type TeacherLike } from '../student.js';
+import type { Objective } from '../objective.js';
+import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
+
+/** Options of {@link ltd}. */
+export interface LtdObjectiveOptions extends AttackSettings {
+  /** The frozen teacher. */
+  readonly teacher: TeacherLike;
+  /** The adversarial-training objective LTD's soft labels plug into. @defaultValue 'pgdAt' */
+  readonly base?: 'pgdAt' | 'trades';
+  /**
+   * `τ_T`, the teacher's (low) temperature. The paper's values were not readable; the default comes from ardkit's
+   * sweep on MNIST (see the LTD guide).
+   * @defaultValue 1
+   */
+  readonly teacherTemperature?: number;
+  /** `τ_S`, the student's fixed temperature, kept at inference. @defaultValue 1 */
+  readonly studentTemperature?: number;
+  /** β of the TRADES base. @defaultValue 6 */
+  readonly beta?: number;
+}
+
+/** The LTD objective, with how to deploy the student it trains. */
+export interface LtdObjective extends Objective {
+  /** `τ_S`. */
+  readonly studentTemperature: number;
+  /** The deployed student: its logits divided by `τ_S`, as LTD evaluates and ships it. */
+  deploy(student: Model): Model;
+}
+
+/** What the objective prepares per batch outside the tape. */
+type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D };
+
+/**
+ * Low temperature distillation (Chen & Lee, arXiv 2111.02331): soft labels from the teacher at a low temperature
+ * `τ_T` replace the one-hot labels of an adversarial-training objective, and the student trains at a fixed `τ_S`
+ * that it **keeps at inference** (`deploy`). On PGD-AT: `KL(σ(T(x)/τ_T) ‖ σ(S(x')/τ_S))`, `x'` = PGD on the deployed
+ * student. On TRADES: `KL(σ(T(x)/τ_T) ‖ σ(S(x)/τ_S)) + β·KL(σ(S(x)/τ_S) ‖ σ(S(x')/τ_S))`, `x'` = the TRADES-KL attack
+ * on the deployed student. Both KLs are `kdLoss` with `scale: 1`.
+ *
+ * @param options - the teacher, the base objective, the two temperatures, β and the attack settings (`eps` required).
+ * @returns the objective, with `deploy(student)`; terms: `kd` (and `kl` on TRADES).
+ * @throws RangeError/TypeError for invalid settings or a teacher that is not a model.
+ * @example
+ * const objective = ltd({ teacher, eps: 0.3, teacherTemperature: 1, studentTemperature: 2 });
+ * await fit(net, { x, y }, objective);
+ * const deployed = objective.deploy(fromLayersModel(net));
+ */
+export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
+  const fn = 'ltd';
+  const base = options.base === undefined ? 'pgdAt' : checkOneOf(fn, 'base', options.base, ['pgdAt', 'trades'] as const);
+  const attack = checkObjectiveOptions(fn, options, ['teacher', 'base', 'teacherTemperature', 'studentTemperature', 'beta'], {
+    randomStart: base === 'trades' ? 'normal' : 'uniform',
+    steps: 10
+  });
+  const teacher = asTeacher(fn, 'teacher', options.teacher);
+  const tauT = options.teacherTemperature === undefined ? 1 : checkPositive(fn, 'teacherTemperature', options.teacherTemperature);
+  const tauS = options.studentTemperature === undefined ? 1 : checkPositive(fn, 'studentTemperature', options.studentTemperature);
+  const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
+  const objective: Objective<Prepared> & { studentTemperature: number; deploy(student: Model): Model } = {
+    name: fn,
+    studentTemperature: tauS,
+    deploy: (student) => withTemperature(student, tauS),
+    check: (_s, c, sample) => {
+      checkTeachers(fn, [['teacher', teacher]], c, sample);
+    },
+    prepare: (x, y, ctx) => {
+      const deployed = withTemperature(ctx.studentModel, tauS);
+      const seed = ctx.rng.nextSeed();
+      const xAdv = base === 'pgdAt' ? pgd(deployed, x, y, { ...attack, seed }) : tradesAttack(deployed, x, { ...attack, seed });
+      return { xAdv, teacherClean: teacher(x) };
+    },
+    loss: (p, x, _y, ctx) => {
+      const studentAdv = logitsOf(ctx.student, p.xAdv);
+      const temps = { studentTemperature: tauS, teacherTemperature: tauT, scale: 1 };
+      if (base === 'pgdAt') {
+        const kd = kdLoss(studentAdv, p.teacherClean, temps) as tf.Scalar;
+        return { total: kd, terms: { kd }, accuracyLogits: studentAdv };
+      }
+      const studentClean = logitsOf(ctx.student, x);
+      const kd = kdLoss(studentClean, p.teacherClean, temps) as tf.Scalar;
+      // KL(σ(S(x)/τ_S) ‖ σ(S(x')/τ_S)): the clean prediction is the target, as in TRADES.
+      const kl = kdLoss(studentAdv, studentClean, { studentTemperature: tauS, teacherTemperature: tauS, scale: 1 }) as tf.Scalar;
+      return { total: tf.add<tf.Scalar>(kd, tf.mul(kl, beta)), terms: { kd, kl }, accuracyLogits: studentAdv };
+    }
+  };
+  return objective;
+}

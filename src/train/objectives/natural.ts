@@ -1,0 +1,32 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { crossEntropy } from '../../losses/cross-entropy.js';
+import { checkKnownKeys } from '../../core/validate.js';
+import type { Objective } from '../objective.js';
+import { logitsOf } from './common.js';
+
+/** What the objective prepares per batch outside the tape. */
+type Prepared = Record<string, never>;
+
+/**
+ * Standard ("natural") training: `CE(S(x), y)` on clean inputs. What teachers and ARREST's standard model start
+ * from, and the baseline every robust method is compared with.
+ *
+ * @param options - none yet (an empty object is accepted).
+ * @returns the objective; terms: `ce`.
+ * @throws RangeError for unknown option keys.
+ * @example
+ * await fit(teacherNet, { x, y }, natural(), { epochs: 5 });
+ */
+export function natural(options: Readonly<Record<string, never>> = {}): Objective {
+  checkKnownKeys('natural', options, []);
+  const objective: Objective<Prepared> = {
+    name: 'natural',
+    prepare: () => ({}),
+    loss: (_p, x, y, ctx) => {
+      const z = logitsOf(ctx.student, x);
+      const ce = crossEntropy(z, y) as tf.Scalar;
+      return { total: ce, terms: { ce }, accuracyLogits: z };
+    }
+  };
+  return objective;
+}

@@ -1,0 +1,35 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { pgd } from '../../attacks/pgd.js';
+import { crossEntropy } from '../../losses/cross-entropy.js';
+import type { Objective } from '../objective.js';
+import { checkObjectiveOptions, logitsOf, type AttackSettings } from './common.js';
+
+/** Options of {@link pgdAt}: the PGD attack's settings (ε required; 10 steps, α = 2.5ε/steps, uniform start). */
+export type PgdAtOptions = AttackSettings;
+
+/** What the objective prepares per batch outside the tape. */
+type Prepared = { xAdv: tf.Tensor };
+
+/**
+ * PGD adversarial training (Madry et al., arXiv 1706.06083): minimise `CE(S(x'), y)` with `x'` = PGD on the
+ * student's cross-entropy, made against the student in inference mode outside the gradient tape.
+ *
+ * @param options - the attack settings; `eps` is required.
+ * @returns the objective for `fit`; terms: `ce`.
+ * @throws RangeError for invalid attack settings or unknown keys.
+ * @example
+ * await fit(net, { x, y }, pgdAt({ eps: 0.3, steps: 10, stepSize: 0.075 }), { epochs: 5 });
+ */
+export function pgdAt(options: Readonly<PgdAtOptions>): Objective {
+  const attack = checkObjectiveOptions('pgdAt', options, [], { randomStart: 'uniform', steps: 10 });
+  const objective: Objective<Prepared> = {
+    name: 'pgdAt',
+    prepare: (x, y, ctx) => ({ xAdv: pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() }) }),
+    loss: (p, _x, y, ctx) => {
+      const z = logitsOf(ctx.student, p.xAdv);
+      const ce = crossEntropy(z, y) as tf.Scalar;
+      return { total: ce, terms: { ce }, accuracyLogits: z };
+    }
+  };
+  return objective;
+}

@@ -1,0 +1,44 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { tradesAttack } from '../../attacks/trades-attack.js';
+import { crossEntropy } from '../../losses/cross-entropy.js';
+import { klDivergence } from '../../losses/kl-divergence.js';
+import { tradesLoss } from '../../losses/trades.js';
+import { checkNonNegative } from '../../core/validate.js';
+import type { Objective } from '../objective.js';
+import { checkObjectiveOptions, logitsOf, type AttackSettings } from './common.js';
+
+/** Options of {@link trades}. */
+export interface TradesObjectiveOptions extends AttackSettings {
+  /** β. @defaultValue 6 (1 is the paper's MNIST value) */
+  readonly beta?: number;
+}
+
+/** What the objective prepares per batch outside the tape. */
+type Prepared = { xAdv: tf.Tensor };
+
+/**
+ * TRADES (Zhang et al., arXiv 1901.08573): `CE(S(x), y) + β·KL(σ(S(x)) ‖ σ(S(x')))`, `x'` = the TRADES-KL attack
+ * (start `x + 0.001·N(0, 1)`). The loss is `tradesLoss` from `ardkit/losses`.
+ *
+ * @param options - attack settings (`eps` required) and β.
+ * @returns the objective; terms: `ce`, `kl`.
+ * @throws RangeError for invalid settings.
+ * @example
+ * await fit(net, { x, y }, trades({ eps: 0.3, beta: 1, steps: 40, stepSize: 0.01 }));
+ */
+export function trades(options: Readonly<TradesObjectiveOptions>): Objective {
+  const fn = 'trades';
+  const attack = checkObjectiveOptions(fn, options, ['beta'], { randomStart: 'normal', steps: 10 });
+  const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
+  const objective: Objective<Prepared> = {
+    name: fn,
+    prepare: (x, _y, ctx) => ({ xAdv: tradesAttack(ctx.studentModel, x, { ...attack, seed: ctx.rng.nextSeed() }) }),
+    loss: (p, x, y, ctx) => {
+      const clean = logitsOf(ctx.student, x);
+      const adv = logitsOf(ctx.student, p.xAdv);
+      const total = tradesLoss({ clean, adv, labels: y }, { beta }) as tf.Scalar;
+      return { total, terms: { ce: crossEntropy(clean, y) as tf.Scalar, kl: klDivergence(clean, adv) as tf.Scalar }, accuracyLogits: adv };
+    }
+  };
+  return objective;
+}

@@ -1,0 +1,84 @@
+import { checkFinite, checkInteger, checkKnownKeys, checkNonNegative, checkPositive } from '../core/validate.js';
+import { rangeError, typeError } from '../core/errors.js';
+
+/** Where training is when a {@link Schedule} is asked for the learning rate. */
+export interface ScheduleContext {
+  /** 0-based epoch. */
+  readonly epoch: number;
+  /** 0-based batch within the epoch. */
+  readonly batch: number;
+  /** Batches per epoch (for iterable data: as counted in the previous epoch, or 1 in the first). */
+  readonly batchesPerEpoch: number;
+  /** Total epochs of the run. */
+  readonly epochs: number;
+}
+
+/** A learning-rate schedule: the rate for the coming update, from the base rate and the position in training. */
+export type Schedule = (baseRate: number, at: ScheduleContext) => number;
+
+/**
+ * Multi-step decay: `base · gamma^k`, `k` the number of milestones (epochs) already reached. The usual adversarial
+ * training schedule (e.g. milestones [100, 150] of 200 epochs, gamma 0.1).
+ *
+ * @param options - `milestones` (increasing epochs), `gamma` (default 0.1).
+ * @returns the schedule.
+ * @throws RangeError when milestones are not increasing non-negative integers or gamma is not a finite number > 0.
+ * @example
+ * fit(student, data, objective, { epochs: 200, schedule: multiStep({ milestones: [100, 150] }) });
+ */
+export function multiStep(options: { readonly milestones: readonly number[]; readonly gamma?: number }): Schedule {
+  const fn = 'multiStep';
+  if (typeof options !== 'object' || !Array.isArray(options.milestones)) typeError(fn, 'milestones', 'be an array of epochs', options);
+  checkKnownKeys(fn, options, ['milestones', 'gamma']);
+  options.milestones.forEach((m, i) => {
+    checkInteger(fn, `milestones[${String(i)}]`, m, 0);
+    if (i > 0 && m <= (options.milestones[i - 1] ?? -1)) rangeError(fn, 'milestones', 'be increasing', options.milestones);
+  });
+  const gamma = options.gamma === undefined ? 0.1 : checkPositive(fn, 'gamma', options.gamma);
+  const milestones: readonly number[] = Array.from(options.milestones as readonly number[]);
+  return (base, at) => base * gamma ** milestones.filter((m) => at.epoch >= m).length;
+}
+
+/**
+ * Cosine annealing per batch from the base rate to `min` over the run (Loshchilov & Hutter, arXiv 1608.03983,
+ * without restarts): `min + (base − min)·(1 + cos(π·t))/2`, `t` the fraction of training done.
+ *
+ * @param options - `min` (default 0).
+ * @returns the schedule.
+ * @throws RangeError when `min` is negative or not finite.
+ * @example
+ * fit(student, data, objective, { epochs: 30, schedule: cosine() });
+ */
+export function cosine(options: { readonly min?: number } = {}): Schedule {
+  const fn = 'cosine';
+  checkKnownKeys(fn, options, ['min']);
+  const min = options.min === undefined ? 0 : checkNonNegative(fn, 'min', options.min);
+  return (base, at) => {
+    const t = (at.epoch * at.batchesPerEpoch + at.batch) / Math.max(1, at.epochs * at.batchesPerEpoch);
+    return min + ((base - min) * (1 + Math.cos(Math.PI * Math.min(1, t)))) / 2;
+  };
+}
+
+/**
+ * Linear warm-up: the rate rises linearly from `start·base` to the schedule's value over the first `epochs` epochs
+ * (per batch), then follows `then` (default: constant).
+ *
+ * @param options - `epochs` of warm-up (> 0), `start` fraction (default 0), `then` schedule.
+ * @returns the schedule.
+ * @throws RangeError when `epochs` is not a finite number > 0 or `start` is not finite; TypeError when `then` is not a function.
+ * @example
+ * const schedule = linearWarmup({ epochs: 5, then: cosine() });
+ */
+export function linearWarmup(options: { readonly epochs: number; readonly start?: number; readonly then?: Schedule }): Schedule {
+  const fn = 'linearWarmup';
+  checkKnownKeys(fn, options, ['epochs', 'start', 'then']);
+  const epochs = checkPositive(fn, 'epochs', options.epochs);
+  const start = options.start === undefined ? 0 : checkFinite(fn, 'start', options.start);
+  const then: Schedule = options.then ?? ((base) => base);
+  if (typeof then !== 'function') typeError(fn, 'then', 'be a schedule function', then);
+  return (base, at) => {
+    const target = then(base, at);
+    const done = at.epoch + at.batch / Math.max(1, at.batchesPerEpoch);
+    return done >= epochs ? target : target * (start + (1 - start) * (done / epochs));
+  };
+}

@@ -1,0 +1,168 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import { isTensor, rangeError, typeError } from '../core/errors.js';
+
+/** What a student's forward pass returns: its logits, and the internal outputs some objectives need. */
+export interface StudentOutputs {
+  /** Logits `[B, C]`. */
+  readonly logits: tf.Tensor2D;
+  /** The penultimate representation `[B, d]` (ARREST's RGKD, CRDND with feature embeddings). */
+  readonly features?: tf.Tensor2D;
+  /** DARHT's student–teacher feature map `[B, M·C]`. */
+  readonly featureMap?: tf.Tensor2D;
+}
+
+/**
+ * A network `fit` can train: a forward pass and its variables. `studentFromLayers` (in `ardkit/models`) builds one
+ * from a tfjs-layers model, exposing named internal layers as `features` or `featureMap`; a tfjs-layers model
+ * passed to `fit` directly is adapted with its logits only.
+ */
+export interface Student {
+  /** Runs the network; `training` switches dropout and batch-norm statistics. */
+  forward(x: tf.Tensor, training: boolean): StudentOutputs;
+  /** The variables the optimizer updates. */
+  readonly trainableVariables: readonly tf.Variable[];
+  /** Every variable whose value defines the network (trainable ones, batch-norm statistics…): what checkpoints save. */
+  readonly variables: readonly tf.Variable[];
+}
+
+/** The part of a tfjs-layers `LayersModel` that `fit` uses (declared structurally: tfjs-layers stays optional). */
+export interface LayersStudentLike {
+  /** Runs the model. */
+  apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown;
+  /** Trainable weights. */
+  readonly trainableWeights: readonly LayersWeightLike[];
+  /** All weights. */
+  readonly weights: readonly LayersWeightLike[];
+}
+
+/** A tfjs-layers weight. */
+export interface LayersWeightLike {
+  /** Its value: the `tf.Variable` (typed as a tensor by tfjs-layers). */
+  read(): tf.Tensor;
+}
+
+/** A tfjs-layers model used as a frozen teacher. */
+export interface LayersTeacherLike {
+  /** Runs the model. */
+  apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown;
+}
+
+function isStudent(value: unknown): value is Student {
+  return typeof value === 'object' && value !== null && typeof (value as Student).forward === 'function' && Array.isArray((value as Student).variables);
+}
+
+function isLayersStudent(value: unknown): value is LayersStudentLike {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as LayersStudentLike).apply === 'function' &&
+    Array.isArray((value as LayersStudentLike).trainableWeights)
+  );
+}
+
+function isVariable(t: tf.Tensor): t is tf.Variable {
+  return t instanceof tf.Variable;
+}
+
+/**
+ * A tfjs-layers weight's tensor as the `tf.Variable` it is (tfjs-layers types `read()` as a tensor).
+ *
+ * @param fn - the calling function's name, for errors.
+ * @param t - the weight's tensor.
+ * @returns the variable.
+ * @throws TypeError when it is not a variable.
+ * @example
+ * const v = asVariable('fit', layer.trainableWeights[0].read());
+ */
+export function asVariable(fn: string, t: tf.Tensor): tf.Variable {
+  if (!isVariable(t)) typeError(fn, 'student', 'hold tf.Variable weights', t);
+  return t;
+}
+
+/**
+ * Adapts what `fit` accepts as a student: a {@link Student} as is, or a tfjs-layers model (logits only).
+ *
+ * @param fn - the calling function's name, for errors.
+ * @param value - the student.
+ * @returns a {@link Student}.
+ * @throws TypeError when `value` is neither; RangeError when it has no trainable variable.
+ * @example
+ * const student = asStudent('fit', tf.sequential({ layers: [...] }));
+ */
+export function asStudent(fn: string, value: unknown): Student {
+  let student: Student;
+  if (isStudent(value)) student = value;
+  else if (isLayersStudent(value)) {
+    const model = value;
+    student = {
+      forward: (x, training) => {
+        const out = model.apply(x, { training });
+        if (!isTensor(out)) typeError(fn, 'student', 'return one logits tensor (use studentFromLayers for several outputs)', out);
+        return { logits: out as tf.Tensor2D };
+      },
+      trainableVariables: model.trainableWeights.map((w) => asVariable(fn, w.read())),
+      variables: model.weights.map((w) => asVariable(fn, w.read()))
+    };
+  } else {
+    return typeError(fn, 'student', 'be a Student ({ forward, trainableVariables, variables }) or a tfjs-layers model', value);
+  }
+  if (student.trainableVariables.length === 0) rangeError(fn, 'student', 'have trainable variables', 'none');
+  return student;
+}
+
+/** The student's logits as a {@link Model} in inference mode, for attacks and evaluation. */
+export function studentModel(student: Student): Model {
+  return (x) => {
+    const out = student.forward(x, false);
+    for (const t of [out.features, out.featureMap]) if (t !== undefined) t.dispose();
+    return out.logits;
+  };
+}
+
+/** Something usable as a frozen teacher: a {@link Model} function, or a tfjs-layers model (run in inference mode). */
+export type TeacherLike = Model | LayersTeacherLike;
+
+/**
+ * Adapts a teacher to a {@link Model} in inference mode. Teachers are frozen: `fit` never passes their variables to
+ * the optimizer, and their outputs are computed outside the gradient tape.
+ *
+ * @param fn - the calling function's name, for errors.
+ * @param arg - the argument's name, for errors.
+ * @param value - the teacher.
+ * @returns the teacher as a function `x ↦ logits`.
+ * @throws TypeError when `value` is neither a function nor a tfjs-layers model.
+ * @example
+ * const t = asTeacher('rslad', 'teacher', teacherLayersModel);
+ */
+export function asTeacher(fn: string, arg: string, value: unknown): Model {
+  if (typeof value === 'function') return value as Model;
+  if (typeof value === 'object' && value !== null && typeof (value as { apply?: unknown }).apply === 'function') {
+    const m = value as { apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown };
+    return (x) => {
+      const out = m.apply(x, { training: false });
+      if (!isTensor(out)) typeError(fn, arg, 'return one logits tensor', out);
+      return out as tf.Tensor2D;
+    };
+  }
+  return typeError(fn, arg, 'be a model: a function x => logits or a tfjs-layers model', value);
+}
+
+/**
+ * The student's `features` output in inference mode as a function, e.g. a frozen standard model's representation
+ * for ARREST.
+ *
+ * @param student - a student that exposes `features`.
+ * @returns `x ↦ features [B, d]`.
+ * @throws RangeError (when called) if the student returns no features.
+ * @example
+ * const standardFeatures = featuresOf(studentFromLayers(standardNet, { featuresLayer: 'penultimate' }));
+ */
+export function featuresOf(student: Student): (x: tf.Tensor) => tf.Tensor2D {
+  return (x) =>
+    tf.tidy(() => {
+      const out = student.forward(x, false);
+      if (out.features === undefined) rangeError('featuresOf', 'student', 'expose features (use studentFromLayers with featuresLayer)', 'none');
+      return out.features;
+    });
+}
