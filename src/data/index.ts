@@ -1,5 +1,7 @@
 /**
- * Data loaders: IDX (MNIST, Fashion-MNIST).
+ * Data: IDX (MNIST, Fashion-MNIST) and CIFAR-10/100 binary loaders, batching, and seeded augmentation.
+ * The file readers run in Node; parsing, batching and augmentation run anywhere tfjs does.
  * @packageDocumentation
  */
-export { type IdxArray, type IdxData, type ImageDataset, type LoadIdxOptions, parseIdx, readIdx, loadIdxDataset } from './idx.js';
+export { type ImageDataset } from './types.js';
+export { type IdxArray, type IdxData, type LoadIdxOptions, parseIdx, readIdx, loadIdxDataset } from './idx.js';
