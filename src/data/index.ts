@@ -5,3 +5,4 @@
  */
 export { type ImageDataset } from './types.js';
 export { type IdxArray, type IdxData, type LoadIdxOptions, parseIdx, readIdx, loadIdxDataset } from './idx.js';
+export { type CifarArrays, type CifarOptions, type LoadCifarOptions, parseCifar, readCifar, loadCifar } from './cifar.js';
