@@ -6,3 +6,4 @@
 export { type ImageDataset } from './types.js';
 export { type IdxArray, type IdxData, type LoadIdxOptions, parseIdx, readIdx, loadIdxDataset } from './idx.js';
 export { type CifarArrays, type CifarOptions, type LoadCifarOptions, parseCifar, readCifar, loadCifar } from './cifar.js';
+export { type Batch, type BatchOptions, type Batches, batches } from './batches.js';
