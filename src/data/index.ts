@@ -7,3 +7,5 @@ export { type ImageDataset } from './types.js';
 export { type IdxArray, type IdxData, type LoadIdxOptions, parseIdx, readIdx, loadIdxDataset } from './idx.js';
 export { type CifarArrays, type CifarOptions, type LoadCifarOptions, parseCifar, readCifar, loadCifar } from './cifar.js';
 export { type Batch, type BatchOptions, type Batches, batches } from './batches.js';
+export { type RandomCropOptions, randomCrop } from './random-crop.js';
+export { type RandomFlipOptions, randomFlip } from './random-flip.js';
