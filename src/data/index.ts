@@ -5,6 +5,7 @@
  */
 export { type ImageDataset } from './types.js';
 export { type IdxArray, type IdxData, type LoadIdxOptions, parseIdx, readIdx, loadIdxDataset } from './idx.js';
+export { FASHION_MNIST_DEBIAN_DIR, type FashionMnistFilesOptions, type IdxFiles, fashionMnistFiles } from './fashion-mnist.js';
 export { type CifarArrays, type CifarOptions, type LoadCifarOptions, parseCifar, readCifar, loadCifar } from './cifar.js';
 export { type Batch, type BatchOptions, type Batches, batches } from './batches.js';
 export { type RandomCropOptions, randomCrop } from './random-crop.js';
