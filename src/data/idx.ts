@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkInteger, checkKnownKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
+import { readBytes } from './read-bytes.js';
+import type { ImageDataset } from './types.js';
 
 /** The typed arrays an IDX file can hold. */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -83,40 +85,17 @@ function hex(v: number): string {
  * @returns the decoded array.
  * @throws Error naming the file when it cannot be read or gunzipped; RangeError when its contents are not valid IDX.
  * @example
- * const labels = await readIdx('/usr/share/fashion-mnist/t10k-labels-idx1-ubyte.gz');
+ * const labels = await readIdx('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz');
  */
 export async function readIdx(path: string): Promise<IdxArray> {
   if (typeof path !== 'string' || path.length === 0) typeError('readIdx', 'path', 'be a non-empty string', path);
-  const { readFile } = await import('node:fs/promises');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (error) {
-    throw new Error(`readIdx: cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    const { gunzipSync } = await import('node:zlib');
-    try {
-      bytes = new Uint8Array(gunzipSync(bytes));
-    } catch (error) {
-      throw new Error(`readIdx: ${path} looks gzipped but cannot be gunzipped: ${(error as Error).message}`, { cause: error });
-    }
-  }
-  return parseIdx(bytes, path);
+  return parseIdx(await readBytes('readIdx', path), path);
 }
 
 /** Options of {@link loadIdxDataset}. */
 export interface LoadIdxOptions {
   /** Keep only the first `limit` examples. @defaultValue all */
   readonly limit?: number;
-}
-
-/** An image classification set as tensors: `x` `[N, H, W, 1]` float32 in [0, 1], `y` `[N]` int32. */
-export interface ImageDataset {
-  /** Images `[N, H, W, 1]`, float32 in [0, 1]. */
-  readonly x: tf.Tensor4D;
-  /** Labels `[N]`, int32. */
-  readonly y: tf.Tensor1D;
 }
 
 /**

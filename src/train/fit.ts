@@ -26,12 +26,12 @@ export interface TfDataBatch {
 }
 
 /** One batch: inputs and int32 labels (tf.data's `{ xs, ys }` is accepted too). */
-export type Batch = Examples | TfDataBatch;
+export type FitBatch = Examples | TfDataBatch;
 
 /** A pass over a dataset's batches. */
 export interface BatchIterator {
   /** The next batch, or `done`. */
-  next(): Promise<IteratorResult<Batch>>;
+  next(): Promise<IteratorResult<FitBatch>>;
 }
 
 /** A tf.data-style dataset: `iterator()` gives a fresh pass over the batches. */
@@ -44,7 +44,7 @@ export interface DatasetLike {
  * Training data: tensors in memory (`fit` shuffles and batches them), or batches from an async iterable or a
  * tf.data dataset, read once per epoch. `fit` disposes every batch an iterable or dataset yields after its step.
  */
-export type FitData = Examples | AsyncIterable<Batch> | DatasetLike;
+export type FitData = Examples | AsyncIterable<FitBatch> | DatasetLike;
 
 /** A batch's report to {@link FitOptions.onBatchEnd}. */
 export interface BatchInfo {
@@ -132,7 +132,7 @@ export interface CheckpointOptions {
 export interface FitOptions {
   /** Epochs to train (in total, counting resumed ones). @defaultValue 1 */
   readonly epochs?: number;
-  /** Batch size for tensor data. @defaultValue 128 */
+  /** FitBatch size for tensor data. @defaultValue 128 */
   readonly batchSize?: number;
   /** Shuffle tensor data every epoch (seeded). @defaultValue true */
   readonly shuffle?: boolean;
@@ -222,8 +222,8 @@ async function* passOver(fn: string, data: FitData, batchSize: number, permutati
       yield unpack(fn, r.value);
     }
   }
-  if (typeof (data as AsyncIterable<Batch>)[Symbol.asyncIterator] === 'function') {
-    for await (const b of data as AsyncIterable<Batch>) yield unpack(fn, b);
+  if (typeof (data as AsyncIterable<FitBatch>)[Symbol.asyncIterator] === 'function') {
+    for await (const b of data as AsyncIterable<FitBatch>) yield unpack(fn, b);
     return;
   }
   typeError(fn, 'data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export {
-  type Batch,
+  type FitBatch,
   type BatchInfo,
   type CheckpointOptions,
   type BatchIterator,

@@ -1,0 +1,46 @@
+import { checkBoolean, checkKnownKeys, checkOneOf } from '../core/validate.js';
+import { typeError } from '../core/errors.js';
+
+/** Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST (gzipped IDX files). */
+export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** Options of {@link fashionMnistFiles}. */
+export interface FashionMnistFilesOptions {
+  /** The folder holding the four files under their original names. @defaultValue {@link FASHION_MNIST_DEBIAN_DIR} */
+  readonly dir?: string;
+  /** Whether the file names end in `.gz` (as Debian and the original download have them). @defaultValue true */
+  readonly gzipped?: boolean;
+}
+
+/** The paths of one Fashion-MNIST split, for {@link loadIdxDataset}. */
+export interface IdxFiles {
+  /** The IDX image file `[N, 28, 28]`. */
+  readonly images: string;
+  /** The IDX label file `[N]`. */
+  readonly labels: string;
+}
+
+/**
+ * The paths of a Fashion-MNIST split (Xiao et al. 2017, arXiv 1708.07747) under the original file names
+ * (`train-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`, …), by default where Debian's
+ * `dataset-fashion-mnist` installs them. Only builds the paths: it does not check that the files exist.
+ *
+ * @param split - `'train'` (60 000 images) or `'test'` (10 000 images).
+ * @param options - see {@link FashionMnistFilesOptions}.
+ * @returns the image and label file paths.
+ * @throws RangeError when `split` is not `'train'` or `'test'` or an option is unknown; TypeError when `dir` is not a
+ * non-empty string or `gzipped` not a boolean.
+ * @example
+ * const { images, labels } = fashionMnistFiles('test');
+ * const { x, y } = await loadIdxDataset(images, labels); // x [10000, 28, 28, 1], y [10000]
+ */
+export function fashionMnistFiles(split: 'train' | 'test', options: Readonly<FashionMnistFilesOptions> = {}): IdxFiles {
+  const fn = 'fashionMnistFiles';
+  checkOneOf(fn, 'split', split, ['train', 'test'] as const);
+  checkKnownKeys(fn, options, ['dir', 'gzipped']);
+  const dir = options.dir ?? FASHION_MNIST_DEBIAN_DIR;
+  if (typeof dir !== 'string' || dir.length === 0) typeError(fn, 'dir', 'be a non-empty string', dir);
+  const gz = checkBoolean(fn, 'gzipped', options.gzipped ?? true) ? '.gz' : '';
+  const prefix = `${dir.replace(/\/+$/, '')}/${split === 'train' ? 'train' : 't10k'}`;
+  return { images: `${prefix}-images-idx3-ubyte${gz}`, labels: `${prefix}-labels-idx1-ubyte${gz}` };
+}

@@ -1,0 +1,53 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRandom } from '../core/random.js';
+import { checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor } from '../core/validate.js';
+import { gatherColumns, gatherRows } from './spatial-gather.js';
+
+/** Options of {@link randomCrop}. */
+export interface RandomCropOptions {
+  /** Zero pixels added on each side before cropping back to `H × W`; 0 returns a copy. @defaultValue 4 */
+  readonly padding?: number;
+  /** Seed of the offsets; the same seed gives the same crops. @defaultValue random */
+  readonly seed?: number;
+}
+
+/**
+ * Random crop with zero padding, the standard CIFAR augmentation (torchvision's `RandomCrop(32, padding=4)`):
+ * each image is padded with `padding` zeros on every side and an `H × W` window is cut at a random offset, so
+ * the image moves by up to `padding` pixels in each direction and the uncovered border is 0.
+ *
+ * The offsets are drawn from `createRandom(seed)`, example by example, the row offset then the column offset,
+ * each uniform in `0 … 2·padding`: `out[b, i, j] = x[b, i + dy_b − padding, j + dx_b − padding]`, 0 outside `x`.
+ * Values of the result are values of `x` or 0.
+ *
+ * @param x - images `[B, H, W, C]` (channels last), float32.
+ * @param options - see {@link RandomCropOptions}.
+ * @returns the cropped images, `[B, H, W, C]`; the caller disposes them. `x` is not disposed.
+ * @throws TypeError when `x` is not a live float32 tensor; RangeError when it is not rank 4 or holds no image,
+ * `padding` is not an integer >= 0, `seed` is not finite or an option is unknown.
+ * @example
+ * const xAug = randomCrop(batch.x, { padding: 4, seed: step });
+ */
+export function randomCrop(x: tf.Tensor4D, options: Readonly<RandomCropOptions> = {}): tf.Tensor4D {
+  const fn = 'randomCrop';
+  checkKnownKeys(fn, options, ['padding', 'seed']);
+  checkTensor(fn, 'x', x, { exact: 4 });
+  checkInput(fn, 'x', x);
+  const padding = checkInteger(fn, 'padding', options.padding ?? 4, 0);
+  const seed = options.seed === undefined ? undefined : checkFinite(fn, 'seed', options.seed);
+  if (padding === 0) return tf.clone(x);
+  const [b, h, w] = x.shape;
+  const rng = createRandom(seed);
+  const rows = new Int32Array(b * h);
+  const cols = new Int32Array(b * w);
+  for (let e = 0; e < b; e++) {
+    const dy = rng.nextInt(2 * padding + 1);
+    const dx = rng.nextInt(2 * padding + 1);
+    for (let i = 0; i < h; i++) rows[e * h + i] = dy + i;
+    for (let j = 0; j < w; j++) cols[e * w + j] = dx + j;
+  }
+  return tf.tidy(() => {
+    const padded = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
+    return gatherColumns(gatherRows(padded, rows, h), cols, w);
+  });
+}

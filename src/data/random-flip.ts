@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createRandom } from '../core/random.js';
+import { checkFinite, checkInput, checkKnownKeys, checkTensor } from '../core/validate.js';
+import { rangeError } from '../core/errors.js';
+import { gatherColumns } from './spatial-gather.js';
+
+/** Options of {@link randomFlip}. */
+export interface RandomFlipOptions {
+  /** The probability that an image is mirrored. @defaultValue 0.5 */
+  readonly probability?: number;
+  /** Seed of the coin flips; the same seed flips the same images. @defaultValue random */
+  readonly seed?: number;
+}
+
+/**
+ * Random horizontal flip, the standard CIFAR augmentation (torchvision's `RandomHorizontalFlip(p=0.5)`): each
+ * image is mirrored left to right, `out[b, i, j] = x[b, i, W − 1 − j]`, with probability `probability`, and
+ * copied unchanged otherwise. The decisions are drawn from `createRandom(seed)`, one `next() < probability` per
+ * example in order, so the same seed flips the same images (and flipping twice with one seed restores `x`).
+ *
+ * @param x - images `[B, H, W, C]` (channels last), float32.
+ * @param options - see {@link RandomFlipOptions}.
+ * @returns the images, `[B, H, W, C]`; the caller disposes them. `x` is not disposed.
+ * @throws TypeError when `x` is not a live float32 tensor; RangeError when it is not rank 4 or holds no image,
+ * `probability` is not in [0, 1], `seed` is not finite or an option is unknown.
+ * @example
+ * const rng = createRandom(0); // once; give the crop and the flip different seeds, or their draws are correlated
+ * const cropped = randomCrop(batch.x, { padding: 4, seed: rng.nextSeed() });
+ * const xAug = randomFlip(cropped, { seed: rng.nextSeed() });
+ * cropped.dispose();
+ */
+export function randomFlip(x: tf.Tensor4D, options: Readonly<RandomFlipOptions> = {}): tf.Tensor4D {
+  const fn = 'randomFlip';
+  checkKnownKeys(fn, options, ['probability', 'seed']);
+  checkTensor(fn, 'x', x, { exact: 4 });
+  checkInput(fn, 'x', x);
+  const probability = options.probability ?? 0.5;
+  if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) {
+    rangeError(fn, 'probability', 'be a number in [0, 1]', probability);
+  }
+  const seed = options.seed === undefined ? undefined : checkFinite(fn, 'seed', options.seed);
+  const [b, , w] = x.shape;
+  const rng = createRandom(seed);
+  const cols = new Int32Array(b * w);
+  let flipped = 0;
+  for (let e = 0; e < b; e++) {
+    const flip = rng.next() < probability;
+    if (flip) flipped++;
+    for (let j = 0; j < w; j++) cols[e * w + j] = flip ? w - 1 - j : j;
+  }
+  if (flipped === 0) return tf.clone(x);
+  if (flipped === b) return tf.reverse(x, 2);
+  return gatherColumns(x, cols, w);
+}
