@@ -29,6 +29,7 @@ import {
   type Student
 } from '../../src/train/index.js';
 import { studentFromLayers } from '../../src/models/index.js';
+import { batches as dataBatches } from '../../src/data/index.js';
 import type { Model } from '../../src/core/index.js';
 import { useBackend } from '../helpers.js';
 import { blobs, darhtStudent, featuresName, mlp, trainedTeacher, weightsOf } from './fixtures.js';
@@ -277,6 +278,11 @@ describe('fit', () => {
     const dataset = { iterator: async () => Promise.resolve(batches()) };
     const h2 = await fit(net, dataset, natural(), { epochs: 1 });
     expect(h2.epochs[0]?.batches).toBe(3);
+    // ardkit/data's batches(): shuffled, one epoch per pass; fit disposes each batch after its step.
+    const before = tf.memory().numTensors;
+    const h3 = await fit(net, dataBatches(data.x, data.y, { batchSize: 40, shuffle: true, seed: 1 }), natural(), { epochs: 2 });
+    expect(h3.epochs.map((e) => e.batches)).toEqual([3, 3]);
+    expect(tf.memory().numTensors).toBe(before);
     net.dispose();
   });
 
