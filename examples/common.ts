@@ -1,0 +1,94 @@
+/** Shared pieces of the examples: backend choice, MLP builders, a progress bar with ETA, robustness tables. */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
+import type { Model } from 'ardkit/core';
+import { cw, pgd } from 'ardkit/attacks';
+import { evaluate } from 'ardkit/eval';
+import type { BatchInfo, EpochInfo, FitOptions } from 'ardkit/train';
+
+/** Selects a tfjs backend by name and waits until it is ready. */
+export async function useBackend(name: string): Promise<string> {
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} is not available`);
+  await tf.ready();
+  return tf.getBackend();
+}
+
+/** A dense network 28×28 → hidden… → 10; the last hidden layer is named `<name>_features`. */
+export function mlp(hidden: readonly number[], seed: number, name: string): tfl.Sequential {
+  const init = (s: number): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed: seed * 100 + s });
+  const layers: tfl.layers.Layer[] = [tfl.layers.flatten({ inputShape: [28, 28, 1], name: `${name}_flatten` })];
+  hidden.forEach((units, i) => {
+    layers.push(
+      tfl.layers.dense({
+        units,
+        activation: 'relu',
+        kernelInitializer: init(i),
+        name: i === hidden.length - 1 ? `${name}_features` : `${name}_dense${String(i)}`
+      })
+    );
+  });
+  layers.push(tfl.layers.dense({ units: 10, kernelInitializer: init(99), name: `${name}_logits` }));
+  return tfl.sequential({ layers, name });
+}
+
+/** The logits of a tfjs-layers model as an ardkit Model (inference mode). */
+export function asModel(net: tfl.LayersModel): Model {
+  return (x) => net.apply(x, { training: false }) as tf.Tensor2D;
+}
+
+function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${String(Math.floor(s / 60))}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * `onBatchEnd`/`onEpochEnd` callbacks that draw a progress bar with the loss, the training accuracy and an
+ * estimated time left (on a terminal; one line per epoch otherwise).
+ */
+export function progress(label: string, epochs: number): Pick<FitOptions, 'onBatchEnd' | 'onEpochEnd'> {
+  const tty = process.stderr.isTTY;
+  let start = performance.now();
+  return {
+    onBatchEnd: (b: BatchInfo) => {
+      if (b.batch === 0) start = performance.now();
+      if (!tty || b.batches === undefined) return;
+      const done = (b.batch + 1) / b.batches;
+      const elapsed = (performance.now() - start) / 1000;
+      const left = (elapsed / done) * (1 - done) + (elapsed / done) * (epochs - b.epoch - 1);
+      const width = 24;
+      const bar = '#'.repeat(Math.round(done * width)).padEnd(width, '-');
+      const acc = b.accuracy === undefined ? '' : ` acc ${(b.accuracy * 100).toFixed(0)}%`;
+      process.stderr.write(
+        `\r  ${label} ${String(b.epoch + 1)}/${String(epochs)} [${bar}] ${(done * 100).toFixed(0).padStart(3)}% loss ${b.loss.toFixed(3)}${acc} ETA ${clock(left)}   `
+      );
+    },
+    onEpochEnd: (e: EpochInfo) => {
+      if (tty) process.stderr.write('\r'.padEnd(110) + '\r');
+      const terms = Object.entries(e.terms)
+        .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+        .join(', ');
+      const acc = e.accuracy === undefined ? '' : `, train acc ${(e.accuracy * 100).toFixed(1)}%`;
+      console.log(`  ${label} epoch ${String(e.epoch + 1)}/${String(epochs)}: loss ${e.loss.toFixed(4)} (${terms})${acc}, ${e.seconds.toFixed(1)} s`);
+    }
+  };
+}
+
+const pct = (v: number | undefined): string => `${((v ?? NaN) * 100).toFixed(1)}%`.padStart(7);
+
+/** Prints one row per model: clean, PGD-20 and CW-20 (κ = 0) robust accuracy at `eps`. */
+export function robustnessTable(rows: ReadonlyArray<readonly [string, Model]>, x: tf.Tensor, y: tf.Tensor1D, eps: number, seed: number): void {
+  console.log(`\nrobust accuracy at ε = ${String(eps)} on ${String(x.shape[0])} MNIST test images\n`);
+  console.log(`${'model'.padEnd(24)}   clean  PGD-20   CW-20   worst`);
+  for (const [name, model] of rows) {
+    const r = evaluate(model, x, y, {
+      attacks: {
+        pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed }),
+        cw20: (m, xb, yb) => cw(m, xb, yb, { eps, steps: 20, seed })
+      },
+      batchSize: 500
+    });
+    console.log(`${name.padEnd(24)} ${pct(r.clean)} ${pct(r.attacks.pgd20)} ${pct(r.attacks.cw20)} ${pct(r.worstCase)}`);
+  }
+}
