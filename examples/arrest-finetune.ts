@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   await fit(standardNet, train, natural(), {
     epochs: standardEpochs,
     seed,
-    optimizer: tf.train.adam(1e-3),
+    optimizer: tf.train.adam(0.01),
     checkpoint: { dir: `examples/.cache/arrest-standard-${String(trainSize)}-${String(seed)}-${String(standardEpochs)}`, keep: 1 },
     resume: true,
     ...progress('standard', standardEpochs)
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   };
   const aftNet = copy('aft');
   console.log('\nbaseline: adversarial fine-tuning (AFT) alone, PGD-AT from the copy');
-  await fit(aftNet, train, pgdAt(attack), { epochs, seed, optimizer: tf.train.adam(1e-3), ...progress('AFT', epochs) });
+  await fit(aftNet, train, pgdAt(attack), { epochs, seed, optimizer: tf.train.adam(0.01), ...progress('AFT', epochs) });
 
   const arrestNet = copy('arrest');
   console.log(`\nARREST: AFT + RGKD (λ = ${opts.lambda}) + noisy replay (γ = ${opts.gamma})`);
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     studentFromLayers(arrestNet, { featuresLayer: 'arrest_features' }),
     train,
     arrest({ ...attack, standardFeatures: featuresOf(standard), lambda: Number(opts.lambda), gamma: Number(opts.gamma) }),
-    { epochs, seed, optimizer: tf.train.adam(1e-3), ...progress('ARREST', epochs) }
+    { epochs, seed, optimizer: tf.train.adam(0.01), ...progress('ARREST', epochs) }
   );
 
   robustnessTable(

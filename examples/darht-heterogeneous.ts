@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     await fit(net, train, pgdAt(attack), {
       epochs: teacherEpochs,
       seed: seed + i,
-      optimizer: tf.train.adam(1e-3),
+      optimizer: tf.train.adam(0.01),
       checkpoint: { dir: `examples/.cache/darht-teacher-${net.name}-${String(trainSize)}-${String(eps)}-${String(seed)}-${String(teacherEpochs)}`, keep: 1 },
       resume: true,
       ...progress(net.name, teacherEpochs)
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   await fit(student, train, darht({ ...attack, teachers: teachers.map(asModel), ceOnlyUntil: 0.2, jointUntil: 0.5 }), {
     epochs,
     seed,
-    optimizer: tf.train.adam(1e-3),
+    optimizer: tf.train.adam(0.01),
     ...progress('student', epochs)
   });
 

@@ -41,7 +41,7 @@ async function trainCached(
     epochs,
     batchSize: 128,
     seed,
-    optimizer: tf.train.adam(1e-3),
+    optimizer: tf.train.adam(0.01),
     checkpoint: { dir: `examples/.cache/${key}`, keep: 1 },
     resume: true,
     ...progress(label, epochs)
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const objective = objectives[method]();
   const studentNet = mlp([64], seed + 3, 'student');
   console.log(`student: MLP 784-64-10, ${method}`);
-  await fit(studentNet, train, objective, { epochs, batchSize: 128, seed, optimizer: tf.train.adam(1e-3), ...progress('student', epochs) });
+  await fit(studentNet, train, objective, { epochs, batchSize: 128, seed, optimizer: tf.train.adam(0.01), ...progress('student', epochs) });
   const student = objective.deploy === undefined ? asModel(studentNet) : objective.deploy(asModel(studentNet));
 
   robustnessTable(

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     epochs: 2,
     batchSize: 128,
     seed,
-    optimizer: tf.train.adam(1e-3),
+    optimizer: tf.train.adam(0.01),
     checkpoint: { dir: `examples/.cache/teacher-pgdat-${String(trainSize)}-${String(eps)}-${String(seed)}-2`, keep: 1 },
     resume: true,
     ...progress('teacher', 2)
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     for (const tauS of opts.student.split(',').map(Number)) {
       const objective = ltd({ ...attack, teacher, teacherTemperature: tauT, studentTemperature: tauS });
       const net = mlp([64], seed + 3, 'student');
-      await fit(net, train, objective, { epochs, seed, optimizer: tf.train.adam(1e-3), ...progress(`τ_T ${String(tauT)} τ_S ${String(tauS)}`, epochs) });
+      await fit(net, train, objective, { epochs, seed, optimizer: tf.train.adam(0.01), ...progress(`τ_T ${String(tauT)} τ_S ${String(tauS)}`, epochs) });
       const r = evaluate(objective.deploy(asModel(net)), test.x, test.y, {
         attacks: { pgd20: (m, x, y) => pgd(m, x, y, { eps, steps: 20, seed }) },
         batchSize: 500

@@ -221,6 +221,23 @@ describe('fit', () => {
     tf.dispose([w, w2, ...(latest?.weights ?? [])]);
   });
 
+  it("keeps a given optimizer's learning rate unless told otherwise, and leaks nothing while checkpointing", async () => {
+    const net = mlp(K, 80);
+    const seen: number[] = [];
+    const opt = tf.train.adam(0.003);
+    await fit(net, data, natural(), { epochs: 1, optimizer: opt, onBatchEnd: (b) => { seen.push(b.learningRate); } });
+    expect(new Set(seen)).toEqual(new Set([0.003]));
+    seen.length = 0;
+    await fit(net, data, natural(), { epochs: 1, optimizer: opt, learningRate: 0.02, onBatchEnd: (b) => { seen.push(b.learningRate); } });
+    expect(new Set(seen)).toEqual(new Set([0.02]));
+    const dir = path.join(tmp, 'no-leak');
+    const counts: number[] = [];
+    await fit(net, data, natural(), { epochs: 3, checkpoint: { dir }, onEpochEnd: () => { counts.push(tf.memory().numTensors); } });
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    opt.dispose();
+    net.dispose();
+  });
+
   it('keeps the tensor count constant from epoch to epoch', async () => {
     const counts: number[] = [];
     const net = mlp(K, 40);

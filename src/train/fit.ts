@@ -140,7 +140,10 @@ export interface FitOptions {
   readonly seed?: number;
   /** Any tfjs optimizer. @defaultValue SGD with momentum 0.9 */
   readonly optimizer?: tf.Optimizer;
-  /** The base learning rate (set on the optimizer, schedules scale it). @defaultValue 0.01 */
+  /**
+   * The base learning rate, set on the optimizer; schedules scale it.
+   * @defaultValue 0.01 with the default optimizer; your optimizer's own rate otherwise
+   */
   readonly learningRate?: number;
   /** Coupled L2 weight decay added to the gradients, `g += λ·w`. @defaultValue 5e-4 with the default optimizer, 0 with yours */
   readonly weightDecay?: number;
@@ -177,6 +180,11 @@ const OPTION_KEYS = [
 interface LearningRateSettable {
   setLearningRate?: (lr: number) => void;
   learningRate?: number;
+}
+
+function learningRateOf(optimizer: tf.Optimizer): number | undefined {
+  const lr = (optimizer as unknown as LearningRateSettable).learningRate;
+  return typeof lr === 'number' && Number.isFinite(lr) && lr > 0 ? lr : undefined;
 }
 
 function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
@@ -287,7 +295,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
   const epochs = options.epochs === undefined ? 1 : checkInteger(fn, 'epochs', options.epochs, 1);
   const batchSize = options.batchSize === undefined ? 128 : checkInteger(fn, 'batchSize', options.batchSize, 1);
   const shuffle = options.shuffle === undefined ? true : checkBoolean(fn, 'shuffle', options.shuffle);
-  const baseRate = options.learningRate === undefined ? 0.01 : checkPositive(fn, 'learningRate', options.learningRate);
+  const givenRate = options.learningRate === undefined ? undefined : checkPositive(fn, 'learningRate', options.learningRate);
   const weightDecay =
     options.weightDecay === undefined ? (options.optimizer === undefined ? 5e-4 : 0) : checkNonNegative(fn, 'weightDecay', options.weightDecay);
   if (options.schedule !== undefined) checkFunction(fn, 'schedule', options.schedule);
@@ -363,7 +371,10 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
   }
 
   const ownOptimizer = options.optimizer === undefined;
-  const optimizer = options.optimizer ?? tf.train.momentum(baseRate, 0.9);
+  const optimizer = options.optimizer ?? tf.train.momentum(givenRate ?? 0.01, 0.9);
+  // A given optimizer keeps its own rate unless learningRate or a schedule says otherwise.
+  const baseRate = givenRate ?? learningRateOf(optimizer) ?? 0.01;
+  const manageRate = ownOptimizer || givenRate !== undefined || options.schedule !== undefined;
   const rng = createRandom(options.seed);
   const history: EpochInfo[] = [];
   let startEpoch = 0;
@@ -415,7 +426,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
         try {
           if (!isTensorData(data)) checkLabels(fn, 'data.y', y, x.shape[0] ?? 0, numClasses);
           lr = options.schedule === undefined ? baseRate : options.schedule(baseRate, { epoch, batch, batchesPerEpoch, epochs });
-          setLearningRate(optimizer, lr);
+          if (manageRate) setLearningRate(optimizer, lr);
           const ctx: BatchContext = { epoch, epochs, batch, progress: epoch / epochs, rng, student: net, studentModel: model };
           prepared = tf.tidy(() => objective.prepare(x, y, ctx));
           const preparedBatch = prepared;
@@ -506,19 +517,25 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
       history.push(info);
       if (ckpt !== undefined && ((epoch + 1) % (ckpt.every ?? 1) === 0 || epoch + 1 === epochs)) {
         const state = objective.getState?.();
-        await saveCheckpoint(
+        const optimizerState = await optimizer.getWeights();
+        try {
+          await saveCheckpoint(
           ckpt.dir,
           {
             epoch: epoch + 1,
             randomState: rng.getState(),
             weights: net.variables,
-            optimizer: await optimizer.getWeights(),
+            optimizer: optimizerState,
             objectiveValues: state?.values ?? {},
             objectiveTensors: state?.tensors ?? {},
             extra: { history }
           },
           ckpt.keep === undefined ? {} : { keep: ckpt.keep }
-        );
+          );
+        } finally {
+          // getWeights() makes a fresh scalar for the iteration count; the rest are the optimizer's own variables.
+          tf.dispose(optimizerState.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+        }
       }
       await options.onEpochEnd?.(info);
     }
