@@ -3,11 +3,12 @@
  * it the three ways users do: ESM `import`, CJS `require`, and TypeScript with `module`/`moduleResolution: NodeNext`
  * and `strict` (an ESM `.mts` and a CJS `.cts` file, compiled and then run).
  *
- * Where the peers come from: by default npm installs only the tarball (`--omit=peer`, nothing from the network, ardkit
- * has no dependencies), and the project's `node_modules/@tensorflow/{tfjs-core,tfjs-backend-cpu,tfjs-layers}` are
- * links to the copies this repository tests against. The tarball itself, its `files`, its `exports` map and its type
- * declarations are what is tested, and the tfjs versions are the ones `package.json` pins; the links keep the test
- * offline and fast. `--peers-from-registry` installs those three from the npm registry instead (a few MB).
+ * Where the peers come from: by default npm installs only the tarball (`--offline --legacy-peer-deps`: npm does not
+ * look the peers up, and ardkit has no dependencies, so nothing is fetched, even with an empty npm cache). The
+ * project's `node_modules/@tensorflow/{tfjs-core,tfjs-backend-cpu,tfjs-layers}` are then links to the copies this
+ * repository tests against. What is tested is the tarball itself (its `files`, its `exports` map and its type
+ * declarations) with the tfjs versions `package.json` pins; the links keep the test offline and fast.
+ * `--peers-from-registry` installs those three from the npm registry instead (a few MB).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -171,7 +172,8 @@ export function consumerSmokeTest(tarball: string, dir: string, options: { root:
     const version = (name: string): string => (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
     sh('npm', [...npmArgs, tarball, ...PEERS.map((p) => `${p}@${version(p)}`)], dir);
   } else {
-    sh('npm', [...npmArgs, '--offline', '--omit=peer', tarball], dir);
+    // --legacy-peer-deps: npm does not even look the peers up, so nothing is fetched, even with an empty cache.
+    sh('npm', [...npmArgs, '--offline', '--legacy-peer-deps', tarball], dir);
     fs.mkdirSync(path.join(dir, 'node_modules', '@tensorflow'), { recursive: true });
     for (const peer of PEERS) fs.symlinkSync(fs.realpathSync(path.dirname(require.resolve(`${peer}/package.json`))), path.join(dir, 'node_modules', peer), 'dir');
   }

@@ -39,7 +39,7 @@ export const BUNDLES: readonly BundleSpec[] = [
     ceilingBytes: 12_000,
     mustContain: ['fgsm', 'crossEntropyPerExample', 'ascend'],
     allowedPublic: ['fgsm', 'NORMS', 'RANDOM_STARTS'],
-    spotlight: ['pgd', 'cw', 'tradesAttack', 'projectedGradientAscent', 'crossEntropy', 'kdLoss', 'evaluate', 'loadIdxDataset', 'apgd', 'square', 'autoAttack', 'fit']
+    spotlight: ['pgd', 'cw', 'tradesAttack', 'projectedGradientAscent', 'crossEntropy', 'kdLoss', 'evaluate', 'loadIdxDataset', 'apgd', 'square', 'squareAttack', 'autoAttack', 'fit']
   },
   {
     name: "import { kdLoss } from 'ardkit/losses'",
@@ -48,7 +48,7 @@ export const BUNDLES: readonly BundleSpec[] = [
     ceilingBytes: 4_500,
     mustContain: ['kdLoss', 'klPerExample'],
     allowedPublic: ['kdLoss'],
-    spotlight: ['crossEntropy', 'ardLoss', 'tradesLoss', 'fgsm', 'pgd', 'createRandom', 'evaluate', 'apgd', 'square', 'autoAttack', 'fit']
+    spotlight: ['crossEntropy', 'ardLoss', 'tradesLoss', 'fgsm', 'pgd', 'createRandom', 'evaluate', 'apgd', 'square', 'squareAttack', 'autoAttack', 'fit']
   }
 ];
 
