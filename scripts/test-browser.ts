@@ -59,9 +59,10 @@ async function bundlePage(): Promise<string> {
 async function serve(script: string): Promise<{ url: string; close: () => Promise<void> }> {
   const html = '<!doctype html><meta charset="utf-8"><title>ardkit conformance</title><script src="/conformance.js"></script>';
   const server = http.createServer((req, res) => {
-    if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    else if (req.url === '/conformance.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(script);
-    else if (req.url === '/favicon.ico') res.writeHead(204).end();
+    const pathname = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    if (pathname === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    else if (pathname === '/conformance.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(script);
+    else if (pathname === '/favicon.ico') res.writeHead(204).end();
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -81,7 +82,8 @@ function formatNumber(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   if (v === 0) return '0';
   const a = Math.abs(v);
-  return a >= 1e-2 && a < 1e4 ? v.toFixed(3) : v.toExponential(2);
+  // Seven significant digits in the plain range, so that a distance just above ε shows as such.
+  return a >= 1e-2 && a < 1e4 ? String(Number(v.toPrecision(7))) : v.toExponential(2);
 }
 
 function printTable(checks: readonly CheckResult[]): void {
