@@ -24,7 +24,7 @@ export interface AdaadOptions {
 }
 
 /**
- * Adaptive adversarial distillation (Huang et al., AAAI 2023, "Boosting accuracy and robustness of student
+ * Adaptive adversarial distillation (Huang et al., CVPR 2023, "Boosting accuracy and robustness of student
  * models via adaptive adversarial distillation"): the adversarial example is where teacher and student
  * disagree most, and the student matches the teacher there,
  * `α·KL(σ(T(x')) ‖ σ(S(x'))) + (1−α)·KL(σ(T(x)) ‖ σ(S(x)))`.

@@ -1,0 +1,601 @@
+/**
+ * The browser conformance page (bundled by `scripts/test-browser.ts` with esbuild, run in headless Chromium).
+ *
+ * On every backend the browser offers (cpu, webgl, webgpu) it runs the attacks' invariants on a small trained
+ * classifier and every loss of `ardkit/losses` (values and gradients) on fixed inputs, and compares each value with
+ * the cpu backend's in the same page. The page publishes a {@link ConformanceReport} as
+ * `window.__ardkitConformance` (a promise); the runner prints it and decides pass or fail.
+ *
+ * Tolerances (the runner prints them beside every measured value):
+ * - attacks: `‖x' − x‖ ≤ ε·(1 + 1e-5) + 1e-6` (float32 rounding of `x + δ`), `x'` inside `[0, 1]` exactly,
+ *   adversarial accuracy ≤ clean accuracy, and within 0.1 (3 of 32 points) of the cpu backend's;
+ * - losses: every per-example value (and every entry of `compensatedTargets`) within `1e-3·max(|cpu value|, 1e-3)`
+ *   of the cpu backend's (the floor keeps values that are exactly 0 on cpu from demanding absolute agreement
+ *   below float32 rounding);
+ * - gradients of each loss with respect to its first logits: `‖g − g_cpu‖∞ ≤ 1e-3·‖g_cpu‖∞`.
+ *
+ * With `?float16=1` the page also runs webgl with float16 textures and reports those rows as informational.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; in a browser bundle this import does.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
+import { cw, fgsm, pgd, tradesAttack } from '../../src/attacks/index.js';
+import type { Model } from '../../src/core/index.js';
+import * as L from '../../src/losses/index.js';
+
+/** One measured check on one backend. */
+export interface CheckResult {
+  readonly backend: string;
+  readonly group: 'attack' | 'loss' | 'gradient' | 'memory';
+  readonly name: string;
+  /** What the check measured: a distance, an error, a difference. */
+  readonly measured: number;
+  /** The largest value of `measured` that passes. */
+  readonly limit: number;
+  readonly passed: boolean;
+  /** What was measured, in words. */
+  readonly what: string;
+  /** Reported, never failed (the float16 webgl run). */
+  readonly informational?: boolean;
+}
+
+/** Whether a backend ran, and why not when it did not. */
+export interface BackendStatus {
+  readonly name: string;
+  readonly available: boolean;
+  readonly detail: string;
+}
+
+/** What the page reports. */
+export interface ConformanceReport {
+  readonly userAgent: string;
+  readonly backends: readonly BackendStatus[];
+  readonly checks: readonly CheckResult[];
+  readonly seconds: number;
+  /** An error that stopped the page, if any. */
+  readonly error?: string;
+}
+
+declare global {
+  interface Window {
+    __ardkitConformance?: Promise<ConformanceReport>;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fixed inputs: plain numbers, the same on every backend.
+
+/** mulberry32: a deterministic float stream in [0, 1). */
+function stream(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function numbers(n: number, scale: number, seed: number): number[] {
+  const r = stream(seed);
+  return Array.from({ length: n }, () => Math.fround((r() - 0.5) * 2 * scale));
+}
+
+const B = 8;
+const C = 10;
+const D = 6;
+
+/** Logits and labels every loss case draws from. */
+interface LossData {
+  readonly studentAdv: number[];
+  readonly studentClean: number[];
+  readonly teacherClean: number[];
+  readonly teacherAdv: number[];
+  readonly teacher2: number[];
+  readonly featureMap: number[];
+  readonly embeddingsS: number[];
+  readonly embeddingsT: number[];
+  readonly labels: number[];
+}
+
+const lossData: LossData = {
+  studentAdv: numbers(B * C, 3, 1),
+  studentClean: numbers(B * C, 3, 2),
+  teacherClean: numbers(B * C, 4, 3),
+  teacherAdv: numbers(B * C, 4, 4),
+  teacher2: numbers(B * C, 2, 5),
+  featureMap: numbers(B * 2 * C, 3, 6),
+  embeddingsS: numbers(B * D, 1, 7),
+  embeddingsT: numbers(B * D, 1, 8),
+  labels: Array.from({ length: B }, (_, i) => (i * 3) % C)
+};
+
+/** The loss inputs as tensors on the current backend. */
+interface LossTensors {
+  readonly studentAdv: tf.Tensor2D;
+  readonly studentClean: tf.Tensor2D;
+  readonly teacherClean: tf.Tensor2D;
+  readonly teacherAdv: tf.Tensor2D;
+  readonly teacher2: tf.Tensor2D;
+  readonly featureMap: tf.Tensor2D;
+  readonly embeddingsS: tf.Tensor2D;
+  readonly embeddingsT: tf.Tensor2D;
+  readonly labels: tf.Tensor1D;
+}
+
+type LogitsKey = Exclude<keyof LossTensors, 'labels'>;
+
+function lossTensors(): LossTensors {
+  const m = (v: number[], cols: number): tf.Tensor2D => tf.tensor2d(v, [v.length / cols, cols]);
+  return {
+    studentAdv: m(lossData.studentAdv, C),
+    studentClean: m(lossData.studentClean, C),
+    teacherClean: m(lossData.teacherClean, C),
+    teacherAdv: m(lossData.teacherAdv, C),
+    teacher2: m(lossData.teacher2, C),
+    featureMap: m(lossData.featureMap, 2 * C),
+    embeddingsS: m(lossData.embeddingsS, D),
+    embeddingsT: m(lossData.embeddingsT, D),
+    labels: tf.tensor1d(lossData.labels, 'int32')
+  };
+}
+
+/** One loss under test: per-example values (or targets), differentiable in `wrt`. */
+interface LossCase {
+  readonly name: string;
+  readonly wrt: LogitsKey;
+  readonly run: (t: LossTensors) => tf.Tensor;
+}
+
+const none = { reduction: 'none' } as const;
+
+/** Every loss exported by `ardkit/losses`, with options that exercise each branch. */
+const lossCases: readonly LossCase[] = [
+  { name: 'crossEntropy', wrt: 'studentAdv', run: (t) => L.crossEntropy(t.studentAdv, t.labels, none) },
+  { name: 'klDivergence (logits)', wrt: 'studentAdv', run: (t) => L.klDivergence(t.teacherClean, t.studentAdv, none) },
+  {
+    name: 'klDivergence (probabilities)',
+    wrt: 'studentAdv',
+    run: (t) => L.klDivergence(tf.softmax(t.teacherClean), t.studentAdv, { ...none, targetType: 'probabilities' })
+  },
+  { name: 'cwMarginLoss κ=2', wrt: 'studentAdv', run: (t) => L.cwMarginLoss(t.studentAdv, t.labels, { ...none, kappa: 2 }) },
+  { name: 'kdLoss τ=1', wrt: 'studentAdv', run: (t) => L.kdLoss(t.studentAdv, t.teacherClean, none) },
+  {
+    name: 'kdLoss LTD τS=5 τT=1',
+    wrt: 'studentAdv',
+    run: (t) => L.kdLoss(t.studentAdv, t.teacherClean, { ...none, studentTemperature: 5, teacherTemperature: 1 })
+  },
+  { name: 'tradesLoss β=6', wrt: 'studentAdv', run: (t) => L.tradesLoss({ clean: t.studentClean, adv: t.studentAdv, labels: t.labels }, none) },
+  { name: 'martLoss β=6', wrt: 'studentAdv', run: (t) => L.martLoss({ clean: t.studentClean, adv: t.studentAdv, labels: t.labels }, none) },
+  { name: 'ardLoss τ=30', wrt: 'studentAdv', run: (t) => L.ardLoss({ studentAdv: t.studentAdv, teacherClean: t.teacherClean }, none) },
+  {
+    name: 'ardLoss τ=4 α=0.5',
+    wrt: 'studentAdv',
+    run: (t) =>
+      L.ardLoss(
+        { studentAdv: t.studentAdv, teacherClean: t.teacherClean, studentClean: t.studentClean, labels: t.labels },
+        { ...none, temperature: 4, alpha: 0.5 }
+      )
+  },
+  {
+    name: 'rsladLoss',
+    wrt: 'studentAdv',
+    run: (t) => L.rsladLoss({ studentAdv: t.studentAdv, studentClean: t.studentClean, teacherClean: t.teacherClean }, none)
+  },
+  {
+    name: 'iadLoss',
+    wrt: 'studentAdv',
+    run: (t) =>
+      L.iadLoss(
+        { studentAdv: t.studentAdv, studentClean: t.studentClean, teacherClean: t.teacherClean, teacherAdv: t.teacherAdv, labels: t.labels },
+        { ...none, alpha: 0.9 }
+      )
+  },
+  {
+    name: 'adaadLoss α=0.7',
+    wrt: 'studentAdv',
+    run: (t) =>
+      L.adaadLoss(
+        { studentAdv: t.studentAdv, teacherAdv: t.teacherAdv, studentClean: t.studentClean, teacherClean: t.teacherClean },
+        { ...none, alpha: 0.7 }
+      )
+  },
+  {
+    name: 'mtardLoss',
+    wrt: 'studentAdv',
+    run: (t) =>
+      L.mtardLoss(
+        { studentAdv: t.studentAdv, studentClean: t.studentClean, robustTeacherAdv: t.teacherAdv, cleanTeacherClean: t.teacherClean },
+        { ...none, advWeight: 0.6, natWeight: 0.4 }
+      )
+  },
+  {
+    name: 'mtardWeights (fed by mtardLoss)',
+    wrt: 'studentAdv',
+    run: (t) => {
+      // mtardWeights is a function of numbers: feed it this backend's two terms and compare the weights it returns.
+      const term = (adv: boolean): number =>
+        tf.tidy(() =>
+          L.mtardLoss(
+            { studentAdv: t.studentAdv, studentClean: t.studentClean, robustTeacherAdv: t.teacherAdv, cleanTeacherClean: t.teacherClean },
+            { advWeight: adv ? 1 : 0, natWeight: adv ? 0 : 1 }
+          ).dataSync()[0] ?? NaN
+        );
+      const first = L.mtardWeights({ natWeight: 0.5, advWeight: 0.5, natInitial: 2 * term(false), advInitial: 3 * term(true) }, term(false), term(true));
+      // A differentiable stand-in keeps the gradient check meaningful: the adversarial term scaled by w_adv.
+      return tf.mul(L.kdLoss(t.studentAdv, t.teacherAdv, none), first.advWeight);
+    }
+  },
+  { name: 'representationDistance cosine', wrt: 'embeddingsS', run: (t) => L.representationDistance(t.embeddingsS, t.embeddingsT, none) },
+  {
+    name: 'representationDistance l2',
+    wrt: 'embeddingsS',
+    run: (t) => L.representationDistance(t.embeddingsS, t.embeddingsT, { ...none, metric: 'l2' })
+  },
+  {
+    name: 'representationDistance squaredL2',
+    wrt: 'embeddingsS',
+    run: (t) => L.representationDistance(t.embeddingsS, t.embeddingsT, { ...none, metric: 'squaredL2' })
+  },
+  {
+    name: 'contrastiveRelationLoss τc=0.1',
+    wrt: 'embeddingsS',
+    run: (t) => L.contrastiveRelationLoss(t.embeddingsS, t.embeddingsT, none)
+  },
+  { name: 'compensatedTargets β=1', wrt: 'teacherClean', run: (t) => L.compensatedTargets(t.teacherClean, t.labels) },
+  {
+    name: 'createCompensation → KL',
+    wrt: 'studentAdv',
+    run: (t) => {
+      const comp = L.createCompensation(C, { initialConfidence: 0.8 });
+      try {
+        return L.klDivergence(comp.apply(t.teacherClean), t.studentAdv, { ...none, targetType: 'probabilities' });
+      } finally {
+        comp.dispose();
+      }
+    }
+  },
+  {
+    name: 'teacherFeatureMapLoss kl',
+    wrt: 'featureMap',
+    run: (t) => L.teacherFeatureMapLoss(t.featureMap, [t.teacherClean, t.teacher2], t.labels, none)
+  },
+  {
+    name: 'teacherFeatureMapLoss mse',
+    wrt: 'featureMap',
+    run: (t) => L.teacherFeatureMapLoss(t.featureMap, [t.teacherClean, t.teacher2], t.labels, { ...none, divergence: 'mse' })
+  }
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// A small trained classifier for the attacks: 4 classes, inputs [32, 4, 5, 1] around class prototypes.
+
+const N = 32;
+const K = 4;
+const F = 20;
+const H = 16;
+
+interface ToyData {
+  readonly x: number[];
+  readonly y: number[];
+}
+
+function toyData(): ToyData {
+  const r = stream(11);
+  const prototypes = Array.from({ length: K }, () => Array.from({ length: F }, () => 0.2 + 0.6 * r()));
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const c = i % K;
+    y.push(c);
+    for (let j = 0; j < F; j++) x.push(Math.min(1, Math.max(0, (prototypes[c]?.[j] ?? 0) + (r() - 0.5) * 0.5)));
+  }
+  return { x, y };
+}
+
+/** MLP weights as plain numbers: `z = relu(x·W1 + b1)·W2 + b2`. */
+interface MlpWeights {
+  readonly w1: Float32Array;
+  readonly b1: Float32Array;
+  readonly w2: Float32Array;
+  readonly b2: Float32Array;
+}
+
+/** Trains the MLP (on whatever backend is current: the page uses cpu) and returns its weights. */
+function trainMlp(data: ToyData): MlpWeights {
+  return tf.tidy(() => {
+    const init = numbers(F * H + H * K, 0.3, 12);
+    const w1 = tf.variable(tf.tensor2d(init.slice(0, F * H), [F, H]));
+    const b1 = tf.variable(tf.zeros([H]));
+    const w2 = tf.variable(tf.tensor2d(init.slice(F * H), [H, K]));
+    const b2 = tf.variable(tf.zeros([K]));
+    const x = tf.tensor2d(data.x, [N, F]);
+    const y = tf.tensor1d(data.y, 'int32');
+    const opt = tf.train.adam(0.05);
+    for (let step = 0; step < 40; step++) {
+      opt.minimize(() => L.crossEntropy(tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2), y) as tf.Scalar);
+    }
+    opt.dispose();
+    const out = { w1: w1.dataSync() as Float32Array, b1: b1.dataSync() as Float32Array, w2: w2.dataSync() as Float32Array, b2: b2.dataSync() as Float32Array };
+    tf.dispose([w1, b1, w2, b2]);
+    return out;
+  });
+}
+
+/** The MLP as a {@link Model} on the current backend; `dispose` releases its weights. */
+function mlpModel(w: MlpWeights): { model: Model; dispose: () => void } {
+  const w1 = tf.tensor2d(w.w1, [F, H]);
+  const b1 = tf.tensor1d(w.b1);
+  const w2 = tf.tensor2d(w.w2, [H, K]);
+  const b2 = tf.tensor1d(w.b2);
+  const model: Model = (x) =>
+    tf.tidy(() => tf.add<tf.Tensor2D>(tf.matMul(tf.relu(tf.add(tf.matMul(tf.reshape(x, [x.shape[0] ?? 1, F]), w1), b1)), w2), b2));
+  return { model, dispose: () => { tf.dispose([w1, b1, w2, b2]); } };
+}
+
+interface AttackCase {
+  readonly name: string;
+  readonly norm: 'linf' | 'l2';
+  readonly eps: number;
+  readonly run: (m: Model, x: tf.Tensor, y: tf.Tensor1D) => tf.Tensor;
+}
+
+const EPS = 0.15;
+const attackCases: readonly AttackCase[] = [
+  { name: 'fgsm', norm: 'linf', eps: EPS, run: (m, x, y) => fgsm(m, x, y, { eps: EPS }) },
+  { name: 'pgd linf', norm: 'linf', eps: EPS, run: (m, x, y) => pgd(m, x, y, { eps: EPS, steps: 10, seed: 1 }) },
+  { name: 'pgd l2', norm: 'l2', eps: 0.8, run: (m, x, y) => pgd(m, x, y, { eps: 0.8, norm: 'l2', steps: 10, seed: 2 }) },
+  { name: 'cw κ=0', norm: 'linf', eps: EPS, run: (m, x, y) => cw(m, x, y, { eps: EPS, steps: 10, seed: 3 }) },
+  { name: 'tradesAttack', norm: 'linf', eps: EPS, run: (m, x) => tradesAttack(m, x, { eps: EPS, steps: 10, seed: 4 }) }
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measurements.
+
+const ATTACK_NORM_REL = 1e-5;
+const ATTACK_NORM_ABS = 1e-6;
+const ACCURACY_GAP = 0.1;
+const LOSS_REL = 1e-3;
+const LOSS_FLOOR = 1e-3;
+const GRAD_REL = 1e-3;
+
+function accuracyOf(model: Model, x: tf.Tensor, y: tf.Tensor1D): number {
+  return tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model(x), 1), y), 'float32')).dataSync()[0] ?? NaN);
+}
+
+/** Largest per-example distance `‖a_i − b_i‖` in the given norm. */
+function maxDistance(a: tf.Tensor, b: tf.Tensor, norm: 'linf' | 'l2'): number {
+  return tf.tidy(() => {
+    const d = tf.reshape(tf.sub(a, b), [a.shape[0] ?? 1, -1]);
+    const perExample = norm === 'linf' ? tf.max(tf.abs(d), 1) : tf.sqrt(tf.sum(tf.square(d), 1));
+    return tf.max(perExample).dataSync()[0] ?? NaN;
+  });
+}
+
+/** Largest elementwise relative error `|a − b| / max(|b|, floor)`. */
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>, floor: number): number {
+  let worst = actual.length === expected.length ? 0 : Infinity;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i] ?? NaN;
+    const e = expected[i] ?? NaN;
+    const err = Math.abs(a - e) / Math.max(Math.abs(e), floor);
+    worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
+  }
+  return worst;
+}
+
+function maxAbs(v: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i] ?? NaN));
+  return m;
+}
+
+/** What one backend produced, for comparison with the cpu backend. */
+interface BackendOutputs {
+  readonly losses: Map<string, { values: Float32Array; gradient: Float32Array }>;
+  readonly attackAccuracy: Map<string, number>;
+}
+
+function runLosses(): BackendOutputs['losses'] {
+  const out = new Map<string, { values: Float32Array; gradient: Float32Array }>();
+  const t = lossTensors();
+  try {
+    for (const c of lossCases) {
+      const values = tf.tidy(() => c.run(t).dataSync() as Float32Array);
+      // The gradient of a fixed weighted sum of the outputs: a plain sum can be constant (rows of compensatedTargets
+      // sum to 1), which would leave only rounding noise to compare.
+      const gradient = tf.tidy(() =>
+        tf.grad((v: tf.Tensor) => {
+          const out = c.run({ ...t, [c.wrt]: v });
+          return tf.sum(tf.mul(out, tf.tensor(numbers(out.size, 0.5, 21).map((w) => 1 + w), out.shape)));
+        })(t[c.wrt]).dataSync() as Float32Array
+      );
+      out.set(c.name, { values, gradient });
+    }
+  } finally {
+    tf.dispose(Object.values(t) as tf.Tensor[]);
+  }
+  return out;
+}
+
+function runAttacks(weights: MlpWeights, data: ToyData, backend: string, checks: CheckResult[]): Map<string, number> {
+  const accuracy = new Map<string, number>();
+  const { model, dispose } = mlpModel(weights);
+  const x = tf.tensor4d(data.x, [N, 4, 5, 1]);
+  const y = tf.tensor1d(data.y, 'int32');
+  try {
+    const clean = accuracyOf(model, x, y);
+    accuracy.set('clean', clean);
+    for (const a of attackCases) {
+      const before = tf.memory().numTensors;
+      const xAdv = a.run(model, x, y);
+      const distance = maxDistance(xAdv, x, a.norm);
+      const [lo, hi] = tf.tidy(() => [tf.min(xAdv).dataSync()[0] ?? NaN, tf.max(xAdv).dataSync()[0] ?? NaN]);
+      const adv = accuracyOf(model, xAdv, y);
+      xAdv.dispose();
+      const leaked = tf.memory().numTensors - before;
+      accuracy.set(a.name, adv);
+      const limit = a.eps * (1 + ATTACK_NORM_REL) + ATTACK_NORM_ABS;
+      const outside = Math.max(0 - (lo ?? NaN), (hi ?? NaN) - 1, 0);
+      checks.push(
+        { backend, group: 'attack', name: `${a.name}: ‖δ‖ ≤ ε`, measured: distance, limit, passed: distance <= limit, what: `max ‖x'−x‖ (${a.norm}), ε = ${a.eps}` },
+        { backend, group: 'attack', name: `${a.name}: in [0, 1]`, measured: outside, limit: 0, passed: outside <= 0, what: 'largest excursion outside [0, 1]' },
+        {
+          backend,
+          group: 'attack',
+          name: `${a.name}: accuracy not raised`,
+          measured: adv - clean,
+          limit: 0,
+          passed: adv <= clean,
+          what: `adversarial ${adv.toFixed(3)} − clean ${clean.toFixed(3)}`
+        },
+        { backend, group: 'memory', name: `${a.name}: no tensor leak`, measured: leaked, limit: 0, passed: leaked === 0, what: 'tensors left after disposing x\'' }
+      );
+    }
+  } finally {
+    tf.dispose([x, y]);
+    dispose();
+  }
+  return accuracy;
+}
+
+function compareWithCpu(backend: string, mine: BackendOutputs, cpu: BackendOutputs, checks: CheckResult[]): void {
+  for (const [name, acc] of mine.attackAccuracy) {
+    if (name === 'clean') continue;
+    const reference = cpu.attackAccuracy.get(name) ?? NaN;
+    const gap = Math.abs(acc - reference);
+    checks.push({
+      backend,
+      group: 'attack',
+      name: `${name}: as strong as on cpu`,
+      measured: gap,
+      limit: ACCURACY_GAP,
+      passed: gap <= ACCURACY_GAP,
+      what: `|adversarial accuracy − cpu's| (cpu ${reference.toFixed(3)})`
+    });
+  }
+  for (const [name, { values, gradient }] of mine.losses) {
+    const reference = cpu.losses.get(name);
+    if (reference === undefined) continue;
+    const valueError = relativeError(values, reference.values, LOSS_FLOOR * Math.max(maxAbs(reference.values), 1));
+    checks.push({
+      backend,
+      group: 'loss',
+      name,
+      measured: valueError,
+      limit: LOSS_REL,
+      passed: valueError <= LOSS_REL,
+      what: 'max |v − v_cpu| / max(|v_cpu|, 1e-3·max(‖v_cpu‖∞, 1))'
+    });
+    const gradError = relativeError(gradient, reference.gradient, Math.max(maxAbs(reference.gradient), 1e-12));
+    checks.push({
+      backend,
+      group: 'gradient',
+      name,
+      measured: gradError,
+      limit: GRAD_REL,
+      passed: gradError <= GRAD_REL,
+      what: '‖g − g_cpu‖∞ / ‖g_cpu‖∞'
+    });
+  }
+}
+
+function cpuSelfChecks(cpu: BackendOutputs, checks: CheckResult[]): void {
+  // On cpu itself only finiteness is checked: it is the reference the other backends are compared with.
+  for (const [name, { values, gradient }] of cpu.losses) {
+    const finite = [...values, ...gradient].every(Number.isFinite);
+    checks.push({ backend: 'cpu', group: 'loss', name, measured: finite ? 0 : 1, limit: 0, passed: finite, what: 'values and gradient finite (reference)' });
+  }
+}
+
+async function tryBackend(name: string): Promise<string | undefined> {
+  try {
+    if (!(await tf.setBackend(name))) return `tf.setBackend('${name}') returned false`;
+    await tf.ready();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** Why WebGPU cannot run here, or undefined when the browser offers an adapter. */
+async function webgpuUnavailable(): Promise<string | undefined> {
+  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  if (gpu === undefined) return 'navigator.gpu is undefined: this browser exposes no WebGPU';
+  try {
+    return (await gpu.requestAdapter()) === null ? 'navigator.gpu.requestAdapter() found no adapter (GPU disabled or unsupported)' : undefined;
+  } catch (e) {
+    return `navigator.gpu.requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+function backendDetail(name: string): string {
+  if (name === 'webgl') {
+    const env = tf.env();
+    return `WebGL ${String(env.getNumber('WEBGL_VERSION'))}, float32 textures ${env.getBool('WEBGL_RENDER_FLOAT32_ENABLED') ? 'yes' : 'no (float16)'}`;
+  }
+  if (name === 'webgpu') return 'navigator.gpu adapter found';
+  return 'pure JavaScript reference';
+}
+
+/**
+ * Informational: webgl again with float16 textures, as on GPUs without renderable float32 textures (many phones).
+ * Its rows are marked `informational` and never fail the run; they measure what precision such devices give.
+ */
+async function runFloat16(weights: MlpWeights, data: ToyData, cpu: BackendOutputs, backends: BackendStatus[], checks: CheckResult[]): Promise<void> {
+  const factory = tf.findBackendFactory('webgl');
+  if (factory === null) return;
+  // A fresh backend instance reads the texture flags again (the first one cached them).
+  tf.removeBackend('webgl');
+  tf.env().set('WEBGL_FORCE_F16_TEXTURES', true);
+  tf.env().set('WEBGL_RENDER_FLOAT32_ENABLED', false);
+  tf.registerBackend('webgl', factory);
+  const error = await tryBackend('webgl');
+  backends.push({ name: 'webgl-f16', available: error === undefined, detail: error ?? `${backendDetail('webgl')}, informational` });
+  if (error !== undefined) return;
+  const mine: CheckResult[] = [];
+  const outputs: BackendOutputs = { losses: runLosses(), attackAccuracy: runAttacks(weights, data, 'webgl-f16', mine) };
+  compareWithCpu('webgl-f16', outputs, cpu, mine);
+  checks.push(...mine.map((c) => ({ ...c, informational: true })));
+}
+
+async function run(): Promise<ConformanceReport> {
+  const t0 = performance.now();
+  const checks: CheckResult[] = [];
+  const backends: BackendStatus[] = [];
+  const data = toyData();
+
+  const cpuError = await tryBackend('cpu');
+  if (cpuError !== undefined) throw new Error(`the cpu backend failed: ${cpuError}`);
+  const weights = trainMlp(data);
+  const cpu: BackendOutputs = { losses: runLosses(), attackAccuracy: runAttacks(weights, data, 'cpu', checks) };
+  cpuSelfChecks(cpu, checks);
+  backends.push({ name: 'cpu', available: true, detail: backendDetail('cpu') });
+
+  for (const name of ['webgl', 'webgpu']) {
+    const unavailable = (name === 'webgpu' ? await webgpuUnavailable() : undefined) ?? (await tryBackend(name));
+    if (unavailable !== undefined) {
+      backends.push({ name, available: false, detail: unavailable });
+      continue;
+    }
+    backends.push({ name, available: true, detail: backendDetail(name) });
+    const mine: BackendOutputs = { losses: runLosses(), attackAccuracy: runAttacks(weights, data, name, checks) };
+    compareWithCpu(name, mine, cpu, checks);
+  }
+  if (new URLSearchParams(location.search).get('float16') === '1') await runFloat16(weights, data, cpu, backends, checks);
+  return { userAgent: navigator.userAgent, backends, checks, seconds: (performance.now() - t0) / 1000 };
+}
+
+window.__ardkitConformance = run().catch(
+  (e: unknown): ConformanceReport => ({
+    userAgent: navigator.userAgent,
+    backends: [],
+    checks: [],
+    seconds: 0,
+    error: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e)
+  })
+);
