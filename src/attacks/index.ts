@@ -1,5 +1,5 @@
 /**
- * Adversarial attacks: FGSM, PGD (L∞/L2, any loss, targeted), CW margin, the TRADES-KL attack,
+ * Adversarial attacks: FGSM, PGD (L∞/L2, any loss, targeted), CW margin, the TRADES-KL attack, APGD (CE, DLR, targeted),
  * and the step and projection primitives they share.
  * @packageDocumentation
  */
@@ -13,3 +13,4 @@ export { type FgsmOptions, fgsm } from './fgsm.js';
 export { type PgdOptions, pgd } from './pgd.js';
 export { type CwOptions, cw } from './cw.js';
 export { type TradesAttackOptions, tradesAttack } from './trades-attack.js';
+export { type ApgdLoss, APGD_LOSSES, type ApgdBaseOptions, type ApgdOptions, type ApgdTargetedOptions, apgd, apgdTargeted } from './apgd.js';
