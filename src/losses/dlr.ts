@@ -39,7 +39,7 @@ export function dlrPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tens
   return tf.tidy(() => {
     const [first, , third] = largestLogits(logits, 3) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
     const spread = tf.add(tf.sub(first, third), DLR_EPSILON);
-    return tf.neg(tf.div(marginPerExample(logits, labels), spread));
+    return tf.neg(tf.div(marginPerExample(logits, labels), spread)) as tf.Tensor1D;
   });
 }
 
@@ -53,7 +53,7 @@ export function targetedDlrPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D, 
     const [first, , third, fourth] = largestLogits(logits, 4) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
     const pick = (idx: tf.Tensor1D): tf.Tensor => tf.sum(tf.mul(logits, tf.oneHot(idx, classes)), 1);
     const spread = tf.add(tf.sub(first, tf.mul(tf.add(third, fourth), 0.5)), DLR_EPSILON);
-    return tf.neg(tf.div(tf.sub(pick(labels), pick(targets)), spread));
+    return tf.neg(tf.div(tf.sub(pick(labels), pick(targets)), spread)) as tf.Tensor1D;
   });
 }
 
