@@ -14,3 +14,4 @@ export { type PgdOptions, pgd } from './pgd.js';
 export { type CwOptions, cw } from './cw.js';
 export { type TradesAttackOptions, tradesAttack } from './trades-attack.js';
 export { type ApgdLoss, APGD_LOSSES, type ApgdBaseOptions, type ApgdOptions, type ApgdTargetedOptions, apgd, apgdTargeted } from './apgd.js';
+export { type SquareOptions, type SquareResult, square } from './square.js';

@@ -49,6 +49,7 @@ export function safeLossAndGradient(
       g = grad(x);
     } catch (error) {
       release();
+      releaseTape();
       throw error;
     }
     if (state.failed || state.loss === undefined || state.logits === undefined) {
@@ -58,4 +59,16 @@ export function safeLossAndGradient(
     }
     return { grad: g, loss: state.loss, logits: state.logits };
   };
+}
+
+/**
+ * After an error thrown inside tfjs' backward pass (a gradient function that throws), tfjs leaves the tape
+ * of the failed call in place with the tensors its nodes saved: this frees them, as tfjs itself does after a
+ * successful backward pass. Does nothing inside an enclosing gradient computation.
+ */
+export function releaseTape(): void {
+  const state = tf.engine().state as { activeTape: Array<{ saved?: tf.Tensor[] }> | null; gradientDepth: number };
+  if (state.gradientDepth !== 0 || state.activeTape === null) return;
+  for (const node of state.activeTape) tf.dispose(node.saved ?? []);
+  state.activeTape = null;
 }
