@@ -182,7 +182,7 @@ describe('eot', () => {
     const w2 = tf.tensor2d([[-1, 0, 1], [2, -2, 0]]);
     let call = 0;
     // Alternates between two weight matrices, like a model with a random transform.
-    const stochastic: Model = (x) => tf.matMul(x as tf.Tensor2D, call++ % 2 === 0 ? w1 : w2);
+    const stochastic: Model = (x) => tf.matMul(x, call++ % 2 === 0 ? w1 : w2);
     const x = tf.tensor2d([[0.5, 0.25]]);
     const averaged = eot(stochastic, 4);
     const z = averaged(x);
@@ -199,7 +199,7 @@ describe('eot', () => {
     expect(() => eot(3 as never, 2)).toThrow(/^eot: model must be a function/);
     expect(() => eot((t) => t as tf.Tensor2D, 0)).toThrow(/^eot: samples must be an integer >= 1 \(got 0\)/);
     let call = 0;
-    const changing: Model = (t) => tf.tidy(() => tf.tile(t as tf.Tensor2D, [1, call++ + 1]) as tf.Tensor2D);
+    const changing: Model = (t) => tf.tidy(() => tf.tile(t as tf.Tensor2D, [1, call++ + 1]));
     const x = tf.tensor2d([[0.5, 0.25]]);
     expectThrowsNoLeak(() => eot(changing, 3)(x), /^eot: model must return the same shape on every sample \(got \[1, 2\] and \[1, 4\]\)/);
     x.dispose();

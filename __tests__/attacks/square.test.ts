@@ -82,15 +82,17 @@ describe('square: queries and gradients', () => {
   });
 
   it('attacks a model whose gradient throws (a white-box attack on it fails)', () => {
-    const noGradient = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
-      save([x]);
+    const forward = (...args: Array<tf.Tensor | tf.GradSaveFunc>): { value: tf.Tensor2D; gradFunc: () => never } => {
+      const x = args[0] as tf.Tensor;
+      (args[1] as tf.GradSaveFunc)([x]);
       return {
         value: p.model(x),
         gradFunc: () => {
           throw new Error('no gradient for you');
         }
       };
-    }) as unknown as Model;
+    };
+    const noGradient = tf.customGrad(forward);
     expectThrowsNoLeak(() => apgd(noGradient, p.x, p.y, { eps: 0.1, steps: 2 }), /no gradient for you/, Error);
     const r = square(noGradient, p.x, p.y, { eps: 0.15, queries: 100, seed: 2 });
     expect(accuracy(p.model, r.xAdv, p.y)).toBeLessThan(0.5);
@@ -99,7 +101,7 @@ describe('square: queries and gradients', () => {
 
   it('starts from vertical stripes: one sign per column and channel, ±ε down every row (NHWC)', () => {
     const lin = linearModel(4 * 5 * 3, 4, 8);
-    const x = tf.tidy(() => tf.add(tf.mul(tf.randomUniform([6, 4, 5, 3], 0, 1, 'float32', 1), 0.5), 0.25) as tf.Tensor4D);
+    const x = tf.tidy(() => tf.add<tf.Tensor4D>(tf.mul(tf.randomUniform([6, 4, 5, 3], 0, 1, 'float32', 1), 0.5), 0.25));
     const y = tf.tidy(() => tf.cast(tf.argMax(lin.model(x), 1), 'int32') as tf.Tensor1D);
     const r = square(lin.model, x, y, { eps: 0.2, queries: 1, seed: 4 });
     expect(Array.from(r.queries)).toEqual([1, 1, 1, 1, 1, 1]);

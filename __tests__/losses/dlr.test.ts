@@ -82,7 +82,7 @@ describe.each(['cpu', 'wasm'] as const)('DLR losses (%s)', (backend) => {
     const base = Array.from(dlrLoss(z, y, { reduction: 'none' }).dataSync());
     const baseT = Array.from(targetedDlrLoss(z, y, t, { reduction: 'none' }).dataSync());
     for (const [shift, factor] of [[7.5, 1], [-100, 1], [0, 0.01], [0, 250], [-3, 40]] as const) {
-      const moved = tf.tidy(() => tf.add(tf.mul(z, factor), shift) as tf.Tensor2D);
+      const moved = tf.tidy(() => tf.add<tf.Tensor2D>(tf.mul(z, factor), shift));
       const got = Array.from(dlrLoss(moved, y, { reduction: 'none' }).dataSync());
       const gotT = Array.from(targetedDlrLoss(moved, y, t, { reduction: 'none' }).dataSync());
       got.forEach((v, i) => { expectRelClose(v, base[i] ?? NaN, 1e-4, 1e-4); });

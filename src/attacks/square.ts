@@ -72,9 +72,11 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  * Square Attack, L∞ (Andriushchenko et al. 2020, arXiv 1912.00049): a score-based black-box attack that only
  * queries the model's logits, never its gradient. It starts from vertical stripes (`x + ε·s`, one random sign
  * `s` per column and channel), then each iteration proposes, per point, a random square window of side
- * `≈ √(p·n/c)` (n input values, c channels; `p` from {@link squareSchedule}) whose values are set to
- * `x ± ε` with one random sign per channel, and keeps the proposal only if it lowers the margin loss
- * `z_y − max_{j≠y} z_j`. A point stops (and stops costing queries) once its margin is below 0.
+ * `≈ √(p·n/c)` (n input values, c channels) whose values are set to `x ± ε` with one random sign per
+ * channel, and keeps the proposal only if it lowers the margin loss
+ * `z_y − max_{j≠y} z_j`. `p` starts at `pInit` and halves after iterations 10, 50, 200, 500, 1000, 2000, 4000,
+ * 6000 and 8000 of a 10 000-query run, rescaled to the budget. A point stops (and stops costing queries) once its
+ * margin is below 0.
  *
  * Inputs `[B, H, W, C]` (NHWC, tfjs' layout) or `[B, H, W]`; `[B, D]` vectors are treated as one row, where the
  * square becomes a segment of `p·D` values.

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFunction, checkInput, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { isTensor, rangeError, typeError } from '../core/errors.js';
 import { correctMask, gatherRows, indicesWhere, scatterRows } from './rows.js';
 import type { Attack } from './types.js';
 
@@ -89,9 +89,10 @@ export interface SequentialRun {
 
 /** Checks that an attack returned a tensor of the input's shape. */
 function checkSameShapeAs(fn: string, arg: string, out: unknown, input: tf.Tensor): tf.Tensor {
-  const same = out instanceof tf.Tensor && out.rank === input.rank && out.shape.every((d: number, j: number) => d === input.shape[j]);
-  if (!same) rangeError(fn, arg, `return adversarial inputs of the input's shape [${input.shape.join(', ')}]`, out);
-  return out as tf.Tensor;
+  if (!isTensor(out) || out.rank !== input.rank || out.shape.some((d, j) => d !== input.shape[j])) {
+    rangeError(fn, arg, `return adversarial inputs of the input's shape [${input.shape.join(', ')}]`, out);
+  }
+  return out;
 }
 
 /**
