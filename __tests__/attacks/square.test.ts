@@ -103,8 +103,8 @@ describe('square: queries and gradients', () => {
     const lin = linearModel(4 * 5 * 3, 4, 8);
     const x = tf.tidy(() => tf.add<tf.Tensor4D>(tf.mul(tf.randomUniform([6, 4, 5, 3], 0, 1, 'float32', 1), 0.5), 0.25));
     const y = tf.tidy(() => tf.cast(tf.argMax(lin.model(x), 1), 'int32') as tf.Tensor1D);
-    const r = square(lin.model, x, y, { eps: 0.2, queries: 1, seed: 4 });
-    expect(Array.from(r.queries)).toEqual([1, 1, 1, 1, 1, 1]);
+    const r = square(lin.model, x, y, { eps: 0.2, queries: 2, seed: 4 }); // one query at x, one at the stripes
+    expect(Array.from(r.queries)).toEqual([2, 2, 2, 2, 2, 2]);
     const delta = rows(tf.tidy(() => tf.sub(r.xAdv, x)));
     for (const row of delta) {
       for (let w = 0; w < 5; w++) {
@@ -117,6 +117,15 @@ describe('square: queries and gradients', () => {
     }
     tf.dispose([x, y, r.xAdv]);
     lin.dispose();
+  });
+
+  it('returns points misclassified at x unchanged, after one query', () => {
+    const wrong = tf.tidy(() => tf.cast(tf.mod(tf.add(p.y, 1), p.numClasses), 'int32') as tf.Tensor1D);
+    const r = square(p.model, p.x, wrong, { eps: 0.1, queries: 50, seed: 1 });
+    expect(Array.from(r.xAdv.dataSync())).toEqual(Array.from(p.x.dataSync()));
+    expect(Array.from(r.queries).every((q) => q === 1)).toBe(true);
+    expect(Array.from(r.success).every((v) => v === 1)).toBe(true);
+    tf.dispose([wrong, r.xAdv]);
   });
 
   it('treats [B, D] vectors as one row, with the same threat model', () => {

@@ -395,7 +395,8 @@ export function apgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readon
  * `targetClasses` most likely other classes `t` of every point (by clean logit, most likely first), APGD
  * maximises `−(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2 + 1e−12)` on the points not fooled yet, `restarts` times per
  * target. The update, step sizes and checkpoints are those of {@link apgd}. A point counts as fooled by any
- * misclassification, not only as the target.
+ * misclassification, not only as the target; a point never fooled gets its iterate of highest targeted DLR over
+ * all targets and runs, and points misclassified at `x` are returned unchanged.
  *
  * @param model - a {@link Model} returning logits `[B, C]`, C ≥ 4.
  * @param x - clean inputs `[B, ...]` inside `bounds`.

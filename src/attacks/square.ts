@@ -11,7 +11,10 @@ import { gatherRows, indicesWhere } from './rows.js';
 export interface SquareOptions {
   /** The L∞ radius ε, in input units. Required. */
   readonly eps: number;
-  /** Model queries allowed per point, the first one (at the stripe initialisation) included. @defaultValue 5000 */
+  /**
+   * Model queries allowed per point, all included: one at `x`, one at the stripe initialisation, then one per
+   * proposed square. @defaultValue 5000
+   */
   readonly queries?: number;
   /** The initial fraction `p` of the input a square covers, in (0, 1]. @defaultValue 0.8 */
   readonly pInit?: number;
@@ -70,8 +73,9 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
 
 /**
  * Square Attack, L∞ (Andriushchenko et al. 2020, arXiv 1912.00049): a score-based black-box attack that only
- * queries the model's logits, never its gradient. It starts from vertical stripes (`x + ε·s`, one random sign
- * `s` per column and channel), then each iteration proposes, per point, a random square window of side
+ * queries the model's logits, never its gradient. Points the model misclassifies at `x` are returned unchanged
+ * (one query). The others start from vertical stripes (`x + ε·s`, one random sign `s` per column and channel),
+ * then each iteration proposes, per point, a random square window of side
  * `≈ √(p·n/c)` (n input values, c channels) whose values are set to `x ± ε` with one random sign per
  * channel, and keeps the proposal only if it lowers the margin loss
  * `z_y − max_{j≠y} z_j`. `p` starts at `pInit` and halves after iterations 10, 50, 200, 500, 1000, 2000, 4000,
@@ -122,25 +126,37 @@ export function square(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Read
       return Float32Array.from(marginPerExample(logits, ys).dataSync());
     });
 
-  // Vertical stripes: one sign per column and channel, the same down every row.
-  const best = new Float32Array(clean.length);
-  for (let b = 0; b < batch; b++) {
-    for (let w = 0; w < g.width; w++) {
-      for (let c = 0; c < g.channels; c++) {
-        const delta = eps === 0 ? 0 : rng.next() < 0.5 ? -eps : eps;
-        for (let h = 0; h < g.height; h++) {
-          const j = b * g.size + at(h, w, c);
-          best[j] = clip((clean[j] ?? 0) + delta);
-        }
-      }
-    }
-  }
+  // Query 1, at x: points already misclassified are returned unchanged, as APGD does.
   const all = Array.from({ length: batch }, (_, i) => i);
+  const best = Float32Array.from(clean);
   const loss = margins(best, all);
   const queries = new Int32Array(batch).fill(1);
   const success = Uint8Array.from(loss, (m) => (m < 0 ? 1 : 0));
+  // Query 2: vertical stripes, one sign per column and channel, the same down every row (kept unconditionally).
+  const attacked = indicesWhere(success.map((v) => 1 - v));
+  if (budget >= 2 && eps > 0 && attacked.length > 0) {
+    const stripes = new Float32Array(attacked.length * g.size);
+    attacked.forEach((b, k) => {
+      for (let w = 0; w < g.width; w++) {
+        for (let c = 0; c < g.channels; c++) {
+          const delta = rng.next() < 0.5 ? -eps : eps;
+          for (let h = 0; h < g.height; h++) {
+            const j = at(h, w, c);
+            stripes[k * g.size + j] = clip((clean[b * g.size + j] ?? 0) + delta);
+          }
+        }
+      }
+    });
+    const striped = margins(stripes, attacked);
+    attacked.forEach((b, k) => {
+      queries[b] = 2;
+      loss[b] = striped[k] ?? Infinity;
+      best.set(stripes.subarray(k * g.size, (k + 1) * g.size), b * g.size);
+      if ((striped[k] ?? Infinity) < 0) success[b] = 1;
+    });
+  }
 
-  for (let iteration = 0; iteration < budget - 1 && eps > 0; iteration++) {
+  for (let iteration = 0; iteration < budget - 2 && eps > 0; iteration++) {
     const idx = indicesWhere(success.map((s) => 1 - s));
     if (idx.length === 0) break;
     const win = windowSize(g, squareSchedule(iteration, budget, pInit));
