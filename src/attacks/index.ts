@@ -1,6 +1,7 @@
 /**
- * Adversarial attacks: FGSM, PGD (L∞/L2, any loss, targeted), CW margin, the TRADES-KL attack,
- * and the step and projection primitives they share.
+ * Adversarial attacks: FGSM, PGD (L∞/L2, any loss, targeted), CW margin, the TRADES-KL attack, APGD
+ * (CE, DLR, targeted), the black-box Square attack, AutoAttack and any worst-case ensemble, EoT for
+ * stochastic models, and the step and projection primitives they share.
  * @packageDocumentation
  */
 export { type Norm, NORMS } from './norms.js';
@@ -13,3 +14,15 @@ export { type FgsmOptions, fgsm } from './fgsm.js';
 export { type PgdOptions, pgd } from './pgd.js';
 export { type CwOptions, cw } from './cw.js';
 export { type TradesAttackOptions, tradesAttack } from './trades-attack.js';
+export { type ApgdLoss, APGD_LOSSES, type ApgdBaseOptions, type ApgdOptions, type ApgdTargetedOptions, apgd, apgdTargeted } from './apgd.js';
+export { type SquareOptions, type SquareResult, square } from './square.js';
+export { type WorstCaseOptions, type WorstCaseProgress, type WorstCaseResult, worstCase } from './worst-case.js';
+export {
+  type AutoAttackVersion,
+  AUTO_ATTACK_VERSIONS,
+  type AutoAttackSuiteOptions,
+  type AutoAttackOptions,
+  autoAttackSuite,
+  autoAttack
+} from './auto-attack.js';
+export { eot } from './eot.js';

@@ -1,5 +1,15 @@
 /**
- * Robustness evaluation: clean accuracy, accuracy per attack and worst case.
+ * Robustness evaluation: clean accuracy, accuracy per attack and worst case, robustness curves over ε,
+ * transferability between models and teacher selection (DARHT), and sanity checks for gradient masking.
  * @packageDocumentation
  */
 export { type EvaluateOptions, type EvaluateProgress, type EvaluationResult, evaluate } from './evaluate.js';
+export {
+  type RobustnessCurveOptions,
+  type RobustnessCurveProgress,
+  type RobustnessCurve,
+  robustnessCurve
+} from './robustness-curve.js';
+export { type TransferabilityOptions, type TransferabilityResult, transferability } from './transferability.js';
+export { type SelectTeachersOptions, type TeacherSelection, selectTeachers } from './select-teachers.js';
+export { type SanityCheckId, type SanityFlag, type SanityCheckOptions, sanityChecks } from './sanity-checks.js';

@@ -1,11 +1,13 @@
 /**
  * Loss terms as pure functions over logits, probabilities and representations, each with per-example values
- * (`reduction: 'none'`) and its formula and paper in its documentation.
+ * (`reduction: 'none'`) and its formula and paper in its documentation: the base losses (cross-entropy, KL, the CW
+ * margin, APGD's DLR) and every robust-distillation term.
  * @packageDocumentation
  */
 export { type CrossEntropyOptions, crossEntropy } from './cross-entropy.js';
 export { type KlDivergenceOptions, klDivergence } from './kl-divergence.js';
 export { type CwMarginOptions, cwMarginLoss } from './cw-margin.js';
+export { type DlrOptions, dlrLoss, targetedDlrLoss } from './dlr.js';
 export { type KdOptions, kdLoss } from './kd.js';
 export { type TradesInputs, type TradesOptions, tradesLoss } from './trades.js';
 export { type MartInputs, type MartOptions, martLoss } from './mart.js';

@@ -1,0 +1,420 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import { createRandom, type Random } from '../core/random.js';
+import {
+  checkBounds,
+  checkGradientsRegistered,
+  checkInteger,
+  checkKnownKeys,
+  checkLogits,
+  checkNonNegative,
+  checkOneOf,
+  type Bounds
+} from '../core/validate.js';
+import { rangeError } from '../core/errors.js';
+import { crossEntropyPerExample } from '../losses/cross-entropy.js';
+import { dlrPerExample, targetedDlrPerExample } from '../losses/dlr.js';
+import { NORMS, perExampleL2, type Norm } from './norms.js';
+import { checkAttackInputs } from './pgd.js';
+import { projectL2Unchecked } from './projections.js';
+import { safeLossAndGradient } from './loss-and-gradient.js';
+import { correctMask, gatherRows, indicesWhere, rowMask, scatterRows } from './rows.js';
+
+/** The losses APGD maximises: cross-entropy or the Difference of Logits Ratio. */
+export type ApgdLoss = 'ce' | 'dlr';
+
+/** The allowed {@link ApgdLoss} values. */
+export const APGD_LOSSES: readonly ApgdLoss[] = ['ce', 'dlr'];
+
+/** Options shared by {@link apgd} and {@link apgdTargeted}. */
+export interface ApgdBaseOptions {
+  /** The radius ε of the threat model, in input units. Required. */
+  readonly eps: number;
+  /** @defaultValue 'linf' */
+  readonly norm?: Norm;
+  /** Iterations per run, a positive integer. @defaultValue 100 */
+  readonly steps?: number;
+  /** Runs from new random starts, each on the points no earlier run has fooled. @defaultValue 1 */
+  readonly restarts?: number;
+  /** The valid input box `[lo, hi]`; inputs outside it are an error. @defaultValue [0, 1] */
+  readonly bounds?: Bounds;
+  /** Seed of the random starts; the same seed gives the same result on the same backend. */
+  readonly seed?: number;
+}
+
+/** Options of {@link apgd}. */
+export interface ApgdOptions extends ApgdBaseOptions {
+  /** `'ce'` (APGD-CE) or `'dlr'` (APGD-DLR, see `dlrLoss`, needs ≥ 3 classes). @defaultValue 'ce' */
+  readonly loss?: ApgdLoss;
+}
+
+/** Options of {@link apgdTargeted}. */
+export interface ApgdTargetedOptions extends ApgdBaseOptions {
+  /**
+   * How many target classes to try per point: the classes with the largest clean logits other than the
+   * label, most likely first (capped at C − 1). @defaultValue 9
+   */
+  readonly targetClasses?: number;
+}
+
+/** Momentum α of the APGD update (Croce & Hein 2020, Sec. 3.2). */
+const MOMENTUM = 0.75;
+/** ρ of condition 1: halve the step when fewer than ρ of the steps since the last checkpoint raised the loss. */
+const RHO = 0.75;
+
+/** Validated options with defaults filled in. */
+interface ApgdConfig {
+  readonly eps: number;
+  readonly norm: Norm;
+  readonly steps: number;
+  readonly restarts: number;
+  readonly bounds: Bounds;
+  readonly seed: number | undefined;
+}
+
+const BASE_KEYS = ['eps', 'norm', 'steps', 'restarts', 'bounds', 'seed'] as const;
+
+/** Validates the options shared by both APGD variants; throws before any tensor exists. */
+function resolveApgd(fn: string, options: Readonly<ApgdBaseOptions>): ApgdConfig {
+  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
+  const eps = checkNonNegative(fn, 'eps', options.eps);
+  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
+  const steps = options.steps === undefined ? 100 : checkInteger(fn, 'steps', options.steps, 1);
+  const restarts = options.restarts === undefined ? 1 : checkInteger(fn, 'restarts', options.restarts, 1);
+  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
+  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) {
+    rangeError(fn, 'seed', 'be a finite number', options.seed);
+  }
+  return { eps, norm, steps, restarts, bounds, seed: options.seed };
+}
+
+/**
+ * The iterations after which APGD checks its step size, `w_j = ⌈p_j·N⌉` for `p₀ = 0`, `p₁ = 0.22`,
+ * `p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)`, kept while `w_j ≤ N` (duplicates removed).
+ * For N = 100: 22, 41, 57, 70, 80, 87, 93, 99. Internal; exported for tests.
+ */
+export function apgdCheckpoints(steps: number): number[] {
+  // In hundredths, so the recursion is exact integer arithmetic.
+  const p = [0, 22];
+  while ((p[p.length - 1] ?? 0) < 100) {
+    const last = p[p.length - 1] ?? 0;
+    const before = p[p.length - 2] ?? 0;
+    p.push(last + Math.max(last - before - 3, 6));
+  }
+  const out: number[] = [];
+  for (const pj of p.slice(1)) {
+    const w = Math.ceil((pj * steps) / 100);
+    if (w >= 1 && w <= steps && w > (out[out.length - 1] ?? 0)) out.push(w);
+  }
+  return out;
+}
+
+/** The per-example objective of one APGD run, given the logits. */
+type RunLoss = (logits: tf.Tensor2D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined) => tf.Tensor;
+
+/** What one APGD run found, for the points it ran on. */
+interface RunResult {
+  /** The point with the highest loss seen, per example. */
+  readonly best: tf.Tensor;
+  /** The highest loss seen, per example. */
+  readonly bestLoss: Float32Array;
+  /** The last misclassified iterate, per example (meaningful where `success`). */
+  readonly found: tf.Tensor;
+  /** 1 where some iterate was misclassified. */
+  readonly success: Uint8Array;
+}
+
+/** The random start: uniform in the L∞ ball, or on the L2 sphere of radius ε; projected on the box. */
+function randomStart(x: tf.Tensor, cfg: ApgdConfig, rng: Random, project: (v: tf.Tensor) => tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    if (cfg.norm === 'linf') return project(tf.add(x, rng.uniform(x.shape, -cfg.eps, cfg.eps)));
+    const direction = rng.normal(x.shape, 0, 1);
+    return project(tf.add(x, tf.mul(tf.div(direction, tf.maximum(perExampleL2(direction), 1e-12)), cfg.eps)));
+  });
+}
+
+/**
+ * One APGD run (Croce & Hein 2020, Algorithm 1) on validated inputs: step size 2ε per example, momentum
+ * 0.75 from the second step on, checkpoints where a point's step is halved and the point restarted from
+ * its best iterate when condition 1 or condition 2 holds.
+ */
+function apgdRun(
+  fn: string,
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  targets: tf.Tensor1D | undefined,
+  cfg: ApgdConfig,
+  loss: RunLoss,
+  rng: Random
+): RunResult {
+  const batch = x.shape[0] ?? 0;
+  const rank = x.rank;
+  const evaluate = safeLossAndGradient((xa) => {
+    const logits = checkLogits(fn, model(xa), batch);
+    return { loss: loss(logits, y, targets), logits };
+  });
+  const box = cfg.norm === 'linf' ? tf.tidy(() => [tf.maximum(tf.sub(x, cfg.eps), cfg.bounds[0]), tf.minimum(tf.add(x, cfg.eps), cfg.bounds[1])]) : [];
+  const project = (v: tf.Tensor): tf.Tensor => {
+    const [lower, upper] = box;
+    return lower !== undefined && upper !== undefined ? tf.minimum(tf.maximum(v, lower), upper) : projectL2Unchecked(v, x, cfg.eps, cfg.bounds);
+  };
+  const direction = (g: tf.Tensor): tf.Tensor => (cfg.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.maximum(perExampleL2(g), 1e-12)));
+
+  const live: Record<string, tf.Tensor | undefined> = {};
+  /** Replaces a named state tensor, disposing the one it replaces. */
+  const set = (name: string, t: tf.Tensor): tf.Tensor => {
+    const old = live[name];
+    if (old !== undefined && old !== t) old.dispose();
+    live[name] = t;
+    return t;
+  };
+  const get = (name: string): tf.Tensor => {
+    const t = live[name];
+    if (t === undefined) throw new Error(`${fn}: internal state ${name} missing`);
+    return t;
+  };
+  /** Evaluates loss, gradient and correctness at the current iterate. */
+  const measure = (at: tf.Tensor): { loss: Float32Array; correct: Uint8Array } => {
+    const r = evaluate(at);
+    set('grad', r.grad);
+    try {
+      return { loss: Float32Array.from(r.loss.dataSync()), correct: correctMask(r.logits, y) };
+    } finally {
+      tf.dispose([r.loss, r.logits]);
+    }
+  };
+
+  try {
+    const eta = new Float32Array(batch).fill(2 * cfg.eps);
+    set('eta', tf.tensor(eta, [batch, ...new Array<number>(rank - 1).fill(1)]));
+    set('x', randomStart(x, cfg, rng, project));
+    const first = measure(get('x'));
+    set('best', tf.clone(get('x')));
+    set('gradBest', tf.clone(get('grad')));
+    set('found', tf.clone(get('x')));
+    const success = Uint8Array.from(first.correct, (c) => 1 - c);
+    const bestLoss = Float32Array.from(first.loss);
+    let previousLoss: Float32Array = Float32Array.from(first.loss);
+    const increases = new Int32Array(batch);
+    const reducedAtLastCheck = new Uint8Array(batch);
+    let bestLossAtLastCheck = Float32Array.from(first.loss);
+    const checkpoints = apgdCheckpoints(cfg.steps);
+    let lastCheckpoint = 0;
+
+    for (let k = 0; k < cfg.steps; k++) {
+      const current = get('x');
+      const previous = live.previous;
+      const next = tf.tidy(() => {
+        const z = project(tf.add(current, tf.mul(direction(get('grad')), get('eta'))));
+        if (previous === undefined) return z;
+        // x_{k+1} = P(x_k + α(z − x_k) + (1 − α)(x_k − x_{k−1})).
+        return project(tf.add(current, tf.add(tf.mul(tf.sub(z, current), MOMENTUM), tf.mul(tf.sub(current, previous), 1 - MOMENTUM))));
+      });
+      if (previous !== undefined) previous.dispose();
+      live.previous = current;
+      live.x = next;
+      const { loss: stepLoss, correct } = measure(next);
+
+      const fooled = Uint8Array.from(correct, (c) => 1 - c);
+      if (fooled.some((f) => f === 1)) {
+        set('found', tf.tidy(() => tf.where(rowMask(fooled, rank), next, get('found'))));
+        fooled.forEach((f, i) => { if (f) success[i] = 1; });
+      }
+      const improved = new Uint8Array(batch);
+      for (let i = 0; i < batch; i++) {
+        const l = stepLoss[i] ?? -Infinity;
+        if (l > (previousLoss[i] ?? Infinity)) increases[i] = (increases[i] ?? 0) + 1;
+        if (l > (bestLoss[i] ?? Infinity)) {
+          improved[i] = 1;
+          bestLoss[i] = l;
+        }
+      }
+      previousLoss = stepLoss;
+      if (improved.some((v) => v === 1)) {
+        const mask = rowMask(improved, rank);
+        set('best', tf.tidy(() => tf.where(mask, next, get('best'))));
+        set('gradBest', tf.tidy(() => tf.where(mask, get('grad'), get('gradBest'))));
+        mask.dispose();
+      }
+
+      const iteration = k + 1;
+      if (checkpoints.includes(iteration) && iteration < cfg.steps) {
+        const window = iteration - lastCheckpoint;
+        const halve = new Uint8Array(batch);
+        for (let i = 0; i < batch; i++) {
+          // Condition 1: fewer than ρ of the steps since the last checkpoint increased the loss.
+          const oscillating = (increases[i] ?? 0) < RHO * window;
+          // Condition 2: the step size was not reduced at the last checkpoint and the best loss has not moved since.
+          const stalled = reducedAtLastCheck[i] === 0 && (bestLossAtLastCheck[i] ?? 0) >= (bestLoss[i] ?? 0);
+          halve[i] = oscillating || stalled ? 1 : 0;
+          if (halve[i]) eta[i] = (eta[i] ?? 0) / 2;
+        }
+        reducedAtLastCheck.set(halve);
+        bestLossAtLastCheck = Float32Array.from(bestLoss);
+        increases.fill(0);
+        lastCheckpoint = iteration;
+        if (halve.some((h) => h === 1)) {
+          const mask = rowMask(halve, rank);
+          set('eta', tf.tensor(eta, get('eta').shape));
+          // Restart the halved points from their best iterate (with the gradient there).
+          set('x', tf.tidy(() => tf.where(mask, get('best'), next)));
+          set('grad', tf.tidy(() => tf.where(mask, get('gradBest'), get('grad'))));
+          mask.dispose();
+        }
+      }
+    }
+    const result: RunResult = { best: get('best'), bestLoss, found: get('found'), success };
+    live.best = undefined;
+    live.found = undefined;
+    return result;
+  } finally {
+    tf.dispose([...Object.values(live).filter((t): t is tf.Tensor => t !== undefined), ...box]);
+  }
+}
+
+/** One round of runs: an optional target class per point (by rank among the other classes). */
+interface Round {
+  /** 1-based rank of the target among the classes other than the label, by clean logit; undefined = untargeted. */
+  readonly targetRank?: number;
+}
+
+/**
+ * Runs APGD rounds on the points still classified correctly, keeping per point the first adversarial example
+ * found, else the highest-loss point. Points misclassified at `x` are returned unchanged.
+ */
+function runApgd(
+  fn: string,
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  cfg: ApgdConfig,
+  loss: RunLoss,
+  minClasses: number,
+  rounds: (classes: number) => Round[]
+): tf.Tensor {
+  const inputs = checkAttackInputs(fn, model, x, y, cfg.bounds);
+  checkGradientsRegistered(fn);
+  const batch = inputs.x.shape[0] ?? 0;
+  const clean = tf.tidy(() => {
+    const logits = checkLogits(fn, model(inputs.x), batch, inputs.maxLabel);
+    if (logits.shape[1] < minClasses) {
+      rangeError(fn, 'model', `return logits for at least ${String(minClasses)} classes (the ${minClasses === 4 ? 'targeted ' : ''}DLR loss needs them)`, logits);
+    }
+    return { logits: Array.from(logits.dataSync()), classes: logits.shape[1], correct: correctMask(logits, inputs.y) };
+  });
+  const labels = Array.from(inputs.y.dataSync());
+  const rowSize = inputs.x.size / Math.max(batch, 1);
+  const rows = Float32Array.from(inputs.x.dataSync());
+  if (cfg.eps === 0) return tf.tensor(rows, inputs.x.shape);
+  const robust = Uint8Array.from(clean.correct);
+  const bestLoss = new Float32Array(batch).fill(-Infinity);
+  const rng = createRandom(cfg.seed);
+
+  for (const round of rounds(clean.classes)) {
+    for (let r = 0; r < cfg.restarts; r++) {
+      const idx = indicesWhere(robust);
+      if (idx.length === 0) break;
+      const targets = round.targetRank === undefined ? undefined : idx.map((i) => targetClass(clean.logits, clean.classes, i, labels[i] ?? 0, round.targetRank ?? 1));
+      const xs = gatherRows(inputs.x, idx);
+      const ys = gatherRows(inputs.y, idx);
+      const ts = targets === undefined ? undefined : tf.tensor1d(targets, 'int32');
+      let result: RunResult;
+      try {
+        result = apgdRun(fn, model, xs, ys, ts, cfg, loss, rng);
+      } finally {
+        tf.dispose([xs, ys, ...(ts === undefined ? [] : [ts])]);
+      }
+      try {
+        const found = result.found.dataSync();
+        const best = result.best.dataSync();
+        scatterRows(rows, found, rowSize, idx, (k) => result.success[k] === 1);
+        scatterRows(rows, best, rowSize, idx, (k) => result.success[k] !== 1 && (result.bestLoss[k] ?? -Infinity) > (bestLoss[idx[k] ?? 0] ?? -Infinity));
+        idx.forEach((i, k) => {
+          if (result.success[k] === 1) robust[i] = 0;
+          else bestLoss[i] = Math.max(bestLoss[i] ?? -Infinity, result.bestLoss[k] ?? -Infinity);
+        });
+      } finally {
+        tf.dispose([result.found, result.best]);
+      }
+    }
+  }
+  return tf.tensor(rows, inputs.x.shape);
+}
+
+/** The class with the `rank`-th largest clean logit among the classes other than `label` (rank 1 = most likely). */
+function targetClass(logits: readonly number[], classes: number, point: number, label: number, rank: number): number {
+  const row = logits.slice(point * classes, (point + 1) * classes);
+  const order = row
+    .map((v, c) => ({ v, c }))
+    .filter(({ c }) => c !== label)
+    .sort((a, b) => b.v - a.v || a.c - b.c);
+  return order[rank - 1]?.c ?? 0;
+}
+
+/**
+ * Auto-PGD (Croce & Hein 2020, arXiv 2003.01690), the step-size-free PGD of AutoAttack, on cross-entropy
+ * (APGD-CE) or the DLR loss (APGD-DLR), in L∞ or L2.
+ *
+ * Each run starts at a random point (uniform in the L∞ ball; on the L2 sphere of radius ε), takes a first
+ * step `x₁ = P(x₀ + η·s(∇L))` with `η = 2ε` and `s = sign` (L∞) or `g/‖g‖₂` (L2), then
+ * `z = P(x_k + η·s(∇L(x_k)))`, `x_{k+1} = P(x_k + 0.75(z − x_k) + 0.25(x_k − x_{k−1}))`, P the projection on
+ * the ε-ball ∩ `bounds`. At the checkpoints `w_j = ⌈p_j·N⌉` (`p₀ = 0`, `p₁ = 0.22`,
+ * `p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)`) a point's step is halved and the point restarted from its
+ * best iterate when (1) fewer than 75 % of the steps since the last checkpoint raised its loss, or (2) its step
+ * was not halved at the last checkpoint and its best loss has not improved since. Restarts rerun from new
+ * random starts on the points not fooled yet.
+ *
+ * Points the model already misclassifies at `x` are returned unchanged and not attacked. For the others the
+ * result is an adversarial iterate where one was found, else the iterate of highest loss over all runs.
+ *
+ * @param model - a {@link Model} returning logits `[B, C]` (C ≥ 3 for `'dlr'`).
+ * @param x - clean inputs `[B, ...]` of any rank, inside `bounds`.
+ * @param y - `[B]` int32 true labels.
+ * @param options - see {@link ApgdOptions}; defaults: L∞, CE, 100 steps, 1 restart.
+ * @returns `x'`, same shape as `x`, with `‖x' − x‖ ≤ ε` and `x'` inside `bounds`; the caller disposes it.
+ * @throws RangeError when eps is missing, negative or NaN, steps or restarts is not a positive integer, the norm or
+ * loss is unknown, labels are invalid, x lies outside bounds, the model returns the wrong shape or (DLR) fewer than
+ * 3 classes; TypeError when model is not a function; any error the model throws (nothing leaks).
+ * @example
+ * const xAdv = apgd(model, x, y, { eps: 8 / 255 });                        // APGD-CE, L∞, 100 steps
+ * const xDlr = apgd(model, x, y, { eps: 0.5, norm: 'l2', loss: 'dlr', restarts: 5, seed: 0 });
+ */
+export function apgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<ApgdOptions>): tf.Tensor {
+  const fn = 'apgd';
+  const cfg = resolveApgd(fn, options);
+  checkKnownKeys(fn, options, [...BASE_KEYS, 'loss']);
+  const lossName = options.loss === undefined ? 'ce' : checkOneOf(fn, 'loss', options.loss, APGD_LOSSES);
+  const loss: RunLoss = lossName === 'ce' ? (z, labels) => crossEntropyPerExample(z, labels) : (z, labels) => dlrPerExample(z, labels);
+  return runApgd(fn, model, x, y, cfg, loss, lossName === 'dlr' ? 3 : 2, () => [{}]);
+}
+
+/**
+ * Targeted APGD on the targeted DLR loss (APGD-T; Croce & Hein 2020, arXiv 2003.01690): for each of the
+ * `targetClasses` most likely other classes `t` of every point (by clean logit, most likely first), APGD
+ * maximises `−(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2 + 1e−12)` on the points not fooled yet, `restarts` times per
+ * target. The update, step sizes and checkpoints are those of {@link apgd}. A point counts as fooled by any
+ * misclassification, not only as the target; a point never fooled gets its iterate of highest targeted DLR over
+ * all targets and runs, and points misclassified at `x` are returned unchanged.
+ *
+ * @param model - a {@link Model} returning logits `[B, C]`, C ≥ 4.
+ * @param x - clean inputs `[B, ...]` inside `bounds`.
+ * @param y - `[B]` int32 **true** labels (the targets are chosen by the attack).
+ * @param options - see {@link ApgdTargetedOptions}; defaults: L∞, 100 steps, 1 restart, 9 target classes.
+ * @returns `x'`, same shape as `x`, inside the ε-ball and `bounds`; the caller disposes it.
+ * @throws RangeError for invalid options (as {@link apgd}, and targetClasses not a positive integer), invalid labels,
+ * x outside bounds, or a model returning the wrong shape or fewer than 4 classes; TypeError when model is not a function.
+ * @example
+ * const xAdv = apgdTargeted(model, x, y, { eps: 0.3, targetClasses: 9, seed: 0 });
+ */
+export function apgdTargeted(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<ApgdTargetedOptions>): tf.Tensor {
+  const fn = 'apgdTargeted';
+  const cfg = resolveApgd(fn, options);
+  checkKnownKeys(fn, options, [...BASE_KEYS, 'targetClasses']);
+  const targetClasses = options.targetClasses === undefined ? 9 : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
+  const loss: RunLoss = (z, labels, targets) => targetedDlrPerExample(z, labels, targets ?? labels);
+  return runApgd(fn, model, x, y, cfg, loss, 4, (classes) =>
+    Array.from({ length: Math.min(targetClasses, classes - 1) }, (_, i) => ({ targetRank: i + 1 }))
+  );
+}

@@ -1,0 +1,211 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import { checkFunction, checkInput, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { isTensor, rangeError, typeError } from '../core/errors.js';
+import { correctMask, gatherRows, indicesWhere, scatterRows } from './rows.js';
+import type { Attack } from './types.js';
+
+/** Progress of {@link worstCase}, reported after each attack. */
+export interface WorstCaseProgress {
+  /** The attack that just finished. */
+  readonly attack: string;
+  /** Its position in the run order, from 0. */
+  readonly index: number;
+  /** How many attacks there are. */
+  readonly count: number;
+  /** Points still robust after it (correct on `x` and on every attack so far). */
+  readonly robust: number;
+  /** Points in total. */
+  readonly total: number;
+  /** Seconds the attack took (including the model call that checks its output). */
+  readonly seconds: number;
+}
+
+/** Options of {@link worstCase}. */
+export interface WorstCaseOptions {
+  /** Called after each attack. */
+  readonly onProgress?: (progress: WorstCaseProgress) => void;
+}
+
+/**
+ * What {@link worstCase} measured, in the shape of `evaluate`'s result (so either can be used where the other is
+ * expected), plus `x'` and which attack fooled each point. Accuracies are fractions in `[0, 1]`.
+ */
+export interface WorstCaseResult {
+  /** Number of examples. */
+  readonly n: number;
+  /** Clean accuracy. */
+  readonly clean: number;
+  /**
+   * Per attack, the robust accuracy **after it and every attack before it** (AutoAttack's running log): an
+   * attack only runs on the points all earlier ones failed on, so its accuracy alone is not measured.
+   */
+  readonly attacks: Readonly<Record<string, number>>;
+  /** The share of points correct on `x` and on every attack's `x'`: the robust accuracy of the ensemble. */
+  readonly worstCase: number;
+  /** Per point, 1 where the point counts as correct (clean) or robust. */
+  readonly perPoint: {
+    /** 1 where the clean input is classified correctly. */
+    readonly clean: Uint8Array;
+    /** Per attack, 1 where the point is still robust after that attack (and every one before it). */
+    readonly attacks: Readonly<Record<string, Uint8Array>>;
+    /** 1 where the point survives every attack. */
+    readonly worstCase: Uint8Array;
+    /** The name of the attack whose `x'` first fooled the point; null where the point is robust or misclassified at `x`. */
+    readonly brokenBy: readonly (string | null)[];
+  };
+  /** Seconds spent in each attack (including the model call on its output). */
+  readonly seconds: Readonly<Record<string, number>>;
+  /**
+   * `x'`, same shape as `x`: per point, the first adversarial example found; for points robust to every attack,
+   * the last attack's output; for points misclassified at `x`, `x` itself. The caller disposes it.
+   */
+  readonly xAdv: tf.Tensor;
+}
+
+/** Attacks as named entries in run order (an array's names are its indices). */
+export function attackEntries(fn: string, attacks: unknown): Array<[string, Attack]> {
+  if (typeof attacks !== 'object' || attacks === null) {
+    typeError(fn, 'attacks', 'be an object (or array) of attack functions (model, x, y) => xAdv', attacks);
+  }
+  const entries = Object.entries(attacks as Record<string, unknown>);
+  if (entries.length === 0) rangeError(fn, 'attacks', 'hold at least one attack', attacks);
+  for (const [name, attack] of entries) {
+    if (typeof attack !== 'function') typeError(fn, `attacks.${name}`, 'be a function (model, x, y) => xAdv', attack);
+  }
+  return entries as Array<[string, Attack]>;
+}
+
+/** Per-point outcome of a sequential run; internal to worstCase and evaluate's sequential mode. */
+export interface SequentialRun {
+  readonly clean: Uint8Array;
+  /** Per attack, the robust mask after it. */
+  readonly after: Uint8Array[];
+  readonly brokenBy: Array<string | null>;
+  readonly seconds: number[];
+  /** The assembled `x'` values (when asked for). */
+  readonly rows: Float32Array | undefined;
+}
+
+/** Checks that an attack returned a tensor of the input's shape. */
+function checkSameShapeAs(fn: string, arg: string, out: unknown, input: tf.Tensor): tf.Tensor {
+  if (!isTensor(out) || out.rank !== input.rank || out.shape.some((d, j) => d !== input.shape[j])) {
+    rangeError(fn, arg, `return adversarial inputs of the input's shape [${input.shape.join(', ')}]`, out);
+  }
+  return out;
+}
+
+/**
+ * Runs the attacks in order, each only on the points still classified correctly, on validated inputs.
+ * Internal; {@link worstCase} and `evaluate` (sequential mode) validate first.
+ */
+export function runSequential(
+  fn: string,
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  maxLabel: number,
+  entries: ReadonlyArray<readonly [string, Attack]>,
+  keepRows: boolean,
+  onAttack?: (index: number, robust: number, seconds: number) => void
+): SequentialRun {
+  const batch = x.shape[0] ?? 0;
+  const correct = (xs: tf.Tensor, ys: tf.Tensor1D): Uint8Array =>
+    tf.tidy(() => correctMask(checkLogits(fn, model(xs), ys.shape[0], maxLabel), ys));
+  const clean = correct(x, y);
+  const robust = Uint8Array.from(clean);
+  const rowSize = x.size / Math.max(batch, 1);
+  const rows = keepRows ? Float32Array.from(x.dataSync()) : undefined;
+  const after: Uint8Array[] = [];
+  const brokenBy: Array<string | null> = new Array<string | null>(batch).fill(null);
+  const seconds: number[] = [];
+  entries.forEach(([name, attack], i) => {
+    const t0 = performance.now();
+    const idx = indicesWhere(robust);
+    if (idx.length > 0) {
+      const xs = gatherRows(x, idx);
+      const ys = gatherRows(y, idx);
+      let xAdv: unknown;
+      try {
+        xAdv = attack(model, xs, ys);
+        const adv = checkSameShapeAs(fn, `attacks.${name}`, xAdv, xs);
+        const ok = correct(adv, ys);
+        const last = i === entries.length - 1;
+        if (rows !== undefined) scatterRows(rows, adv.dataSync(), rowSize, idx, (k) => ok[k] === 0 || last);
+        idx.forEach((p, k) => {
+          if (ok[k] === 0) {
+            robust[p] = 0;
+            brokenBy[p] = name;
+          }
+        });
+      } finally {
+        if (xAdv instanceof tf.Tensor && xAdv !== xs && xAdv !== ys) xAdv.dispose();
+        tf.dispose([xs, ys]);
+      }
+    }
+    const s = (performance.now() - t0) / 1000;
+    seconds.push(s);
+    after.push(Uint8Array.from(robust));
+    onAttack?.(i, robust.reduce((a, b) => a + b, 0), s);
+  });
+  return { clean, after, brokenBy, seconds, rows };
+}
+
+/**
+ * Composes attacks into a worst case, AutoAttack-style (Croce & Hein 2020, arXiv 2003.01690): the attacks run
+ * in order, each only on the points still classified correctly, and a point counts as robust only if it
+ * survives all of them. Cheaper than running every attack on every point, and the same robust set.
+ *
+ * @param model - a {@link Model} returning logits `[B, C]`.
+ * @param x - clean inputs `[B, ...]`.
+ * @param y - `[B]` int32 labels.
+ * @param attacks - named attacks `(model, x, y) ↦ x'` in run order (object keys in insertion order; integer-like
+ * keys sort first in JavaScript), or an array (named by index).
+ * @param options - see {@link WorstCaseOptions}.
+ * @returns a {@link WorstCaseResult}: per-point robust masks, accuracy after each attack, seconds per attack, and
+ * `x'` (the first adversarial example per point); the caller disposes `xAdv`.
+ * @throws TypeError when model or an attack is not a function; RangeError for no attacks, invalid x or labels, an
+ * attack returning the wrong shape, or a model returning the wrong shape; any error an attack throws (nothing leaks).
+ * @example
+ * const r = worstCase(model, x, y, {
+ *   pgd: (m, xb, yb) => pgd(m, xb, yb, { eps: 0.3, steps: 40 }),
+ *   square: (m, xb, yb) => square(m, xb, yb, { eps: 0.3, queries: 1000 }).xAdv,
+ * });
+ * console.log(r.worstCase, r.attacks, r.perPoint.brokenBy);
+ * r.xAdv.dispose();
+ */
+export function worstCase(
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  attacks: Readonly<Record<string, Attack>> | readonly Attack[],
+  options: Readonly<WorstCaseOptions> = {}
+): WorstCaseResult {
+  const fn = 'worstCase';
+  checkKnownKeys(fn, options, ['onProgress']);
+  checkFunction(fn, 'model', model);
+  const entries = attackEntries(fn, attacks);
+  if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
+  const input = checkInput(fn, 'x', x);
+  const n = input.shape[0] ?? 0;
+  const maxLabel = checkLabels(fn, 'y', y, n);
+  const run = runSequential(fn, model, input, y, maxLabel, entries, true, (index, robust, seconds) => {
+    options.onProgress?.({ attack: entries[index]?.[0] ?? '', index, count: entries.length, robust, total: n, seconds });
+  });
+  const share = (v: Uint8Array): number => v.reduce((s, b) => s + b, 0) / n;
+  const final = run.after[run.after.length - 1] ?? run.clean;
+  return {
+    n,
+    clean: share(run.clean),
+    attacks: Object.fromEntries(entries.map(([name], i) => [name, share(run.after[i] ?? final)])),
+    worstCase: share(final),
+    perPoint: {
+      clean: run.clean,
+      attacks: Object.fromEntries(entries.map(([name], i) => [name, run.after[i] ?? final])),
+      worstCase: final,
+      brokenBy: run.brokenBy
+    },
+    seconds: Object.fromEntries(entries.map(([name], i) => [name, run.seconds[i] ?? 0])),
+    xAdv: tf.tensor(run.rows ?? input.dataSync(), input.shape)
+  };
+}

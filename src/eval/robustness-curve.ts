@@ -1,0 +1,93 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import { checkFunction, checkInteger, checkKnownKeys, checkNonNegative } from '../core/validate.js';
+import { rangeError } from '../core/errors.js';
+import type { Attack } from '../attacks/types.js';
+import { evaluate } from './evaluate.js';
+
+/** Progress of {@link robustnessCurve}, reported after each ε. */
+export interface RobustnessCurveProgress {
+  /** The ε just measured. */
+  readonly eps: number;
+  /** Its position in `epsilons`, from 0. */
+  readonly index: number;
+  /** How many ε there are. */
+  readonly count: number;
+  /** Robust accuracy at this ε. */
+  readonly accuracy: number;
+}
+
+/** Options of {@link robustnessCurve}. */
+export interface RobustnessCurveOptions {
+  /** Examples per batch. @defaultValue 256 */
+  readonly batchSize?: number;
+  /** Called after each ε. */
+  readonly onProgress?: (progress: RobustnessCurveProgress) => void;
+}
+
+/** What {@link robustnessCurve} measured. Accuracies are fractions in `[0, 1]`. */
+export interface RobustnessCurve {
+  /** The radii, in the order given. */
+  readonly epsilons: readonly number[];
+  /** Robust accuracy at each ε (correct on `x` and on the attack's `x'`). */
+  readonly accuracy: readonly number[];
+  /** Clean accuracy. */
+  readonly clean: number;
+  /** Per ε, 1 where the point is robust. */
+  readonly perPoint: readonly Uint8Array[];
+  /** Seconds the attack took at each ε. */
+  readonly seconds: readonly number[];
+}
+
+/**
+ * Robust accuracy as a function of the radius: runs `attack(ε)` for each ε and measures accuracy. For a sound
+ * evaluation the curve falls as ε grows and reaches about 0 once ε lets the attacker reach any input; a curve
+ * that rises, or flattens above 0, points at gradient masking or a weak attack (see `sanityChecks`).
+ *
+ * @param model - a {@link Model} returning logits `[B, C]`.
+ * @param x - inputs `[N, ...]`.
+ * @param y - `[N]` int32 labels.
+ * @param attack - `ε ↦` an {@link Attack} at that radius.
+ * @param epsilons - the radii, finite numbers `>= 0`.
+ * @param options - see {@link RobustnessCurveOptions}.
+ * @returns a {@link RobustnessCurve}; no tensors.
+ * @throws TypeError when model or attack is not a function; RangeError for an empty or invalid `epsilons`, invalid
+ * inputs, or an attack returning the wrong shape; any error an attack throws.
+ * @example
+ * const curve = robustnessCurve(model, x, y, (eps) => (m, xb, yb) => apgd(m, xb, yb, { eps }), [0, 0.05, 0.1, 0.2, 0.3]);
+ * console.log(curve.accuracy);
+ */
+export function robustnessCurve(
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  attack: (eps: number) => Attack,
+  epsilons: readonly number[],
+  options: Readonly<RobustnessCurveOptions> = {}
+): RobustnessCurve {
+  const fn = 'robustnessCurve';
+  checkKnownKeys(fn, options, ['batchSize', 'onProgress']);
+  checkFunction(fn, 'model', model);
+  checkFunction(fn, 'attack', attack);
+  const radii: unknown = epsilons;
+  if (!Array.isArray(radii) || radii.length === 0) rangeError(fn, 'epsilons', 'be a non-empty array of radii', epsilons);
+  epsilons.forEach((eps, i) => checkNonNegative(fn, `epsilons[${String(i)}]`, eps));
+  const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
+  if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
+
+  const accuracy: number[] = [];
+  const perPoint: Uint8Array[] = [];
+  const seconds: number[] = [];
+  let clean = 0;
+  epsilons.forEach((eps, index) => {
+    const atEps = attack(eps);
+    if (typeof atEps !== 'function') rangeError(fn, 'attack', `return an attack function for eps = ${String(eps)}`, atEps);
+    const r = evaluate(model, x, y, { attacks: { attack: atEps }, batchSize });
+    clean = r.clean;
+    accuracy.push(r.attacks.attack ?? 0);
+    perPoint.push(r.perPoint.attacks.attack ?? new Uint8Array(r.n));
+    seconds.push(r.seconds.attack ?? 0);
+    options.onProgress?.({ eps, index, count: epsilons.length, accuracy: r.attacks.attack ?? 0 });
+  });
+  return { epsilons: [...epsilons], accuracy, clean, perPoint, seconds };
+}

@@ -1,0 +1,194 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import {
+  checkBounds,
+  checkGradientsRegistered,
+  checkInteger,
+  checkKnownKeys,
+  checkLogits,
+  checkNonNegative,
+  checkOneOf,
+  type Bounds
+} from '../core/validate.js';
+import { rangeError } from '../core/errors.js';
+import { marginPerExample } from '../losses/cw-margin.js';
+import { apgd, apgdTargeted } from '../attacks/apgd.js';
+import { NORMS, type Norm } from '../attacks/norms.js';
+import { checkAttackInputs } from '../attacks/pgd.js';
+import { safeGradient } from '../attacks/projected-gradient-ascent.js';
+import { correctMask, gatherRows, indicesWhere } from '../attacks/rows.js';
+import { square } from '../attacks/square.js';
+
+/** The checks {@link sanityChecks} runs. */
+export type SanityCheckId =
+  | 'probabilities'
+  | 'randomized'
+  | 'zero-gradients'
+  | 'more-steps-raise-accuracy'
+  | 'larger-eps-raises-accuracy'
+  | 'large-eps-not-zero'
+  | 'square-beats-white-box';
+
+/** A warning raised by {@link sanityChecks}: which check, and one sentence saying what was seen and what it means. */
+export interface SanityFlag {
+  /** The check that raised it. */
+  readonly id: SanityCheckId;
+  /** One sentence: what was measured, and why it makes the evaluation suspect. */
+  readonly message: string;
+}
+
+/** Options of {@link sanityChecks}. */
+export interface SanityCheckOptions {
+  /** The radius ε of the evaluation being checked. Required. */
+  readonly eps: number;
+  /** @defaultValue 'linf' */
+  readonly norm?: Norm;
+  /** The valid input box. @defaultValue [0, 1] */
+  readonly bounds?: Bounds;
+  /** APGD iterations of the white-box runs (the step check compares ⌈steps/4⌉ with steps). @defaultValue 20 */
+  readonly steps?: number;
+  /** Square's query budget (L∞ only). @defaultValue 500 */
+  readonly queries?: number;
+  /** Seed of every attack. @defaultValue 0 */
+  readonly seed?: number;
+}
+
+/** Share of points with a zero input gradient above which the zero-gradient check fires. */
+const ZERO_GRADIENT_SHARE = 0.01;
+/** Accuracy at the box-sized ε above which the large-ε check fires. */
+const LARGE_EPS_ACCURACY = 0.05;
+
+const percent = (v: number): string => `${(100 * v).toFixed(1)} %`;
+
+/**
+ * Checks for the usual signs of gradient masking and unreliable evaluation, in the spirit of AutoAttack's checks
+ * (Croce & Hein 2020, arXiv 2003.01690) and Carlini et al.'s checklist (arXiv 1902.06705). Each check that fails
+ * raises a flag whose message explains itself:
+ *
+ * - `probabilities`: the outputs are non-negative and sum to 1, so they are probabilities, not logits;
+ * - `randomized`: two calls on the same input differ (use `eot`);
+ * - `zero-gradients`: the margin loss has an exactly zero input gradient on more than 1 % of the points;
+ * - `more-steps-raise-accuracy`: APGD-CE with `steps` leaves more points correct than with ⌈steps/4⌉;
+ * - `larger-eps-raises-accuracy`: APGD-CE at 2ε leaves more points correct than at ε;
+ * - `large-eps-not-zero`: at an ε that covers the whole input box (hi − lo for L∞, (hi − lo)·√D for L2)
+ *   accuracy stays above 5 %;
+ * - `square-beats-white-box` (L∞): the black-box Square attack fools points that APGD-CE and APGD-T (3 target
+ *   classes; APGD-DLR for 3 classes) did not.
+ *
+ * Accuracy comparisons allow 2 % of the points (at least one point) of noise. Cost: one gradient, four APGD-CE
+ * runs (⌈steps/4⌉ and steps at ε, steps at 2ε and at the box ε), one APGD-T run, and Square on the points that
+ * survived: cheap on a few hundred points.
+ *
+ * @param model - a {@link Model} returning logits `[B, C]`.
+ * @param x - inputs `[B, ...]` inside `bounds` (a few hundred points suffice).
+ * @param y - `[B]` int32 labels.
+ * @param options - see {@link SanityCheckOptions}.
+ * @returns the raised flags (empty when every check passes).
+ * @throws RangeError for a missing or invalid eps, steps or queries that are not positive integers, an unknown norm,
+ * invalid bounds, labels or inputs, or a model returning the wrong shape; TypeError when model is not a function.
+ * @example
+ * for (const flag of sanityChecks(model, xTest.slice(0, 200), yTest.slice(0, 200), { eps: 0.3 })) {
+ *   console.warn(`${flag.id}: ${flag.message}`);
+ * }
+ */
+export function sanityChecks(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SanityCheckOptions>): SanityFlag[] {
+  const fn = 'sanityChecks';
+  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  checkKnownKeys(fn, options, ['eps', 'norm', 'bounds', 'steps', 'queries', 'seed']);
+  if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the evaluation being checked)', undefined);
+  const eps = checkNonNegative(fn, 'eps', options.eps);
+  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
+  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
+  const steps = options.steps === undefined ? 20 : checkInteger(fn, 'steps', options.steps, 1);
+  const queries = options.queries === undefined ? 500 : checkInteger(fn, 'queries', options.queries, 1);
+  const seed = options.seed ?? 0;
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) rangeError(fn, 'seed', 'be a finite number', seed);
+  const inputs = checkAttackInputs(fn, model, x, y, bounds);
+  checkGradientsRegistered(fn);
+  const n = inputs.x.shape[0] ?? 0;
+  const flags: SanityFlag[] = [];
+  const flag = (id: SanityCheckId, message: string): void => {
+    flags.push({ id, message });
+  };
+  const noise = Math.max(1, Math.ceil(0.02 * n)) / n;
+
+  // Outputs: probabilities? randomness?
+  const outputs = tf.tidy(() => {
+    const a = checkLogits(fn, model(inputs.x), n, inputs.maxLabel);
+    const b = checkLogits(fn, model(inputs.x), n, inputs.maxLabel);
+    const sums = tf.sum(a, 1);
+    return {
+      classes: a.shape[1],
+      min: tf.min(a).dataSync()[0] ?? 0,
+      sumError: tf.max(tf.abs(tf.sub(sums, 1))).dataSync()[0] ?? Infinity,
+      difference: tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] ?? 0,
+      scale: tf.max(tf.abs(a)).dataSync()[0] ?? 0
+    };
+  });
+  if (outputs.min >= -1e-6 && outputs.sumError <= 1e-3) {
+    flag('probabilities', 'The model outputs are non-negative and sum to 1 on every point, so they look like probabilities rather than logits, which saturate and hide gradients from attacks: evaluate the model on its logits (before the softmax).');
+  }
+  if (outputs.difference > 1e-5 * Math.max(1, outputs.scale)) {
+    flag('randomized', `Two calls of the model on the same inputs differ (by up to ${outputs.difference.toPrecision(3)}), so it is randomized and a single attack run understates its weakness: attack eot(model, samples) and repeat the evaluation.`);
+  }
+
+  // Gradients of the margin loss, exactly zero per point?
+  const zeroGradients = tf.tidy(() => {
+    const g = safeGradient((xa) => marginPerExample(checkLogits(fn, model(xa), n), inputs.y))(inputs.x);
+    const perPoint = tf.max(tf.abs(tf.reshape(g, [n, -1])), 1);
+    return tf.sum(tf.cast(tf.equal(perPoint, 0), 'float32')).dataSync()[0] ?? 0;
+  });
+  if (zeroGradients > ZERO_GRADIENT_SHARE * n) {
+    flag('zero-gradients', `The input gradient of the margin loss is exactly zero on ${String(zeroGradients)} of ${String(n)} points, so gradient-based attacks cannot move there and their robust accuracy is not trustworthy: check for non-differentiable or saturating layers, and rely on black-box attacks such as Square.`);
+  }
+
+  // White-box attacks: more steps, larger ε, ε covering the box.
+  const run = (radius: number, iterations: number, loss: 'ce' | 'dlr' | 'targeted' = 'ce'): Uint8Array =>
+    tf.tidy(() => {
+      const common = { eps: radius, norm, steps: iterations, bounds, seed };
+      const xAdv =
+        loss === 'targeted' ? apgdTargeted(model, inputs.x, inputs.y, { ...common, targetClasses: 3 }) : apgd(model, inputs.x, inputs.y, { ...common, loss });
+      return correctMask(checkLogits(fn, model(xAdv), n), inputs.y);
+    });
+  const share = (mask: Uint8Array): number => mask.reduce((s, v) => s + v, 0) / n;
+  const few = Math.ceil(steps / 4);
+  const atFew = share(run(eps, few));
+  const robustCe = run(eps, steps);
+  const atEps = share(robustCe);
+  if (atEps > atFew + noise) {
+    flag('more-steps-raise-accuracy', `Accuracy under APGD-CE rises from ${percent(atFew)} with ${String(few)} steps to ${percent(atEps)} with ${String(steps)}, which a working attack never does: the loss surface is likely masked or noisy.`);
+  }
+  const atDouble = share(run(2 * eps, steps));
+  if (atDouble > atEps + noise) {
+    flag('larger-eps-raises-accuracy', `Accuracy under APGD-CE rises from ${percent(atEps)} at eps ${String(eps)} to ${percent(atDouble)} at eps ${String(2 * eps)}, although a larger ball contains every smaller one: the attack is being misled, a sign of gradient masking.`);
+  }
+  const dims = inputs.x.size / Math.max(n, 1);
+  const boxEps = norm === 'linf' ? bounds[1] - bounds[0] : (bounds[1] - bounds[0]) * Math.sqrt(dims);
+  const atBox = share(run(boxEps, steps));
+  if (atBox > Math.max(LARGE_EPS_ACCURACY, noise)) {
+    flag('large-eps-not-zero', `At eps ${boxEps.toPrecision(3)}, large enough to reach any input, APGD-CE still leaves ${percent(atBox)} of the points correct where a working attack reaches about 0 %: the gradients do not lead the attack to adversarial examples.`);
+  }
+
+  // Black box against white box (L∞): points Square fools that the white-box attacks did not.
+  if (norm === 'linf' && eps > 0) {
+    // AutoAttack's white-box pair, APGD-CE and APGD-T (3 targets); APGD-DLR for 3 classes, CE alone for 2.
+    const robustSecond = outputs.classes >= 3 ? run(eps, steps, outputs.classes >= 4 ? 'targeted' : 'dlr') : robustCe;
+    const robust = robustCe.map((v, i) => v & (robustSecond[i] ?? 0));
+    const idx = indicesWhere(robust);
+    if (idx.length > 0) {
+      const xs = gatherRows(inputs.x, idx);
+      const ys = gatherRows(inputs.y, idx);
+      try {
+        const r = square(model, xs, ys, { eps, queries, bounds, seed });
+        r.xAdv.dispose();
+        const broken = r.success.reduce((s, v) => s + v, 0);
+        if (broken / n > noise) {
+          flag('square-beats-white-box', `The black-box Square attack fools ${String(broken)} of the ${String(idx.length)} points that survived the white-box APGD attacks, although it never sees a gradient: the white-box attacks are being misled, a sign of gradient masking.`);
+        }
+      } finally {
+        tf.dispose([xs, ys]);
+      }
+    }
+  }
+  return flags;
+}

@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import { checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { isTensor, rangeError, typeError } from '../core/errors.js';
+import type { Attack } from '../attacks/types.js';
+
+/** Options of {@link transferability}. */
+export interface TransferabilityOptions {
+  /** Examples per batch. @defaultValue 256 */
+  readonly batchSize?: number;
+}
+
+/** What {@link transferability} measured, indexed by model in the order of `names`. */
+export interface TransferabilityResult {
+  /** The models' names (an array's are its indices). */
+  readonly names: readonly string[];
+  /**
+   * `matrix[i][j]`: among the points both `i` and `j` classify correctly whose adversarial example made on `i`
+   * fools `i`, the share that also fools `j`. `NaN` where there is no such point. The diagonal is 1 (or `NaN`).
+   */
+  readonly matrix: readonly (readonly number[])[];
+  /** The number of points each `matrix[i][j]` is measured on. */
+  readonly counts: readonly (readonly number[])[];
+  /** Clean accuracy of each model. */
+  readonly clean: readonly number[];
+  /** Accuracy of each model on the adversarial examples made on it (white-box robust accuracy). */
+  readonly robust: readonly number[];
+}
+
+/** Models as named entries (an array's names are its indices). */
+function modelEntries(fn: string, models: unknown): Array<[string, Model]> {
+  if (typeof models !== 'object' || models === null) typeError(fn, 'models', 'be an object (or array) of models', models);
+  const entries = Object.entries(models as Record<string, unknown>);
+  if (entries.length === 0) rangeError(fn, 'models', 'hold at least one model', models);
+  for (const [name, m] of entries) if (typeof m !== 'function') typeError(fn, `models.${name}`, 'be a function (a Model)', m);
+  return entries as Array<[string, Model]>;
+}
+
+/**
+ * Adversarial transferability between models: for every ordered pair (i, j), how often the adversarial examples
+ * made on model i with `attack` also fool model j. DARHT picks teachers with low mutual transfer (arXiv
+ * 2402.15586); see {@link selectTeachers}. Each source model is attacked once; every model then classifies the
+ * adversarial examples.
+ *
+ * @param models - the models, named (object) or by index (array).
+ * @param x - inputs `[N, ...]`.
+ * @param y - `[N]` int32 labels.
+ * @param attack - the {@link Attack} run on each source model.
+ * @param options - see {@link TransferabilityOptions}.
+ * @returns a {@link TransferabilityResult}; no tensors.
+ * @throws TypeError when a model or the attack is not a function; RangeError for no models, invalid inputs, an attack
+ * returning the wrong shape, or a model returning the wrong shape; any error an attack throws (nothing leaks).
+ * @example
+ * const t = transferability({ cnn, mlp, resnet }, x, y, (m, xb, yb) => pgd(m, xb, yb, { eps: 8 / 255, steps: 10 }));
+ * console.log(t.matrix); // t.matrix[0][1]: share of cnn's adversarial examples that fool mlp
+ */
+export function transferability(
+  models: Readonly<Record<string, Model>> | readonly Model[],
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  attack: Attack,
+  options: Readonly<TransferabilityOptions> = {}
+): TransferabilityResult {
+  const fn = 'transferability';
+  checkKnownKeys(fn, options, ['batchSize']);
+  const entries = modelEntries(fn, models);
+  checkFunction(fn, 'attack', attack);
+  const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
+  const input = checkInput(fn, 'x', x);
+  const n = input.shape[0] ?? 0;
+  const maxLabel = checkLabels(fn, 'y', y, n);
+  const m = entries.length;
+  const grid = (): number[][] => Array.from({ length: m }, () => new Array<number>(m).fill(0));
+  const transferred = grid();
+  const attempted = grid();
+  const cleanCount = new Array<number>(m).fill(0);
+  const robustCount = new Array<number>(m).fill(0);
+
+  const correct = (model: Model, xs: tf.Tensor, ys: tf.Tensor1D, size: number): Uint8Array =>
+    Uint8Array.from(tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkLogits(fn, model(xs), size, maxLabel), 1), ys), 'int32').dataSync()));
+
+  for (let start = 0; start < n; start += batchSize) {
+    const size = Math.min(batchSize, n - start);
+    const xb = tf.slice(input, start, size);
+    const yb = tf.slice(y, start, size);
+    try {
+      const clean = entries.map(([, model]) => correct(model, xb, yb, size));
+      entries.forEach(([, source], i) => {
+        const xAdv: unknown = attack(source, xb, yb);
+        try {
+          const same = isTensor(xAdv) && xAdv.rank === xb.rank && xAdv.shape.every((d, k) => d === xb.shape[k]);
+          if (!same) rangeError(fn, 'attack', `return adversarial inputs of the batch's shape [${xb.shape.join(', ')}]`, xAdv);
+          // rightOnAdv[j][p]: model j still classifies the adversarial example made on model i correctly.
+          const rightOnAdv = entries.map(([, target]) => correct(target, xAdv, yb, size));
+          for (let p = 0; p < size; p++) {
+            if (clean[i]?.[p] !== 1) continue;
+            cleanCount[i] = (cleanCount[i] ?? 0) + 1;
+            if (rightOnAdv[i]?.[p] === 1) {
+              robustCount[i] = (robustCount[i] ?? 0) + 1;
+              continue;
+            }
+            // The attack succeeded on the source: count, for each target right on x, whether it is fooled too.
+            for (let j = 0; j < m; j++) {
+              if (clean[j]?.[p] !== 1) continue;
+              const tried = attempted[i] ?? [];
+              tried[j] = (tried[j] ?? 0) + 1;
+              if (rightOnAdv[j]?.[p] === 0) {
+                const hit = transferred[i] ?? [];
+                hit[j] = (hit[j] ?? 0) + 1;
+              }
+            }
+          }
+        } finally {
+          if (xAdv instanceof tf.Tensor && xAdv !== xb) xAdv.dispose();
+        }
+      });
+    } finally {
+      tf.dispose([xb, yb]);
+    }
+  }
+  return {
+    names: entries.map(([name]) => name),
+    matrix: transferred.map((row, i) => row.map((t, j) => {
+      const a = attempted[i]?.[j] ?? 0;
+      return a === 0 ? NaN : t / a;
+    })),
+    counts: attempted,
+    clean: cleanCount.map((c) => c / n),
+    robust: robustCount.map((c) => c / n)
+  };
+}
