@@ -124,6 +124,17 @@ describe('attack input validation', () => {
     expectThrowsNoLeak(() => pgd(flaky, x, y, { eps: 0.1, steps: 5 }), /model failed/, Error);
   });
 
+  it('an error thrown by a gradient function (in the backward pass) leaks nothing', () => {
+    const throwing = tf.customGrad(((t: tf.Tensor) => ({
+      value: tf.clone(t),
+      gradFunc: () => {
+        throw new Error('no gradient here');
+      }
+    })) as Parameters<typeof tf.customGrad>[0]);
+    const model: Model = (input) => lin.model(throwing(input) as tf.Tensor);
+    expectThrowsNoLeak(() => pgd(model, x, y, { eps: 0.1, steps: 3 }), /no gradient here/, Error);
+  });
+
   it('the primitives reject mismatched shapes and bad sizes', () => {
     const g = tf.zeros([2, 3]);
     expectThrowsNoLeak(() => signStep(x, g, 0.1), /^signStep: x and grad must have the same shape \(got \[2, 4\] and \[2, 3\]\)/);
