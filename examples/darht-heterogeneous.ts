@@ -22,7 +22,7 @@ const opts = parseOptions('Usage: examples/darht-heterogeneous.ts [options]', {
   'train-size': { type: 'string', description: 'training images', default: '20000' },
   'test-size': { type: 'string', description: 'test images evaluated', default: '1000' },
   'teacher-epochs': { type: 'string', description: 'epochs of each teacher', default: '2' },
-  epochs: { type: 'string', description: 'epochs of the student', default: '3' },
+  epochs: { type: 'string', description: 'epochs of the student', default: '8' },
   seed: { type: 'string', description: 'random seed', default: '0' }
 });
 

@@ -125,12 +125,12 @@ describe('attack input validation', () => {
   });
 
   it('an error thrown by a gradient function (in the backward pass) leaks nothing', () => {
-    const throwing = tf.customGrad(((t: tf.Tensor) => ({
-      value: tf.clone(t),
+    const throwing = tf.customGrad((t) => ({
+      value: tf.clone(t as tf.Tensor),
       gradFunc: () => {
         throw new Error('no gradient here');
       }
-    })) as Parameters<typeof tf.customGrad>[0]);
+    }));
     const model: Model = (input) => lin.model(throwing(input) as tf.Tensor);
     expectThrowsNoLeak(() => pgd(model, x, y, { eps: 0.1, steps: 3 }), /no gradient here/, Error);
   });
