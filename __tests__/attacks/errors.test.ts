@@ -131,7 +131,7 @@ describe('attack input validation', () => {
         throw new Error('no gradient here');
       }
     }));
-    const model: Model = (input) => lin.model(throwing(input) as tf.Tensor);
+    const model: Model = (input) => lin.model(throwing(input));
     expectThrowsNoLeak(() => pgd(model, x, y, { eps: 0.1, steps: 3 }), /no gradient here/, Error);
   });
 
