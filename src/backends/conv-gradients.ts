@@ -6,6 +6,7 @@
  * stride `s`, dilation `d`, padding before `p` (top/left) as tfjs computes it for the forward convolution.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { formatValue } from '../core/errors.js';
 import { withScope, type Info, type KernelScope } from './kernel-scope.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -16,7 +17,7 @@ type Pads2 = readonly [readonly [number, number], readonly [number, number]];
 
 function checkNhwc(kernelName: string, dataFormat: unknown): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC') {
-    throw new Error(`ardkit ${kernelName}: only dataFormat 'NHWC' is supported on the wasm backend (got ${String(dataFormat)})`);
+    throw new Error(`ardkit ${kernelName}: only dataFormat 'NHWC' is supported on the wasm backend (got ${formatValue(dataFormat)})`);
   }
 }
 

@@ -45,7 +45,7 @@ function outputSide(side: number): number {
  * | dense 10 (logits) | 10 |
  *
  * Convolutions are `valid`, He-normal initialised; it trains on every tfjs backend, on wasm once
- * {@link registerWasmTrainingKernels} has added the convolution gradients. The examples and the benchmark
+ * `registerWasmTrainingKernels` (from `ardkit/backends`) has added the convolution gradients. The examples and the benchmark
  * (`npm run bench`) use it. This entry point imports `@tensorflow/tfjs-layers`, an optional peer dependency.
  *
  * @param options - see {@link SmallCnnOptions}.
@@ -60,10 +60,11 @@ function outputSide(side: number): number {
 export function smallCnn(options: Readonly<SmallCnnOptions> = {}): tfl.Sequential {
   const fn = 'smallCnn';
   checkKnownKeys(fn, options, KEYS);
-  const inputShape = options.inputShape ?? [28, 28, 1];
-  if (!Array.isArray(inputShape) || inputShape.length !== 3 || !inputShape.every((d) => Number.isInteger(d) && d >= 1)) {
-    rangeError(fn, 'inputShape', 'be [height, width, channels] of positive integers', inputShape);
+  const given: unknown = options.inputShape ?? [28, 28, 1];
+  if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
+    rangeError(fn, 'inputShape', 'be [height, width, channels] of positive integers', given);
   }
+  const inputShape = given as [number, number, number];
   if (outputSide(inputShape[0]) < 1 || outputSide(inputShape[1]) < 1) {
     rangeError(fn, 'inputShape', 'have height and width >= 16 (two conv-conv-pool blocks)', inputShape);
   }
