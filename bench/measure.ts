@@ -6,7 +6,7 @@
  *   node --loader ts-node/esm bench/measure.ts --config wasm+ardkit [--reps 1] [--leak-steps 1000]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { useBestBackend } from 'ardkit/backends';
+import { registerWasmTrainingKernels, useBestBackend } from 'ardkit/backends';
 import { fromLayersModel, type Model } from 'ardkit/core';
 import { pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
@@ -14,6 +14,7 @@ import { smallCnn } from 'ardkit/models';
 import { parseOptions, positive } from '../examples/cli.js';
 import { loadMnist } from '../examples/mnist.js';
 import { CONFIGS, type Config, type ConfigResult, type Rate } from './types.js';
+import { initThreadedWasm } from './wasm-threads.js';
 
 const opts = parseOptions('Usage: node --loader ts-node/esm bench/measure.ts --config NAME [options]', {
   config: { type: 'string', description: `one of ${CONFIGS.join(', ')}` },
@@ -85,6 +86,12 @@ async function setup(config: Config): Promise<void> {
   if (config === 'cpu') await useBestBackend({ candidates: ['cpu'] });
   else if (config === 'wasm') await useBestBackend({ candidates: ['wasm'], wasmTrainingKernels: false });
   else if (config === 'wasm+ardkit') await useBestBackend({ candidates: ['wasm'] });
+  else if (config === 'wasm+ardkit+threads') {
+    await import('@tensorflow/tfjs-backend-wasm');
+    registerWasmTrainingKernels();
+    const threads = await initThreadedWasm(2);
+    if (threads !== 2) throw new Error(`the threaded wasm backend runs ${String(threads)} threads, not 2`);
+  }
   else await useBestBackend({ candidates: ['tensorflow'] });
 }
 

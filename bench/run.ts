@@ -98,7 +98,7 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
     }
     console.error(`bench: ${config} …`);
     const args = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm', 'bench/measure.ts', '--config', config, '--reps', String(scale)];
-    if (config === 'wasm+ardkit' || config === 'tensorflow') args.push('--leak-steps', String(leakSteps), '--profile');
+    if (config !== 'cpu' && config !== 'wasm') args.push('--leak-steps', String(leakSteps), '--profile');
     try {
       run.configs.push(await runJson<ConfigResult>(process.execPath, args));
     } catch (error) {

@@ -1,7 +1,7 @@
 /** Shapes of the benchmark's results (bench/results.json). */
 
 /** The tfjs configurations the benchmark compares. */
-export const CONFIGS = ['cpu', 'wasm', 'wasm+ardkit', 'tensorflow'] as const;
+export const CONFIGS = ['cpu', 'wasm', 'wasm+ardkit', 'wasm+ardkit+threads', 'tensorflow'] as const;
 export type Config = (typeof CONFIGS)[number];
 
 /** A throughput: images per second from the median of `reps` timed calls. */
