@@ -21,7 +21,7 @@ const opts = parseOptions('Usage: npm run bench -- [options]', {
   quick: { type: 'boolean', description: 'fewer repetitions and a 100-step memory check', default: false },
   configs: { type: 'string', description: `comma-separated subset of ${CONFIGS.join(', ')}`, default: CONFIGS.join(',') },
   'leak-steps': { type: 'string', description: 'PGD steps of the tensor and RSS check (wasm+ardkit, tensorflow)', default: '1000' },
-  torch: { type: 'boolean', description: 'run the PyTorch comparison when torch is importable', default: true },
+  'skip-torch': { type: 'boolean', description: 'skip the PyTorch comparison', default: false },
   json: { type: 'string', description: 'results file', default: 'bench/results.json' },
   markdown: { type: 'string', description: 'report file', default: 'docs/performance.md' }
 });
@@ -98,14 +98,15 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
     }
     console.error(`bench: ${config} …`);
     const args = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm', 'bench/measure.ts', '--config', config, '--reps', String(scale)];
-    if (config !== 'cpu' && config !== 'wasm') args.push('--leak-steps', String(leakSteps), '--profile');
+    if (config !== 'cpu' && config !== 'wasm') args.push('--profile');
+    if (config === 'wasm+ardkit' || config === 'tensorflow') args.push('--leak-steps', String(leakSteps));
     try {
       run.configs.push(await runJson<ConfigResult>(process.execPath, args));
     } catch (error) {
       run.skipped[config] = error instanceof Error ? error.message : String(error);
     }
   }
-  if (python === undefined) run.pytorchSkipped = opts.torch ? 'no python with torch (Debian: apt-get install python3-torch)' : '--no-torch';
+  if (python === undefined) run.pytorchSkipped = opts['skip-torch'] ? '--skip-torch' : 'no python with torch (Debian: apt-get install python3-torch)';
   else {
     console.error(`bench: PyTorch (${python}) …`);
     run.pytorch = await runJson<TorchResult>(python, ['bench/torch_bench.py', '--batch', '128', '--threads', '2', '--reps', String(scale)]);
@@ -143,6 +144,15 @@ function targets(run: Run): Target[] {
       met: best?.advTrainStep === undefined ? undefined : best.advTrainStep.imagesPerSecond >= 40
     }
   ];
+  const threaded = run.configs.find((c) => c.config === 'wasm+ardkit+threads')?.pgdStep?.ardkit.imagesPerSecond;
+  if (threaded !== undefined && torch !== undefined) {
+    out.push({
+      what: 'experiment, wasm + ardkit with 2 threads vs PyTorch CPU, one PGD step',
+      value: `${fmt(threaded, 0)} img/s, ${fmt(threaded / torch.pgdStep.imagesPerSecond, 2)}×`,
+      target: '(not a target)',
+      met: undefined
+    });
+  }
   for (const c of run.configs) {
     for (const [label, pair] of [['one PGD step', c.pgdStep], ['PGD-10', c.pgd10]] as const) {
       if (pair?.hand === undefined) continue;
@@ -202,6 +212,12 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
       lines.push(`| PyTorch ${t.torch} CPU, 1 thread | ${fmt(t.pgdStepOneThread.imagesPerSecond)} | | | | |`);
     }
     lines.push('', 'Images/s; – = not measured (the cpu backend runs no hand-written PGD-10: over a minute per call).');
+    if (run.configs.some((c) => c.config === 'wasm+ardkit+threads')) {
+      lines.push(
+        "wasm+ardkit+threads is an experiment of the benchmark (bench/wasm-threads.ts), not part of ardkit: tfjs' threaded",
+        'wasm build forced on in Node (tfjs disables it there) with 2 XNNPACK threads.'
+      );
+    }
     for (const [config, why] of Object.entries(run.skipped)) lines.push(`${config}: skipped (${why}).`);
     if (run.pytorchSkipped !== undefined) lines.push(`PyTorch: skipped (${run.pytorchSkipped}).`);
     lines.push('', '| target | measured | wanted | met |', '| --- | --- | --- | --- |');
@@ -221,7 +237,7 @@ async function main(): Promise<void> {
   for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`--configs: unknown configuration ${JSON.stringify(c)}`);
   const scale = opts.quick ? 0.3 : 1;
   const leakSteps = opts.quick ? 100 : positive('leak-steps', opts['leak-steps'], true);
-  const python = opts.torch ? findTorchPython() : undefined;
+  const python = opts['skip-torch'] ? undefined : findTorchPython();
   const info = machine();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const results: Run[] = [];
