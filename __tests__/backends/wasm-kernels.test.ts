@@ -94,6 +94,11 @@ function dilateFilter(f: tf.Tensor4D, d: number): tf.Tensor4D {
   return tf.slice(tf.reshape<tf.Rank.R4>(padded, [kh * d, kw * d, c, m]), [0, 0, 0, 0], [(kh - 1) * d + 1, (kw - 1) * d + 1, c, m]);
 }
 
+it('importing ardkit registers nothing: the wasm backend keeps its own kernels until the call', () => {
+  expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
+  expect(tf.getKernel('Conv2DBackpropInput', 'wasm')).toBeDefined();
+});
+
 describe('registerWasmTrainingKernels', () => {
   let registered: string[] = [];
   beforeAll(async () => {
