@@ -130,10 +130,16 @@ async function main(): Promise<void> {
 
   const n = repetitions(config, scale);
   const result: ConfigResult = { config, backend: tf.getBackend(), batch };
+  const progress = (what: string): void => {
+    console.error(`bench: ${config}: ${what} …`);
+  };
+  progress('one PGD step');
   const step = await rates([ardkitPgd(1), hand(1)], batch, n.step, 2);
   result.pgdStep = { ardkit: at(step, 0), hand: at(step, 1) };
+  progress('PGD-10');
   const ten = await rates(n.handTen ? [ardkitPgd(10), hand(10)] : [ardkitPgd(10)], batch, n.ten, config === 'cpu' ? 0 : 1);
   result.pgd10 = n.handTen ? { ardkit: at(ten, 0), hand: at(ten, 1) } : { ardkit: at(ten, 0) };
+  progress('adversarial-training step');
   try {
     result.advTrainStep = at(await rates([advTrain], batch, n.train, config === 'cpu' ? 0 : 1), 0);
   } catch (error) {
@@ -141,6 +147,7 @@ async function main(): Promise<void> {
   }
 
   if (opts.profile) {
+    progress('profile of one PGD step');
     const profile = await tf.profile(async () => {
       const out = ardkitPgd(1)();
       await out.data();
@@ -152,13 +159,16 @@ async function main(): Promise<void> {
   }
 
   if (leakSteps > 0) {
+    progress(`tensors and RSS over ${String(leakSteps)} PGD steps`);
     // Warm-up: the wasm heap and V8 reach their working size in the first calls.
     for (let i = 0; i < 10; i++) tf.dispose(ardkitPgd(10)());
     const before = { tensors: tf.memory().numTensors, rss: process.memoryUsage().rss };
+    const trace: number[] = [];
     for (let i = 0; i < leakSteps / 10; i++) {
       const out = ardkitPgd(10)();
       await out.data();
       out.dispose();
+      if (i % 10 === 9) trace.push(Math.round(process.memoryUsage().rss / 2 ** 20));
     }
     const after = { tensors: tf.memory().numTensors, rss: process.memoryUsage().rss };
     result.memory = {
@@ -167,13 +177,15 @@ async function main(): Promise<void> {
       numTensorsAfter: after.tensors,
       rssBeforeMiB: before.rss / 2 ** 20,
       rssAfterMiB: after.rss / 2 ** 20,
-      rssGrowth: (after.rss - before.rss) / before.rss
+      rssGrowth: (after.rss - before.rss) / before.rss,
+      rssEvery100StepsMiB: trace
     };
   }
   tf.dispose([x, y]);
   optimizer.dispose();
   net.dispose();
-  console.log(JSON.stringify(result));
+  // Exit explicitly once written: the threaded experiment's pthread workers would keep Node alive.
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 
 main().catch((error: unknown) => {

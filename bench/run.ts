@@ -115,7 +115,9 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
   return run;
 }
 
-const fmt = (v: number | undefined, digits = 0): string => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
+/** A number for the report: `digits` decimals, or 2 significant digits below 10 (a cpu training step is ~0.3 img/s). */
+const fmt = (v: number | undefined, digits = 0): string =>
+  v === undefined || !Number.isFinite(v) ? '–' : digits === 0 && Math.abs(v) < 10 ? v.toPrecision(2) : v.toFixed(digits);
 const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`);
 
 interface Target {
@@ -222,6 +224,9 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
     if (run.pytorchSkipped !== undefined) lines.push(`PyTorch: skipped (${run.pytorchSkipped}).`);
     lines.push('', '| target | measured | wanted | met |', '| --- | --- | --- | --- |');
     for (const tg of targets(run)) lines.push(`| ${tg.what} | ${tg.value} | ${tg.target} | ${tg.met === undefined ? '–' : tg.met ? 'yes' : '**no**'} |`);
+    for (const c of run.configs) {
+      if (c.memory !== undefined) lines.push('', `RSS of ${c.config} every 100 PGD steps after the warm-up (MiB): ${c.memory.rssEvery100StepsMiB.join(', ')}.`);
+    }
     const profiled = run.configs.find((c) => c.profileMs !== undefined);
     if (profiled?.profileMs !== undefined) {
       lines.push('', `Where one PGD step's time goes on ${profiled.config} (tf.profile, ms per kernel): ${Object.entries(profiled.profileMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}.`);

@@ -25,6 +25,8 @@ export interface MemoryResult {
   rssAfterMiB: number;
   /** (after − before) / before, measured after a warm-up. */
   rssGrowth: number;
+  /** RSS after every 100 PGD steps, to tell a steady leak from a one-time step. */
+  rssEvery100StepsMiB: number[];
 }
 
 export interface ConfigResult {
