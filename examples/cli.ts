@@ -33,3 +33,10 @@ export function positive(name: string, value: string, integer = false): number {
   }
   return n;
 }
+
+/** Parses `--backend`: `auto` or one of the backends `useBestBackend` knows, exiting with a clear message otherwise. */
+export function backendOption(value: string): 'auto' | 'tensorflow' | 'wasm' | 'cpu' {
+  if (value === 'auto' || value === 'tensorflow' || value === 'wasm' || value === 'cpu') return value;
+  console.error(`--backend must be auto, tensorflow, wasm or cpu (got ${JSON.stringify(value)})`);
+  process.exit(2);
+}

@@ -2,7 +2,8 @@
  * ardkit: adversarial attacks and robust-distillation losses for TensorFlow.js.
  *
  * Every function is also available from its folder's entry point (`ardkit/attacks`, `ardkit/losses`, …),
- * and the package is side-effect free, so bundlers keep only what you import.
+ * and the package is side-effect free, so bundlers keep only what you import. `ardkit/models` is not
+ * re-exported here: it imports `@tensorflow/tfjs-layers`, an optional peer dependency.
  * @packageDocumentation
  */
 export * from './core/index.js';
@@ -11,3 +12,4 @@ export * from './losses/index.js';
 export * from './eval/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
+export * from './backends/index.js';

@@ -1,0 +1,265 @@
+/**
+ * ardkit's benchmark (`npm run bench`, never part of the tests): the small MNIST CNN of the examples at
+ * batch 128 on every tfjs backend installed (cpu, wasm without and with ardkit's kernels, tensorflow when
+ * @tensorflow/tfjs-node is installed) and, when `import torch` works, the same model and steps in PyTorch.
+ * Writes bench/results.json and docs/performance.md.
+ *
+ *   npm run bench                      # one full run (about 10 minutes on 2 cores)
+ *   npm run bench -- --runs 2          # two runs, both reported
+ *   npm run bench -- --quick           # fewer repetitions, 100-step memory check (a smoke test)
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseOptions, positive } from '../examples/cli.js';
+import { CONFIGS, type Config, type ConfigResult, type TorchResult } from './types.js';
+
+const opts = parseOptions('Usage: npm run bench -- [options]', {
+  runs: { type: 'string', description: 'complete runs, each reported', default: '1' },
+  quick: { type: 'boolean', description: 'fewer repetitions and a 100-step memory check', default: false },
+  configs: { type: 'string', description: `comma-separated subset of ${CONFIGS.join(', ')}`, default: CONFIGS.join(',') },
+  'leak-steps': { type: 'string', description: 'PGD steps of the tensor and RSS check (wasm+ardkit, tensorflow)', default: '1000' },
+  'skip-torch': { type: 'boolean', description: 'skip the PyTorch comparison', default: false },
+  json: { type: 'string', description: 'results file', default: 'bench/results.json' },
+  markdown: { type: 'string', description: 'report file', default: 'docs/performance.md' }
+});
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const require = createRequire(import.meta.url);
+
+interface Run {
+  startedAt: string;
+  loadAverageBefore: number[];
+  loadAverageAfter: number[];
+  configs: ConfigResult[];
+  skipped: Record<string, string>;
+  pytorch?: TorchResult;
+  pytorchSkipped?: string;
+}
+
+function installed(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A Python that can `import torch`: `python3` first, then Debian's own (a pyenv shim may hide it). */
+function findTorchPython(): string | undefined {
+  for (const cmd of ['python3', '/usr/bin/python3', 'python']) {
+    if (spawnSync(cmd, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return cmd;
+  }
+  return undefined;
+}
+
+/** Runs a command, streams its stderr, returns the last line of its stdout parsed as JSON. */
+function runJson<T>(cmd: string, args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? '';
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited with ${String(code)}`));
+      else resolve(JSON.parse(last) as T);
+    });
+  });
+}
+
+function machine(): Record<string, string | number> {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const flags = /^flags\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.split(' ') ?? [];
+  const nproc = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  const version = (pkg: string): string => (JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+  return {
+    nproc,
+    cpu: model,
+    simd: ['avx512f', 'avx2', 'sse4_2'].find((f) => flags.includes(f)) ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    tfjsCore: version('@tensorflow/tfjs-core'),
+    tfjsBackendWasm: version('@tensorflow/tfjs-backend-wasm'),
+    platform: `${os.platform()} ${os.release()}`
+  };
+}
+
+async function oneRun(configs: Config[], scale: number, leakSteps: number, python: string | undefined): Promise<Run> {
+  const run: Run = { startedAt: new Date().toISOString(), loadAverageBefore: os.loadavg(), loadAverageAfter: [], configs: [], skipped: {} };
+  for (const config of configs) {
+    if (config === 'tensorflow' && !installed('@tensorflow/tfjs-node')) {
+      run.skipped[config] = '@tensorflow/tfjs-node is not installed';
+      continue;
+    }
+    console.error(`bench: ${config} …`);
+    const args = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm', 'bench/measure.ts', '--config', config, '--reps', String(scale)];
+    if (config !== 'cpu' && config !== 'wasm') args.push('--profile');
+    if (config === 'wasm+ardkit' || config === 'tensorflow') args.push('--leak-steps', String(leakSteps));
+    try {
+      run.configs.push(await runJson<ConfigResult>(process.execPath, args));
+    } catch (error) {
+      run.skipped[config] = error instanceof Error ? error.message : String(error);
+    }
+  }
+  if (python === undefined) run.pytorchSkipped = opts['skip-torch'] ? '--skip-torch' : 'no python with torch (Debian: apt-get install python3-torch)';
+  else {
+    console.error(`bench: PyTorch (${python}) …`);
+    run.pytorch = await runJson<TorchResult>(python, ['bench/torch_bench.py', '--batch', '128', '--threads', '2', '--reps', String(scale)]);
+  }
+  run.loadAverageAfter = os.loadavg();
+  return run;
+}
+
+/** A number for the report: `digits` decimals, or 2 significant digits below 10 (a cpu training step is ~0.3 img/s). */
+const fmt = (v: number | undefined, digits = 0): string =>
+  v === undefined || !Number.isFinite(v) ? '–' : digits === 0 && Math.abs(v) < 10 ? v.toPrecision(2) : v.toFixed(digits);
+const pct = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`);
+
+interface Target {
+  what: string;
+  value: string;
+  target: string;
+  met: boolean | undefined;
+}
+
+function targets(run: Run): Target[] {
+  const best = run.configs.find((c) => c.config === 'wasm+ardkit');
+  const torch = run.pytorch;
+  const step = best?.pgdStep?.ardkit.imagesPerSecond;
+  const out: Target[] = [
+    { what: 'wasm + ardkit: one PGD step, batch 128', value: `${fmt(step)} img/s`, target: '≥ 450 img/s', met: step === undefined ? undefined : step >= 450 },
+    {
+      what: 'wasm + ardkit vs PyTorch CPU (same run), one PGD step',
+      value: torch === undefined || step === undefined ? '–' : `${fmt(step / torch.pgdStep.imagesPerSecond, 2)}×`,
+      target: '≥ 0.8×',
+      met: torch === undefined || step === undefined ? undefined : step / torch.pgdStep.imagesPerSecond >= 0.8
+    },
+    {
+      what: 'wasm + ardkit: adversarial-training step (PGD-10 + update)',
+      value: `${fmt(best?.advTrainStep?.imagesPerSecond)} img/s`,
+      target: '≥ 40 img/s',
+      met: best?.advTrainStep === undefined ? undefined : best.advTrainStep.imagesPerSecond >= 40
+    }
+  ];
+  const threaded = run.configs.find((c) => c.config === 'wasm+ardkit+threads')?.pgdStep?.ardkit.imagesPerSecond;
+  if (threaded !== undefined && torch !== undefined) {
+    out.push({
+      what: 'experiment, wasm + ardkit with 2 threads vs PyTorch CPU, one PGD step',
+      value: `${fmt(threaded, 0)} img/s, ${fmt(threaded / torch.pgdStep.imagesPerSecond, 2)}×`,
+      target: '(not a target)',
+      met: undefined
+    });
+  }
+  for (const c of run.configs) {
+    for (const [label, pair] of [['one PGD step', c.pgdStep], ['PGD-10', c.pgd10]] as const) {
+      if (pair?.hand === undefined) continue;
+      const ratio = pair.ardkit.imagesPerSecond / pair.hand.imagesPerSecond;
+      out.push({ what: `${c.config}: ardkit pgd vs hand-written loop, ${label}`, value: `${fmt(ratio, 3)}×`, target: '≥ 0.97×', met: ratio >= 0.97 });
+    }
+    if (c.memory !== undefined) {
+      const m = c.memory;
+      out.push({
+        what: `${c.config}: tensors after ${String(m.pgdSteps)} PGD steps`,
+        value: `${String(m.numTensorsBefore)} → ${String(m.numTensorsAfter)}`,
+        target: 'no change',
+        met: m.numTensorsAfter === m.numTensorsBefore
+      });
+      out.push({
+        what: `${c.config}: RSS growth over ${String(m.pgdSteps)} PGD steps after warm-up`,
+        value: `${fmt(m.rssBeforeMiB)} → ${fmt(m.rssAfterMiB)} MiB (${pct(m.rssGrowth)})`,
+        target: '< 5 %',
+        met: m.rssGrowth < 0.05
+      });
+    }
+  }
+  return out;
+}
+
+function markdown(runs: Run[], info: Record<string, string | number>, command: string): string {
+  const lines: string[] = [
+    '# Performance',
+    '',
+    'Generated by `npm run bench` (bench/run.ts); raw figures in `bench/results.json`. The model is',
+    "ardkit's `smallCnn()` (the MNIST SmallCNN of Madry et al. and TRADES: conv 32-32-pool-64-64-pool, dense",
+    '200-200-10, 312 202 parameters) on real MNIST test images, batch 128, L∞ PGD with ε = 0.3 and step 0.01.',
+    'Images/s are batch / median time of one call, the result read back. "hand" is the same PGD loop written',
+    'directly with tfjs ops (bench/measure.ts), on the same backend; PyTorch runs the same model and steps',
+    '(bench/torch_bench.py) with `torch.set_num_threads(2)`.',
+    '',
+    `Machine: ${String(info['nproc'])} cores (nproc), ${String(info['cpu'])} (${String(info['simd'])}), ${String(info['memoryGiB'])} GiB;`,
+    `Node ${String(info['node'])}, tfjs-core ${String(info['tfjsCore'])}, tfjs-backend-wasm ${String(info['tfjsBackendWasm'])}; ${String(info['platform'])}.`,
+    '',
+    `Command: \`${command}\``,
+    ''
+  ];
+  runs.forEach((run, i) => {
+    const load = (l: number[]): string => l.map((v) => v.toFixed(2)).join(', ');
+    lines.push(`## Run ${String(i + 1)} (${run.startedAt}; load average before ${load(run.loadAverageBefore)}, after ${load(run.loadAverageAfter)})`, '');
+    lines.push('| configuration | one PGD step | hand loop | PGD-10 | hand loop | adversarial-training step (PGD-10 + update) |');
+    lines.push('| --- | --- | --- | --- | --- | --- |');
+    for (const c of run.configs) {
+      const train = c.advTrainStep === undefined ? `fails: ${c.advTrainError ?? '?'}` : fmt(c.advTrainStep.imagesPerSecond);
+      lines.push(
+        `| ${c.config} | ${fmt(c.pgdStep?.ardkit.imagesPerSecond)} | ${fmt(c.pgdStep?.hand?.imagesPerSecond)} | ${fmt(c.pgd10?.ardkit.imagesPerSecond)} | ${fmt(c.pgd10?.hand?.imagesPerSecond)} | ${train} |`
+      );
+    }
+    const t = run.pytorch;
+    if (t !== undefined) {
+      lines.push(`| PyTorch ${t.torch} CPU, ${String(t.threads)} threads | ${fmt(t.pgdStep.imagesPerSecond)} | | ${fmt(t.pgd10.imagesPerSecond)} | | ${fmt(t.advTrainStep.imagesPerSecond)} |`);
+      lines.push(`| PyTorch ${t.torch} CPU, 1 thread | ${fmt(t.pgdStepOneThread.imagesPerSecond)} | | | | |`);
+    }
+    lines.push('', 'Images/s; – = not measured (the cpu backend runs no hand-written PGD-10: over a minute per call).');
+    if (run.configs.some((c) => c.config === 'wasm+ardkit+threads')) {
+      lines.push(
+        "wasm+ardkit+threads is an experiment of the benchmark (bench/wasm-threads.ts), not part of ardkit: tfjs' threaded",
+        'wasm build forced on in Node (tfjs disables it there) with 2 XNNPACK threads.'
+      );
+    }
+    for (const [config, why] of Object.entries(run.skipped)) lines.push(`${config}: skipped (${why}).`);
+    if (run.pytorchSkipped !== undefined) lines.push(`PyTorch: skipped (${run.pytorchSkipped}).`);
+    lines.push('', '| target | measured | wanted | met |', '| --- | --- | --- | --- |');
+    for (const tg of targets(run)) lines.push(`| ${tg.what} | ${tg.value} | ${tg.target} | ${tg.met === undefined ? '–' : tg.met ? 'yes' : '**no**'} |`);
+    for (const c of run.configs) {
+      if (c.memory !== undefined) lines.push('', `RSS of ${c.config} every 100 PGD steps after the warm-up (MiB): ${c.memory.rssEvery100StepsMiB.join(', ')}.`);
+    }
+    const profiled = run.configs.find((c) => c.profileMs !== undefined);
+    if (profiled?.profileMs !== undefined) {
+      lines.push('', `Where one PGD step's time goes on ${profiled.config} (tf.profile, ms per kernel): ${Object.entries(profiled.profileMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}.`);
+    }
+    lines.push('');
+  });
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const runs = positive('runs', opts.runs, true);
+  const configs = opts.configs.split(',').map((c) => c.trim()) as Config[];
+  for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`--configs: unknown configuration ${JSON.stringify(c)}`);
+  const scale = opts.quick ? 0.3 : 1;
+  const leakSteps = opts.quick ? 100 : positive('leak-steps', opts['leak-steps'], true);
+  const python = opts['skip-torch'] ? undefined : findTorchPython();
+  const info = machine();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const results: Run[] = [];
+  for (let r = 0; r < runs; r++) {
+    console.error(`bench: run ${String(r + 1)}/${String(runs)}, load average ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
+    results.push(await oneRun(configs, scale, leakSteps, python));
+  }
+  const json = { machine: info, command, batch: 128, eps: 0.3, stepSize: 0.01, runs: results };
+  fs.mkdirSync(path.dirname(path.resolve(root, opts.json)), { recursive: true });
+  fs.writeFileSync(path.resolve(root, opts.json), `${JSON.stringify(json, null, 2)}\n`);
+  fs.mkdirSync(path.dirname(path.resolve(root, opts.markdown)), { recursive: true });
+  const md = markdown(results, info, command);
+  fs.writeFileSync(path.resolve(root, opts.markdown), md);
+  console.log(md);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,7 @@
+/**
+ * Backend selection for Node and the training kernels that tfjs' wasm backend lacks or runs slowly.
+ * Nothing here runs on import: registering kernels and choosing a backend are explicit calls.
+ * @packageDocumentation
+ */
+export { registerWasmTrainingKernels } from './wasm-training-kernels.js';
+export { type NodeBackendName, NODE_BACKENDS, type UseBestBackendOptions, useBestBackend } from './use-best-backend.js';

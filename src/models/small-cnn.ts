@@ -1,0 +1,104 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+import { checkInteger, checkKnownKeys } from '../core/validate.js';
+import { rangeError } from '../core/errors.js';
+
+/** Options of {@link smallCnn}. */
+export interface SmallCnnOptions {
+  /**
+   * Input shape `[height, width, channels]`, NHWC; each side must leave at least 1 pixel after the two
+   * conv–conv–pool blocks (at least 16).
+   * @defaultValue [28, 28, 1]
+   */
+  readonly inputShape?: readonly [number, number, number];
+  /** Number of classes (units of the last layer, which outputs logits). @defaultValue 10 */
+  readonly numClasses?: number;
+  /** Filters of the two convolution blocks (two convolutions each). @defaultValue [32, 64] */
+  readonly filters?: readonly [number, number];
+  /** Units of the two hidden dense layers. @defaultValue 200 */
+  readonly hidden?: number;
+  /** Seed of the weight initialisers: the same seed gives the same initial weights. @defaultValue 0 */
+  readonly seed?: number;
+}
+
+const KEYS = ['inputShape', 'numClasses', 'filters', 'hidden', 'seed'] as const;
+
+/** Spatial size after two blocks of two valid 3×3 convolutions and a 2×2 pool. */
+function outputSide(side: number): number {
+  return Math.floor((Math.floor((side - 4) / 2) - 4) / 2);
+}
+
+/**
+ * The small MNIST CNN of the adversarial-robustness literature (the "SmallCNN" of Madry et al.'s MNIST
+ * challenge and of TRADES, Zhang et al., arXiv 1901.08573, without its dropout), as a tfjs-layers model
+ * that outputs logits. With the defaults, on `[28, 28, 1]` inputs (312 202 parameters):
+ *
+ * | layer | output |
+ * | --- | --- |
+ * | conv 3×3, 32 filters, ReLU | 26×26×32 |
+ * | conv 3×3, 32 filters, ReLU | 24×24×32 |
+ * | max-pool 2×2 | 12×12×32 |
+ * | conv 3×3, 64 filters, ReLU | 10×10×64 |
+ * | conv 3×3, 64 filters, ReLU | 8×8×64 |
+ * | max-pool 2×2 | 4×4×64 |
+ * | flatten, dense 200, ReLU | 200 |
+ * | dense 200, ReLU | 200 |
+ * | dense 10 (logits) | 10 |
+ *
+ * Convolutions are `valid`, He-normal initialised; it trains on every tfjs backend, on wasm once
+ * `registerWasmTrainingKernels` (from `ardkit/backends`) has added the convolution gradients. The examples and the benchmark
+ * (`npm run bench`) use it. This entry point imports `@tensorflow/tfjs-layers`, an optional peer dependency.
+ *
+ * @param options - see {@link SmallCnnOptions}.
+ * @returns a new, unfitted `tf.Sequential`; the caller disposes it (`model.dispose()`).
+ * @throws RangeError when an option is not a positive integer, the input is too small for the two blocks,
+ * or an unknown option key is given.
+ * @example
+ * const net = smallCnn(); // MNIST-sized
+ * const model = fromLayersModel(net);
+ * const xAdv = pgd(model, x, y, { eps: 0.3 });
+ */
+export function smallCnn(options: Readonly<SmallCnnOptions> = {}): tfl.Sequential {
+  const fn = 'smallCnn';
+  checkKnownKeys(fn, options, KEYS);
+  const given: unknown = options.inputShape ?? [28, 28, 1];
+  if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
+    rangeError(fn, 'inputShape', 'be [height, width, channels] of positive integers', given);
+  }
+  const inputShape = given as [number, number, number];
+  if (outputSide(inputShape[0]) < 1 || outputSide(inputShape[1]) < 1) {
+    rangeError(fn, 'inputShape', 'have height and width >= 16 (two conv-conv-pool blocks)', inputShape);
+  }
+  const numClasses = checkInteger(fn, 'numClasses', options.numClasses ?? 10, 2);
+  const filters = options.filters ?? [32, 64];
+  if (!Array.isArray(filters) || filters.length !== 2) rangeError(fn, 'filters', 'be a pair of positive integers', filters);
+  const [f1, f2] = [checkInteger(fn, 'filters[0]', filters[0]), checkInteger(fn, 'filters[1]', filters[1])];
+  const hidden = checkInteger(fn, 'hidden', options.hidden ?? 200);
+  const seed = checkInteger(fn, 'seed', options.seed ?? 0, 0);
+
+  let layer = 0;
+  const init = (): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed: seed * 100 + ++layer });
+  const conv = (filtersOut: number, first = false): ReturnType<typeof tfl.layers.conv2d> =>
+    tfl.layers.conv2d({
+      ...(first ? { inputShape: [...inputShape] } : {}),
+      filters: filtersOut,
+      kernelSize: 3,
+      activation: 'relu',
+      kernelInitializer: init()
+    });
+  const dense = (units: number, activation: 'relu' | 'linear'): ReturnType<typeof tfl.layers.dense> =>
+    tfl.layers.dense({ units, activation, kernelInitializer: init() });
+  return tfl.sequential({
+    layers: [
+      conv(f1, true),
+      conv(f1),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      conv(f2),
+      conv(f2),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      dense(hidden, 'relu'),
+      dense(hidden, 'relu'),
+      dense(numClasses, 'linear')
+    ]
+  });
+}
