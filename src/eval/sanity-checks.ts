@@ -15,7 +15,7 @@ import { marginPerExample } from '../losses/cw-margin.js';
 import { apgd, apgdTargeted } from '../attacks/apgd.js';
 import { NORMS, type Norm } from '../attacks/norms.js';
 import { checkAttackInputs } from '../attacks/pgd.js';
-import { safeGradient } from '../attacks/projected-gradient-ascent.js';
+import { safeGradient } from '../attacks/safe-gradient.js';
 import { correctMask, gatherRows, indicesWhere } from '../attacks/rows.js';
 import { square } from '../attacks/square.js';
 
