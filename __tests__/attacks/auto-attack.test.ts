@@ -16,21 +16,15 @@ import {
 } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { accuracy, expectNoLeak, expectThrowsNoLeak, maxDistance, rows, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 
 /**
  * A scripted problem: logits are the first 3 features, feature 3 is the example's id/10, feature 4 is a marker the
  * attacks write. Example 5 is misclassified; attack A breaks 0, 1 (and would break 5), attack B breaks 1 and 2.
  */
-const scores = [
-  [0.9, 0.1, 0.0],
-  [0.1, 0.9, 0.0],
-  [0.0, 0.1, 0.9],
-  [0.9, 0.0, 0.1],
-  [0.1, 0.8, 0.1],
-  [0.9, 0.05, 0.05]
-];
-const labels = [0, 1, 2, 0, 1, 2];
-const scripted: Model = (x) => tf.slice(x, [0, 0], [x.shape[0] ?? 0, 3]) as tf.Tensor2D;
+const scores = SCRIPTED_SCORES.map((row) => [...row]);
+const labels = [...SCRIPTED_LABELS];
+const scripted: Model = readsFeatures(0);
 
 /** An attack that breaks the examples `ids` and writes `marker` into feature 4 of every row it returns. */
 function breaking(ids: number[], marker: number, seen?: number[][]): Attack {

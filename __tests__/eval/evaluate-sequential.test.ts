@@ -4,18 +4,12 @@ import { worstCase, type Attack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { evaluate } from '../../src/eval/index.js';
 import { expectThrowsNoLeak, useBackend } from '../helpers.js';
+import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 
 /** Logits are the first 3 features; feature 3 is the example's id/10. Example 5 is misclassified. */
-const scores = [
-  [0.9, 0.1, 0.0],
-  [0.1, 0.9, 0.0],
-  [0.0, 0.1, 0.9],
-  [0.9, 0.0, 0.1],
-  [0.1, 0.8, 0.1],
-  [0.9, 0.05, 0.05]
-];
-const labels = [0, 1, 2, 0, 1, 2];
-const model: Model = (x) => tf.slice(x, [0, 0], [x.shape[0] ?? 0, 3]) as tf.Tensor2D;
+const scores = SCRIPTED_SCORES.map((row) => [...row]);
+const labels = [...SCRIPTED_LABELS];
+const model: Model = readsFeatures(0);
 
 /** Breaks the examples `ids`; records the ids it was given. */
 function breaking(ids: number[], seen: number[]): Attack {

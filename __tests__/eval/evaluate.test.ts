@@ -3,22 +3,16 @@ import { fgsm, pgd, type Attack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { evaluate } from '../../src/eval/index.js';
 import { expectThrowsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 
 /**
  * A problem whose every answer is known: the model's logits are the first 3 input features; feature 3
  * is the example's id/10. Example 5 is misclassified; attack A breaks examples 0 and 1 (and 5), attack B
  * breaks 1 and 2. So clean = 5/6, A = 3/6, B = 3/6, worst case = 2/6 (examples 3 and 4).
  */
-const scores = [
-  [0.9, 0.1, 0.0],
-  [0.1, 0.9, 0.0],
-  [0.0, 0.1, 0.9],
-  [0.9, 0.0, 0.1],
-  [0.1, 0.8, 0.1],
-  [0.9, 0.05, 0.05]
-];
-const labels = [0, 1, 2, 0, 1, 2];
-const model: Model = (x) => tf.slice(x, [0, 0], [x.shape[0] ?? 0, 3]) as tf.Tensor2D;
+const scores = SCRIPTED_SCORES.map((row) => [...row]);
+const labels = [...SCRIPTED_LABELS];
+const model: Model = readsFeatures(0);
 
 function breaking(ids: number[]): Attack {
   return (_m, x, y) => {

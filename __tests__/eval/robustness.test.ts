@@ -4,22 +4,16 @@ import { apgd, pgd, type Attack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { robustnessCurve, selectTeachers, transferability, type TransferabilityResult } from '../../src/eval/index.js';
 import { expectThrowsNoLeak, testRandom, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 
 /**
  * Features 0–2 and 4–6 both hold these scores, feature 3 the example's id/10. Example 5 is misclassified.
  * Models A and B read features 0–2, model C reads 4–6; the attack rewrites features 0–2 only.
  */
-const scores = [
-  [0.9, 0.1, 0.0],
-  [0.1, 0.9, 0.0],
-  [0.0, 0.1, 0.9],
-  [0.9, 0.0, 0.1],
-  [0.1, 0.8, 0.1],
-  [0.9, 0.05, 0.05]
-];
-const labels = [0, 1, 2, 0, 1, 2];
-const readsFirst: Model = (x) => tf.slice(x, [0, 0], [x.shape[0] ?? 0, 3]) as tf.Tensor2D;
-const readsSecond: Model = (x) => tf.slice(x, [0, 4], [x.shape[0] ?? 0, 3]) as tf.Tensor2D;
+const scores = SCRIPTED_SCORES.map((row) => [...row]);
+const labels = [...SCRIPTED_LABELS];
+const readsFirst: Model = readsFeatures(0);
+const readsSecond: Model = readsFeatures(4);
 /** Sets features 0–2 to the one-hot of a wrong class, on every row. */
 const rewriteFirst: Attack = (_m, x, y) => {
   const xs = x.arraySync() as number[][];
