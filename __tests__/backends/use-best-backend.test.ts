@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { NODE_BACKENDS, useBestBackend } from '../../src/backends/index.js';
@@ -11,10 +12,13 @@ describe('useBestBackend', () => {
     expect(tf.findBackendFactory('cpu')).toBeNull();
   });
 
-  it('chooses wasm with the training kernels when tfjs-node is not installed', async () => {
+  it('chooses wasm with the training kernels and one thread per core when tfjs-node is not installed', async () => {
     expect(NODE_BACKENDS).toEqual(['tensorflow', 'wasm', 'cpu']);
     expect(await useBestBackend()).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
+    // One XNNPACK thread per core, at most 8 (registerWasmThreads).
+    const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+    expect(getThreadsCount()).toBe(Math.min(8, os.availableParallelism()));
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     expect(tf.findBackendFactory('tensorflow')).toBeNull();
   });
@@ -36,6 +40,6 @@ describe('useBestBackend', () => {
     await expect(useBestBackend({ candidates: [] })).rejects.toThrow(/^useBestBackend: candidates must be a non-empty array of "tensorflow", "wasm", "cpu" \(got \[\]\)$/);
     await expect(useBestBackend({ candidates: ['gpu' as 'cpu'] })).rejects.toThrow(/^useBestBackend: candidates must hold only .* \(got "gpu"\)$/);
     await expect(useBestBackend({ wasmTrainingKernels: 1 as unknown as boolean })).rejects.toThrow(TypeError);
-    await expect(useBestBackend({ backend: 'cpu' } as object)).rejects.toThrow(/^useBestBackend: options must only have the keys candidates, wasmTrainingKernels \(got "backend"\)$/);
+    await expect(useBestBackend({ backend: 'cpu' } as object)).rejects.toThrow(/^useBestBackend: options must only have the keys candidates, wasmTrainingKernels, threads \(got "backend"\)$/);
   });
 });

@@ -4,4 +4,5 @@
  * @packageDocumentation
  */
 export { registerWasmTrainingKernels } from './wasm-training-kernels.js';
+export { MAX_WASM_THREADS, registerWasmThreads, type WasmThreadsOptions } from './wasm-threads.js';
 export { type NodeBackendName, NODE_BACKENDS, type UseBestBackendOptions, useBestBackend } from './use-best-backend.js';
