@@ -6,15 +6,14 @@
  *   node --loader ts-node/esm bench/measure.ts --config wasm+ardkit [--reps 1] [--leak-steps 1000]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerWasmTrainingKernels, useBestBackend } from 'ardkit/backends';
+import { useBestBackend } from 'ardkit/backends';
 import { fromLayersModel, type Model } from 'ardkit/core';
 import { pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
 import { smallCnn } from 'ardkit/models';
 import { parseOptions, positive } from '../examples/cli.js';
 import { loadMnist } from '../examples/mnist.js';
-import { CONFIGS, type Config, type ConfigResult, type Rate } from './types.js';
-import { initThreadedWasm } from './wasm-threads.js';
+import { CONFIGS, type Config, type ConfigResult, type Pair, type Rate } from './types.js';
 
 const opts = parseOptions('Usage: node --loader ts-node/esm bench/measure.ts --config NAME [options]', {
   config: { type: 'string', description: `one of ${CONFIGS.join(', ')}` },
@@ -60,7 +59,13 @@ async function rates(fns: Array<() => tf.Tensor | undefined>, batch: number, rep
   for (let r = 0; r < reps; r++) {
     for (const [i, f] of fns.entries()) times[i]?.push(await timeOnce(f));
   }
-  return times.map((t) => ({ imagesPerSecond: batch / median(t), medianSeconds: median(t), reps: t.length }));
+  return times.map((t) => ({ imagesPerSecond: batch / median(t), medianSeconds: median(t), reps: t.length, seconds: t }));
+}
+
+/** ardkit against the hand loop from paired neighbouring calls (see {@link Pair.relativeSpeed}). */
+function pair(ardkit: Rate, hand: Rate): Pair {
+  const ratios = ardkit.seconds.map((s, i) => (hand.seconds[i] ?? NaN) / s);
+  return { ardkit, hand, relativeSpeed: median(ratios) };
 }
 
 /**
@@ -84,23 +89,25 @@ function handPgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, steps: number): tf.
 
 async function setup(config: Config): Promise<void> {
   if (config === 'cpu') await useBestBackend({ candidates: ['cpu'] });
-  else if (config === 'wasm') await useBestBackend({ candidates: ['wasm'], wasmTrainingKernels: false });
+  else if (config === 'wasm') await useBestBackend({ candidates: ['wasm'], wasmTrainingKernels: false, threads: 1 });
+  else if (config === 'wasm+ardkit-1thread') await useBestBackend({ candidates: ['wasm'], threads: 1 });
   else if (config === 'wasm+ardkit') await useBestBackend({ candidates: ['wasm'] });
-  else if (config === 'wasm+ardkit+threads') {
-    await import('@tensorflow/tfjs-backend-wasm');
-    registerWasmTrainingKernels();
-    const threads = await initThreadedWasm(2);
-    if (threads !== 2) throw new Error(`the threaded wasm backend runs ${String(threads)} threads, not 2`);
-  }
   else await useBestBackend({ candidates: ['tensorflow'] });
+}
+
+/** The wasm backend's XNNPACK thread count, or undefined on another backend. */
+async function wasmThreads(): Promise<number | undefined> {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as { getThreadsCount(): number };
+  return wasm.getThreadsCount();
 }
 
 /** How many timed calls each measurement gets on this configuration (a cpu PGD-10 takes over a minute). */
 function repetitions(config: Config, scale: number): { step: number; ten: number; train: number; handTen: boolean } {
   const r = (n: number): number => Math.max(1, Math.round(n * scale));
-  if (config === 'cpu') return { step: r(2), ten: 1, train: 1, handTen: false };
+  if (config === 'cpu') return { step: r(4), ten: 1, train: 1, handTen: false };
   if (config === 'wasm') return { step: r(5), ten: r(2), train: r(2), handTen: true };
-  return { step: r(30), ten: r(6), train: r(6), handTen: true };
+  return { step: r(30), ten: r(10), train: r(6), handTen: true };
 }
 
 async function main(): Promise<void> {
@@ -130,15 +137,19 @@ async function main(): Promise<void> {
 
   const n = repetitions(config, scale);
   const result: ConfigResult = { config, backend: tf.getBackend(), batch };
+  const threads = await wasmThreads();
+  if (threads !== undefined) result.threads = threads;
   const progress = (what: string): void => {
     console.error(`bench: ${config}: ${what} …`);
   };
+  progress('forward pass');
+  result.forward = at(await rates([() => model(x)], batch, n.step, 2), 0);
   progress('one PGD step');
   const step = await rates([ardkitPgd(1), hand(1)], batch, n.step, 2);
-  result.pgdStep = { ardkit: at(step, 0), hand: at(step, 1) };
+  result.pgdStep = pair(at(step, 0), at(step, 1));
   progress('PGD-10');
   const ten = await rates(n.handTen ? [ardkitPgd(10), hand(10)] : [ardkitPgd(10)], batch, n.ten, config === 'cpu' ? 0 : 1);
-  result.pgd10 = n.handTen ? { ardkit: at(ten, 0), hand: at(ten, 1) } : { ardkit: at(ten, 0) };
+  result.pgd10 = n.handTen ? pair(at(ten, 0), at(ten, 1)) : { ardkit: at(ten, 0) };
   progress('adversarial-training step');
   try {
     result.advTrainStep = at(await rates([advTrain], batch, n.train, config === 'cpu' ? 0 : 1), 0);
@@ -184,8 +195,7 @@ async function main(): Promise<void> {
   tf.dispose([x, y]);
   optimizer.dispose();
   net.dispose();
-  // Exit explicitly once written: the threaded experiment's pthread workers would keep Node alive.
-  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 main().catch((error: unknown) => {

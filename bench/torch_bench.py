@@ -1,7 +1,8 @@
 """PyTorch reference for ardkit's benchmark: the same small MNIST CNN, batch and steps on the CPU.
 
 Called by bench/run.ts when `import torch` works (Debian: python3-torch); never needed by the build or tests.
-Prints one JSON line with images/s of one PGD step, PGD-10 and an adversarial-training step (PGD-10 + SGD).
+Prints one JSON line with images/s of one PGD step, PGD-10, an adversarial-training step (PGD-10 + SGD)
+and the forward pass alone.
 
     python3 bench/torch_bench.py --batch 128 --threads 2 --reps 1
 """
@@ -71,6 +72,10 @@ def main():
         F.cross_entropy(model(x_adv), y).backward()
         optimizer.step()
 
+    def forward():
+        with torch.no_grad():
+            model(x)
+
     torch.set_num_threads(1)
     one_thread = rate(lambda: pgd(model, x, y, 1), args.batch, reps(30), warmup=3)
     torch.set_num_threads(args.threads)
@@ -82,6 +87,7 @@ def main():
         "pgd10": rate(lambda: pgd(model, x, y, 10), args.batch, reps(6)),
         "advTrainStep": rate(adv_train, args.batch, reps(6)),
         "pgdStepOneThread": one_thread,
+        "forward": rate(forward, args.batch, reps(30), warmup=3),
     }
     print(json.dumps(result))
 

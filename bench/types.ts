@@ -1,7 +1,11 @@
 /** Shapes of the benchmark's results (bench/results.json). */
 
-/** The tfjs configurations the benchmark compares. */
-export const CONFIGS = ['cpu', 'wasm', 'wasm+ardkit', 'wasm+ardkit+threads', 'tensorflow'] as const;
+/**
+ * The tfjs configurations the benchmark compares: `wasm` is tfjs' own (single-threaded in Node, no conv
+ * gradient kernels); `wasm+ardkit-1thread` adds ardkit's training kernels; `wasm+ardkit` is what
+ * `useBestBackend()` gives, the training kernels on ardkit's threaded wasm with one thread per core.
+ */
+export const CONFIGS = ['cpu', 'wasm', 'wasm+ardkit-1thread', 'wasm+ardkit', 'tensorflow'] as const;
 export type Config = (typeof CONFIGS)[number];
 
 /** A throughput: images per second from the median of `reps` timed calls. */
@@ -9,12 +13,20 @@ export interface Rate {
   imagesPerSecond: number;
   medianSeconds: number;
   reps: number;
+  /** Seconds of each timed call, in order (calls of compared functions alternate). */
+  seconds: number[];
 }
 
 /** ardkit's `pgd` and the hand-written loop, on the same backend. */
 export interface Pair {
   ardkit: Rate;
   hand?: Rate;
+  /**
+   * ardkit's speed relative to the hand-written loop: the median over the alternating calls of
+   * hand time / ardkit time, each ratio taken from two neighbouring calls, so a change of machine load between
+   * calls cancels out (unlike a ratio of two medians).
+   */
+  relativeSpeed?: number;
 }
 
 export interface MemoryResult {
@@ -32,7 +44,11 @@ export interface MemoryResult {
 export interface ConfigResult {
   config: Config;
   backend: string;
+  /** XNNPACK threads of the wasm backend (`getThreadsCount()`); absent on other backends. */
+  threads?: number;
   batch: number;
+  /** The forward pass alone (logits of the batch, no gradient): the kernels' ceiling, for context. */
+  forward?: Rate;
   pgdStep?: Pair;
   pgd10?: Pair;
   advTrainStep?: Rate;
@@ -50,4 +66,6 @@ export interface TorchResult {
   pgd10: Rate;
   advTrainStep: Rate;
   pgdStepOneThread: Rate;
+  /** The forward pass alone, without autograd (`torch.no_grad()`). */
+  forward: Rate;
 }
