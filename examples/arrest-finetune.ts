@@ -9,11 +9,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { arrest, featuresOf, fit, natural, pgdAt } from 'ardkit/train';
 import { studentFromLayers } from 'ardkit/models';
 import { loadMnist } from './mnist.js';
-import { parseOptions, positive } from './cli.js';
-import { asModel, mlp, progress, robustnessTable, useBackend } from './common.js';
+import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
+import { asModel, chooseBackend, mlp, progress, robustnessTable } from './common.js';
 
 const opts = parseOptions('Usage: examples/arrest-finetune.ts [options]', {
-  backend: { type: 'string', description: 'tfjs backend: wasm or cpu', default: 'wasm' },
+  ...BACKEND_OPTIONS,
   eps: { type: 'string', description: 'L∞ radius for fine-tuning and evaluation', default: '0.1' },
   lambda: { type: 'string', description: 'weight λ of the representation distance (RGKD)', default: '1' },
   gamma: { type: 'string', description: 'cosine distance γ above which an example is replayed with noise', default: '0.1' },
@@ -25,7 +25,7 @@ const opts = parseOptions('Usage: examples/arrest-finetune.ts [options]', {
 });
 
 async function main(): Promise<void> {
-  const backend = await useBackend(opts.backend);
+  const backend = await chooseBackend(opts.backend, opts.threads);
   const eps = positive('eps', opts.eps);
   const seed = Number(opts.seed);
   const trainSize = positive('train-size', opts['train-size'], true);

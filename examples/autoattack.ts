@@ -7,18 +7,17 @@
  *   ... examples/autoattack.ts --help
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
 import { fromLayersModel, createRandom, type Model } from 'ardkit/core';
 import { autoAttack, pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
 import { evaluate, sanityChecks } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
-import { parseOptions, positive } from './cli.js';
+import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
+import { chooseBackend } from './common.js';
 
 const opts = parseOptions('Usage: node --loader ts-node/esm examples/autoattack.ts [options]', {
-  backend: { type: 'string', description: 'tfjs backend: wasm or cpu', default: 'wasm' },
+  ...BACKEND_OPTIONS,
   'train-size': { type: 'string', description: 'training images used', default: '60000' },
   'test-size': { type: 'string', description: 'test images evaluated (up to 10000)', default: '300' },
   epochs: { type: 'string', description: 'epochs of standard training', default: '2' },
@@ -64,8 +63,7 @@ function train(net: tfl.Sequential, x: tf.Tensor, y: tf.Tensor1D, epochs: number
 const pct = (v: number | undefined): string => `${((v ?? NaN) * 100).toFixed(1)}%`.padStart(7);
 
 async function main(): Promise<void> {
-  if (!(await tf.setBackend(opts.backend))) throw new Error(`backend ${opts.backend} is not available`);
-  await tf.ready();
+  const backend = await chooseBackend(opts.backend, opts.threads);
   const seed = Number(opts.seed);
   const eps = positive('eps', opts.eps);
   const testSize = Math.min(10000, positive('test-size', opts['test-size'], true));
@@ -76,7 +74,7 @@ async function main(): Promise<void> {
   train(standard, trainSet.x, trainSet.y, positive('epochs', opts.epochs, true), 0, seed);
   const robust = mlp(seed + 100);
   train(robust, trainSet.x, trainSet.y, positive('adv-epochs', opts['adv-epochs'], true), 0.1, seed + 1);
-  console.log(`trained both MLPs in ${((performance.now() - t0) / 1000).toFixed(0)} s (backend ${tf.getBackend()})\n`);
+  console.log(`trained both MLPs in ${((performance.now() - t0) / 1000).toFixed(0)} s (backend ${backend})\n`);
 
   const few = Math.min(100, testSize);
   const xFew = tf.slice(testSet.x, 0, few);

@@ -40,3 +40,18 @@ export function backendOption(value: string): 'auto' | 'tensorflow' | 'wasm' | '
   console.error(`--backend must be auto, tensorflow, wasm or cpu (got ${JSON.stringify(value)})`);
   process.exit(2);
 }
+
+/** The `--backend` and `--threads` options every example takes (see {@link chooseBackend} in common.ts). */
+export const BACKEND_OPTIONS = {
+  backend: { type: 'string', description: 'tfjs backend: auto (tensorflow, else wasm, else cpu), tensorflow, wasm or cpu', default: 'auto' },
+  threads: { type: 'string', description: 'threads of the wasm backend, 1 to 8, or auto (one per core)', default: 'auto' }
+} as const satisfies Record<string, OptionSpec>;
+
+/** Parses `--threads`: `auto` or an integer from 1 to 8, exiting with a clear message otherwise. */
+export function threadsOption(value: string): number | 'auto' {
+  if (value === 'auto') return value;
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 1 && n <= 8) return n;
+  console.error(`--threads must be auto or an integer from 1 to 8 (got ${JSON.stringify(value)})`);
+  process.exit(2);
+}

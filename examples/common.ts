@@ -1,18 +1,26 @@
 /** Shared pieces of the examples: backend choice, MLP builders, a progress bar with ETA, robustness tables. */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
 import type { Model } from 'ardkit/core';
 import { cw, pgd } from 'ardkit/attacks';
 import { evaluate } from 'ardkit/eval';
 import type { BatchInfo, EpochInfo, FitOptions } from 'ardkit/train';
+import { useBestBackend } from 'ardkit/backends';
+import { backendOption, threadsOption } from './cli.js';
 
-/** Selects a tfjs backend by name and waits until it is ready. */
-export async function useBackend(name: string): Promise<string> {
-  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} is not available`);
-  await tf.ready();
-  return tf.getBackend();
+/**
+ * Sets up the backend of the `--backend` and `--threads` options through ardkit's `useBestBackend` (`auto`:
+ * tfjs-node when installed, else wasm with ardkit's training kernels on one thread per core, else cpu) and
+ * returns a description for the output, e.g. `wasm (2 threads)`.
+ */
+export async function chooseBackend(backend: string, threads: string): Promise<string> {
+  const name = backendOption(backend);
+  const count = threadsOption(threads);
+  await useBestBackend({ ...(name === 'auto' ? {} : { candidates: [name] }), ...(count === 'auto' ? {} : { threads: count }) });
+  if (tf.getBackend() !== 'wasm') return tf.getBackend();
+  const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+  const n = getThreadsCount();
+  return `wasm (${String(n)} thread${n === 1 ? '' : 's'})`;
 }
 
 /** A dense network 28×28 → hidden… → 10; the last hidden layer is named `<name>_features`. */

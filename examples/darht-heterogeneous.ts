@@ -12,11 +12,11 @@ import { darht, fit, pgdAt } from 'ardkit/train';
 import { studentFromLayers, studentTeacherHead } from 'ardkit/models';
 import { pgd } from 'ardkit/attacks';
 import { loadMnist } from './mnist.js';
-import { parseOptions, positive } from './cli.js';
-import { asModel, mlp, progress, robustnessTable, useBackend } from './common.js';
+import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
+import { asModel, chooseBackend, mlp, progress, robustnessTable } from './common.js';
 
 const opts = parseOptions('Usage: examples/darht-heterogeneous.ts [options]', {
-  backend: { type: 'string', description: 'tfjs backend: wasm or cpu', default: 'wasm' },
+  ...BACKEND_OPTIONS,
   teachers: { type: 'string', description: 'number of teachers, 2 or 3', default: '3' },
   eps: { type: 'string', description: 'L∞ radius for training and evaluation', default: '0.1' },
   'train-size': { type: 'string', description: 'training images', default: '20000' },
@@ -42,7 +42,7 @@ function teacherNet(i: number, seed: number): tfl.Sequential {
 }
 
 async function main(): Promise<void> {
-  const backend = await useBackend(opts.backend);
+  const backend = await chooseBackend(opts.backend, opts.threads);
   const m = positive('teachers', opts.teachers, true);
   if (m < 2 || m > 3) {
     console.error('--teachers must be 2 or 3');

@@ -11,15 +11,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ard, adaad, crdnd, fit, iad, ltd, mart, mtard, natural, pgdAt, rslad, trades, type Objective } from 'ardkit/train';
 import type { Model } from 'ardkit/core';
 import { loadMnist } from './mnist.js';
-import { parseOptions, positive } from './cli.js';
-import { asModel, mlp, progress, robustnessTable, useBackend } from './common.js';
+import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
+import { asModel, chooseBackend, mlp, progress, robustnessTable } from './common.js';
 
 const METHODS = ['natural', 'pgdAt', 'trades', 'mart', 'ard', 'rslad', 'iad', 'adaad', 'mtard', 'ltd', 'crdnd'] as const;
 type Method = (typeof METHODS)[number];
 
 const opts = parseOptions(`Usage: examples/distill-mnist.ts --method <${METHODS.join('|')}> [options]`, {
   method: { type: 'string', description: 'distillation (or training) method for the student', default: 'rslad' },
-  backend: { type: 'string', description: 'tfjs backend: wasm or cpu', default: 'wasm' },
+  ...BACKEND_OPTIONS,
   eps: { type: 'string', description: 'L∞ radius for training and evaluation', default: '0.1' },
   'train-size': { type: 'string', description: 'training images', default: '20000' },
   'test-size': { type: 'string', description: 'test images evaluated', default: '1000' },
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     console.error(`--method must be one of ${METHODS.join(', ')} (got ${JSON.stringify(opts.method)})`);
     process.exit(2);
   }
-  const backend = await useBackend(opts.backend);
+  const backend = await chooseBackend(opts.backend, opts.threads);
   const eps = positive('eps', opts.eps);
   const seed = Number(opts.seed);
   const trainSize = positive('train-size', opts['train-size'], true);

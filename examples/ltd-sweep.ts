@@ -10,11 +10,11 @@ import { fit, ltd, pgdAt } from 'ardkit/train';
 import { pgd } from 'ardkit/attacks';
 import { evaluate } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
-import { parseOptions, positive } from './cli.js';
-import { asModel, mlp, progress, useBackend } from './common.js';
+import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
+import { asModel, chooseBackend, mlp, progress } from './common.js';
 
 const opts = parseOptions('Usage: examples/ltd-sweep.ts [options]', {
-  backend: { type: 'string', description: 'tfjs backend: wasm or cpu', default: 'wasm' },
+  ...BACKEND_OPTIONS,
   eps: { type: 'string', description: 'L∞ radius', default: '0.1' },
   'train-size': { type: 'string', description: 'training images', default: '20000' },
   'test-size': { type: 'string', description: 'test images evaluated', default: '1000' },
@@ -25,7 +25,7 @@ const opts = parseOptions('Usage: examples/ltd-sweep.ts [options]', {
 });
 
 async function main(): Promise<void> {
-  await useBackend(opts.backend);
+  await chooseBackend(opts.backend, opts.threads);
   const eps = positive('eps', opts.eps);
   const seed = Number(opts.seed);
   const trainSize = positive('train-size', opts['train-size'], true);

@@ -12,17 +12,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
-import { useBestBackend, type NodeBackendName } from 'ardkit/backends';
 import { fromLayersModel, createRandom, type Model } from 'ardkit/core';
 import { cw, fgsm, pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
 import { evaluate } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
-import { backendOption, parseOptions, positive } from './cli.js';
+import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
+import { chooseBackend } from './common.js';
 import { adversarialGridPng, robustnessCurveSvg, type Curve, type GridSample } from './pictures.js';
 
 const opts = parseOptions('Usage: npm run example -- [options]', {
-  backend: { type: 'string', description: 'tfjs backend: auto (tensorflow, else wasm, else cpu), tensorflow, wasm or cpu', default: 'auto' },
+  ...BACKEND_OPTIONS,
   'train-size': { type: 'string', description: 'training images used', default: '60000' },
   'test-size': { type: 'string', description: 'test images evaluated (up to 10000)', default: '1000' },
   epochs: { type: 'string', description: 'epochs of standard training', default: '2' },
@@ -148,12 +148,11 @@ function imageGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number): Bu
 }
 
 async function main(): Promise<void> {
-  const requested: NodeBackendName | 'auto' = backendOption(opts.backend);
-  await useBestBackend(requested === 'auto' ? {} : { candidates: [requested] });
+  const backend = await chooseBackend(opts.backend, opts.threads);
   const seed = Number(opts.seed);
   const trainSize = positive('train-size', opts['train-size'], true);
   const testSize = Math.min(10000, positive('test-size', opts['test-size'], true));
-  console.log(`ardkit quick start on real MNIST (backend: ${tf.getBackend()})`);
+  console.log(`ardkit quick start on real MNIST (backend: ${backend})`);
 
   const t0 = performance.now();
   const trainSet = await loadMnist('train', trainSize);
