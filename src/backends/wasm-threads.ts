@@ -178,7 +178,7 @@ async function availableThreads(): Promise<number> {
  * build as the `wasm` backend, with an XNNPACK pool of `threads` threads (Node worker threads sharing the
  * module's memory). Every wasm kernel, and ardkit's {@link registerWasmTrainingKernels}, runs on it
  * unchanged, and results equal the single-threaded backend's to float32 rounding. On the 2-core benchmark
- * machine two threads make one PGD step of the small MNIST CNN 1.6× faster (docs/performance.md).
+ * machine two threads made one PGD step of the small MNIST CNN 1.25–1.7× faster than one (docs/performance.md).
  *
  * Call it after importing `@tensorflow/tfjs-backend-wasm` and before the wasm backend is first used
  * (`tf.setBackend('wasm')`); {@link useBestBackend} calls it for you. It loads the module eagerly (about
