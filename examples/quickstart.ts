@@ -5,7 +5,7 @@
  * `robustness-curve.json`) and a grid of clean images, adversarial images and amplified perturbations
  * (`adversarial-grid.png`).
  *
- *   npm run example                 # defaults: the fastest backend installed (wasm here), 90 s on a quiet 2-core machine
+ *   npm run example                 # defaults: the fastest backend installed (wasm here), 97 s on a 2-core machine
  *   npm run example -- --help
  */
 import * as fs from 'node:fs';
