@@ -50,14 +50,19 @@ function median(values: number[]): number {
 }
 
 /**
- * Images/s of each function, measured in alternation (A, B, A, B, …) so that a change of machine load
+ * Images/s of each function, measured in alternation (A B, B A, A B, …) so that a change of machine load
  * affects them alike; the median of `reps` timed calls after `warmup` untimed ones.
  */
 async function rates(fns: Array<() => tf.Tensor | undefined>, batch: number, reps: number, warmup: number): Promise<Rate[]> {
   for (let w = 0; w < warmup; w++) for (const f of fns) await timeOnce(f);
   const times: number[][] = fns.map(() => []);
   for (let r = 0; r < reps; r++) {
-    for (const [i, f] of fns.entries()) times[i]?.push(await timeOnce(f));
+    // A B, then B A: whatever one call leaves to the next (garbage to collect, a warm cache) falls on each alike.
+    const order = r % 2 === 0 ? [...fns.keys()] : [...fns.keys()].reverse();
+    for (const i of order) {
+      const f = fns[i];
+      if (f !== undefined) times[i]?.push(await timeOnce(f));
+    }
   }
   return times.map((t) => ({ imagesPerSecond: batch / median(t), medianSeconds: median(t), reps: t.length, seconds: t }));
 }

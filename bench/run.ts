@@ -199,7 +199,7 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
     'Images/s are batch / median time of one call, the result read back. "hand" is the same PGD loop written',
     'directly with tfjs ops (bench/measure.ts), on the same backend; PyTorch runs the same model and steps',
     '(bench/torch_bench.py) with `torch.set_num_threads(2)`. ardkit\'s `pgd` and the hand loop are called in',
-    'alternation; "ardkit pgd vs hand-written loop" is the median of hand time / ardkit time over neighbouring calls.',
+    'alternation (A B, B A, …); "ardkit pgd vs hand-written loop" is the median of hand time / ardkit time over neighbouring calls.',
     '',
     `Machine: ${String(info['nproc'])} cores (nproc), ${String(info['cpu'])} (${String(info['simd'])}), ${String(info['memoryGiB'])} GiB;`,
     `Node ${String(info['node'])}, tfjs-core ${String(info['tfjsCore'])}, tfjs-backend-wasm ${String(info['tfjsBackendWasm'])}; ${String(info['platform'])}.`,
