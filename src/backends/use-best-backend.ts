@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBoolean, checkInteger, checkKnownKeys } from '../core/validate.js';
+import { checkBoolean, checkKnownKeys } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
-import { MAX_WASM_THREADS, registerWasmThreads } from './wasm-threads.js';
+import { checkThreads, registerWasmThreads } from './wasm-threads.js';
 
 /** The tfjs backends {@link useBestBackend} knows how to load in Node. */
 export type NodeBackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -67,9 +67,8 @@ async function wasmThreads(threads: number | undefined): Promise<void> {
  * Selects the fastest tfjs backend available in Node and waits until it is ready: `tensorflow` when
  * `@tensorflow/tfjs-node` is installed (native TensorFlow), else `wasm` with ardkit's training kernels
  * ({@link registerWasmTrainingKernels}) on every core ({@link registerWasmThreads}), else the pure-JS `cpu`
- * backend. A backend's package is imported
- * only when it is tried, so none of them is required; a backend already registered by the program is used
- * as it is.
+ * backend. A backend's package is imported only when it is tried, so none of them is required; a backend
+ * already registered by the program is used as it is.
  *
  * @param options - see {@link UseBestBackendOptions}.
  * @returns the name of the backend now active (`tf.getBackend()`).
@@ -95,10 +94,7 @@ export async function useBestBackend(options: Readonly<UseBestBackendOptions> = 
   }
   const candidates = given as readonly NodeBackendName[];
   const kernels = options.wasmTrainingKernels === undefined ? true : checkBoolean(fn, 'wasmTrainingKernels', options.wasmTrainingKernels);
-  const threads = options.threads === undefined ? undefined : checkInteger(fn, 'threads', options.threads, 1);
-  if (threads !== undefined && threads > MAX_WASM_THREADS) {
-    rangeError(fn, 'threads', `be an integer from 1 to ${String(MAX_WASM_THREADS)}`, threads);
-  }
+  const threads = options.threads === undefined ? undefined : checkThreads(fn, options.threads);
   for (const name of candidates) {
     if (tf.findBackendFactory(name) === null && !(await load(PACKAGES[name]))) continue;
     if (tf.findBackendFactory(name) === null) continue;

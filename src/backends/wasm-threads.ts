@@ -165,6 +165,22 @@ async function createThreadedModule(threads: number): Promise<WasmModule> {
   return module;
 }
 
+/**
+ * Checks a thread count for the wasm backend: an integer from 1 to {@link MAX_WASM_THREADS}.
+ * Shared by {@link registerWasmThreads} and `useBestBackend`, which checks before loading anything.
+ *
+ * @throws RangeError naming `fn`, `threads`, the rule and the value.
+ * @example
+ * const threads = checkThreads('useBestBackend', options.threads);
+ */
+export function checkThreads(fn: string, value: unknown): number {
+  const threads = checkInteger(fn, 'threads', value, 1);
+  if (threads > MAX_WASM_THREADS) {
+    rangeError(fn, 'threads', `be an integer from 1 to ${String(MAX_WASM_THREADS)} (tfjs' wasm build has 8 worker threads)`, threads);
+  }
+  return threads;
+}
+
 /** The machine's available parallelism (Node ≥ 18.14), or its CPU count. */
 async function availableThreads(): Promise<number> {
   const os = await import('node:os');
@@ -202,10 +218,7 @@ async function availableThreads(): Promise<number> {
  */
 export async function registerWasmThreads(options: Readonly<WasmThreadsOptions> = {}): Promise<number> {
   checkKnownKeys(FN, options, ['threads']);
-  const threads = options.threads === undefined ? await availableThreads() : checkInteger(FN, 'threads', options.threads, 1);
-  if (threads > MAX_WASM_THREADS) {
-    rangeError(FN, 'threads', `be an integer from 1 to ${String(MAX_WASM_THREADS)} (tfjs' wasm build has 8 worker threads)`, threads);
-  }
+  const threads = options.threads === undefined ? await availableThreads() : checkThreads(FN, options.threads);
   const factory = tf.findBackendFactory('wasm');
   if (factory === null) {
     throw new Error(`${FN}: the wasm backend is not registered; import '${PACKAGE}' first`);
