@@ -22,7 +22,7 @@ import {
   tradesLoss
 } from '../../src/losses/index.js';
 import { expectNoLeak, expectRelClose, expectThrowsNoLeak, gradientCheckError, randomLogits, softmax64, useBackend } from '../helpers.js';
-import { boost64, ce64, dot, kl64, klProbs64, mean, norm, prob64 } from './reference.js';
+import { boost64, boundedBoost64, ce64, dot, kl64, klProbs64, mean, norm, prob64 } from './reference.js';
 
 const B = 5;
 const C = 4;
@@ -63,9 +63,16 @@ const cases: Case[] = [
     wrt: ['s', 'sa']
   },
   {
-    name: 'martLoss (β = 6)',
-    run: (t, y, reduction) => martLoss({ clean: t.s!, adv: t.sa!, labels: y }, { reduction }),
+    name: 'martLoss (β = 6, exact boost)',
+    run: (t, y, reduction) => martLoss({ clean: t.s!, adv: t.sa!, labels: y }, { boost: 'exact', reduction }),
     reference: (a, i, y) => ce64(a.sa![i]!, y) + boost64(a.sa![i]!, y) + 6 * kl64(a.s![i]!, a.sa![i]!) * (1 - prob64(a.s![i]!, y)),
+    uses: ['s', 'sa'],
+    wrt: ['s', 'sa']
+  },
+  {
+    name: "martLoss (β = 2, the authors' bounded boost, the default)",
+    run: (t, y, reduction) => martLoss({ clean: t.s!, adv: t.sa!, labels: y }, { beta: 2, reduction }),
+    reference: (a, i, y) => ce64(a.sa![i]!, y) + boundedBoost64(a.sa![i]!, y) + 2 * kl64(a.s![i]!, a.sa![i]!) * (1 - prob64(a.s![i]!, y)),
     uses: ['s', 'sa'],
     wrt: ['s', 'sa']
   },
@@ -106,6 +113,41 @@ const cases: Case[] = [
     run: (t, _y, reduction) =>
       mtardLoss({ studentAdv: t.sa!, studentClean: t.s!, robustTeacherAdv: t.ta!, cleanTeacherClean: t.t! }, { advWeight: 0.3, natWeight: 0.7, temperature: 2, reduction }),
     reference: (a, i) => 0.3 * 4 * kl64(a.ta![i]!, a.sa![i]!, 2, 2) + 0.7 * 4 * kl64(a.t![i]!, a.s![i]!, 2, 2),
+    uses: ['s', 'sa', 't', 'ta'],
+    wrt: ['sa', 's']
+  },
+  // klReduction 'classMean' (the authors' PyTorch element-mean KLDivLoss): each KL term divided by C, nothing else.
+  {
+    name: "ardLoss (τ = 30, α = 0.7, klReduction 'classMean')",
+    run: (t, y, reduction) =>
+      ardLoss({ studentAdv: t.sa!, teacherClean: t.t!, studentClean: t.s!, labels: y }, { alpha: 0.7, reduction, klReduction: 'classMean' }),
+    reference: (a, i, y) => (0.7 * 900 * kl64(a.t![i]!, a.sa![i]!, 30, 30)) / C + 0.3 * ce64(a.s![i]!, y),
+    uses: ['s', 'sa', 't'],
+    wrt: ['sa', 's']
+  },
+  {
+    name: "rsladLoss (klReduction 'classMean')",
+    run: (t, _y, reduction) => rsladLoss({ studentAdv: t.sa!, studentClean: t.s!, teacherClean: t.t! }, { reduction, klReduction: 'classMean' }),
+    reference: (a, i) => ((5 / 6) * kl64(a.t![i]!, a.sa![i]!) + (1 / 6) * kl64(a.t![i]!, a.s![i]!)) / C,
+    uses: ['s', 'sa', 't'],
+    wrt: ['sa', 's']
+  },
+  {
+    name: "adaadLoss (α = 0.6, klReduction 'classMean')",
+    run: (t, _y, reduction) =>
+      adaadLoss({ studentAdv: t.sa!, teacherAdv: t.ta!, studentClean: t.s!, teacherClean: t.t! }, { alpha: 0.6, reduction, klReduction: 'classMean' }),
+    reference: (a, i) => (0.6 * kl64(a.ta![i]!, a.sa![i]!) + 0.4 * kl64(a.t![i]!, a.s![i]!)) / C,
+    uses: ['s', 'sa', 't', 'ta'],
+    wrt: ['sa', 's']
+  },
+  {
+    name: "mtardLoss (w_adv 0.3, w_nat 0.7, τ = 2, klReduction 'classMean')",
+    run: (t, _y, reduction) =>
+      mtardLoss(
+        { studentAdv: t.sa!, studentClean: t.s!, robustTeacherAdv: t.ta!, cleanTeacherClean: t.t! },
+        { advWeight: 0.3, natWeight: 0.7, temperature: 2, reduction, klReduction: 'classMean' }
+      ),
+    reference: (a, i) => (0.3 * 4 * kl64(a.ta![i]!, a.sa![i]!, 2, 2) + 0.7 * 4 * kl64(a.t![i]!, a.s![i]!, 2, 2)) / C,
     uses: ['s', 'sa', 't', 'ta'],
     wrt: ['sa', 's']
   },
@@ -385,6 +427,44 @@ describe('identities', () => {
     tf.dispose([t, y]);
   });
 
+  it("klReduction 'classMean' divides the KL terms by C and only them; 'batchmean' is the default", () => {
+    const c = 7;
+    const rows = { s: randomLogits(B, c, 3, 11), sa: randomLogits(B, c, 3, 12), t: randomLogits(B, c, 3, 13), ta: randomLogits(B, c, 3, 14) };
+    const t = tensors(rows);
+    const y = tf.tensor1d([0, 6, 1, 2, 5], 'int32');
+    const read = (f: () => tf.Tensor): number => {
+      const v = f();
+      const out = v.dataSync()[0]!;
+      v.dispose();
+      return out;
+    };
+    const kl = (p: number[][], q: number[][], tau = 1): number => mean(p.map((row, i) => kl64(row, q[i]!, tau, tau)));
+    // Against float64: the authors' element mean over B·C entries of the element-wise KL.
+    const ardInputs = { studentAdv: t.sa!, teacherClean: t.t!, studentClean: t.s!, labels: y };
+    const ce = mean(rows.s.map((row, i) => ce64(row, [0, 6, 1, 2, 5][i]!)));
+    expectRelClose(read(() => ardLoss(ardInputs, { alpha: 0.4, temperature: 5, klReduction: 'classMean' })), (0.4 * 25 * kl(rows.t, rows.sa, 5)) / c + 0.6 * ce, 1e-5);
+    expectRelClose(read(() => ardLoss(ardInputs, { alpha: 0.4, temperature: 5 })), 0.4 * 25 * kl(rows.t, rows.sa, 5) + 0.6 * ce, 1e-5);
+    const rsladInputs = { studentAdv: t.sa!, studentClean: t.s!, teacherClean: t.t! };
+    const adaadInputs = { studentAdv: t.sa!, teacherAdv: t.ta!, studentClean: t.s!, teacherClean: t.t! };
+    const mtardInputs = { studentAdv: t.sa!, studentClean: t.s!, robustTeacherAdv: t.ta!, cleanTeacherClean: t.t! };
+    const pairs: Array<[() => tf.Tensor, () => tf.Tensor, () => tf.Tensor, number]> = [
+      [() => rsladLoss(rsladInputs), () => rsladLoss(rsladInputs, { klReduction: 'batchmean' }), () => rsladLoss(rsladInputs, { klReduction: 'classMean' }), (5 / 6) * kl(rows.t, rows.sa) + (1 / 6) * kl(rows.t, rows.s)],
+      [() => adaadLoss(adaadInputs, { alpha: 0.3 }), () => adaadLoss(adaadInputs, { alpha: 0.3, klReduction: 'batchmean' }), () => adaadLoss(adaadInputs, { alpha: 0.3, klReduction: 'classMean' }), 0.3 * kl(rows.ta, rows.sa) + 0.7 * kl(rows.t, rows.s)],
+      [() => mtardLoss(mtardInputs), () => mtardLoss(mtardInputs, { klReduction: 'batchmean' }), () => mtardLoss(mtardInputs, { klReduction: 'classMean' }), 0.5 * kl(rows.ta, rows.sa) + 0.5 * kl(rows.t, rows.s)]
+    ];
+    for (const [byDefault, batchmean, classMean, expected] of pairs) {
+      expectRelClose(read(byDefault), expected, 1e-5);
+      expectRelClose(read(batchmean), expected, 1e-5);
+      expectRelClose(read(classMean), expected / c, 1e-5);
+    }
+    // With reduction 'none' the per-example values carry the same scaling, and their mean is the reduced value.
+    const none = rsladLoss(rsladInputs, { klReduction: 'classMean', reduction: 'none' });
+    Array.from(none.dataSync()).forEach((v, i) => {
+      expectRelClose(v, ((5 / 6) * kl64(rows.t[i]!, rows.sa[i]!) + (1 / 6) * kl64(rows.t[i]!, rows.s[i]!)) / c, 1e-5);
+    });
+    tf.dispose([...Object.values(t), y, none]);
+  });
+
   it('mtardWeights follows w_nat ← w_nat − η·(w_nat − r_nat/(r_nat + r_adv))', () => {
     let state = mtardWeights({ natWeight: 0.5, advWeight: 0.5 }, 2, 4);
     expect(state).toEqual({ natWeight: 0.5, advWeight: 0.5, natInitial: 2, advInitial: 4 });
@@ -425,6 +505,7 @@ describe('bad inputs', () => {
     expectThrowsNoLeak(() => tradesLoss({ clean: s, adv: t, labels: yFloat }), /^tradesLoss: inputs.labels must be an int32 tensor/, TypeError);
     expectThrowsNoLeak(() => tradesLoss({ clean: s, adv: t, labels: yBig }), /^tradesLoss: inputs.labels must hold class indices < 4 \(the number of classes\) \(got 4\)/);
     expectThrowsNoLeak(() => martLoss({ clean: s, adv: s2, labels: y }), /^martLoss: inputs.clean and inputs.adv must have the same batch size/);
+    expectThrowsNoLeak(() => martLoss({ clean: s, adv: t, labels: y }, { boost: 'log' as never }), /^martLoss: boost must be one of "reference", "exact" \(got "log"\)/);
     expectThrowsNoLeak(() => tradesLoss({ clean: s, adv: t } as never), /^tradesLoss: inputs.labels must be given/);
     expectThrowsNoLeak(() => rsladLoss({ studentAdv: s, studentClean: s, teacher: t } as never), /^rsladLoss: options must only have the keys|^rsladLoss: inputs.teacherClean must be given/);
     expectThrowsNoLeak(() => iadLoss({ studentAdv: s, studentClean: s, teacherClean: t, labels: y }), /^iadLoss: inputs.teacherAdv must be given when introspection is on/);
@@ -439,6 +520,15 @@ describe('bad inputs', () => {
     expectThrowsNoLeak(() => teacherFeatureMapLoss(fmap, [t, t], y), /^teacherFeatureMapLoss: featureMap must have shape \[3, 8\] \(M·C for 2 teachers of 4 classes\) \(got a float32 tensor of shape \[3, 7\]\)/);
     expectThrowsNoLeak(() => teacherFeatureMapLoss(fmap, [t, t5], y), /^teacherFeatureMapLoss: teacherLogits\[1\] must have the shape of teacherLogits\[0\]/);
     expectThrowsNoLeak(() => teacherFeatureMapLoss(fmap, [t], yFloat), /must have shape \[3, 4\]|labels must be an int32 tensor/, RangeError);
+    for (const [name, f] of [
+      ['ardLoss', () => ardLoss({ studentAdv: s, teacherClean: t }, { klReduction: 'mean' as never })],
+      ['rsladLoss', () => rsladLoss({ studentAdv: s, studentClean: s, teacherClean: t }, { klReduction: 'mean' as never })],
+      ['adaadLoss', () => adaadLoss({ studentAdv: s, teacherAdv: t }, { klReduction: 'mean' as never })],
+      ['mtardLoss', () => mtardLoss({ studentAdv: s, studentClean: s, robustTeacherAdv: t, cleanTeacherClean: t }, { klReduction: 'mean' as never })]
+    ] as const) {
+      expectThrowsNoLeak(f, new RegExp(`^${name}: klReduction must be one of "batchmean", "classMean" \\(got "mean"\\)`));
+    }
+    expectThrowsNoLeak(() => ardLoss({ studentAdv: s, teacherClean: t }, { klReduction: 1 as never }), /^ardLoss: klReduction must be one of "batchmean", "classMean" \(got 1\)/);
     expect(() => createCompensation(1)).toThrow(/^createCompensation: numClasses must be an integer >= 2 \(got 1\)/);
     expect(() => createCompensation(4, { initialConfidence: 0.1 })).toThrow(/^createCompensation: initialConfidence must be a number in \(1\/C, 1\)/);
     expect(() => mtardWeights({ natWeight: 0.5, advWeight: 0.5 }, 0, 1)).toThrow(/^mtardWeights: natLoss must be a finite number > 0 \(got 0\)/);

@@ -27,6 +27,12 @@ export const boost64 = (z: number[], y: number): number => {
   });
   return lse64(z) - lse64(z.filter((_, c) => c !== k));
 };
+/** The authors' bounded boost, −log(1.0001 − max_{k≠y} σ(z)_k + 1e−12). */
+export const boundedBoost64 = (z: number[], y: number): number => {
+  const p = softmax64(z);
+  const best = Math.max(...p.filter((_, c) => c !== y));
+  return -Math.log(1.0001 - best + 1e-12);
+};
 export const prob64 = (z: number[], y: number): number => softmax64(z)[y] ?? NaN;
 export const dot = (a: number[], b: number[]): number => a.reduce((s, v, i) => s + v * (b[i] ?? 0), 0);
 export const norm = (a: number[]): number => Math.sqrt(dot(a, a));

@@ -325,7 +325,9 @@ describe('fit', () => {
     await expect(fit({} as never, data, natural())).rejects.toThrow(/^fit: student must be a Student/);
     expect(() => pgdAt({} as never)).toThrow(/^pgdAt: eps must be given/);
     expect(() => rslad({ eps: 0.1 } as never)).toThrow(/^rslad: teacher must be a model/);
-    expect(() => darht({ teachers: [] })).toThrow(/^darht: teachers must hold at least one teacher/);
+    expect(() => darht({ eps: 0.1, teachers: [] })).toThrow(/^darht: teachers must hold at least one teacher/);
+    // No CIFAR default radius: ε is the threat model's, and the step follows it.
+    expect(() => darht({ teachers: [teacher] } as never)).toThrow(/^darht: eps must be given/);
     expect(() => trades({ eps: 0.1, gamma: 1 } as never)).toThrow(/^trades: options must only have the keys/);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([short, big]);

@@ -48,7 +48,11 @@ export interface CompensationOptions {
   readonly name?: string;
 }
 
-/** The learnable compensation module of CRDND: a row-stochastic `C×C` matrix `M = softmax_rows(W)`. */
+/**
+ * The learnable compensation module of CRDND: a row-stochastic `C×C` matrix `M = softmax_rows(W)` that maps the
+ * student's prediction to the unreliable teacher's, `σ(S(x))·M`, like a noise-adaptation layer: it is trained with
+ * the student and dropped at test time.
+ */
 export interface Compensation {
   /** The number of classes C. */
   readonly numClasses: number;
@@ -58,16 +62,22 @@ export interface Compensation {
   readonly variables: readonly tf.Variable[];
   /** `M = softmax_rows(W)`, `[C, C]`; the caller disposes it. */
   matrix(): tf.Tensor2D;
-  /** Compensated targets `q = σ(T(x))·M`, `[B, C]` (rows sum to 1); differentiable with respect to `W`. */
-  apply(teacherLogits: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * `σ(z)·M`, `[B, C]` (rows sum to 1): the student's prediction carried into the teacher's confusions;
+   * differentiable with respect to `z` and `W`.
+   */
+  apply(logits: tf.Tensor2D): tf.Tensor2D;
   /** Disposes the variables. */
   dispose(): void;
 }
 
 /**
  * Creates CRDND's learnable compensation module (Wang et al., ICASSP 2023, arXiv 2302.08764; ardkit's documented
- * form): target `q_i = σ(T(x_i))·M` with `M` a row-stochastic `C×C` matrix (softmax rows) initialised near the
- * identity and trained with the student, so systematic teacher confusions can be undone.
+ * form): a row-stochastic `C×C` matrix `M` (softmax rows), initialised near the identity, that sits on the
+ * **student's** side: the student is trained so that `σ(S(x))·M` matches the teacher, `KL(σ(T(x)) ‖ σ(S(x))·M)`,
+ * and is deployed without `M`. Systematic teacher confusions are absorbed by `M` instead of being learned by the
+ * student, as a noise-adaptation layer absorbs label noise. (Placing `M` on the teacher's target instead lets it
+ * pull the target toward the student's own prediction: a collapse into self-distillation.)
  *
  * @param numClasses - C, an integer ≥ 2.
  * @param options - see {@link CompensationOptions}.
@@ -75,7 +85,8 @@ export interface Compensation {
  * @throws RangeError when `numClasses` is not an integer ≥ 2 or `initialConfidence` is not in (1/C, 1).
  * @example
  * const comp = createCompensation(10);
- * const loss = optimizer.minimize(() => klDivergence(comp.apply(teacher(x)), student(xAdv), { targetType: 'probabilities' }) as tf.Scalar,
+ * const loss = optimizer.minimize(
+ *   () => klDivergence(tf.softmax(teacher(x)), tf.log(comp.apply(student(xAdv))), { targetType: 'probabilities' }) as tf.Scalar,
  *   false, [...studentVariables, ...comp.variables]);
  */
 export function createCompensation(numClasses: number, options: Readonly<CompensationOptions> = {}): Compensation {
@@ -95,9 +106,9 @@ export function createCompensation(numClasses: number, options: Readonly<Compens
     weights,
     variables: [weights],
     matrix,
-    apply: (teacherLogits) => {
-      const z = checkLogitsArg('Compensation.apply', 'teacherLogits', teacherLogits);
-      if (z.shape[1] !== c) rangeError('Compensation.apply', 'teacherLogits', `have ${String(c)} classes`, z);
+    apply: (logits) => {
+      const z = checkLogitsArg('Compensation.apply', 'logits', logits);
+      if (z.shape[1] !== c) rangeError('Compensation.apply', 'logits', `have ${String(c)} classes`, z);
       return tf.tidy(() => tf.matMul(tf.softmax(z), matrix()));
     },
     dispose: () => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative, checkPositive } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { reduce, type Reduction } from '../core/reduce.js';
-import { checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klPerExample } from './validate.js';
+import { checkKlReduction, checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klFactor, klPerExample } from './validate.js';
 
 /** The logits {@link mtardLoss} needs. */
 export interface MtardInputs {
@@ -26,17 +26,31 @@ export interface MtardLossOptions {
   readonly temperature?: number;
   /** @defaultValue 'mean' */
   readonly reduction?: Reduction;
+  /**
+   * How the KL terms are scaled per example. `'batchmean'` (ardkit's convention) keeps the KL, the sum over classes:
+   * with `reduction: 'mean'` this is PyTorch's `KLDivLoss(reduction='batchmean')`. `'classMean'` divides each KL term
+   * by the number of classes C: with `reduction: 'mean'` this is PyTorch's default element-mean `KLDivLoss()`, what
+   * the authors' code computes (zhaoshiji123/MTARD, `mtard/mtard_resnet18_cifar10.py`: an element-wise KL averaged
+   * with `torch.mean` over all B·C entries; the CIFAR-100 script multiplies that mean by 10, dividing the KL by 10
+   * rather than by C = 100). The paper's learning rates and weight decay carry over only with the authors' reduction.
+   * With `reduction: 'none'` or `'sum'` the same per-example scaling applies, so the mean of the `'none'` values is
+   * the `'mean'` value under either convention.
+   * @defaultValue 'batchmean'
+   */
+  readonly klReduction?: 'batchmean' | 'classMean';
 }
 
 /**
  * Multi-teacher adversarial robustness distillation (Zhao et al., ECCV 2022, "Enhanced accuracy and robustness via multi-teacher adversarial distillation"):
- * `w_adv·τ²·KL(σ(T_adv(x')/τ) ‖ σ(S(x')/τ)) + w_nat·τ²·KL(σ(T_nat(x)/τ) ‖ σ(S(x)/τ))`. The weights adapt
- * during training with {@link mtardWeights}.
+ * `w_adv·τ²·KL(σ(T_adv(x')/τ) ‖ σ(S(x')/τ)) + w_nat·τ²·KL(σ(T_nat(x)/τ) ‖ σ(S(x)/τ))`, each KL summed over classes per
+ * example, or divided by C with `klReduction: 'classMean'` (the authors' code). The weights adapt during training with
+ * {@link mtardWeights}.
  *
  * @param inputs - see {@link MtardInputs}.
  * @param options - see {@link MtardLossOptions}.
  * @returns a scalar, or `[B]` with `reduction: 'none'`; the caller disposes it.
- * @throws RangeError for mismatched shapes, weights outside [0, 1], τ ≤ 0 or NaN; TypeError for wrong dtypes.
+ * @throws RangeError for mismatched shapes, weights outside [0, 1], τ ≤ 0 or NaN, or an unknown reduction or klReduction;
+ * TypeError for wrong dtypes.
  * @example
  * const loss = mtardLoss(
  *   { studentAdv: s(xAdv), studentClean: s(x), robustTeacherAdv: tAdv(xAdv), cleanTeacherClean: tNat(x) },
@@ -45,20 +59,22 @@ export interface MtardLossOptions {
  */
 export function mtardLoss(inputs: Readonly<MtardInputs>, options: Readonly<MtardLossOptions> = {}): tf.Tensor {
   const fn = 'mtardLoss';
-  checkKnownKeys(fn, options, ['advWeight', 'natWeight', 'temperature', 'reduction']);
+  checkKnownKeys(fn, options, ['advWeight', 'natWeight', 'temperature', 'reduction', 'klReduction']);
   const wAdv = checkUnitWeight(fn, 'advWeight', options.advWeight, 0.5);
   const wNat = checkUnitWeight(fn, 'natWeight', options.natWeight, 0.5);
   const tau = checkTemperature(fn, 'temperature', options.temperature, 1);
   const reduction = checkReduction(fn, options.reduction);
+  const klReduction = checkKlReduction(fn, options.klReduction);
   const { logits } = checkLossInputs(fn, inputs, {
     required: ['studentAdv', 'studentClean', 'robustTeacherAdv', 'cleanTeacherClean'],
     labels: 'none'
   });
+  const scale = tau * tau * klFactor(klReduction, logits.studentAdv);
   return tf.tidy(() =>
     reduce(
       tf.add(
-        tf.mul(klPerExample(logits.robustTeacherAdv, logits.studentAdv, tau, tau), wAdv * tau * tau),
-        tf.mul(klPerExample(logits.cleanTeacherClean, logits.studentClean, tau, tau), wNat * tau * tau)
+        tf.mul(klPerExample(logits.robustTeacherAdv, logits.studentAdv, tau, tau), wAdv * scale),
+        tf.mul(klPerExample(logits.cleanTeacherClean, logits.studentClean, tau, tau), wNat * scale)
       ),
       reduction,
       fn

@@ -47,7 +47,8 @@ export function representationDistancePerExample(a: tf.Tensor, b: tf.Tensor, met
  * @returns a scalar, or `[B]` per-example distances with `reduction: 'none'` (what noisy replay thresholds).
  * @throws RangeError when the shapes differ, the batch is empty or the metric is unknown; TypeError for non-float tensors.
  * @example
- * const rgkd = representationDistance(features(xAdv), standardFeatures(x), { metric: 'cosine' });
+ * // ARREST's RGKD: the fine-tuned model's clean representation against the frozen standard model's.
+ * const rgkd = representationDistance(features(x), standardFeatures(x), { metric: 'cosine' });
  */
 export function representationDistance(a: tf.Tensor, b: tf.Tensor, options: Readonly<RepresentationDistanceOptions> = {}): tf.Tensor {
   const fn = 'representationDistance';

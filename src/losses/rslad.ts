@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
-import { checkLossInputs, checkReduction, klPerExample } from './validate.js';
+import { checkKlReduction, checkLossInputs, checkReduction, klFactor, klPerExample } from './validate.js';
 
 /** The logits {@link rsladLoss} needs. */
 export interface RsladInputs {
@@ -21,32 +21,47 @@ export interface RsladOptions {
   readonly cleanWeight?: number;
   /** @defaultValue 'mean' */
   readonly reduction?: Reduction;
+  /**
+   * How the KL terms are scaled per example. `'batchmean'` (ardkit's convention) keeps the KL, the sum over classes:
+   * with `reduction: 'mean'` this is PyTorch's `KLDivLoss(reduction='batchmean')`. `'classMean'` divides each KL term
+   * by the number of classes C: with `reduction: 'mean'` this is PyTorch's default element-mean `KLDivLoss()`, what
+   * the authors' code computes (zibojia/RSLAD, `resnet18_rslad_cifar10.py`: an element-wise KL averaged with
+   * `torch.mean` over all B·C entries; `resnet18_rslad_cifar100.py` multiplies that mean by 10, dividing the KL by 10
+   * rather than by C = 100). The paper's learning rates and weight decay carry over only with the authors' reduction.
+   * With `reduction: 'none'` or `'sum'` the same per-example scaling applies, so the mean of the `'none'` values is
+   * the `'mean'` value under either convention.
+   * @defaultValue 'batchmean'
+   */
+  readonly klReduction?: 'batchmean' | 'classMean';
 }
 
 /**
  * Robust soft label adversarial distillation (Zi et al. 2021, arXiv 2108.07969): the teacher's clean soft
  * labels replace the hard labels everywhere,
- * `(5/6)·KL(σ(T(x)) ‖ σ(S(x'))) + (1/6)·KL(σ(T(x)) ‖ σ(S(x)))`.
+ * `(5/6)·KL(σ(T(x)) ‖ σ(S(x'))) + (1/6)·KL(σ(T(x)) ‖ σ(S(x)))`, each KL summed over classes per example, or divided
+ * by C with `klReduction: 'classMean'` (the authors' code).
  *
  * @param inputs - see {@link RsladInputs}.
  * @param options - see {@link RsladOptions}.
  * @returns a scalar, or `[B]` with `reduction: 'none'`; the caller disposes it.
- * @throws RangeError for mismatched shapes, negative or non-finite weights, or an unknown reduction; TypeError for wrong dtypes.
+ * @throws RangeError for mismatched shapes, negative or non-finite weights, or an unknown reduction or klReduction; TypeError for wrong dtypes.
  * @example
  * const loss = rsladLoss({ studentAdv: student(xAdv), studentClean: student(x), teacherClean: teacher(x) });
  */
 export function rsladLoss(inputs: Readonly<RsladInputs>, options: Readonly<RsladOptions> = {}): tf.Tensor {
   const fn = 'rsladLoss';
-  checkKnownKeys(fn, options, ['advWeight', 'cleanWeight', 'reduction']);
+  checkKnownKeys(fn, options, ['advWeight', 'cleanWeight', 'reduction', 'klReduction']);
   const advWeight = options.advWeight === undefined ? 5 / 6 : checkNonNegative(fn, 'advWeight', options.advWeight);
   const cleanWeight = options.cleanWeight === undefined ? 1 / 6 : checkNonNegative(fn, 'cleanWeight', options.cleanWeight);
   const reduction = checkReduction(fn, options.reduction);
+  const klReduction = checkKlReduction(fn, options.klReduction);
   const { logits } = checkLossInputs(fn, inputs, { required: ['studentAdv', 'studentClean', 'teacherClean'], labels: 'none' });
+  const scale = klFactor(klReduction, logits.studentAdv);
   return tf.tidy(() =>
     reduce(
       tf.add(
-        tf.mul(klPerExample(logits.teacherClean, logits.studentAdv), advWeight),
-        tf.mul(klPerExample(logits.teacherClean, logits.studentClean), cleanWeight)
+        tf.mul(klPerExample(logits.teacherClean, logits.studentAdv), advWeight * scale),
+        tf.mul(klPerExample(logits.teacherClean, logits.studentClean), cleanWeight * scale)
       ),
       reduction,
       fn

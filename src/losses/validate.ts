@@ -41,6 +41,27 @@ export function checkReduction(fn: string, value: unknown): Reduction {
   return value === undefined ? 'mean' : checkOneOf(fn, 'reduction', value, REDUCTIONS);
 }
 
+/**
+ * How a distillation loss scales its KL terms per example: `'batchmean'` keeps the KL (the sum over classes), so
+ * `reduction: 'mean'` gives PyTorch's `KLDivLoss(reduction='batchmean')`; `'classMean'` divides it by the number of
+ * classes C, so `reduction: 'mean'` gives PyTorch's default element-mean `KLDivLoss()`, the convention of the
+ * ARD, RSLAD, MTARD and AdaAD (CIFAR-10) reference code.
+ */
+export type KlReduction = 'batchmean' | 'classMean';
+
+/** The allowed {@link KlReduction} values. */
+export const KL_REDUCTIONS: readonly KlReduction[] = ['batchmean', 'classMean'];
+
+/** Checks the `klReduction` option, defaulting to `'batchmean'`. */
+export function checkKlReduction(fn: string, value: unknown): KlReduction {
+  return value === undefined ? 'batchmean' : checkOneOf(fn, 'klReduction', value, KL_REDUCTIONS);
+}
+
+/** The factor a {@link KlReduction} applies to each per-example KL of logits `[B, C]`: 1, or 1/C. */
+export function klFactor(klReduction: KlReduction, logits: tf.Tensor2D): number {
+  return klReduction === 'classMean' ? 1 / (logits.shape[1] ?? 1) : 1;
+}
+
 /** Checks an optional temperature (finite, > 0), defaulting to `fallback`. */
 export function checkTemperature(fn: string, arg: string, value: unknown, fallback: number): number {
   return value === undefined ? fallback : checkPositive(fn, arg, value);

@@ -427,7 +427,13 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
           if (!isTensorData(data)) checkLabels(fn, 'data.y', y, x.shape[0] ?? 0, numClasses);
           lr = options.schedule === undefined ? baseRate : options.schedule(baseRate, { epoch, batch, batchesPerEpoch, epochs });
           if (manageRate) setLearningRate(optimizer, lr);
-          const ctx: BatchContext = { epoch, epochs, batch, progress: epoch / epochs, rng, student: net, studentModel: model };
+          const ctx: BatchContext = {
+            epoch,
+            epochs,
+            batch,
+            progress: epoch / epochs,
+            batchesPerEpoch: isTensorData(data) || epoch > startEpoch ? batchesPerEpoch : undefined,
+            rng, student: net, studentModel: model, learningRate: lr, baseLearningRate: baseRate };
           prepared = tf.tidy(() => objective.prepare(x, y, ctx));
           const preparedBatch = prepared;
           let readout: tf.Tensor | undefined;
@@ -508,7 +514,8 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
       };
       const every = validation?.every ?? 1;
       if (validation !== undefined && ((epoch + 1) % every === 0 || epoch + 1 === epochs)) {
-        const r = evaluate(model, validation.x, validation.y, {
+        const deployed = objective.deploy === undefined ? model : objective.deploy(model);
+        const r = evaluate(deployed, validation.x, validation.y, {
           ...(validation.attacks === undefined ? {} : { attacks: validation.attacks }),
           ...(validation.batchSize === undefined ? {} : { batchSize: validation.batchSize })
         });

@@ -13,12 +13,18 @@ export interface BatchContext {
   readonly batch: number;
   /** Fraction of training done, in [0, 1) (epoch-based: `epoch / epochs`). */
   readonly progress: number;
+  /** Batches per epoch: known for tensor data, and for iterables after their first epoch; `undefined` before. */
+  readonly batchesPerEpoch: number | undefined;
   /** The run's seeded random source (attack starts, coin flips). */
   readonly rng: Random;
   /** The student being trained. */
   readonly student: Student;
   /** The student's logits in inference mode, for attacks made outside the gradient tape. */
   readonly studentModel: Model;
+  /** The learning rate of this batch (after the schedule). */
+  readonly learningRate: number;
+  /** The base learning rate the schedule scales; `learningRate / baseLearningRate` is the schedule's factor. */
+  readonly baseLearningRate: number;
 }
 
 /** What an objective's loss returns, computed inside the gradient tape. */
@@ -73,4 +79,9 @@ export interface Objective<P extends tf.TensorContainer = tf.TensorContainer> {
   setState?(state: ObjectiveState): void;
   /** Releases the objective's own tensors and variables. */
   dispose?(): void;
+  /**
+   * The model as the method deploys it, given the trained student's logits (e.g. LTD divides them by `τ_S`).
+   * `fit`'s validation evaluates it; without `deploy` the student is deployed as it is.
+   */
+  deploy?(student: Model): Model;
 }

@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { projectedGradientAscent } from '../../attacks/projected-gradient-ascent.js';
 import { klFromLogits } from '../../losses/kl-divergence.js';
 import { adaadLoss } from '../../losses/adaad.js';
+import { checkKlReduction } from '../../losses/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
 import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
@@ -12,26 +13,38 @@ export interface AdaadObjectiveOptions extends AttackSettings {
   readonly teacher: TeacherLike;
   /** α. @defaultValue 1 */
   readonly alpha?: number;
+  /**
+   * How the KL terms are scaled, passed to `adaadLoss`: `'batchmean'` (ardkit's convention, each KL summed over
+   * classes) or `'classMean'` (divided by the number of classes C: the authors' CIFAR-10 code, boyellow/AdaAD
+   * `main.py`, uses PyTorch's element-mean `nn.KLDivLoss()`; their CIFAR-100 branch uses the batch mean of the class
+   * sums, `'batchmean'`). The paper's learning rates and weight decay carry over only with the authors' reduction. The
+   * attack's objective is unaffected (a positive factor does not move a sign-gradient step).
+   * @defaultValue 'batchmean'
+   */
+  readonly klReduction?: 'batchmean' | 'classMean';
 }
 
 /** What the objective prepares per batch outside the tape. */
 type Prepared = { xAdv: tf.Tensor; teacherAdv: tf.Tensor2D; teacherClean?: tf.Tensor2D };
 
 /**
- * AdaAD (Huang et al., AAAI 2023): `x'` maximises the teacher–student disagreement `KL(σ(T(x')) ‖ σ(S(x')))` from
- * `x + 0.001·N(0, 1)` (gradients through both networks), then `adaadLoss`.
+ * AdaAD (Huang et al., CVPR 2023, "Boosting accuracy and robustness of student models via adaptive adversarial
+ * distillation"): `x'` maximises the teacher–student disagreement `KL(σ(T(x')) ‖ σ(S(x')))` from `x + 0.001·N(0, 1)`
+ * (gradients through both networks), then `adaadLoss`, whose KL terms are class sums unless
+ * `klReduction: 'classMean'` (the authors' CIFAR-10 code).
  *
- * @param options - the teacher, attack settings (`eps` required) and α.
+ * @param options - the teacher, attack settings (`eps` required), α and the KL reduction.
  * @returns the objective; terms: `adaad`.
- * @throws RangeError/TypeError for invalid settings or a teacher that is not a model.
+ * @throws RangeError/TypeError for invalid settings, an unknown `klReduction`, or a teacher that is not a model.
  * @example
  * await fit(student, { x, y }, adaad({ teacher, eps: 8 / 255 }));
  */
 export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
   const fn = 'adaad';
-  const attack = checkObjectiveOptions(fn, options, ['teacher', 'alpha'], { randomStart: 'normal', steps: 10 });
+  const attack = checkObjectiveOptions(fn, options, ['teacher', 'alpha', 'klReduction'], { randomStart: 'normal', steps: 10 });
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const alpha = options.alpha ?? 1;
+  const klReduction = checkKlReduction(fn, options.klReduction);
   const objective: Objective<Prepared> = {
     name: fn,
     check: (_s, c, sample) => {
@@ -47,7 +60,7 @@ export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
         p.teacherClean === undefined
           ? { studentAdv, teacherAdv: p.teacherAdv }
           : { studentAdv, teacherAdv: p.teacherAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean },
-        { alpha }
+        { alpha, klReduction }
       ) as tf.Scalar;
       return { total, terms: { adaad: total }, accuracyLogits: studentAdv };
     }

@@ -1,9 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { pgd } from '../../attacks/pgd.js';
 import { ardLoss } from '../../losses/ard.js';
-import { checkPositive } from '../../core/validate.js';
-import { asTeacher, type TeacherLike } from '../student.js';
-import type { Objective } from '../objective.js';
+import { checkKlReduction } from '../../losses/validate.js';
+import type { Model } from '../../core/model.js';
+import { checkOneOf, checkPositive } from '../../core/validate.js';
+import { asTeacher, type Student, type TeacherLike } from '../student.js';
+import type { BatchContext, Objective } from '../objective.js';
 import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
 
 /** Options of {@link ard}. */
@@ -14,41 +16,85 @@ export interface ArdObjectiveOptions extends AttackSettings {
   readonly temperature?: number;
   /** α in [0, 1]. @defaultValue 1 */
   readonly alpha?: number;
+  /**
+   * How the KL term is scaled, passed to `ardLoss`: `'batchmean'` (ardkit's convention, the KL summed over classes)
+   * or `'classMean'` (divided by the number of classes C, the `(1−α)·CE` term undivided: the authors' code,
+   * goldblum/AdversariallyRobustDistillation `main.py`, uses PyTorch's element-mean `nn.KLDivLoss()`). The paper's α,
+   * learning rates and weight decay carry over only with `'classMean'`.
+   * @defaultValue 'batchmean'
+   */
+  readonly klReduction?: 'batchmean' | 'classMean';
+  /**
+   * The mode of the student while the attack runs: `'inference'` (ardkit's default, `ctx.studentModel`) or
+   * `'training'`, the authors' choice (their `AttackPGD` runs the student after `net.train()`), which matters for
+   * students with batch normalisation or dropout. In `'training'` mode the attack calls
+   * `student.forward(x, true)` at every step; for a tfjs-layers student that is not free of side effects: each
+   * training-mode BatchNormalization forward pass updates the layer's moving mean and variance (tfjs-layers writes
+   * them inside `call`, whether or not a gradient tape is recording), as PyTorch does in the authors' code, so the
+   * statistics then move `steps` more times per batch than in `'inference'` mode; dropout draws a fresh mask at every
+   * attack step (from tfjs' unseeded generator unless the layer has its own `seed`, as for the loss's forward passes).
+   * @defaultValue 'inference'
+   */
+  readonly attackMode?: 'inference' | 'training';
 }
 
 /** What the objective prepares per batch outside the tape. */
 type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D };
 
+/** The student's logits in training mode as a {@link Model}, its other outputs released. */
+function trainingModel(student: Student): Model {
+  return (x) => {
+    const out = student.forward(x, true);
+    for (const t of [out.features, out.featureMap]) if (t !== undefined && t !== out.logits) t.dispose();
+    return out.logits;
+  };
+}
+
+/** The model an attack runs against in the given mode. */
+export function attackModelFor(mode: 'inference' | 'training', ctx: BatchContext): Model {
+  return mode === 'training' ? trainingModel(ctx.student) : ctx.studentModel;
+}
+
 /**
  * ARD (Goldblum et al., arXiv 1905.09747): `ardLoss` with `x'` = PGD on the student's cross-entropy and the teacher's
- * clean logits `T(x)`, computed once per batch outside the tape.
+ * clean logits `T(x)`, computed once per batch outside the tape. The attack runs with the student in inference mode
+ * unless `attackMode: 'training'` (the authors' code); the KL is the class sum unless `klReduction: 'classMean'`
+ * (the authors' code).
  *
- * @param options - the teacher, attack settings (`eps` required), τ and α.
+ * @param options - the teacher, attack settings (`eps` required), τ, α, the KL reduction and the attack mode.
  * @returns the objective; terms: `ard`.
- * @throws RangeError/TypeError for invalid settings or a teacher that is not a model.
+ * @throws RangeError/TypeError for invalid settings, an unknown `klReduction` or `attackMode`, or a teacher that is not
+ * a model.
  * @example
  * await fit(student, { x, y }, ard({ teacher, eps: 8 / 255, temperature: 30 }));
+ * // The authors' conventions:
+ * await fit(student, { x, y }, ard({ teacher, eps: 8 / 255, klReduction: 'classMean', attackMode: 'training' }));
  */
 export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
   const fn = 'ard';
-  const attack = checkObjectiveOptions(fn, options, ['teacher', 'temperature', 'alpha'], { randomStart: 'uniform', steps: 10 });
+  const attack = checkObjectiveOptions(fn, options, ['teacher', 'temperature', 'alpha', 'klReduction', 'attackMode'], {
+    randomStart: 'uniform',
+    steps: 10
+  });
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const temperature = options.temperature === undefined ? 30 : checkPositive(fn, 'temperature', options.temperature);
   const alpha = options.alpha ?? 1;
+  const klReduction = checkKlReduction(fn, options.klReduction);
+  const attackMode = options.attackMode === undefined ? 'inference' : checkOneOf(fn, 'attackMode', options.attackMode, ['inference', 'training'] as const);
   const objective: Objective<Prepared> = {
     name: fn,
     check: (_s, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
     prepare: (x, y, ctx) => ({
-      xAdv: pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() }),
+      xAdv: pgd(attackModelFor(attackMode, ctx), x, y, { ...attack, seed: ctx.rng.nextSeed() }),
       teacherClean: teacher(x)
     }),
     loss: (p, x, y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const total = ardLoss(
         alpha < 1 ? { studentAdv, teacherClean: p.teacherClean, studentClean: logitsOf(ctx.student, x), labels: y } : { studentAdv, teacherClean: p.teacherClean },
-        { temperature, alpha }
+        { temperature, alpha, klReduction }
       ) as tf.Scalar;
       return { total, terms: { ard: total }, accuracyLogits: studentAdv };
     }

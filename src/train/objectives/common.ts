@@ -4,6 +4,7 @@ import { checkKnownKeys } from '../../core/validate.js';
 import { isTensor, rangeError } from '../../core/errors.js';
 import { resolvePerturbation, type PerturbationOptions } from '../../attacks/options.js';
 import type { Student } from '../student.js';
+import type { BatchContext } from '../objective.js';
 
 /** The attack options every adversarial objective takes (ε is required; the rest as in `pgd`). */
 export type AttackSettings = Omit<PerturbationOptions, 'seed'>;
@@ -45,4 +46,24 @@ export function checkTeachers(fn: string, teachers: ReadonlyArray<readonly [stri
 /** The student's logits in training mode (other outputs are released with the tape's scope). */
 export function logitsOf(student: Student, x: tf.Tensor): tf.Tensor2D {
   return student.forward(x, true).logits;
+}
+
+/**
+ * Fraction of training done at this batch, counting batches within the epoch where their number is known:
+ * `(epoch + batch / batchesPerEpoch) / epochs` (else `epoch / epochs`).
+ */
+export function batchProgress(ctx: BatchContext): number {
+  const within = ctx.batchesPerEpoch === undefined ? 0 : Math.min(1, ctx.batch / ctx.batchesPerEpoch);
+  return (ctx.epoch + within) / ctx.epochs;
+}
+
+/**
+ * Checks an optional fraction in [0, 1] and returns it, or `fallback` when it is `undefined`.
+ *
+ * @throws RangeError naming `fn` and `name` when the value is not a number in [0, 1].
+ */
+export function checkFraction(fn: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) rangeError(fn, name, 'be a fraction in [0, 1]', value);
+  return value;
 }

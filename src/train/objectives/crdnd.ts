@@ -13,7 +13,12 @@ import { checkObjectiveOptions, checkTeachers, type AttackSettings } from './com
 export interface CrdndObjectiveOptions extends AttackSettings {
   /** The frozen (possibly unreliable) teacher. */
   readonly teacher: TeacherLike;
-  /** `'confidence'`: `compensatedTargets`; `'learned'`: a `createCompensation` matrix trained with the student. @defaultValue 'confidence' */
+  /**
+   * `'confidence'`: the target is `compensatedTargets` (the teacher, leaning on the label where it is unsure);
+   * `'learned'`: the target is the teacher's `σ(T(x))`, and the student's prediction passes through a
+   * `createCompensation` matrix trained with it, `KL(σ(T(x)) ‖ σ(S(x'))·M)`; `M` is dropped at test time.
+   * @defaultValue 'confidence'
+   */
   readonly compensation?: 'confidence' | 'learned';
   /** β of the confidence weight. @defaultValue 1 */
   readonly beta?: number;
@@ -39,8 +44,8 @@ type Prepared = {
 
 /**
  * CRDND (Wang et al., ICASSP 2023, arXiv 2302.08764; ardkit's documented form): `KL(q ‖ σ(S(x'))) + λ_c·InfoNCE`, with
- * `q` the compensated teacher targets (confidence-weighted, or through a learned row-stochastic matrix optimised with
- * the student) and the InfoNCE between the student's embeddings of `x'` and the teacher's of `x`. `x'` = PGD on the
+ * `q` the confidence-compensated teacher targets, or (`'learned'`) `KL(σ(T(x)) ‖ σ(S(x'))·M)` with a learned
+ * row-stochastic `M` on the student's side, optimised with it and dropped at test time, and the InfoNCE between the student's embeddings of `x'` and the teacher's of `x`. `x'` = PGD on the
  * student's cross-entropy (an assumption). With `embeddings: 'features'` and widths that differ, a linear projection
  * of the student's features is learned with the student.
  *
@@ -101,8 +106,12 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
     },
     loss: (p, _x, _y, ctx) => {
       const out = ctx.student.forward(p.xAdv, true);
-      const targets = p.targets ?? (compensation as Compensation).apply(p.teacherClean);
-      const kl = klDivergence(targets, out.logits, { targetType: 'probabilities' }) as tf.Scalar;
+      // 'learned': σ(S)·M is a distribution, so its log serves as logits (softmax(log p) = p).
+      const kl = (
+        p.targets === undefined
+          ? klDivergence(p.teacherClean, tf.log((compensation as Compensation).apply(out.logits)))
+          : klDivergence(p.targets, out.logits, { targetType: 'probabilities' })
+      ) as tf.Scalar;
       let own: tf.Tensor2D = out.logits;
       if (embeddings === 'features') {
         own = out.features as tf.Tensor2D;

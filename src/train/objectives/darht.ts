@@ -9,7 +9,7 @@ import type { Objective } from '../objective.js';
 import { checkObjectiveOptions, checkTeachers, type AttackSettings } from './common.js';
 
 /** Options of {@link darht}. */
-export interface DarhtObjectiveOptions extends Partial<AttackSettings> {
+export interface DarhtObjectiveOptions extends AttackSettings {
   /** The heterogeneous teachers, in the order of the feature map's blocks (pick them with low mutual transferability). */
   readonly teachers: readonly TeacherLike[];
   /** Fraction of training with the cross-entropy alone. @defaultValue 50/350 */
@@ -31,22 +31,23 @@ type Prepared = { xt: tf.Tensor; teacherLogits: tf.Tensor2D[] };
 
 /**
  * DARHT (arXiv 2402.15586): a student whose head is `studentTeacherHead(M, C)` learns M heterogeneous teachers
- * through its feature map. Per batch a fair coin picks `x̃ = x` or `x̃ = PGD(student)` (ε 8/255, 10 steps, step
- * 0.003, start `x + 0.001·N`); `L_CE = CE(o(x̃), y)`, `L_KD = teacherFeatureMapLoss(z(x̃), [T_i(x̃)], y)`; the loss is
+ * through its feature map. Per batch a fair coin picks `x̃ = x` or `x̃ = PGD(student)` (10 steps of `2.5·ε/steps`
+ * unless `stepSize` is given, start `x + 0.001·N`; the official code's 0.003 at ε = 8/255 is a step of ≈ ε/10, which
+ * stays inside the ε-ball on most pixels); `L_CE = CE(o(x̃), y)`, `L_KD = teacherFeatureMapLoss(z(x̃), [T_i(x̃)], y)`; the loss is
  * `L_CE` until `ceOnlyUntil`, `L_CE + L_KD` until `jointUntil`, then `L_KD`; batches with `L_CE > 8` are skipped.
  * The student must expose `featureMap` (see `studentFromLayers`).
  *
- * @param options - the teachers, the phase boundaries, the skip rule and the attack settings (defaults above).
+ * @param options - the teachers, the phase boundaries, the skip rule and the attack settings (`eps` required).
  * @returns the objective; terms: `ce`, `kd`.
  * @throws RangeError/TypeError for an empty teacher list, teachers of another class count, or a student whose feature
  * map is missing or not M·C wide.
  * @example
- * await fit(student, { x, y }, darht({ teachers: [cnn, mlp, wide], eps: 0.3, stepSize: 0.01 }), { epochs: 20 });
+ * await fit(student, { x, y }, darht({ teachers: [cnn, mlp, wide], eps: 0.3 }), { epochs: 20 });
  */
 export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
   const fn = 'darht';
   const known = ['teachers', 'ceOnlyUntil', 'jointUntil', 'skipAbove', 'adversarialProbability', 'divergence', 'weighting'];
-  const attack = checkObjectiveOptions(fn, { eps: 8 / 255, steps: 10, stepSize: 0.003, randomStart: 'normal', ...options }, known, {
+  const attack = checkObjectiveOptions(fn, options, known, {
     randomStart: 'normal',
     steps: 10
   });

@@ -1,11 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { pgd } from '../../attacks/pgd.js';
 import { iadLoss } from '../../losses/iad.js';
-import { checkNonNegative, checkPositive } from '../../core/validate.js';
+import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
 import { rangeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
 import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
+import { attackModelFor } from './ard.js';
 
 /** Options of {@link iad}. */
 export interface IadObjectiveOptions extends AttackSettings {
@@ -19,37 +20,52 @@ export interface IadObjectiveOptions extends AttackSettings {
   readonly beta?: number;
   /** The fraction of training after which the student introspects. @defaultValue 0.3 */
   readonly introspectionFrom?: number;
+  /**
+   * The mode of the student while the attack runs: `'inference'` (ardkit's default, `ctx.studentModel`) or
+   * `'training'`, the authors' choice (ZFancy/IAD `IAD-I.py`: `AttackPGD` runs the student after `net.train()`), which
+   * matters for students with batch normalisation or dropout. In `'training'` mode the attack calls
+   * `student.forward(x, true)` at every step: for a tfjs-layers student each such BatchNormalization pass updates the
+   * moving mean and variance (as PyTorch does in the authors' code), `steps` more updates per batch than in
+   * `'inference'` mode, and dropout draws a fresh mask at every step (as for `ard`).
+   * @defaultValue 'inference'
+   */
+  readonly attackMode?: 'inference' | 'training';
 }
 
 /** What the objective prepares per batch outside the tape. */
 type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D; teacherAdv: tf.Tensor2D };
 
 /**
- * IAD (Zhu et al., ICLR 2022): `iadLoss` with `x'` = PGD on the student's cross-entropy; the introspection term is
- * switched on after `introspectionFrom` of the epochs.
+ * IAD (Zhu et al., ICLR 2022): `iadLoss` with `x'` = PGD on the student's cross-entropy, the student in inference mode
+ * unless `attackMode: 'training'` (the authors' code); the introspection term is switched on after `introspectionFrom`
+ * of the epochs. The KL terms are class sums per example averaged over the batch, as in the authors' code.
  *
- * @param options - the teacher, attack settings (`eps` required), τ, α, β and the introspection start.
+ * @param options - the teacher, attack settings (`eps` required), τ, α, β, the introspection start and the attack mode.
  * @returns the objective; terms: `iad`.
- * @throws RangeError/TypeError for invalid settings or a teacher that is not a model.
+ * @throws RangeError/TypeError for invalid settings, an unknown `attackMode`, or a teacher that is not a model.
  * @example
  * await fit(student, { x, y }, iad({ teacher, eps: 8 / 255 }), { epochs: 10 });
  */
 export function iad(options: Readonly<IadObjectiveOptions>): Objective {
   const fn = 'iad';
-  const attack = checkObjectiveOptions(fn, options, ['teacher', 'temperature', 'alpha', 'beta', 'introspectionFrom'], { randomStart: 'uniform', steps: 10 });
+  const attack = checkObjectiveOptions(fn, options, ['teacher', 'temperature', 'alpha', 'beta', 'introspectionFrom', 'attackMode'], {
+    randomStart: 'uniform',
+    steps: 10
+  });
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const temperature = options.temperature === undefined ? 1 : checkPositive(fn, 'temperature', options.temperature);
   const alpha = options.alpha ?? 1;
   const beta = options.beta === undefined ? 0.1 : checkNonNegative(fn, 'beta', options.beta);
   const from = options.introspectionFrom ?? 0.3;
   if (typeof from !== 'number' || !(from >= 0 && from <= 1)) rangeError(fn, 'introspectionFrom', 'be a fraction in [0, 1]', from);
+  const attackMode = options.attackMode === undefined ? 'inference' : checkOneOf(fn, 'attackMode', options.attackMode, ['inference', 'training'] as const);
   const objective: Objective<Prepared> = {
     name: fn,
     check: (_s, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
     prepare: (x, y, ctx) => {
-      const xAdv = pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() });
+      const xAdv = pgd(attackModelFor(attackMode, ctx), x, y, { ...attack, seed: ctx.rng.nextSeed() });
       return { xAdv, teacherClean: teacher(x), teacherAdv: teacher(xAdv) };
     },
     loss: (p, x, y, ctx) => {

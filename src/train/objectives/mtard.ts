@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { pgd } from '../../attacks/pgd.js';
 import { klDivergence } from '../../losses/kl-divergence.js';
 import { mtardLoss, mtardWeights, type MtardState } from '../../losses/mtard.js';
-import { checkPositive } from '../../core/validate.js';
+import { checkKlReduction, klFactor } from '../../losses/validate.js';
+import { checkOneOf, checkPositive } from '../../core/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
-import type { Objective } from '../objective.js';
+import type { BatchContext, Objective } from '../objective.js';
 import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
 
 /** Options of {@link mtard}. */
@@ -17,6 +18,25 @@ export interface MtardObjectiveOptions extends AttackSettings {
   readonly eta?: number;
   /** τ. @defaultValue 1 */
   readonly temperature?: number;
+  /**
+   * How η follows training. `'learningRate'`: the η of a batch is `eta · ctx.learningRate / ctx.baseLearningRate`,
+   * η scaled by the learning-rate schedule's factor; under `multiStep` with gamma 0.1 this is the authors' rule
+   * (zhaoshiji123/MTARD `mtard/mtard_resnet18_cifar10.py` multiplies η by 0.1 at each learning-rate milestone,
+   * epochs 215, 260 and 285 of 300), and any other schedule (cosine, warm-up) scales η the same way. A rate above the
+   * base rate raises η at most to 1; a batch whose learning rate is 0 leaves the weights where they are. Without a
+   * schedule the factor is 1. `'constant'`: η never changes (ardkit's behaviour before this option).
+   * @defaultValue 'learningRate'
+   */
+  readonly etaSchedule?: 'learningRate' | 'constant';
+  /**
+   * How the KL terms (of the loss and of the reported `klAdv`, `klNat` that drive the weight update) are scaled,
+   * passed to `mtardLoss`: `'batchmean'` (ardkit's convention, each KL summed over classes) or `'classMean'` (divided
+   * by the number of classes C: the authors' CIFAR-10 code averages an element-wise KL with `torch.mean`). The weight
+   * update is unchanged by it (it reads ratios `L_now / L_first`); the paper's learning rates and weight decay carry
+   * over only with `'classMean'`.
+   * @defaultValue 'batchmean'
+   */
+  readonly klReduction?: 'batchmean' | 'classMean';
 }
 
 /** The MTARD objective, with its current adaptive weights. */
@@ -30,22 +50,38 @@ type Prepared = { xAdv: tf.Tensor; robustTeacherAdv: tf.Tensor2D; cleanTeacherCl
 
 /**
  * MTARD (Zhao et al., ECCV 2022): two teachers, `mtardLoss` with weights adapted every batch by `mtardWeights` from
- * the two KL terms; `x'` = PGD on the student's cross-entropy (an assumption: the reference code's attack could not be
- * read). The weights and their reference losses are saved in checkpoints.
+ * the two KL terms, η following the learning-rate schedule (`etaSchedule`); `x'` = PGD on the student's cross-entropy.
+ * As in the authors' code (zhaoshiji123/MTARD `mtard/mtard_loss.py`), that attack starts from `x + 0.001·N(0, 1)`
+ * with the student in inference mode. The weights and their reference losses are saved in checkpoints.
  *
- * @param options - both teachers, attack settings (`eps` required), η and τ.
+ * @param options - both teachers, attack settings (`eps` required), η and its schedule, τ and the KL reduction.
  * @returns the objective; terms: `klAdv`, `klNat`, `natWeight`.
- * @throws RangeError/TypeError for invalid settings or teachers that are not models.
+ * @throws RangeError/TypeError for invalid settings, an unknown `etaSchedule` or `klReduction`, or teachers that are not
+ * models.
  * @example
  * await fit(student, { x, y }, mtard({ cleanTeacher, robustTeacher, eps: 8 / 255 }));
  */
 export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective {
   const fn = 'mtard';
-  const attack = checkObjectiveOptions(fn, options, ['cleanTeacher', 'robustTeacher', 'eta', 'temperature'], { randomStart: 'uniform', steps: 10 });
+  // The authors' attack starts from x + 0.001·N(0, 1) (mtard_loss.py).
+  const attack = checkObjectiveOptions(fn, options, ['cleanTeacher', 'robustTeacher', 'eta', 'temperature', 'etaSchedule', 'klReduction'], {
+    randomStart: 'normal',
+    steps: 10
+  });
   const cleanTeacher = asTeacher(fn, 'cleanTeacher', options.cleanTeacher);
   const robustTeacher = asTeacher(fn, 'robustTeacher', options.robustTeacher);
   const eta = options.eta === undefined ? 0.025 : checkPositive(fn, 'eta', options.eta);
   const temperature = options.temperature === undefined ? 1 : checkPositive(fn, 'temperature', options.temperature);
+  const etaSchedule =
+    options.etaSchedule === undefined ? 'learningRate' : checkOneOf(fn, 'etaSchedule', options.etaSchedule, ['learningRate', 'constant'] as const);
+  const klReduction = checkKlReduction(fn, options.klReduction);
+  /** η of this batch: scaled by the schedule's factor `learningRate / baseLearningRate` unless constant. */
+  const etaOf = (ctx: BatchContext): number => {
+    if (etaSchedule === 'constant') return eta;
+    const base = ctx.baseLearningRate;
+    const factor = Number.isFinite(base) && base > 0 && Number.isFinite(ctx.learningRate) ? Math.max(0, ctx.learningRate / base) : 1;
+    return Math.min(eta * factor, Math.max(eta, 1));
+  };
   let state: MtardState = { natWeight: 0.5, advWeight: 0.5 };
   const objective: Objective<Prepared> & { state: () => MtardState } = {
     name: fn,
@@ -62,22 +98,30 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
       const studentClean = logitsOf(ctx.student, x);
       const total = mtardLoss(
         { studentAdv, studentClean, robustTeacherAdv: p.robustTeacherAdv, cleanTeacherClean: p.cleanTeacherClean },
-        { advWeight: state.advWeight, natWeight: state.natWeight, temperature }
+        { advWeight: state.advWeight, natWeight: state.natWeight, temperature, klReduction }
       ) as tf.Scalar;
+      const scale = klFactor(klReduction, studentAdv);
+      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergence(target, input), scale);
       return {
         total,
         terms: {
-          klAdv: klDivergence(p.robustTeacherAdv, studentAdv) as tf.Scalar,
-          klNat: klDivergence(p.cleanTeacherClean, studentClean) as tf.Scalar,
+          klAdv: kl(p.robustTeacherAdv, studentAdv),
+          klNat: kl(p.cleanTeacherClean, studentClean),
           natWeight: tf.scalar(state.natWeight)
         },
         accuracyLogits: studentAdv
       };
     },
-    update: (terms) => {
+    update: (terms, ctx) => {
       const nat = terms.klNat ?? 0;
       const adv = terms.klAdv ?? 0;
-      if (nat > 0 && adv > 0) state = mtardWeights(state, nat, adv, { eta });
+      if (!(nat > 0 && adv > 0)) return;
+      const batchEta = etaOf(ctx);
+      // η = 0 (a zero learning rate) moves nothing, but the first losses are still recorded.
+      state =
+        batchEta > 0
+          ? mtardWeights(state, nat, adv, { eta: batchEta })
+          : { ...state, natInitial: state.natInitial ?? nat, advInitial: state.advInitial ?? adv };
     },
     getState: () => ({
       values: {

@@ -1,8 +1,9 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { projectedGradientAscent } from '../../attacks/projected-gradient-ascent.js';
 import { klFromLogits } from '../../losses/kl-divergence.js';
 import { klDivergence } from '../../losses/kl-divergence.js';
 import { rsladLoss } from '../../losses/rslad.js';
+import { checkKlReduction, klFactor } from '../../losses/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
 import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
@@ -11,6 +12,15 @@ import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } f
 export interface RsladObjectiveOptions extends AttackSettings {
   /** The frozen robust teacher. */
   readonly teacher: TeacherLike;
+  /**
+   * How the KL terms (of the loss and of the reported `klAdv`, `klClean`) are scaled, passed to `rsladLoss`:
+   * `'batchmean'` (ardkit's convention, each KL summed over classes) or `'classMean'` (divided by the number of classes
+   * C: the authors' CIFAR-10 code, zibojia/RSLAD `resnet18_rslad_cifar10.py`, averages an element-wise KL with
+   * `torch.mean`). The paper's learning rates and weight decay carry over only with `'classMean'`. The attack's
+   * objective is unaffected (a positive factor does not move a sign-gradient step).
+   * @defaultValue 'batchmean'
+   */
+  readonly klReduction?: 'batchmean' | 'classMean';
 }
 
 /** What the objective prepares per batch outside the tape. */
@@ -18,18 +28,20 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D };
 
 /**
  * RSLAD (Zi et al., arXiv 2108.07969): `rsladLoss`, with `x'` maximising `KL(σ(T(x)) ‖ σ(S(x')))` from
- * `x + 0.001·N(0, 1)` — the teacher's soft labels replace the hard labels in the attack too.
+ * `x + 0.001·N(0, 1)` — the teacher's soft labels replace the hard labels in the attack too. The KL terms are class
+ * sums unless `klReduction: 'classMean'` (the authors' code).
  *
- * @param options - the teacher and attack settings (`eps` required).
+ * @param options - the teacher, attack settings (`eps` required) and the KL reduction.
  * @returns the objective; terms: `klAdv`, `klClean`.
- * @throws RangeError/TypeError for invalid settings or a teacher that is not a model.
+ * @throws RangeError/TypeError for invalid settings, an unknown `klReduction`, or a teacher that is not a model.
  * @example
  * await fit(student, { x, y }, rslad({ teacher, eps: 8 / 255, stepSize: 2 / 255 }));
  */
 export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
   const fn = 'rslad';
-  const attack = checkObjectiveOptions(fn, options, ['teacher'], { randomStart: 'normal', steps: 10 });
+  const attack = checkObjectiveOptions(fn, options, ['teacher', 'klReduction'], { randomStart: 'normal', steps: 10 });
   const teacher = asTeacher(fn, 'teacher', options.teacher);
+  const klReduction = checkKlReduction(fn, options.klReduction);
   const objective: Objective<Prepared> = {
     name: fn,
     check: (_s, c, sample) => {
@@ -43,10 +55,12 @@ export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
     loss: (p, x, _y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const studentClean = logitsOf(ctx.student, x);
-      const total = rsladLoss({ studentAdv, studentClean, teacherClean: p.teacherClean }) as tf.Scalar;
+      const total = rsladLoss({ studentAdv, studentClean, teacherClean: p.teacherClean }, { klReduction }) as tf.Scalar;
+      const scale = klFactor(klReduction, studentAdv);
+      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergence(target, input), scale);
       return {
         total,
-        terms: { klAdv: klDivergence(p.teacherClean, studentAdv) as tf.Scalar, klClean: klDivergence(p.teacherClean, studentClean) as tf.Scalar },
+        terms: { klAdv: kl(p.teacherClean, studentAdv), klClean: kl(p.teacherClean, studentClean) },
         accuracyLogits: studentAdv
       };
     }
