@@ -1,7 +1,8 @@
 /**
  * DARHT on real MNIST: three teachers of different architectures, chosen because they are heterogeneous, are
  * distilled into one student through its student–teacher feature map (M·C wide), with coin-flip clean/adversarial
- * batches and the three-phase schedule (CE, CE + KD, KD).
+ * batches and the three-phase schedule (CE, CE + KD, KD). The same backbone trained by PGD-AT for the same epochs is
+ * the baseline.
  *
  *   npm run build && node --disable-warning=ExperimentalWarning --loader ts-node/esm examples/darht-heterogeneous.ts
  *   … examples/darht-heterogeneous.ts --help
@@ -100,8 +101,17 @@ async function main(): Promise<void> {
     ...progress('student', epochs)
   });
 
+  // The baseline at the same budget: the same backbone with a plain 64 → 10 head, trained by PGD-AT.
+  const baselineNet = mlp([64], seed + 99, 'baseline');
+  console.log('\nbaseline: MLP 784-64-10, PGD-AT, same epochs');
+  await fit(baselineNet, train, pgdAt(attack), { epochs, seed, optimizer: tf.train.adam(0.01), ...progress('baseline', epochs) });
+
   robustnessTable(
-    [...teachers.map((t) => [`teacher ${t.name}`, asModel(t)] as const), ['student (DARHT)', asModel(studentNet)] as const],
+    [
+      ...teachers.map((t) => [`teacher ${t.name}`, asModel(t)] as const),
+      ['student (DARHT)', asModel(studentNet)] as const,
+      ['student (PGD-AT)', asModel(baselineNet)] as const
+    ],
     test.x,
     test.y,
     eps,
