@@ -58,6 +58,11 @@ describe('validation helpers', () => {
     expect(() => checkBounds('f', [0, NaN])).toThrow(RangeError);
     expect(() => { checkFunction('f', 'model', null); }).toThrow('f: model must be a function (got null)');
     expect(() => { checkKnownKeys('f', { a: 1, b: 2 }, ['a']); }).toThrow('f: options must only have the keys a (got "b")');
+    // Missing or non-object options: a clear TypeError, not "Cannot convert undefined or null to object".
+    for (const bad of [undefined, null, 3, [1]]) {
+      expect(() => { checkKnownKeys('f', bad as never, ['a']); }).toThrow(TypeError);
+      expect(() => { checkKnownKeys('f', bad as never, ['a']); }).toThrow(/^f: options must be an object \(got /);
+    }
     expect(() => { checkGradientsRegistered('f'); }).not.toThrow();
   });
 
@@ -71,15 +76,18 @@ describe('validation helpers', () => {
     expectThrowsNoLeak(() => checkTensor('f', 'x', disposed), /^f: x must be a tensor that is not disposed/, TypeError);
     expect(checkInput('f', 'x', x)).toBe(x);
     expect(checkLabels('f', 'y', y, 2, 2)).toBe(1);
-    expectThrowsNoLeak(() => checkLabels('f', 'y', y, 2, 1), /^f: y must hold class indices < 1 \(the number of classes\) \(got 1\)/);
+    expectThrowsNoLeak(() => checkLabels('f', 'y', y, 2, 1), /^f: y must hold class indices < 1 \(the number of classes\) \(got "1 at index \d+"\)/);
     expect(() => { checkInBounds('f', 'x', x, [0, 1]); }).not.toThrow();
     expectThrowsNoLeak(() => { checkInBounds('f', 'x', x, [0.3, 1]); }, /^f: x must lie inside bounds \[0.3, 1\] \(got "values in \[0.2, 0.8\]"\)/);
     expect(checkLogits('f', x, 2, 1)).toBe(x);
     expectThrowsNoLeak(() => checkLogits('f', x, 2, 2), /^f: labels must hold class indices < 2/);
-    expectThrowsNoLeak(() => checkLogits('f', y, 2), /^f: model must return logits of shape \[2, C\]/);
+    // int32 outputs are not logits (pgd, apgd and square accepted them; tradesAttack failed inside tfjs' softmax).
+    expectThrowsNoLeak(() => checkLogits('f', y, 2), /^f: model must return float32 logits \(got a int32 tensor of shape \[2\]\)/, TypeError);
+    const rank1 = tf.zeros([2]);
+    expectThrowsNoLeak(() => checkLogits('f', rank1, 2), /^f: model must return logits of shape \[2, C\]/);
     const z = tf.zeros([2, 1]);
     expectThrowsNoLeak(() => checkLogits('f', z, 2), /^f: model must return logits for at least 2 classes/);
     expectThrowsNoLeak(() => { checkSameShape('f', 'a', x, 'b', z); }, /^f: a and b must have the same shape \(got \[2, 2\] and \[2, 1\]\)/);
-    tf.dispose([x, y, z]);
+    tf.dispose([x, y, z, rank1]);
   });
 });

@@ -256,7 +256,7 @@ describe('method fixes', () => {
         const [bounded, exact, ce] = tf.tidy(() => {
           const z = tf.tensor2d([[0, scale, 0], [-scale, scale, 0]]);
           const y = tf.tensor1d([0, 0], 'int32');
-          const clean = tf.zeros([2, K]);
+          const clean = tf.zeros<tf.Rank.R2>([2, K]);
           return [
             Array.from(martLoss({ clean, adv: z, labels: y }, { beta: 0, reduction: 'none' }).dataSync()),
             Array.from(martLoss({ clean, adv: z, labels: y }, { beta: 0, reduction: 'none', boost: 'exact' }).dataSync()),
@@ -368,7 +368,7 @@ describe('method fixes', () => {
         expect(tf.memory().numTensors).toBe(before);
       }
       const before = tf.memory().numTensors;
-      const z = tf.zeros([2, K]);
+      const z = tf.zeros<tf.Rank.R2>([2, K]);
       const y = tf.tensor1d([0, 1], 'int32');
       const afterInputs = tf.memory().numTensors;
       expect(() => martLoss({ clean: z, adv: z, labels: y }, { boost: 'bounded' as never })).toThrow(/^martLoss: boost must be one of "reference", "exact" \(got "bounded"\)/);

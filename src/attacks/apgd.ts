@@ -11,7 +11,7 @@ import {
   checkOneOf,
   type Bounds
 } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { dlrPerExample, targetedDlrPerExample } from '../losses/dlr.js';
 import { NORMS, perExampleL2, type Norm } from './norms.js';
@@ -76,7 +76,7 @@ const BASE_KEYS = ['eps', 'norm', 'steps', 'restarts', 'bounds', 'seed'] as cons
 
 /** Validates the options shared by both APGD variants; throws before any tensor exists. */
 function resolveApgd(fn: string, options: Readonly<ApgdBaseOptions>): ApgdConfig {
-  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
   const eps = checkNonNegative(fn, 'eps', options.eps);
   const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);

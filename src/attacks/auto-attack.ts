@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkBounds, checkInteger, checkKnownKeys, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { apgd, apgdTargeted } from './apgd.js';
 import { NORMS, type Norm } from './norms.js';
 import { square } from './square.js';
@@ -63,7 +63,7 @@ export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Reco
 }
 
 function buildSuite(fn: string, options: Readonly<AutoAttackSuiteOptions>, keys: readonly string[]): Record<string, Attack> {
-  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, keys);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
   const eps = checkNonNegative(fn, 'eps', options.eps);

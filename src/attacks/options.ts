@@ -1,5 +1,5 @@
 import { checkBounds, checkInteger, checkNonNegative, checkOneOf, checkPositive, type Bounds } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { NORMS, type Norm } from './norms.js';
 
 /** Where an iterative attack starts: uniform in the ε-ball, `x + σ·N(0, 1)`, or at `x`. */
@@ -53,7 +53,7 @@ export function resolvePerturbation(
   options: Readonly<PerturbationOptions>,
   defaults: { readonly randomStart: RandomStart; readonly steps: number }
 ): ResolvedPerturbation {
-  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
   const eps = checkNonNegative(fn, 'eps', options.eps);
   const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
 import { checkBounds, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, type Bounds } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { checkAttackInputs } from './pgd.js';
 import { gatherRows, indicesWhere } from './rows.js';
@@ -98,7 +98,7 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  */
 export function square(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SquareOptions>): SquareResult {
   const fn = 'square';
-  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, ['eps', 'queries', 'pInit', 'bounds', 'seed']);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
   const eps = checkNonNegative(fn, 'eps', options.eps);

@@ -46,6 +46,8 @@ export function fromLayersModel(model: LayersModelLike, options: Readonly<FromLa
   return (x: tf.Tensor): tf.Tensor2D => {
     const out = model.apply(x, { training });
     if (!(out instanceof tf.Tensor)) {
+      // Several outputs (or anything else): release what the model made before rejecting it.
+      tf.dispose(out as tf.TensorContainer);
       typeError('fromLayersModel', 'model', 'return a single tensor of logits', out);
     }
     return out as tf.Tensor2D;

@@ -154,13 +154,14 @@ export function checkFunction(fn: string, arg: string, value: unknown): void {
 
 /**
  * Checks integer class labels: an int32 tensor of shape `[batch]` with values `>= 0`
- * (and `< numClasses` when given). Reads the labels back; returns the largest label.
+ * (and `< numClasses` when given). Reads the labels back; returns the largest label. `offset` is the index of the
+ * first label in the whole data set, for the messages of data that arrives in batches.
  *
  * @throws TypeError when `value` is not an int32 tensor; RangeError for a wrong shape or a label out of range.
  * @example
  * const maxLabel = checkLabels('myAttack', 'y', y, x.shape[0], 10);
  */
-export function checkLabels(fn: string, arg: string, value: unknown, batch: number, numClasses?: number): number {
+export function checkLabels(fn: string, arg: string, value: unknown, batch: number, numClasses?: number, offset = 0): number {
   const y = checkTensor(fn, arg, value);
   if (y.dtype !== 'int32') typeError(fn, arg, 'be an int32 tensor of class indices', y);
   if (y.rank !== 1 || y.shape[0] !== batch) {
@@ -170,13 +171,32 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
   let max = -1;
   for (let i = 0; i < data.length; i++) {
     const v = data[i] ?? 0;
-    if (v < 0) rangeError(fn, arg, 'hold class indices >= 0', `${String(v)} at index ${String(i)}`);
+    if (v < 0) rangeError(fn, arg, 'hold class indices >= 0', `${String(v)} at index ${String(i + offset)}`);
+    if (numClasses !== undefined && v >= numClasses) {
+      rangeError(fn, arg, `hold class indices < ${String(numClasses)} (the number of classes)`, `${String(v)} at index ${String(i + offset)}`);
+    }
     if (v > max) max = v;
   }
-  if (numClasses !== undefined && max >= numClasses) {
-    rangeError(fn, arg, `hold class indices < ${String(numClasses)} (the number of classes)`, max);
-  }
   return max;
+}
+
+/**
+ * Checks that every example of `x` (`[N, ...]`) holds finite numbers, with one readback of one flag per example,
+ * and names the first bad example.
+ *
+ * @param offset - the index of `x`'s first example in the whole data set (for data that arrives in batches).
+ * @throws RangeError naming the first example that holds NaN or ±Infinity.
+ * @example
+ * checkFiniteExamples('fit', 'data.x', x);
+ */
+export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offset = 0): void {
+  if (x.rank === 0 || (x.shape[0] ?? 0) === 0 || x.dtype === 'int32' || x.dtype === 'bool') return;
+  const ok = tf.tidy(() => {
+    const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
+    return tf.all(tf.isFinite(flat), 1).dataSync();
+  });
+  const bad = ok.findIndex((v) => v === 0);
+  if (bad >= 0) rangeError(fn, arg, 'hold finite numbers', `NaN or ±Infinity in example ${String(bad + offset)}`);
 }
 
 /**
@@ -202,7 +222,7 @@ export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bou
  * Checks what a model returned: a rank-2 float tensor `[batch, C]` with `C > maxLabel`.
  * Only shapes are read, so the check costs nothing inside attack loops.
  *
- * @throws TypeError when `out` is not a tensor; RangeError for a wrong shape or fewer classes than `maxLabel + 1`.
+ * @throws TypeError when `out` is not a float32 tensor; RangeError for a wrong shape or fewer classes than `maxLabel + 1`.
  * @example
  * const logits = checkLogits('myAttack', model(x), batch, maxLabel);
  */
@@ -210,6 +230,7 @@ export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = 
   if (!isTensor(out)) {
     typeError(fn, 'model', 'return a tf.Tensor of logits [B, C]', out);
   }
+  if (out.dtype !== 'float32') typeError(fn, 'model', 'return float32 logits', out);
   if (out.rank !== 2 || out.shape[0] !== batch) {
     rangeError(fn, 'model', `return logits of shape [${String(batch)}, C] for a batch of ${String(batch)}`, out);
   }
@@ -237,13 +258,17 @@ export function checkSameShape(fn: string, argA: string, a: tf.Tensor, argB: str
 }
 
 /**
- * Rejects option keys the function does not know: a typo must not silently fall back to a default.
+ * Rejects option keys the function does not know: a typo must not silently fall back to a default. Options that
+ * are not an object at all (`null`, a number, an array; `undefined` where the options are required) are a TypeError.
  *
- * @throws RangeError naming the first unknown key.
+ * @throws TypeError when `options` is not a plain object; RangeError naming the first unknown key.
  * @example
  * checkKnownKeys('myAttack', options, ['eps', 'steps']);
  */
 export function checkKnownKeys(fn: string, options: object, known: readonly string[]): void {
+  if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options)) {
+    typeError(fn, 'options', 'be an object', options);
+  }
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       rangeError(fn, 'options', `only have the keys ${known.join(', ')}`, key);

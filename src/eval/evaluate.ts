@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBoolean, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 import { runSequential } from '../attacks/worst-case.js';
@@ -89,6 +89,7 @@ export function evaluate(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Re
   const input = checkInput(fn, 'x', x);
   const n = input.shape[0] ?? 0;
   const maxLabel = checkLabels(fn, 'y', y, n);
+  checkFiniteExamples(fn, 'x', input);
 
   const names = Object.keys(attacks);
   const clean = new Uint8Array(n);

@@ -10,7 +10,7 @@ import {
   checkOneOf,
   type Bounds
 } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { apgd, apgdTargeted } from '../attacks/apgd.js';
 import { NORMS, type Norm } from '../attacks/norms.js';
@@ -93,7 +93,7 @@ const percent = (v: number): string => `${(100 * v).toFixed(1)} %`;
  */
 export function sanityChecks(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SanityCheckOptions>): SanityFlag[] {
   const fn = 'sanityChecks';
-  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, ['eps', 'norm', 'bounds', 'steps', 'queries', 'seed']);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the evaluation being checked)', undefined);
   const eps = checkNonNegative(fn, 'eps', options.eps);

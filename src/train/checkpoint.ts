@@ -140,13 +140,23 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint, option
   return path.join(dir, name);
 }
 
+/** Parses a checkpoint's JSON file; a file that does not parse is a RangeError naming it. */
+function parseJson(fn: string, file: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new RangeError(`${fn}: ${file} must hold valid JSON (got ${JSON.stringify(text.slice(0, 40))}: ${(error as Error).message})`, { cause: error });
+  }
+}
+
 /**
  * Loads the latest complete checkpoint of a folder, or `undefined` when there is none. Leftovers of an interrupted
  * save are ignored.
  *
  * @param dir - the checkpoint folder.
  * @returns the checkpoint (the caller disposes its tensors), or `undefined`.
- * @throws RangeError naming the file when the latest checkpoint is corrupt.
+ * @throws RangeError naming the file when the latest checkpoint is corrupt: JSON that does not parse, a missing
+ * manifest, a data file shorter than its manifest says.
  * @example
  * const ckpt = await loadLatestCheckpoint('runs/rslad');
  */
@@ -160,10 +170,19 @@ export async function loadLatestCheckpoint(dir: string): Promise<Checkpoint | un
     return undefined;
   }
   const fn = 'loadLatestCheckpoint';
-  const pointer = JSON.parse(latest) as { checkpoint?: unknown };
-  if (typeof pointer.checkpoint !== 'string') rangeError(fn, path.join(dir, LATEST), 'name a checkpoint folder', latest);
+  const pointer = parseJson(fn, path.join(dir, LATEST), latest) as { checkpoint?: unknown } | null;
+  if (typeof pointer !== 'object' || pointer === null || typeof pointer.checkpoint !== 'string') {
+    rangeError(fn, path.join(dir, LATEST), 'name a checkpoint folder', latest);
+  }
   const folder = path.join(dir, pointer.checkpoint);
-  const manifest = JSON.parse(await fs.readFile(path.join(folder, MANIFEST), 'utf8')) as Manifest;
+  const manifestFile = path.join(folder, MANIFEST);
+  let manifestText: string;
+  try {
+    manifestText = await fs.readFile(manifestFile, 'utf8');
+  } catch (error) {
+    throw new RangeError(`${fn}: ${manifestFile} must exist (named by ${path.join(dir, LATEST)}): ${(error as Error).message}`, { cause: error });
+  }
+  const manifest = parseJson(fn, manifestFile, manifestText) as Manifest;
   if (manifest.format !== 'ardkit-checkpoint' || manifest.version !== 1) {
     rangeError(fn, path.join(folder, MANIFEST), 'be an ardkit checkpoint of version 1', `${JSON.stringify(manifest.format)} ${JSON.stringify(manifest.version)}`);
   }

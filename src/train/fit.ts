@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkBoolean, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkNonNegative, checkPositive } from '../core/validate.js';
+import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkNonNegative, checkPositive } from '../core/validate.js';
 import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 import { evaluate } from '../eval/evaluate.js';
@@ -317,6 +317,13 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
     if (validation.every !== undefined) checkInteger(fn, 'validation.every', validation.every, 1);
   }
   if (typeof data !== 'object' || data === null) typeError(fn, 'data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);
+  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) rangeError(fn, 'seed', 'be a finite number', options.seed);
+  if (options.optimizer !== undefined) {
+    const o = options.optimizer as Partial<Record<'applyGradients' | 'getWeights' | 'setWeights', unknown>> | null;
+    if (typeof o !== 'object' || o === null || typeof o.applyGradients !== 'function' || typeof o.getWeights !== 'function' || typeof o.setWeights !== 'function') {
+      typeError(fn, 'optimizer', "be a tfjs optimizer (e.g. tf.train.adam(0.001), not the string 'adam')", options.optimizer);
+    }
+  }
 
   // The class count comes from the student itself, on one example, which also checks what it returns.
   let sample: tf.Tensor | undefined;
@@ -329,6 +336,16 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
     sample = tf.slice(x, 0, 1);
   }
   const numClasses = await (async (): Promise<number> => {
+    try {
+      return await probeClasses();
+    } catch (error) {
+      // The probe sample (and a peeked first batch) are released on the error path too.
+      sample?.dispose();
+      if (first !== undefined) tf.dispose([first.x, first.y]);
+      throw error;
+    }
+  })();
+  async function probeClasses(): Promise<number> {
     if (sample === undefined) {
       // Peek at the first batch of an iterable for the input shape; it is trained on normally afterwards.
       const it = passOver(fn, data, batchSize, undefined);
@@ -347,13 +364,19 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
       return out.logits.shape[1] ?? 0;
     });
     return classes;
-  })();
+  }
   try {
     if (first !== undefined) tf.dispose([first.x, first.y]);
     const probe = sample;
     if (probe !== undefined) tf.tidy(() => objective.check?.(net, numClasses, probe));
-    if (isTensorData(data)) checkLabels(fn, 'data.y', data.y, data.x.shape[0] ?? 0, numClasses);
-    if (validation !== undefined) checkLabels(fn, 'validation.y', validation.y, validation.x.shape[0] ?? 0, numClasses);
+    if (isTensorData(data)) {
+      checkLabels(fn, 'data.y', data.y, data.x.shape[0] ?? 0, numClasses);
+      checkFiniteExamples(fn, 'data.x', data.x);
+    }
+    if (validation !== undefined) {
+      checkLabels(fn, 'validation.y', validation.y, validation.x.shape[0] ?? 0, numClasses);
+      checkFiniteExamples(fn, 'validation.x', validation.x);
+    }
   } finally {
     sample?.dispose();
   }
@@ -379,31 +402,36 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
   const history: EpochInfo[] = [];
   let startEpoch = 0;
   if (resume && ckpt !== undefined) {
-    const saved = await loadLatestCheckpoint(ckpt.dir);
-    if (saved !== undefined) {
-      try {
-        if (saved.weights.length !== net.variables.length) {
-          rangeError(fn, 'resume', `find ${String(net.variables.length)} student variables in the checkpoint`, saved.weights.length);
-        }
-        net.variables.forEach((v, i) => {
-          const w = saved.weights[i];
-          if (w === undefined || w.shape.join(',') !== v.shape.join(',')) {
-            rangeError(fn, 'resume', `find variable ${String(i)} of shape [${v.shape.join(', ')}] in the checkpoint`, w);
+    try {
+      const saved = await loadLatestCheckpoint(ckpt.dir);
+      if (saved !== undefined) {
+        try {
+          if (saved.weights.length !== net.variables.length) {
+            rangeError(fn, 'resume', `find ${String(net.variables.length)} student variables in the checkpoint`, saved.weights.length);
           }
-          v.assign(w);
-        });
-        if (saved.optimizer.length > 0) await optimizer.setWeights(saved.optimizer.map((o) => ({ name: o.name, tensor: o.tensor })));
-        objective.setState?.({ values: saved.objectiveValues, tensors: saved.objectiveTensors });
-        rng.setState(saved.randomState);
-        startEpoch = saved.epoch;
-        const extra = saved.extra as { history?: EpochInfo[] } | null;
-        if (extra?.history !== undefined) history.push(...extra.history);
-      } finally {
-        tf.dispose([...saved.weights, ...saved.optimizer.map((o) => o.tensor), ...Object.values(saved.objectiveTensors)]);
+          net.variables.forEach((v, i) => {
+            const w = saved.weights[i];
+            if (w === undefined || w.shape.join(',') !== v.shape.join(',')) {
+              rangeError(fn, 'resume', `find variable ${String(i)} of shape [${v.shape.join(', ')}] in the checkpoint`, w);
+            }
+            v.assign(w);
+          });
+          if (saved.optimizer.length > 0) await optimizer.setWeights(saved.optimizer.map((o) => ({ name: o.name, tensor: o.tensor })));
+          objective.setState?.({ values: saved.objectiveValues, tensors: saved.objectiveTensors });
+          rng.setState(saved.randomState);
+          startEpoch = saved.epoch;
+          const extra = saved.extra as { history?: EpochInfo[] } | null;
+          if (extra?.history !== undefined) history.push(...extra.history);
+        } finally {
+          tf.dispose([...saved.weights, ...saved.optimizer.map((o) => o.tensor), ...Object.values(saved.objectiveTensors)]);
+        }
       }
+    } catch (error) {
+      // fit's own optimizer is released on every path (a corrupt checkpoint, a mismatched one).
+      if (ownOptimizer) disposeOptimizer(optimizer);
+      throw error;
     }
   }
-
   const trainable = [...net.trainableVariables, ...(objective.variables ?? [])];
   const decayed = new Set(net.trainableVariables.map((v) => v.name));
   const model = studentModel(net);
@@ -420,11 +448,18 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
       let updated = 0;
       let skipped = 0;
       let batch = 0;
+      let seenInPass = 0;
       let lr = baseRate;
       for await (const { x, y } of passOver(fn, data, batchSize, permutation)) {
         let prepared: tf.TensorContainer | undefined;
+        let grads: tf.NamedTensorMap = {};
         try {
-          if (!isTensorData(data)) checkLabels(fn, 'data.y', y, x.shape[0] ?? 0, numClasses);
+          if (!isTensorData(data) && epoch === startEpoch) {
+            // Data that arrives in batches is checked as it arrives (in its first epoch), by index in the pass.
+            checkLabels(fn, 'data.y', y, x.shape[0] ?? 0, numClasses, seenInPass);
+            checkFiniteExamples(fn, 'data.x', x, seenInPass);
+          }
+          seenInPass += x.shape[0] ?? 0;
           lr = options.schedule === undefined ? baseRate : options.schedule(baseRate, { epoch, batch, batchesPerEpoch, epochs });
           if (manageRate) setLearningRate(optimizer, lr);
           const ctx: BatchContext = {
@@ -439,7 +474,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
           let readout: tf.Tensor | undefined;
           let termNames: string[] = [];
           let hasAccuracy = false;
-          const { value, grads } = tf.variableGrads(() => {
+          const { value, grads: batchGrads } = tf.variableGrads(() => {
             const out = objective.loss(preparedBatch, x, y, ctx);
             termNames = Object.keys(out.terms);
             const parts: tf.Tensor[] = [tf.reshape(out.total, [1]), ...termNames.map((k) => tf.reshape(out.terms[k] as tf.Scalar, [1]))];
@@ -450,6 +485,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             readout = tf.keep(tf.concat(parts));
             return out.total;
           }, trainable);
+          grads = batchGrads;
           const values = Array.from(readout?.dataSync() ?? []);
           readout?.dispose();
           value.dispose();
@@ -459,7 +495,6 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
           if (!skip) {
             const bad = [['total', total] as const, ...Object.entries(terms)].find(([, v]) => !Number.isFinite(v));
             if (bad !== undefined) {
-              tf.dispose(grads);
               throw new Error(
                 `${fn}: the loss became non-finite at epoch ${String(epoch + 1)}, batch ${String(batch + 1)} (term "${bad[0]}" = ${String(bad[1])}) with objective ${objective.name}`
               );
@@ -470,8 +505,11 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
               if (g === undefined) continue;
               update[v.name] = weightDecay > 0 && decayed.has(v.name) ? tf.tidy(() => tf.add(g, tf.mul(v, weightDecay))) : g;
             }
-            optimizer.applyGradients(update);
-            tf.dispose(Object.values(update).filter((t) => !Object.values(grads).includes(t)));
+            try {
+              optimizer.applyGradients(update);
+            } finally {
+              tf.dispose(Object.values(update).filter((t) => !Object.values(grads).includes(t)));
+            }
             objective.update?.(terms, ctx);
             lossSum += total;
             for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
@@ -495,6 +533,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             skipped: skip
           });
         } finally {
+          tf.dispose(grads);
           if (prepared !== undefined) disposeExcept(prepared, [x, y]);
           tf.dispose([x, y]);
         }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
 import { checkKnownKeys } from '../../core/validate.js';
-import { isTensor, rangeError } from '../../core/errors.js';
+import { isTensor, rangeError, typeError } from '../../core/errors.js';
 import { resolvePerturbation, type PerturbationOptions } from '../../attacks/options.js';
 import type { Student } from '../student.js';
 import type { BatchContext } from '../objective.js';
@@ -17,7 +17,7 @@ export const ATTACK_KEYS = ['eps', 'norm', 'steps', 'stepSize', 'randomStart', '
  * Returns the attack settings to spread into the attack call (with a fresh seed per batch).
  */
 export function checkObjectiveOptions(fn: string, options: unknown, known: readonly string[], defaults: { randomStart: 'uniform' | 'normal'; steps: number }): AttackSettings {
-  if (typeof options !== 'object' || options === null) rangeError(fn, 'options', 'be an object with at least eps', options);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, [...known, ...ATTACK_KEYS]);
   const o = options as AttackSettings;
   const r = resolvePerturbation(fn, { ...o }, defaults);

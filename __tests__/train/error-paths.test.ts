@@ -1,0 +1,135 @@
+/**
+ * Bad input at every door: each case below slipped through before (a leak on an error path, an error from deep
+ * inside tfjs, an error that did not name the file or the index). Each test fails without its fix.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { apgd, fgsm, pgd, square, tradesAttack } from '../../src/attacks/index.js';
+import { evaluate } from '../../src/eval/index.js';
+import { fromLayersModel, type Model } from '../../src/core/index.js';
+import { fit, loadLatestCheckpoint, natural, pgdAt } from '../../src/train/index.js';
+import { expectThrowsNoLeak, useBackend } from '../helpers.js';
+import { blobs, mlp } from './fixtures.js';
+
+const K = 3;
+
+/** Awaits a rejection matching `message` and checks that nothing leaked, the error path included. */
+async function expectRejectsNoLeak(run: () => Promise<unknown>, message: RegExp, type: ErrorConstructor = RangeError): Promise<void> {
+  const before = tf.memory().numTensors;
+  let caught: unknown;
+  try {
+    await run();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(type);
+  expect((caught as Error).message).toMatch(message);
+  expect(tf.memory().numTensors).toBe(before);
+}
+
+describe('error paths', () => {
+  let data: { x: tf.Tensor2D; y: tf.Tensor1D };
+  let tmp: string;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    data = blobs(48, K, 2);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ardkit-errors-'));
+  });
+  afterAll(() => {
+    tf.dispose([data.x, data.y]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("fit checks the seed and the optimizer before it makes anything (its own optimizer's scalars leaked)", async () => {
+    const net = mlp(K, 1);
+    await expectRejectsNoLeak(() => fit(net, data, natural(), { seed: NaN }), /^fit: seed must be a finite number \(got NaN\)/);
+    // A string used to fail inside tfjs with "optimizer.applyGradients is not a function", leaking the gradients.
+    await expectRejectsNoLeak(() => fit(net, data, natural(), { optimizer: 'adam' as never }), /^fit: optimizer must be a tfjs optimizer .*\(got "adam"\)/, TypeError);
+    net.dispose();
+  });
+
+  it('fit releases its optimizer when resuming fails: a corrupt latest.json (named), a checkpoint of another network', async () => {
+    const dir = path.join(tmp, 'corrupt');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'latest.json'), '{"checkpoint": "epoch-0001"');
+    const net = mlp(K, 2);
+    const file = path.join(dir, 'latest.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await expectRejectsNoLeak(() => fit(net, data, natural(), { checkpoint: { dir }, resume: true }), new RegExp(`^loadLatestCheckpoint: ${file} must hold valid JSON`));
+    await expectRejectsNoLeak(() => loadLatestCheckpoint(dir), new RegExp(`^loadLatestCheckpoint: ${file} must hold valid JSON`));
+    // A checkpoint folder that latest.json names but that is missing.
+    fs.writeFileSync(path.join(dir, 'latest.json'), '{"checkpoint": "epoch-0009"}');
+    await expectRejectsNoLeak(() => loadLatestCheckpoint(dir), /^loadLatestCheckpoint: .*epoch-0009\/checkpoint\.json must exist \(named by .*latest\.json\)/);
+
+    const other = path.join(tmp, 'other');
+    await fit(net, data, natural(), { checkpoint: { dir: other }, epochs: 1 });
+    const bigger = mlp(K, 3, 24);
+    await expectRejectsNoLeak(() => fit(bigger, data, natural(), { checkpoint: { dir: other }, resume: true, epochs: 2 }), /^fit: resume must find variable 0 of shape/);
+    net.dispose();
+    bigger.dispose();
+  });
+
+  it('fit releases its probe sample when the student returns rank-1 logits', async () => {
+    const v = tf.variable(tf.ones([12]));
+    const rank1 = { forward: (x: tf.Tensor) => ({ logits: tf.mul(tf.sum(x, 1), tf.sum(v)) as unknown as tf.Tensor2D }), trainableVariables: [v], variables: [v] };
+    await expectRejectsNoLeak(() => fit(rank1, data, natural()), /^fit: student must return logits \[B, C\] for a batch of B/);
+    v.dispose();
+  });
+
+  it('fit and evaluate name the first example that holds NaN, also when the data arrives in batches', async () => {
+    const values = data.x.arraySync();
+    values[29]![4] = NaN;
+    const bad = tf.tensor2d(values);
+    const net = mlp(K, 4);
+    await expectRejectsNoLeak(() => fit(net, { x: bad, y: data.y }, natural()), /^fit: data.x must hold finite numbers \(got "NaN or ±Infinity in example 29"\)/);
+    await expectRejectsNoLeak(
+      () => fit(net, data, natural(), { validation: { x: bad, y: data.y } }),
+      /^fit: validation.x must hold finite numbers \(got "NaN or ±Infinity in example 29"\)/
+    );
+    // In batches of 16, example 29 is the 14th of the second batch: the index counts from the start of the pass.
+    async function* batches(): AsyncGenerator<{ x: tf.Tensor; y: tf.Tensor1D }> {
+      for (let i = 0; i < 3; i++) {
+        await Promise.resolve();
+        yield { x: tf.slice(bad, i * 16, 16), y: tf.slice(data.y, i * 16, 16) };
+      }
+    }
+    await expectRejectsNoLeak(() => fit(net, { [Symbol.asyncIterator]: batches }, natural()), /^fit: data.x must hold finite numbers \(got "NaN or ±Infinity in example 29"\)/);
+    const model: Model = (x) => net.apply(x) as tf.Tensor2D;
+    expectThrowsNoLeak(() => evaluate(model, bad, data.y), /^evaluate: x must hold finite numbers \(got "NaN or ±Infinity in example 29"\)/);
+    // Labels out of range name their index too.
+    const labels = data.y.arraySync();
+    labels[40] = 5;
+    const badLabels = tf.tensor1d(labels, 'int32');
+    await expectRejectsNoLeak(() => fit(net, { x: data.x, y: badLabels }, pgdAt({ eps: 0.1 })), /^fit: data.y must hold class indices < 3 \(the number of classes\) \(got "5 at index 40"\)/);
+    tf.dispose([bad, badLabels]);
+    net.dispose();
+  });
+
+  it('attacks reject models with int32 outputs with an error naming the attack, not one from inside tfjs', () => {
+    const w = tf.ones([12, K]);
+    const intModel: Model = (x) => tf.tidy(() => tf.cast(tf.matMul(x as tf.Tensor2D, w), 'int32') as tf.Tensor2D);
+    const rule = (fn: string): RegExp => new RegExp(`^${fn}: model must return float32 logits \\(got a int32 tensor of shape`);
+    expectThrowsNoLeak(() => pgd(intModel, data.x, data.y, { eps: 0.1 }), rule('pgd'), TypeError);
+    expectThrowsNoLeak(() => apgd(intModel, data.x, data.y, { eps: 0.1, steps: 4 }), rule('apgd'), TypeError);
+    expectThrowsNoLeak(() => square(intModel, data.x, data.y, { eps: 0.1, queries: 4 }), rule('square'), TypeError);
+    expectThrowsNoLeak(() => tradesAttack(intModel, data.x, { eps: 0.1 }), rule('tradesAttack'), TypeError);
+    expectThrowsNoLeak(() => fgsm(intModel, data.x, data.y, { eps: 0.1 }), rule('fgsm'), TypeError);
+    w.dispose();
+  });
+
+  it('attacks whose options are required reject missing or non-object options with a TypeError naming them', () => {
+    const model: Model = (x) => tf.tidy(() => tf.matMul(x as tf.Tensor2D, tf.ones([12, K])));
+    const call = fgsm as unknown as (...args: unknown[]) => tf.Tensor;
+    expectThrowsNoLeak(() => call(model, data.x, data.y), /^fgsm: options must be an object \(got undefined\)/, TypeError);
+    expectThrowsNoLeak(() => call(model, data.x, data.y, null), /^fgsm: options must be an object \(got null\)/, TypeError);
+    const pgdCall = pgd as unknown as (...args: unknown[]) => tf.Tensor;
+    expectThrowsNoLeak(() => pgdCall(model, data.x, data.y), /^pgd: options must be an object/, TypeError);
+  });
+
+  it('fromLayersModel releases what the model returned when it is not one tensor', () => {
+    const twoOutputs = { apply: (x: tf.Tensor) => [tf.clone(x), tf.clone(x)] };
+    const model = fromLayersModel(twoOutputs);
+    expectThrowsNoLeak(() => model(data.x), /^fromLayersModel: model must return a single tensor of logits/, TypeError);
+  });
+});
