@@ -133,3 +133,80 @@ describe('error paths', () => {
     expectThrowsNoLeak(() => model(data.x), /^fromLayersModel: model must return a single tensor of logits/, TypeError);
   });
 });
+
+describe('checkpoint checksums and the folder lock', () => {
+  let data: { x: tf.Tensor2D; y: tf.Tensor1D };
+  let tmp: string;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    data = blobs(48, K, 5);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ardkit-sums-'));
+  });
+  afterAll(() => {
+    tf.dispose([data.x, data.y]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('a flipped or truncated byte is an error naming the file; resume falls back to the previous kept checkpoint and says so', async () => {
+    const dir = path.join(tmp, 'flip');
+    const whole = mlp(K, 6);
+    await fit(whole, data, natural(), { epochs: 3, seed: 1, checkpoint: { dir, keep: 2 } });
+    const bin = path.join(dir, 'epoch-0003', 'tensors.bin');
+    const bytes = fs.readFileSync(bin);
+    const flipped = Buffer.from(bytes);
+    flipped[17] = (flipped[17] ?? 0) ^ 0x10;
+    fs.writeFileSync(bin, flipped);
+    const escaped = bin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await expectRejectsNoLeak(() => loadLatestCheckpoint(dir), new RegExp(`^loadLatestCheckpoint: ${escaped} must match the checksum in its manifest .*tensor weights/0 changed`));
+    fs.writeFileSync(bin, bytes.subarray(0, 40));
+    await expectRejectsNoLeak(() => loadLatestCheckpoint(dir), new RegExp(`^loadLatestCheckpoint: ${escaped} must match the checksum`));
+    // The manifest is checked too: an edited number still parses, but no longer matches its checksum.
+    const manifest = path.join(dir, 'epoch-0002', 'checkpoint.json');
+    const text = fs.readFileSync(manifest, 'utf8');
+    fs.writeFileSync(manifest, text.replace('"epoch":2', '"epoch":7'));
+    const ckpt = await loadLatestCheckpoint(dir, { fallback: true }).catch((e: unknown) => e);
+    expect((ckpt as Error).message).toMatch(/must match the checksum/);
+    fs.writeFileSync(manifest, text);
+    const recovered = await loadLatestCheckpoint(dir, { fallback: true });
+    expect(recovered?.epoch).toBe(2);
+    expect(recovered?.recovery?.skipped[0]?.folder).toMatch(/epoch-0003$/);
+    tf.dispose([...(recovered?.weights ?? []), ...(recovered?.optimizer ?? []).map((o) => o.tensor)]);
+    // fit resumes from epoch 2, warns, and ends where an uninterrupted run ends.
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const resumed = mlp(K, 6);
+    const reference = mlp(K, 6);
+    await fit(reference, data, natural(), { epochs: 4, seed: 1 });
+    await fit(resumed, data, natural(), { epochs: 4, seed: 1, checkpoint: { dir, keep: 2 }, resume: true });
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^fit: resuming from .*epoch-0002, the newest readable checkpoint \(skipped .*epoch-0003: loadLatestCheckpoint: .*tensors.bin must match the checksum/));
+    warn.mockRestore();
+    expect(resumed.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(reference.getWeights().map((w) => Array.from(w.dataSync())));
+    for (const n of [whole, resumed, reference]) n.dispose();
+  });
+
+  it('a second fit on a folder a live fit is writing refuses; a stale lock of a dead process is taken over', async () => {
+    const dir = path.join(tmp, 'locked');
+    const a = mlp(K, 7);
+    const b = mlp(K, 8);
+    let second: Promise<unknown> | undefined;
+    await fit(a, data, natural(), {
+      epochs: 2,
+      checkpoint: { dir },
+      onBatchEnd: () => {
+        second ??= fit(b, data, natural(), { checkpoint: { dir } }).catch((e: unknown) => e);
+      }
+    });
+    const refused = (await second) as Error;
+    expect(refused).toBeInstanceOf(RangeError);
+    expect(refused.message).toMatch(new RegExp(`^fit: checkpoint.dir must not be in use by another live fit \\(delete .*\\.ardkit-lock if that run is gone\\) \\(got "held by pid ${String(process.pid)} on .* since `));
+    // Released when the run ends: the folder can be used again.
+    expect(fs.existsSync(path.join(dir, '.ardkit-lock'))).toBe(false);
+    // A lock left by a process that no longer exists (a run killed with SIGKILL).
+    const { spawnSync } = await import('node:child_process');
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    fs.writeFileSync(path.join(dir, '.ardkit-lock'), JSON.stringify({ pid: Number(dead), hostname: os.hostname(), since: 'then' }));
+    await fit(b, data, natural(), { epochs: 3, checkpoint: { dir }, resume: true });
+    expect(fs.existsSync(path.join(dir, '.ardkit-lock'))).toBe(false);
+    a.dispose();
+    b.dispose();
+  });
+});

@@ -25,6 +25,11 @@ export interface Checkpoint {
   readonly objectiveTensors: Readonly<Record<string, tf.Tensor>>;
   /** Anything JSON-serialisable to keep (the history so far). */
   readonly extra: unknown;
+  /**
+   * Set by {@link loadLatestCheckpoint} when the latest checkpoint could not be read and an older kept one was
+   * loaded instead: the folders skipped, newest first, and why.
+   */
+  readonly recovery?: { readonly folder: string; readonly skipped: ReadonlyArray<{ readonly folder: string; readonly reason: string }> };
 }
 
 interface TensorEntry {
@@ -34,11 +39,15 @@ interface TensorEntry {
   readonly shape: number[];
   readonly offset: number;
   readonly bytes: number;
+  /** SHA-256 of the tensor's bytes (hex; version 2). */
+  readonly sha256?: string;
 }
 
 interface Manifest {
   readonly format: 'ardkit-checkpoint';
-  readonly version: 1;
+  readonly version: 1 | 2;
+  /** SHA-256 of the whole data file (hex; version 2). */
+  readonly sha256?: string;
   readonly epoch: number;
   readonly randomState: number;
   readonly objectiveValues: Record<string, number>;
@@ -47,6 +56,8 @@ interface Manifest {
 }
 
 const MANIFEST = 'checkpoint.json';
+/** The manifest's own SHA-256, beside it, so a flipped byte in the JSON is caught too. */
+const MANIFEST_SUM = 'checkpoint.json.sha256';
 const DATA = 'tensors.bin';
 const LATEST = 'latest.json';
 
@@ -92,10 +103,12 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint, option
   const chunks: Uint8Array[] = [];
   const entries: TensorEntry[] = [];
   let offset = 0;
+  const { createHash } = await import('node:crypto');
+  const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
   for (const [group, name, t] of groups) {
     const values = await t.data();
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice();
-    entries.push({ group, name, dtype: t.dtype, shape: [...t.shape], offset, bytes: bytes.byteLength });
+    entries.push({ group, name, dtype: t.dtype, shape: [...t.shape], offset, bytes: bytes.byteLength, sha256: sha256(bytes) });
     chunks.push(bytes);
     offset += bytes.byteLength;
   }
@@ -107,7 +120,8 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint, option
   }
   const manifest: Manifest = {
     format: 'ardkit-checkpoint',
-    version: 1,
+    version: 2,
+    sha256: sha256(data),
     epoch: checkpoint.epoch,
     randomState: checkpoint.randomState,
     objectiveValues: { ...checkpoint.objectiveValues },
@@ -120,7 +134,9 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint, option
   await fs.mkdir(tmp);
   try {
     await writeSynced(path.join(tmp, DATA), data);
-    await writeSynced(path.join(tmp, MANIFEST), JSON.stringify(manifest));
+    const manifestText = JSON.stringify(manifest);
+    await writeSynced(path.join(tmp, MANIFEST), manifestText);
+    await writeSynced(path.join(tmp, MANIFEST_SUM), sha256(manifestText));
     options.hooks?.beforeCommit?.();
     const final = path.join(dir, name);
     await fs.rm(final, { recursive: true, force: true });
@@ -149,32 +165,79 @@ function parseJson(fn: string, file: string, text: string): unknown {
   }
 }
 
+/** Options of {@link loadLatestCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /**
+   * When the latest checkpoint is corrupt (a checksum that does not match, a truncated file, JSON that does not
+   * parse), load the newest older kept checkpoint instead and report it in `recovery`, rather than throw.
+   * @defaultValue false
+   */
+  readonly fallback?: boolean;
+}
+
 /**
  * Loads the latest complete checkpoint of a folder, or `undefined` when there is none. Leftovers of an interrupted
- * save are ignored.
+ * save are ignored. Every tensor is checked against the SHA-256 its manifest records (checkpoints of version 2), and
+ * the manifest against its own.
  *
  * @param dir - the checkpoint folder.
+ * @param options - see {@link LoadCheckpointOptions}.
  * @returns the checkpoint (the caller disposes its tensors), or `undefined`.
- * @throws RangeError naming the file when the latest checkpoint is corrupt: JSON that does not parse, a missing
- * manifest, a data file shorter than its manifest says.
+ * @throws RangeError naming the file when the latest checkpoint is corrupt (without `fallback`, or when no kept
+ * checkpoint can be read): JSON that does not parse, a missing manifest, a data file shorter than its manifest says,
+ * bytes that do not match their checksum.
  * @example
- * const ckpt = await loadLatestCheckpoint('runs/rslad');
+ * const ckpt = await loadLatestCheckpoint('runs/rslad', { fallback: true });
+ * if (ckpt?.recovery !== undefined) console.warn(`resumed from ${ckpt.recovery.folder}`);
  */
-export async function loadLatestCheckpoint(dir: string): Promise<Checkpoint | undefined> {
+export async function loadLatestCheckpoint(dir: string, options: Readonly<LoadCheckpointOptions> = {}): Promise<Checkpoint | undefined> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
+  const fn = 'loadLatestCheckpoint';
   let latest: string;
   try {
     latest = await fs.readFile(path.join(dir, LATEST), 'utf8');
   } catch {
     return undefined;
   }
-  const fn = 'loadLatestCheckpoint';
-  const pointer = parseJson(fn, path.join(dir, LATEST), latest) as { checkpoint?: unknown } | null;
-  if (typeof pointer !== 'object' || pointer === null || typeof pointer.checkpoint !== 'string') {
-    rangeError(fn, path.join(dir, LATEST), 'name a checkpoint folder', latest);
+  let named: string | undefined;
+  let first: unknown;
+  try {
+    const pointer = parseJson(fn, path.join(dir, LATEST), latest) as { checkpoint?: unknown } | null;
+    if (typeof pointer !== 'object' || pointer === null || typeof pointer.checkpoint !== 'string') {
+      rangeError(fn, path.join(dir, LATEST), 'name a checkpoint folder', latest);
+    }
+    named = pointer.checkpoint;
+    return await loadFolder(fn, dir, named);
+  } catch (error) {
+    if (options.fallback !== true || !(error instanceof RangeError)) throw error;
+    first = error;
   }
-  const folder = path.join(dir, pointer.checkpoint);
+  // Older kept checkpoints, newest first (only those before the one latest.json names, when it names one).
+  const older = (await fs.readdir(dir))
+    .filter((f) => /^epoch-\d+$/.test(f) && (named === undefined || f < named))
+    .sort()
+    .reverse();
+  const skipped = [{ folder: path.join(dir, named ?? LATEST), reason: (first as Error).message }];
+  for (const folder of older) {
+    try {
+      const checkpoint = await loadFolder(fn, dir, folder);
+      return { ...checkpoint, recovery: { folder: path.join(dir, folder), skipped } };
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      skipped.push({ folder: path.join(dir, folder), reason: error.message });
+    }
+  }
+  throw first;
+}
+
+/** Reads and verifies one checkpoint folder. */
+async function loadFolder(fn: string, dir: string, name: string): Promise<Checkpoint> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  const { createHash } = await import('node:crypto');
+  const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+  const folder = path.join(dir, name);
   const manifestFile = path.join(folder, MANIFEST);
   let manifestText: string;
   try {
@@ -182,18 +245,29 @@ export async function loadLatestCheckpoint(dir: string): Promise<Checkpoint | un
   } catch (error) {
     throw new RangeError(`${fn}: ${manifestFile} must exist (named by ${path.join(dir, LATEST)}): ${(error as Error).message}`, { cause: error });
   }
-  const manifest = parseJson(fn, manifestFile, manifestText) as Manifest;
-  if (manifest.format !== 'ardkit-checkpoint' || manifest.version !== 1) {
-    rangeError(fn, path.join(folder, MANIFEST), 'be an ardkit checkpoint of version 1', `${JSON.stringify(manifest.format)} ${JSON.stringify(manifest.version)}`);
+  const manifestSum = await fs.readFile(path.join(folder, MANIFEST_SUM), 'utf8').catch(() => undefined);
+  if (manifestSum !== undefined && manifestSum.trim() !== sha256(manifestText)) {
+    rangeError(fn, manifestFile, `match its checksum in ${MANIFEST_SUM} (sha256 ${manifestSum.trim().slice(0, 12)}…)`, `sha256 ${sha256(manifestText).slice(0, 12)}…`);
   }
-  const data = new Uint8Array(await fs.readFile(path.join(folder, DATA)));
+  const manifest = parseJson(fn, manifestFile, manifestText) as Manifest;
+  if (manifest.format !== 'ardkit-checkpoint' || (manifest.version !== 1 && manifest.version !== 2)) {
+    rangeError(fn, manifestFile, 'be an ardkit checkpoint of version 1 or 2', `${JSON.stringify(manifest.format)} ${JSON.stringify(manifest.version)}`);
+  }
+  const dataFile = path.join(folder, DATA);
+  const data = new Uint8Array(await fs.readFile(dataFile));
+  if (manifest.version === 2 && manifest.sha256 !== undefined && sha256(data) !== manifest.sha256) {
+    // Name the first tensor whose bytes changed, when the file still has its length.
+    const bad = manifest.tensors.find((e) => e.offset + e.bytes <= data.byteLength && e.sha256 !== undefined && sha256(data.subarray(e.offset, e.offset + e.bytes)) !== e.sha256);
+    const where = bad === undefined ? `${String(data.byteLength)} bytes` : `tensor ${bad.group}/${bad.name} changed`;
+    rangeError(fn, dataFile, `match the checksum in its manifest (sha256 ${manifest.sha256.slice(0, 12)}…)`, `${where}, sha256 ${sha256(data).slice(0, 12)}…`);
+  }
   const weights: tf.Tensor[] = [];
   const optimizer: Array<{ name: string; tensor: tf.Tensor }> = [];
   const objectiveTensors: Record<string, tf.Tensor> = {};
   for (const e of manifest.tensors) {
     if (e.offset + e.bytes > data.byteLength) {
       tf.dispose([...weights, ...optimizer.map((o) => o.tensor), ...Object.values(objectiveTensors)]);
-      rangeError(fn, path.join(folder, DATA), `hold ${String(e.offset + e.bytes)} bytes`, `${String(data.byteLength)} bytes (truncated)`);
+      rangeError(fn, dataFile, `hold ${String(e.offset + e.bytes)} bytes`, `${String(data.byteLength)} bytes (truncated)`);
     }
     const raw = data.slice(e.offset, e.offset + e.bytes).buffer;
     const values = e.dtype === 'int32' ? new Int32Array(raw) : e.dtype === 'bool' ? new Uint8Array(raw) : new Float32Array(raw);

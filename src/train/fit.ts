@@ -8,6 +8,7 @@ import type { BatchContext, Objective } from './objective.js';
 import { asStudent, studentModel, type LayersStudentLike, type Student } from './student.js';
 import type { Schedule } from './schedules.js';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { acquireLock } from './lock.js';
 
 /** Examples as tensors: inputs `[N, ...]` and int32 labels `[N]`. */
 export interface Examples {
@@ -247,6 +248,34 @@ function disposeOptimizer(optimizer: tf.Optimizer): void {
   if (isTensor(c) && !c.isDisposed) c.dispose();
 }
 
+/** Names of the optimizer state that tfjs' `getWeights` leaves out, saved so that resume is exact. */
+const EXACT_STATE_PREFIX = 'ardkit:';
+/** Optimizer fields tfjs recomputes on `setWeights` instead of restoring. */
+const RECOMPUTED_FIELDS = ['accBeta1', 'accBeta2'] as const;
+
+/**
+ * The optimizer state tfjs' `getWeights` leaves out. Adam's `setWeights` recomputes its bias-correction powers as
+ * `pow(β, t + 1)`, while training multiplies them step by step; the float32 values differ, and so would every
+ * update after a resume. Saving the running products makes resume exact.
+ */
+function exactState(optimizer: tf.Optimizer): Array<{ name: string; tensor: tf.Tensor }> {
+  const o = optimizer as unknown as Partial<Record<(typeof RECOMPUTED_FIELDS)[number], unknown>>;
+  return RECOMPUTED_FIELDS.flatMap((k) => {
+    const v = o[k];
+    return v instanceof tf.Variable ? [{ name: `${EXACT_STATE_PREFIX}${k}`, tensor: v }] : [];
+  });
+}
+
+/** Puts back what {@link exactState} saved, after `setWeights`. */
+function restoreExactState(optimizer: tf.Optimizer, saved: ReadonlyArray<{ readonly name: string; readonly tensor: tf.Tensor }>): void {
+  const o = optimizer as unknown as Partial<Record<(typeof RECOMPUTED_FIELDS)[number], unknown>>;
+  for (const k of RECOMPUTED_FIELDS) {
+    const v: unknown = o[k];
+    const t = saved.find((s) => s.name === `${EXACT_STATE_PREFIX}${k}`)?.tensor;
+    if (v instanceof tf.Variable && t !== undefined && t.size === v.size) tf.tidy(() => { v.assign(tf.reshape(t, v.shape)); });
+  }
+}
+
 /** Disposes every tensor in `container` except those in `keep`. */
 function disposeExcept(container: tf.TensorContainer, keep: readonly tf.Tensor[]): void {
   const seen = new Set<tf.Tensor>();
@@ -393,6 +422,8 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
     }
   }
 
+  // One run per checkpoint folder: a second fit pointed at a folder a live one is writing refuses.
+  const release = ckpt === undefined ? async (): Promise<void> => {} : await acquireLock(fn, ckpt.dir);
   const ownOptimizer = options.optimizer === undefined;
   const optimizer = options.optimizer ?? tf.train.momentum(givenRate ?? 0.01, 0.9);
   // A given optimizer keeps its own rate unless learningRate or a schedule says otherwise.
@@ -403,7 +434,11 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
   let startEpoch = 0;
   if (resume && ckpt !== undefined) {
     try {
-      const saved = await loadLatestCheckpoint(ckpt.dir);
+      const saved = await loadLatestCheckpoint(ckpt.dir, { fallback: true });
+      if (saved?.recovery !== undefined) {
+        const why = saved.recovery.skipped.map((k) => `${k.folder}: ${k.reason}`).join('; ');
+        console.warn(`fit: resuming from ${saved.recovery.folder}, the newest readable checkpoint (skipped ${why})`);
+      }
       if (saved !== undefined) {
         try {
           if (saved.weights.length !== net.variables.length) {
@@ -416,7 +451,9 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             }
             v.assign(w);
           });
-          if (saved.optimizer.length > 0) await optimizer.setWeights(saved.optimizer.map((o) => ({ name: o.name, tensor: o.tensor })));
+          const own = saved.optimizer.filter((o) => !o.name.startsWith(EXACT_STATE_PREFIX));
+          if (own.length > 0) await optimizer.setWeights(own.map((o) => ({ name: o.name, tensor: o.tensor })));
+          restoreExactState(optimizer, saved.optimizer);
           objective.setState?.({ values: saved.objectiveValues, tensors: saved.objectiveTensors });
           rng.setState(saved.randomState);
           startEpoch = saved.epoch;
@@ -429,6 +466,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
     } catch (error) {
       // fit's own optimizer is released on every path (a corrupt checkpoint, a mismatched one).
       if (ownOptimizer) disposeOptimizer(optimizer);
+      await release();
       throw error;
     }
   }
@@ -571,7 +609,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             epoch: epoch + 1,
             randomState: rng.getState(),
             weights: net.variables,
-            optimizer: optimizerState,
+            optimizer: [...optimizerState, ...exactState(optimizer)],
             objectiveValues: state?.values ?? {},
             objectiveTensors: state?.tensors ?? {},
             extra: { history }
@@ -587,6 +625,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
     }
   } finally {
     if (ownOptimizer) disposeOptimizer(optimizer);
+    await release();
   }
   return { epochs: history };
 }
