@@ -7,6 +7,7 @@
  *   npm run bench                      # one full run (about 10 minutes on 2 cores)
  *   npm run bench -- --runs 2          # two runs, both reported
  *   npm run bench -- --quick           # fewer repetitions, 100-step memory check (a smoke test)
+ *   npm run bench -- --soak            # the soak benchmark instead (bench/soak.ts)
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -23,7 +24,10 @@ const opts = parseOptions('Usage: npm run bench -- [options]', {
   'leak-steps': { type: 'string', description: 'PGD steps of the tensor and RSS check (wasm+ardkit, tensorflow)', default: '1000' },
   'skip-torch': { type: 'boolean', description: 'skip the PyTorch comparison', default: false },
   json: { type: 'string', description: 'results file', default: 'bench/results.json' },
-  markdown: { type: 'string', description: 'report file', default: 'docs/performance.md' }
+  markdown: { type: 'string', description: 'report file', default: 'docs/performance.md' },
+  soak: { type: 'boolean', description: 'run the soak benchmark instead (bench/soak.ts): 10 000 PGD-AT steps, tensors, RSS and time drift', default: false },
+  'soak-steps': { type: 'string', description: 'steps of the soak benchmark', default: '10000' },
+  'soak-batch': { type: 'string', description: 'batch size of the soak benchmark', default: '8' }
 });
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -247,6 +251,11 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
 }
 
 async function main(): Promise<void> {
+  if (opts.soak) {
+    const args = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm', 'bench/soak.ts', '--soak-steps', opts['soak-steps'], '--soak-batch', opts['soak-batch']];
+    const child = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+    process.exit(child.status ?? 1);
+  }
   const runs = positive('runs', opts.runs, true);
   const configs = opts.configs.split(',').map((c) => c.trim()) as Config[];
   for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`--configs: unknown configuration ${JSON.stringify(c)}`);

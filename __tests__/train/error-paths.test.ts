@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, fgsm, pgd, square, tradesAttack } from '../../src/attacks/index.js';
-import { evaluate } from '../../src/eval/index.js';
+import { apgd, autoAttack, fgsm, pgd, square, tradesAttack } from '../../src/attacks/index.js';
+import { evaluate, robustnessCurve } from '../../src/eval/index.js';
 import { fromLayersModel, type Model } from '../../src/core/index.js';
 import { fit, loadLatestCheckpoint, natural, pgdAt } from '../../src/train/index.js';
 import { expectThrowsNoLeak, useBackend } from '../helpers.js';
@@ -125,6 +125,28 @@ describe('error paths', () => {
     expectThrowsNoLeak(() => call(model, data.x, data.y, null), /^fgsm: options must be an object \(got null\)/, TypeError);
     const pgdCall = pgd as unknown as (...args: unknown[]) => tf.Tensor;
     expectThrowsNoLeak(() => pgdCall(model, data.x, data.y), /^pgd: options must be an object/, TypeError);
+  });
+
+  it('errors name the function the user called, not an inner one, and come before any work', async () => {
+    const w3 = tf.tensor2d(Array.from({ length: 36 }, (_, i) => Math.sin(i)), [12, 3]);
+    const threeClass: Model = (x) => tf.tidy(() => tf.matMul(x as tf.Tensor2D, w3));
+    let calls = 0;
+    const counted: Model = (x) => {
+      calls += 1;
+      return threeClass(x);
+    };
+    // APGD-T needs 4 classes: said before APGD-CE runs (one probe call of the model), naming autoAttack.
+    expectThrowsNoLeak(() => autoAttack(counted, data.x, data.y, { eps: 0.1 }), /^autoAttack: model must return logits for at least 4 classes/);
+    expect(calls).toBe(1);
+    const outside = tf.add(data.x, 2);
+    expectThrowsNoLeak(() => autoAttack(threeClass, outside, data.y, { eps: 0.1 }), /^autoAttack: x must lie inside bounds \[0, 1\]/);
+    const badY = tf.tensor1d([0, 1], 'int32');
+    expectThrowsNoLeak(() => robustnessCurve(threeClass, data.x, badY, (eps) => (m, x, y) => pgd(m, x, y, { eps }), [0.1]), /^robustnessCurve: y must have shape \[48\]/);
+    // fit with an adversarial objective names its own data, by example, instead of "pgd: x".
+    const net = mlp(K, 5);
+    await expectRejectsNoLeak(() => fit(net, { x: outside, y: data.y }, pgdAt({ eps: 0.1 })), /^fit: data.x must lie inside bounds \[0, 1\] \(got "example 0 has values outside"\)/);
+    tf.dispose([w3, outside, badY]);
+    net.dispose();
   });
 
   it('fromLayersModel releases what the model returned when it is not one tensor', () => {

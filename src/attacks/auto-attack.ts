@@ -1,12 +1,12 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBounds, checkInteger, checkKnownKeys, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
+import { checkBounds, checkFunction, checkInBounds, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { apgd, apgdTargeted } from './apgd.js';
 import { NORMS, type Norm } from './norms.js';
 import { square } from './square.js';
 import type { Attack } from './types.js';
-import { worstCase, type WorstCaseOptions, type WorstCaseResult } from './worst-case.js';
+import { worstCaseAs, type WorstCaseOptions, type WorstCaseResult } from './worst-case.js';
 
 /** Which AutoAttack ensemble to run. */
 export type AutoAttackVersion = 'standard' | 'fast';
@@ -109,5 +109,18 @@ function buildSuite(fn: string, options: Readonly<AutoAttackSuiteOptions>, keys:
 export function autoAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<AutoAttackOptions>): WorstCaseResult {
   const fn = 'autoAttack';
   const suite = buildSuite(fn, options, [...SUITE_KEYS, 'onProgress']);
-  return worstCase(model, x, y, suite, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
+  checkFunction(fn, 'model', model);
+  const input = checkInput(fn, 'x', x);
+  const n = input.shape[0] ?? 0;
+  checkLabels(fn, 'y', y, n);
+  // What the members would reject, checked before any of them runs: inputs outside the box, and (APGD-T) a model
+  // with fewer than 4 classes, which would otherwise surface only after the whole of APGD-CE.
+  checkInBounds(fn, 'x', input, options.bounds === undefined ? [0, 1] : checkBounds(fn, options.bounds));
+  if (n > 0) {
+    tf.tidy(() => {
+      const logits = checkLogits(fn, model(tf.slice(input, 0, 1)), 1);
+      if ((logits.shape[1] ?? 0) < 4) rangeError(fn, 'model', "return logits for at least 4 classes (APGD-T's targeted DLR loss needs them)", logits);
+    });
+  }
+  return worstCaseAs(fn, model, input, y, suite, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
 }

@@ -181,7 +181,18 @@ export function worstCase(
   attacks: Readonly<Record<string, Attack>> | readonly Attack[],
   options: Readonly<WorstCaseOptions> = {}
 ): WorstCaseResult {
-  const fn = 'worstCase';
+  return worstCaseAs('worstCase', model, x, y, attacks, options);
+}
+
+/** {@link worstCase}, with errors that name `fn`: the public function the user called (e.g. `autoAttack`). */
+export function worstCaseAs(
+  fn: string,
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  attacks: Readonly<Record<string, Attack>> | readonly Attack[],
+  options: Readonly<WorstCaseOptions> = {}
+): WorstCaseResult {
   checkKnownKeys(fn, options, ['onProgress']);
   checkFunction(fn, 'model', model);
   const entries = attackEntries(fn, attacks);

@@ -181,6 +181,25 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
 }
 
 /**
+ * Checks that every example of `x` (`[N, ...]`) lies inside `bounds`, with one readback of one flag per example,
+ * and names the first example outside.
+ *
+ * @param offset - the index of `x`'s first example in the whole data set (for data that arrives in batches).
+ * @throws RangeError naming the first example with a value outside `bounds`.
+ * @example
+ * checkExamplesInBounds('fit', 'data.x', x, [0, 1]);
+ */
+export function checkExamplesInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bounds, offset = 0): void {
+  if (x.rank === 0 || (x.shape[0] ?? 0) === 0) return;
+  const inside = tf.tidy(() => {
+    const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
+    return tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1)).dataSync();
+  });
+  const bad = inside.findIndex((v) => v === 0);
+  if (bad >= 0) rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `example ${String(bad + offset)} has values outside`);
+}
+
+/**
  * Checks that every example of `x` (`[N, ...]`) holds finite numbers, with one readback of one flag per example,
  * and names the first bad example.
  *

@@ -75,7 +75,11 @@ export interface EvaluationResult {
  * console.log(r.clean, r.attacks.pgd20, r.worstCase);
  */
 export function evaluate(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): EvaluationResult {
-  const fn = 'evaluate';
+  return evaluateAs('evaluate', model, x, y, options);
+}
+
+/** {@link evaluate}, with errors that name `fn`: the public function the user called (e.g. `robustnessCurve`). */
+export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): EvaluationResult {
   checkKnownKeys(fn, options, ['attacks', 'batchSize', 'onProgress', 'sequential']);
   checkFunction(fn, 'model', model);
   const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);

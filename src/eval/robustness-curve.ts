@@ -1,9 +1,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInteger, checkKnownKeys, checkNonNegative } from '../core/validate.js';
+import { checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkNonNegative } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
-import { evaluate } from './evaluate.js';
+import { evaluateAs } from './evaluate.js';
 
 /** Progress of {@link robustnessCurve}, reported after each ε. */
 export interface RobustnessCurveProgress {
@@ -74,6 +74,9 @@ export function robustnessCurve(
   epsilons.forEach((eps, i) => checkNonNegative(fn, `epsilons[${String(i)}]`, eps));
   const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
   if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
+  // The data are checked here, once, so that their errors name robustnessCurve.
+  const input = checkInput(fn, 'x', x);
+  checkLabels(fn, 'y', y, input.shape[0] ?? 0);
 
   const accuracy: number[] = [];
   const perPoint: Uint8Array[] = [];
@@ -82,7 +85,7 @@ export function robustnessCurve(
   epsilons.forEach((eps, index) => {
     const atEps = attack(eps);
     if (typeof atEps !== 'function') rangeError(fn, 'attack', `return an attack function for eps = ${String(eps)}`, atEps);
-    const r = evaluate(model, x, y, { attacks: { attack: atEps }, batchSize });
+    const r = evaluateAs(fn, model, x, y, { attacks: { attack: atEps }, batchSize });
     clean = r.clean;
     accuracy.push(r.attacks.attack ?? 0);
     perPoint.push(r.perPoint.attacks.attack ?? new Uint8Array(r.n));

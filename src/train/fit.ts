@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkNonNegative, checkPositive } from '../core/validate.js';
+import { checkBoolean, checkExamplesInBounds, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkNonNegative, checkPositive } from '../core/validate.js';
 import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 import { evaluate } from '../eval/evaluate.js';
@@ -401,6 +401,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
     if (isTensorData(data)) {
       checkLabels(fn, 'data.y', data.y, data.x.shape[0] ?? 0, numClasses);
       checkFiniteExamples(fn, 'data.x', data.x);
+      if (objective.bounds !== undefined) checkExamplesInBounds(fn, 'data.x', data.x, objective.bounds);
     }
     if (validation !== undefined) {
       checkLabels(fn, 'validation.y', validation.y, validation.x.shape[0] ?? 0, numClasses);
@@ -496,6 +497,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             // Data that arrives in batches is checked as it arrives (in its first epoch), by index in the pass.
             checkLabels(fn, 'data.y', y, x.shape[0] ?? 0, numClasses, seenInPass);
             checkFiniteExamples(fn, 'data.x', x, seenInPass);
+            if (objective.bounds !== undefined) checkExamplesInBounds(fn, 'data.x', x, objective.bounds, seenInPass);
           }
           seenInPass += x.shape[0] ?? 0;
           lr = options.schedule === undefined ? baseRate : options.schedule(baseRate, { epoch, batch, batchesPerEpoch, epochs });

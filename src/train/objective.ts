@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
+import type { Bounds } from '../core/validate.js';
 import type { Random } from '../core/random.js';
 import type { Student } from './student.js';
 
@@ -55,6 +56,8 @@ export interface ObjectiveState {
 export interface Objective<P extends tf.TensorContainer = tf.TensorContainer> {
   /** The method's name, used in messages and checkpoints. */
   readonly name: string;
+  /** The input box its attacks work in: `fit` checks the training data against it (by example index) before training. */
+  readonly bounds?: Bounds;
   /**
    * Checks the student, its teachers and the data's class count before training, on one example `sample` `[1, ...]`
    * (e.g. that teachers have the student's class count, DARHT's feature-map width).

@@ -47,6 +47,7 @@ export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
   const klReduction = checkKlReduction(fn, options.klReduction);
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     check: (_s, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },

@@ -83,6 +83,7 @@ export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
   const attackMode = options.attackMode === undefined ? 'inference' : checkOneOf(fn, 'attackMode', options.attackMode, ['inference', 'training'] as const);
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     check: (_s, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },

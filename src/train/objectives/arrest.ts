@@ -49,6 +49,7 @@ export function arrest(options: Readonly<ArrestObjectiveOptions>): Objective {
   const [lo, hi] = attack.bounds ?? [0, 1];
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     check: (student, _c, sample) => {
       const own = student.forward(sample, false).features;
       if (!isTensor(own)) rangeError(fn, 'student', "expose features (build it with studentFromLayers(model, { featuresLayer }))", own);

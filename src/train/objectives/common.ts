@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
-import { checkKnownKeys } from '../../core/validate.js';
+import { checkKnownKeys, type Bounds } from '../../core/validate.js';
 import { isTensor, rangeError, typeError } from '../../core/errors.js';
 import { resolvePerturbation, type PerturbationOptions } from '../../attacks/options.js';
 import type { Student } from '../student.js';
@@ -16,7 +16,12 @@ export const ATTACK_KEYS = ['eps', 'norm', 'steps', 'stepSize', 'randomStart', '
  * Validates an objective's options: only `known` keys plus the attack keys, attack settings valid (ε given).
  * Returns the attack settings to spread into the attack call (with a fresh seed per batch).
  */
-export function checkObjectiveOptions(fn: string, options: unknown, known: readonly string[], defaults: { randomStart: 'uniform' | 'normal'; steps: number }): AttackSettings {
+export function checkObjectiveOptions(
+  fn: string,
+  options: unknown,
+  known: readonly string[],
+  defaults: { randomStart: 'uniform' | 'normal'; steps: number }
+): AttackSettings & { readonly bounds: Bounds } {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, [...known, ...ATTACK_KEYS]);
   const o = options as AttackSettings;

@@ -77,6 +77,7 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
   const variables = (): tf.Variable[] => [...(compensation?.variables ?? []), ...(projection === undefined ? [] : [projection])];
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     get variables() {
       return variables();
     },

@@ -69,6 +69,7 @@ export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
     options.weighting === undefined ? 'teacherConfidence' : checkOneOf(fn, 'weighting', options.weighting, ['teacherConfidence', 'uniform'] as const);
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     check: (student, c, sample) => {
       checkTeachers(fn, teachers.map((t, i) => [`teachers[${String(i)}]`, t] as const), c, sample);
       const fm = student.forward(sample, false).featureMap;

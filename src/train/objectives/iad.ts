@@ -61,6 +61,7 @@ export function iad(options: Readonly<IadObjectiveOptions>): Objective {
   const attackMode = options.attackMode === undefined ? 'inference' : checkOneOf(fn, 'attackMode', options.attackMode, ['inference', 'training'] as const);
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     check: (_s, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },

@@ -67,6 +67,7 @@ export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
   const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
   const objective: Objective<Prepared> & { studentTemperature: number; deploy(student: Model): Model } = {
     name: fn,
+    bounds: attack.bounds,
     studentTemperature: tauS,
     deploy: (student) => withTemperature(student, tauS),
     check: (_s, c, sample) => {

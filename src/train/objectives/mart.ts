@@ -45,6 +45,7 @@ export function mart(options: Readonly<MartObjectiveOptions>): Objective {
   const warmup = checkFraction(fn, 'betaWarmup', options.betaWarmup, 0.1);
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     prepare: (x, y, ctx) => ({ xAdv: pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() }) }),
     loss: (p, x, y, ctx) => {
       const adv = logitsOf(ctx.student, p.xAdv);

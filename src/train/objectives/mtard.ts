@@ -85,6 +85,7 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
   let state: MtardState = { natWeight: 0.5, advWeight: 0.5 };
   const objective: Objective<Prepared> & { state: () => MtardState } = {
     name: fn,
+    bounds: attack.bounds,
     state: () => state,
     check: (_s, c, sample) => {
       checkTeachers(fn, [['cleanTeacher', cleanTeacher], ['robustTeacher', robustTeacher]], c, sample);

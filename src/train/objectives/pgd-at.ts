@@ -24,6 +24,7 @@ export function pgdAt(options: Readonly<PgdAtOptions>): Objective {
   const attack = checkObjectiveOptions('pgdAt', options, [], { randomStart: 'uniform', steps: 10 });
   const objective: Objective<Prepared> = {
     name: 'pgdAt',
+    bounds: attack.bounds,
     prepare: (x, y, ctx) => ({ xAdv: pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() }) }),
     loss: (p, _x, y, ctx) => {
       const z = logitsOf(ctx.student, p.xAdv);

@@ -44,6 +44,7 @@ export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
   const klReduction = checkKlReduction(fn, options.klReduction);
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     check: (_s, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },

@@ -32,6 +32,7 @@ export function trades(options: Readonly<TradesObjectiveOptions>): Objective {
   const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
   const objective: Objective<Prepared> = {
     name: fn,
+    bounds: attack.bounds,
     prepare: (x, _y, ctx) => ({ xAdv: tradesAttack(ctx.studentModel, x, { ...attack, seed: ctx.rng.nextSeed() }) }),
     loss: (p, x, y, ctx) => {
       const clean = logitsOf(ctx.student, x);
