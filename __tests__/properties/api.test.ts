@@ -109,6 +109,7 @@ function property(fn: string | readonly string[], call: (m: Model, x: tf.Tensor,
     const { model, dispose } = linear(c.d);
     const { x, y } = tensors(c);
     const before = tf.memory().numTensors;
+    let failure: Error | undefined;
     try {
       const result = call(model, x, y, c.options);
       check(result, x, c);
@@ -117,15 +118,15 @@ function property(fn: string | readonly string[], call: (m: Model, x: tf.Tensor,
     } catch (error) {
       if (error instanceof Error && error.name === 'JestAssertionError') throw error;
       const names = typeof fn === 'string' ? [fn] : fn;
-      if (!(error instanceof RangeError || error instanceof TypeError)) throw new Error(`${names[0] ?? ''} threw ${String(error)}`);
-      if (!names.some((n) => error.message.startsWith(`${n}: `))) throw new Error(`${names[0] ?? ''}'s error names another function: ${error.message}`);
-      tally.errors += 1;
-    } finally {
-      const leaked = tf.memory().numTensors - before;
-      tf.dispose([x, y]);
-      dispose();
-      if (leaked !== 0) throw new Error(`${String(fn)} leaked ${String(leaked)} tensors`);
+      if (!(error instanceof RangeError || error instanceof TypeError)) failure = new Error(`${names[0] ?? ''} threw ${String(error)}`, { cause: error });
+      else if (!names.some((n) => error.message.startsWith(`${n}: `))) failure = new Error(`${names[0] ?? ''}'s error names another function: ${error.message}`, { cause: error });
+      else tally.errors += 1;
     }
+    const leaked = tf.memory().numTensors - before;
+    tf.dispose([x, y]);
+    dispose();
+    if (failure !== undefined) throw failure;
+    if (leaked !== 0) throw new Error(`${String(fn)} leaked ${String(leaked)} tensors`);
   };
 }
 
@@ -212,7 +213,12 @@ function finiteLoss(r: tf.TensorContainer, _x: tf.Tensor, c: Case): void {
 
 describe('losses: a finite loss of the right shape, or a clear error naming the loss, never a leak', () => {
   const logits = (m: Model, x: tf.Tensor): tf.Tensor2D => m(tf.cast(x, 'float32'));
-  const noTemp = (o: unknown): unknown => (o === null || o === undefined ? o : (({ temperature: _t, ...rest }: Record<string, unknown>) => rest)(o as Record<string, unknown>));
+  const noTemp = (o: unknown): unknown => {
+    if (o === null || o === undefined) return o;
+    const rest: Record<string, unknown> = { ...(o as Record<string, unknown>) };
+    delete rest.temperature;
+    return rest;
+  };
   const cases: Array<[string, (m: Model, x: tf.Tensor, y: tf.Tensor1D, o: unknown) => tf.Tensor]> = [
     ['crossEntropy', (m, x, y, o) => crossEntropy(logits(m, x), y, noTemp(o) as never)],
     ['cwMarginLoss', (m, x, y, o) => cwMarginLoss(logits(m, x), y, noTemp(o) as never)],
@@ -233,7 +239,8 @@ describe('losses: a finite loss of the right shape, or a clear error naming the 
         tf.tidy(() => {
           out = tf.keep(call(m, x, y, o));
         });
-        return out as tf.Tensor;
+        if (out === undefined) throw new Error('no result');
+        return out;
       }, finiteLoss),
       lossOptions
     );
