@@ -93,8 +93,8 @@ async function main(): Promise<void> {
   const logits = head.logitsLayer.apply(featureMap) as tfl.SymbolicTensor;
   const studentNet = tfl.model({ inputs: input, outputs: logits });
   const student = studentFromLayers(studentNet, { featureMapLayer: head.featureMapLayer.name });
-  console.log(`\nstudent: MLP 784-64 + head 64-${String(m * 10)}-10, DARHT (phases at 50/350 and 118/350 of training)`);
-  await fit(student, train, darht({ ...attack, teachers: teachers.map(asModel), ceOnlyUntil: 0.2, jointUntil: 0.5 }), {
+  console.log(`\nstudent: MLP 784-64 + head 64-${String(m * 10)}-10, DARHT (CE alone for the first 50/350 of training, then CE + KD)`);
+  await fit(student, train, darht({ ...attack, teachers: teachers.map(asModel) }), {
     epochs,
     seed,
     optimizer: tf.train.adam(0.01),

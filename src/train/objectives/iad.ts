@@ -5,7 +5,7 @@ import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate
 import { rangeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
+import { batchProgress, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
 import { attackModelFor } from './ard.js';
 
 /** Options of {@link iad}. */
@@ -73,7 +73,7 @@ export function iad(options: Readonly<IadObjectiveOptions>): Objective {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const total = iadLoss(
         { studentAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean, teacherAdv: p.teacherAdv, labels: y },
-        { temperature, alpha, beta, introspection: ctx.progress >= from }
+        { temperature, alpha, beta, introspection: batchProgress(ctx) >= from }
       ) as tf.Scalar;
       return { total, terms: { iad: total }, accuracyLogits: studentAdv };
     }
