@@ -29,7 +29,23 @@ export interface Checkpoint {
    * Set by {@link loadLatestCheckpoint} when the latest checkpoint could not be read and an older kept one was
    * loaded instead: the folders skipped, newest first, and why.
    */
-  readonly recovery?: { readonly folder: string; readonly skipped: ReadonlyArray<{ readonly folder: string; readonly reason: string }> };
+  readonly recovery?: CheckpointRecovery;
+}
+
+/** A checkpoint folder {@link loadLatestCheckpoint} could not read. */
+export interface SkippedCheckpoint {
+  /** The folder (or `latest.json`). */
+  readonly folder: string;
+  /** The error it gave. */
+  readonly reason: string;
+}
+
+/** How {@link loadLatestCheckpoint} recovered from a corrupt latest checkpoint. */
+export interface CheckpointRecovery {
+  /** The folder it loaded instead. */
+  readonly folder: string;
+  /** The folders it skipped, newest first, and why. */
+  readonly skipped: readonly SkippedCheckpoint[];
 }
 
 interface TensorEntry {
@@ -218,7 +234,7 @@ export async function loadLatestCheckpoint(dir: string, options: Readonly<LoadCh
     .filter((f) => /^epoch-\d+$/.test(f) && (named === undefined || f < named))
     .sort()
     .reverse();
-  const skipped = [{ folder: path.join(dir, named ?? LATEST), reason: (first as Error).message }];
+  const skipped: SkippedCheckpoint[] = [{ folder: path.join(dir, named ?? LATEST), reason: (first as Error).message }];
   for (const folder of older) {
     try {
       const checkpoint = await loadFolder(fn, dir, folder);
