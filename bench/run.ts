@@ -27,7 +27,7 @@ const opts = parseOptions('Usage: npm run bench -- [options]', {
   markdown: { type: 'string', description: 'report file', default: 'docs/performance.md' },
   soak: { type: 'boolean', description: 'run the soak benchmark instead (bench/soak.ts): 10 000 PGD-AT steps, tensors, RSS and time drift', default: false },
   'soak-steps': { type: 'string', description: 'steps of the soak benchmark', default: '10000' },
-  'soak-batch': { type: 'string', description: 'batch size of the soak benchmark', default: '8' }
+  'soak-batch': { type: 'string', description: 'batch size of the soak benchmark', default: '4' }
 });
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
