@@ -256,11 +256,13 @@ async function step<T>(label: string, weight: number, work: () => Promise<T>): P
   const t0 = performance.now();
   const out = await work();
   const seconds = (performance.now() - t0) / 1000;
-  doneWeight += weight;
-  // Cached work takes no time: only measured work sets the pace.
-  if (seconds > 0.5) spentSeconds += seconds;
-  else doneWeight -= weight;
-  total -= seconds > 0.5 ? 0 : weight;
+  // Cached work takes no time: it leaves the plan, and only measured work sets the pace.
+  if (seconds > 0.5) {
+    doneWeight += weight;
+    spentSeconds += seconds;
+  } else {
+    total -= weight;
+  }
   return out;
 }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBounds, checkFunction, checkInBounds, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
+import { checkBounds, checkFunction, checkInBounds, checkInput, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { apgd, apgdTargeted } from './apgd.js';
 import { NORMS, type Norm } from './norms.js';
@@ -112,7 +112,6 @@ export function autoAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: 
   checkFunction(fn, 'model', model);
   const input = checkInput(fn, 'x', x);
   const n = input.shape[0] ?? 0;
-  checkLabels(fn, 'y', y, n);
   // What the members would reject, checked before any of them runs: inputs outside the box, and (APGD-T) a model
   // with fewer than 4 classes, which would otherwise surface only after the whole of APGD-CE.
   checkInBounds(fn, 'x', input, options.bounds === undefined ? [0, 1] : checkBounds(fn, options.bounds));
