@@ -14,6 +14,7 @@
  * interrupted run picks up where it stopped. Teachers are trained once (seed 0) and shared by the students of every
  * seed; the seeds vary the students' initialisation, data order and attack starts.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,6 +28,7 @@ import type { Model } from 'ardkit/core';
 import {
   adaad,
   ard,
+  cosine,
   arrest,
   crdnd,
   darht,
@@ -60,6 +62,8 @@ const opts = parseOptions('Usage: npm run bench:methods -- [options]', {
   eps: { type: 'string', description: 'L∞ radius of training and evaluation (default 0.1; 8/255 for CIFAR)', default: '' },
   families: { type: 'string', description: 'mlp, cnn or both', default: 'mlp,cnn' },
   methods: { type: 'string', description: 'comma-separated subset of the methods (default: all)', default: '' },
+  jobs: { type: 'string', description: 'worker processes training and evaluating in parallel, each on one wasm thread (results depend on the thread count, so --jobs 1 also uses one thread unless --threads says otherwise)', default: '2' },
+  worker: { type: 'string', description: 'internal: run as worker k/n of a parallel run', default: '' },
   quick: { type: 'boolean', description: 'a smaller run: 1 seed, MLPs, fewer images, no AutoAttack on teachers', default: false },
   'train-size': { type: 'string', description: 'training images (default 10000; --quick 4000)', default: '' },
   'test-size': { type: 'string', description: 'test images evaluated (default 200; --quick 100)', default: '' },
@@ -78,6 +82,20 @@ const families = (quick && opts.families === 'mlp,cnn' ? 'mlp' : opts.families).
 const jsonPath = opts.json || (quick ? 'bench/methods-quick.json' : 'bench/methods.json');
 const markdownPath = opts.markdown || (quick ? 'docs/methods-quick.md' : 'docs/methods.md');
 type Family = 'mlp' | 'cnn';
+const jobCount = positive('jobs', opts.jobs, true);
+const workerMatch = /^(\d+)\/(\d+)$/.exec(opts.worker);
+if (opts.worker !== '' && workerMatch === null) throw new RangeError(`--worker must be k/n (got ${JSON.stringify(opts.worker)})`);
+/** This process's place among the workers of a parallel run; undefined in the parent (or with --jobs 1). */
+const worker = workerMatch === null ? undefined : { index: Number(workerMatch[1]), count: Number(workerMatch[2]) };
+
+/**
+ * Part of every cache key: bump it when a recipe or an objective changes, so that results of older code are never
+ * reused. r2: teachers train to convergence (Adam 0.003, cosine decay, 10 epochs dense, 6 convolutional).
+ */
+const RECIPE = 'r2';
+/** The teachers' (and DARHT candidates') recipe: students keep Adam 0.01 at a constant rate. */
+const TEACHER_RATE = 0.003;
+const teacherEpochsOf = (net: tfl.LayersModel): number => (net.layers.some((l) => l.getClassName() === 'Conv2D') ? 6 : 10);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Data
@@ -223,11 +241,6 @@ const featuresName = (net: tfl.LayersModel): string => net.layers.find((l) => l.
 // ---------------------------------------------------------------------------------------------------------------
 // Progress
 
-interface Job {
-  readonly label: string;
-  readonly weight: number;
-}
-let jobs: Job[] = [];
 /** Work that was found cached is dropped from the plan, so the time left counts only work to do. */
 let doneWeight = 0;
 let spentSeconds = 0;
@@ -238,17 +251,24 @@ function clock(seconds: number): string {
   return `${String(Math.floor(s / 60))}:${String(s % 60).padStart(2, '0')}`;
 }
 
-/** Redraws the bar: share of the planned work done, and the time left at the pace so far. */
 let total = 0;
+let lastLine = { current: '', share: 0, at: 0 };
+/** Set for the collecting pass after the workers of a parallel run, and in the workers: no bar. */
+let quiet = false;
+/** Redraws the bar: share of the planned work done, and the time left at the pace so far. */
 function bar(current: string): void {
-  if (total === 0) total = jobs.reduce((s, j) => s + j.weight, 0);
+  if (quiet || worker !== undefined) return;
   const share = total === 0 ? 0 : doneWeight / total;
   const elapsed = (performance.now() - started) / 1000;
   const left = doneWeight === 0 || spentSeconds === 0 ? NaN : (spentSeconds / doneWeight) * (total - doneWeight);
   const width = 28;
   const line = `[${'#'.repeat(Math.round(share * width)).padEnd(width, '-')}] ${(share * 100).toFixed(0).padStart(3)}% ${clock(elapsed)} elapsed, ${Number.isNaN(left) ? '?' : clock(left)} left  ${current}`;
   if (process.stderr.isTTY) process.stderr.write(`\r${line.slice(0, 150).padEnd(150)}`);
-  else process.stderr.write(`${line}\n`);
+  else if (current !== lastLine.current || share - lastLine.share >= 0.01 || elapsed - lastLine.at >= 60) {
+    // A log, not a terminal: a line when something changed, or once a minute.
+    process.stderr.write(`${line}\n`);
+    lastLine = { current, share, at: elapsed };
+  }
 }
 
 async function step<T>(label: string, weight: number, work: () => Promise<T>): Promise<T> {
@@ -304,23 +324,81 @@ function writeCache(key: string, value: unknown): void {
 const computed = new Map<string, number>();
 const computeMinutes = (): number => [...computed.values()].reduce((a, b) => a + b, 0) / 60;
 
-/** Trains (or resumes, or finds finished) through fit's checkpoints; returns the training seconds of the full run. */
-async function train(key: string, net: tfl.LayersModel | Student, data: ImageDataset, objective: Objective, runEpochs: number, seed: number): Promise<number> {
-  const done = readCache<{ seconds: number }>(`${key}.trained`);
-  let seconds = done?.seconds ?? 0;
-  const t0 = performance.now();
-  await fit(net, data, objective, {
-    epochs: runEpochs,
-    batchSize: 128,
-    seed,
-    optimizer: tf.train.adam(0.01),
-    checkpoint: { dir: path.join(opts.cache, 'checkpoints', key), keep: 1 },
-    resume: true
-  });
-  if (done === undefined) {
-    seconds = (performance.now() - t0) / 1000;
-    writeCache(`${key}.trained`, { seconds });
+// Parallel runs: workers share the cache and claim each piece of work with a file created atomically.
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Claims `key` for this worker; false when a live worker holds it. A claim of a dead process is taken over. */
+function claim(key: string): boolean {
+  fs.mkdirSync(opts.cache, { recursive: true });
+  const file = path.join(opts.cache, `${key}.claim`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(fs.readFileSync(file, 'utf8'));
+    if (holder === process.pid) return true;
+    if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+    fs.rmSync(file, { force: true });
+  }
+  return false;
+}
+const unclaim = (key: string): void => {
+  fs.rmSync(path.join(opts.cache, `${key}.claim`), { force: true });
+};
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Work another process needs (a teacher, the transfer matrix): done here if this process claims it, otherwise
+ * waited for until its result `done` appears. Outside a parallel run it is simply done.
+ */
+async function shared(key: string, done: () => boolean, work: () => Promise<void>): Promise<void> {
+  if (worker === undefined || done()) return work();
+  while (!claim(key)) {
+    if (done()) return work();
+    await sleep(2000);
+  }
+  try {
+    await work();
+  } finally {
+    unclaim(key);
+  }
+}
+
+/**
+ * Trains (or resumes, or finds finished) through fit's checkpoints; returns the training seconds of the full run.
+ * Students: Adam 0.01 at a constant rate. Teachers: Adam 0.003 with cosine decay, to convergence.
+ */
+async function train(key: string, net: tfl.LayersModel | Student, data: ImageDataset, objective: Objective, runEpochs: number, seed: number, teacher = false): Promise<number> {
+  let seconds = 0;
+  await shared(key, () => readCache(`${key}.trained`) !== undefined, async () => {
+    const done = readCache<{ seconds: number }>(`${key}.trained`);
+    seconds = done?.seconds ?? 0;
+    const t0 = performance.now();
+    await fit(net, data, objective, {
+      epochs: runEpochs,
+      batchSize: 128,
+      seed,
+      optimizer: tf.train.adam(teacher ? TEACHER_RATE : 0.01),
+      ...(teacher ? { schedule: cosine() } : {}),
+      checkpoint: { dir: path.join(opts.cache, 'checkpoints', key), keep: 1 },
+      resume: true
+    });
+    if (done === undefined) {
+      seconds = (performance.now() - t0) / 1000;
+      writeCache(`${key}.trained`, { seconds });
+    }
+  });
   computed.set(`${key}.trained`, seconds);
   return seconds;
 }
@@ -424,21 +502,46 @@ interface Teachers {
   transfer: { names: string[]; matrix: number[][]; selected: string[]; meanTransfer: number };
 }
 
+/** The cache-key prefix of a family's models. */
+const familyTag = (data: Data, family: Family): string => `${data.name}-${family}-${String(trainSize)}-${String(data.eps)}-${RECIPE}`;
+/** The cache-key prefix of the models the families share (DARHT's candidates). */
+const sharedTag = (data: Data): string => `${data.name}-${String(trainSize)}-${String(data.eps)}-${RECIPE}`;
+/** The evaluations a family's teacher step ends with (the progress bar watches for them). */
+const teacherEvalKeys = (data: Data, family: Family): string[] => [
+  ...['teacher (PGD-AT)', 'clean teacher'].map((n) => `${familyTag(data, family)}-eval-t${String(testSize)}-${n}`),
+  ...sharedCandidates(data.shape).map(([n]) => `${sharedTag(data)}-eval-t${String(testSize)}-candidate ${n}`)
+];
+
+/**
+ * Evaluates once: the cached scores if there are any; in a worker, undefined when another worker has claimed the
+ * evaluation (workers write no report, so they need no row).
+ */
+function evaluateClaimed(key: string, model: () => Model, data: Data, withAutoAttack: boolean, trainSeconds: number, withSanity = true): Scores | undefined {
+  const cached = readCache<Scores>(`${key}.scores`);
+  if (cached !== undefined || worker === undefined) return evaluateModel(key, model(), data, withAutoAttack, trainSeconds, withSanity);
+  if (!claim(key)) return undefined;
+  try {
+    return evaluateModel(key, model(), data, withAutoAttack, trainSeconds, withSanity);
+  } finally {
+    unclaim(key);
+  }
+}
+
 async function familyRun(family: Family, data: Data, rows: Row[]): Promise<Teachers> {
   const spec = familySpec(family, data.shape);
   const attack = { eps: data.eps, steps: 5 };
-  const teacherEpochs = quick ? 2 : 3;
-  const tag = `${data.name}-${family}-${String(trainSize)}-${String(data.eps)}`;
-  const teacherRow = (name: string, net: tfl.LayersModel, scores: Scores): void => {
-    rows.push({ family, role: 'teacher', name, params: countParams(net), seeds: [scores] });
+  const tag = familyTag(data, family);
+  const teacherRow = (name: string, net: tfl.LayersModel, scores: Scores | undefined): void => {
+    if (scores !== undefined) rows.push({ family, role: 'teacher', name, params: countParams(net), seeds: [scores] });
   };
 
   // The robust teacher (PGD-AT), the clean teacher (MTARD) and the standard model (AFT, ARREST: the student's
   // architecture trained on clean data).
   const robustNet = spec.teacher(1000);
-  const robustSeconds = await step(`${family}: robust teacher`, 5 * teacherEpochs * scale(family), () => train(`${tag}-teacher-robust`, robustNet, data.train, pgdAt(attack), teacherEpochs, 0));
+  const teacherEpochs = teacherEpochsOf(robustNet);
+  const robustSeconds = await step(`${family}: robust teacher`, 5 * teacherEpochs * scale(family), () => train(`${tag}-teacher-robust`, robustNet, data.train, pgdAt(attack), teacherEpochs, 0, true));
   const cleanNet = spec.teacher(2000);
-  const cleanSeconds = await step(`${family}: clean teacher`, teacherEpochs * scale(family), () => train(`${tag}-teacher-clean`, cleanNet, data.train, natural(), teacherEpochs, 0));
+  const cleanSeconds = await step(`${family}: clean teacher`, teacherEpochs * scale(family), () => train(`${tag}-teacher-clean`, cleanNet, data.train, natural(), teacherEpochs, 0, true));
   const standardNet = spec.student(3000);
   await step(`${family}: standard model`, 0.3 * epochs * scale(family), () => train(`${tag}-standard`, standardNet, data.train, natural(), epochs, 0));
 
@@ -447,23 +550,26 @@ async function familyRun(family: Family, data: Data, rows: Row[]): Promise<Teach
   const candidates: Array<[string, tfl.LayersModel]> = [[family === 'mlp' ? 'MLP 256-256 (teacher)' : 'CNN 16-32-128 (teacher)', robustNet]];
   for (const [name, make] of sharedCandidates(data.shape)) {
     const net = make();
-    const key = `${data.name}-${String(trainSize)}-${String(data.eps)}-candidate-${name.replace(/[^a-z0-9]+/gi, '_')}`;
-    await step(`DARHT candidate ${name}`, 4 * teacherEpochs, () => train(key, net, data.train, pgdAt(attack), teacherEpochs, 1));
+    const key = `${sharedTag(data)}-candidate-${name.replace(/[^a-z0-9]+/gi, '_')}`;
+    const e = teacherEpochsOf(net);
+    await step(`DARHT candidate ${name}`, 4 * e, () => train(key, net, data.train, pgdAt(attack), e, 1, true));
     candidates.push([name, net]);
   }
   const transferKey = `${tag}-transfer`;
-  let transfer = readCache<Teachers['transfer']>(transferKey);
-  if (transfer === undefined) {
+  await shared(transferKey, () => readCache(transferKey) !== undefined, () => {
+    if (readCache(transferKey) !== undefined) return Promise.resolve();
     const n = Math.min(300, data.test.x.shape[0] ?? 0);
     // Measured on training images: the choice of teachers never looks at the test set.
     const probeX = tf.slice(data.train.x, 0, n);
     const probeY = tf.slice(data.train.y, 0, n);
     const t = transferability(Object.fromEntries(candidates.map(([name, net]) => [name, asModel(net)])), probeX, probeY, (m, x, y) => pgd(m, x, y, { eps: data.eps, steps: 10, seed: 0 }));
     const choice = selectTeachers(t, 2, { minAccuracy: 0.5 });
-    transfer = { names: [...t.names], matrix: t.matrix.map((r) => [...r]), selected: [...choice.selected], meanTransfer: choice.meanTransfer };
-    writeCache(transferKey, transfer);
+    writeCache(transferKey, { names: [...t.names], matrix: t.matrix.map((r) => [...r]), selected: [...choice.selected], meanTransfer: choice.meanTransfer });
     tf.dispose([probeX, probeY]);
-  }
+    return Promise.resolve();
+  });
+  const transfer = readCache<Teachers['transfer']>(transferKey);
+  if (transfer === undefined) throw new Error(`the transfer matrix ${transferKey} is missing from the cache`);
   const chosen = transfer.selected;
 
   const teachersEvaluated: Array<[string, tfl.LayersModel, number]> = [
@@ -472,9 +578,8 @@ async function familyRun(family: Family, data: Data, rows: Row[]): Promise<Teach
     ...candidates.slice(1).map(([name, net]) => [`candidate ${name}`, net, 0] as [string, tfl.LayersModel, number])
   ];
   for (const [name, net, seconds] of teachersEvaluated) {
-    const shared = name.startsWith('candidate ');
-    const key = shared ? `${data.name}-${String(trainSize)}-${String(data.eps)}-eval-t${String(testSize)}-${name}` : `${tag}-eval-t${String(testSize)}-${name}`;
-    const scores = await step(`${family}: evaluate ${name}`, 20 * scale(family), () => Promise.resolve(evaluateModel(key, asModel(net), data, !quick || name === 'teacher (PGD-AT)', seconds)));
+    const key = name.startsWith('candidate ') ? `${sharedTag(data)}-eval-t${String(testSize)}-${name}` : `${tag}-eval-t${String(testSize)}-${name}`;
+    const scores = await step(`${family}: evaluate ${name}`, 20 * scale(family), () => Promise.resolve(evaluateClaimed(key, () => asModel(net), data, !quick || name === 'teacher (PGD-AT)', seconds)));
     teacherRow(name, net, scores);
   }
   return {
@@ -665,7 +770,8 @@ function report(data: Data, rows: Row[], teachers: Partial<Record<Family, Teache
     `in all (every model's measured time, results found in the cache included); this invocation took ${(seconds / 60).toFixed(1)} min.`,
     '',
     `Every student of a family has the same architecture and the same initial weights for a given seed, and trains for ${String(epochs)} epochs on ${String(trainSize)} training images`,
-    `(batch 128, Adam 0.01, PGD-5 training attacks with steps of 2.5·ε/5 unless the method's attack differs). Teachers train for ${quick ? '2' : '3'} epochs, once, and serve every seed.`,
+    `(batch 128, Adam 0.01, PGD-5 training attacks with steps of 2.5·ε/5 unless the method's attack differs). Teachers and DARHT's candidates train to convergence, once, and serve every seed:`,
+    `Adam 0.003 with cosine decay for 10 epochs (dense networks) or 6 (convolutional). ${String(jobCount)} worker process(es), one wasm thread each.`,
     `Evaluation on the first ${String(data.test.x.shape[0])} test images: clean, PGD-20 and CW-20 (κ = 0, steps 2.5·ε/20), AutoAttack standard (APGD-CE, APGD-T, Square 5000 queries)`,
     `of the deployed model (LTD: logits / τ_S), and \`sanityChecks\` on ${String(SANITY_POINTS)} of them (seed 0). Accuracies in %, mean ± half the range over ${String(seeds)} seed${seeds === 1 ? '' : 's'}.`,
     ''
@@ -702,47 +808,119 @@ function report(data: Data, rows: Row[], teachers: Partial<Record<Family, Teache
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** One piece of planned work, for the progress bar of a parallel run: done when its last result is cached. */
+interface Planned {
+  readonly weight: number;
+  readonly results: readonly string[];
+}
+
+function plan(data: Data): Planned[] {
+  return families.flatMap((family) => [
+    // The shared candidates count with every family's teachers: whichever worker gets there first trains them.
+    { weight: ((family === 'cnn' ? 6 : 10) * 6 + 0.3 * epochs + 20 * 2) * scale(family) + 10 * 3 + 20 * 3 / families.length, results: teacherEvalKeys(data, family) },
+    ...selected.flatMap((m) =>
+      Array.from({ length: seeds }, (_, seed) => ({ weight: studentWeight(m, family), results: [`${studentKey(data, family, m, seed)}-eval-t${String(testSize)}`] }))
+    )
+  ]);
+}
+
+const studentKey = (data: Data, family: Family, method: Method, seed: number): string =>
+  `${familyTag(data, family)}-${method.replace(/[^a-z0-9]+/gi, '_')}-e${String(epochs)}-s${String(seed)}`;
+
+/**
+ * Runs `--jobs` workers of this script on the same cache (each claims the work it does) and draws the progress bar
+ * from the results they cache. Resolves when every worker has finished; rejects when one fails.
+ */
+async function runWorkers(data: Data): Promise<void> {
+  fs.mkdirSync(opts.cache, { recursive: true });
+  // Claims left by an interrupted run: their holders are gone, and this run owns the cache now.
+  for (const f of fs.readdirSync(opts.cache)) if (f.endsWith('.claim')) fs.rmSync(path.join(opts.cache, f), { force: true });
+  const items = plan(data);
+  const isDone = (p: Planned): boolean => p.results.every((r) => fs.existsSync(cacheFile(`${r}.scores`)));
+  const todo = items.filter((p) => !isDone(p));
+  total = todo.reduce((sum, p) => sum + p.weight, 0);
+  const script = process.argv[1] ?? 'bench/methods.ts';
+  const children = Array.from({ length: jobCount }, (_, k) => {
+    const log = path.join(opts.cache, `worker-${String(k)}.log`);
+    const fd = fs.openSync(log, 'w');
+    const child = spawn(process.execPath, [...process.execArgv, script, ...process.argv.slice(2), '--worker', `${String(k)}/${String(jobCount)}`], { stdio: ['ignore', fd, fd] });
+    return new Promise<void>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        fs.closeSync(fd);
+        if (code === 0) resolve();
+        else reject(new Error(`worker ${String(k)} ${signal === null ? `exited with code ${String(code)}` : `was killed by ${signal}`}; its log: ${log}`));
+      });
+    });
+  });
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    doneWeight = todo.filter(isDone).reduce((sum, p) => sum + p.weight, 0);
+    spentSeconds = (performance.now() - t0) / 1000;
+    bar(`${String(jobCount)} workers, logs in ${opts.cache}/worker-*.log`);
+  }, 3000);
+  try {
+    await Promise.all(children);
+  } finally {
+    clearInterval(timer);
+    if (process.stderr.isTTY) process.stderr.write('\n');
+  }
+}
+
 async function main(): Promise<void> {
-  const backend = await chooseBackend(opts.backend, opts.threads);
+  // One thread per process unless --threads says otherwise: a wasm reduction's result depends on the thread count,
+  // so one setting keeps the results of --jobs 1 and --jobs 2 the same.
+  const backend = await chooseBackend(opts.backend, opts.threads === 'auto' ? '1' : opts.threads);
   const data = await loadData();
   const command = `npm run bench:methods -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
-  console.log(`method benchmark on ${data.name}: ε = ${String(data.eps)}, ${String(trainSize)} training and ${String(data.test.x.shape[0])} test images, ${String(seeds)} seed(s), ${families.join(' and ')}, backend ${backend}`);
+  if (worker === undefined) {
+    console.log(`method benchmark on ${data.name}: ε = ${String(data.eps)}, ${String(trainSize)} training and ${String(data.test.x.shape[0])} test images, ${String(seeds)} seed(s), ${families.join(' and ')}, backend ${backend}, ${String(jobCount)} job(s)`);
+  }
+  if (jobCount > 1 && worker === undefined) {
+    await runWorkers(data);
+    // Everything is cached now: the pass below only collects the results.
+    quiet = true;
+  }
   const rows: Row[] = [];
   const teachers: Partial<Record<Family, Teachers>> = {};
-  const teacherEpochs = quick ? 2 : 3;
-  jobs = families.flatMap((family, i) => [
-    // The shared candidates are trained and evaluated with the first family.
-    { label: `${family} teachers`, weight: (teacherEpochs * 6 + 0.3 * epochs + 20 * 2) * scale(family) + (i === 0 ? teacherEpochs * 4 * 3 + 20 * 3 : 0) },
-    ...Array.from({ length: seeds }, () => selected.map((m) => ({ label: m, weight: studentWeight(m, family) }))).flat()
-  ]);
-  for (const family of families) {
+  if (jobCount === 1) total = plan(data).reduce((sum, p) => sum + p.weight, 0);
+  // Workers start on different families, so that they do not wait on each other's teachers.
+  const order = worker === undefined ? families : families.map((_, i) => families[(i + worker.index) % families.length] ?? 'mlp');
+  for (const family of order) {
     const t = await familyRun(family, data, rows);
     teachers[family] = t;
-    const tag = `${data.name}-${family}-${String(trainSize)}-${String(data.eps)}`;
     for (const method of selected) {
       const perSeed: Scores[] = [];
       let params = 0;
       for (let seed = 0; seed < seeds; seed++) {
-        const key = `${tag}-${method.replace(/[^a-z0-9]+/gi, '_')}-e${String(epochs)}-s${String(seed)}`;
+        const key = studentKey(data, family, method, seed);
+        const evalKey = `${key}-eval-t${String(testSize)}`;
+        if (worker !== undefined && (readCache(`${evalKey}.scores`) !== undefined || !claim(key))) continue;
         const weight = studentWeight(method, family);
-        const scores = await step(`${family}: ${method} (seed ${String(seed)})`, weight, async () => {
-          const built = make(method, family, data, t, seed + 1);
-          params = countParams(built.net);
-          const seconds = await train(key, built.student, data.train, built.objective, epochs, seed);
-          const deployed = (built.objective as { deploy?: (m: Model) => Model }).deploy;
-          const model = deployed === undefined ? asModel(built.net) : deployed(asModel(built.net));
-          const s = evaluateModel(`${key}-eval-t${String(testSize)}`, model, data, true, seconds, seed === 0);
-          built.objective.dispose?.();
-          built.net.dispose();
-          return s;
-        });
-        perSeed.push(scores);
+        try {
+          const scores = await step(`${family}: ${method} (seed ${String(seed)})`, weight, async () => {
+            const built = make(method, family, data, t, seed + 1);
+            params = countParams(built.net);
+            const seconds = await train(key, built.student, data.train, built.objective, epochs, seed);
+            const deployed = (built.objective as { deploy?: (m: Model) => Model }).deploy;
+            const model = deployed === undefined ? asModel(built.net) : deployed(asModel(built.net));
+            const s = evaluateModel(evalKey, model, data, true, seconds, seed === 0);
+            built.objective.dispose?.();
+            built.net.dispose();
+            return s;
+          });
+          perSeed.push(scores);
+        } finally {
+          if (worker !== undefined) unclaim(key);
+        }
       }
+      if (worker !== undefined) continue;
       rows.push({ family, role: 'student', name: method, params, seeds: perSeed });
       report(data, rows, teachers, command, (performance.now() - started) / 1000);
     }
   }
-  if (process.stderr.isTTY) process.stderr.write('\n');
+  if (worker !== undefined) return;
+  if (process.stderr.isTTY && !quiet) process.stderr.write('\n');
   report(data, rows, teachers, command, (performance.now() - started) / 1000);
   console.log(`wrote ${jsonPath} and ${markdownPath} in ${((performance.now() - started) / 60000).toFixed(1)} min`);
   for (const o of orderings(rows)) console.log(`${o.held === true ? 'held    ' : 'NOT HELD'} ${o.family}: ${o.claim} — ${o.detail}`);
