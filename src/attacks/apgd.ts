@@ -18,7 +18,7 @@ import { NORMS, perExampleL2, type Norm } from './norms.js';
 import { checkAttackInputs } from './pgd.js';
 import { projectL2Unchecked } from './projections.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
-import { correctMask, gatherRows, indicesWhere, rowMask, scatterRows } from './rows.js';
+import { correctMask, gatherRows, indicesWhere, scatterRows } from './rows.js';
 
 /** The losses APGD maximises: cross-entropy or the Difference of Logits Ratio. */
 export type ApgdLoss = 'ce' | 'dlr';
@@ -113,14 +113,14 @@ export function apgdCheckpoints(steps: number): number[] {
 /** The per-example objective of one APGD run, given the logits. */
 type RunLoss = (logits: tf.Tensor2D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined) => tf.Tensor;
 
-/** What one APGD run found, for the points it ran on. */
+/** What one APGD run found, for the points it ran on (read back once, at the end of the run). */
 interface RunResult {
   /** The point with the highest loss seen, per example. */
-  readonly best: tf.Tensor;
+  readonly best: Float32Array;
   /** The highest loss seen, per example. */
   readonly bestLoss: Float32Array;
   /** The last misclassified iterate, per example (meaningful where `success`). */
-  readonly found: tf.Tensor;
+  readonly found: Float32Array;
   /** 1 where some iterate was misclassified. */
   readonly success: Uint8Array;
 }
@@ -137,7 +137,9 @@ function randomStart(x: tf.Tensor, cfg: ApgdConfig, rng: Random, project: (v: tf
 /**
  * One APGD run (Croce & Hein 2020, Algorithm 1) on validated inputs: step size 2ε per example, momentum
  * 0.75 from the second step on, checkpoints where a point's step is halved and the point restarted from
- * its best iterate when condition 1 or condition 2 holds.
+ * its best iterate when condition 1 or condition 2 holds. All per-point bookkeeping (best loss and iterate,
+ * step sizes, the counts of the two conditions, successes) stays on the device: the run reads nothing back until
+ * it ends, so a GPU backend never stalls inside the loop.
  */
 function apgdRun(
   fn: string,
@@ -161,13 +163,15 @@ function apgdRun(
     return lower !== undefined && upper !== undefined ? tf.minimum(tf.maximum(v, lower), upper) : projectL2Unchecked(v, x, cfg.eps, cfg.bounds);
   };
   const direction = (g: tf.Tensor): tf.Tensor => (cfg.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.maximum(perExampleL2(g), 1e-12)));
+  /** A per-point `[B]` vector broadcast against the rows of `x`. */
+  const rows = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [batch, ...new Array<number>(rank - 1).fill(1)]);
 
   const live: Record<string, tf.Tensor | undefined> = {};
   /** Replaces a named state tensor, disposing the one it replaces. */
   const set = (name: string, t: tf.Tensor): tf.Tensor => {
     const old = live[name];
     if (old !== undefined && old !== t) old.dispose();
-    live[name] = t;
+    live[name] = tf.keep(t);
     return t;
   };
   const get = (name: string): tf.Tensor => {
@@ -175,31 +179,30 @@ function apgdRun(
     if (t === undefined) throw new Error(`${fn}: internal state ${name} missing`);
     return t;
   };
-  /** Evaluates loss, gradient and correctness at the current iterate. */
-  const measure = (at: tf.Tensor): { loss: Float32Array; correct: Uint8Array } => {
+  /** Loss, gradient and misclassification `[B]` (bool) at an iterate; the gradient becomes the state `grad`. */
+  const measure = (at: tf.Tensor): { loss: tf.Tensor; fooled: tf.Tensor } => {
     const r = evaluate(at);
     set('grad', r.grad);
     try {
-      return { loss: Float32Array.from(r.loss.dataSync()), correct: correctMask(r.logits, y) };
+      return { loss: tf.keep(r.loss), fooled: tf.keep(tf.tidy(() => tf.notEqual(tf.argMax(r.logits, 1), y))) };
     } finally {
-      tf.dispose([r.loss, r.logits]);
+      r.logits.dispose();
     }
   };
 
   try {
-    const eta = new Float32Array(batch).fill(2 * cfg.eps);
-    set('eta', tf.tensor(eta, [batch, ...new Array<number>(rank - 1).fill(1)]));
+    set('eta', tf.fill([batch, ...new Array<number>(rank - 1).fill(1)], 2 * cfg.eps));
     set('x', randomStart(x, cfg, rng, project));
     const first = measure(get('x'));
+    set('success', first.fooled);
+    set('bestLoss', first.loss);
+    set('previousLoss', tf.clone(first.loss));
+    set('bestLossAtLastCheck', tf.clone(first.loss));
     set('best', tf.clone(get('x')));
     set('gradBest', tf.clone(get('grad')));
     set('found', tf.clone(get('x')));
-    const success = Uint8Array.from(first.correct, (c) => 1 - c);
-    const bestLoss = Float32Array.from(first.loss);
-    let previousLoss: Float32Array = Float32Array.from(first.loss);
-    const increases = new Int32Array(batch);
-    const reducedAtLastCheck = new Uint8Array(batch);
-    let bestLossAtLastCheck = Float32Array.from(first.loss);
+    set('increases', tf.zeros([batch]));
+    set('reducedAtLastCheck', tf.zeros([batch], 'bool'));
     const checkpoints = apgdCheckpoints(cfg.steps);
     let lastCheckpoint = 0;
 
@@ -214,61 +217,49 @@ function apgdRun(
       });
       if (previous !== undefined) previous.dispose();
       live.previous = current;
-      live.x = next;
-      const { loss: stepLoss, correct } = measure(next);
-
-      const fooled = Uint8Array.from(correct, (c) => 1 - c);
-      if (fooled.some((f) => f === 1)) {
-        set('found', tf.tidy(() => tf.where(rowMask(fooled, rank), next, get('found'))));
-        fooled.forEach((f, i) => { if (f) success[i] = 1; });
-      }
-      const improved = new Uint8Array(batch);
-      for (let i = 0; i < batch; i++) {
-        const l = stepLoss[i] ?? -Infinity;
-        if (l > (previousLoss[i] ?? Infinity)) increases[i] = (increases[i] ?? 0) + 1;
-        if (l > (bestLoss[i] ?? Infinity)) {
-          improved[i] = 1;
-          bestLoss[i] = l;
-        }
-      }
-      previousLoss = stepLoss;
-      if (improved.some((v) => v === 1)) {
-        const mask = rowMask(improved, rank);
-        set('best', tf.tidy(() => tf.where(mask, next, get('best'))));
-        set('gradBest', tf.tidy(() => tf.where(mask, get('grad'), get('gradBest'))));
-        mask.dispose();
-      }
+      live.x = tf.keep(next);
+      const step = measure(next);
+      tf.tidy(() => {
+        set('found', tf.where(rows(step.fooled), next, get('found')));
+        set('success', tf.logicalOr(get('success'), step.fooled));
+        set('increases', tf.add(get('increases'), tf.cast(tf.greater(step.loss, get('previousLoss')), 'float32')));
+        const improved = tf.greater(step.loss, get('bestLoss'));
+        set('bestLoss', tf.where(improved, step.loss, get('bestLoss')));
+        const mask = rows(improved);
+        set('best', tf.where(mask, next, get('best')));
+        set('gradBest', tf.where(mask, get('grad'), get('gradBest')));
+        set('previousLoss', step.loss);
+      });
+      step.fooled.dispose();
 
       const iteration = k + 1;
       if (checkpoints.includes(iteration) && iteration < cfg.steps) {
         const window = iteration - lastCheckpoint;
-        const halve = new Uint8Array(batch);
-        for (let i = 0; i < batch; i++) {
+        tf.tidy(() => {
           // Condition 1: fewer than ρ of the steps since the last checkpoint increased the loss.
-          const oscillating = (increases[i] ?? 0) < RHO * window;
+          const oscillating = tf.less(get('increases'), RHO * window);
           // Condition 2: the step size was not reduced at the last checkpoint and the best loss has not moved since.
-          const stalled = reducedAtLastCheck[i] === 0 && (bestLossAtLastCheck[i] ?? 0) >= (bestLoss[i] ?? 0);
-          halve[i] = oscillating || stalled ? 1 : 0;
-          if (halve[i]) eta[i] = (eta[i] ?? 0) / 2;
-        }
-        reducedAtLastCheck.set(halve);
-        bestLossAtLastCheck = Float32Array.from(bestLoss);
-        increases.fill(0);
-        lastCheckpoint = iteration;
-        if (halve.some((h) => h === 1)) {
-          const mask = rowMask(halve, rank);
-          set('eta', tf.tensor(eta, get('eta').shape));
+          const stalled = tf.logicalAnd(tf.logicalNot(get('reducedAtLastCheck')), tf.greaterEqual(get('bestLossAtLastCheck'), get('bestLoss')));
+          const halve = tf.logicalOr(oscillating, stalled);
+          const mask = rows(halve);
+          set('eta', tf.where(mask, tf.div(get('eta'), 2), get('eta')));
+          set('reducedAtLastCheck', halve);
+          set('bestLossAtLastCheck', tf.clone(get('bestLoss')));
+          set('increases', tf.zerosLike(get('increases')));
           // Restart the halved points from their best iterate (with the gradient there).
-          set('x', tf.tidy(() => tf.where(mask, get('best'), next)));
-          set('grad', tf.tidy(() => tf.where(mask, get('gradBest'), get('grad'))));
-          mask.dispose();
-        }
+          set('x', tf.where(mask, get('best'), get('x')));
+          set('grad', tf.where(mask, get('gradBest'), get('grad')));
+        });
+        lastCheckpoint = iteration;
       }
     }
-    const result: RunResult = { best: get('best'), bestLoss, found: get('found'), success };
-    live.best = undefined;
-    live.found = undefined;
-    return result;
+    // The run's only readbacks.
+    return {
+      best: get('best').dataSync() as Float32Array,
+      bestLoss: Float32Array.from(get('bestLoss').dataSync()),
+      found: get('found').dataSync() as Float32Array,
+      success: Uint8Array.from(get('success').dataSync())
+    };
   } finally {
     tf.dispose([...Object.values(live).filter((t): t is tf.Tensor => t !== undefined), ...box]);
   }
@@ -326,18 +317,12 @@ function runApgd(
       } finally {
         tf.dispose([xs, ys, ...(ts === undefined ? [] : [ts])]);
       }
-      try {
-        const found = result.found.dataSync();
-        const best = result.best.dataSync();
-        scatterRows(rows, found, rowSize, idx, (k) => result.success[k] === 1);
-        scatterRows(rows, best, rowSize, idx, (k) => result.success[k] !== 1 && (result.bestLoss[k] ?? -Infinity) > (bestLoss[idx[k] ?? 0] ?? -Infinity));
-        idx.forEach((i, k) => {
-          if (result.success[k] === 1) robust[i] = 0;
-          else bestLoss[i] = Math.max(bestLoss[i] ?? -Infinity, result.bestLoss[k] ?? -Infinity);
-        });
-      } finally {
-        tf.dispose([result.found, result.best]);
-      }
+      scatterRows(rows, result.found, rowSize, idx, (k) => result.success[k] === 1);
+      scatterRows(rows, result.best, rowSize, idx, (k) => result.success[k] !== 1 && (result.bestLoss[k] ?? -Infinity) > (bestLoss[idx[k] ?? 0] ?? -Infinity));
+      idx.forEach((i, k) => {
+        if (result.success[k] === 1) robust[i] = 0;
+        else bestLoss[i] = Math.max(bestLoss[i] ?? -Infinity, result.bestLoss[k] ?? -Infinity);
+      });
     }
   }
   return tf.tensor(rows, inputs.x.shape);

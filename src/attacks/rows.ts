@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { inheritChecks } from '../core/validate.js';
 
 /** A per-example boolean mask `[B, 1, …, 1]` that broadcasts against a tensor of the given rank. */
 export function rowMask(mask: ArrayLike<number>, rank: number): tf.Tensor {
@@ -33,5 +34,7 @@ export function scatterRows(
 
 /** `tf.gather` of the rows `indices` of `t` (an int32 index tensor is made and released). */
 export function gatherRows<T extends tf.Tensor>(t: T, indices: readonly number[]): T {
-  return tf.tidy(() => tf.gather(t, tf.tensor1d(indices as number[], 'int32')));
+  const rows = tf.tidy(() => tf.gather(t, tf.tensor1d(indices as number[], 'int32')));
+  inheritChecks(rows, t);
+  return rows;
 }

@@ -153,6 +153,39 @@ export function checkFunction(fn: string, arg: string, value: unknown): void {
 }
 
 /**
+ * What the value checks below have established about a tensor. Tensors are immutable (variables excepted), so a
+ * check that passed once need not read the same tensor back again: an attack called by `evaluate`, `worstCase` or
+ * `fit` on inputs they checked costs no readback, which on webgl, webgpu and tfjs-node-gpu would stall the queue.
+ */
+interface Facts {
+  /** The largest label; every label is ≥ 0. */
+  readonly maxLabel?: number;
+  /** Every value lies in [min, max], and none is NaN. */
+  readonly range?: readonly [number, number];
+  /** Every value is finite. */
+  readonly finite?: boolean;
+}
+
+const known = new WeakMap<tf.Tensor, Facts>();
+
+function factsOf(t: tf.Tensor): Facts | undefined {
+  return t instanceof tf.Variable ? undefined : known.get(t);
+}
+
+function learn(t: tf.Tensor, facts: Facts): void {
+  if (!(t instanceof tf.Variable)) known.set(t, { ...known.get(t), ...facts });
+}
+
+/**
+ * Records that `derived` (a slice, gather or batch of `source`) satisfies every value check `source` passed, so that
+ * checking it again reads nothing back. Internal: only for tensors whose values are a subset of `source`'s.
+ */
+export function inheritChecks(derived: tf.Tensor, source: tf.Tensor): void {
+  const facts = factsOf(source);
+  if (facts !== undefined) learn(derived, facts);
+}
+
+/**
  * Checks integer class labels: an int32 tensor of shape `[batch]` with values `>= 0`
  * (and `< numClasses` when given). Reads the labels back; returns the largest label. `offset` is the index of the
  * first label in the whole data set, for the messages of data that arrives in batches.
@@ -167,6 +200,8 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
   if (y.rank !== 1 || y.shape[0] !== batch) {
     rangeError(fn, arg, `have shape [${String(batch)}] to match the batch`, y);
   }
+  const facts = factsOf(y);
+  if (facts?.maxLabel !== undefined && (numClasses === undefined || facts.maxLabel < numClasses)) return facts.maxLabel;
   const data = y.dataSync();
   let max = -1;
   for (let i = 0; i < data.length; i++) {
@@ -177,6 +212,7 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
     }
     if (v > max) max = v;
   }
+  learn(y, { maxLabel: max });
   return max;
 }
 
@@ -191,12 +227,16 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
  */
 export function checkExamplesInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bounds, offset = 0): void {
   if (x.rank === 0 || (x.shape[0] ?? 0) === 0) return;
+  const range = factsOf(x)?.range;
+  if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
   const inside = tf.tidy(() => {
     const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
     return tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1)).dataSync();
   });
   const bad = inside.findIndex((v) => v === 0);
   if (bad >= 0) rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `example ${String(bad + offset)} has values outside`);
+  // Comparisons with NaN are false, so the check also ruled NaN out.
+  learn(x, { range: [bounds[0], bounds[1]] });
 }
 
 /**
@@ -210,12 +250,16 @@ export function checkExamplesInBounds(fn: string, arg: string, x: tf.Tensor, bou
  */
 export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offset = 0): void {
   if (x.rank === 0 || (x.shape[0] ?? 0) === 0 || x.dtype === 'int32' || x.dtype === 'bool') return;
-  const ok = tf.tidy(() => {
-    const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
-    return tf.all(tf.isFinite(flat), 1).dataSync();
+  if (factsOf(x)?.finite === true) return;
+  const n = x.shape[0] ?? 0;
+  // One readback: a flag per example, and the range of the values (which attacks on `x` then need not read).
+  const stats = tf.tidy(() => {
+    const flat = tf.reshape(x, [n, -1]);
+    return tf.concat([tf.cast(tf.all(tf.isFinite(flat), 1), 'float32'), tf.stack([tf.min(flat), tf.max(flat)])]).dataSync();
   });
-  const bad = ok.findIndex((v) => v === 0);
+  const bad = stats.subarray(0, n).findIndex((v) => v === 0);
   if (bad >= 0) rangeError(fn, arg, 'hold finite numbers', `NaN or ±Infinity in example ${String(bad + offset)}`);
+  learn(x, { finite: true, range: [stats[n] ?? -Infinity, stats[n + 1] ?? Infinity] });
 }
 
 /**
@@ -227,6 +271,8 @@ export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offse
  * checkInBounds('myAttack', 'x', x, [0, 1]);
  */
 export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bounds): void {
+  const range = factsOf(x)?.range;
+  if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
   const stats = tf.tidy(() => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]).dataSync());
   const min = stats[0] ?? NaN;
   const max = stats[1] ?? NaN;
@@ -235,6 +281,7 @@ export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bou
     const shown = (v: number): string => String(Number(v.toPrecision(7)));
     rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `values in [${shown(min)}, ${shown(max)}]`);
   }
+  learn(x, { range: [min, max] });
 }
 
 /**

@@ -1,0 +1,135 @@
+/**
+ * Host readbacks in the hot paths. Each `dataSync`/`data` stalls webgl, webgpu and tfjs-node-gpu until the queued
+ * work is done, so the attacks, `evaluate` and `fit` keep them to a fixed budget: counted here on the cpu backend by
+ * wrapping the engine's `readSync` and `read`, which every `dataSync`, `data`, `array` and `arraySync` goes through.
+ * (The backend's own methods would also count the cpu kernels that read their inputs through `bufferSync`, such as
+ * Tile and GatherV2: a GPU backend's kernels never do.)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { apgd, pgd } from '../../src/attacks/index.js';
+import { evaluate } from '../../src/eval/index.js';
+import { fit, pgdAt, type Objective } from '../../src/train/index.js';
+import { toyProblem, useBackend } from '../helpers.js';
+
+/** Counts the backend readbacks `f` makes. */
+async function readbacks(f: () => unknown): Promise<number> {
+  const backend = tf.engine() as unknown as { readSync: (id: object) => unknown; read: (id: object) => Promise<unknown> };
+  const { readSync, read } = backend;
+  let count = 0;
+  backend.readSync = function (this: unknown, id: object) {
+    count++;
+    return readSync.call(this, id);
+  };
+  backend.read = function (this: unknown, id: object) {
+    count++;
+    return read.call(this, id);
+  };
+  try {
+    const out = f();
+    if (out instanceof Promise) await out;
+    else tf.dispose(out as tf.TensorContainer);
+  } finally {
+    backend.readSync = readSync;
+    backend.read = read;
+  }
+  return count;
+}
+
+beforeAll(async () => {
+  await useBackend('cpu');
+});
+
+/**
+ * Calls `f` on fresh copies of the toy data: new tensor objects that no value check has seen (checks remember
+ * what they established about a tensor), disposed after `f` and what it returns.
+ */
+function fresh<T>(f: (x: tf.Tensor, y: tf.Tensor1D) => T): T {
+  const x = tf.clone(p.x);
+  const y = tf.clone(p.y);
+  const out = f(x, y);
+  const release = (): void => { tf.dispose([x, y]); };
+  if (out instanceof Promise) return out.finally(release) as T;
+  release();
+  return out;
+}
+
+let p: ReturnType<typeof toyProblem>;
+beforeAll(() => {
+  p = toyProblem(64, 4, 3);
+});
+afterAll(() => { p.dispose(); });
+
+describe('readbacks', () => {
+  it('pgd: at most 2 per call, whatever the step count', async () => {
+    const few = await readbacks(() => fresh((x, y) => pgd(p.model, x, y, { eps: 0.1, steps: 2 })));
+    const many = await readbacks(() => fresh((x, y) => pgd(p.model, x, y, { eps: 0.1, steps: 50 })));
+    expect(many).toBeLessThanOrEqual(2);
+    expect(many).toBe(few);
+  });
+
+  it('apgd with 100 steps: at most 20', async () => {
+    const n = await readbacks(() => fresh((x, y) => apgd(p.model, x, y, { eps: 0.1, steps: 100, seed: 0 })));
+    expect(n).toBeLessThanOrEqual(20);
+  });
+
+  it('evaluate: at most 1 per batch and attack', async () => {
+    const attacks = { a: (m: typeof p.model, x: tf.Tensor, y: tf.Tensor1D) => pgd(m, x, y, { eps: 0.1, steps: 3 }), b: (m: typeof p.model, x: tf.Tensor, y: tf.Tensor1D) => pgd(m, x, y, { eps: 0.05, steps: 3 }) };
+    const n = await readbacks(() => fresh((x, y) => evaluate(p.model, x, y, { attacks, batchSize: 16 })));
+    // 4 batches: clean and 2 attacks each.
+    expect(n).toBeLessThanOrEqual(4 * 3);
+  });
+
+  it('fit with pgdAt: at most 1 per batch (the data checks run once per call)', async () => {
+    const net = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: p.x.shape.slice(1) }), tfl.layers.dense({ units: 4 })] });
+    const run = (epochs: number): Promise<number> => readbacks(() => fresh((x, y) => fit(net, { x, y }, pgdAt({ eps: 0.1, steps: 3 }), { epochs, batchSize: 16, seed: 0 })));
+    const one = await run(1);
+    const three = await run(3);
+    net.dispose();
+    // 4 batches per epoch.
+    expect(three - one).toBeLessThanOrEqual(2 * 4);
+    expect(one).toBeLessThanOrEqual(4 + 3);
+  });
+
+  it('fit with logEvery: no readback between logs, the same history, every batch reported', async () => {
+    const make = (): tfl.Sequential => tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: p.x.shape.slice(1) }), tfl.layers.dense({ units: 4, kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })] });
+    const histories: Array<{ losses: number[]; reported: number[] }> = [];
+    const counts: number[] = [];
+    for (const [logEvery, epochs] of [[1, 3], [4, 1], [4, 3]] as const) {
+      const net = make();
+      const reported: number[] = [];
+      let losses: number[] = [];
+      counts.push(
+        await readbacks(() =>
+          fresh(async (x, y) => {
+            const h = await fit(net, { x, y }, pgdAt({ eps: 0.1, steps: 3 }), { epochs, batchSize: 16, seed: 0, logEvery, onBatchEnd: (b) => void reported.push(b.loss) });
+            losses = h.epochs.map((e) => e.loss);
+          })
+        )
+      );
+      histories.push({ losses, reported });
+      net.dispose();
+    }
+    const [every, groupedOne, grouped] = histories;
+    // One readback per epoch (4 batches per epoch, logged every 4) between 1 and 3 epochs.
+    expect((counts[2] ?? 0) - (counts[1] ?? 0)).toBeLessThanOrEqual(2);
+    expect(groupedOne?.reported).toHaveLength(4);
+    expect(grouped?.reported).toEqual(every?.reported);
+    expect(grouped?.losses).toEqual(every?.losses);
+  });
+
+  it('fit with logEvery reports a non-finite loss at the next read, naming the batch', async () => {
+    const net = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: p.x.shape.slice(1) }), tfl.layers.dense({ units: 4 })] });
+    const before = tf.memory().numTensors;
+    const bad: Objective = { name: 'nan', prepare: () => ({}), loss: (_p, x) => ({ total: tf.div<tf.Scalar>(tf.mul(tf.sum(net.apply(x) as tf.Tensor), 0), 0), terms: {} }) };
+    await expect(fresh((x, y) => fit(net, { x, y }, bad, { epochs: 1, batchSize: 16, logEvery: 3 }))).rejects.toThrow(/fit: the loss became non-finite at epoch 1, batch 1 \(term "total" = NaN\) with objective nan/);
+    expect(tf.memory().numTensors).toBe(before);
+    net.dispose();
+  });
+
+  it('fit checks logEvery', async () => {
+    const net = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: p.x.shape.slice(1) }), tfl.layers.dense({ units: 4 })] });
+    await expect(fit(net, { x: p.x, y: p.y }, pgdAt({ eps: 0.1 }), { logEvery: 0 })).rejects.toThrow(/fit: logEvery must be an integer >= 1 \(got 0\)/);
+    net.dispose();
+  });
+});
