@@ -19,6 +19,7 @@ import { checkAttackInputs } from './pgd.js';
 import { projectL2Unchecked } from './projections.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
 import { correctMask, gatherRows, indicesWhere, scatterRows } from './rows.js';
+import { attackValue, type AttackValue } from './attack-value.js';
 
 /** The losses APGD maximises: cross-entropy or the Difference of Logits Ratio. */
 export type ApgdLoss = 'ce' | 'dlr';
@@ -367,13 +368,20 @@ function targetClass(logits: readonly number[], classes: number, point: number, 
  * const xDlr = apgd(model, x, y, { eps: 0.5, norm: 'l2', loss: 'dlr', restarts: 5, seed: 0 });
  */
 export function apgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<ApgdOptions>): tf.Tensor {
-  const fn = 'apgd';
+  return apgdValue('apgd', options).run(model, x, y, undefined);
+}
+
+/** Checks APGD's options once (errors naming `fn`); the runner then takes inputs and a seed. */
+function apgdValue(fn: string, options: Readonly<ApgdOptions>): { cfg: ApgdConfig; run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => tf.Tensor } {
   const cfg = resolveApgd(fn, options);
-  checkKnownKeys(fn, options, [...BASE_KEYS, 'loss']);
+  checkKnownKeys(fn, options, APGD_KEYS);
   const lossName = options.loss === undefined ? 'ce' : checkOneOf(fn, 'loss', options.loss, APGD_LOSSES);
   const loss: RunLoss = lossName === 'ce' ? (z, labels) => crossEntropyPerExample(z, labels) : (z, labels) => dlrPerExample(z, labels);
-  return runApgd(fn, model, x, y, cfg, loss, lossName === 'dlr' ? 3 : 2, () => [{}]);
+  return { cfg, run: (model, x, y, seed) => runApgd(fn, model, x, y, seed === undefined ? cfg : { ...cfg, seed }, loss, lossName === 'dlr' ? 3 : 2, () => [{}]) };
 }
+
+const APGD_KEYS = [...BASE_KEYS, 'loss'] as const satisfies readonly (keyof ApgdOptions)[];
+const APGD_TARGETED_KEYS = [...BASE_KEYS, 'targetClasses'] as const satisfies readonly (keyof ApgdTargetedOptions)[];
 
 /**
  * Targeted APGD on the targeted DLR loss (APGD-T; Croce & Hein 2020, arXiv 2003.01690): for each of the
@@ -394,12 +402,53 @@ export function apgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readon
  * const xAdv = apgdTargeted(model, x, y, { eps: 0.3, targetClasses: 9, seed: 0 });
  */
 export function apgdTargeted(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<ApgdTargetedOptions>): tf.Tensor {
-  const fn = 'apgdTargeted';
+  return apgdTargetedValue('apgdTargeted', options).run(model, x, y, undefined);
+}
+
+function apgdTargetedValue(fn: string, options: Readonly<ApgdTargetedOptions>): { cfg: ApgdConfig; run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => tf.Tensor } {
   const cfg = resolveApgd(fn, options);
-  checkKnownKeys(fn, options, [...BASE_KEYS, 'targetClasses']);
+  checkKnownKeys(fn, options, APGD_TARGETED_KEYS);
   const targetClasses = options.targetClasses === undefined ? 9 : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
   const loss: RunLoss = (z, labels, targets) => targetedDlrPerExample(z, labels, targets ?? labels);
-  return runApgd(fn, model, x, y, cfg, loss, 4, (classes) =>
-    Array.from({ length: Math.min(targetClasses, classes - 1) }, (_, i) => ({ targetRank: i + 1 }))
-  );
+  const rounds = (classes: number): Round[] => Array.from({ length: Math.min(targetClasses, classes - 1) }, (_, i) => ({ targetRank: i + 1 }));
+  return { cfg, run: (model, x, y, seed) => runApgd(fn, model, x, y, seed === undefined ? cfg : { ...cfg, seed }, loss, 4, rounds) };
+}
+
+/**
+ * {@link apgd} as an attack value (see `pgdAttack`): APGD-CE or APGD-DLR configured once, errors of its calls naming
+ * `apgdAttack`; a call's seed overrides `options.seed`.
+ *
+ * @param options - see {@link ApgdOptions}; `eps` is required.
+ * @returns an {@link AttackValue}.
+ * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
+ * @example
+ * await fit(net, data, pgdAt({ attack: apgdAttack({ eps: 0.3, steps: 10 }) }));
+ */
+export function apgdAttack(options: Readonly<ApgdOptions>): AttackValue {
+  return apgdAttackAs('apgdAttack', options);
+}
+
+/** {@link apgdAttack} whose errors name `as`: the function the user called (e.g. `autoAttack`). Internal. */
+export function apgdAttackAs(as: string, options: Readonly<ApgdOptions>): AttackValue {
+  const { cfg, run } = apgdValue(as, options);
+  return attackValue(as, { eps: cfg.eps, norm: cfg.norm, bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => ({ xAdv: run(model, x, y, seed) }));
+}
+
+/**
+ * {@link apgdTargeted} as an attack value (see {@link apgdAttack}); errors of its calls name `apgdTargetedAttack`.
+ *
+ * @param options - see {@link ApgdTargetedOptions}; `eps` is required.
+ * @returns an {@link AttackValue}.
+ * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
+ * @example
+ * const r = worstCase(model, x, y, [apgdAttack({ eps: 0.3 }), apgdTargetedAttack({ eps: 0.3 })]);
+ */
+export function apgdTargetedAttack(options: Readonly<ApgdTargetedOptions>): AttackValue {
+  return apgdTargetedAttackAs('apgdTargetedAttack', options);
+}
+
+/** {@link apgdTargetedAttack} whose errors name `as`. Internal. */
+export function apgdTargetedAttackAs(as: string, options: Readonly<ApgdTargetedOptions>): AttackValue {
+  const { cfg, run } = apgdTargetedValue(as, options);
+  return attackValue(as, { eps: cfg.eps, norm: cfg.norm, bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => ({ xAdv: run(model, x, y, seed) }));
 }

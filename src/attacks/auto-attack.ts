@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkBounds, checkFunction, checkInBounds, checkInput, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
-import { apgd, apgdTargeted } from './apgd.js';
+import { apgdAttackAs, apgdTargetedAttackAs } from './apgd.js';
 import { NORMS, type Norm } from './norms.js';
-import { square } from './square.js';
-import type { Attack } from './types.js';
+import { squareAttackAs } from './square.js';
+import type { AttackValue } from './attack-value.js';
 import { worstCaseAs, type WorstCaseOptions, type WorstCaseResult } from './worst-case.js';
 
 /** Which AutoAttack ensemble to run. */
@@ -42,7 +42,7 @@ export interface AutoAttackSuiteOptions {
 /** Options of {@link autoAttack}: the suite's options and a progress callback. */
 export interface AutoAttackOptions extends AutoAttackSuiteOptions, WorstCaseOptions {}
 
-const SUITE_KEYS = ['eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'bounds', 'seed'] as const;
+const SUITE_KEYS = ['eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'bounds', 'seed'] as const satisfies readonly (keyof AutoAttackSuiteOptions)[];
 
 /**
  * The members of the AutoAttack ensemble (Croce & Hein 2020, arXiv 2003.01690) as named attacks, in run order:
@@ -52,17 +52,17 @@ const SUITE_KEYS = ['eps', 'norm', 'version', 'steps', 'targetClasses', 'queries
  * (ardkit's Square is L∞).
  *
  * @param options - see {@link AutoAttackSuiteOptions}.
- * @returns an object of named {@link Attack}s.
+ * @returns an object of named attack values (see `apgdAttack`, `squareAttack`).
  * @throws RangeError for a missing or invalid eps, an unknown norm or version, steps, targetClasses or queries that
  * are not positive integers, invalid bounds or seed, or an unknown option.
  * @example
  * const r = evaluate(model, x, y, { attacks: autoAttackSuite({ eps: 0.3 }), sequential: true });
  */
-export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Record<string, Attack> {
+export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Record<string, AttackValue> {
   return buildSuite('autoAttackSuite', options, SUITE_KEYS);
 }
 
-function buildSuite(fn: string, options: Readonly<AutoAttackSuiteOptions>, keys: readonly string[]): Record<string, Attack> {
+function buildSuite(fn: string, options: Readonly<AutoAttackSuiteOptions>, keys: readonly string[]): Record<string, AttackValue> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, keys);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
@@ -77,13 +77,11 @@ function buildSuite(fn: string, options: Readonly<AutoAttackSuiteOptions>, keys:
   const seed = options.seed ?? 0;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) rangeError(fn, 'seed', 'be a finite number', seed);
 
-  const suite: Record<string, Attack> = {
-    'apgd-ce': (m, x, y) => apgd(m, x, y, { eps, norm, steps, bounds, seed, loss: 'ce' }),
-    'apgd-t': (m, x, y) => apgdTargeted(m, x, y, { eps, norm, steps, bounds, seed, targetClasses })
+  const suite: Record<string, AttackValue> = {
+    'apgd-ce': apgdAttackAs(fn, { eps, norm, steps, bounds, seed, loss: 'ce' }),
+    'apgd-t': apgdTargetedAttackAs(fn, { eps, norm, steps, bounds, seed, targetClasses })
   };
-  if (version === 'standard' && norm === 'linf') {
-    suite.square = (m, x, y) => square(m, x, y, { eps, queries, bounds, seed }).xAdv;
-  }
+  if (version === 'standard' && norm === 'linf') suite.square = squareAttackAs(fn, { eps, queries, bounds, seed });
   return suite;
 }
 

@@ -1,7 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFinite, checkKnownKeys } from '../core/validate.js';
-import { PERTURBATION_KEYS, type PerturbationOptions } from './options.js';
+import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
+import { attackValue, withSeed, type AttackValue } from './attack-value.js';
 import { resolveObjective, resolveTargeted, runLossAttack } from './pgd.js';
 
 /** Options of {@link cw}. */
@@ -28,8 +29,31 @@ export interface CwOptions extends PerturbationOptions {
  */
 export function cw(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwOptions>): tf.Tensor {
   const fn = 'cw';
-  checkKnownKeys(fn, options, [...PERTURBATION_KEYS, 'kappa', 'targeted']);
+  checkKnownKeys(fn, options, CW_KEYS);
   const kappa = options.kappa === undefined ? 0 : checkFinite(fn, 'kappa', options.kappa);
   const objective = resolveObjective(fn, 'cw', resolveTargeted(fn, options.targeted), kappa);
   return runLossAttack(fn, model, x, y, options, { randomStart: 'uniform', steps: 10 }, objective);
+}
+
+const CW_KEYS = [...PERTURBATION_KEYS, 'kappa', 'targeted'] as const satisfies readonly (keyof CwOptions)[];
+
+/**
+ * {@link cw} as an attack value (see `pgdAttack`): options checked once, errors of its calls name `cwAttack`; a
+ * call's seed overrides `options.seed`.
+ *
+ * @param options - see {@link CwOptions}; `eps` is required.
+ * @returns an {@link AttackValue}.
+ * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
+ * @example
+ * const r = evaluate(model, x, y, { attacks: { cw20: cwAttack({ eps: 0.3, steps: 20 }) } });
+ */
+export function cwAttack(options: Readonly<CwOptions>): AttackValue {
+  const fn = 'cwAttack';
+  checkKnownKeys(fn, options, CW_KEYS);
+  const kappa = options.kappa === undefined ? 0 : checkFinite(fn, 'kappa', options.kappa);
+  const objective = resolveObjective(fn, 'cw', resolveTargeted(fn, options.targeted), kappa);
+  const r = resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 });
+  return attackValue(fn, { eps: r.eps, norm: r.norm, bounds: r.bounds }, r.seed, (model, x, y, seed) => ({
+    xAdv: runLossAttack(fn, model, x, y, withSeed(options, seed), { randomStart: 'uniform', steps: 10 }, objective)
+  }));
 }

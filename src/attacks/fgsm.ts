@@ -4,6 +4,8 @@ import { checkKnownKeys } from '../core/validate.js';
 import type { Bounds } from '../core/validate.js';
 import { resolveObjective, resolveTargeted, runLossAttack } from './pgd.js';
 import type { AttackLoss } from './types.js';
+import { resolvePerturbation, type PerturbationOptions } from './options.js';
+import { attackValue, type AttackValue } from './attack-value.js';
 
 /** Options of {@link fgsm}. */
 export interface FgsmOptions {
@@ -33,22 +35,40 @@ export interface FgsmOptions {
  */
 export function fgsm(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<FgsmOptions>): tf.Tensor {
   const fn = 'fgsm';
-  checkKnownKeys(fn, options, ['eps', 'loss', 'targeted', 'bounds']);
+  checkKnownKeys(fn, options, FGSM_KEYS);
   const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
+  return runLossAttack(fn, model, x, y, asPgd(options), { randomStart: 'none', steps: 1 }, objective);
+}
+
+const FGSM_KEYS = ['eps', 'loss', 'targeted', 'bounds'] as const satisfies readonly (keyof FgsmOptions)[];
+
+/** FGSM as one PGD step of size ε from `x`. */
+function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {
   const { eps, bounds } = options;
-  return runLossAttack(
-    fn,
-    model,
-    x,
-    y,
-    {
-      eps,
-      steps: 1,
-      ...(typeof eps === 'number' && Number.isFinite(eps) && eps >= 0 ? { stepSize: eps } : {}),
-      randomStart: 'none',
-      ...(bounds === undefined ? {} : { bounds })
-    },
-    { randomStart: 'none', steps: 1 },
-    objective
-  );
+  return {
+    eps,
+    steps: 1,
+    ...(typeof eps === 'number' && Number.isFinite(eps) && eps >= 0 ? { stepSize: eps } : {}),
+    randomStart: 'none',
+    ...(bounds === undefined ? {} : { bounds })
+  };
+}
+
+/**
+ * {@link fgsm} as an attack value (see `pgdAttack`): options checked once, errors of its calls name `fgsmAttack`.
+ *
+ * @param options - see {@link FgsmOptions}; `eps` is required.
+ * @returns an {@link AttackValue} (L∞, the given bounds).
+ * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
+ * @example
+ * const r = evaluate(model, x, y, { attacks: { fgsm: fgsmAttack({ eps: 0.1 }) } });
+ */
+export function fgsmAttack(options: Readonly<FgsmOptions>): AttackValue {
+  const fn = 'fgsmAttack';
+  checkKnownKeys(fn, options, FGSM_KEYS);
+  const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
+  const r = resolvePerturbation(fn, asPgd(options), { randomStart: 'none', steps: 1 });
+  return attackValue(fn, { eps: r.eps, norm: 'linf', bounds: r.bounds }, undefined, (model, x, y) => ({
+    xAdv: runLossAttack(fn, model, x, y, asPgd(options), { randomStart: 'none', steps: 1 }, objective)
+  }));
 }

@@ -6,16 +6,17 @@
  */
 export { type Norm, NORMS } from './norms.js';
 export { type RandomStart, RANDOM_STARTS, type PerturbationOptions } from './options.js';
-export { type AttackLoss, type LossFn, type Attack } from './types.js';
+export { type AttackLoss, type LossFn, type Attack, type AttackCall } from './types.js';
+export { type AttackOutput, type AttackValue, type ThreatModel, isAttackValue } from './attack-value.js';
 export { signStep, l2Step } from './steps.js';
 export { projectLinf, projectL2 } from './projections.js';
 export { type InputObjective, projectedGradientAscent } from './projected-gradient-ascent.js';
-export { type FgsmOptions, fgsm } from './fgsm.js';
-export { type PgdOptions, pgd } from './pgd.js';
-export { type CwOptions, cw } from './cw.js';
-export { type TradesAttackOptions, tradesAttack } from './trades-attack.js';
-export { type ApgdLoss, APGD_LOSSES, type ApgdBaseOptions, type ApgdOptions, type ApgdTargetedOptions, apgd, apgdTargeted } from './apgd.js';
-export { type SquareOptions, type SquareResult, square } from './square.js';
+export { type FgsmOptions, fgsm, fgsmAttack } from './fgsm.js';
+export { type PgdOptions, pgd, pgdAttack } from './pgd.js';
+export { type CwOptions, cw, cwAttack } from './cw.js';
+export { type TradesAttackOptions, tradesAttack, tradesKlAttack } from './trades-attack.js';
+export { type ApgdLoss, APGD_LOSSES, type ApgdBaseOptions, type ApgdOptions, type ApgdTargetedOptions, apgd, apgdTargeted, apgdAttack, apgdTargetedAttack } from './apgd.js';
+export { type SquareOptions, type SquareResult, square, squareAttack } from './square.js';
 export { type WorstCaseOptions, type WorstCaseProgress, type WorstCaseResult, worstCase } from './worst-case.js';
 export {
   type AutoAttackVersion,

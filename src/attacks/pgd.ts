@@ -7,6 +7,7 @@ import { cwMarginPerExample, cwTargetedPerExample } from '../losses/cw-margin.js
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type RandomStart } from './options.js';
 import { ascend } from './projected-gradient-ascent.js';
 import type { AttackLoss, LossFn } from './types.js';
+import { attackValue, withSeed, type AttackValue } from './attack-value.js';
 
 /** Options of {@link pgd}. */
 export interface PgdOptions extends PerturbationOptions {
@@ -110,4 +111,27 @@ export function pgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonl
   checkKnownKeys(fn, options, PGD_KEYS);
   const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
   return runLossAttack(fn, model, x, y, options, { randomStart: 'uniform', steps: 10 }, objective);
+}
+
+/**
+ * {@link pgd} as an attack value: configured once, called anywhere an `Attack` goes (`evaluate`, `worstCase`,
+ * `robustnessCurve`, `transferability`, an objective's `attack`). Options are checked here, and errors of its calls
+ * name `pgdAttack`. A call's `seed` (fit gives one per batch) overrides `options.seed`.
+ *
+ * @param options - see {@link PgdOptions}; `eps` is required.
+ * @returns an {@link AttackValue} with the threat model `{ eps, norm, bounds }`.
+ * @throws RangeError/TypeError for invalid options (see {@link pgd}), when made; for invalid inputs, when called.
+ * @example
+ * const pgd20 = pgdAttack({ eps: 0.3, steps: 20 });
+ * const r = evaluate(model, x, y, { attacks: { pgd20 } });
+ * await fit(net, data, trades({ eps: 0.3, attack: pgdAttack({ eps: 0.3, loss: 'cw' }) }));
+ */
+export function pgdAttack(options: Readonly<PgdOptions>): AttackValue {
+  const fn = 'pgdAttack';
+  checkKnownKeys(fn, options, PGD_KEYS);
+  const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
+  const r = resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 });
+  return attackValue(fn, { eps: r.eps, norm: r.norm, bounds: r.bounds }, r.seed, (model, x, y, seed) => ({
+    xAdv: runLossAttack(fn, model, x, y, withSeed(options, seed), { randomStart: 'uniform', steps: 10 }, objective)
+  }));
 }

@@ -6,6 +6,7 @@ import { rangeError, typeError } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { checkAttackInputs } from './pgd.js';
 import { gatherRows, indicesWhere } from './rows.js';
+import { attackValue, type AttackValue } from './attack-value.js';
 
 /** Options of {@link square}. */
 export interface SquareOptions {
@@ -98,22 +99,64 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  */
 export function square(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SquareOptions>): SquareResult {
   const fn = 'square';
+  return runSquare(fn, model, x, y, resolveSquare(fn, options));
+}
+
+const SQUARE_KEYS = ['eps', 'queries', 'pInit', 'bounds', 'seed'] as const satisfies readonly (keyof SquareOptions)[];
+
+interface SquareConfig {
+  readonly eps: number;
+  readonly budget: number;
+  readonly pInit: number;
+  readonly bounds: Bounds;
+  readonly seed: number | undefined;
+}
+
+function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  checkKnownKeys(fn, options, ['eps', 'queries', 'pInit', 'bounds', 'seed']);
+  checkKnownKeys(fn, options, SQUARE_KEYS);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
   const eps = checkNonNegative(fn, 'eps', options.eps);
   const budget = options.queries === undefined ? 5000 : checkInteger(fn, 'queries', options.queries, 1);
   const pInit = options.pInit ?? 0.8;
   if (typeof pInit !== 'number' || !(pInit > 0 && pInit <= 1)) rangeError(fn, 'pInit', 'be a number in (0, 1]', pInit);
-  const [lo, hi] = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
+  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
   if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) {
     rangeError(fn, 'seed', 'be a finite number', options.seed);
   }
+  return { eps, budget, pInit, bounds, seed: options.seed };
+}
+
+/**
+ * {@link square} as an attack value (see `pgdAttack`): options checked once, errors of its calls name
+ * `squareAttack`; a call's seed overrides `options.seed`. {@link AttackValue.detailed} also returns the queries spent
+ * and the success per point.
+ *
+ * @param options - see {@link SquareOptions}; `eps` is required.
+ * @returns an {@link AttackValue} (L∞).
+ * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
+ * @example
+ * const sq = squareAttack({ eps: 0.3, queries: 1000, seed: 0 });
+ * const { xAdv, queries } = sq.detailed(model, x, y);
+ */
+export function squareAttack(options: Readonly<SquareOptions>): AttackValue {
+  return squareAttackAs('squareAttack', options);
+}
+
+/** {@link squareAttack} whose errors name `as`. Internal. */
+export function squareAttackAs(as: string, options: Readonly<SquareOptions>): AttackValue {
+  const cfg = resolveSquare(as, options);
+  return attackValue(as, { eps: cfg.eps, norm: 'linf', bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => runSquare(as, model, x, y, { ...cfg, seed }));
+}
+
+function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig): SquareResult {
+  const { budget, pInit, eps } = cfg;
+  const [lo, hi] = cfg.bounds;
   const inputs = checkAttackInputs(fn, model, x, y, [lo, hi]);
   const batch = inputs.x.shape[0] ?? 0;
   const g = geometry(inputs.x.shape);
   const clean = inputs.x.dataSync();
-  const rng = createRandom(options.seed);
+  const rng = createRandom(cfg.seed);
   const at = (h: number, w: number, c: number): number => (h * g.width + w) * g.channels + c;
   const clip = (v: number): number => Math.min(hi, Math.max(lo, v));
 

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFunction, checkInBounds, checkInput, checkKnownKeys, checkLogits } from '../core/validate.js';
 import { klFromLogits } from '../losses/kl-divergence.js';
-import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
+import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from './options.js';
+import { attackValue, type AttackValue } from './attack-value.js';
 import { ascend } from './projected-gradient-ascent.js';
 
 /** Options of {@link tradesAttack}: as {@link PerturbationOptions}, with `randomStart` defaulting to `'normal'`. */
@@ -25,6 +26,10 @@ export function tradesAttack(model: Model, x: tf.Tensor, options: Readonly<Trade
   const fn = 'tradesAttack';
   const r = resolvePerturbation(fn, options, { randomStart: 'normal', steps: 10 });
   checkKnownKeys(fn, options, PERTURBATION_KEYS);
+  return runTradesAttack(fn, model, x, r);
+}
+
+function runTradesAttack(fn: string, model: Model, x: tf.Tensor, r: ResolvedPerturbation): tf.Tensor {
   checkFunction(fn, 'model', model);
   const input = checkInput(fn, 'x', x);
   checkInBounds(fn, 'x', input, r.bounds);
@@ -35,4 +40,24 @@ export function tradesAttack(model: Model, x: tf.Tensor, options: Readonly<Trade
   } finally {
     clean.dispose();
   }
+}
+
+/**
+ * {@link tradesAttack} as an attack value: the TRADES inner maximisation of `KL(σ(f(x)) ‖ σ(f(x')))`, which needs no
+ * labels (the `y` of a call is ignored). Options are checked once; errors of its calls name `tradesKlAttack`; a
+ * call's seed overrides `options.seed`.
+ *
+ * @param options - see {@link TradesAttackOptions}; `eps` is required.
+ * @returns an {@link AttackValue}.
+ * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
+ * @example
+ * await fit(net, data, pgdAt({ attack: tradesKlAttack({ eps: 0.3 }) }));
+ */
+export function tradesKlAttack(options: Readonly<TradesAttackOptions>): AttackValue {
+  const fn = 'tradesKlAttack';
+  const r = resolvePerturbation(fn, options, { randomStart: 'normal', steps: 10 });
+  checkKnownKeys(fn, options, PERTURBATION_KEYS);
+  return attackValue(fn, { eps: r.eps, norm: r.norm, bounds: r.bounds }, r.seed, (model, x, _y, seed) => ({
+    xAdv: runTradesAttack(fn, model, x, { ...r, seed })
+  }));
 }

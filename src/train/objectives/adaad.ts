@@ -5,7 +5,7 @@ import { adaadLoss } from '../../losses/adaad.js';
 import { checkKlReduction } from '../../losses/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
+import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link adaad}. */
 export interface AdaadObjectiveOptions extends AttackSettings {
@@ -42,6 +42,7 @@ type Prepared = { xAdv: tf.Tensor; teacherAdv: tf.Tensor2D; teacherClean?: tf.Te
 export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
   const fn = 'adaad';
   const attack = checkObjectiveOptions(fn, options, ['teacher', 'alpha', 'klReduction'], { randomStart: 'normal', steps: 10 });
+  const custom = userAttack(fn, options, attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const alpha = options.alpha ?? 1;
   const klReduction = checkKlReduction(fn, options.klReduction);
@@ -51,8 +52,8 @@ export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
     check: (_s, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
-    prepare: (x, _y, ctx) => {
-      const xAdv = projectedGradientAscent((xa) => klFromLogits(teacher(xa), ctx.studentModel(xa)), x, { ...attack, seed: ctx.rng.nextSeed() });
+    prepare: (x, y, ctx) => {
+      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => projectedGradientAscent((xa) => klFromLogits(teacher(xa), ctx.studentModel(xa)), x, { ...attack, seed }));
       return alpha < 1 ? { xAdv, teacherAdv: teacher(xAdv), teacherClean: teacher(x) } : { xAdv, teacherAdv: teacher(xAdv) };
     },
     loss: (p, x, _y, ctx) => {

@@ -6,7 +6,7 @@ import type { Model } from '../../core/model.js';
 import { checkOneOf, checkPositive } from '../../core/validate.js';
 import { asTeacher, type Student, type TeacherLike } from '../student.js';
 import type { BatchContext, Objective } from '../objective.js';
-import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
+import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link ard}. */
 export interface ArdObjectiveOptions extends AttackSettings {
@@ -76,6 +76,7 @@ export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
     randomStart: 'uniform',
     steps: 10
   });
+  const custom = userAttack(fn, options, attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const temperature = options.temperature === undefined ? 30 : checkPositive(fn, 'temperature', options.temperature);
   const alpha = options.alpha ?? 1;
@@ -88,7 +89,7 @@ export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
     prepare: (x, y, ctx) => ({
-      xAdv: pgd(attackModelFor(attackMode, ctx), x, y, { ...attack, seed: ctx.rng.nextSeed() }),
+      xAdv: adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => pgd(attackModelFor(attackMode, ctx), x, y, { ...attack, seed })),
       teacherClean: teacher(x)
     }),
     loss: (p, x, y, ctx) => {

@@ -1,16 +1,76 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
-import { checkKnownKeys, type Bounds } from '../../core/validate.js';
+import { checkFunction, checkKnownKeys, type Bounds } from '../../core/validate.js';
+import type { Attack } from '../../attacks/types.js';
+import { isAttackValue } from '../../attacks/attack-value.js';
+import type { Norm } from '../../attacks/norms.js';
 import { isTensor, rangeError, typeError } from '../../core/errors.js';
 import { resolvePerturbation, type PerturbationOptions } from '../../attacks/options.js';
 import type { Student } from '../student.js';
 import type { BatchContext } from '../objective.js';
 
-/** The attack options every adversarial objective takes (ε is required; the rest as in `pgd`). */
-export type AttackSettings = Omit<PerturbationOptions, 'seed'>;
+/**
+ * The attack options every adversarial objective takes: the threat model (`eps` required, `norm`, `bounds`) and
+ * either the settings of the method's own attack (as in `pgd`) or an `attack` of your choice.
+ */
+export interface AttackSettings extends Omit<PerturbationOptions, 'seed'> {
+  /**
+   * The attack that makes the training inputs `x'`, in place of the method's own (e.g. `apgdAttack({ eps })`, an
+   * L2 attack, an EoT attack, or any function `(model, x, y, { seed }) ↦ x'`). It is called against the model the
+   * method attacks (the student in inference mode, or LTD's deployed student) with a fresh seed per batch from
+   * `fit`'s seeded source. An attack value's threat model must match `eps`, `norm` and `bounds`; the settings of the
+   * method's own attack (`steps`, `stepSize`, `randomStart`, `normalStd`) cannot be given with it.
+   * @defaultValue the method's own attack (PGD, or the method's KL attack), with the settings above
+   */
+  readonly attack?: Attack;
+}
 
 /** The keys of {@link AttackSettings}. */
-export const ATTACK_KEYS = ['eps', 'norm', 'steps', 'stepSize', 'randomStart', 'normalStd', 'bounds'] as const;
+export const ATTACK_KEYS = ['eps', 'norm', 'steps', 'stepSize', 'randomStart', 'normalStd', 'bounds', 'attack'] as const satisfies readonly (keyof AttackSettings)[];
+
+/** The settings that configure the method's own attack, meaningless with a custom `attack`. */
+const OWN_ATTACK_KEYS = ['steps', 'stepSize', 'randomStart', 'normalStd'] as const satisfies readonly (keyof AttackSettings)[];
+
+/**
+ * The user's `attack`, checked against the objective's threat model; undefined when the method's own attack runs.
+ *
+ * @throws TypeError when `attack` is not a function; RangeError when it comes with settings of the method's own
+ * attack, or is an attack value whose ε, norm or bounds differ from the objective's.
+ */
+export function userAttack(fn: string, options: Readonly<AttackSettings>, threat: { readonly eps: number; readonly norm?: Norm | undefined; readonly bounds: Bounds }): Attack | undefined {
+  const attack = options.attack;
+  if (attack === undefined) return undefined;
+  checkFunction(fn, 'attack', attack);
+  for (const k of OWN_ATTACK_KEYS) {
+    if (options[k] !== undefined) rangeError(fn, k, "be left out when an attack is given (configure the attack itself)", options[k]);
+  }
+  if (isAttackValue(attack)) {
+    const t = attack.threat;
+    const norm = threat.norm ?? 'linf';
+    if (t.eps !== threat.eps) rangeError(fn, 'attack', `have the objective's eps ${String(threat.eps)}`, `${attack.attackName} with eps ${String(t.eps)}`);
+    if (t.norm !== norm) rangeError(fn, 'attack', `have the objective's norm ${norm}`, `${attack.attackName} with norm ${t.norm}`);
+    if (t.bounds[0] !== threat.bounds[0] || t.bounds[1] !== threat.bounds[1]) {
+      rangeError(fn, 'attack', `have the objective's bounds [${threat.bounds.join(', ')}]`, `${attack.attackName} with bounds [${t.bounds.join(', ')}]`);
+    }
+  }
+  return attack;
+}
+
+/**
+ * The batch's adversarial inputs: the user's attack (called with a fresh seed), or the method's own, `own(seed)`.
+ * One seed is drawn either way, so a run's random stream does not depend on which attack ran.
+ *
+ * @throws RangeError naming `fn` when the user's attack returns something other than inputs of the batch's shape.
+ */
+export function adversarial(fn: string, custom: Attack | undefined, ctx: BatchContext, model: Model, x: tf.Tensor, y: tf.Tensor1D, own: (seed: number) => tf.Tensor): tf.Tensor {
+  const seed = ctx.rng.nextSeed();
+  if (custom === undefined) return own(seed);
+  const out: unknown = custom(model, x, y, { seed });
+  if (!isTensor(out) || out.rank !== x.rank || out.shape.some((d, i) => d !== x.shape[i])) {
+    rangeError(fn, 'attack', `return adversarial inputs of the batch's shape [${x.shape.join(', ')}]`, out);
+  }
+  return out;
+}
 
 /**
  * Validates an objective's options: only `known` keys plus the attack keys, attack settings valid (ε given).
@@ -21,11 +81,12 @@ export function checkObjectiveOptions(
   options: unknown,
   known: readonly string[],
   defaults: { randomStart: 'uniform' | 'normal'; steps: number }
-): AttackSettings & { readonly bounds: Bounds } {
+): Omit<AttackSettings, 'attack'> & { readonly bounds: Bounds } {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, [...known, ...ATTACK_KEYS]);
-  const o = options as AttackSettings;
-  const r = resolvePerturbation(fn, { ...o }, defaults);
+  const o: Record<string, unknown> = { ...(options as AttackSettings) };
+  delete o.attack;
+  const r = resolvePerturbation(fn, o as unknown as PerturbationOptions, defaults);
   return {
     eps: r.eps,
     norm: r.norm,

@@ -7,7 +7,7 @@ import { checkFunction, checkNonNegative, checkOneOf, checkPositive } from '../.
 import { isTensor, rangeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { checkObjectiveOptions, checkTeachers, type AttackSettings } from './common.js';
+import { adversarial, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link crdnd}. */
 export interface CrdndObjectiveOptions extends AttackSettings {
@@ -64,6 +64,7 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
     ['teacher', 'compensation', 'beta', 'lambda', 'temperature', 'embeddings', 'teacherFeatures', 'seed'],
     { randomStart: 'uniform', steps: 10 }
   );
+  const custom = userAttack(fn, options, attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const mode = options.compensation === undefined ? 'confidence' : checkOneOf(fn, 'compensation', options.compensation, ['confidence', 'learned'] as const);
   const beta = options.beta === undefined ? 1 : checkNonNegative(fn, 'beta', options.beta);
@@ -99,7 +100,7 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
     },
     prepare: (x, y, ctx) => {
       const teacherClean = teacher(x);
-      const xAdv = pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() });
+      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed }));
       const teacherEmbeddings = embeddings === 'logits' || teacherFeatures === undefined ? tf.clone(teacherClean) : teacherFeatures(x);
       return mode === 'confidence'
         ? { xAdv, teacherClean, targets: compensatedTargets(teacherClean, y, { beta }), teacherEmbeddings }

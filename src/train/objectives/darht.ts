@@ -6,7 +6,7 @@ import { checkOneOf, checkPositive } from '../../core/validate.js';
 import { isTensor, rangeError, typeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { batchProgress, checkObjectiveOptions, checkTeachers, type AttackSettings } from './common.js';
+import { adversarial, batchProgress, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link darht}. */
 export interface DarhtObjectiveOptions extends AttackSettings {
@@ -58,6 +58,7 @@ export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
     randomStart: 'normal',
     steps: 10
   });
+  const custom = userAttack(fn, options, attack);
   if (!Array.isArray(options.teachers)) typeError(fn, 'teachers', 'be an array of models', options.teachers);
   if (options.teachers.length === 0) rangeError(fn, 'teachers', 'hold at least one teacher', '[]');
   const teachers = options.teachers.map((t, i) => asTeacher(fn, `teachers[${String(i)}]`, t));
@@ -91,8 +92,8 @@ export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
       }
     },
     prepare: (x, y, ctx) => {
-      const adversarial = ctx.rng.next() < pAdv;
-      const xt = adversarial ? pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() }) : x;
+      const attacked = ctx.rng.next() < pAdv;
+      const xt = attacked ? adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed })) : x;
       return { xt, teacherLogits: teachers.map((t) => t(xt)) };
     },
     loss: (p, _x, y, ctx) => {

@@ -5,7 +5,7 @@ import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate
 import { rangeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { batchProgress, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
+import { adversarial, batchProgress, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 import { attackModelFor } from './ard.js';
 
 /** Options of {@link iad}. */
@@ -52,6 +52,7 @@ export function iad(options: Readonly<IadObjectiveOptions>): Objective {
     randomStart: 'uniform',
     steps: 10
   });
+  const custom = userAttack(fn, options, attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const temperature = options.temperature === undefined ? 1 : checkPositive(fn, 'temperature', options.temperature);
   const alpha = options.alpha ?? 1;
@@ -66,7 +67,7 @@ export function iad(options: Readonly<IadObjectiveOptions>): Objective {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
     prepare: (x, y, ctx) => {
-      const xAdv = pgd(attackModelFor(attackMode, ctx), x, y, { ...attack, seed: ctx.rng.nextSeed() });
+      const xAdv = adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => pgd(attackModelFor(attackMode, ctx), x, y, { ...attack, seed }));
       return { xAdv, teacherClean: teacher(x), teacherAdv: teacher(xAdv) };
     },
     loss: (p, x, y, ctx) => {

@@ -6,7 +6,7 @@ import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate
 import { withTemperature, type Model } from '../../core/model.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
+import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link ltd}. */
 export interface LtdObjectiveOptions extends AttackSettings {
@@ -61,6 +61,7 @@ export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
     randomStart: base === 'trades' ? 'normal' : 'uniform',
     steps: 10
   });
+  const custom = userAttack(fn, options, attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const tauT = options.teacherTemperature === undefined ? 0.5 : checkPositive(fn, 'teacherTemperature', options.teacherTemperature);
   const tauS = options.studentTemperature === undefined ? 2 : checkPositive(fn, 'studentTemperature', options.studentTemperature);
@@ -75,8 +76,7 @@ export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
     },
     prepare: (x, y, ctx) => {
       const deployed = withTemperature(ctx.studentModel, tauS);
-      const seed = ctx.rng.nextSeed();
-      const xAdv = base === 'pgdAt' ? pgd(deployed, x, y, { ...attack, seed }) : tradesAttack(deployed, x, { ...attack, seed });
+      const xAdv = adversarial(fn, custom, ctx, deployed, x, y, (seed) => (base === 'pgdAt' ? pgd(deployed, x, y, { ...attack, seed }) : tradesAttack(deployed, x, { ...attack, seed })));
       return { xAdv, teacherClean: teacher(x) };
     },
     loss: (p, x, _y, ctx) => {

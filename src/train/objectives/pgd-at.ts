@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { pgd } from '../../attacks/pgd.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import type { Objective } from '../objective.js';
-import { checkObjectiveOptions, logitsOf, type AttackSettings } from './common.js';
+import { adversarial, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link pgdAt}: the PGD attack's settings (ε required; 10 steps, α = 2.5ε/steps, uniform start). */
 export type PgdAtOptions = AttackSettings;
@@ -21,11 +21,13 @@ type Prepared = { xAdv: tf.Tensor };
  * await fit(net, { x, y }, pgdAt({ eps: 0.3, steps: 10, stepSize: 0.075 }), { epochs: 5 });
  */
 export function pgdAt(options: Readonly<PgdAtOptions>): Objective {
-  const attack = checkObjectiveOptions('pgdAt', options, [], { randomStart: 'uniform', steps: 10 });
+  const fn = 'pgdAt';
+  const attack = checkObjectiveOptions(fn, options, [], { randomStart: 'uniform', steps: 10 });
+  const custom = userAttack(fn, options, attack);
   const objective: Objective<Prepared> = {
     name: 'pgdAt',
     bounds: attack.bounds,
-    prepare: (x, y, ctx) => ({ xAdv: pgd(ctx.studentModel, x, y, { ...attack, seed: ctx.rng.nextSeed() }) }),
+    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed })) }),
     loss: (p, _x, y, ctx) => {
       const z = logitsOf(ctx.student, p.xAdv);
       const ce = crossEntropy(z, y) as tf.Scalar;

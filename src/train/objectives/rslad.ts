@@ -6,7 +6,7 @@ import { rsladLoss } from '../../losses/rslad.js';
 import { checkKlReduction, klFactor } from '../../losses/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings } from './common.js';
+import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link rslad}. */
 export interface RsladObjectiveOptions extends AttackSettings {
@@ -40,6 +40,7 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D };
 export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
   const fn = 'rslad';
   const attack = checkObjectiveOptions(fn, options, ['teacher', 'klReduction'], { randomStart: 'normal', steps: 10 });
+  const custom = userAttack(fn, options, attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const klReduction = checkKlReduction(fn, options.klReduction);
   const objective: Objective<Prepared> = {
@@ -48,9 +49,9 @@ export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
     check: (_s, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
-    prepare: (x, _y, ctx) => {
+    prepare: (x, y, ctx) => {
       const teacherClean = teacher(x);
-      const xAdv = projectedGradientAscent((xa) => klFromLogits(teacherClean, ctx.studentModel(xa)), x, { ...attack, seed: ctx.rng.nextSeed() });
+      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => projectedGradientAscent((xa) => klFromLogits(teacherClean, ctx.studentModel(xa)), x, { ...attack, seed }));
       return { xAdv, teacherClean };
     },
     loss: (p, x, _y, ctx) => {

@@ -1,0 +1,67 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../core/model.js';
+import type { Bounds } from '../core/validate.js';
+import type { Norm } from './norms.js';
+import type { Attack, AttackCall } from './types.js';
+
+/** The threat model an attack value respects: `‖x' − x‖ ≤ eps` in `norm`, `x'` inside `bounds`. */
+export interface ThreatModel {
+  /** The radius ε, in input units. */
+  readonly eps: number;
+  /** The norm of the ball. */
+  readonly norm: Norm;
+  /** The valid input box. */
+  readonly bounds: Bounds;
+}
+
+/** What an attack value returns through {@link AttackValue.detailed}: `x'` and what the attack knows per point. */
+export interface AttackOutput {
+  /** `x'`, same shape as `x`; the caller disposes it. */
+  readonly xAdv: tf.Tensor;
+  /** Model queries spent per point (black-box attacks). */
+  readonly queries?: Int32Array;
+  /** 1 where the attack found a misclassified `x'` (attacks that track it). */
+  readonly success?: Uint8Array;
+}
+
+/**
+ * An attack configured once by a factory (`pgdAttack`, `apgdAttack`, `squareAttack`, …), torchattacks-style: its
+ * options are checked when it is made, and every call takes `(model, x, y)` and returns `x'`, so it goes wherever an
+ * {@link Attack} goes (`evaluate`, `worstCase`, `robustnessCurve`, `transferability`, and every objective's `attack`
+ * option). Per-point detail (Square's query counts) comes from {@link AttackValue.detailed}.
+ */
+export interface AttackValue extends Attack {
+  /** The factory that made it, e.g. `'pgdAttack'`; errors of its calls name it. */
+  readonly attackName: string;
+  /** The threat model it respects. */
+  readonly threat: ThreatModel;
+  /** The same attack, returning `x'` with its per-point detail. */
+  detailed(model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): AttackOutput;
+}
+
+/**
+ * Wraps a validated attack as an {@link AttackValue}. `run` gets the seed of the call (the call's own, else the
+ * factory's), and is only ever called with options that were checked when the value was made.
+ */
+export function attackValue(
+  name: string,
+  threat: ThreatModel,
+  seed: number | undefined,
+  run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => AttackOutput
+): AttackValue {
+  const detailed = (model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): AttackOutput => run(model, x, y, call?.seed ?? seed);
+  const attack = (model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): tf.Tensor => detailed(model, x, y, call).xAdv;
+  return Object.assign(attack, { attackName: name, threat, detailed });
+}
+
+/** Whether an attack carries its threat model (was made by a factory). */
+export function isAttackValue(attack: unknown): attack is AttackValue {
+  return typeof attack === 'function' && typeof (attack as Partial<AttackValue>).attackName === 'string' && typeof (attack as Partial<AttackValue>).threat === 'object';
+}
+
+/** `options` with `seed` set (or removed when undefined), for an attack function's options. */
+export function withSeed<T extends { readonly seed?: number }>(options: T, seed: number | undefined): T {
+  const rest: Record<string, unknown> = { ...options };
+  delete rest.seed;
+  return (seed === undefined ? rest : { ...rest, seed }) as T;
+}
