@@ -10,6 +10,7 @@ import {
   checkInteger,
   checkKnownKeys,
   checkLabels,
+  optionKeys,
   checkLogits,
   checkNonNegative,
   checkOneOf,
@@ -89,5 +90,23 @@ describe('validation helpers', () => {
     expectThrowsNoLeak(() => checkLogits('f', z, 2), /^f: model must return logits for at least 2 classes/);
     expectThrowsNoLeak(() => { checkSameShape('f', 'a', x, 'b', z); }, /^f: a and b must have the same shape \(got \[2, 2\] and \[2, 1\]\)/);
     tf.dispose([x, y, z, rank1]);
+  });
+});
+
+describe('optionKeys', () => {
+  interface Opts {
+    readonly eps: number;
+    readonly steps?: number;
+  }
+  it('returns the keys; the compiler rejects a missing key and a key the interface lacks', () => {
+    expect(optionKeys<Opts>()('eps', 'steps')).toEqual(['eps', 'steps']);
+    // @ts-expect-error: 'steps' is missing (the type check of the tests fails if this compiles)
+    expect(optionKeys<Opts>()('eps')).toEqual(['eps']);
+    // @ts-expect-error: 'stpes' is not a key of Opts
+    expect(optionKeys<Opts>()('eps', 'steps', 'stpes')).toHaveLength(3);
+  });
+
+  it('is what checkKnownKeys checks against', () => {
+    expect(() => { checkKnownKeys('f', { eps: 1, stpes: 2 } as Opts, optionKeys<Opts>()('eps', 'steps')); }).toThrow(/^f: options must only have the keys eps, steps \(got "stpes"\)$/);
   });
 });

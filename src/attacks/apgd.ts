@@ -5,7 +5,7 @@ import {
   checkBounds,
   checkGradientsRegistered,
   checkInteger,
-  checkKnownKeys,
+  checkKnownKeys, optionKeys,
   checkLogits,
   checkNonNegative,
   checkOneOf,
@@ -73,7 +73,7 @@ interface ApgdConfig {
   readonly seed: number | undefined;
 }
 
-const BASE_KEYS = ['eps', 'norm', 'steps', 'restarts', 'bounds', 'seed'] as const;
+const BASE_KEYS = optionKeys<ApgdBaseOptions>()('eps', 'norm', 'steps', 'restarts', 'bounds', 'seed');
 
 /** Validates the options shared by both APGD variants; throws before any tensor exists. */
 function resolveApgd(fn: string, options: Readonly<ApgdBaseOptions>): ApgdConfig {
@@ -380,8 +380,8 @@ function apgdValue(fn: string, options: Readonly<ApgdOptions>): { cfg: ApgdConfi
   return { cfg, run: (model, x, y, seed) => runApgd(fn, model, x, y, seed === undefined ? cfg : { ...cfg, seed }, loss, lossName === 'dlr' ? 3 : 2, () => [{}]) };
 }
 
-const APGD_KEYS = [...BASE_KEYS, 'loss'] as const satisfies readonly (keyof ApgdOptions)[];
-const APGD_TARGETED_KEYS = [...BASE_KEYS, 'targetClasses'] as const satisfies readonly (keyof ApgdTargetedOptions)[];
+const APGD_KEYS = optionKeys<ApgdOptions>()(...BASE_KEYS, 'loss');
+const APGD_TARGETED_KEYS = optionKeys<ApgdTargetedOptions>()(...BASE_KEYS, 'targetClasses');
 
 /**
  * Targeted APGD on the targeted DLR loss (APGD-T; Croce & Hein 2020, arXiv 2003.01690): for each of the

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBounds, checkFunction, checkInBounds, checkInput, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
+import { checkBounds, checkFunction, checkInBounds, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLogits, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { apgdAttackAs, apgdTargetedAttackAs } from './apgd.js';
 import { NORMS, type Norm } from './norms.js';
@@ -42,7 +42,7 @@ export interface AutoAttackSuiteOptions {
 /** Options of {@link autoAttack}: the suite's options and a progress callback. */
 export interface AutoAttackOptions extends AutoAttackSuiteOptions, WorstCaseOptions {}
 
-const SUITE_KEYS = ['eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'bounds', 'seed'] as const satisfies readonly (keyof AutoAttackSuiteOptions)[];
+const SUITE_KEYS = optionKeys<AutoAttackSuiteOptions>()('eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'bounds', 'seed');
 
 /**
  * The members of the AutoAttack ensemble (Croce & Hein 2020, arXiv 2003.01690) as named attacks, in run order:
@@ -62,7 +62,7 @@ export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Reco
   return buildSuite('autoAttackSuite', options, SUITE_KEYS);
 }
 
-function buildSuite(fn: string, options: Readonly<AutoAttackSuiteOptions>, keys: readonly string[]): Record<string, AttackValue> {
+function buildSuite(fn: string, options: Readonly<AutoAttackOptions>, keys: readonly (keyof AutoAttackOptions)[]): Record<string, AttackValue> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, keys);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);

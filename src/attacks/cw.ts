@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFinite, checkKnownKeys } from '../core/validate.js';
+import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
 import { attackValue, withSeed, type AttackValue } from './attack-value.js';
 import { resolveObjective, resolveTargeted, runLossAttack } from './pgd.js';
@@ -35,7 +35,7 @@ export function cw(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly
   return runLossAttack(fn, model, x, y, options, { randomStart: 'uniform', steps: 10 }, objective);
 }
 
-const CW_KEYS = [...PERTURBATION_KEYS, 'kappa', 'targeted'] as const satisfies readonly (keyof CwOptions)[];
+const CW_KEYS = optionKeys<CwOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted');
 
 /**
  * {@link cw} as an attack value (see `pgdAttack`): options checked once, errors of its calls name `cwAttack`; a

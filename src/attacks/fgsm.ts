@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkKnownKeys } from '../core/validate.js';
+import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import type { Bounds } from '../core/validate.js';
 import { resolveObjective, resolveTargeted, runLossAttack } from './pgd.js';
 import type { AttackLoss } from './types.js';
@@ -40,7 +40,7 @@ export function fgsm(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readon
   return runLossAttack(fn, model, x, y, asPgd(options), { randomStart: 'none', steps: 1 }, objective);
 }
 
-const FGSM_KEYS = ['eps', 'loss', 'targeted', 'bounds'] as const satisfies readonly (keyof FgsmOptions)[];
+const FGSM_KEYS = optionKeys<FgsmOptions>()('eps', 'loss', 'targeted', 'bounds');
 
 /** FGSM as one PGD step of size ε from `x`. */
 function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {

@@ -1,4 +1,4 @@
-import { checkBounds, checkInteger, checkNonNegative, checkOneOf, checkPositive, type Bounds } from '../core/validate.js';
+import { checkBounds, optionKeys, checkInteger, checkNonNegative, checkOneOf, checkPositive, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { NORMS, type Norm } from './norms.js';
 
@@ -45,7 +45,7 @@ export interface ResolvedPerturbation {
 }
 
 /** The option keys of {@link PerturbationOptions}. */
-export const PERTURBATION_KEYS = ['eps', 'norm', 'steps', 'stepSize', 'randomStart', 'normalStd', 'bounds', 'seed'] as const;
+export const PERTURBATION_KEYS = optionKeys<PerturbationOptions>()('eps', 'norm', 'steps', 'stepSize', 'randomStart', 'normalStd', 'bounds', 'seed');
 
 /** Validates perturbation options and fills in defaults; throws before any tensor exists. */
 export function resolvePerturbation(

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBoolean, checkFunction, checkInBounds, checkInput, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { checkBoolean, optionKeys, checkFunction, checkInBounds, checkInput, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { cwMarginPerExample, cwTargetedPerExample } from '../losses/cw-margin.js';
@@ -26,7 +26,7 @@ export interface PgdOptions extends PerturbationOptions {
 }
 
 /** The option keys of {@link pgd}. */
-export const PGD_KEYS = [...PERTURBATION_KEYS, 'loss', 'targeted'] as const;
+export const PGD_KEYS = optionKeys<PgdOptions>()(...PERTURBATION_KEYS, 'loss', 'targeted');
 
 /**
  * Resolves the `loss` and `targeted` options to the per-example objective the ascent maximises.

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
-import { checkBounds, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, type Bounds } from '../core/validate.js';
+import { checkBounds, checkInteger, checkKnownKeys, optionKeys, checkLogits, checkNonNegative, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { checkAttackInputs } from './pgd.js';
@@ -102,7 +102,7 @@ export function square(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Read
   return runSquare(fn, model, x, y, resolveSquare(fn, options));
 }
 
-const SQUARE_KEYS = ['eps', 'queries', 'pInit', 'bounds', 'seed'] as const satisfies readonly (keyof SquareOptions)[];
+const SQUARE_KEYS = optionKeys<SquareOptions>()('eps', 'queries', 'pInit', 'bounds', 'seed');
 
 interface SquareConfig {
   readonly eps: number;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInput, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { checkFunction, checkInput, checkKnownKeys, optionKeys, checkLabels, checkLogits } from '../core/validate.js';
 import { isTensor, rangeError, typeError } from '../core/errors.js';
 import { correctMask, gatherRows, indicesWhere, scatterRows } from './rows.js';
 import type { Attack } from './types.js';
@@ -193,7 +193,7 @@ export function worstCaseAs(
   attacks: Readonly<Record<string, Attack>> | readonly Attack[],
   options: Readonly<WorstCaseOptions> = {}
 ): WorstCaseResult {
-  checkKnownKeys(fn, options, ['onProgress']);
+  checkKnownKeys(fn, options, optionKeys<WorstCaseOptions>()('onProgress'));
   checkFunction(fn, 'model', model);
   const entries = attackEntries(fn, attacks);
   if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBoolean, checkKnownKeys } from '../core/validate.js';
+import { checkBoolean, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
 import { checkThreads, registerWasmThreads } from './wasm-threads.js';
@@ -85,7 +85,7 @@ async function wasmThreads(threads: number | undefined): Promise<void> {
  */
 export async function useBestBackend(options: Readonly<UseBestBackendOptions> = {}): Promise<NodeBackendName> {
   const fn = 'useBestBackend';
-  checkKnownKeys(fn, options, ['candidates', 'wasmTrainingKernels', 'threads']);
+  checkKnownKeys(fn, options, optionKeys<UseBestBackendOptions>()('candidates', 'wasmTrainingKernels', 'threads'));
   const given: unknown = options.candidates ?? NODE_BACKENDS;
   const names = NODE_BACKENDS.map((b) => JSON.stringify(b)).join(', ');
   if (!Array.isArray(given) || given.length === 0) rangeError(fn, 'candidates', `be a non-empty array of ${names}`, given);

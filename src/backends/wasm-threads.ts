@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { rangeError } from '../core/errors.js';
-import { checkInteger, checkKnownKeys } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
 
 const FN = 'registerWasmThreads';
 
@@ -217,7 +217,7 @@ async function availableThreads(): Promise<number> {
  * await tf.setBackend('wasm');
  */
 export async function registerWasmThreads(options: Readonly<WasmThreadsOptions> = {}): Promise<number> {
-  checkKnownKeys(FN, options, ['threads']);
+  checkKnownKeys(FN, options, optionKeys<WasmThreadsOptions>()('threads'));
   const threads = options.threads === undefined ? await availableThreads() : checkThreads(FN, options.threads);
   const factory = tf.findBackendFactory('wasm');
   if (factory === null) {

@@ -17,6 +17,7 @@ export {
   checkInput,
   checkInteger,
   checkKnownKeys,
+  optionKeys,
   checkLabels,
   checkLogits,
   checkNonNegative,

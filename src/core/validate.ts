@@ -326,17 +326,19 @@ export function checkSameShape(fn: string, argA: string, a: tf.Tensor, argB: str
 /**
  * Rejects option keys the function does not know: a typo must not silently fall back to a default. Options that
  * are not an object at all (`null`, a number, an array; `undefined` where the options are required) are a TypeError.
+ * The key list is typed by the options: a key the interface does not have is a compile error, and
+ * {@link optionKeys} makes a list the compiler also checks for missing keys.
  *
  * @throws TypeError when `options` is not a plain object; RangeError naming the first unknown key.
  * @example
- * checkKnownKeys('myAttack', options, ['eps', 'steps']);
+ * checkKnownKeys('myAttack', options, optionKeys<MyAttackOptions>()('eps', 'steps'));
  */
-export function checkKnownKeys(fn: string, options: object, known: readonly string[]): void {
+export function checkKnownKeys<T extends object>(fn: string, options: T, known: readonly (keyof T & string)[]): void {
   if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options)) {
     typeError(fn, 'options', 'be an object', options);
   }
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
+    if (!(known as readonly string[]).includes(key)) {
       rangeError(fn, 'options', `only have the keys ${known.join(', ')}`, key);
     }
   }
@@ -358,4 +360,18 @@ export function checkGradientsRegistered(fn: string): void {
         "or '@tensorflow/tfjs-core/dist/register_all_gradients' (with a bundler)."
     );
   }
+}
+
+/**
+ * Every key of `T`, spelled out and checked by the compiler in both directions: a key `T` does not have, or a key of
+ * `T` left out, is a compile error (the arguments' type becomes `never`). Option key lists are made with it, so that
+ * an option added to an interface cannot be rejected at run time as unknown.
+ *
+ * @example
+ * const KEYS = optionKeys<{ eps: number; steps?: number }>()('eps', 'steps');
+ */
+export function optionKeys<T extends object>(): <const K extends readonly (keyof T & string)[]>(
+  ...keys: K & (Exclude<keyof T, K[number]> extends never ? unknown : { readonly missing: Exclude<keyof T, K[number]> })
+) => K {
+  return (...keys) => keys;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, checkTensor } from '../core/validate.js';
+import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
 import { formatValue, rangeError } from '../core/errors.js';
 
 /** Options of {@link batches}. */
@@ -67,7 +67,7 @@ export interface Batches<X extends tf.Tensor = tf.Tensor, Y extends tf.Tensor = 
  */
 export function batches<X extends tf.Tensor, Y extends tf.Tensor>(x: X, y: Y, options: Readonly<BatchOptions> = {}): Batches<X, Y> {
   const fn = 'batches';
-  checkKnownKeys(fn, options, ['batchSize', 'shuffle', 'dropRemainder', 'seed']);
+  checkKnownKeys(fn, options, optionKeys<BatchOptions>()('batchSize', 'shuffle', 'dropRemainder', 'seed'));
   checkTensor(fn, 'x', x, { min: 1 });
   checkTensor(fn, 'y', y, { min: 1 });
   const n = x.shape[0] ?? 0;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, checkKnownKeys } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { readBytes } from './read-bytes.js';
 import type { ImageDataset } from './types.js';
@@ -53,7 +53,7 @@ const PIXELS = 3 * PLANE;
  */
 export function parseCifar(bytes: Uint8Array, options: Readonly<CifarOptions>, source = 'CIFAR data'): CifarArrays {
   const fn = 'parseCifar';
-  const format = checkCifarOptions(fn, options, ['variant', 'labels']);
+  const format = checkCifarOptions(fn, options, optionKeys<CifarOptions>()('variant', 'labels'));
   if (!(bytes instanceof Uint8Array)) typeError(fn, 'bytes', 'be a Uint8Array', bytes);
   return decodeCifar(fn, bytes, format, source);
 }
@@ -72,7 +72,7 @@ export function parseCifar(bytes: Uint8Array, options: Readonly<CifarOptions>, s
  */
 export async function readCifar(paths: string | readonly string[], options: Readonly<CifarOptions>): Promise<CifarArrays> {
   const fn = 'readCifar';
-  const format = checkCifarOptions(fn, options, ['variant', 'labels']);
+  const format = checkCifarOptions(fn, options, optionKeys<CifarOptions>()('variant', 'labels'));
   return readCifarFiles(fn, checkPaths(fn, paths), format, Infinity);
 }
 
@@ -92,7 +92,7 @@ export async function readCifar(paths: string | readonly string[], options: Read
  */
 export async function loadCifar(paths: string | readonly string[], options: Readonly<LoadCifarOptions>): Promise<ImageDataset> {
   const fn = 'loadCifar';
-  const format = checkCifarOptions(fn, options, ['variant', 'labels', 'limit']);
+  const format = checkCifarOptions(fn, options, optionKeys<LoadCifarOptions>()('variant', 'labels', 'limit'));
   const limit = options.limit === undefined ? Infinity : checkInteger(fn, 'limit', options.limit, 1);
   const { images, labels } = await readCifarFiles(fn, checkPaths(fn, paths), format, limit);
   const pixels = new Float32Array(images.length);
@@ -105,7 +105,7 @@ interface CifarFormat {
   readonly coarse: boolean;
 }
 
-function checkCifarOptions(fn: string, options: Readonly<CifarOptions>, known: readonly string[]): CifarFormat {
+function checkCifarOptions<O extends CifarOptions>(fn: string, options: Readonly<O>, known: readonly (keyof O & string)[]): CifarFormat {
   if (typeof options !== 'object' || options === null) typeError(fn, 'options', 'be an object with a variant (10 or 100)', options);
   checkKnownKeys(fn, options, known);
   const { variant, labels } = options;

@@ -1,4 +1,4 @@
-import { checkBoolean, checkKnownKeys, checkOneOf } from '../core/validate.js';
+import { checkBoolean, checkKnownKeys, checkOneOf, optionKeys } from '../core/validate.js';
 import { typeError } from '../core/errors.js';
 
 /** Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST (gzipped IDX files). */
@@ -37,7 +37,7 @@ export interface IdxFiles {
 export function fashionMnistFiles(split: 'train' | 'test', options: Readonly<FashionMnistFilesOptions> = {}): IdxFiles {
   const fn = 'fashionMnistFiles';
   checkOneOf(fn, 'split', split, ['train', 'test'] as const);
-  checkKnownKeys(fn, options, ['dir', 'gzipped']);
+  checkKnownKeys(fn, options, optionKeys<FashionMnistFilesOptions>()('dir', 'gzipped'));
   const dir = options.dir ?? FASHION_MNIST_DEBIAN_DIR;
   if (typeof dir !== 'string' || dir.length === 0) typeError(fn, 'dir', 'be a non-empty string', dir);
   const gz = checkBoolean(fn, 'gzipped', options.gzipped ?? true) ? '.gz' : '';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, checkKnownKeys } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { readBytes } from './read-bytes.js';
 import type { ImageDataset } from './types.js';
@@ -111,7 +111,7 @@ export interface LoadIdxOptions {
  */
 export async function loadIdxDataset(imagesPath: string, labelsPath: string, options: Readonly<LoadIdxOptions> = {}): Promise<ImageDataset> {
   const fn = 'loadIdxDataset';
-  checkKnownKeys(fn, options, ['limit']);
+  checkKnownKeys(fn, options, optionKeys<LoadIdxOptions>()('limit'));
   const limit = options.limit === undefined ? Infinity : checkInteger(fn, 'limit', options.limit, 1);
   const [images, labels] = await Promise.all([readIdx(imagesPath), readIdx(labelsPath)]);
   if (images.shape.length !== 3 || !(images.data instanceof Uint8Array)) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor } from '../core/validate.js';
+import { checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
 import { gatherColumns, gatherRows } from './spatial-gather.js';
 
 /** Options of {@link randomCrop}. */
@@ -30,7 +30,7 @@ export interface RandomCropOptions {
  */
 export function randomCrop(x: tf.Tensor4D, options: Readonly<RandomCropOptions> = {}): tf.Tensor4D {
   const fn = 'randomCrop';
-  checkKnownKeys(fn, options, ['padding', 'seed']);
+  checkKnownKeys(fn, options, optionKeys<RandomCropOptions>()('padding', 'seed'));
   checkTensor(fn, 'x', x, { exact: 4 });
   checkInput(fn, 'x', x);
   const padding = checkInteger(fn, 'padding', options.padding ?? 4, 0);

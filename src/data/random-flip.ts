@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkFinite, checkInput, checkKnownKeys, checkTensor } from '../core/validate.js';
+import { checkFinite, checkInput, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import { gatherColumns } from './spatial-gather.js';
 
@@ -31,7 +31,7 @@ export interface RandomFlipOptions {
  */
 export function randomFlip(x: tf.Tensor4D, options: Readonly<RandomFlipOptions> = {}): tf.Tensor4D {
   const fn = 'randomFlip';
-  checkKnownKeys(fn, options, ['probability', 'seed']);
+  checkKnownKeys(fn, options, optionKeys<RandomFlipOptions>()('probability', 'seed'));
   checkTensor(fn, 'x', x, { exact: 4 });
   checkInput(fn, 'x', x);
   const probability = options.probability ?? 0.5;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits, inheritChecks } from '../core/validate.js';
+import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits, inheritChecks, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 import { runSequential } from '../attacks/worst-case.js';
@@ -80,7 +80,7 @@ export function evaluate(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Re
 
 /** {@link evaluate}, with errors that name `fn`: the public function the user called (e.g. `robustnessCurve`). */
 export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): EvaluationResult {
-  checkKnownKeys(fn, options, ['attacks', 'batchSize', 'onProgress', 'sequential']);
+  checkKnownKeys(fn, options, optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential'));
   checkFunction(fn, 'model', model);
   const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
   const attacks = options.attacks ?? {};

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkNonNegative } from '../core/validate.js';
+import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabels, checkNonNegative } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 import { evaluateAs } from './evaluate.js';
@@ -66,7 +66,7 @@ export function robustnessCurve(
   options: Readonly<RobustnessCurveOptions> = {}
 ): RobustnessCurve {
   const fn = 'robustnessCurve';
-  checkKnownKeys(fn, options, ['batchSize', 'onProgress']);
+  checkKnownKeys(fn, options, optionKeys<RobustnessCurveOptions>()('batchSize', 'onProgress'));
   checkFunction(fn, 'model', model);
   checkFunction(fn, 'attack', attack);
   const radii: unknown = epsilons;

@@ -8,6 +8,7 @@ import {
   checkLogits,
   checkNonNegative,
   checkOneOf,
+  optionKeys,
   type Bounds
 } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
@@ -94,7 +95,7 @@ const percent = (v: number): string => `${(100 * v).toFixed(1)} %`;
 export function sanityChecks(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SanityCheckOptions>): SanityFlag[] {
   const fn = 'sanityChecks';
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  checkKnownKeys(fn, options, ['eps', 'norm', 'bounds', 'steps', 'queries', 'seed']);
+  checkKnownKeys(fn, options, optionKeys<SanityCheckOptions>()('eps', 'norm', 'bounds', 'steps', 'queries', 'seed'));
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the evaluation being checked)', undefined);
   const eps = checkNonNegative(fn, 'eps', options.eps);
   const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);

@@ -1,4 +1,4 @@
-import { checkInteger, checkKnownKeys, checkOneOf } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys, checkOneOf } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { TransferabilityResult } from './transferability.js';
 
@@ -84,7 +84,7 @@ export function selectTeachers(
   options: Readonly<SelectTeachersOptions> = {}
 ): TeacherSelection {
   const fn = 'selectTeachers';
-  checkKnownKeys(fn, options, ['minAccuracy', 'accuracy']);
+  checkKnownKeys(fn, options, optionKeys<SelectTeachersOptions>()('minAccuracy', 'accuracy'));
   const c = candidates as Partial<TransferabilityResult> | null;
   const m = Array.isArray(c?.names) ? c.names.length : -1;
   const square = (v: unknown): boolean => Array.isArray(v) && v.length === m && v.every((row) => Array.isArray(row) && row.length === m);

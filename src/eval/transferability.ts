@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabels, checkLogits } from '../core/validate.js';
 import { isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 
@@ -62,7 +62,7 @@ export function transferability(
   options: Readonly<TransferabilityOptions> = {}
 ): TransferabilityResult {
   const fn = 'transferability';
-  checkKnownKeys(fn, options, ['batchSize']);
+  checkKnownKeys(fn, options, optionKeys<TransferabilityOptions>()('batchSize'));
   const entries = modelEntries(fn, models);
   checkFunction(fn, 'attack', attack);
   const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);

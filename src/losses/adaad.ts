@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys } from '../core/validate.js';
+import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkKlReduction, checkLossInputs, checkReduction, checkUnitWeight, klFactor, klPerExample, requireInput } from './validate.js';
 
@@ -52,7 +52,7 @@ export interface AdaadOptions {
  */
 export function adaadLoss(inputs: Readonly<AdaadInputs>, options: Readonly<AdaadOptions> = {}): tf.Tensor {
   const fn = 'adaadLoss';
-  checkKnownKeys(fn, options, ['alpha', 'reduction', 'klReduction']);
+  checkKnownKeys(fn, options, optionKeys<AdaadOptions>()('alpha', 'reduction', 'klReduction'));
   const alpha = checkUnitWeight(fn, 'alpha', options.alpha, 1);
   const reduction = checkReduction(fn, options.reduction);
   const klReduction = checkKlReduction(fn, options.klReduction);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys } from '../core/validate.js';
+import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkKlReduction, checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klFactor, klPerExample, requireInput } from './validate.js';
@@ -53,7 +53,7 @@ export interface ArdOptions {
  */
 export function ardLoss(inputs: Readonly<ArdInputs>, options: Readonly<ArdOptions> = {}): tf.Tensor {
   const fn = 'ardLoss';
-  checkKnownKeys(fn, options, ['temperature', 'alpha', 'reduction', 'klReduction']);
+  checkKnownKeys(fn, options, optionKeys<ArdOptions>()('temperature', 'alpha', 'reduction', 'klReduction'));
   const tau = checkTemperature(fn, 'temperature', options.temperature, 30);
   const alpha = checkUnitWeight(fn, 'alpha', options.alpha, 1);
   const reduction = checkReduction(fn, options.reduction);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, checkKnownKeys, checkNonNegative } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import { checkLogitsAndLabels, checkLogitsArg } from './validate.js';
 
@@ -29,7 +29,7 @@ export interface CompensatedTargetsOptions {
  */
 export function compensatedTargets(teacherLogits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CompensatedTargetsOptions> = {}): tf.Tensor2D {
   const fn = 'compensatedTargets';
-  checkKnownKeys(fn, options, ['beta']);
+  checkKnownKeys(fn, options, optionKeys<CompensatedTargetsOptions>()('beta'));
   const beta = options.beta === undefined ? 1 : checkNonNegative(fn, 'beta', options.beta);
   const [z, y] = checkLogitsAndLabels(fn, teacherLogits, labels, 'teacherLogits', 'labels');
   return tf.tidy(() => {
@@ -91,7 +91,7 @@ export interface Compensation {
  */
 export function createCompensation(numClasses: number, options: Readonly<CompensationOptions> = {}): Compensation {
   const fn = 'createCompensation';
-  checkKnownKeys(fn, options, ['initialConfidence', 'name']);
+  checkKnownKeys(fn, options, optionKeys<CompensationOptions>()('initialConfidence', 'name'));
   const c = checkInteger(fn, 'numClasses', numClasses, 2);
   const confidence = options.initialConfidence ?? 0.9;
   if (typeof confidence !== 'number' || !(confidence > 1 / c && confidence < 1)) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkTensor } from '../core/validate.js';
+import { checkKnownKeys, optionKeys, checkTensor } from '../core/validate.js';
 import { formatValue, rangeError, typeError } from '../core/errors.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkReduction, checkTemperature } from './validate.js';
@@ -48,7 +48,7 @@ export function contrastiveRelationLoss(
   options: Readonly<ContrastiveOptions> = {}
 ): tf.Tensor {
   const fn = 'contrastiveRelationLoss';
-  checkKnownKeys(fn, options, ['temperature', 'reduction']);
+  checkKnownKeys(fn, options, optionKeys<ContrastiveOptions>()('temperature', 'reduction'));
   const temperature = checkTemperature(fn, 'temperature', options.temperature, 0.1);
   const reduction = checkReduction(fn, options.reduction);
   const s = checkTensor(fn, 'studentEmbeddings', studentEmbeddings, { exact: 2 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys } from '../core/validate.js';
+import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkLogitsAndLabels, checkReduction } from './validate.js';
 
@@ -31,7 +31,7 @@ export function crossEntropyPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D)
  */
 export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CrossEntropyOptions> = {}): tf.Tensor {
   const fn = 'crossEntropy';
-  checkKnownKeys(fn, options, ['reduction']);
+  checkKnownKeys(fn, options, optionKeys<CrossEntropyOptions>()('reduction'));
   const reduction = checkReduction(fn, options.reduction);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
   return tf.tidy(() => reduce(crossEntropyPerExample(z, y), reduction, fn));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkKnownKeys } from '../core/validate.js';
+import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkLogitsAndLabels, checkReduction } from './validate.js';
 
@@ -48,7 +48,7 @@ export function cwTargetedPerExample(logits: tf.Tensor2D, targets: tf.Tensor1D, 
  */
 export function cwMarginLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CwMarginOptions> = {}): tf.Tensor {
   const fn = 'cwMarginLoss';
-  checkKnownKeys(fn, options, ['kappa', 'reduction']);
+  checkKnownKeys(fn, options, optionKeys<CwMarginOptions>()('kappa', 'reduction'));
   const kappa = checkFinite(fn, 'kappa', options.kappa ?? 0);
   const reduction = checkReduction(fn, options.reduction);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);

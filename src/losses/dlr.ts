@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkLabels } from '../core/validate.js';
+import { checkKnownKeys, checkLabels, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { rangeError } from '../core/errors.js';
 import { marginPerExample } from './cw-margin.js';
@@ -81,7 +81,7 @@ function checkDlrClasses(fn: string, logits: tf.Tensor2D, min: number): void {
  */
 export function dlrLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<DlrOptions> = {}): tf.Tensor {
   const fn = 'dlrLoss';
-  checkKnownKeys(fn, options, ['reduction']);
+  checkKnownKeys(fn, options, optionKeys<DlrOptions>()('reduction'));
   const reduction = checkReduction(fn, options.reduction);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
   checkDlrClasses(fn, z, 3);
@@ -110,7 +110,7 @@ export function targetedDlrLoss(
   options: Readonly<DlrOptions> = {}
 ): tf.Tensor {
   const fn = 'targetedDlrLoss';
-  checkKnownKeys(fn, options, ['reduction']);
+  checkKnownKeys(fn, options, optionKeys<DlrOptions>()('reduction'));
   const reduction = checkReduction(fn, options.reduction);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
   checkLabels(fn, 'targets', targets, z.shape[0], z.shape[1]);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBoolean, checkKnownKeys, checkNonNegative } from '../core/validate.js';
+import { checkBoolean, checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klPerExample, requireInput, trueClassLogProb } from './validate.js';
@@ -52,7 +52,7 @@ export interface IadOptions {
  */
 export function iadLoss(inputs: Readonly<IadInputs>, options: Readonly<IadOptions> = {}): tf.Tensor {
   const fn = 'iadLoss';
-  checkKnownKeys(fn, options, ['temperature', 'alpha', 'beta', 'introspection', 'reduction']);
+  checkKnownKeys(fn, options, optionKeys<IadOptions>()('temperature', 'alpha', 'beta', 'introspection', 'reduction'));
   const tau = checkTemperature(fn, 'temperature', options.temperature, 1);
   const alpha = checkUnitWeight(fn, 'alpha', options.alpha, 1);
   const beta = options.beta === undefined ? 0.1 : checkNonNegative(fn, 'beta', options.beta);

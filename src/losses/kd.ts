@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkKnownKeys } from '../core/validate.js';
+import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkLogitsPair, checkReduction, checkTemperature, klPerExample } from './validate.js';
 
@@ -33,7 +33,7 @@ export interface KdOptions {
  */
 export function kdLoss(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, options: Readonly<KdOptions> = {}): tf.Tensor {
   const fn = 'kdLoss';
-  checkKnownKeys(fn, options, ['studentTemperature', 'teacherTemperature', 'scale', 'reduction']);
+  checkKnownKeys(fn, options, optionKeys<KdOptions>()('studentTemperature', 'teacherTemperature', 'scale', 'reduction'));
   const tauS = checkTemperature(fn, 'studentTemperature', options.studentTemperature, 1);
   const tauT = checkTemperature(fn, 'teacherTemperature', options.teacherTemperature, 1);
   const scale = options.scale === undefined ? tauS * tauS : checkFinite(fn, 'scale', options.scale);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkOneOf } from '../core/validate.js';
+import { checkKnownKeys, optionKeys, checkOneOf } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkLogitsPair, checkProbabilities, checkReduction, klFromProbsPerExample, klPerExample } from './validate.js';
 
@@ -44,7 +44,7 @@ export function klDivergence(
   options: Readonly<KlDivergenceOptions> = {}
 ): tf.Tensor {
   const fn = 'klDivergence';
-  checkKnownKeys(fn, options, ['reduction', 'targetType']);
+  checkKnownKeys(fn, options, optionKeys<KlDivergenceOptions>()('reduction', 'targetType'));
   const reduction = checkReduction(fn, options.reduction);
   const targetType = options.targetType === undefined ? 'logits' : checkOneOf(fn, 'targetType', options.targetType, ['logits', 'probabilities'] as const);
   const [p, q] = checkLogitsPair(fn, 'targetLogits', targetLogits, 'inputLogits', inputLogits);

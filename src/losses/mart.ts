@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkNonNegative, checkOneOf } from '../core/validate.js';
+import { checkKnownKeys, checkNonNegative, checkOneOf, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkLossInputs, checkReduction, klPerExample, requireInput, trueClassProb } from './validate.js';
@@ -70,7 +70,7 @@ export function marginBoostPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D):
  */
 export function martLoss(inputs: Readonly<MartInputs>, options: Readonly<MartOptions> = {}): tf.Tensor {
   const fn = 'martLoss';
-  checkKnownKeys(fn, options, ['beta', 'boost', 'reduction']);
+  checkKnownKeys(fn, options, optionKeys<MartOptions>()('beta', 'boost', 'reduction'));
   const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
   const boost = options.boost === undefined ? 'reference' : checkOneOf(fn, 'boost', options.boost, ['reference', 'exact'] as const);
   const reduction = checkReduction(fn, options.reduction);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkNonNegative, checkPositive } from '../core/validate.js';
+import { checkKnownKeys, checkNonNegative, checkPositive, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkKlReduction, checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klFactor, klPerExample } from './validate.js';
@@ -59,7 +59,7 @@ export interface MtardLossOptions {
  */
 export function mtardLoss(inputs: Readonly<MtardInputs>, options: Readonly<MtardLossOptions> = {}): tf.Tensor {
   const fn = 'mtardLoss';
-  checkKnownKeys(fn, options, ['advWeight', 'natWeight', 'temperature', 'reduction', 'klReduction']);
+  checkKnownKeys(fn, options, optionKeys<MtardLossOptions>()('advWeight', 'natWeight', 'temperature', 'reduction', 'klReduction'));
   const wAdv = checkUnitWeight(fn, 'advWeight', options.advWeight, 0.5);
   const wNat = checkUnitWeight(fn, 'natWeight', options.natWeight, 0.5);
   const tau = checkTemperature(fn, 'temperature', options.temperature, 1);
@@ -119,7 +119,7 @@ export interface MtardWeightsOptions {
 export function mtardWeights(state: Readonly<MtardState>, natLoss: number, advLoss: number, options: Readonly<MtardWeightsOptions> = {}): MtardState {
   const fn = 'mtardWeights';
   if (typeof state !== 'object' || state === null) typeError(fn, 'state', 'be an object { natWeight, advWeight }', state);
-  checkKnownKeys(fn, options, ['eta']);
+  checkKnownKeys(fn, options, optionKeys<MtardWeightsOptions>()('eta'));
   const natWeight = checkUnitWeight(fn, 'state.natWeight', state.natWeight, 0.5);
   checkUnitWeight(fn, 'state.advWeight', state.advWeight, 0.5);
   checkPositive(fn, 'natLoss', natLoss);

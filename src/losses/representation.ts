@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkOneOf, checkSameShape, checkTensor } from '../core/validate.js';
+import { checkKnownKeys, checkOneOf, checkSameShape, checkTensor, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkReduction } from './validate.js';
@@ -52,7 +52,7 @@ export function representationDistancePerExample(a: tf.Tensor, b: tf.Tensor, met
  */
 export function representationDistance(a: tf.Tensor, b: tf.Tensor, options: Readonly<RepresentationDistanceOptions> = {}): tf.Tensor {
   const fn = 'representationDistance';
-  checkKnownKeys(fn, options, ['metric', 'reduction']);
+  checkKnownKeys(fn, options, optionKeys<RepresentationDistanceOptions>()('metric', 'reduction'));
   const metric = options.metric === undefined ? 'cosine' : checkOneOf(fn, 'metric', options.metric, ['cosine', 'l2', 'squaredL2'] as const);
   const reduction = checkReduction(fn, options.reduction);
   const ta = checkTensor(fn, 'a', a, { min: 1 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkNonNegative } from '../core/validate.js';
+import { checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { checkKlReduction, checkLossInputs, checkReduction, klFactor, klPerExample } from './validate.js';
 
@@ -50,7 +50,7 @@ export interface RsladOptions {
  */
 export function rsladLoss(inputs: Readonly<RsladInputs>, options: Readonly<RsladOptions> = {}): tf.Tensor {
   const fn = 'rsladLoss';
-  checkKnownKeys(fn, options, ['advWeight', 'cleanWeight', 'reduction', 'klReduction']);
+  checkKnownKeys(fn, options, optionKeys<RsladOptions>()('advWeight', 'cleanWeight', 'reduction', 'klReduction'));
   const advWeight = options.advWeight === undefined ? 5 / 6 : checkNonNegative(fn, 'advWeight', options.advWeight);
   const cleanWeight = options.cleanWeight === undefined ? 1 / 6 : checkNonNegative(fn, 'cleanWeight', options.cleanWeight);
   const reduction = checkReduction(fn, options.reduction);

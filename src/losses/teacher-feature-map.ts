@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkLabels, checkOneOf } from '../core/validate.js';
+import { checkKnownKeys, optionKeys, checkLabels, checkOneOf } from '../core/validate.js';
 import { formatValue, rangeError, typeError } from '../core/errors.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
@@ -42,7 +42,7 @@ export function teacherFeatureMapLoss(
   options: Readonly<TeacherFeatureMapOptions> = {}
 ): tf.Tensor {
   const fn = 'teacherFeatureMapLoss';
-  checkKnownKeys(fn, options, ['divergence', 'weighting', 'reduction']);
+  checkKnownKeys(fn, options, optionKeys<TeacherFeatureMapOptions>()('divergence', 'weighting', 'reduction'));
   const divergence = options.divergence === undefined ? 'kl' : checkOneOf(fn, 'divergence', options.divergence, ['kl', 'mse'] as const);
   const weighting =
     options.weighting === undefined ? 'teacherConfidence' : checkOneOf(fn, 'weighting', options.weighting, ['teacherConfidence', 'uniform'] as const);

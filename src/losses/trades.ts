@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkNonNegative } from '../core/validate.js';
+import { checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
 import { reduce, type Reduction } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkLossInputs, checkReduction, klPerExample, requireInput } from './validate.js';
@@ -37,7 +37,7 @@ export interface TradesOptions {
  */
 export function tradesLoss(inputs: Readonly<TradesInputs>, options: Readonly<TradesOptions> = {}): tf.Tensor {
   const fn = 'tradesLoss';
-  checkKnownKeys(fn, options, ['beta', 'reduction']);
+  checkKnownKeys(fn, options, optionKeys<TradesOptions>()('beta', 'reduction'));
   const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
   const reduction = checkReduction(fn, options.reduction);
   const { logits, labels } = checkLossInputs(fn, inputs, { required: ['clean', 'adv'], labels: 'required' });

@@ -97,7 +97,7 @@ export function checkLossInputs<K extends string, O extends string = never>(
   if (typeof inputs !== 'object' || inputs === null || inputs instanceof tf.Tensor) {
     typeError(fn, 'inputs', `be an object with the logits ${spec.required.join(', ')}`, inputs);
   }
-  checkKnownKeys(fn, inputs, spec.labels === 'none' ? names : [...names, 'labels']);
+  checkKnownKeys(fn, inputs as Record<string, unknown>, spec.labels === 'none' ? names : [...names, 'labels']);
   const record = inputs as Record<string, unknown>;
   const logits: Record<string, tf.Tensor2D> = {};
   let first: [string, tf.Tensor2D] | undefined;

@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 
 /** Options of {@link smallCnn}. */
@@ -20,7 +20,7 @@ export interface SmallCnnOptions {
   readonly seed?: number;
 }
 
-const KEYS = ['inputShape', 'numClasses', 'filters', 'hidden', 'seed'] as const;
+const KEYS = optionKeys<SmallCnnOptions>()('inputShape', 'numClasses', 'filters', 'hidden', 'seed');
 
 /** Spatial size after two blocks of two valid 3×3 convolutions and a 2×2 pool. */
 function outputSide(side: number): number {

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkKnownKeys } from '../core/validate.js';
+import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { asVariable, type Student, type StudentOutputs } from '../train/student.js';
 
@@ -27,7 +27,7 @@ export interface StudentFromLayersOptions {
 export function studentFromLayers(model: tfl.LayersModel, options: Readonly<StudentFromLayersOptions> = {}): Student {
   const fn = 'studentFromLayers';
   if (!(model instanceof tfl.LayersModel)) typeError(fn, 'model', 'be a tfjs-layers LayersModel', model);
-  checkKnownKeys(fn, options, ['featuresLayer', 'featureMapLayer']);
+  checkKnownKeys(fn, options, optionKeys<StudentFromLayersOptions>()('featuresLayer', 'featureMapLayer'));
   const layerOutput = (arg: string, name: string | undefined): tfl.SymbolicTensor | undefined => {
     if (name === undefined) return undefined;
     let layer: tfl.layers.Layer;

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { isTensor, rangeError, typeError } from '../core/errors.js';
 
 /** Options of {@link studentTeacherHead}. */
@@ -55,7 +55,7 @@ export interface StudentTeacherOutputs {
  */
 export function studentTeacherHead(numTeachers: number, numClasses: number, options: Readonly<StudentTeacherHeadOptions> = {}): StudentTeacherHead {
   const fn = 'studentTeacherHead';
-  checkKnownKeys(fn, options, ['seed', 'name']);
+  checkKnownKeys(fn, options, optionKeys<StudentTeacherHeadOptions>()('seed', 'name'));
   const m = checkInteger(fn, 'numTeachers', numTeachers, 1);
   const c = checkInteger(fn, 'numClasses', numClasses, 2);
   const name = options.name ?? 'student_teacher';

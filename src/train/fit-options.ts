@@ -1,6 +1,6 @@
 /** `fit`'s options and reports, and the one place that checks the options and fills in their defaults. */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBoolean, checkFunction, checkInput, checkInteger, checkKnownKeys, checkNonNegative, checkPositive } from '../core/validate.js';
+import { checkBoolean, checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkNonNegative, checkPositive } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 import type { Schedule } from './schedules.js';
@@ -130,8 +130,7 @@ export interface FitOptions {
   readonly resume?: boolean;
 }
 
-const OPTION_KEYS = [
-  'epochs',
+const OPTION_KEYS = optionKeys<FitOptions>()('epochs',
   'batchSize',
   'shuffle',
   'seed',
@@ -144,10 +143,9 @@ const OPTION_KEYS = [
   'onEpochEnd',
   'validation',
   'checkpoint',
-  'resume'
-] as const satisfies readonly (keyof FitOptions)[];
-const CHECKPOINT_KEYS = ['dir', 'every', 'keep'] as const satisfies readonly (keyof CheckpointOptions)[];
-const VALIDATION_KEYS = ['x', 'y', 'attacks', 'batchSize', 'every'] as const satisfies readonly (keyof ValidationOptions)[];
+  'resume');
+const CHECKPOINT_KEYS = optionKeys<CheckpointOptions>()('dir', 'every', 'keep');
+const VALIDATION_KEYS = optionKeys<ValidationOptions>()('x', 'y', 'attacks', 'batchSize', 'every');
 
 /** {@link FitOptions} checked, with every default filled in. */
 export interface ResolvedFit {

@@ -1,4 +1,4 @@
-import { checkFinite, checkInteger, checkKnownKeys, checkNonNegative, checkPositive } from '../core/validate.js';
+import { checkFinite, checkInteger, checkKnownKeys, checkNonNegative, checkPositive, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 
 /** Where training is when a {@link Schedule} is asked for the learning rate. */
@@ -29,7 +29,7 @@ export type Schedule = (baseRate: number, at: ScheduleContext) => number;
 export function multiStep(options: { readonly milestones: readonly number[]; readonly gamma?: number }): Schedule {
   const fn = 'multiStep';
   if (typeof options !== 'object' || !Array.isArray(options.milestones)) typeError(fn, 'milestones', 'be an array of epochs', options);
-  checkKnownKeys(fn, options, ['milestones', 'gamma']);
+  checkKnownKeys(fn, options, optionKeys<typeof options>()('milestones', 'gamma'));
   options.milestones.forEach((m, i) => {
     checkInteger(fn, `milestones[${String(i)}]`, m, 0);
     if (i > 0 && m <= (options.milestones[i - 1] ?? -1)) rangeError(fn, 'milestones', 'be increasing', options.milestones);
@@ -51,7 +51,7 @@ export function multiStep(options: { readonly milestones: readonly number[]; rea
  */
 export function cosine(options: { readonly min?: number } = {}): Schedule {
   const fn = 'cosine';
-  checkKnownKeys(fn, options, ['min']);
+  checkKnownKeys(fn, options, optionKeys<typeof options>()('min'));
   const min = options.min === undefined ? 0 : checkNonNegative(fn, 'min', options.min);
   return (base, at) => {
     const t = (at.epoch * at.batchesPerEpoch + at.batch) / Math.max(1, at.epochs * at.batchesPerEpoch);
@@ -71,7 +71,7 @@ export function cosine(options: { readonly min?: number } = {}): Schedule {
  */
 export function linearWarmup(options: { readonly epochs: number; readonly start?: number; readonly then?: Schedule }): Schedule {
   const fn = 'linearWarmup';
-  checkKnownKeys(fn, options, ['epochs', 'start', 'then']);
+  checkKnownKeys(fn, options, optionKeys<typeof options>()('epochs', 'start', 'then'));
   const epochs = checkPositive(fn, 'epochs', options.epochs);
   const start = options.start === undefined ? 0 : checkFinite(fn, 'start', options.start);
   const then: Schedule = options.then ?? ((base) => base);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
-import { checkFunction, checkKnownKeys, type Bounds } from '../../core/validate.js';
+import { checkFunction, checkKnownKeys, optionKeys, type Bounds } from '../../core/validate.js';
 import type { Attack } from '../../attacks/types.js';
 import { isAttackValue } from '../../attacks/attack-value.js';
 import type { Norm } from '../../attacks/norms.js';
@@ -26,7 +26,7 @@ export interface AttackSettings extends Omit<PerturbationOptions, 'seed'> {
 }
 
 /** The keys of {@link AttackSettings}. */
-export const ATTACK_KEYS = ['eps', 'norm', 'steps', 'stepSize', 'randomStart', 'normalStd', 'bounds', 'attack'] as const satisfies readonly (keyof AttackSettings)[];
+export const ATTACK_KEYS = optionKeys<AttackSettings>()('eps', 'norm', 'steps', 'stepSize', 'randomStart', 'normalStd', 'bounds', 'attack');
 
 /** The settings that configure the method's own attack, meaningless with a custom `attack`. */
 const OWN_ATTACK_KEYS = ['steps', 'stepSize', 'randomStart', 'normalStd'] as const satisfies readonly (keyof AttackSettings)[];
@@ -76,14 +76,15 @@ export function adversarial(fn: string, custom: Attack | undefined, ctx: BatchCo
  * Validates an objective's options: only `known` keys plus the attack keys, attack settings valid (ε given).
  * Returns the attack settings to spread into the attack call (with a fresh seed per batch).
  */
-export function checkObjectiveOptions(
+export function checkObjectiveOptions<O extends AttackSettings, const K extends readonly Exclude<keyof O & string, keyof AttackSettings>[]>(
   fn: string,
-  options: unknown,
-  known: readonly string[],
+  options: Readonly<O>,
+  // Checked by the compiler in both directions, as optionKeys does: every key of the objective's own options.
+  known: K & (Exclude<keyof O & string, keyof AttackSettings | K[number]> extends never ? unknown : { readonly missing: Exclude<keyof O & string, keyof AttackSettings | K[number]> }),
   defaults: { randomStart: 'uniform' | 'normal'; steps: number }
 ): Omit<AttackSettings, 'attack'> & { readonly bounds: Bounds } {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  checkKnownKeys(fn, options, [...known, ...ATTACK_KEYS]);
+  checkKnownKeys<O>(fn, options, [...known, ...ATTACK_KEYS]);
   const o: Record<string, unknown> = { ...(options as AttackSettings) };
   delete o.attack;
   const r = resolvePerturbation(fn, o as unknown as PerturbationOptions, defaults);

@@ -53,7 +53,7 @@ type Prepared = { xt: tf.Tensor; teacherLogits: tf.Tensor2D[] };
  */
 export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
   const fn = 'darht';
-  const known = ['teachers', 'ceOnlyUntil', 'jointUntil', 'skipAbove', 'adversarialProbability', 'divergence', 'weighting'];
+  const known = ['teachers', 'ceOnlyUntil', 'jointUntil', 'skipAbove', 'adversarialProbability', 'divergence', 'weighting'] as const;
   const attack = checkObjectiveOptions(fn, options, known, {
     randomStart: 'normal',
     steps: 10
