@@ -22,6 +22,8 @@ import {
   typeError
 } from '../../src/core/index.js';
 import { expectThrowsNoLeak, useBackend } from '../helpers.js';
+import { crossEntropy } from '../../src/losses/index.js';
+import type { Reduction } from '../../src/core/index.js';
 
 describe('validation helpers', () => {
   beforeAll(async () => useBackend('cpu'));
@@ -108,5 +110,21 @@ describe('optionKeys', () => {
 
   it('is what checkKnownKeys checks against', () => {
     expect(() => { checkKnownKeys('f', { eps: 1, stpes: 2 } as Opts, optionKeys<Opts>()('eps', 'steps')); }).toThrow(/^f: options must only have the keys eps, steps \(got "stpes"\)$/);
+  });
+});
+
+describe('loss return types follow the reduction', () => {
+  it('mean and sum give scalars, none gives [B], a reduction known only at run time gives a tensor', () => {
+    const z = tf.tensor2d([[1, 2], [0, 1]]);
+    const y = tf.tensor1d([1, 0], 'int32');
+    const mean: tf.Scalar = crossEntropy(z, y);
+    const sum: tf.Scalar = crossEntropy(z, y, { reduction: 'sum' });
+    const none: tf.Tensor1D = crossEntropy(z, y, { reduction: 'none' });
+    const r = Math.random() < 2 ? ('none' as Reduction) : 'mean';
+    const either: tf.Tensor = crossEntropy(z, y, { reduction: r });
+    // @ts-expect-error: a run-time reduction may be 'none', so the result is not known to be a scalar
+    const notScalar: tf.Scalar = crossEntropy(z, y, { reduction: r });
+    expect([mean.rank, sum.rank, none.rank, either.rank, notScalar.rank]).toEqual([0, 0, 1, 1, 1]);
+    tf.dispose([z, y, mean, sum, none, either, notScalar]);
   });
 });

@@ -4,7 +4,7 @@
  */
 export { type Model, type LayersModelLike, type FromLayersModelOptions, fromLayersModel, withTemperature } from './model.js';
 export { type Random, createRandom } from './random.js';
-export { type Reduction, REDUCTIONS, reduce } from './reduce.js';
+export { type DefaultReduction, type Reduced, type Reduction, REDUCTIONS, reduce } from './reduce.js';
 export { formatValue, rangeError, typeError } from './errors.js';
 export {
   type Bounds,

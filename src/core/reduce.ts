@@ -23,3 +23,23 @@ export function reduce(perExample: tf.Tensor, reduction: Reduction, fn = 'reduce
   if (reduction === 'none') return perExample;
   return reduction === 'mean' ? tf.mean(perExample) : tf.sum(perExample);
 }
+
+/**
+ * What a loss returns for its options: a `[B]` tensor for `reduction: 'none'`, a scalar for `'mean'`, `'sum'` or no
+ * reduction given (the mean), and a tensor of either rank when the reduction is only known at run time.
+ */
+export type Reduced<O> = 'reduction' extends keyof O
+  ? O extends { readonly reduction?: infer R }
+    ? [R] extends ['none']
+      ? tf.Tensor1D
+      : [R] extends ['mean' | 'sum' | undefined]
+        ? tf.Scalar
+        : tf.Tensor
+    : tf.Tensor
+  : tf.Scalar;
+
+/** The options type of a loss called without options: the default reduction, the mean. */
+export interface DefaultReduction {
+  /** The mean over the batch. */
+  readonly reduction?: 'mean';
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkKlReduction, checkLossInputs, checkReduction, checkUnitWeight, klFactor, klPerExample, requireInput } from './validate.js';
 
 /** The logits {@link adaadLoss} needs. */
@@ -50,7 +50,7 @@ export interface AdaadOptions {
  * @example
  * const loss = adaadLoss({ studentAdv: student(xAdv), teacherAdv: teacher(xAdv) });
  */
-export function adaadLoss(inputs: Readonly<AdaadInputs>, options: Readonly<AdaadOptions> = {}): tf.Tensor {
+export function adaadLoss<O extends Readonly<AdaadOptions> = DefaultReduction>(inputs: Readonly<AdaadInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'adaadLoss';
   checkKnownKeys(fn, options, optionKeys<AdaadOptions>()('alpha', 'reduction', 'klReduction'));
   const alpha = checkUnitWeight(fn, 'alpha', options.alpha, 1);
@@ -64,10 +64,10 @@ export function adaadLoss(inputs: Readonly<AdaadInputs>, options: Readonly<Adaad
   const studentClean = alpha < 1 ? requireInput(fn, 'inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
   const teacherClean = alpha < 1 ? requireInput(fn, 'inputs.teacherClean', logits.teacherClean, 'when alpha < 1') : undefined;
   const scale = klFactor(klReduction, logits.studentAdv);
-  return tf.tidy(() => {
+  return (tf.tidy(() => {
     const adv = tf.mul(klPerExample(logits.teacherAdv, logits.studentAdv), alpha * scale);
     const total =
       studentClean !== undefined && teacherClean !== undefined ? tf.add(adv, tf.mul(klPerExample(teacherClean, studentClean), (1 - alpha) * scale)) : adv;
     return reduce(total, reduction, fn);
-  });
+  })) as Reduced<O>;
 }

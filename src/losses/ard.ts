@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkKlReduction, checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klFactor, klPerExample, requireInput } from './validate.js';
 
@@ -51,7 +51,7 @@ export interface ArdOptions {
  * @example
  * const loss = ardLoss({ studentAdv: student(xAdv), teacherClean: teacher(x) }, { temperature: 30 });
  */
-export function ardLoss(inputs: Readonly<ArdInputs>, options: Readonly<ArdOptions> = {}): tf.Tensor {
+export function ardLoss<O extends Readonly<ArdOptions> = DefaultReduction>(inputs: Readonly<ArdInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'ardLoss';
   checkKnownKeys(fn, options, optionKeys<ArdOptions>()('temperature', 'alpha', 'reduction', 'klReduction'));
   const tau = checkTemperature(fn, 'temperature', options.temperature, 30);
@@ -61,9 +61,9 @@ export function ardLoss(inputs: Readonly<ArdInputs>, options: Readonly<ArdOption
   const { logits, labels } = checkLossInputs(fn, inputs, { required: ['studentAdv', 'teacherClean'], optional: ['studentClean'], labels: 'optional' });
   const clean = alpha < 1 ? requireInput(fn, 'inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
   const y = alpha < 1 ? requireInput(fn, 'inputs.labels', labels, 'when alpha < 1') : undefined;
-  return tf.tidy(() => {
+  return (tf.tidy(() => {
     const kd = tf.mul(klPerExample(logits.teacherClean, logits.studentAdv, tau, tau), alpha * tau * tau * klFactor(klReduction, logits.studentAdv));
     const total = clean !== undefined && y !== undefined ? tf.add(kd, tf.mul(crossEntropyPerExample(clean, y), 1 - alpha)) : kd;
     return reduce(total, reduction, fn);
-  });
+  })) as Reduced<O>;
 }

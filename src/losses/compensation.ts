@@ -86,7 +86,7 @@ export interface Compensation {
  * @example
  * const comp = createCompensation(10);
  * const loss = optimizer.minimize(
- *   () => klDivergence(tf.softmax(teacher(x)), tf.log(comp.apply(student(xAdv))), { targetType: 'probabilities' }) as tf.Scalar,
+ *   () => klDivergence(tf.softmax(teacher(x)), tf.log(comp.apply(student(xAdv))), { targetType: 'probabilities' }),
  *   false, [...studentVariables, ...comp.variables]);
  */
 export function createCompensation(numClasses: number, options: Readonly<CompensationOptions> = {}): Compensation {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, optionKeys, checkTensor } from '../core/validate.js';
 import { formatValue, rangeError, typeError } from '../core/errors.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkReduction, checkTemperature } from './validate.js';
 
 /** Options of {@link contrastiveRelationLoss}. */
@@ -42,11 +42,10 @@ export function infoNcePerExample(student: tf.Tensor2D, teacher: tf.Tensor2D, te
  * @example
  * const nce = contrastiveRelationLoss(student(xAdv), teacher(x), { temperature: 0.1 });
  */
-export function contrastiveRelationLoss(
+export function contrastiveRelationLoss<O extends Readonly<ContrastiveOptions> = DefaultReduction>(
   studentEmbeddings: tf.Tensor2D,
   teacherEmbeddings: tf.Tensor2D,
-  options: Readonly<ContrastiveOptions> = {}
-): tf.Tensor {
+  options: O = {} as O): Reduced<O> {
   const fn = 'contrastiveRelationLoss';
   checkKnownKeys(fn, options, optionKeys<ContrastiveOptions>()('temperature', 'reduction'));
   const temperature = checkTemperature(fn, 'temperature', options.temperature, 0.1);
@@ -61,5 +60,5 @@ export function contrastiveRelationLoss(
     );
   }
   if (s.shape[0] === 0) rangeError(fn, 'studentEmbeddings', 'hold at least one example', s);
-  return tf.tidy(() => reduce(infoNcePerExample(s as tf.Tensor2D, t as tf.Tensor2D, temperature), reduction, fn));
+  return (tf.tidy(() => reduce(infoNcePerExample(s as tf.Tensor2D, t as tf.Tensor2D, temperature), reduction, fn))) as Reduced<O>;
 }

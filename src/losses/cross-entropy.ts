@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkLogitsAndLabels, checkReduction } from './validate.js';
 
 /** Options of {@link crossEntropy}. */
@@ -29,10 +29,10 @@ export function crossEntropyPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D)
  * @example
  * const loss = crossEntropy(model(x), y); // scalar mean over the batch
  */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CrossEntropyOptions> = {}): tf.Tensor {
+export function crossEntropy<O extends Readonly<CrossEntropyOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
   const fn = 'crossEntropy';
   checkKnownKeys(fn, options, optionKeys<CrossEntropyOptions>()('reduction'));
   const reduction = checkReduction(fn, options.reduction);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
-  return tf.tidy(() => reduce(crossEntropyPerExample(z, y), reduction, fn));
+  return (tf.tidy(() => reduce(crossEntropyPerExample(z, y), reduction, fn))) as Reduced<O>;
 }

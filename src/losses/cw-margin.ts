@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkLogitsAndLabels, checkReduction } from './validate.js';
 
 /** Options of {@link cwMarginLoss}. */
@@ -46,11 +46,11 @@ export function cwTargetedPerExample(logits: tf.Tensor2D, targets: tf.Tensor1D, 
  * @example
  * const l = cwMarginLoss(model(x), y, { kappa: 50, reduction: 'none' });
  */
-export function cwMarginLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CwMarginOptions> = {}): tf.Tensor {
+export function cwMarginLoss<O extends Readonly<CwMarginOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
   const fn = 'cwMarginLoss';
   checkKnownKeys(fn, options, optionKeys<CwMarginOptions>()('kappa', 'reduction'));
   const kappa = checkFinite(fn, 'kappa', options.kappa ?? 0);
   const reduction = checkReduction(fn, options.reduction);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
-  return tf.tidy(() => reduce(cwMarginPerExample(z, y, kappa), reduction, fn));
+  return (tf.tidy(() => reduce(cwMarginPerExample(z, y, kappa), reduction, fn))) as Reduced<O>;
 }

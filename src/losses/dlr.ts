@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkLabels, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { rangeError } from '../core/errors.js';
 import { marginPerExample } from './cw-margin.js';
 import { checkLogitsAndLabels, checkReduction } from './validate.js';
@@ -79,13 +79,13 @@ function checkDlrClasses(fn: string, logits: tf.Tensor2D, min: number): void {
  * @example
  * const perExample = dlrLoss(model(x), y, { reduction: 'none' }); // > 0 where misclassified
  */
-export function dlrLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<DlrOptions> = {}): tf.Tensor {
+export function dlrLoss<O extends Readonly<DlrOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
   const fn = 'dlrLoss';
   checkKnownKeys(fn, options, optionKeys<DlrOptions>()('reduction'));
   const reduction = checkReduction(fn, options.reduction);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
   checkDlrClasses(fn, z, 3);
-  return tf.tidy(() => reduce(dlrPerExample(z, y), reduction, fn));
+  return (tf.tidy(() => reduce(dlrPerExample(z, y), reduction, fn))) as Reduced<O>;
 }
 
 /**
@@ -103,17 +103,16 @@ export function dlrLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Reado
  * @example
  * const loss = targetedDlrLoss(model(x), y, targets); // mean over the batch
  */
-export function targetedDlrLoss(
+export function targetedDlrLoss<O extends Readonly<DlrOptions> = DefaultReduction>(
   logits: tf.Tensor2D,
   labels: tf.Tensor1D,
   targets: tf.Tensor1D,
-  options: Readonly<DlrOptions> = {}
-): tf.Tensor {
+  options: O = {} as O): Reduced<O> {
   const fn = 'targetedDlrLoss';
   checkKnownKeys(fn, options, optionKeys<DlrOptions>()('reduction'));
   const reduction = checkReduction(fn, options.reduction);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
   checkLabels(fn, 'targets', targets, z.shape[0], z.shape[1]);
   checkDlrClasses(fn, z, 4);
-  return tf.tidy(() => reduce(targetedDlrPerExample(z, y, targets), reduction, fn));
+  return (tf.tidy(() => reduce(targetedDlrPerExample(z, y, targets), reduction, fn))) as Reduced<O>;
 }

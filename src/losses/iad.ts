@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klPerExample, requireInput, trueClassLogProb } from './validate.js';
 
@@ -50,7 +50,7 @@ export interface IadOptions {
  * @example
  * const loss = iadLoss({ studentAdv: student(xAdv), studentClean: student(x), teacherClean: teacher(x), teacherAdv: teacher(xAdv), labels: y });
  */
-export function iadLoss(inputs: Readonly<IadInputs>, options: Readonly<IadOptions> = {}): tf.Tensor {
+export function iadLoss<O extends Readonly<IadOptions> = DefaultReduction>(inputs: Readonly<IadInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'iadLoss';
   checkKnownKeys(fn, options, optionKeys<IadOptions>()('temperature', 'alpha', 'beta', 'introspection', 'reduction'));
   const tau = checkTemperature(fn, 'temperature', options.temperature, 1);
@@ -65,7 +65,7 @@ export function iadLoss(inputs: Readonly<IadInputs>, options: Readonly<IadOption
   });
   const teacherAdv = introspection ? requireInput(fn, 'inputs.teacherAdv', logits.teacherAdv, 'when introspection is on') : undefined;
   const y = introspection || alpha < 1 ? requireInput(fn, 'inputs.labels', labels, 'when introspection is on or alpha < 1') : undefined;
-  return tf.tidy(() => {
+  return (tf.tidy(() => {
     let total: tf.Tensor = tf.mul(klPerExample(logits.teacherClean, logits.studentAdv, tau, tau), alpha * tau * tau);
     if (teacherAdv !== undefined && y !== undefined) {
       // a = p^β as exp(β·log p): finite gradient even where p underflows to 0.
@@ -75,5 +75,5 @@ export function iadLoss(inputs: Readonly<IadInputs>, options: Readonly<IadOption
     }
     if (alpha < 1 && y !== undefined) total = tf.add(total, tf.mul(crossEntropyPerExample(logits.studentClean, y), 1 - alpha));
     return reduce(total, reduction, fn);
-  });
+  })) as Reduced<O>;
 }

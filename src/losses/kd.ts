@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkLogitsPair, checkReduction, checkTemperature, klPerExample } from './validate.js';
 
 /** Options of {@link kdLoss}. */
@@ -31,7 +31,7 @@ export interface KdOptions {
  * @example
  * const loss = kdLoss(student(xAdv), teacher(x), { studentTemperature: 5, teacherTemperature: 1 });
  */
-export function kdLoss(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, options: Readonly<KdOptions> = {}): tf.Tensor {
+export function kdLoss<O extends Readonly<KdOptions> = DefaultReduction>(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, options: O = {} as O): Reduced<O> {
   const fn = 'kdLoss';
   checkKnownKeys(fn, options, optionKeys<KdOptions>()('studentTemperature', 'teacherTemperature', 'scale', 'reduction'));
   const tauS = checkTemperature(fn, 'studentTemperature', options.studentTemperature, 1);
@@ -39,5 +39,5 @@ export function kdLoss(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, o
   const scale = options.scale === undefined ? tauS * tauS : checkFinite(fn, 'scale', options.scale);
   const reduction = checkReduction(fn, options.reduction);
   const [s, t] = checkLogitsPair(fn, 'studentLogits', studentLogits, 'teacherLogits', teacherLogits);
-  return tf.tidy(() => reduce(tf.mul(klPerExample(t, s, tauT, tauS), scale), reduction, fn));
+  return (tf.tidy(() => reduce(tf.mul(klPerExample(t, s, tauT, tauS), scale), reduction, fn))) as Reduced<O>;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, optionKeys, checkOneOf } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkLogitsPair, checkProbabilities, checkReduction, klFromProbsPerExample, klPerExample } from './validate.js';
 
 /** Options of {@link klDivergence}. */
@@ -38,16 +38,15 @@ export function klFromLogits(targetLogits: tf.Tensor2D, inputLogits: tf.Tensor2D
  * @example
  * const kl = klDivergence(teacher(x), student(xAdv)); // mean over the batch of the per-example sum
  */
-export function klDivergence(
+export function klDivergence<O extends Readonly<KlDivergenceOptions> = DefaultReduction>(
   targetLogits: tf.Tensor2D,
   inputLogits: tf.Tensor2D,
-  options: Readonly<KlDivergenceOptions> = {}
-): tf.Tensor {
+  options: O = {} as O): Reduced<O> {
   const fn = 'klDivergence';
   checkKnownKeys(fn, options, optionKeys<KlDivergenceOptions>()('reduction', 'targetType'));
   const reduction = checkReduction(fn, options.reduction);
   const targetType = options.targetType === undefined ? 'logits' : checkOneOf(fn, 'targetType', options.targetType, ['logits', 'probabilities'] as const);
   const [p, q] = checkLogitsPair(fn, 'targetLogits', targetLogits, 'inputLogits', inputLogits);
   if (targetType === 'probabilities') checkProbabilities(fn, 'targetLogits', p);
-  return tf.tidy(() => reduce(targetType === 'logits' ? klFromLogits(p, q) : klFromProbsPerExample(p, q), reduction, fn));
+  return (tf.tidy(() => reduce(targetType === 'logits' ? klFromLogits(p, q) : klFromProbsPerExample(p, q), reduction, fn))) as Reduced<O>;
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative, checkOneOf, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkLossInputs, checkReduction, klPerExample, requireInput, trueClassProb } from './validate.js';
 
@@ -68,7 +68,7 @@ export function marginBoostPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D):
  * const xAdv = pgd(model, x, y, { eps: 8 / 255 });
  * const loss = martLoss({ clean: model(x), adv: model(xAdv), labels: y });
  */
-export function martLoss(inputs: Readonly<MartInputs>, options: Readonly<MartOptions> = {}): tf.Tensor {
+export function martLoss<O extends Readonly<MartOptions> = DefaultReduction>(inputs: Readonly<MartInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'martLoss';
   checkKnownKeys(fn, options, optionKeys<MartOptions>()('beta', 'boost', 'reduction'));
   const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
@@ -76,11 +76,11 @@ export function martLoss(inputs: Readonly<MartInputs>, options: Readonly<MartOpt
   const reduction = checkReduction(fn, options.reduction);
   const { logits, labels } = checkLossInputs(fn, inputs, { required: ['clean', 'adv'], labels: 'required' });
   const y = requireInput(fn, 'inputs.labels', labels, 'for the cross-entropy term');
-  return tf.tidy(() => {
+  return (tf.tidy(() => {
     const margin = boost === 'exact' ? marginBoostPerExample(logits.adv, y) : boundedMarginBoostPerExample(logits.adv, y);
     const boosted = tf.add(crossEntropyPerExample(logits.adv, y), margin);
     const weight = tf.sub(1, trueClassProb(logits.clean, y));
     const kl = tf.mul(tf.mul(klPerExample(logits.clean, logits.adv), weight), beta);
     return reduce(tf.add(boosted, kl), reduction, fn);
-  });
+  })) as Reduced<O>;
 }

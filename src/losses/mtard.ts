@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative, checkPositive, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkKlReduction, checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klFactor, klPerExample } from './validate.js';
 
 /** The logits {@link mtardLoss} needs. */
@@ -57,7 +57,7 @@ export interface MtardLossOptions {
  *   { advWeight: state.advWeight, natWeight: state.natWeight },
  * );
  */
-export function mtardLoss(inputs: Readonly<MtardInputs>, options: Readonly<MtardLossOptions> = {}): tf.Tensor {
+export function mtardLoss<O extends Readonly<MtardLossOptions> = DefaultReduction>(inputs: Readonly<MtardInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'mtardLoss';
   checkKnownKeys(fn, options, optionKeys<MtardLossOptions>()('advWeight', 'natWeight', 'temperature', 'reduction', 'klReduction'));
   const wAdv = checkUnitWeight(fn, 'advWeight', options.advWeight, 0.5);
@@ -70,7 +70,7 @@ export function mtardLoss(inputs: Readonly<MtardInputs>, options: Readonly<Mtard
     labels: 'none'
   });
   const scale = tau * tau * klFactor(klReduction, logits.studentAdv);
-  return tf.tidy(() =>
+  return (tf.tidy(() =>
     reduce(
       tf.add(
         tf.mul(klPerExample(logits.robustTeacherAdv, logits.studentAdv, tau, tau), wAdv * scale),
@@ -79,7 +79,7 @@ export function mtardLoss(inputs: Readonly<MtardInputs>, options: Readonly<Mtard
       reduction,
       fn
     )
-  );
+  )) as Reduced<O>;
 }
 
 /** The adaptive weights of MTARD and the reference losses they are measured against. */

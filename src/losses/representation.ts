@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkOneOf, checkSameShape, checkTensor, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkReduction } from './validate.js';
 
 /** How {@link representationDistance} compares two representations. */
@@ -50,7 +50,7 @@ export function representationDistancePerExample(a: tf.Tensor, b: tf.Tensor, met
  * // ARREST's RGKD: the fine-tuned model's clean representation against the frozen standard model's.
  * const rgkd = representationDistance(features(x), standardFeatures(x), { metric: 'cosine' });
  */
-export function representationDistance(a: tf.Tensor, b: tf.Tensor, options: Readonly<RepresentationDistanceOptions> = {}): tf.Tensor {
+export function representationDistance<O extends Readonly<RepresentationDistanceOptions> = DefaultReduction>(a: tf.Tensor, b: tf.Tensor, options: O = {} as O): Reduced<O> {
   const fn = 'representationDistance';
   checkKnownKeys(fn, options, optionKeys<RepresentationDistanceOptions>()('metric', 'reduction'));
   const metric = options.metric === undefined ? 'cosine' : checkOneOf(fn, 'metric', options.metric, ['cosine', 'l2', 'squaredL2'] as const);
@@ -60,5 +60,5 @@ export function representationDistance(a: tf.Tensor, b: tf.Tensor, options: Read
   checkSameShape(fn, 'a', ta, 'b', tb);
   if (ta.dtype !== 'float32' || tb.dtype !== 'float32') typeError(fn, ta.dtype !== 'float32' ? 'a' : 'b', 'be a float32 tensor', ta.dtype !== 'float32' ? ta : tb);
   if (ta.shape[0] === 0) rangeError(fn, 'a', 'hold at least one example', ta);
-  return tf.tidy(() => reduce(representationDistancePerExample(ta, tb, metric), reduction, fn));
+  return (tf.tidy(() => reduce(representationDistancePerExample(ta, tb, metric), reduction, fn))) as Reduced<O>;
 }

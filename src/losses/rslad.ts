@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { checkKlReduction, checkLossInputs, checkReduction, klFactor, klPerExample } from './validate.js';
 
 /** The logits {@link rsladLoss} needs. */
@@ -48,7 +48,7 @@ export interface RsladOptions {
  * @example
  * const loss = rsladLoss({ studentAdv: student(xAdv), studentClean: student(x), teacherClean: teacher(x) });
  */
-export function rsladLoss(inputs: Readonly<RsladInputs>, options: Readonly<RsladOptions> = {}): tf.Tensor {
+export function rsladLoss<O extends Readonly<RsladOptions> = DefaultReduction>(inputs: Readonly<RsladInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'rsladLoss';
   checkKnownKeys(fn, options, optionKeys<RsladOptions>()('advWeight', 'cleanWeight', 'reduction', 'klReduction'));
   const advWeight = options.advWeight === undefined ? 5 / 6 : checkNonNegative(fn, 'advWeight', options.advWeight);
@@ -57,7 +57,7 @@ export function rsladLoss(inputs: Readonly<RsladInputs>, options: Readonly<Rslad
   const klReduction = checkKlReduction(fn, options.klReduction);
   const { logits } = checkLossInputs(fn, inputs, { required: ['studentAdv', 'studentClean', 'teacherClean'], labels: 'none' });
   const scale = klFactor(klReduction, logits.studentAdv);
-  return tf.tidy(() =>
+  return (tf.tidy(() =>
     reduce(
       tf.add(
         tf.mul(klPerExample(logits.teacherClean, logits.studentAdv), advWeight * scale),
@@ -66,5 +66,5 @@ export function rsladLoss(inputs: Readonly<RsladInputs>, options: Readonly<Rslad
       reduction,
       fn
     )
-  );
+  )) as Reduced<O>;
 }

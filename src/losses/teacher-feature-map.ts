@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, optionKeys, checkLabels, checkOneOf } from '../core/validate.js';
 import { formatValue, rangeError, typeError } from '../core/errors.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkLogitsArg, checkReduction, klPerExample } from './validate.js';
 
@@ -35,12 +35,11 @@ export interface TeacherFeatureMapOptions {
  * const { featureMap } = head.apply(features);
  * const lkd = teacherFeatureMapLoss(featureMap, [t1(x), t2(x), t3(x)], y);
  */
-export function teacherFeatureMapLoss(
+export function teacherFeatureMapLoss<O extends Readonly<TeacherFeatureMapOptions> = DefaultReduction>(
   featureMap: tf.Tensor2D,
   teacherLogits: readonly tf.Tensor2D[],
   labels: tf.Tensor1D,
-  options: Readonly<TeacherFeatureMapOptions> = {}
-): tf.Tensor {
+  options: O = {} as O): Reduced<O> {
   const fn = 'teacherFeatureMapLoss';
   checkKnownKeys(fn, options, optionKeys<TeacherFeatureMapOptions>()('divergence', 'weighting', 'reduction'));
   const divergence = options.divergence === undefined ? 'kl' : checkOneOf(fn, 'divergence', options.divergence, ['kl', 'mse'] as const);
@@ -68,7 +67,7 @@ export function teacherFeatureMapLoss(
     );
   }
   checkLabels(fn, 'labels', labels, batch, classes);
-  return tf.tidy(() => {
+  return (tf.tidy(() => {
     let total: tf.Tensor = tf.zeros([batch]);
     teachers.forEach((t, i) => {
       const block = tf.slice(z, [0, i * classes], [batch, classes]);
@@ -77,5 +76,5 @@ export function teacherFeatureMapLoss(
       total = tf.add(total, tf.mul(d, w));
     });
     return reduce(total, reduction, fn);
-  });
+  })) as Reduced<O>;
 }

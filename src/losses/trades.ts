@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction } from '../core/reduce.js';
+import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
 import { checkLossInputs, checkReduction, klPerExample, requireInput } from './validate.js';
 
@@ -35,14 +35,14 @@ export interface TradesOptions {
  * const xAdv = tradesAttack(model, x, { eps: 0.3, steps: 40, stepSize: 0.01 });
  * const loss = tradesLoss({ clean: model(x), adv: model(xAdv), labels: y }, { beta: 1 });
  */
-export function tradesLoss(inputs: Readonly<TradesInputs>, options: Readonly<TradesOptions> = {}): tf.Tensor {
+export function tradesLoss<O extends Readonly<TradesOptions> = DefaultReduction>(inputs: Readonly<TradesInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'tradesLoss';
   checkKnownKeys(fn, options, optionKeys<TradesOptions>()('beta', 'reduction'));
   const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
   const reduction = checkReduction(fn, options.reduction);
   const { logits, labels } = checkLossInputs(fn, inputs, { required: ['clean', 'adv'], labels: 'required' });
   const y = requireInput(fn, 'inputs.labels', labels, 'for the cross-entropy term');
-  return tf.tidy(() =>
+  return (tf.tidy(() =>
     reduce(tf.add(crossEntropyPerExample(logits.clean, y), tf.mul(klPerExample(logits.clean, logits.adv), beta)), reduction, fn)
-  );
+  )) as Reduced<O>;
 }

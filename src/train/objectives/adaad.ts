@@ -63,7 +63,7 @@ export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
           ? { studentAdv, teacherAdv: p.teacherAdv }
           : { studentAdv, teacherAdv: p.teacherAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean },
         { alpha, klReduction }
-      ) as tf.Scalar;
+      );
       return { total, terms: { adaad: total }, accuracyLogits: studentAdv };
     }
   };

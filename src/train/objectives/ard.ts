@@ -97,7 +97,7 @@ export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
       const total = ardLoss(
         alpha < 1 ? { studentAdv, teacherClean: p.teacherClean, studentClean: logitsOf(ctx.student, x), labels: y } : { studentAdv, teacherClean: p.teacherClean },
         { temperature, alpha, klReduction }
-      ) as tf.Scalar;
+      );
       return { total, terms: { ard: total }, accuracyLogits: studentAdv };
     }
   };

@@ -72,9 +72,9 @@ export function arrest(options: Readonly<ArrestObjectiveOptions>): Objective {
     },
     loss: (p, x, y, ctx) => {
       const z = ctx.student.forward(p.xTrain, true).logits;
-      const ce = crossEntropy(z, y) as tf.Scalar;
+      const ce = crossEntropy(z, y);
       const own = ctx.student.forward(x, true).features as tf.Tensor2D;
-      const rgkd = representationDistance(own, p.standard, { metric }) as tf.Scalar;
+      const rgkd = representationDistance(own, p.standard, { metric });
       return { total: tf.add<tf.Scalar>(ce, tf.mul(rgkd, lambda)), terms: { ce, rgkd, replayed: tf.clone(p.replayed) }, accuracyLogits: z };
     }
   };

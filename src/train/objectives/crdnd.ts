@@ -113,13 +113,13 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
         p.targets === undefined
           ? klDivergence(p.teacherClean, tf.log((compensation as Compensation).apply(out.logits)))
           : klDivergence(p.targets, out.logits, { targetType: 'probabilities' })
-      ) as tf.Scalar;
+      );
       let own: tf.Tensor2D = out.logits;
       if (embeddings === 'features') {
         own = out.features as tf.Tensor2D;
         if (projection !== undefined) own = tf.matMul(own, projection);
       }
-      const nce = contrastiveRelationLoss(own, p.teacherEmbeddings, { temperature }) as tf.Scalar;
+      const nce = contrastiveRelationLoss(own, p.teacherEmbeddings, { temperature });
       return { total: tf.add<tf.Scalar>(kl, tf.mul(nce, lambda)), terms: { kl, nce }, accuracyLogits: out.logits };
     },
     getState: () => ({

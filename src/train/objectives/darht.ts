@@ -98,8 +98,8 @@ export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
     },
     loss: (p, _x, y, ctx) => {
       const out = ctx.student.forward(p.xt, true);
-      const ce = crossEntropy(out.logits, y) as tf.Scalar;
-      const kd = teacherFeatureMapLoss(out.featureMap as tf.Tensor2D, p.teacherLogits, y, { divergence, weighting }) as tf.Scalar;
+      const ce = crossEntropy(out.logits, y);
+      const kd = teacherFeatureMapLoss(out.featureMap as tf.Tensor2D, p.teacherLogits, y, { divergence, weighting });
       // Phases by batch, not by epoch: with few epochs an epoch-based switch lands far from the fractions.
       const at = batchProgress(ctx);
       const total = at < ceOnlyUntil ? ce : at < jointUntil ? tf.add<tf.Scalar>(ce, kd) : kd;

@@ -75,7 +75,7 @@ export function iad(options: Readonly<IadObjectiveOptions>): Objective {
       const total = iadLoss(
         { studentAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean, teacherAdv: p.teacherAdv, labels: y },
         { temperature, alpha, beta, introspection: batchProgress(ctx) >= from }
-      ) as tf.Scalar;
+      );
       return { total, terms: { iad: total }, accuracyLogits: studentAdv };
     }
   };

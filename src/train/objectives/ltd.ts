@@ -83,13 +83,13 @@ export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const temps = { studentTemperature: tauS, teacherTemperature: tauT, scale: 1 };
       if (base === 'pgdAt') {
-        const kd = kdLoss(studentAdv, p.teacherClean, temps) as tf.Scalar;
+        const kd = kdLoss(studentAdv, p.teacherClean, temps);
         return { total: kd, terms: { kd }, accuracyLogits: studentAdv };
       }
       const studentClean = logitsOf(ctx.student, x);
-      const kd = kdLoss(studentClean, p.teacherClean, temps) as tf.Scalar;
+      const kd = kdLoss(studentClean, p.teacherClean, temps);
       // KL(σ(S(x)/τ_S) ‖ σ(S(x')/τ_S)): the clean prediction is the target, as in TRADES.
-      const kl = kdLoss(studentAdv, studentClean, { studentTemperature: tauS, teacherTemperature: tauS, scale: 1 }) as tf.Scalar;
+      const kl = kdLoss(studentAdv, studentClean, { studentTemperature: tauS, teacherTemperature: tauS, scale: 1 });
       return { total: tf.add<tf.Scalar>(kd, tf.mul(kl, beta)), terms: { kd, kl }, accuracyLogits: studentAdv };
     }
   };

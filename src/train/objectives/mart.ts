@@ -51,7 +51,7 @@ export function mart(options: Readonly<MartObjectiveOptions>): Objective {
     loss: (p, x, y, ctx) => {
       const adv = logitsOf(ctx.student, p.xAdv);
       const ramp = warmup === 0 ? 1 : Math.min(1, batchProgress(ctx) / warmup);
-      const total = martLoss({ clean: logitsOf(ctx.student, x), adv, labels: y }, { beta: beta * ramp, boost }) as tf.Scalar;
+      const total = martLoss({ clean: logitsOf(ctx.student, x), adv, labels: y }, { beta: beta * ramp, boost });
       return { total, terms: { mart: total }, accuracyLogits: adv };
     }
   };

@@ -101,7 +101,7 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
       const total = mtardLoss(
         { studentAdv, studentClean, robustTeacherAdv: p.robustTeacherAdv, cleanTeacherClean: p.cleanTeacherClean },
         { advWeight: state.advWeight, natWeight: state.natWeight, temperature, klReduction }
-      ) as tf.Scalar;
+      );
       const scale = klFactor(klReduction, studentAdv);
       const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergence(target, input), scale);
       return {

@@ -1,4 +1,3 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import { checkKnownKeys } from '../../core/validate.js';
 import type { Objective } from '../objective.js';
@@ -24,7 +23,7 @@ export function natural(options: Readonly<Record<string, never>> = {}): Objectiv
     prepare: () => ({}),
     loss: (_p, x, y, ctx) => {
       const z = logitsOf(ctx.student, x);
-      const ce = crossEntropy(z, y) as tf.Scalar;
+      const ce = crossEntropy(z, y);
       return { total: ce, terms: { ce }, accuracyLogits: z };
     }
   };

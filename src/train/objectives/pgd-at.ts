@@ -30,7 +30,7 @@ export function pgdAt(options: Readonly<PgdAtOptions>): Objective {
     prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed })) }),
     loss: (p, _x, y, ctx) => {
       const z = logitsOf(ctx.student, p.xAdv);
-      const ce = crossEntropy(z, y) as tf.Scalar;
+      const ce = crossEntropy(z, y);
       return { total: ce, terms: { ce }, accuracyLogits: z };
     }
   };

@@ -57,7 +57,7 @@ export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
     loss: (p, x, _y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const studentClean = logitsOf(ctx.student, x);
-      const total = rsladLoss({ studentAdv, studentClean, teacherClean: p.teacherClean }, { klReduction }) as tf.Scalar;
+      const total = rsladLoss({ studentAdv, studentClean, teacherClean: p.teacherClean }, { klReduction });
       const scale = klFactor(klReduction, studentAdv);
       const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergence(target, input), scale);
       return {

@@ -38,8 +38,8 @@ export function trades(options: Readonly<TradesObjectiveOptions>): Objective {
     loss: (p, x, y, ctx) => {
       const clean = logitsOf(ctx.student, x);
       const adv = logitsOf(ctx.student, p.xAdv);
-      const total = tradesLoss({ clean, adv, labels: y }, { beta }) as tf.Scalar;
-      return { total, terms: { ce: crossEntropy(clean, y) as tf.Scalar, kl: klDivergence(clean, adv) as tf.Scalar }, accuracyLogits: adv };
+      const total = tradesLoss({ clean, adv, labels: y }, { beta });
+      return { total, terms: { ce: crossEntropy(clean, y), kl: klDivergence(clean, adv) }, accuracyLogits: adv };
     }
   };
   return objective;
