@@ -26,3 +26,4 @@ export {
   checkSameShape,
   checkTensor
 } from './validate.js';
+export { type Student, type StudentOutputs, asVariable } from './student.js';

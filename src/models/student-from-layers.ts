@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
-import { asVariable, type Student, type StudentOutputs } from '../train/student.js';
+import { asVariable, type Student, type StudentOutputs } from '../core/student.js';
 
 /** Options of {@link studentFromLayers}. */
 export interface StudentFromLayersOptions {
