@@ -15,8 +15,8 @@ import { rangeError, typeError } from '../core/errors.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { dlrPerExample, targetedDlrPerExample } from '../losses/dlr.js';
 import { NORMS, perExampleL2, type Norm } from './norms.js';
-import { checkAttackInputs } from './pgd.js';
-import { projectL2Unchecked } from './projections.js';
+import { checkAttackInputs } from './runner.js';
+import { ballProjector } from './projections.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
 import { correctMask, gatherRows, indicesWhere, scatterRows } from './rows.js';
 import { attackValue, type AttackValue } from './attack-value.js';
@@ -126,7 +126,11 @@ interface RunResult {
   readonly success: Uint8Array;
 }
 
-/** The random start: uniform in the L∞ ball, or on the L2 sphere of radius ε; projected on the box. */
+/**
+ * The random start: uniform in the L∞ ball, or on the L2 sphere of radius ε; projected on the box. It differs from
+ * PGD's L2 start (a radius uniform in [0, ε], as torchattacks' PGDL2) on purpose: AutoAttack's reference APGD starts
+ * on the sphere, and ardkit's APGD follows its trajectories.
+ */
 function randomStart(x: tf.Tensor, cfg: ApgdConfig, rng: Random, project: (v: tf.Tensor) => tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     if (cfg.norm === 'linf') return project(tf.add(x, rng.uniform(x.shape, -cfg.eps, cfg.eps)));
@@ -158,11 +162,8 @@ function apgdRun(
     const logits = checkLogits(fn, model(xa), batch);
     return { loss: loss(logits, y, targets), logits };
   });
-  const box = cfg.norm === 'linf' ? tf.tidy(() => [tf.maximum(tf.sub(x, cfg.eps), cfg.bounds[0]), tf.minimum(tf.add(x, cfg.eps), cfg.bounds[1])]) : [];
-  const project = (v: tf.Tensor): tf.Tensor => {
-    const [lower, upper] = box;
-    return lower !== undefined && upper !== undefined ? tf.minimum(tf.maximum(v, lower), upper) : projectL2Unchecked(v, x, cfg.eps, cfg.bounds);
-  };
+  const projector = ballProjector(x, cfg.eps, cfg.norm, cfg.bounds);
+  const project = projector.project;
   const direction = (g: tf.Tensor): tf.Tensor => (cfg.norm === 'linf' ? tf.sign(g) : tf.div(g, tf.maximum(perExampleL2(g), 1e-12)));
   /** A per-point `[B]` vector broadcast against the rows of `x`. */
   const rows = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [batch, ...new Array<number>(rank - 1).fill(1)]);
@@ -262,7 +263,8 @@ function apgdRun(
       success: Uint8Array.from(get('success').dataSync())
     };
   } finally {
-    tf.dispose([...Object.values(live).filter((t): t is tf.Tensor => t !== undefined), ...box]);
+    tf.dispose(Object.values(live).filter((t): t is tf.Tensor => t !== undefined));
+    projector.dispose();
   }
 }
 

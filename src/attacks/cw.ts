@@ -3,7 +3,7 @@ import type { Model } from '../core/model.js';
 import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
 import { attackValue, withSeed, type AttackValue } from './attack-value.js';
-import { resolveObjective, resolveTargeted, runLossAttack } from './pgd.js';
+import { resolveObjective, resolveTargeted, runLossAttack } from './runner.js';
 
 /** Options of {@link cw}. */
 export interface CwOptions extends PerturbationOptions {

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import type { Bounds } from '../core/validate.js';
-import { resolveObjective, resolveTargeted, runLossAttack } from './pgd.js';
+import { resolveObjective, resolveTargeted, runLossAttack } from './runner.js';
 import type { AttackLoss } from './types.js';
 import { resolvePerturbation, type PerturbationOptions } from './options.js';
 import { attackValue, type AttackValue } from './attack-value.js';

@@ -5,7 +5,7 @@ import { rangeError } from '../core/errors.js';
 import { perExampleL2 } from './norms.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from './options.js';
 import { l2StepUnchecked, signStepUnchecked } from './steps.js';
-import { projectL2Unchecked } from './projections.js';
+import { ballProjector } from './projections.js';
 import { safeGradient } from './safe-gradient.js';
 
 /**
@@ -64,15 +64,8 @@ export function ascend(
   checkGradientsRegistered(fn);
   const batch = x.shape[0] ?? 0;
   const rng = createRandom(r.seed);
-  const [lo, hi] = r.bounds;
-  // For L∞ the ball ∩ box is a box: precompute its corners once, so each projection is two ops.
-  const box = r.norm === 'linf' ? tf.tidy(() => [tf.maximum(tf.sub(x, r.eps), lo), tf.minimum(tf.add(x, r.eps), hi)]) : [];
-  const project = (xa: tf.Tensor): tf.Tensor => {
-    const [lower, upper] = box;
-    return lower !== undefined && upper !== undefined
-      ? tf.minimum(tf.maximum(xa, lower), upper)
-      : projectL2Unchecked(xa, x, r.eps, r.bounds);
-  };
+  const projector = ballProjector(x, r.eps, r.norm, r.bounds);
+  const project = projector.project;
   const gradient = safeGradient((xa: tf.Tensor) => {
     const values = objective(xa);
     checkPerExample(fn, objectiveArg, values, batch);
@@ -95,7 +88,7 @@ export function ascend(
     xAdv?.dispose();
     throw error;
   } finally {
-    tf.dispose(box);
+    projector.dispose();
   }
 }
 

@@ -60,3 +60,18 @@ export function projectL2Unchecked(xAdv: tf.Tensor, x: tf.Tensor, eps: number, b
     return tf.clipByValue(tf.add(x, tf.mul(delta, factor)), bounds[0], bounds[1]);
   });
 }
+
+/**
+ * The projection on the ε-ball around `x` intersected with `bounds`, for the iterative attacks (PGD's ascent and
+ * APGD). For L∞ the ball ∩ box is a box, whose corners are computed once so that each projection is two ops; for
+ * L2, {@link projectL2Unchecked}. Internal: `x` is validated by the caller, which disposes the projector.
+ */
+export function ballProjector(x: tf.Tensor, eps: number, norm: 'linf' | 'l2', bounds: Bounds): { project: (v: tf.Tensor) => tf.Tensor; dispose: () => void } {
+  if (norm === 'l2') return { project: (v) => projectL2Unchecked(v, x, eps, bounds), dispose: () => {} };
+  const lower = tf.tidy(() => tf.maximum(tf.sub(x, eps), bounds[0]));
+  const upper = tf.tidy(() => tf.minimum(tf.add(x, eps), bounds[1]));
+  return {
+    project: (v) => tf.minimum(tf.maximum(v, lower), upper),
+    dispose: () => { tf.dispose([lower, upper]); }
+  };
+}

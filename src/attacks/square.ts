@@ -4,7 +4,7 @@ import { createRandom, type Random } from '../core/random.js';
 import { checkBounds, checkInteger, checkKnownKeys, optionKeys, checkLogits, checkNonNegative, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
-import { checkAttackInputs } from './pgd.js';
+import { checkAttackInputs } from './runner.js';
 import { gatherRows, indicesWhere } from './rows.js';
 import { attackValue, type AttackValue } from './attack-value.js';
 

@@ -15,7 +15,7 @@ import { rangeError, typeError } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { apgd, apgdTargeted } from '../attacks/apgd.js';
 import { NORMS, type Norm } from '../attacks/norms.js';
-import { checkAttackInputs } from '../attacks/pgd.js';
+import { checkAttackInputs } from '../attacks/runner.js';
 import { safeGradient } from '../attacks/safe-gradient.js';
 import { correctMask, gatherRows, indicesWhere } from '../attacks/rows.js';
 import { square } from '../attacks/square.js';
