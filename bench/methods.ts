@@ -66,7 +66,8 @@ const opts = parseOptions('Usage: npm run bench:methods -- [options]', {
   worker: { type: 'string', description: 'internal: run as worker k/n of a parallel run', default: '' },
   quick: { type: 'boolean', description: 'a smaller run: 1 seed, MLPs, fewer images, no AutoAttack on teachers', default: false },
   'train-size': { type: 'string', description: 'training images (default 10000; --quick 4000)', default: '' },
-  'test-size': { type: 'string', description: 'test images evaluated (default 200; --quick 100)', default: '' },
+  'test-size': { type: 'string', description: 'test images evaluated for the MLPs and the shared DARHT candidates (default 200; --quick 100)', default: '' },
+  'cnn-test-size': { type: 'string', description: 'test images evaluated for the CNNs (default 100: their AutoAttack costs about 4 times the MLPs\' per image)', default: '100' },
   epochs: { type: 'string', description: 'student epochs (default 2)', default: '' },
   cache: { type: 'string', description: 'checkpoint and result cache', default: 'bench/.cache/methods' },
   json: { type: 'string', description: 'results file (default bench/methods.json; --quick bench/methods-quick.json)', default: '' },
@@ -77,6 +78,9 @@ const quick = opts.quick;
 const seeds = positive('seeds', quick && opts.seeds === '2' ? '1' : opts.seeds, true);
 const trainSize = positive('train-size', opts['train-size'] || (quick ? '4000' : '10000'), true);
 const testSize = positive('test-size', opts['test-size'] || (quick ? '100' : '200'), true);
+const cnnTestSize = positive('cnn-test-size', opts['cnn-test-size'], true);
+/** Test images a family's models are evaluated on (the first ones of the test file). */
+const testSizeOf = (family: Family): number => (family === 'cnn' ? cnnTestSize : testSize);
 const epochs = positive('epochs', opts.epochs || '2', true);
 const families = (quick && opts.families === 'mlp,cnn' ? 'mlp' : opts.families).split(',').filter((f) => f !== '') as Family[];
 const jsonPath = opts.json || (quick ? 'bench/methods-quick.json' : 'bench/methods.json');
@@ -116,7 +120,7 @@ async function loadData(): Promise<Data> {
   if (!(eps > 0 && eps < 1)) throw new RangeError(`--eps must be in (0, 1) (got ${opts.eps})`);
   if (cifar) {
     const train = await loadCifar(opts['cifar-train'].split(','), { variant: 10, limit: trainSize });
-    const test = await loadCifar(opts['cifar-test'], { variant: 10, limit: testSize });
+    const test = await loadCifar(opts['cifar-test'], { variant: 10, limit: Math.max(testSize, cnnTestSize) });
     return { name: 'CIFAR-10', train, test, shape: [32, 32, 3], eps };
   }
   let files: { trainImages: string; trainLabels: string; testImages: string; testLabels: string };
@@ -143,7 +147,7 @@ async function loadData(): Promise<Data> {
   }
   const train = await loadIdxDataset(files.trainImages, files.trainLabels, { limit: trainSize });
   // Test images are the file's last ones, never seen by any choice made here.
-  const test = await loadIdxDataset(files.testImages, files.testLabels, { limit: testSize });
+  const test = await loadIdxDataset(files.testImages, files.testLabels, { limit: Math.max(testSize, cnnTestSize) });
   return { name, train, test, shape: train.x.shape.slice(1), eps };
 }
 
@@ -403,6 +407,20 @@ async function train(key: string, net: tfl.LayersModel | Student, data: ImageDat
   return seconds;
 }
 
+const familyData = new Map<string, Data>();
+/** The data with the test set cut to the family's size (the shared candidates use the MLPs'). */
+function forFamily(data: Data, family: Family): Data {
+  const n = Math.min(testSizeOf(family), data.test.x.shape[0] ?? 0);
+  if (n === (data.test.x.shape[0] ?? 0)) return data;
+  const key = `${family}-${String(n)}`;
+  let d = familyData.get(key);
+  if (d === undefined) {
+    d = { ...data, test: { x: tf.slice(data.test.x, 0, n), y: tf.slice(data.test.y, 0, n) } };
+    familyData.set(key, d);
+  }
+  return d;
+}
+
 function evaluateModel(key: string, model: Model, data: Data, withAutoAttack: boolean, trainSeconds: number, withSanity = true): Scores {
   const cached = readCache<Scores>(`${key}.scores`);
   if (cached !== undefined) {
@@ -508,7 +526,7 @@ const familyTag = (data: Data, family: Family): string => `${data.name}-${family
 const sharedTag = (data: Data): string => `${data.name}-${String(trainSize)}-${String(data.eps)}-${RECIPE}`;
 /** The evaluations a family's teacher step ends with (the progress bar watches for them). */
 const teacherEvalKeys = (data: Data, family: Family): string[] => [
-  ...['teacher (PGD-AT)', 'clean teacher'].map((n) => `${familyTag(data, family)}-eval-t${String(testSize)}-${n}`),
+  ...['teacher (PGD-AT)', 'clean teacher'].map((n) => `${familyTag(data, family)}-eval-t${String(testSizeOf(family))}-${n}`),
   ...sharedCandidates(data.shape).map(([n]) => `${sharedTag(data)}-eval-t${String(testSize)}-candidate ${n}`)
 ];
 
@@ -578,8 +596,10 @@ async function familyRun(family: Family, data: Data, rows: Row[]): Promise<Teach
     ...candidates.slice(1).map(([name, net]) => [`candidate ${name}`, net, 0] as [string, tfl.LayersModel, number])
   ];
   for (const [name, net, seconds] of teachersEvaluated) {
-    const key = name.startsWith('candidate ') ? `${sharedTag(data)}-eval-t${String(testSize)}-${name}` : `${tag}-eval-t${String(testSize)}-${name}`;
-    const scores = await step(`${family}: evaluate ${name}`, 20 * scale(family), () => Promise.resolve(evaluateClaimed(key, () => asModel(net), data, !quick || name === 'teacher (PGD-AT)', seconds)));
+    const candidate = name.startsWith('candidate ');
+    const key = candidate ? `${sharedTag(data)}-eval-t${String(testSize)}-${name}` : `${tag}-eval-t${String(testSizeOf(family))}-${name}`;
+    const on = forFamily(data, candidate ? 'mlp' : family);
+    const scores = await step(`${family}: evaluate ${name}`, 20 * scale(family), () => Promise.resolve(evaluateClaimed(key, () => asModel(net), on, !quick || name === 'teacher (PGD-AT)', seconds)));
     teacherRow(name, net, scores);
   }
   return {
@@ -748,7 +768,7 @@ function report(data: Data, rows: Row[], teachers: Partial<Record<Family, Teache
     dataset: data.name,
     eps: data.eps,
     trainSize,
-    testSize: data.test.x.shape[0],
+    testSize: Object.fromEntries(families.map((f) => [f, forFamily(data, f).test.x.shape[0]])),
     epochs,
     seeds,
     families,
@@ -772,7 +792,7 @@ function report(data: Data, rows: Row[], teachers: Partial<Record<Family, Teache
     `Every student of a family has the same architecture and the same initial weights for a given seed, and trains for ${String(epochs)} epochs on ${String(trainSize)} training images`,
     `(batch 128, Adam 0.01, PGD-5 training attacks with steps of 2.5·ε/5 unless the method's attack differs). Teachers and DARHT's candidates train to convergence, once, and serve every seed:`,
     `Adam 0.003 with cosine decay for 10 epochs (dense networks) or 6 (convolutional). ${String(jobCount)} worker process(es), one wasm thread each.`,
-    `Evaluation on the first ${String(data.test.x.shape[0])} test images: clean, PGD-20 and CW-20 (κ = 0, steps 2.5·ε/20), AutoAttack standard (APGD-CE, APGD-T, Square 5000 queries)`,
+    `Evaluation on the first ${families.map((f) => `${String(forFamily(data, f).test.x.shape[0])} test images (${f === 'cnn' ? 'CNNs' : 'MLPs and the shared DARHT candidates'})`).join(' and ')}: clean, PGD-20 and CW-20 (κ = 0, steps 2.5·ε/20), AutoAttack standard (APGD-CE, APGD-T, Square 5000 queries)`,
     `of the deployed model (LTD: logits / τ_S), and \`sanityChecks\` on ${String(SANITY_POINTS)} of them (seed 0). Accuracies in %, mean ± half the range over ${String(seeds)} seed${seeds === 1 ? '' : 's'}.`,
     ''
   ];
@@ -819,7 +839,7 @@ function plan(data: Data): Planned[] {
     // The shared candidates count with every family's teachers: whichever worker gets there first trains them.
     { weight: ((family === 'cnn' ? 6 : 10) * 6 + 0.3 * epochs + 20 * 2) * scale(family) + 10 * 3 + 20 * 3 / families.length, results: teacherEvalKeys(data, family) },
     ...selected.flatMap((m) =>
-      Array.from({ length: seeds }, (_, seed) => ({ weight: studentWeight(m, family), results: [`${studentKey(data, family, m, seed)}-eval-t${String(testSize)}`] }))
+      Array.from({ length: seeds }, (_, seed) => ({ weight: studentWeight(m, family), results: [`${studentKey(data, family, m, seed)}-eval-t${String(testSizeOf(family))}`] }))
     )
   ]);
 }
@@ -874,7 +894,7 @@ async function main(): Promise<void> {
   const data = await loadData();
   const command = `npm run bench:methods -- ${process.argv.slice(2).join(' ')}`.trim().replace(/ --$/, '');
   if (worker === undefined) {
-    console.log(`method benchmark on ${data.name}: ε = ${String(data.eps)}, ${String(trainSize)} training and ${String(data.test.x.shape[0])} test images, ${String(seeds)} seed(s), ${families.join(' and ')}, backend ${backend}, ${String(jobCount)} job(s)`);
+    console.log(`method benchmark on ${data.name}: ε = ${String(data.eps)}, ${String(trainSize)} training and ${families.map((f) => `${String(forFamily(data, f).test.x.shape[0])} (${f})`).join(' / ')} test images, ${String(seeds)} seed(s), ${families.join(' and ')}, backend ${backend}, ${String(jobCount)} job(s)`);
   }
   if (jobCount > 1 && worker === undefined) {
     await runWorkers(data);
@@ -894,7 +914,7 @@ async function main(): Promise<void> {
       let params = 0;
       for (let seed = 0; seed < seeds; seed++) {
         const key = studentKey(data, family, method, seed);
-        const evalKey = `${key}-eval-t${String(testSize)}`;
+        const evalKey = `${key}-eval-t${String(testSizeOf(family))}`;
         if (worker !== undefined && (readCache(`${evalKey}.scores`) !== undefined || !claim(key))) continue;
         const weight = studentWeight(method, family);
         try {
@@ -904,7 +924,7 @@ async function main(): Promise<void> {
             const seconds = await train(key, built.student, data.train, built.objective, epochs, seed);
             const deployed = (built.objective as { deploy?: (m: Model) => Model }).deploy;
             const model = deployed === undefined ? asModel(built.net) : deployed(asModel(built.net));
-            const s = evaluateModel(evalKey, model, data, true, seconds, seed === 0);
+            const s = evaluateModel(evalKey, model, forFamily(data, family), true, seconds, seed === 0);
             built.objective.dispose?.();
             built.net.dispose();
             return s;
