@@ -7,9 +7,9 @@
  *   node --disable-warning=ExperimentalWarning --loader ts-node/esm bench/toy-evaluation.ts
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, apgdTargeted, autoAttack, pgd, square } from '../src/attacks/index.js';
+import { apgd, apgdTargeted, pgd, square } from '../src/attacks/index.js';
 import type { Model } from '../src/core/index.js';
-import { sanityChecks } from '../src/eval/index.js';
+import { sanityChecks, autoAttack } from '../src/eval/index.js';
 import { accuracy, toyProblem, useBackend } from '../__tests__/helpers.js';
 
 const pct = (v: number): string => `${(100 * v).toFixed(1)} %`;

@@ -9,9 +9,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
 import { fromLayersModel, createRandom, type Model } from 'ardkit/core';
-import { autoAttack, pgd } from 'ardkit/attacks';
+import { pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
-import { evaluate, sanityChecks } from 'ardkit/eval';
+import { evaluate, sanityChecks, autoAttack } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
 import { chooseBackend } from './common.js';

@@ -6,27 +6,8 @@
  * function takes them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  apgd,
-  apgdAttack,
-  apgdTargeted,
-  apgdTargetedAttack,
-  autoAttackSuite,
-  cw,
-  cwAttack,
-  fgsm,
-  fgsmAttack,
-  isAttackValue,
-  pgd,
-  pgdAttack,
-  square,
-  squareAttack,
-  tradesAttack,
-  tradesKlAttack,
-  worstCase,
-  type AttackValue
-} from '../../src/attacks/index.js';
-import { evaluate, robustnessCurve, transferability } from '../../src/eval/index.js';
+import { apgd, apgdAttack, apgdTargeted, apgdTargetedAttack, autoAttackSuite, cw, cwAttack, fgsm, fgsmAttack, isAttackValue, pgd, pgdAttack, square, squareAttack, tradesAttack, tradesKlAttack, type AttackValue } from '../../src/attacks/index.js';
+import { evaluate, robustnessCurve, transferability, worstCase } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
 import { expectNoLeak, expectThrowsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
 

@@ -3,17 +3,8 @@
  * eot (means and averaged gradients), bad inputs and leaks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  apgd,
-  apgdTargeted,
-  autoAttack,
-  autoAttackSuite,
-  eot,
-  square,
-  worstCase,
-  type Attack,
-  type WorstCaseProgress
-} from '../../src/attacks/index.js';
+import { apgd, apgdTargeted, autoAttackSuite, eot, square, type Attack } from '../../src/attacks/index.js';
+import { autoAttack, worstCase, type WorstCaseProgress } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
 import { accuracy, expectNoLeak, expectThrowsNoLeak, maxDistance, rows, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
 import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';

@@ -47,7 +47,7 @@ function gradients(net: tfl.Sequential, x: tf.Tensor, y: tf.Tensor1D): number[][
   return tf.tidy(() => {
     const model = fromLayersModel(net);
     // Without a variable list, variableGrads differentiates every trainable variable alive: this net's only.
-    const { grads } = tf.variableGrads(() => crossEntropy(model(x), y) as tf.Scalar);
+    const { grads } = tf.variableGrads(() => crossEntropy(model(x), y));
     const dx = tf.grad((xa: tf.Tensor) => crossEntropy(model(xa), y))(x);
     expect(Object.keys(grads)).toHaveLength(net.trainableWeights.length);
     return [...net.trainableWeights.map((w) => Array.from(grads[w.name]?.dataSync() ?? [NaN])), Array.from(dx.dataSync())];
@@ -117,7 +117,7 @@ export function trainingSuite(title: string, setup: () => Promise<void>): void {
       const { x, y } = bands(8, 28, 28, 1, 4, 4);
       const step = (): void => {
         const xAdv = pgd(model, x, y, { eps: 0.1, steps: 2, seed: 1 });
-        optimizer.minimize(() => crossEntropy(model(xAdv), y) as tf.Scalar);
+        optimizer.minimize(() => crossEntropy(model(xAdv), y));
         xAdv.dispose();
       };
       step();

@@ -317,7 +317,7 @@ function trainMlp(data: ToyData): MlpWeights {
     const y = tf.tensor1d(data.y, 'int32');
     const opt = tf.train.adam(0.05);
     for (let step = 0; step < 40; step++) {
-      opt.minimize(() => L.crossEntropy(tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2), y) as tf.Scalar);
+      opt.minimize(() => L.crossEntropy(tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2), y));
     }
     opt.dispose();
     const out = { w1: w1.dataSync() as Float32Array, b1: b1.dataSync() as Float32Array, w2: w2.dataSync() as Float32Array, b2: b2.dataSync() as Float32Array };

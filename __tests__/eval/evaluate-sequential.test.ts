@@ -1,8 +1,8 @@
 /** evaluate's sequential (AutoAttack-style) mode gives worstCase's per-point results, in batches. */
 import * as tf from '@tensorflow/tfjs-core';
-import { worstCase, type Attack } from '../../src/attacks/index.js';
+import { type Attack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
-import { evaluate } from '../../src/eval/index.js';
+import { evaluate, worstCase } from '../../src/eval/index.js';
 import { expectThrowsNoLeak, useBackend } from '../helpers.js';
 import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 

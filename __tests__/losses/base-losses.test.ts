@@ -89,10 +89,10 @@ describe.each(['cpu', 'wasm'] as const)('base losses (%s)', (backend) => {
     const z = tf.tensor2d(randomLogits(4, 5, 2, 3));
     const w = tf.tensor2d(randomLogits(4, 5, 2, 4));
     const y = tf.tensor1d([1, 0, 4, 2], 'int32');
-    expect(gradientCheckError((t) => crossEntropy(t as tf.Tensor2D, y) as tf.Scalar, z)).toBeLessThan(1e-2);
-    expect(gradientCheckError((t) => klDivergence(t as tf.Tensor2D, w) as tf.Scalar, z)).toBeLessThan(1e-2);
-    expect(gradientCheckError((t) => klDivergence(w, t as tf.Tensor2D) as tf.Scalar, z)).toBeLessThan(1e-2);
-    expect(gradientCheckError((t) => cwMarginLoss(t as tf.Tensor2D, y, { kappa: 0.5 }) as tf.Scalar, z, 1e-3)).toBeLessThan(1e-2);
+    expect(gradientCheckError((t) => crossEntropy(t as tf.Tensor2D, y), z)).toBeLessThan(1e-2);
+    expect(gradientCheckError((t) => klDivergence(t as tf.Tensor2D, w), z)).toBeLessThan(1e-2);
+    expect(gradientCheckError((t) => klDivergence(w, t as tf.Tensor2D), z)).toBeLessThan(1e-2);
+    expect(gradientCheckError((t) => cwMarginLoss(t as tf.Tensor2D, y, { kappa: 0.5 }), z, 1e-3)).toBeLessThan(1e-2);
     tf.dispose([z, w, y]);
   });
 

@@ -293,7 +293,7 @@ describe.each(['cpu', 'wasm'] as const)('distillation losses (%s)', (backend) =>
         }, 0);
         expectRelClose(v, expected);
       });
-      const err = gradientCheckError((v) => teacherFeatureMapLoss(v as tf.Tensor2D, ts, y, { divergence, weighting }) as tf.Scalar, z);
+      const err = gradientCheckError((v) => teacherFeatureMapLoss(v as tf.Tensor2D, ts, y, { divergence, weighting }), z);
       expect(err).toBeLessThan(1e-2);
       expectNoLeak(() => teacherFeatureMapLoss(z, ts, y, { divergence, weighting }));
       tf.dispose([z, ...ts, y, none]);
@@ -329,7 +329,7 @@ describe.each(['cpu', 'wasm'] as const)('distillation losses (%s)', (backend) =>
       });
       // The module's weights receive gradients through the targets.
       const sa = tf.tensor2d(randomLogits(B, C, 3, 61));
-      const { grads } = tf.variableGrads(() => klDivergence(comp.apply(t), sa, { targetType: 'probabilities' }) as tf.Scalar, [comp.weights]);
+      const { grads } = tf.variableGrads(() => klDivergence(comp.apply(t), sa, { targetType: 'probabilities' }), [comp.weights]);
       const g = grads[comp.weights.name]!;
       expect(Array.from(g.dataSync()).some((v) => v !== 0)).toBe(true);
       expectNoLeak(() => comp.apply(t));

@@ -37,7 +37,7 @@ describe('studentTeacherHead', () => {
     const opt = tf.train.adam(0.05);
     const loss = (): tf.Scalar => {
       const [, fm] = student.apply(x) as tf.Tensor[];
-      return teacherFeatureMapLoss(fm as tf.Tensor2D, teachers, y, { weighting: 'uniform' }) as tf.Scalar;
+      return teacherFeatureMapLoss(fm as tf.Tensor2D, teachers, y, { weighting: 'uniform' });
     };
     const first = tf.tidy(() => loss().dataSync()[0]!);
     for (let i = 0; i < 60; i++) opt.minimize(loss, true)?.dispose();

@@ -1,12 +1,9 @@
-import * as tf from '@tensorflow/tfjs-core';
-import type { Model } from '../core/model.js';
-import { checkBounds, checkFunction, checkInBounds, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLogits, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
+import { checkBounds, checkInteger, checkKnownKeys, optionKeys, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { apgdAttackAs, apgdTargetedAttackAs } from './apgd.js';
 import { NORMS, type Norm } from './norms.js';
 import { squareAttackAs } from './square.js';
 import type { AttackValue } from './attack-value.js';
-import { worstCaseAs, type WorstCaseOptions, type WorstCaseResult } from './worst-case.js';
 
 /** Which AutoAttack ensemble to run. */
 export type AutoAttackVersion = 'standard' | 'fast';
@@ -39,10 +36,8 @@ export interface AutoAttackSuiteOptions {
   readonly seed?: number;
 }
 
-/** Options of {@link autoAttack}: the suite's options and a progress callback. */
-export interface AutoAttackOptions extends AutoAttackSuiteOptions, WorstCaseOptions {}
-
-const SUITE_KEYS = optionKeys<AutoAttackSuiteOptions>()('eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'bounds', 'seed');
+/** The option keys of {@link AutoAttackSuiteOptions}. Internal. */
+export const SUITE_KEYS = optionKeys<AutoAttackSuiteOptions>()('eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'bounds', 'seed');
 
 /**
  * The members of the AutoAttack ensemble (Croce & Hein 2020, arXiv 2003.01690) as named attacks, in run order:
@@ -62,7 +57,8 @@ export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Reco
   return buildSuite('autoAttackSuite', options, SUITE_KEYS);
 }
 
-function buildSuite(fn: string, options: Readonly<AutoAttackOptions>, keys: readonly (keyof AutoAttackOptions)[]): Record<string, AttackValue> {
+/** {@link autoAttackSuite} for options that may hold more `keys`, with errors naming `fn`. Internal. */
+export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options: Readonly<O>, keys: readonly (keyof O & string)[]): Record<string, AttackValue> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, keys);
   if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
@@ -83,41 +79,4 @@ function buildSuite(fn: string, options: Readonly<AutoAttackOptions>, keys: read
   };
   if (version === 'standard' && norm === 'linf') suite.square = squareAttackAs(fn, { eps, queries, bounds, seed });
   return suite;
-}
-
-/**
- * AutoAttack (Croce & Hein 2020, arXiv 2003.01690): the parameter-free ensemble the robustness literature
- * reports. APGD-CE, then APGD-T, then (standard, L∞) the black-box Square attack, each only on the points still
- * classified correctly; a point is robust only if it survives all three. See {@link autoAttackSuite} for the
- * members and {@link worstCase} for the result.
- *
- * @param model - a {@link Model} returning logits `[B, C]`, C ≥ 4 (APGD-T's targeted DLR loss needs it).
- * @param x - clean inputs `[B, ...]` inside `bounds`.
- * @param y - `[B]` int32 labels.
- * @param options - see {@link AutoAttackOptions}.
- * @returns a {@link WorstCaseResult}: clean and robust accuracy, accuracy after each member, per-point masks,
- * which member fooled each point, seconds per member, and `x'` (the caller disposes `xAdv`).
- * @throws RangeError for invalid options (see {@link autoAttackSuite}), inputs or labels, or a model with the wrong
- * output shape or fewer than 4 classes; TypeError when model is not a function.
- * @example
- * const r = autoAttack(model, x, y, { eps: 8 / 255 });
- * console.log(`clean ${r.clean}, AutoAttack ${r.worstCase}`, r.attacks); // accuracy after each member
- * r.xAdv.dispose();
- */
-export function autoAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<AutoAttackOptions>): WorstCaseResult {
-  const fn = 'autoAttack';
-  const suite = buildSuite(fn, options, [...SUITE_KEYS, 'onProgress']);
-  checkFunction(fn, 'model', model);
-  const input = checkInput(fn, 'x', x);
-  const n = input.shape[0] ?? 0;
-  // What the members would reject, checked before any of them runs: inputs outside the box, and (APGD-T) a model
-  // with fewer than 4 classes, which would otherwise surface only after the whole of APGD-CE.
-  checkInBounds(fn, 'x', input, options.bounds === undefined ? [0, 1] : checkBounds(fn, options.bounds));
-  if (n > 0) {
-    tf.tidy(() => {
-      const logits = checkLogits(fn, model(tf.slice(input, 0, 1)), 1);
-      if ((logits.shape[1] ?? 0) < 4) rangeError(fn, 'model', "return logits for at least 4 classes (APGD-T's targeted DLR loss needs them)", logits);
-    });
-  }
-  return worstCaseAs(fn, model, input, y, suite, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
 }

@@ -1,6 +1,7 @@
 /**
  * Adversarial attacks: FGSM, PGD (L∞/L2, any loss, targeted), CW margin, the TRADES-KL attack, APGD
- * (CE, DLR, targeted), the black-box Square attack, AutoAttack and any worst-case ensemble, EoT for
+ * (CE, DLR, targeted), the black-box Square attack, the members of AutoAttack (`autoAttackSuite`; `autoAttack` and
+ * `worstCase` are in `ardkit/eval`), EoT for
  * stochastic models, and the step and projection primitives they share.
  * @packageDocumentation
  */
@@ -17,13 +18,10 @@ export { type CwOptions, cw, cwAttack } from './cw.js';
 export { type TradesAttackOptions, tradesAttack, tradesKlAttack } from './trades-attack.js';
 export { type ApgdLoss, APGD_LOSSES, type ApgdBaseOptions, type ApgdOptions, type ApgdTargetedOptions, apgd, apgdTargeted, apgdAttack, apgdTargetedAttack } from './apgd.js';
 export { type SquareOptions, type SquareResult, square, squareAttack } from './square.js';
-export { type WorstCaseOptions, type WorstCaseProgress, type WorstCaseResult, worstCase } from './worst-case.js';
 export {
   type AutoAttackVersion,
   AUTO_ATTACK_VERSIONS,
   type AutoAttackSuiteOptions,
-  type AutoAttackOptions,
-  autoAttackSuite,
-  autoAttack
+  autoAttackSuite
 } from './auto-attack.js';
 export { eot } from './eot.js';

@@ -3,7 +3,7 @@ import type { Model } from '../core/model.js';
 import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits, inheritChecks, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
-import { runSequential } from '../attacks/worst-case.js';
+import { runSequential } from './worst-case.js';
 
 /** Progress of {@link evaluate}, reported after each batch. */
 export interface EvaluateProgress {
@@ -30,10 +30,22 @@ export interface EvaluateOptions {
   readonly sequential?: boolean;
 }
 
-/** What {@link evaluate} measured. Accuracies are fractions in `[0, 1]`. */
+/** How the attacks of an evaluation ran: each on every point, or in order, each on the points still robust. */
+export type EvaluationMode = 'independent' | 'sequential';
+
+/**
+ * What an evaluation measured: the one result type of `evaluate`, `worstCase` and `autoAttack` (which add to it), and
+ * what `fit`'s validation reports a part of. Accuracies are fractions in `[0, 1]`.
+ */
 export interface EvaluationResult {
   /** Number of examples. */
   readonly n: number;
+  /**
+   * `'independent'`: every attack ran on every point, and `attacks` holds each attack's own robust accuracy.
+   * `'sequential'`: the attacks ran in order, each on the points all earlier ones failed on, and `attacks` holds the
+   * accuracy after each attack and every attack before it. `worstCase` means the same in both.
+   */
+  readonly mode: EvaluationMode;
   /** Clean accuracy. */
   readonly clean: number;
   /**
@@ -177,6 +189,7 @@ export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1
   const share = (v: Uint8Array): number => (n === 0 ? 0 : v.reduce((s, b) => s + b, 0) / n);
   return {
     n,
+    mode: sequential ? 'sequential' : 'independent',
     clean: share(clean),
     attacks: Object.fromEntries(names.map((name) => [name, share(perAttack[name] ?? new Uint8Array(0))])),
     worstCase: share(worst),

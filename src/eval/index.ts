@@ -1,9 +1,12 @@
 /**
- * Robustness evaluation: clean accuracy, accuracy per attack and worst case, robustness curves over ε,
+ * Robustness evaluation: clean accuracy, accuracy per attack and worst case (`evaluate`), worst-case ensembles run
+ * AutoAttack-style (`worstCase`, `autoAttack`), robustness curves over ε,
  * transferability between models and teacher selection (DARHT), and sanity checks for gradient masking.
  * @packageDocumentation
  */
-export { type EvaluateOptions, type EvaluateProgress, type EvaluationResult, evaluate } from './evaluate.js';
+export { type EvaluateOptions, type EvaluateProgress, type EvaluationMode, type EvaluationResult, evaluate } from './evaluate.js';
+export { type WorstCaseOptions, type WorstCaseProgress, type WorstCaseResult, worstCase } from './worst-case.js';
+export { type AutoAttackOptions, autoAttack } from './auto-attack.js';
 export {
   type RobustnessCurveOptions,
   type RobustnessCurveProgress,

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkNonNegative, checkPositive } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
+import type { EvaluationResult } from '../eval/evaluate.js';
 import type { Schedule } from './schedules.js';
 import type { Objective } from './objective.js';
 
@@ -26,15 +27,8 @@ export interface BatchInfo {
   readonly skipped: boolean;
 }
 
-/** Accuracies measured by validation (see `evaluate`). */
-export interface ValidationResult {
-  /** Clean accuracy. */
-  readonly clean: number;
-  /** Robust accuracy per attack. */
-  readonly attacks: Readonly<Record<string, number>>;
-  /** Worst-case robust accuracy. */
-  readonly worstCase: number;
-}
+/** What validation reports after an epoch: the accuracies of `evaluate`'s {@link EvaluationResult}. */
+export type ValidationResult = Pick<EvaluationResult, 'clean' | 'attacks' | 'worstCase'>;
 
 /** An epoch's summary, kept in the history and given to {@link FitOptions.onEpochEnd}. */
 export interface EpochInfo {

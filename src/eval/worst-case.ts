@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFunction, checkInput, checkKnownKeys, optionKeys, checkLabels, checkLogits } from '../core/validate.js';
 import { isTensor, rangeError, typeError } from '../core/errors.js';
-import { correctMask, gatherRows, indicesWhere, scatterRows } from './rows.js';
-import type { Attack } from './types.js';
+import { correctMask, gatherRows, indicesWhere, scatterRows } from '../attacks/rows.js';
+import type { Attack } from '../attacks/types.js';
+import type { EvaluationResult } from './evaluate.js';
 
 /** Progress of {@link worstCase}, reported after each attack. */
 export interface WorstCaseProgress {
@@ -28,34 +29,18 @@ export interface WorstCaseOptions {
 }
 
 /**
- * What {@link worstCase} measured, in the shape of `evaluate`'s result (so either can be used where the other is
- * expected), plus `x'` and which attack fooled each point. Accuracies are fractions in `[0, 1]`.
+ * What {@link worstCase} measured: an {@link EvaluationResult} of mode `'sequential'` (`attacks` holds the accuracy
+ * after each attack and every attack before it, AutoAttack's running log), plus `x'` and which attack fooled each
+ * point. Accuracies are fractions in `[0, 1]`.
  */
-export interface WorstCaseResult {
-  /** Number of examples. */
-  readonly n: number;
-  /** Clean accuracy. */
-  readonly clean: number;
-  /**
-   * Per attack, the robust accuracy **after it and every attack before it** (AutoAttack's running log): an
-   * attack only runs on the points all earlier ones failed on, so its accuracy alone is not measured.
-   */
-  readonly attacks: Readonly<Record<string, number>>;
-  /** The share of points correct on `x` and on every attack's `x'`: the robust accuracy of the ensemble. */
-  readonly worstCase: number;
-  /** Per point, 1 where the point counts as correct (clean) or robust. */
-  readonly perPoint: {
-    /** 1 where the clean input is classified correctly. */
-    readonly clean: Uint8Array;
-    /** Per attack, 1 where the point is still robust after that attack (and every one before it). */
-    readonly attacks: Readonly<Record<string, Uint8Array>>;
-    /** 1 where the point survives every attack. */
-    readonly worstCase: Uint8Array;
+export interface WorstCaseResult extends EvaluationResult {
+  /** Always `'sequential'`: each attack ran only on the points every earlier one failed on. */
+  readonly mode: 'sequential';
+  /** Per point, as in {@link EvaluationResult.perPoint}, and which attack broke each point. */
+  readonly perPoint: EvaluationResult['perPoint'] & {
     /** The name of the attack whose `x'` first fooled the point; null where the point is robust or misclassified at `x`. */
     readonly brokenBy: readonly (string | null)[];
   };
-  /** Seconds spent in each attack (including the model call on its output). */
-  readonly seconds: Readonly<Record<string, number>>;
   /**
    * `x'`, same shape as `x`: per point, the first adversarial example found; for points robust to every attack,
    * the last attack's output; for points misclassified at `x`, `x` itself. The caller disposes it.
@@ -207,6 +192,7 @@ export function worstCaseAs(
   const final = run.after[run.after.length - 1] ?? run.clean;
   return {
     n,
+    mode: 'sequential',
     clean: share(run.clean),
     attacks: Object.fromEntries(entries.map(([name], i) => [name, share(run.after[i] ?? final)])),
     worstCase: share(final),
