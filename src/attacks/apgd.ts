@@ -2,19 +2,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
 import {
-  checkBounds,
   checkGradientsRegistered,
   checkInteger,
-  checkKnownKeys, optionKeys,
+  checkKnownKeys,
+  optionKeys,
   checkLogits,
-  checkNonNegative,
   checkOneOf,
   type Bounds
 } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { dlrPerExample, targetedDlrPerExample } from '../losses/dlr.js';
-import { NORMS, perExampleL2, type Norm } from './norms.js';
+import { perExampleL2, type Norm } from './norms.js';
+import { resolveThreat } from './options.js';
 import { checkAttackInputs } from './runner.js';
 import { ballProjector } from './projections.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
@@ -78,16 +78,10 @@ const BASE_KEYS = optionKeys<ApgdBaseOptions>()('eps', 'norm', 'steps', 'restart
 /** Validates the options shared by both APGD variants; throws before any tensor exists. */
 function resolveApgd(fn: string, options: Readonly<ApgdBaseOptions>): ApgdConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
-  const eps = checkNonNegative(fn, 'eps', options.eps);
-  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
+  const { eps, norm, bounds, seed } = resolveThreat(fn, options);
   const steps = options.steps === undefined ? 100 : checkInteger(fn, 'steps', options.steps, 1);
   const restarts = options.restarts === undefined ? 1 : checkInteger(fn, 'restarts', options.restarts, 1);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
-  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) {
-    rangeError(fn, 'seed', 'be a finite number', options.seed);
-  }
-  return { eps, norm, steps, restarts, bounds, seed: options.seed };
+  return { eps, norm, steps, restarts, bounds, seed };
 }
 
 /**

@@ -1,7 +1,8 @@
-import { checkBounds, checkInteger, checkKnownKeys, optionKeys, checkNonNegative, checkOneOf, type Bounds } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { checkInteger, checkKnownKeys, optionKeys, checkOneOf, type Bounds } from '../core/validate.js';
+import { typeError } from '../core/errors.js';
 import { apgdAttackAs, apgdTargetedAttackAs } from './apgd.js';
-import { NORMS, type Norm } from './norms.js';
+import type { Norm } from './norms.js';
+import { resolveThreat } from './options.js';
 import { squareAttackAs } from './square.js';
 import type { AttackValue } from './attack-value.js';
 
@@ -61,17 +62,15 @@ export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Reco
 export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options: Readonly<O>, keys: readonly (keyof O & string)[]): Record<string, AttackValue> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, keys);
-  if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
-  const eps = checkNonNegative(fn, 'eps', options.eps);
-  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
+  const suiteOptions: Readonly<AutoAttackSuiteOptions> = options;
+  const threat = resolveThreat(fn, { ...suiteOptions, seed: options.seed ?? 0 });
+  const { eps, norm, bounds } = threat;
+  const seed = threat.seed ?? 0;
   const version = options.version === undefined ? 'standard' : checkOneOf(fn, 'version', options.version, AUTO_ATTACK_VERSIONS);
   const steps = options.steps === undefined ? 100 : checkInteger(fn, 'steps', options.steps, 1);
   const targetClasses =
     options.targetClasses === undefined ? (version === 'standard' ? 9 : 3) : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
   const queries = options.queries === undefined ? 5000 : checkInteger(fn, 'queries', options.queries, 1);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
-  const seed = options.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isFinite(seed)) rangeError(fn, 'seed', 'be a finite number', seed);
 
   const suite: Record<string, AttackValue> = {
     'apgd-ce': apgdAttackAs(fn, { eps, norm, steps, bounds, seed, loss: 'ce' }),

@@ -47,6 +47,37 @@ export interface ResolvedPerturbation {
 /** The option keys of {@link PerturbationOptions}. */
 export const PERTURBATION_KEYS = optionKeys<PerturbationOptions>()('eps', 'norm', 'steps', 'stepSize', 'randomStart', 'normalStd', 'bounds', 'seed');
 
+/** The threat-model options every attack and evaluation shares. */
+export interface ThreatOptions {
+  readonly eps?: number;
+  readonly norm?: Norm;
+  readonly bounds?: Bounds;
+  readonly seed?: number;
+}
+
+/** {@link ThreatOptions} checked, with the defaults (L∞, [0, 1]) filled in. */
+export interface ResolvedThreat {
+  readonly eps: number;
+  readonly norm: Norm;
+  readonly bounds: Bounds;
+  readonly seed: number | undefined;
+}
+
+/**
+ * The one place that checks a threat model: ε (required, ≥ 0), the norm, the input box and the seed, with errors
+ * naming `fn`, the function the user called. `what` completes the message for a missing ε.
+ */
+export function resolveThreat(fn: string, options: Readonly<ThreatOptions>, what = 'the radius of the threat model'): ResolvedThreat {
+  if (options.eps === undefined) rangeError(fn, 'eps', `be given (${what})`, undefined);
+  const eps = checkNonNegative(fn, 'eps', options.eps);
+  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
+  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
+  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) {
+    rangeError(fn, 'seed', 'be a finite number', options.seed);
+  }
+  return { eps, norm, bounds, seed: options.seed };
+}
+
 /** Validates perturbation options and fills in defaults; throws before any tensor exists. */
 export function resolvePerturbation(
   fn: string,
@@ -54,17 +85,11 @@ export function resolvePerturbation(
   defaults: { readonly randomStart: RandomStart; readonly steps: number }
 ): ResolvedPerturbation {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
-  const eps = checkNonNegative(fn, 'eps', options.eps);
-  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
+  const { eps, norm, bounds, seed } = resolveThreat(fn, options);
   const steps = options.steps === undefined ? defaults.steps : checkInteger(fn, 'steps', options.steps, 1);
   const stepSize = options.stepSize === undefined ? (2.5 * eps) / steps : checkNonNegative(fn, 'stepSize', options.stepSize);
   const randomStart =
     options.randomStart === undefined ? defaults.randomStart : checkOneOf(fn, 'randomStart', options.randomStart, RANDOM_STARTS);
   const normalStd = options.normalStd === undefined ? 0.001 : checkPositive(fn, 'normalStd', options.normalStd);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
-  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) {
-    rangeError(fn, 'seed', 'be a finite number', options.seed);
-  }
-  return { eps, norm, steps, stepSize, randomStart, normalStd, bounds, seed: options.seed };
+  return { eps, norm, steps, stepSize, randomStart, normalStd, bounds, seed };
 }

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
-import { checkBounds, checkInteger, checkKnownKeys, optionKeys, checkLogits, checkNonNegative, type Bounds } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys, checkLogits, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { checkAttackInputs } from './runner.js';
 import { gatherRows, indicesWhere } from './rows.js';
+import { resolveThreat } from './options.js';
 import { attackValue, type AttackValue } from './attack-value.js';
 
 /** Options of {@link square}. */
@@ -115,16 +116,11 @@ interface SquareConfig {
 function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, SQUARE_KEYS);
-  if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the threat model)', undefined);
-  const eps = checkNonNegative(fn, 'eps', options.eps);
+  const { eps, bounds, seed } = resolveThreat(fn, options);
   const budget = options.queries === undefined ? 5000 : checkInteger(fn, 'queries', options.queries, 1);
   const pInit = options.pInit ?? 0.8;
   if (typeof pInit !== 'number' || !(pInit > 0 && pInit <= 1)) rangeError(fn, 'pInit', 'be a number in (0, 1]', pInit);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
-  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) {
-    rangeError(fn, 'seed', 'be a finite number', options.seed);
-  }
-  return { eps, budget, pInit, bounds, seed: options.seed };
+  return { eps, budget, pInit, bounds, seed };
 }
 
 /**

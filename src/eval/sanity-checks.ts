@@ -1,20 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import {
-  checkBounds,
   checkGradientsRegistered,
   checkInteger,
   checkKnownKeys,
   checkLogits,
-  checkNonNegative,
-  checkOneOf,
   optionKeys,
   type Bounds
 } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { typeError } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { apgd, apgdTargeted } from '../attacks/apgd.js';
-import { NORMS, type Norm } from '../attacks/norms.js';
+import type { Norm } from '../attacks/norms.js';
+import { resolveThreat } from '../attacks/options.js';
 import { checkAttackInputs } from '../attacks/runner.js';
 import { safeGradient } from '../attacks/safe-gradient.js';
 import { correctMask, gatherRows, indicesWhere } from '../attacks/rows.js';
@@ -96,14 +94,11 @@ export function sanityChecks(model: Model, x: tf.Tensor, y: tf.Tensor1D, options
   const fn = 'sanityChecks';
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, optionKeys<SanityCheckOptions>()('eps', 'norm', 'bounds', 'steps', 'queries', 'seed'));
-  if (options.eps === undefined) rangeError(fn, 'eps', 'be given (the radius of the evaluation being checked)', undefined);
-  const eps = checkNonNegative(fn, 'eps', options.eps);
-  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
+  const threat = resolveThreat(fn, { ...options, seed: options.seed ?? 0 }, 'the radius of the evaluation being checked');
+  const { eps, norm, bounds } = threat;
+  const seed = threat.seed ?? 0;
   const steps = options.steps === undefined ? 20 : checkInteger(fn, 'steps', options.steps, 1);
   const queries = options.queries === undefined ? 500 : checkInteger(fn, 'queries', options.queries, 1);
-  const seed = options.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isFinite(seed)) rangeError(fn, 'seed', 'be a finite number', seed);
   const inputs = checkAttackInputs(fn, model, x, y, bounds);
   checkGradientsRegistered(fn);
   const n = inputs.x.shape[0] ?? 0;
