@@ -74,7 +74,10 @@ describe('readbacks', () => {
   });
 
   it('evaluate: at most 1 per batch and attack', async () => {
-    const attacks = { a: (m: typeof p.model, x: tf.Tensor, y: tf.Tensor1D) => pgd(m, x, y, { eps: 0.1, steps: 3 }), b: (m: typeof p.model, x: tf.Tensor, y: tf.Tensor1D) => pgd(m, x, y, { eps: 0.05, steps: 3 }) };
+    const attacks = {
+      a: (m: typeof p.model, x: tf.Tensor, y: tf.Tensor1D) => pgd(m, x, y, { eps: 0.1, steps: 3 }),
+      b: (m: typeof p.model, x: tf.Tensor, y: tf.Tensor1D) => pgd(m, x, y, { eps: 0.05, steps: 3 })
+    };
     const n = await readbacks(() => fresh((x, y) => evaluate(p.model, x, y, { attacks, batchSize: 16 })));
     // 4 batches: clean and 2 attacks each.
     expect(n).toBeLessThanOrEqual(4 * 3);
@@ -92,7 +95,8 @@ describe('readbacks', () => {
   });
 
   it('fit with logEvery: no readback between logs, the same history, every batch reported', async () => {
-    const make = (): tfl.Sequential => tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: p.x.shape.slice(1) }), tfl.layers.dense({ units: 4, kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })] });
+    const make = (): tfl.Sequential =>
+      tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: p.x.shape.slice(1) }), tfl.layers.dense({ units: 4, kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })] });
     const histories: Array<{ losses: number[]; reported: number[] }> = [];
     const counts: number[] = [];
     for (const [logEvery, epochs] of [[1, 3], [4, 1], [4, 3]] as const) {

@@ -104,7 +104,11 @@ const tally = { ok: 0, errors: 0 };
 /**
  * Runs `call` on the case and checks: a result satisfying `check`, or a RangeError/TypeError naming `fn`; no leak.
  */
-function property(fn: string | readonly string[], call: (m: Model, x: tf.Tensor, y: tf.Tensor1D, o: unknown) => tf.TensorContainer, check: (r: tf.TensorContainer, x: tf.Tensor, c: Case) => void): (c: Case) => void {
+function property(
+  fn: string | readonly string[],
+  call: (m: Model, x: tf.Tensor, y: tf.Tensor1D, o: unknown) => tf.TensorContainer,
+  check: (r: tf.TensorContainer, x: tf.Tensor, c: Case) => void
+): (c: Case) => void {
   return (c) => {
     const { model, dispose } = linear(c.d);
     const { x, y } = tensors(c);

@@ -226,7 +226,7 @@ describe('method fixes', () => {
       teacherRef.dispose();
     });
 
-    it("validates the raw student in fit, M not applied, and trains M with it", async () => {
+    it('validates the raw student in fit, M not applied, and trains M with it', async () => {
       const data = blobs(48, K, 3);
       const teacherRef = linearModel(DIM, K, 43);
       const objective = crdnd({ ...ATTACK, teacher: teacherRef.model, compensation: 'learned' });

@@ -103,7 +103,9 @@ describe('every adversarial objective trains with a user-supplied attack', () =>
     const data = blobs(24, K, 3);
     const sample = tf.slice(data.x, 0, 1);
     tf.tidy(() => objective.check?.(student, K, sample));
-    const ctx: BatchContext = { epoch: 0, epochs: 1, batch: 0, progress: 0, batchesPerEpoch: 1, rng: createRandom(5), student, studentModel: studentModel(student), learningRate: 0.01, baseLearningRate: 0.01 };
+    const ctx: BatchContext = {
+      epoch: 0, epochs: 1, batch: 0, progress: 0, batchesPerEpoch: 1, rng: createRandom(5), student, studentModel: studentModel(student), learningRate: 0.01, baseLearningRate: 0.01
+    };
     const prepared = tf.tidy(() => objective.prepare(data.x, data.y, ctx)) as Record<string, tf.Tensor | tf.Tensor[]>;
     // DARHT flips its coin first, then draws the attack's seed.
     const expected = createRandom(5);

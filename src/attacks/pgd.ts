@@ -6,7 +6,6 @@ import type { AttackLoss } from './types.js';
 import { attackValue, withSeed, type AttackValue } from './attack-value.js';
 import { resolveObjective, resolveTargeted, runLossAttack } from './runner.js';
 
-
 /** Options of {@link pgd}. */
 export interface PgdOptions extends PerturbationOptions {
   /**

@@ -228,7 +228,7 @@ export async function registerWasmThreads(options: Readonly<WasmThreadsOptions> 
     if (threads === current) return threads;
     throw new Error(
       `${FN}: the wasm backend is already initialised with ${String(current)} thread(s); call ${FN} before ` +
-        `the first tf.setBackend('wasm') (or tf.removeBackend('wasm') first, which disposes its tensors)`
+        'the first tf.setBackend(\'wasm\') (or tf.removeBackend(\'wasm\') first, which disposes its tensors)'
     );
   }
   if (threads === current) return threads;

@@ -44,4 +44,3 @@ export function asVariable(fn: string, t: tf.Tensor): tf.Variable {
   if (!isVariable(t)) typeError(fn, 'student', 'hold tf.Variable weights', t);
   return t;
 }
-

@@ -82,7 +82,8 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             lr = o.schedule === undefined ? o.baseRate : o.schedule(o.baseRate, { epoch, batch, batchesPerEpoch, epochs: o.epochs });
             if (o.manageRate) setLearningRate(optimizer, lr);
             const batchesKnown = isTensorData(data) || epoch > startEpoch ? batchesPerEpoch : undefined;
-            const ctx: BatchContext = { epoch, epochs: o.epochs, batch, progress: epoch / o.epochs, batchesPerEpoch: batchesKnown, rng, student: net, studentModel: model, learningRate: lr, baseLearningRate: o.baseRate };
+            const ctx: BatchContext = { epoch, epochs: o.epochs, batch, progress: epoch / o.epochs, batchesPerEpoch: batchesKnown, rng,
+              student: net, studentModel: model, learningRate: lr, baseLearningRate: o.baseRate };
             prepared = tf.tidy(() => objective.prepare(x, y, ctx));
             step = gradientStep(objective, prepared, x, y, ctx, trainable);
             if (immediate) {

@@ -53,7 +53,7 @@ export function arrest(options: Readonly<ArrestObjectiveOptions>): Objective {
     bounds: attack.bounds,
     check: (student, _c, sample) => {
       const own = student.forward(sample, false).features;
-      if (!isTensor(own)) rangeError(fn, 'student', "expose features (build it with studentFromLayers(model, { featuresLayer }))", own);
+      if (!isTensor(own)) rangeError(fn, 'student', 'expose features (build it with studentFromLayers(model, { featuresLayer }))', own);
       const std = standardFeatures(sample);
       if (!isTensor(std) || std.shape.join(',') !== own.shape.join(',')) {
         rangeError(fn, 'standardFeatures', `return representations of the student's shape [${own.shape.join(', ')}]`, std);

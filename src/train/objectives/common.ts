@@ -42,7 +42,7 @@ export function userAttack(fn: string, options: Readonly<AttackSettings>, threat
   if (attack === undefined) return undefined;
   checkFunction(fn, 'attack', attack);
   for (const k of OWN_ATTACK_KEYS) {
-    if (options[k] !== undefined) rangeError(fn, k, "be left out when an attack is given (configure the attack itself)", options[k]);
+    if (options[k] !== undefined) rangeError(fn, k, 'be left out when an attack is given (configure the attack itself)', options[k]);
   }
   if (isAttackValue(attack)) {
     const t = attack.threat;
