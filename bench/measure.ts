@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   const hand = (steps: number) => (): tf.Tensor => handPgd(model, x, y, steps);
   const advTrain = (): undefined => {
     const xAdv = pgd(model, x, y, { eps: EPS, steps: 10, stepSize: STEP_SIZE, seed: 2 });
-    const loss = optimizer.minimize(() => crossEntropy(model(xAdv), y) as tf.Scalar, true);
+    const loss = optimizer.minimize(() => crossEntropy(model(xAdv), y), true);
     loss?.dataSync();
     loss?.dispose();
     xAdv.dispose();

@@ -52,7 +52,7 @@ function train(net: tfl.Sequential, x: tf.Tensor, y: tf.Tensor1D, epochs: number
       const xb = tf.gather(x, idx);
       const yb = tf.gather<tf.Tensor1D>(y, idx);
       const input = advEps > 0 ? pgd(model, xb, yb, { eps: advEps, steps: 5, seed: rng.nextSeed() }) : xb;
-      optimizer.minimize(() => crossEntropy(model(input), yb) as tf.Scalar);
+      optimizer.minimize(() => crossEntropy(model(input), yb));
       tf.dispose([idx, xb, yb, input]);
     }
     order.dispose();

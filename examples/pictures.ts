@@ -37,7 +37,7 @@ export function robustnessCurveSvg(curves: readonly Curve[], options: { readonly
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${String(width)}" height="${String(height)}" viewBox="0 0 ${String(width)} ${String(height)}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
     `<title>${escapeXml(options.title)}</title>`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    '<rect width="100%" height="100%" fill="#ffffff"/>',
     `<text x="${String(m.left)}" y="24" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`
   );
   if (options.subtitle !== undefined) out.push(`<text x="${String(m.left)}" y="42" fill="#555555">${escapeXml(options.subtitle)}</text>`);

@@ -70,7 +70,7 @@ function train(net: tfl.Sequential, x: tf.Tensor, y: tf.Tensor1D, epochs: number
       const xb = tf.gather(x, idx);
       const yb = tf.gather<tf.Tensor1D>(y, idx);
       const input = advEps > 0 ? pgd(model, xb, yb, { eps: advEps, steps: 5, seed: rng.nextSeed() }) : xb;
-      const loss = optimizer.minimize(() => crossEntropy(model(input), yb) as tf.Scalar, true);
+      const loss = optimizer.minimize(() => crossEntropy(model(input), yb), true);
       lossSum += loss?.dataSync()[0] ?? NaN;
       batches += 1;
       tf.dispose([idx, xb, yb, input]);
