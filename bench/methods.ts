@@ -210,7 +210,7 @@ function familySpec(family: Family, shape: readonly number[]): FamilySpec {
         const input = tfl.input({ shape: [...shape] });
         const flat = tfl.layers.flatten().apply(input) as tfl.SymbolicTensor;
         return { input, features: tfl.layers.dense({ units: 64, activation: 'relu', kernelInitializer: he(s * 100) }).apply(flat) as tfl.SymbolicTensor };
-      },
+      }
     };
   }
   return {
@@ -225,7 +225,7 @@ function familySpec(family: Family, shape: readonly number[]): FamilySpec {
         h = tfl.layers.maxPooling2d({ poolSize: 2 }).apply(h) as tfl.SymbolicTensor;
       });
       return { input, features: tfl.layers.flatten().apply(h) as tfl.SymbolicTensor };
-    },
+    }
   };
 }
 
@@ -790,7 +790,7 @@ function report(data: Data, rows: Row[], teachers: Partial<Record<Family, Teache
     `in all (every model's measured time, results found in the cache included); this invocation took ${(seconds / 60).toFixed(1)} min.`,
     '',
     `Every student of a family has the same architecture and the same initial weights for a given seed, and trains for ${String(epochs)} epochs on ${String(trainSize)} training images`,
-    `(batch 128, Adam 0.01, PGD-5 training attacks with steps of 2.5·ε/5 unless the method's attack differs). Teachers and DARHT's candidates train to convergence, once, and serve every seed:`,
+    '(batch 128, Adam 0.01, PGD-5 training attacks with steps of 2.5·ε/5 unless the method\'s attack differs). Teachers and DARHT\'s candidates train to convergence, once, and serve every seed:',
     `Adam 0.003 with cosine decay for 10 epochs (dense networks) or 6 (convolutional). ${String(jobCount)} worker process(es), one wasm thread each.`,
     `Evaluation on the first ${families.map((f) => `${String(forFamily(data, f).test.x.shape[0])} test images (${f === 'cnn' ? 'CNNs' : 'MLPs and the shared DARHT candidates'})`).join(' and ')}: clean, PGD-20 and CW-20 (κ = 0, steps 2.5·ε/20), AutoAttack standard (APGD-CE, APGD-T, Square 5000 queries)`,
     `of the deployed model (LTD: logits / τ_S), and \`sanityChecks\` on ${String(SANITY_POINTS)} of them (seed 0). Accuracies in %, mean ± half the range over ${String(seeds)} seed${seeds === 1 ? '' : 's'}.`,

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     drift: Math.abs(result.stepMs.drift) <= 0.1
   };
   fs.writeFileSync(opts.json, `${JSON.stringify({ ...result, passed: ok }, null, 2)}\n`);
-  console.log(`\n| figure | value | limit | met |\n| --- | --- | --- | --- |`);
+  console.log('\n| figure | value | limit | met |\n| --- | --- | --- | --- |');
   console.log(`| live tensors, steps 2–${String(steps)} | ${String(result.tensors.min)}–${String(result.tensors.max)} | constant | ${ok.tensors ? 'yes' : 'no'} |`);
   console.log(`| RSS after warm-up (step ${String(warm)}) → end | ${rssWarm.toFixed(0)} → ${rssEnd.toFixed(0)} MiB (${(result.rss.growth * 100).toFixed(1)} %) | < 5 % | ${ok.rss ? 'yes' : 'no'} |`);
   console.log(`| mean ms per step, first vs last ${String(window)} after warm-up | ${first.toFixed(1)} → ${lastMean.toFixed(1)} (${(result.stepMs.drift * 100).toFixed(1)} %) | within 10 % | ${ok.drift ? 'yes' : 'no'} |`);
