@@ -43,7 +43,7 @@ export const SUITE_KEYS = optionKeys<AutoAttackSuiteOptions>()('eps', 'norm', 'v
 /**
  * The members of the AutoAttack ensemble (Croce & Hein 2020, arXiv 2003.01690) as named attacks, in run order:
  * `'apgd-ce'` ({@link apgd} on cross-entropy), `'apgd-t'` ({@link apgdTargeted}) and, for the standard L∞
- * version, `'square'` ({@link square}). Pass them to {@link worstCase}, or to `evaluate` to run each on every
+ * version, `'square'` ({@link square}). Pass them to `worstCase` (in `ardkit/eval`), or to `evaluate` to run each on every
  * point. Not included: FAB-T of the original standard version (not implemented in ardkit), and Square for L2
  * (ardkit's Square is L∞).
  *

@@ -29,13 +29,11 @@ export function reduce(perExample: tf.Tensor, reduction: Reduction, fn = 'reduce
  * reduction given (the mean), and a tensor of either rank when the reduction is only known at run time.
  */
 export type Reduced<O> = 'reduction' extends keyof O
-  ? O extends { readonly reduction?: infer R }
-    ? [R] extends ['none']
-      ? tf.Tensor1D
-      : [R] extends ['mean' | 'sum' | undefined]
-        ? tf.Scalar
-        : tf.Tensor
-    : tf.Tensor
+  ? [O['reduction' & keyof O]] extends ['none']
+    ? tf.Tensor1D
+    : [O['reduction' & keyof O]] extends ['mean' | 'sum' | undefined]
+      ? tf.Scalar
+      : tf.Tensor
   : tf.Scalar;
 
 /** The options type of a loss called without options: the default reduction, the mean. */
