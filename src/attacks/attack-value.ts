@@ -54,7 +54,15 @@ export function attackValue(
   return Object.assign(attack, { attackName: name, threat, detailed });
 }
 
-/** Whether an attack carries its threat model (was made by a factory). */
+/**
+ * Whether an attack is an {@link AttackValue}: made by a factory, so it carries its threat model and detail channel.
+ *
+ * @param attack - any value.
+ * @returns true for attack values, false for plain attack functions and anything else.
+ * @throws never throws.
+ * @example
+ * if (isAttackValue(attack)) console.log(attack.attackName, attack.threat.eps);
+ */
 export function isAttackValue(attack: unknown): attack is AttackValue {
   return typeof attack === 'function' && typeof (attack as Partial<AttackValue>).attackName === 'string' && typeof (attack as Partial<AttackValue>).threat === 'object';
 }

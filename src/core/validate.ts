@@ -367,6 +367,7 @@ export function checkGradientsRegistered(fn: string): void {
  * `T` left out, is a compile error (the arguments' type becomes `never`). Option key lists are made with it, so that
  * an option added to an interface cannot be rejected at run time as unknown.
  *
+ * @throws never throws: its checks happen at compile time.
  * @example
  * const KEYS = optionKeys<{ eps: number; steps?: number }>()('eps', 'steps');
  */
