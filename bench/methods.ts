@@ -363,15 +363,14 @@ const unclaim = (key: string): void => {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Work another process needs (a teacher, the transfer matrix): done here if this process claims it, otherwise
- * waited for until its result `done` appears. Outside a parallel run it is simply done.
+ * Work another process needs (a teacher, the transfer matrix), done by one worker at a time: the first to claim it
+ * trains it, the others wait and then load what it left (loading goes through fit's checkpoint folder too, whose
+ * lock admits one process at a time). `done` tells a waiting worker the result exists. Outside a parallel run the
+ * work is simply done.
  */
 async function shared(key: string, done: () => boolean, work: () => Promise<void>): Promise<void> {
-  if (worker === undefined || done()) return work();
-  while (!claim(key)) {
-    if (done()) return work();
-    await sleep(2000);
-  }
+  if (worker === undefined) return work();
+  while (!claim(key)) await sleep(done() ? 200 : 2000);
   try {
     await work();
   } finally {
