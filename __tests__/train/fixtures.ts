@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { testRandom } from '../helpers.js';
 import { fit, natural, type Student } from '../../src/train/index.js';
+import { studentModel } from '../../src/train/student.js';
 import { studentFromLayers, studentTeacherHead } from '../../src/models/index.js';
 import type { Model } from '../../src/core/index.js';
 
@@ -60,4 +61,25 @@ export async function trainedTeacher(data: { x: tf.Tensor; y: tf.Tensor1D }, k: 
 /** Reads every variable of a student as plain numbers. */
 export function weightsOf(vars: readonly tf.Tensor[]): number[][] {
   return vars.map((v) => Array.from(v.dataSync()));
+}
+
+/** A linear student DIM → `width`, whose input gradient never vanishes; 'features' is the identity layer's output. */
+export function linearStudent(seed: number, width = 3): { net: tfl.LayersModel; student: Student } {
+  const input = tfl.input({ shape: [DIM] });
+  const features = tfl.layers.dense({ units: DIM, useBias: false, kernelInitializer: 'identity', trainable: false, name: `id_${String(seed)}_${String(Math.random()).slice(2, 8)}` });
+  const h = features.apply(input) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: width, kernelInitializer: tfl.initializers.glorotUniform({ seed }) }).apply(h) as tfl.SymbolicTensor;
+  const net = tfl.model({ inputs: input, outputs: out });
+  return { net, student: studentFromLayers(net, { featuresLayer: features.name }) };
+}
+
+/** Two linear teachers and a linear standard model (3 classes) for the objective tests; `dispose` releases them. */
+export function linearTeachers(): { teacher: Model; teacher2: Model; standard: Student; dispose: () => void } {
+  const [t1, t2, s] = [linearStudent(21), linearStudent(22), linearStudent(23)];
+  return {
+    teacher: studentModel(t1.student),
+    teacher2: studentModel(t2.student),
+    standard: s.student,
+    dispose: () => { [t1, t2, s].forEach((n) => { n.net.dispose(); }); }
+  };
 }

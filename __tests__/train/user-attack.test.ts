@@ -5,7 +5,6 @@
  * mismatched threat model, settings of the method's own attack, or a wrong output are clear errors.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { createRandom } from '../../src/core/random.js';
 import { apgdAttack, pgdAttack, type Attack } from '../../src/attacks/index.js';
 import {
@@ -28,23 +27,12 @@ import {
   type Student
 } from '../../src/train/index.js';
 import { asStudent, studentModel } from '../../src/train/student.js';
-import { studentFromLayers } from '../../src/models/index.js';
 import type { Model } from '../../src/core/index.js';
 import { useBackend } from '../helpers.js';
-import { DIM, blobs, darhtStudent } from './fixtures.js';
+import { blobs, darhtStudent, linearStudent, linearTeachers } from './fixtures.js';
 
 const K = 3;
 const EPS = 0.1;
-
-/** A linear student DIM → K, whose input gradient never vanishes; 'features' is the identity layer's output. */
-function linearStudent(seed: number, width = K): { net: tfl.LayersModel; student: Student } {
-  const input = tfl.input({ shape: [DIM] });
-  const features = tfl.layers.dense({ units: DIM, useBias: false, kernelInitializer: 'identity', trainable: false, name: `id_${String(seed)}_${String(Math.random()).slice(2, 8)}` });
-  const h = features.apply(input) as tfl.SymbolicTensor;
-  const out = tfl.layers.dense({ units: width, kernelInitializer: tfl.initializers.glorotUniform({ seed }) }).apply(h) as tfl.SymbolicTensor;
-  const net = tfl.model({ inputs: input, outputs: out });
-  return { net, student: studentFromLayers(net, { featuresLayer: features.name }) };
-}
 
 /** An APGD attack value wrapped to record its calls' seeds and outputs. */
 function spy(): { attack: Attack; seeds: Array<number | undefined>; outputs: number[][] } {
@@ -61,23 +49,18 @@ function spy(): { attack: Attack; seeds: Array<number | undefined>; outputs: num
 }
 
 describe('every adversarial objective trains with a user-supplied attack', () => {
-  const nets: tfl.LayersModel[] = [];
+  let fixtures: ReturnType<typeof linearTeachers>;
   let teacher: Model;
   let teacher2: Model;
   let standard: Student;
 
   beforeAll(async () => {
     await useBackend('cpu');
-    const t1 = linearStudent(21);
-    const t2 = linearStudent(22);
-    const s = linearStudent(23);
-    nets.push(t1.net, t2.net, s.net);
-    teacher = studentModel(t1.student);
-    teacher2 = studentModel(t2.student);
-    standard = s.student;
+    fixtures = linearTeachers();
+    ({ teacher, teacher2, standard } = fixtures);
   });
   afterAll(() => {
-    nets.forEach((n) => { n.dispose(); });
+    fixtures.dispose();
   });
 
   const cases: Array<[string, (attack: Attack) => { objective: Objective; student: () => Student; key: string }]> = [
