@@ -94,6 +94,28 @@ describe('readbacks', () => {
     expect(one).toBeLessThanOrEqual(4 + 3);
   });
 
+  it('fit with batches from an iterable: at most 1 per batch in every epoch, and 0 between logs (the checks ride with the loss)', async () => {
+    const net = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: p.x.shape.slice(1) }), tfl.layers.dense({ units: 4 })] });
+    const iterable = {
+      async *[Symbol.asyncIterator](): AsyncGenerator<{ x: tf.Tensor; y: tf.Tensor1D }> {
+        for (let i = 0; i < 4; i++) {
+          await Promise.resolve();
+          yield { x: tf.slice(p.x, i * 16, 16), y: tf.slice(p.y, i * 16, 16) };
+        }
+      }
+    };
+    const run = (epochs: number, logEvery: number): Promise<number> => readbacks(() => fit(net, iterable, pgdAt({ eps: 0.1, steps: 3 }), { epochs, seed: 0, logEvery }));
+    const one = await run(1, 1);
+    const three = await run(3, 1);
+    // 4 batches per epoch: one readback each after the first epoch too (the attack's checks read nothing).
+    expect(three - one).toBeLessThanOrEqual(2 * 4);
+    expect(one).toBeLessThanOrEqual(4 + 3);
+    const groupedOne = await run(1, 4);
+    const grouped = await run(3, 4);
+    expect(grouped - groupedOne).toBeLessThanOrEqual(2);
+    net.dispose();
+  });
+
   it('fit with logEvery: no readback between logs, the same history, every batch reported', async () => {
     const make = (): tfl.Sequential =>
       tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: p.x.shape.slice(1) }), tfl.layers.dense({ units: 4, kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) })] });

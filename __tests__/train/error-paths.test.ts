@@ -106,6 +106,71 @@ describe('error paths', () => {
     net.dispose();
   });
 
+  it('fit checks every epoch of batches from an iterable, with logEvery too, before the bad batch is used', async () => {
+    // The second pass yields a bad batch (a label beyond the classes, or NaN inputs): checked on the device and read
+    // back with the loss, so no readback of its own, and reported by its index in the pass.
+    const labels = data.y.arraySync();
+    labels[20] = 7;
+    const badY = tf.tensor1d(labels, 'int32');
+    const values = data.x.arraySync();
+    values[37]![1] = NaN;
+    const badX = tf.tensor2d(values);
+    const outside = tf.add(data.x, 2);
+    const changing = (x2: tf.Tensor, y2: tf.Tensor1D): AsyncIterable<{ x: tf.Tensor; y: tf.Tensor1D }> => {
+      let pass = 0;
+      return {
+        async *[Symbol.asyncIterator]() {
+          // Pass 0 is fit's peek at the first batch, pass 1 the first epoch.
+          const [x, y] = pass++ < 2 ? [data.x, data.y] : [x2, y2];
+          for (let i = 0; i < 3; i++) {
+            await Promise.resolve();
+            yield { x: tf.slice(x, i * 16, 16), y: tf.slice(y, i * 16, 16) };
+          }
+        }
+      };
+    };
+    for (const logEvery of [1, 2, 5]) {
+      // With logEvery > 1 the updates of the bad batch's group are applied before the read: a fresh net each time.
+      const cases: Array<[tf.Tensor, tf.Tensor1D, RegExp]> = [
+        [data.x, badY, /^fit: data.y must hold class indices < 3 \(the number of classes\) \(got "7 at index 20"\)/],
+        [badX, data.y, /^fit: data.x must hold finite numbers \(got "NaN or ±Infinity in example 37"\)/],
+        [outside, data.y, /^fit: data.x must lie inside bounds \[0, 1\] \(got "example 0 has values outside"\)/]
+      ];
+      for (const [x2, y2, message] of cases) {
+        const net = mlp(K, 4);
+        await expectRejectsNoLeak(() => fit(net, changing(x2, y2), pgdAt({ eps: 0.1, steps: 2 }), { epochs: 2, logEvery }), message);
+        net.dispose();
+      }
+    }
+    const net = mlp(K, 4);
+    // In the default mode the bad batch's update is never applied: the weights end as those of a run whose second
+    // pass stops before the bad batch.
+    const labelsAt = data.y.arraySync();
+    labelsAt[40] = 9;
+    const late = tf.tensor1d(labelsAt, 'int32');
+    const start = net.getWeights().map((w) => w.clone());
+    const stopped = mlp(K, 4);
+    stopped.setWeights(start);
+    let pass = 0;
+    const shorter = {
+      async *[Symbol.asyncIterator]() {
+        const n = pass++ < 2 ? 3 : 2;
+        for (let i = 0; i < n; i++) {
+          await Promise.resolve();
+          yield { x: tf.slice(data.x, i * 16, 16), y: tf.slice(data.y, i * 16, 16) };
+        }
+      }
+    };
+    await fit(stopped, shorter, natural(), { epochs: 2, seed: 3 });
+    net.setWeights(start);
+    await expectRejectsNoLeak(() => fit(net, changing(data.x, late), natural(), { epochs: 2, seed: 3 }), /got "9 at index 40"/);
+    expect(net.getWeights().map((w) => w.arraySync())).toEqual(stopped.getWeights().map((w) => w.arraySync()));
+    tf.dispose(start);
+    stopped.dispose();
+    tf.dispose([badY, badX, outside, late]);
+    net.dispose();
+  });
+
   it('attacks reject models with int32 outputs with an error naming the attack, not one from inside tfjs', () => {
     const w = tf.ones([12, K]);
     const intModel: Model = (x) => tf.tidy(() => tf.cast(tf.matMul(x as tf.Tensor2D, w), 'int32') as tf.Tensor2D);

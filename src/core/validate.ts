@@ -186,6 +186,15 @@ export function inheritChecks(derived: tf.Tensor, source: tf.Tensor): void {
 }
 
 /**
+ * Records facts about `t` that its caller verifies itself, on the device, before anything computed from `t` is
+ * used (fit's checks of batches that arrive from an iterable, read back with the step's loss), so that the value
+ * checks of the attacks it runs read nothing back. Internal.
+ */
+export function assumeChecked(t: tf.Tensor, facts: { readonly maxLabel?: number; readonly range?: readonly [number, number]; readonly finite?: boolean }): void {
+  learn(t, facts);
+}
+
+/**
  * Checks integer class labels: an int32 tensor of shape `[batch]` with values `>= 0`
  * (and `< numClasses` when given). Reads the labels back; returns the largest label. `offset` is the index of the
  * first label in the whole data set, for the messages of data that arrives in batches.

@@ -1,6 +1,6 @@
 /** `fit`'s data pipeline: the accepted data shapes, one pass as batches, and the checks made before training. */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, inheritChecks, type Bounds } from '../core/validate.js';
+import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, checkTensor, inheritChecks, type Bounds } from '../core/validate.js';
 import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Objective } from './objective.js';
 import type { Student } from './student.js';
@@ -92,13 +92,72 @@ export async function* passOver(fn: string, data: FitData, batchSize: number, pe
 }
 
 /**
- * Checks a batch that arrived from an iterable, in its first epoch: labels, finite values and (when the objective
- * has bounds) the input box, naming examples by their index in the pass.
+ * The checks of a batch that arrived from an iterable, left on the device: `codes` is `[2, B]`, a code per example
+ * (0 valid, 1 a label below 0, 2 a label ≥ C, 3 a value not finite, 4 a value outside the bounds) and its label.
+ * `fit` reads them back with the step's loss (no readback of their own) and reports the first bad example, by its
+ * index in the pass, before the step's update is used.
  */
-export function checkArrivingBatch(fn: string, x: tf.Tensor, y: tf.Tensor1D, numClasses: number, bounds: Bounds | undefined, offset: number): void {
-  checkLabels(fn, 'data.y', y, x.shape[0] ?? 0, numClasses, offset);
-  checkFiniteExamples(fn, 'data.x', x, offset);
-  if (bounds !== undefined) checkExamplesInBounds(fn, 'data.x', x, bounds, offset);
+export interface ArrivingChecks {
+  /** `[2, B]`: the code of each example, and its label. */
+  readonly codes: tf.Tensor2D;
+  /** Index of the batch's first example in the pass. */
+  readonly offset: number;
+}
+
+/**
+ * Checks a batch that arrived from an iterable: its shapes and dtypes at once, its values on the device (see
+ * {@link ArrivingChecks}). The batch's tensors are marked as checked, so that the objective's attacks read nothing
+ * back; the caller reads the codes before it uses the step, and {@link reportArrivingBatch} throws for a bad example.
+ *
+ * @throws TypeError/RangeError naming `fn` when the labels are not int32 `[B]` or the inputs are not a float batch.
+ */
+export function checkArrivingBatch(fn: string, x: tf.Tensor, y: tf.Tensor1D, numClasses: number, bounds: Bounds | undefined, offset: number): ArrivingChecks {
+  checkInput(fn, 'data.x', x);
+  checkTensor(fn, 'data.y', y);
+  if (y.dtype !== 'int32') typeError(fn, 'data.y', 'be an int32 tensor of class indices', y);
+  const batch = x.shape[0] ?? 0;
+  if (y.rank !== 1 || y.shape[0] !== batch) rangeError(fn, 'data.y', `have shape [${String(batch)}] to match the batch`, y);
+  const codes = tf.tidy(() => {
+    const flat = tf.reshape(x, [batch, -1]);
+    const zeros = tf.zeros([batch]);
+    let code = tf.where(tf.logicalNot(tf.all(tf.isFinite(flat), 1)), tf.fill([batch], 3), zeros);
+    if (bounds !== undefined) {
+      const inside = tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1));
+      code = tf.where(tf.logicalAnd(tf.equal(code, 0), tf.logicalNot(inside)), tf.fill([batch], 4), code);
+    }
+    code = tf.where(tf.greaterEqual(y, numClasses), tf.fill([batch], 2), code);
+    code = tf.where(tf.less(y, 0), tf.fill([batch], 1), code);
+    return tf.stack([code, tf.cast(y, 'float32')]) as tf.Tensor2D;
+  });
+  assumeChecked(y, { maxLabel: numClasses - 1 });
+  assumeChecked(x, bounds === undefined ? { finite: true } : { finite: true, range: [bounds[0], bounds[1]] });
+  return { codes, offset };
+}
+
+/**
+ * Throws for the first bad example of an arriving batch, given its codes read back (`[2·B]`, see
+ * {@link ArrivingChecks}): labels first, then non-finite values, then values outside `bounds`, as the checks of
+ * tensor data report them.
+ *
+ * @throws RangeError naming `fn`, the argument, the rule and the example's index in the pass.
+ */
+export function reportArrivingBatch(fn: string, values: ArrayLike<number>, offset: number, numClasses: number, bounds: Bounds | undefined): void {
+  const batch = values.length / 2;
+  const first = (code: number): number => {
+    for (let i = 0; i < batch; i++) if (values[i] === code) return i;
+    return -1;
+  };
+  const label = (i: number): string => `${String(values[batch + i])} at index ${String(i + offset)}`;
+  const below = first(1);
+  const above = first(2);
+  if (below >= 0 && (above < 0 || below < above)) rangeError(fn, 'data.y', 'hold class indices >= 0', label(below));
+  if (above >= 0) rangeError(fn, 'data.y', `hold class indices < ${String(numClasses)} (the number of classes)`, label(above));
+  const nonFinite = first(3);
+  if (nonFinite >= 0) rangeError(fn, 'data.x', 'hold finite numbers', `NaN or ±Infinity in example ${String(nonFinite + offset)}`);
+  const outside = first(4);
+  if (outside >= 0 && bounds !== undefined) {
+    rangeError(fn, 'data.x', `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `example ${String(outside + offset)} has values outside`);
+  }
 }
 
 /**

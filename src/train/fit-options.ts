@@ -106,8 +106,9 @@ export interface FitOptions {
   /**
    * Read the batch losses back every `logEvery` batches (and after an epoch's last), all of them in one readback,
    * instead of after every batch: each readback stalls a GPU backend until its queue is empty. `onBatchEnd` is then
-   * called for each batch of the group once it is read, and a non-finite loss is reported at that read (after the
-   * updates of its group). Objectives with a skip rule or an update that needs the term values (DARHT, MTARD)
+   * called for each batch of the group once it is read, and a non-finite loss, or a bad batch from an iterable (a
+   * label beyond the classes, a value not finite or outside the objective's bounds), is reported at that read, after
+   * the updates of its group: the weights may then hold NaN. With `logEvery: 1` a bad batch is never applied. Objectives with a skip rule or an update that needs the term values (DARHT, MTARD)
    * still read every batch.
    * @defaultValue 1
    */

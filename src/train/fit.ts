@@ -7,9 +7,9 @@ import { createRandom } from '../core/random.js';
 import { evaluate } from '../eval/evaluate.js';
 import type { BatchContext, Objective } from './objective.js';
 import { asStudent, studentModel, type LayersStudentLike, type Student } from './student.js';
-import { checkArrivingBatch, isTensorData, passOver, probeData, type FitData } from './fit-data.js';
+import { checkArrivingBatch, isTensorData, passOver, probeData, reportArrivingBatch, type ArrivingChecks, type FitData } from './fit-data.js';
 import { makeOptimizer, resolveFitOptions, setLearningRate, type EpochInfo, type FitHistory, type FitOptions } from './fit-options.js';
-import { applyUpdate, disposeExcept, EpochLog, gradientStep, stepValues, type StepOutput } from './train-step.js';
+import { applyUpdate, disposeExcept, EpochLog, gradientStep, type StepOutput } from './train-step.js';
 import { disposeOptimizer, openCheckpoints, resumeFrom, saveEpoch } from './fit-resume.js';
 
 export type { BatchIterator, DatasetLike, Examples, FitBatch, FitData, TfDataBatch } from './fit-data.js';
@@ -62,11 +62,12 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
   // A skip rule or an update that reads the terms needs each batch's values before the next batch.
   const immediate = o.logEvery === 1 || objective.skip !== undefined || objective.update !== undefined;
   let batchesPerEpoch = isTensorData(data) ? Math.ceil((data.x.shape[0] ?? 0) / o.batchSize) : 1;
+  const report = (values: ArrayLike<number>, offset: number): void => { reportArrivingBatch(fn, values, offset, numClasses, objective.bounds); };
   try {
     for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
       const t0 = performance.now();
       const permutation = isTensorData(data) && o.shuffle ? rng.permutation(data.x.shape[0] ?? 0) : undefined;
-      const log = new EpochLog(fn, objective.name, epoch, o.onBatchEnd, isTensorData(data) ? batchesPerEpoch : undefined);
+      const log = new EpochLog(fn, objective.name, epoch, o.onBatchEnd, isTensorData(data) ? batchesPerEpoch : undefined, report);
       let batch = 0;
       let seenInPass = 0;
       let lr = o.baseRate;
@@ -74,10 +75,11 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
         for await (const { x, y } of passOver(fn, data, o.batchSize, permutation)) {
           let prepared: tf.TensorContainer | undefined;
           let step: StepOutput | undefined;
+          let checks: ArrivingChecks | undefined;
           let deferred = false;
           try {
-            // Data that arrives in batches is checked as it arrives (in its first epoch), by index in the pass.
-            if (!isTensorData(data) && epoch === startEpoch) checkArrivingBatch(fn, x, y, numClasses, objective.bounds, seenInPass);
+            // Data that arrives in batches is checked on the device and read back with the batch's loss.
+            if (!isTensorData(data)) checks = checkArrivingBatch(fn, x, y, numClasses, objective.bounds, seenInPass);
             seenInPass += x.shape[0] ?? 0;
             lr = o.schedule === undefined ? o.baseRate : o.schedule(o.baseRate, { epoch, batch, batchesPerEpoch, epochs: o.epochs });
             if (o.manageRate) setLearningRate(optimizer, lr);
@@ -87,7 +89,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             prepared = tf.tidy(() => objective.prepare(x, y, ctx));
             step = gradientStep(objective, prepared, x, y, ctx, trainable);
             if (immediate) {
-              const v = stepValues(step.readout.dataSync(), step.termNames, step.hasAccuracy);
+              const v = log.readStep(step.readout, step.termNames, step.hasAccuracy, checks);
               const skip = objective.skip?.(v.terms) ?? false;
               if (!skip) {
                 log.failIfNonFinite(batch, v);
@@ -98,11 +100,17 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
               await log.record({ batch, size: x.shape[0] ?? 0, lr }, v, skip);
             } else {
               applyUpdate(optimizer, trainable, step.grads, o.weightDecay, decayed);
-              log.defer({ batch, size: x.shape[0] ?? 0, lr }, step.readout, step.termNames, step.hasAccuracy);
+              log.defer({ batch, size: x.shape[0] ?? 0, lr }, step.readout, step.termNames, step.hasAccuracy, checks);
               deferred = true;
+              checks = undefined;
               if (log.pending >= o.logEvery) await log.flush();
             }
+          } catch (error) {
+            // A bad batch not yet read back is the likely cause (a label beyond the classes, NaN inputs): said first.
+            log.reportPendingData(checks);
+            throw error;
           } finally {
+            checks?.codes.dispose();
             if (step !== undefined) {
               tf.dispose(step.grads);
               if (!deferred) step.readout.dispose();

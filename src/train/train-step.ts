@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { isTensor } from '../core/errors.js';
 import type { BatchContext, Objective } from './objective.js';
 import type { BatchInfo, EpochInfo } from './fit-options.js';
+import type { ArrivingChecks } from './fit-data.js';
 
 /** What a step leaves on the device: its loss values in one vector, and the gradients. */
 export interface StepOutput {
@@ -92,6 +93,10 @@ export function applyUpdate(optimizer: tf.Optimizer, trainable: readonly tf.Vari
   }
 }
 
+function release(group: readonly Deferred[]): void {
+  tf.dispose(group.flatMap((d) => (d.checks === undefined ? [d.readout] : [d.readout, d.checks.codes])));
+}
+
 /** Where a batch sits in its epoch, for its report. */
 export interface BatchPlace {
   readonly batch: number;
@@ -99,10 +104,22 @@ export interface BatchPlace {
   readonly lr: number;
 }
 
+/** Throws for the first bad example of an arriving batch, from its check codes read back (see `reportArrivingBatch`). */
+export type DataReport = (values: ArrayLike<number>, offset: number) => void;
+
+interface Deferred {
+  place: BatchPlace;
+  readout: tf.Tensor1D;
+  termNames: readonly string[];
+  hasAccuracy: boolean;
+  checks: ArrivingChecks | undefined;
+}
+
 /**
  * An epoch's bookkeeping: sums of the loss, the terms and correct predictions over the updated batches, the skipped
  * count, `onBatchEnd` reports, and the batches whose values are still on the device (`logEvery` > 1), read back
- * together by {@link EpochLog.flush}.
+ * together by {@link EpochLog.flush}. The checks of batches that arrived from an iterable are read back with their
+ * loss, and a bad batch is reported before its loss.
  */
 export class EpochLog {
   private readonly sums: Record<string, number> = {};
@@ -111,14 +128,15 @@ export class EpochLog {
   private seen = 0;
   private updated = 0;
   private skipped = 0;
-  private readonly deferred: Array<{ place: BatchPlace; readout: tf.Tensor1D; termNames: readonly string[]; hasAccuracy: boolean }> = [];
+  private readonly deferred: Deferred[] = [];
 
   constructor(
     private readonly fn: string,
     private readonly objectiveName: string,
     private readonly epoch: number,
     private readonly onBatchEnd: ((info: BatchInfo) => void | Promise<void>) | undefined,
-    private readonly batches: number | undefined
+    private readonly batches: number | undefined,
+    private readonly report: DataReport
   ) {}
 
   /** Batches waiting to be read back. */
@@ -152,33 +170,62 @@ export class EpochLog {
     await this.onBatchEnd?.({ epoch: this.epoch, batch: place.batch, batches: this.batches, loss: v.total, terms: v.terms, accuracy, learningRate: place.lr, skipped });
   }
 
-  /** Keeps a batch's readout (the log owns it now) until the next {@link EpochLog.flush}. */
-  defer(place: BatchPlace, readout: tf.Tensor1D, termNames: readonly string[], hasAccuracy: boolean): void {
-    this.deferred.push({ place, readout, termNames, hasAccuracy });
+  /**
+   * Reads one step's values back, with its batch's checks in the same readback, and throws for a bad batch.
+   * The caller keeps `readout` and `checks`.
+   */
+  readStep(readout: tf.Tensor1D, termNames: readonly string[], hasAccuracy: boolean, checks: ArrivingChecks | undefined): StepValues {
+    const values = tf.tidy(() => (checks === undefined ? readout : tf.concat([readout, tf.reshape(checks.codes, [-1])])).dataSync() as Float32Array);
+    if (checks !== undefined) this.report(values.subarray(readout.size), checks.offset);
+    return stepValues(values, termNames, hasAccuracy);
   }
 
-  /** Reads the deferred batches' values back in one readback, then checks and records them in order. */
+  /** Keeps a batch's readout and checks (the log owns them now) until the next {@link EpochLog.flush}. */
+  defer(place: BatchPlace, readout: tf.Tensor1D, termNames: readonly string[], hasAccuracy: boolean, checks: ArrivingChecks | undefined): void {
+    this.deferred.push({ place, readout, termNames, hasAccuracy, checks });
+  }
+
+  /** Reads the deferred batches' values and checks back in one readback, then checks and records them in order. */
   async flush(): Promise<void> {
     if (this.deferred.length === 0) return;
     const group = this.deferred.splice(0);
     let values: Float32Array;
     try {
-      values = tf.tidy(() => tf.concat(group.map((d) => d.readout)).dataSync() as Float32Array);
+      values = tf.tidy(() => tf.concat(group.flatMap((d) => (d.checks === undefined ? [d.readout] : [d.readout, tf.reshape(d.checks.codes, [-1])]))).dataSync() as Float32Array);
     } finally {
-      tf.dispose(group.map((d) => d.readout));
+      release(group);
     }
     let at = 0;
     for (const d of group) {
       const v = stepValues(values.subarray(at, at + d.readout.size), d.termNames, d.hasAccuracy);
       at += d.readout.size;
+      if (d.checks !== undefined) {
+        this.report(values.subarray(at, at + d.checks.codes.size), d.checks.offset);
+        at += d.checks.codes.size;
+      }
       this.failIfNonFinite(d.place.batch, v);
       await this.record(d.place, v, false);
     }
   }
 
-  /** Releases readouts not read back (after an error). */
+  /**
+   * After a step failed: reads the checks of the batches not yet read back (and of the failing one, `current`), and
+   * throws for the first bad batch among them, whose data is then the likely cause. Returns when they are all valid.
+   */
+  reportPendingData(current: ArrivingChecks | undefined): void {
+    const checks = [...this.deferred.map((d) => d.checks), current].filter((c): c is ArrivingChecks => c !== undefined);
+    if (checks.length === 0) return;
+    const values = tf.tidy(() => tf.concat(checks.map((c) => tf.reshape(c.codes, [-1]))).dataSync());
+    let at = 0;
+    for (const c of checks) {
+      this.report(values.subarray(at, at + c.codes.size), c.offset);
+      at += c.codes.size;
+    }
+  }
+
+  /** Releases readouts and checks not read back (after an error). */
   dispose(): void {
-    tf.dispose(this.deferred.splice(0).map((d) => d.readout));
+    release(this.deferred.splice(0));
   }
 
   /** The epoch's summary (without validation). */
