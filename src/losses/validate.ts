@@ -87,10 +87,13 @@ export interface CheckedInputs<K extends string, O extends string> {
  * logits tensor is present, all logits given share one shape `[B, C]`, and `labels` (required, optional
  * or absent per `labels`) are int32 `[B]` in `[0, C)`.
  */
-export function checkLossInputs<K extends string, O extends string = never>(
+export function checkLossInputs<I extends object, const K extends keyof I & string, const O extends keyof I & string = never>(
   fn: string,
-  inputs: unknown,
-  spec: { readonly required: readonly K[]; readonly optional?: readonly O[]; readonly labels: 'required' | 'optional' | 'none' }
+  inputs: I,
+  // Checked by the compiler in both directions, as optionKeys does: the names are keys of the inputs type `I`, and
+  // every key of `I` (besides `labels`) is named.
+  spec: { readonly required: readonly K[]; readonly optional?: readonly O[]; readonly labels: 'required' | 'optional' | 'none' } &
+    (Exclude<keyof I & string, K | O | 'labels'> extends never ? unknown : { readonly missing: Exclude<keyof I & string, K | O | 'labels'> })
 ): CheckedInputs<K, O> {
   const optional: readonly string[] = spec.optional ?? [];
   const names = [...spec.required, ...optional];
