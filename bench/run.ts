@@ -8,6 +8,10 @@
  *   npm run bench -- --runs 2          # two runs, both reported
  *   npm run bench -- --quick           # fewer repetitions, 100-step memory check (a smoke test)
  *   npm run bench -- --soak            # the soak benchmark instead (bench/soak.ts)
+ *   npm run bench -- --baseline 3d65ede # readbacks and the webgl PGD step also for that commit's build, same run
+ *
+ * Besides the Node configurations it counts host readbacks on the cpu backend (bench/readbacks.ts) and times one
+ * PGD step on webgl (and webgpu where offered) in headless Chromium (bench/browser.ts).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -15,7 +19,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseOptions, positive } from '../examples/cli.js';
-import { CONFIGS, type Config, type ConfigResult, type TorchResult } from './types.js';
+import { findChromium } from '../scripts/lib/chromium.js';
+import { CONFIGS, type BrowserResult, type Config, type ConfigResult, type ReadbackResult, type TorchResult } from './types.js';
 
 const opts = parseOptions('Usage: npm run bench -- [options]', {
   runs: { type: 'string', description: 'complete runs, each reported', default: '1' },
@@ -23,6 +28,9 @@ const opts = parseOptions('Usage: npm run bench -- [options]', {
   configs: { type: 'string', description: `comma-separated subset of ${CONFIGS.join(', ')}`, default: CONFIGS.join(',') },
   'leak-steps': { type: 'string', description: 'PGD steps of the tensor and RSS check (wasm+ardkit, tensorflow)', default: '1000' },
   'skip-torch': { type: 'boolean', description: 'skip the PyTorch comparison', default: false },
+  baseline: { type: 'string', description: 'also count readbacks and time webgl for this git commit (built once in bench/.cache/baseline-SHA)' },
+  'skip-browser': { type: 'boolean', description: 'skip the webgl PGD step in headless Chromium', default: false },
+  'browser-batch': { type: 'string', description: 'batch of the webgl PGD step (SwiftShader is slow)', default: '32' },
   json: { type: 'string', description: 'results file', default: 'bench/results.json' },
   markdown: { type: 'string', description: 'report file', default: 'docs/performance.md' },
   soak: { type: 'boolean', description: 'run the soak benchmark instead (bench/soak.ts): 10 000 PGD-AT steps, tensors, RSS and time drift', default: false },
@@ -41,6 +49,25 @@ interface Run {
   skipped: Record<string, string>;
   pytorch?: TorchResult;
   pytorchSkipped?: string;
+  /** Readbacks of this build, then of the baseline's. */
+  readbacks: Array<ReadbackResult & { label: string }>;
+  browser?: BrowserResult;
+  browserSkipped?: string;
+}
+
+/** A build of `ref` in bench/.cache/baseline-SHA (the tree from git archive, this checkout's node_modules). */
+function baselineBuild(ref: string): { label: string; dir: string } {
+  const sha = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
+  const dir = path.join(root, 'bench/.cache', `baseline-${sha}`);
+  if (!fs.existsSync(path.join(dir, 'dist/index.js'))) {
+    console.error(`bench: building ${ref} (${sha}) in ${path.relative(root, dir)} …`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync('sh', ['-c', `git archive ${sha} | tar -x -C "${dir}"`], { cwd: root, stdio: 'inherit' });
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+    execFileSync('npx', ['tsup'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return { label: `baseline-${sha}`, dir };
 }
 
 function installed(pkg: string): boolean {
@@ -93,8 +120,25 @@ function machine(): Record<string, string | number> {
   };
 }
 
-async function oneRun(configs: Config[], scale: number, leakSteps: number, python: string | undefined): Promise<Run> {
-  const run: Run = { startedAt: new Date().toISOString(), loadAverageBefore: os.loadavg(), loadAverageAfter: [], configs: [], skipped: {} };
+async function oneRun(configs: Config[], scale: number, leakSteps: number, python: string | undefined, baseline: { label: string; dir: string } | undefined): Promise<Run> {
+  const run: Run = { startedAt: new Date().toISOString(), loadAverageBefore: os.loadavg(), loadAverageAfter: [], configs: [], skipped: {}, readbacks: [] };
+  const builds = [{ label: 'current', dir: root }, ...(baseline === undefined ? [] : [baseline])];
+  const ts = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm'];
+  for (const b of builds) {
+    console.error(`bench: readbacks of ${b.label} …`);
+    run.readbacks.push({ label: b.label, ...(await runJson<ReadbackResult>(process.execPath, [...ts, 'bench/readbacks.ts', '--root', b.dir])) });
+  }
+  if (opts['skip-browser']) run.browserSkipped = '--skip-browser';
+  else if (findChromium() === undefined) run.browserSkipped = 'no Chromium (Debian: apt-get install chromium)';
+  else {
+    console.error('bench: PGD step in headless Chromium …');
+    const pairs = builds.map((b) => `${b.label}=${b.dir}`).join(',');
+    try {
+      run.browser = await runJson<BrowserResult>(process.execPath, [...ts, 'bench/browser.ts', '--builds', pairs, '--batch', opts['browser-batch'], '--reps', opts.quick ? '3' : '5']);
+    } catch (error) {
+      run.browserSkipped = error instanceof Error ? error.message : String(error);
+    }
+  }
   for (const config of configs) {
     if (config === 'tensorflow' && !installed('@tensorflow/tfjs-node')) {
       run.skipped[config] = '@tensorflow/tfjs-node is not installed';
@@ -193,6 +237,60 @@ function targets(run: Run): Target[] {
   return out;
 }
 
+const median = (values: readonly number[]): number => {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length === 0 ? NaN : v.length % 2 === 1 ? (v[mid] ?? NaN) : ((v[mid - 1] ?? NaN) + (v[mid] ?? NaN)) / 2;
+};
+
+/** Host readbacks on the cpu backend, one column per build. */
+function readbackTable(run: Run): string[] {
+  if (run.readbacks.length === 0) return [];
+  const rows: Array<[string, (r: ReadbackResult) => number | null, string]> = [
+    ['`pgd`, 10 steps, per call', (r) => r.pgd10PerCall, '≤ 2'],
+    ['`pgd`, 50 steps, per call', (r) => r.pgd50PerCall, '≤ 2'],
+    ['`apgd`, 100 steps, per call', (r) => r.apgd100PerCall, '≤ 20'],
+    ['`evaluate` with one attack, per batch (the call\'s data checks included)', (r) => r.evaluatePerBatch, '≤ 1 per batch and attack'],
+    ['`fit` with `pgdAt`, per batch of the first epoch (data checks included)', (r) => r.fitPerBatch, ''],
+    ['`fit` with `pgdAt`, per batch of later epochs', (r) => r.fitPerLaterBatch, '≤ 1'],
+    ['`fit` with `logEvery: 4`, per batch of later epochs (one read per epoch of 4 batches)', (r) => r.fitLogEvery4PerLaterBatch, '0 between logs'],
+    ['`fit` on batches from an async iterable, per batch of later epochs', (r) => r.fitIterablePerLaterBatch, '≤ 1']
+  ];
+  const show = (v: number | null): string => (v === null ? 'no such option' : Number.isFinite(v) ? String(Number(v.toFixed(2))) : '–');
+  const out = [
+    `Host readbacks (bench/readbacks.ts): counted on the cpu backend by wrapping the engine's \`readSync\` and \`read\`, a dense 784-64-10 network on 512 MNIST test images, batch ${String(run.readbacks[0]?.batch ?? 128)}. Each one stalls webgl, webgpu and tfjs-node-gpu until their queue is empty.`,
+    '',
+    `| path | ${run.readbacks.map((r) => r.label).join(' | ')} | wanted |`,
+    `| --- | ${run.readbacks.map(() => '---:').join(' | ')} | --- |`
+  ];
+  for (const [what, get, wanted] of rows) out.push(`| ${what} | ${run.readbacks.map((r) => show(get(r))).join(' | ')} | ${wanted} |`);
+  return out;
+}
+
+/** The webgl (and webgpu) PGD step in headless Chromium, one row per build and backend. */
+function browserTable(run: Run): string[] {
+  const b = run.browser;
+  if (b === undefined) return [`Headless Chromium: skipped (${run.browserSkipped ?? '?'}).`];
+  const out = [
+    `One PGD step of \`smallCnn()\` in headless ${b.chromium} (bench/browser.ts), batch ${String(b.batch)}, the result read back; the builds' pages are opened in alternation. WebGL there runs on SwiftShader (the CPU), so the absolute times say nothing about a GPU: compare the builds.`,
+    '',
+    '| backend | build | median ms per PGD step | images/s | relative to the first build | readbacks of a PGD-10 call |',
+    '| --- | --- | ---: | ---: | ---: | ---: |'
+  ];
+  const first = new Map(b.builds[0]?.backends.map((r) => [r.backend, median(r.pgdStepMs)]) ?? []);
+  for (const build of b.builds) {
+    for (const r of build.backends) {
+      if (!r.available) {
+        out.push(`| ${r.backend} | ${build.label} | not available: ${r.detail} | | | |`);
+        continue;
+      }
+      const ms = median(r.pgdStepMs);
+      out.push(`| ${r.backend} (${r.detail}) | ${build.label} | ${fmt(ms, 0)} | ${fmt((b.batch / ms) * 1000, 1)} | ${fmt((first.get(r.backend) ?? NaN) / ms, 2)}× | ${String(r.pgd10Readbacks ?? '–')} |`);
+    }
+  }
+  return out;
+}
+
 function markdown(runs: Run[], info: Record<string, string | number>, command: string): string {
   const lines: string[] = [
     '# Performance',
@@ -245,7 +343,7 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
       if (profiled.profileMs === undefined) continue;
       lines.push('', `Where one PGD step's time goes on ${profiled.config} (tf.profile, ms per kernel): ${Object.entries(profiled.profileMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}.`);
     }
-    lines.push('');
+    lines.push('', ...readbackTable(run), '', ...browserTable(run), '');
   });
   return lines.join('\n');
 }
@@ -262,12 +360,13 @@ async function main(): Promise<void> {
   const scale = opts.quick ? 0.3 : 1;
   const leakSteps = opts.quick ? 100 : positive('leak-steps', opts['leak-steps'], true);
   const python = opts['skip-torch'] ? undefined : findTorchPython();
+  const baseline = opts.baseline === undefined ? undefined : baselineBuild(opts.baseline);
   const info = machine();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const results: Run[] = [];
   for (let r = 0; r < runs; r++) {
     console.error(`bench: run ${String(r + 1)}/${String(runs)}, load average ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
-    results.push(await oneRun(configs, scale, leakSteps, python));
+    results.push(await oneRun(configs, scale, leakSteps, python, baseline));
   }
   const json = { machine: info, command, batch: 128, eps: 0.3, stepSize: 0.01, runs: results };
   fs.mkdirSync(path.dirname(path.resolve(root, opts.json)), { recursive: true });

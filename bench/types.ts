@@ -69,3 +69,47 @@ export interface TorchResult {
   /** The forward pass alone, without autograd (`torch.no_grad()`). */
   forward: Rate;
 }
+
+/** What bench/readbacks.ts prints: host readbacks on the cpu backend (one build, batch 128). */
+export interface ReadbackResult {
+  /** The ardkit checkout whose dist/ was counted. */
+  root: string;
+  batch: number;
+  pgd10PerCall: number;
+  pgd50PerCall: number;
+  apgd100PerCall: number;
+  /** `evaluate` with one attack (PGD-10), per batch. */
+  evaluatePerBatch: number;
+  /** `fit` with `pgdAt` on tensors, one epoch, per batch (the data checks of the call included). */
+  fitPerBatch: number;
+  /** The same, per batch of the epochs after the first. */
+  fitPerLaterBatch: number;
+  /** With `logEvery: 4` (null where the version has no such option). */
+  fitLogEvery4PerLaterBatch: number | null;
+  /** With the batches from an async iterable. */
+  fitIterablePerLaterBatch: number;
+}
+
+/** One build's figures in headless Chromium (bench/browser.ts). */
+export interface BrowserBuildResult {
+  label: string;
+  dir: string;
+  backends: Array<{
+    backend: string;
+    available: boolean;
+    detail: string;
+    /** Milliseconds of every timed one-step PGD call, over all the build's pages. */
+    pgdStepMs: number[];
+    pgd10Ms: number[];
+    /** Readbacks of one PGD-10 call before its result is read (null when the backend did not run). */
+    pgd10Readbacks: number | null;
+  }>;
+}
+
+/** What bench/browser.ts prints. */
+export interface BrowserResult {
+  chromium: string;
+  userAgent: string;
+  batch: number;
+  builds: BrowserBuildResult[];
+}
