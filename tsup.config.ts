@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 /** One entry point per folder of the design, plus the root. */
-const folders = ['core', 'attacks', 'losses', 'eval', 'data', 'models', 'train', 'backends'];
+const folders = ['core', 'attacks', 'losses', 'eval', 'data', 'models', 'train', 'backends', 'io'];
 
 export default defineConfig({
   entry: {

@@ -3,12 +3,12 @@
  *
  * 1. build (tsup) unless `--no-build`, then `npm pack` into `.tmp/pack/`;
  * 2. publint (strict: warnings fail) and `@arethetypeswrong/cli` (every resolution mode, node10 included) on the tarball;
- * 3. tree-shaking: bundles `import { fgsm } from 'ardkit/attacks'` and `import { kdLoss } from 'ardkit/losses'` with
- *    esbuild against the unpacked tarball and asserts size ceilings and which code is in and out
- *    (`scripts/lib/tree-shaking.ts`);
+ * 3. tree-shaking: bundles `import { fgsm } from 'ardkit/attacks'`, `import { kdLoss } from 'ardkit/losses'` and
+ *    `import { fileSystem } from 'ardkit/io'` with esbuild against the unpacked tarball and asserts size ceilings and
+ *    which code is in and out (`scripts/lib/tree-shaking.ts`);
  * 4. consumer smoke test: installs the tarball into a fresh temporary project and imports it from ESM, from CJS and
- *    from TypeScript (`module`/`moduleResolution: NodeNext`, strict), then runs what it compiled
- *    (`scripts/lib/consumer.ts`).
+ *    from TypeScript (`module`/`moduleResolution: NodeNext`, strict), then runs what it compiled; the ESM program also
+ *    saves and loads a Layers model with `ardkit/io` (`scripts/lib/consumer.ts`).
  *
  * Prints one line per step and `package: N passed, M failed`; exits 1 on any failure.
  *

@@ -3,7 +3,8 @@
  *
  * Every function is also available from its folder's entry point (`ardkit/attacks`, `ardkit/losses`, …),
  * and the package is side-effect free, so bundlers keep only what you import. `ardkit/models` is not
- * re-exported here: it imports `@tensorflow/tfjs-layers`, an optional peer dependency.
+ * re-exported here: it imports `@tensorflow/tfjs-layers`, an optional peer dependency. Nor is `ardkit/io`: it saves
+ * and loads models through `node:fs`, so it is Node only, and the root stays safe for browsers.
  * @packageDocumentation
  */
 export * from './core/index.js';

@@ -26,10 +26,14 @@ const y = tf.tensor1d([1, 0], 'int32'); // what the model predicts: clean accura
 function check(cond, what) { if (!cond) { console.error('FAILED: ' + what); process.exit(1); } }
 `;
 
-const ESM = `import * as tf from '@tensorflow/tfjs-core';
+const ESM = `import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-layers'; // registers tfjs' gradients in Node
+import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
 import * as ardkit from 'ardkit';
+import { fileSystem, registerFileSystem } from 'ardkit/io';
 import { fgsm, pgd } from 'ardkit/attacks';
 import { kdLoss, crossEntropy } from 'ardkit/losses';
 import { evaluate } from 'ardkit/eval';
@@ -46,7 +50,21 @@ const r = evaluate(model, x, y, { attacks: { pgd: (m, xb, yb) => pgd(m, xb, yb, 
 check(r.clean === 1 && r.attacks.pgd <= r.clean, 'evaluate: clean accuracy 1, robust accuracy <= clean accuracy');
 check(studentTeacherHead(2, 3).numTeachers === 2, 'ardkit/models loads with tfjs-layers');
 check(crossEntropy(model(x), y).dataSync().length === 1, 'crossEntropy returns a scalar');
-console.log('esm: ok (fgsm L∞ ' + linf.toFixed(4) + ', kdLoss ' + kd.toFixed(4) + ', clean ' + r.clean + ', pgd ' + r.attacks.pgd + ')');
+check(!('fileSystem' in ardkit), 'ardkit/io (Node only) is not re-exported from the root');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ardkit-consumer-io-'));
+try {
+  const net = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [4], units: 3 })] });
+  await net.save(fileSystem(dir));
+  check(registerFileSystem() && !registerFileSystem(), 'registerFileSystem registers file:// once');
+  for (const from of [fileSystem(dir), 'file://' + path.join(dir, 'model.json')]) {
+    const back = await tfl.loadLayersModel(from);
+    const gap = tf.max(tf.abs(tf.sub(net.predict(x), back.predict(x)))).dataSync()[0];
+    check(gap === 0, 'ardkit/io round-trips a Layers model (prediction gap ' + gap + ')');
+  }
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+console.log('esm: ok (fgsm L∞ ' + linf.toFixed(4) + ', kdLoss ' + kd.toFixed(4) + ', clean ' + r.clean + ', pgd ' + r.attacks.pgd + ', ardkit/io round trip)');
 `;
 
 const CJS = `const tf = require('@tensorflow/tfjs-core');
@@ -57,6 +75,7 @@ const { fgsm } = require('ardkit/attacks');
 const { kdLoss } = require('ardkit/losses');
 const { createRandom } = require('ardkit/core');
 const { parseIdx } = require('ardkit/data');
+const { fileSystem } = require('ardkit/io');
 ${COMMON}
 tf.setBackend('cpu').then(() => {
   const xAdv = fgsm(model, x, y, { eps: 0.1 });
@@ -65,6 +84,7 @@ tf.setBackend('cpu').then(() => {
   check(ardkit.fgsm === fgsm && ardkit.kdLoss === kdLoss, 'the root and the subpaths share one copy of each function');
   check(createRandom(1).next() === createRandom(1).next(), 'createRandom is seeded');
   check(typeof parseIdx === 'function', 'ardkit/data loads');
+  check(typeof fileSystem('.').load === 'function', 'ardkit/io loads');
   let message = '';
   try { fgsm(model, x, y, { eps: -1 }); } catch (e) { message = e.message; }
   check(/^fgsm: eps must be/.test(message), 'errors name the function and the argument (got ' + message + ')');
@@ -78,6 +98,7 @@ import '@tensorflow/tfjs-layers';
 import { fgsm, type FgsmOptions, type Attack } from 'ardkit/attacks';
 import type { Model } from 'ardkit/core';
 import { evaluate, type EvaluationResult } from 'ardkit/eval';
+import { fileSystem } from 'ardkit/io';
 
 const w = tf.tensor2d([1, -1, 0.5, -0.5, 2, 0.3, -0.2, 0.8, -1, 0.4, 0.1, -0.7], [4, 3]);
 const model: Model = (x) => tf.matMul(tf.reshape(x, [-1, 4]), w);
@@ -90,6 +111,8 @@ const x = tf.tensor2d([[0.2, 0.4, 0.6, 0.8]]);
 const y = tf.tensor1d([1], 'int32');
 await tf.setBackend('cpu');
 const result: EvaluationResult = evaluate(model, x, y, { attacks: { fgsm: attack } });
+const handler: tf.io.IOHandler = fileSystem('models/student');
+void handler;
 console.log('ts (ESM): ok (clean ' + String(result.clean) + ', fgsm ' + String(result.attacks['fgsm']) + ')');
 `;
 

@@ -49,6 +49,15 @@ export const BUNDLES: readonly BundleSpec[] = [
     mustContain: ['kdLoss', 'klPerExample'],
     allowedPublic: ['kdLoss'],
     spotlight: ['crossEntropy', 'ardLoss', 'tradesLoss', 'fgsm', 'pgd', 'createRandom', 'evaluate', 'apgd', 'square', 'squareAttack', 'autoAttack', 'fit']
+  },
+  {
+    name: "import { fileSystem } from 'ardkit/io'",
+    source: "export { fileSystem } from 'ardkit/io';",
+    // Measured 7 445 bytes (2 851 gzipped) at 0.1.0. Node only, yet it bundles: its node: modules load when called.
+    ceilingBytes: 10_000,
+    mustContain: ['fileSystem', 'writeFileAtomic', 'expectedBytes'],
+    allowedPublic: ['fileSystem'],
+    spotlight: ['registerFileSystem', 'fit', 'saveCheckpoint', 'loadIdxDataset', 'fgsm', 'pgd', 'evaluate']
   }
 ];
 
@@ -162,5 +171,5 @@ export async function checkTreeShaking(pkgDir: string): Promise<string> {
     }
   }
   if (problems.length > 0) throw new Error(`tree-shaking:\n  ${problems.join('\n  ')}`);
-  return `${summaries.join(', ')}; no unrelated public export in either`;
+  return `${summaries.join(', ')}; no unrelated public export in any`;
 }

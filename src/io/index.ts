@@ -1,0 +1,9 @@
+/**
+ * Saving and loading tfjs models on the local file system in Node, without `@tensorflow/tfjs-node`, in tfjs' own
+ * on-disk format (`model.json` and its weight files, sharded or not). Node only: the file system is reached through
+ * `node:fs`, imported when a model is saved or loaded, so this entry point is not re-exported from `ardkit`.
+ * Nothing here runs on import: registering `file://` URLs is an explicit call ({@link registerFileSystem}).
+ * @packageDocumentation
+ */
+export { fileSystem } from './file-system.js';
+export { registerFileSystem } from './register-file-system.js';
