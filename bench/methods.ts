@@ -25,6 +25,7 @@ import { evaluate, sanityChecks, selectTeachers, transferability, autoAttack } f
 import { fashionMnistFiles, loadCifar, loadIdxDataset, type ImageDataset } from 'ardkit/data';
 import { studentFromLayers, studentTeacherHead } from 'ardkit/models';
 import type { Model } from 'ardkit/core';
+import { fileSystem } from 'ardkit/io';
 import {
   adaad,
   ard,
@@ -70,6 +71,7 @@ const opts = parseOptions('Usage: npm run bench:methods -- [options]', {
   'cnn-test-size': { type: 'string', description: 'test images evaluated for the CNNs (default 100: their AutoAttack costs about 4 times the MLPs\' per image)', default: '100' },
   epochs: { type: 'string', description: 'student epochs (default 2)', default: '' },
   cache: { type: 'string', description: 'checkpoint and result cache', default: 'bench/.cache/methods' },
+  models: { type: 'string', description: "folder of the trained students, in tfjs' format (<folder>/<cache key>/model.json)", default: 'examples/output/methods' },
   json: { type: 'string', description: 'results file (default bench/methods.json; --quick bench/methods-quick.json)', default: '' },
   markdown: { type: 'string', description: 'report file (default docs/methods.md; --quick docs/methods-quick.md)', default: '' }
 });
@@ -921,6 +923,8 @@ async function main(): Promise<void> {
             const built = make(method, family, data, t, seed + 1);
             params = countParams(built.net);
             const seconds = await train(key, built.student, data.train, built.objective, epochs, seed);
+            // Every student is kept in tfjs' format, loadable with tf.loadLayersModel (ardkit/io in Node).
+            await built.net.save(fileSystem(path.join(opts.models, key)));
             const deployed = (built.objective as { deploy?: (m: Model) => Model }).deploy;
             const model = deployed === undefined ? asModel(built.net) : deployed(asModel(built.net));
             const s = evaluateModel(evalKey, model, forFamily(data, family), true, seconds, seed === 0);

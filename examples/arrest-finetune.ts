@@ -10,7 +10,7 @@ import { arrest, featuresOf, fit, natural, pgdAt } from 'ardkit/train';
 import { studentFromLayers } from 'ardkit/models';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
-import { asModel, chooseBackend, mlp, progress, robustnessTable } from './common.js';
+import { asModel, chooseBackend, saveModel, mlp, progress, robustnessTable } from './common.js';
 
 const opts = parseOptions('Usage: examples/arrest-finetune.ts [options]', {
   ...BACKEND_OPTIONS,
@@ -79,6 +79,8 @@ async function main(): Promise<void> {
     eps,
     seed
   );
+  await saveModel(aftNet, 'arrest-aft');
+  await saveModel(arrestNet, 'arrest-student');
   tf.dispose([train.x, train.y, test.x, test.y]);
   console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }

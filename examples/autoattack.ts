@@ -14,7 +14,7 @@ import { crossEntropy } from 'ardkit/losses';
 import { evaluate, sanityChecks, autoAttack } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
-import { chooseBackend } from './common.js';
+import { chooseBackend, saveModel } from './common.js';
 
 const opts = parseOptions('Usage: node --loader ts-node/esm examples/autoattack.ts [options]', {
   ...BACKEND_OPTIONS,
@@ -95,6 +95,8 @@ async function main(): Promise<void> {
     );
     for (const f of flags) console.log(`    ${f.id}: ${f.message}`);
   }
+  await saveModel(standard, 'autoattack-standard');
+  await saveModel(robust, 'autoattack-pgdat');
   tf.dispose([trainSet.x, trainSet.y, testSet.x, testSet.y, xFew, yFew]);
   standard.dispose();
   robust.dispose();

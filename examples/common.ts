@@ -6,6 +6,7 @@ import { cw, pgd } from 'ardkit/attacks';
 import { evaluate } from 'ardkit/eval';
 import type { BatchInfo, EpochInfo, FitOptions } from 'ardkit/train';
 import { useBestBackend } from 'ardkit/backends';
+import { fileSystem } from 'ardkit/io';
 import { backendOption, threadsOption } from './cli.js';
 
 /**
@@ -39,6 +40,17 @@ export function mlp(hidden: readonly number[], seed: number, name: string): tfl.
   });
   layers.push(tfl.layers.dense({ units: 10, kernelInitializer: init(99), name: `${name}_logits` }));
   return tfl.sequential({ layers, name });
+}
+
+/**
+ * Saves a trained network in tfjs' format (`<out>/<name>/model.json` + `weights.bin`, read by `tf.loadLayersModel`
+ * in Node with ardkit/io, in a browser over HTTP, and by tfjs-node) and says where.
+ */
+export async function saveModel(net: tfl.LayersModel, name: string, out = 'examples/output'): Promise<string> {
+  const dir = `${out}/${name}`;
+  await net.save(fileSystem(dir));
+  console.log(`  saved ${dir}/model.json`);
+  return dir;
 }
 
 /** The logits of a tfjs-layers model as an ardkit Model (inference mode). */

@@ -14,7 +14,7 @@ import { studentFromLayers, studentTeacherHead } from 'ardkit/models';
 import { pgd } from 'ardkit/attacks';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
-import { asModel, chooseBackend, mlp, progress, robustnessTable } from './common.js';
+import { asModel, chooseBackend, saveModel, mlp, progress, robustnessTable } from './common.js';
 
 const opts = parseOptions('Usage: examples/darht-heterogeneous.ts [options]', {
   ...BACKEND_OPTIONS,
@@ -117,6 +117,8 @@ async function main(): Promise<void> {
     eps,
     seed
   );
+  await saveModel(studentNet, 'darht-student');
+  await saveModel(baselineNet, 'darht-pgdat-student');
   tf.dispose([train.x, train.y, test.x, test.y, probe.x, probe.y]);
   console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }

@@ -12,7 +12,7 @@ import { ard, adaad, crdnd, fit, iad, ltd, mart, mtard, natural, pgdAt, rslad, t
 import type { Model } from 'ardkit/core';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
-import { asModel, chooseBackend, mlp, progress, robustnessTable } from './common.js';
+import { asModel, chooseBackend, saveModel, mlp, progress, robustnessTable } from './common.js';
 
 const METHODS = ['natural', 'pgdAt', 'trades', 'mart', 'ard', 'rslad', 'iad', 'adaad', 'mtard', 'ltd', 'crdnd'] as const;
 type Method = (typeof METHODS)[number];
@@ -110,6 +110,8 @@ async function main(): Promise<void> {
     eps,
     seed
   );
+  await saveModel(studentNet, `distill-${method}-student`);
+  await saveModel(teacherNet, 'distill-teacher');
   objective.dispose?.();
   tf.dispose([train.x, train.y, test.x, test.y]);
   console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -14,7 +14,7 @@ import { evaluate, sanityChecks } from 'ardkit/eval';
 import type { Model } from 'ardkit/core';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
-import { asModel, chooseBackend, mlp, progress } from './common.js';
+import { asModel, chooseBackend, mlp, progress, saveModel } from './common.js';
 
 const opts = parseOptions('Usage: examples/ltd-sweep.ts [options]', {
   ...BACKEND_OPTIONS,
@@ -93,6 +93,8 @@ async function main(): Promise<void> {
           cell.flags = sanityChecks(deployed, xs, ys, { eps, seed: 0 }).map((f) => f.id);
           tf.dispose([xs, ys]);
         }
+        // The student of the first seed is kept, in tfjs' format (the deployed model divides these logits by τ_S).
+        if (seed === 0) await saveModel(net, `ltd-student-t${String(tauT)}-s${String(tauS)}`);
         net.dispose();
       }
       cells.push(cell);

@@ -18,7 +18,7 @@ import { crossEntropy } from 'ardkit/losses';
 import { evaluate } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
-import { chooseBackend } from './common.js';
+import { chooseBackend, saveModel } from './common.js';
 import { adversarialGridPng, robustnessCurveSvg, type Curve, type GridSample } from './pictures.js';
 
 const opts = parseOptions('Usage: npm run example -- [options]', {
@@ -206,6 +206,8 @@ async function main(): Promise<void> {
     `\npictures written to ${path.relative(process.cwd(), outDir) || '.'}/: robustness-curve.svg (+ .json), adversarial-grid.png (${((performance.now() - tCurve) / 1000).toFixed(0)} s)`
   );
 
+  await saveModel(standard, 'quickstart-standard', opts.out);
+  await saveModel(robust, 'quickstart-pgdat', opts.out);
   tf.dispose([trainSet.x, trainSet.y, testSet.x, testSet.y]);
   standard.dispose();
   robust.dispose();

@@ -1,0 +1,211 @@
+/**
+ * ardkit's main example: robust distillation on real MNIST. A robust teacher (a CNN trained with PGD-AT, cached in
+ * examples/.cache after the first run) is distilled into a student under 1/20 of its size with RSLAD (Zi et al.,
+ * arXiv 2108.07969); the same student, from the same initialisation, is trained with PGD-AT at the same budget for
+ * comparison, and a standard (non-robust) one for the live page. All are evaluated with AutoAttack (APGD-CE, APGD-T,
+ * Square) at ε = 0.1; the pictures (robustness curve, adversarial images) go to examples/output/, and the students
+ * are saved in tfjs' format (examples/output/<name>/model.json) for `npm run demo` and for deployment.
+ *
+ *   npm run example                        # defaults: about 4 minutes on 2 cores on the first run
+ *   npm run example -- --method ard        # another distillation method (rslad, ard, adaad, mtard, ltd)
+ *   npm run example -- --help
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
+import type { Model } from 'ardkit/core';
+import { pgd } from 'ardkit/attacks';
+import { autoAttack, evaluate } from 'ardkit/eval';
+import { fileSystem } from 'ardkit/io';
+import { adaad, ard, cosine, fit, ltd, mtard, natural, pgdAt, rslad, type FitOptions, type Objective } from 'ardkit/train';
+import { loadMnist } from './mnist.js';
+import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
+import { asModel, chooseBackend, progress, saveModel } from './common.js';
+import { adversarialGridPng, robustnessCurveSvg, type Curve, type GridSample } from './pictures.js';
+
+const METHODS = ['rslad', 'ard', 'adaad', 'mtard', 'ltd'] as const;
+type Method = (typeof METHODS)[number];
+
+const opts = parseOptions('Usage: npm run example -- [options]', {
+  ...BACKEND_OPTIONS,
+  method: { type: 'string', description: `distillation method: ${METHODS.join(', ')}`, default: 'rslad' },
+  eps: { type: 'string', description: 'L∞ radius of training and evaluation (MNIST pixels in [0, 1])', default: '0.1' },
+  'train-size': { type: 'string', description: 'training images', default: '10000' },
+  'test-size': { type: 'string', description: 'test images evaluated with AutoAttack (the first of the test set)', default: '100' },
+  'teacher-epochs': { type: 'string', description: 'epochs of the teacher (Adam 0.003, cosine decay)', default: '3' },
+  epochs: { type: 'string', description: 'epochs of each student (Adam 0.01)', default: '2' },
+  seed: { type: 'string', description: 'random seed', default: '0' },
+  out: { type: 'string', description: 'folder for the pictures and the saved students', default: 'examples/output' },
+  'update-demo': { type: 'boolean', description: 'also copy the standard and robust students into examples/browser/models (the live page\'s committed copies)', default: false }
+});
+
+const he = (seed: number): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed });
+
+/** A CNN: 3×3 conv blocks (ReLU, 2×2 max-pool), an optional dense layer, logits. */
+function cnn(filters: readonly number[], dense: number, seed: number): tfl.Sequential {
+  const layers: tfl.layers.Layer[] = [];
+  filters.forEach((f, i) => {
+    layers.push(
+      tfl.layers.conv2d({ ...(i === 0 ? { inputShape: [28, 28, 1] } : {}), filters: f, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: he(seed * 100 + i) }),
+      tfl.layers.maxPooling2d({ poolSize: 2 })
+    );
+  });
+  layers.push(tfl.layers.flatten());
+  if (dense > 0) layers.push(tfl.layers.dense({ units: dense, activation: 'relu', kernelInitializer: he(seed * 100 + 50) }));
+  layers.push(tfl.layers.dense({ units: 10, kernelInitializer: he(seed * 100 + 99) }));
+  return tfl.sequential({ layers });
+}
+
+const pct = (v: number | undefined): string => `${((v ?? NaN) * 100).toFixed(1)}%`.padStart(7);
+const params = (net: tfl.LayersModel): number => net.countParams();
+
+/** One row of the result table. */
+interface Row {
+  readonly name: string;
+  readonly params: number;
+  readonly clean: number;
+  readonly autoAttack: number;
+  readonly seconds: number;
+}
+
+/** The first test image of each digit, PGD-20 against `model`: clean, adversarial and perturbation rows. */
+function imageGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D, eps: number, seed: number): Buffer {
+  const labels = y.dataSync();
+  const picks = Array.from({ length: 10 }, (_, digit) => labels.findIndex((l) => l === digit)).filter((i) => i >= 0);
+  const index = tf.tensor1d(picks, 'int32');
+  const xg = tf.gather(x, index);
+  const yg = tf.gather<tf.Tensor1D>(y, index);
+  const xAdv = pgd(model, xg, yg, { eps, steps: 20, seed });
+  const predict = (t: tf.Tensor): Int32Array => tf.tidy(() => tf.argMax(model(t), 1).dataSync() as Int32Array);
+  const cleanPred = predict(xg);
+  const advPred = predict(xAdv);
+  const side = 28 * 28;
+  const clean = xg.dataSync();
+  const adv = xAdv.dataSync();
+  const samples: GridSample[] = picks.map((p, i) => ({
+    clean: clean.subarray(i * side, (i + 1) * side),
+    adversarial: adv.subarray(i * side, (i + 1) * side),
+    label: labels[p] ?? -1,
+    cleanPrediction: cleanPred[i] ?? -1,
+    adversarialPrediction: advPred[i] ?? -1
+  }));
+  tf.dispose([index, xg, yg, xAdv]);
+  return adversarialGridPng(samples, eps);
+}
+
+async function main(): Promise<void> {
+  const method = opts.method as Method;
+  if (!METHODS.includes(method)) {
+    console.error(`--method must be one of ${METHODS.join(', ')} (got ${JSON.stringify(opts.method)})`);
+    process.exit(2);
+  }
+  const backend = await chooseBackend(opts.backend, opts.threads);
+  const eps = positive('eps', opts.eps);
+  const seed = Number(opts.seed);
+  const trainSize = positive('train-size', opts['train-size'], true);
+  const testSize = Math.min(10000, positive('test-size', opts['test-size'], true));
+  const teacherEpochs = positive('teacher-epochs', opts['teacher-epochs'], true);
+  const epochs = positive('epochs', opts.epochs, true);
+  const outDir = path.resolve(opts.out);
+  const t0 = performance.now();
+  console.log(`ardkit: robust distillation on real MNIST (ε = ${String(eps)}, method ${method}, backend ${backend})`);
+  const train = await loadMnist('train', trainSize);
+  const test = await loadMnist('test', testSize);
+  // PGD-5 with α = 2.5ε/5 for training, as the method benchmark (bench/methods.ts).
+  const attack = { eps, steps: 5 };
+  const fitOptions = (label: string, n: number, rate: number): Partial<FitOptions> => ({ epochs: n, batchSize: 128, seed, optimizer: tf.train.adam(rate), ...progress(label, n) });
+
+  const teacherNet = cnn([16, 32], 128, seed + 1);
+  console.log(`teacher: CNN conv16-conv32-dense128 (${String(params(teacherNet))} parameters), PGD-AT, ${String(teacherEpochs)} epochs (cached)`);
+  const tTeacher = performance.now();
+  await fit(teacherNet, train, pgdAt(attack), {
+    ...fitOptions('teacher', teacherEpochs, 0.003),
+    schedule: cosine(),
+    checkpoint: { dir: `examples/.cache/distillation-teacher-${String(trainSize)}-${String(eps)}-${String(seed)}-${String(teacherEpochs)}`, keep: 1 },
+    resume: true
+  });
+  const teacherSeconds = (performance.now() - tTeacher) / 1000;
+  const teacher = asModel(teacherNet);
+
+  let cleanTeacher: tfl.Sequential | undefined;
+  if (method === 'mtard') {
+    cleanTeacher = cnn([16, 32], 128, seed + 2);
+    await fit(cleanTeacher, train, natural(), { ...fitOptions('clean teacher', teacherEpochs, 0.003), schedule: cosine() });
+  }
+  const objectives: Record<Method, () => Objective> = {
+    rslad: () => rslad({ ...attack, teacher }),
+    ard: () => ard({ ...attack, teacher }),
+    adaad: () => adaad({ ...attack, teacher }),
+    mtard: () => mtard({ ...attack, robustTeacher: teacher, cleanTeacher: asModel(cleanTeacher ?? teacherNet) }),
+    ltd: () => ltd({ ...attack, teacher })
+  };
+
+  // Three students from the same initialisation: distilled, PGD-AT (the baseline at the same budget), standard.
+  const students: Array<{ name: string; dir: string; objective: Objective; net: tfl.Sequential; seconds: number }> = [
+    { name: `student, ${method}`, dir: 'robust-student', objective: objectives[method](), net: cnn([8, 16], 0, seed + 3), seconds: 0 },
+    { name: 'student, PGD-AT', dir: 'pgdat-student', objective: pgdAt(attack), net: cnn([8, 16], 0, seed + 3), seconds: 0 },
+    { name: 'student, standard', dir: 'standard-student', objective: natural(), net: cnn([8, 16], 0, seed + 3), seconds: 0 }
+  ];
+  const studentParams = params(students[0]?.net ?? teacherNet);
+  console.log(`students: CNN conv8-conv16 (${String(studentParams)} parameters, ${(params(teacherNet) / studentParams).toFixed(0)}× smaller), ${String(epochs)} epochs each`);
+  for (const s of students) {
+    const t = performance.now();
+    await fit(s.net, train, s.objective, fitOptions(s.name, epochs, 0.01));
+    s.seconds = (performance.now() - t) / 1000;
+  }
+
+  console.log(`\nAutoAttack (APGD-CE, APGD-T, Square) at ε = ${String(eps)} on ${String(testSize)} MNIST test images`);
+  const rows: Row[] = [];
+  for (const [name, net, seconds] of [['teacher, PGD-AT', teacherNet, teacherSeconds] as const, ...students.map((s) => [s.name, s.net, s.seconds] as const)]) {
+    const r = autoAttack(asModel(net), test.x, test.y, { eps, seed });
+    rows.push({ name, params: params(net), clean: r.clean, autoAttack: r.worstCase, seconds });
+    console.log(`  ${name.padEnd(22)} clean ${pct(r.clean)}  AutoAttack ${pct(r.worstCase)}`);
+  }
+
+  console.log('\n| model | parameters | clean | AutoAttack | training s |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const r of rows) console.log(`| ${r.name} | ${String(r.params)} | ${pct(r.clean).trim()} | ${pct(r.autoAttack).trim()} | ${r.seconds.toFixed(0)} |`);
+
+  fs.mkdirSync(outDir, { recursive: true });
+  const colors = ['#1f77b4', '#ff7f0e', '#d62728'];
+  const curves: Curve[] = [];
+  const curveEps = [0, eps / 2, eps, 1.5 * eps, 2 * eps];
+  students.forEach((s, i) => {
+    const points: Array<[number, number]> = curveEps.map((e) => {
+      const r = evaluate(asModel(s.net), test.x, test.y, { attacks: e === 0 ? {} : { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps: e, steps: 20, seed }) }, batchSize: 500 });
+      return [e, e === 0 ? r.clean : (r.attacks.pgd20 ?? NaN)];
+    });
+    curves.push({ label: s.name, points, color: colors[i] ?? '#000000' });
+  });
+  fs.writeFileSync(
+    path.join(outDir, 'distillation-curve.svg'),
+    robustnessCurveSvg(curves, { title: 'Robust accuracy of the students against ε (PGD-20)', subtitle: `${String(testSize)} MNIST test images; trained at ε = ${String(eps)}` })
+  );
+  const robustStudent = students[0];
+  if (robustStudent !== undefined) fs.writeFileSync(path.join(outDir, 'distillation-grid.png'), imageGrid(asModel(robustStudent.net), test.x, test.y, eps, seed));
+  for (const s of students) await saveModel(s.net, s.dir, opts.out);
+  await saveModel(teacherNet, 'teacher', opts.out);
+  if (opts['update-demo']) {
+    for (const [from, to] of [['standard-student', 'standard-student'], ['robust-student', 'robust-student']] as const) {
+      await students.find((s) => s.dir === from)?.net.save(fileSystem(path.resolve('examples/browser/models', to)));
+    }
+    console.log('the live page\'s students (examples/browser/models) updated');
+  }
+  fs.writeFileSync(path.join(outDir, 'distillation.json'), `${JSON.stringify({ eps, method, testSize, trainSize, rows, curves }, null, 2)}\n`);
+  console.log(`\nwritten to ${path.relative(process.cwd(), outDir) || '.'}/: distillation-curve.svg, distillation-grid.png, distillation.json, and the models ${[...students.map((s) => s.dir), 'teacher'].join(', ')} (model.json + weights.bin)`);
+
+  for (const s of students) {
+    s.objective.dispose?.();
+    s.net.dispose();
+  }
+  cleanTeacher?.dispose();
+  teacherNet.dispose();
+  tf.dispose([train.x, train.y, test.x, test.y]);
+  console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
