@@ -217,15 +217,10 @@ const lossCases: readonly LossCase[] = [
     name: 'mtardWeights (fed by mtardLoss)',
     wrt: 'studentAdv',
     run: (t) => {
-      // mtardWeights is a function of numbers: feed it this backend's two terms and compare the weights it returns.
-      const term = (adv: boolean): number =>
-        tf.tidy(() =>
-          L.mtardLoss(
-            { studentAdv: t.studentAdv, studentClean: t.studentClean, robustTeacherAdv: t.teacherAdv, cleanTeacherClean: t.teacherClean },
-            { advWeight: adv ? 1 : 0, natWeight: adv ? 0 : 1 }
-          ).dataSync()[0] ?? NaN
-        );
-      const first = L.mtardWeights({ natWeight: 0.5, advWeight: 0.5, natInitial: 2 * term(false), advInitial: 3 * term(true) }, term(false), term(true));
+      // mtardWeights is a function of numbers: feed it this backend's two terms (read by runLosses before the cases
+      // run) and compare the weights it returns.
+      const [nat, adv] = mtardTerms;
+      const first = L.mtardWeights({ natWeight: 0.5, advWeight: 0.5, natInitial: 2 * nat, advInitial: 3 * adv }, nat, adv);
       // A differentiable stand-in keeps the gradient check meaningful: the adversarial term scaled by w_adv.
       return tf.mul(L.kdLoss(t.studentAdv, t.teacherAdv, none), first.advWeight);
     }
@@ -363,17 +358,31 @@ const LOSS_REL = 1e-3;
 const LOSS_FLOOR = 1e-3;
 const GRAD_REL = 1e-3;
 
-function accuracyOf(model: Model, x: tf.Tensor, y: tf.Tensor1D): number {
-  return tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model(x), 1), y), 'float32')).dataSync()[0] ?? NaN);
+/**
+ * Reads a tensor made by `f` asynchronously and releases it. The page reads only this way: on webgpu `dataSync` goes
+ * through a canvas, which SwiftShader's headless adapter answers with zeros (`data()` maps the buffer).
+ */
+async function read(f: () => tf.Tensor): Promise<Float32Array> {
+  const t = tf.tidy(f);
+  try {
+    return (await t.data()) as Float32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
+async function accuracyOf(model: Model, x: tf.Tensor, y: tf.Tensor1D): Promise<number> {
+  return (await read(() => tf.mean(tf.cast(tf.equal(tf.argMax(model(x), 1), y), 'float32'))))[0] ?? NaN;
 }
 
 /** Largest per-example distance `‖a_i − b_i‖` in the given norm. */
-function maxDistance(a: tf.Tensor, b: tf.Tensor, norm: 'linf' | 'l2'): number {
-  return tf.tidy(() => {
+async function maxDistance(a: tf.Tensor, b: tf.Tensor, norm: 'linf' | 'l2'): Promise<number> {
+  const v = await read(() => {
     const d = tf.reshape(tf.sub(a, b), [a.shape[0] ?? 1, -1]);
     const perExample = norm === 'linf' ? tf.max(tf.abs(d), 1) : tf.sqrt(tf.sum(tf.square(d), 1));
-    return tf.max(perExample).dataSync()[0] ?? NaN;
+    return tf.max(perExample);
   });
+  return v[0] ?? NaN;
 }
 
 /** Largest elementwise relative error `|a − b| / max(|b|, floor)`. */
@@ -396,25 +405,42 @@ function maxAbs(v: ArrayLike<number>): number {
 
 /** What one backend produced, for comparison with the cpu backend. */
 interface BackendOutputs {
-  readonly losses: Map<string, { values: Float32Array; gradient: Float32Array }>;
+  /** Each loss's values and gradient, or the error it threw on this backend. */
+  readonly losses: Map<string, { values: Float32Array; gradient: Float32Array; error?: string }>;
   readonly attackAccuracy: Map<string, number>;
 }
 
-function runLosses(): BackendOutputs['losses'] {
-  const out = new Map<string, { values: Float32Array; gradient: Float32Array }>();
+/** MTARD's two terms on the current backend, `[natural, adversarial]`, for the mtardWeights case. */
+let mtardTerms: readonly [number, number] = [NaN, NaN];
+
+async function runLosses(): Promise<BackendOutputs['losses']> {
+  const out: BackendOutputs['losses'] = new Map();
   const t = lossTensors();
   try {
+    const term = async (adv: boolean): Promise<number> =>
+      (await read(() =>
+        L.mtardLoss(
+          { studentAdv: t.studentAdv, studentClean: t.studentClean, robustTeacherAdv: t.teacherAdv, cleanTeacherClean: t.teacherClean },
+          { advWeight: adv ? 1 : 0, natWeight: adv ? 0 : 1 }
+        )
+      ))[0] ?? NaN;
+    mtardTerms = [await term(false), await term(true)];
     for (const c of lossCases) {
-      const values = tf.tidy(() => c.run(t).dataSync() as Float32Array);
-      // The gradient of a fixed weighted sum of the outputs: a plain sum can be constant (rows of compensatedTargets
-      // sum to 1), which would leave only rounding noise to compare.
-      const gradient = tf.tidy(() =>
-        tf.grad((v: tf.Tensor) => {
-          const out = c.run({ ...t, [c.wrt]: v });
-          return tf.sum(tf.mul(out, tf.tensor(numbers(out.size, 0.5, 21).map((w) => 1 + w), out.shape)));
-        })(t[c.wrt]).dataSync() as Float32Array
-      );
-      out.set(c.name, { values, gradient });
+      try {
+        const values = await read(() => c.run(t));
+        // The gradient of a fixed weighted sum of the outputs: a plain sum can be constant (rows of compensatedTargets
+        // sum to 1), which would leave only rounding noise to compare.
+        const gradient = await read(() =>
+          tf.grad((v: tf.Tensor) => {
+            const out = c.run({ ...t, [c.wrt]: v });
+            return tf.sum(tf.mul(out, tf.tensor(numbers(out.size, 0.5, 21).map((w) => 1 + w), out.shape)));
+          })(t[c.wrt])
+        );
+        out.set(c.name, { values, gradient });
+      } catch (e) {
+        // One loss failing on a backend is that loss's failed check, not the end of the run.
+        out.set(c.name, { values: new Float32Array(0), gradient: new Float32Array(0), error: e instanceof Error ? e.message : String(e) });
+      }
     }
   } finally {
     tf.dispose(Object.values(t) as tf.Tensor[]);
@@ -422,20 +448,27 @@ function runLosses(): BackendOutputs['losses'] {
   return out;
 }
 
-function runAttacks(weights: MlpWeights, data: ToyData, backend: string, checks: CheckResult[]): Map<string, number> {
+async function runAttacks(weights: MlpWeights, data: ToyData, backend: string, checks: CheckResult[]): Promise<Map<string, number>> {
   const accuracy = new Map<string, number>();
   const { model, dispose } = mlpModel(weights);
   const x = tf.tensor4d(data.x, [N, 4, 5, 1]);
   const y = tf.tensor1d(data.y, 'int32');
   try {
-    const clean = accuracyOf(model, x, y);
+    const clean = await accuracyOf(model, x, y);
     accuracy.set('clean', clean);
     for (const a of attackCases) {
       const before = tf.memory().numTensors;
-      const xAdv = a.run(model, x, y);
-      const distance = maxDistance(xAdv, x, a.norm);
-      const [lo, hi] = tf.tidy(() => [tf.min(xAdv).dataSync()[0] ?? NaN, tf.max(xAdv).dataSync()[0] ?? NaN]);
-      const adv = accuracyOf(model, xAdv, y);
+      let xAdv: tf.Tensor;
+      try {
+        xAdv = a.run(model, x, y);
+      } catch (e) {
+        // One attack failing on a backend is that attack's failed check, not the end of the run.
+        checks.push({ backend, group: 'attack', name: `${a.name}: runs`, measured: NaN, limit: 0, passed: false, what: `threw: ${e instanceof Error ? e.message : String(e)}` });
+        continue;
+      }
+      const distance = await maxDistance(xAdv, x, a.norm);
+      const [lo, hi] = await read(() => tf.stack([tf.min(xAdv), tf.max(xAdv)]));
+      const adv = await accuracyOf(model, xAdv, y);
       xAdv.dispose();
       const leaked = tf.memory().numTensors - before;
       accuracy.set(a.name, adv);
@@ -478,9 +511,13 @@ function compareWithCpu(backend: string, mine: BackendOutputs, cpu: BackendOutpu
       what: `|adversarial accuracy − cpu's| (cpu ${reference.toFixed(3)})`
     });
   }
-  for (const [name, { values, gradient }] of mine.losses) {
+  for (const [name, { values, gradient, error }] of mine.losses) {
     const reference = cpu.losses.get(name);
     if (reference === undefined) continue;
+    if (error !== undefined) {
+      checks.push({ backend, group: 'loss', name, measured: NaN, limit: LOSS_REL, passed: false, what: `threw: ${error}` });
+      continue;
+    }
     const valueError = relativeError(values, reference.values, LOSS_FLOOR * Math.max(maxAbs(reference.values), 1));
     checks.push({
       backend,
@@ -506,9 +543,9 @@ function compareWithCpu(backend: string, mine: BackendOutputs, cpu: BackendOutpu
 
 function cpuSelfChecks(cpu: BackendOutputs, checks: CheckResult[]): void {
   // On cpu itself only finiteness is checked: it is the reference the other backends are compared with.
-  for (const [name, { values, gradient }] of cpu.losses) {
-    const finite = [...values, ...gradient].every(Number.isFinite);
-    checks.push({ backend: 'cpu', group: 'loss', name, measured: finite ? 0 : 1, limit: 0, passed: finite, what: 'values and gradient finite (reference)' });
+  for (const [name, { values, gradient, error }] of cpu.losses) {
+    const finite = error === undefined && [...values, ...gradient].every(Number.isFinite);
+    checks.push({ backend: 'cpu', group: 'loss', name, measured: finite ? 0 : 1, limit: 0, passed: finite, what: error === undefined ? 'values and gradient finite (reference)' : `threw: ${error}` });
   }
 }
 
@@ -558,7 +595,7 @@ async function runFloat16(weights: MlpWeights, data: ToyData, cpu: BackendOutput
   backends.push({ name: 'webgl-f16', available: error === undefined, detail: error ?? `${backendDetail('webgl')}, informational` });
   if (error !== undefined) return;
   const mine: CheckResult[] = [];
-  const outputs: BackendOutputs = { losses: runLosses(), attackAccuracy: runAttacks(weights, data, 'webgl-f16', mine) };
+  const outputs: BackendOutputs = { losses: await runLosses(), attackAccuracy: await runAttacks(weights, data, 'webgl-f16', mine) };
   compareWithCpu('webgl-f16', outputs, cpu, mine);
   checks.push(...mine.map((c) => ({ ...c, informational: true })));
 }
@@ -572,7 +609,7 @@ async function run(): Promise<ConformanceReport> {
   const cpuError = await tryBackend('cpu');
   if (cpuError !== undefined) throw new Error(`the cpu backend failed: ${cpuError}`);
   const weights = trainMlp(data);
-  const cpu: BackendOutputs = { losses: runLosses(), attackAccuracy: runAttacks(weights, data, 'cpu', checks) };
+  const cpu: BackendOutputs = { losses: await runLosses(), attackAccuracy: await runAttacks(weights, data, 'cpu', checks) };
   cpuSelfChecks(cpu, checks);
   backends.push({ name: 'cpu', available: true, detail: backendDetail('cpu') });
 
@@ -582,9 +619,19 @@ async function run(): Promise<ConformanceReport> {
       backends.push({ name, available: false, detail: unavailable });
       continue;
     }
-    backends.push({ name, available: true, detail: backendDetail(name) });
-    const mine: BackendOutputs = { losses: runLosses(), attackAccuracy: runAttacks(weights, data, name, checks) };
-    compareWithCpu(name, mine, cpu, checks);
+    try {
+      console.info(`${name}: losses`);
+      const losses = await runLosses();
+      console.info(`${name}: attacks`);
+      compareWithCpu(name, { losses, attackAccuracy: new Map() }, cpu, checks);
+      compareWithCpu(name, { losses: new Map(), attackAccuracy: await runAttacks(weights, data, name, checks) }, cpu, checks);
+      backends.push({ name, available: true, detail: backendDetail(name) });
+    } catch (e) {
+      // The backend started and then failed: its failed check, and the other backends still run.
+      const message = e instanceof Error ? e.message : String(e);
+      backends.push({ name, available: true, detail: `${backendDetail(name)}; the run failed: ${message}` });
+      checks.push({ backend: name, group: 'attack', name: 'the backend runs the suite', measured: NaN, limit: 0, passed: false, what: `threw: ${message}` });
+    }
   }
   if (new URLSearchParams(location.search).get('float16') === '1') await runFloat16(weights, data, cpu, backends, checks);
   return { userAgent: navigator.userAgent, backends, checks, seconds: (performance.now() - t0) / 1000 };

@@ -9,13 +9,18 @@ import type { BrowserContext } from 'playwright-core';
 export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome-stable', '/usr/bin/google-chrome'];
 
 /**
- * The flags every launch uses (see DEVELOPERS.md): headless, no sandbox (CI runs as root), no GPU process
- * (WebGL runs on SwiftShader, WebGPU is then unavailable), and no background traffic of any kind.
+ * The flags every launch uses (see DEVELOPERS.md): headless, no sandbox (CI runs as root), no background traffic of
+ * any kind, and WebGPU on SwiftShader: `--enable-unsafe-webgpu --enable-unsafe-swiftshader
+ * --use-webgpu-adapter=swiftshader` give a page served from localhost (a secure context) a WebGPU adapter on the CPU.
+ * There is deliberately no `--disable-gpu`: it removes the GPU process, and WebGPU with it (WebGL then still runs on
+ * SwiftShader, as it does with these flags).
  */
 export const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
-  '--disable-gpu',
+  '--enable-unsafe-webgpu',
+  '--enable-unsafe-swiftshader',
+  '--use-webgpu-adapter=swiftshader',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',

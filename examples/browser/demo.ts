@@ -1,0 +1,326 @@
+/**
+ * The live page (`npm run demo`, bundled with esbuild by examples/browser/server.ts): loads the standard and the
+ * robust student that `npm run example` saved, lets the user pick a test digit or draw one, pick an attack and ε,
+ * and shows, for each model, the clean image, the adversarial image made against that model and the perturbation
+ * amplified by 1/ε, with the predictions and confidences. Everything runs in the page: webgl, else wasm, else cpu.
+ *
+ * For the browser test it publishes {@link DemoApi} as `window.__ardkitDemo`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { apgd, cw, fgsm, pgd } from 'ardkit/attacks';
+import type { Model } from 'ardkit/core';
+
+/** The attacks the page offers. */
+export type DemoAttack = 'pgd' | 'fgsm' | 'cw' | 'apgd';
+
+/** One model's view of the current digit. */
+export interface ModelView {
+  readonly name: string;
+  readonly cleanPrediction: number;
+  readonly cleanConfidence: number;
+  readonly adversarialPrediction: number;
+  readonly adversarialConfidence: number;
+  /** `‖x' − x‖∞` of the attack against this model. */
+  readonly distance: number;
+}
+
+/** What one attack of the current digit gave. */
+export interface DemoResult {
+  /** The digit's label (-1 for a drawing). */
+  readonly label: number;
+  readonly attack: DemoAttack;
+  readonly eps: number;
+  readonly models: readonly ModelView[];
+}
+
+/** The page's interface for tests and the console. */
+export interface DemoApi {
+  /** Resolves when the models are loaded, with the backend in use. */
+  readonly ready: Promise<{ readonly backend: string; readonly digits: number }>;
+  /** Selects test digit `i` (as a click does). */
+  pick(i: number): void;
+  /** Sets the attack and ε (as the controls do). */
+  configure(attack: DemoAttack, eps: number): void;
+  /** Attacks the current digit against both models and draws the result. */
+  run(): Promise<DemoResult>;
+  /** Logits of both models on every test digit of the page, `[N][10]`. */
+  logits(): { readonly standard: number[][]; readonly robust: number[][] };
+  /** Each model's labels kept under the attack on every test digit (1 kept, 0 flipped or wrong). */
+  robustness(attack: DemoAttack, eps: number): { readonly standard: number[]; readonly robust: number[] };
+}
+
+declare global {
+  interface Window {
+    __ardkitDemo?: DemoApi;
+  }
+}
+
+interface Digits {
+  readonly images: number[][];
+  readonly labels: number[];
+}
+
+const byId = (id: string): HTMLElement => {
+  const el = document.getElementById(id);
+  if (el === null) throw new Error(`the page has no #${id}`);
+  return el;
+};
+
+async function chooseBackend(): Promise<string> {
+  setWasmPaths('/wasm/');
+  for (const name of ['webgl', 'wasm', 'cpu']) {
+    try {
+      if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return name;
+      }
+    } catch {
+      // Try the next backend.
+    }
+  }
+  throw new Error('no tfjs backend could start');
+}
+
+/** Draws a 28×28 image (values in [0, 1], ink = 1) as white ink on black. */
+function drawImage(canvas: HTMLCanvasElement, pixels: ArrayLike<number>): void {
+  canvas.width = 28;
+  canvas.height = 28;
+  const ctx = canvas.getContext('2d');
+  if (ctx === null) return;
+  const img = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = Math.round(Math.min(1, Math.max(0, pixels[i] ?? 0)) * 255);
+    img.data.set([v, v, v, 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+/** Draws `(x' − x)/ε` in a diverging palette: red where ink was added, blue where removed, white unchanged. */
+function drawPerturbation(canvas: HTMLCanvasElement, clean: ArrayLike<number>, adv: ArrayLike<number>, eps: number): void {
+  canvas.width = 28;
+  canvas.height = 28;
+  const ctx = canvas.getContext('2d');
+  if (ctx === null) return;
+  const img = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const d = eps > 0 ? Math.max(-1, Math.min(1, ((adv[i] ?? 0) - (clean[i] ?? 0)) / eps)) : 0;
+    const r = d < 0 ? 255 * (1 + d) : 255;
+    const b = d > 0 ? 255 * (1 - d) : 255;
+    const g = 255 * (1 - Math.abs(d));
+    img.data.set([r, g, b, 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+function softmaxRow(logits: tf.Tensor2D): number[] {
+  return tf.tidy(() => Array.from(tf.softmax(logits).dataSync()));
+}
+
+function makeAttack(kind: DemoAttack, eps: number): (model: Model, x: tf.Tensor, y: tf.Tensor1D) => tf.Tensor {
+  switch (kind) {
+    case 'fgsm':
+      return (m, x, y) => fgsm(m, x, y, { eps });
+    case 'cw':
+      return (m, x, y) => cw(m, x, y, { eps, steps: 20, seed: 0 });
+    case 'apgd':
+      return (m, x, y) => apgd(m, x, y, { eps, steps: 50, seed: 0 });
+    default:
+      return (m, x, y) => pgd(m, x, y, { eps, steps: 20, seed: 0 });
+  }
+}
+
+async function start(): Promise<DemoApi> {
+  const backend = await chooseBackend();
+  byId('backend').textContent = backend === 'webgl' ? `WebGL (${tf.env().getNumber('WEBGL_VERSION') === 2 ? 'WebGL 2' : 'WebGL 1'})` : backend;
+  const [standardNet, robustNet, digits] = await Promise.all([
+    tfl.loadLayersModel('/models/standard-student/model.json'),
+    tfl.loadLayersModel('/models/robust-student/model.json'),
+    fetch('/digits.json').then(async (r) => (await r.json()) as Digits)
+  ]);
+  const models: ReadonlyArray<{ name: string; model: Model }> = [
+    { name: 'standard student', model: (x) => standardNet.apply(x, { training: false }) as tf.Tensor2D },
+    { name: 'robust student (distilled)', model: (x) => robustNet.apply(x, { training: false }) as tf.Tensor2D }
+  ];
+
+  let current: { pixels: number[]; label: number } = { pixels: digits.images[0] ?? new Array<number>(784).fill(0), label: digits.labels[0] ?? -1 };
+  let attack: DemoAttack = 'pgd';
+  let eps = 0.1;
+
+  // The digit picker.
+  const picker = byId('digits');
+  const thumbs = digits.images.map((pixels, i) => {
+    const c = document.createElement('canvas');
+    drawImage(c, pixels);
+    c.title = `test digit ${String(i)}, label ${String(digits.labels[i])}`;
+    c.addEventListener('click', () => {
+      api.pick(i);
+      void api.run();
+    });
+    picker.appendChild(c);
+    return c;
+  });
+
+  // The drawing pad: white ink on black, averaged down to 28×28.
+  const pad = (byId('pad') as HTMLCanvasElement);
+  const pctx = pad.getContext('2d', { willReadFrequently: true });
+  const clearPad = (): void => {
+    if (pctx === null) return;
+    pctx.fillStyle = '#000';
+    pctx.fillRect(0, 0, pad.width, pad.height);
+  };
+  clearPad();
+  let drawing = false;
+  const strokeTo = (e: PointerEvent): void => {
+    if (!drawing || pctx === null) return;
+    const r = pad.getBoundingClientRect();
+    pctx.fillStyle = '#fff';
+    pctx.beginPath();
+    pctx.arc(((e.clientX - r.left) / r.width) * pad.width, ((e.clientY - r.top) / r.height) * pad.height, 9, 0, 2 * Math.PI);
+    pctx.fill();
+  };
+  pad.addEventListener('pointerdown', (e) => {
+    drawing = true;
+    strokeTo(e);
+  });
+  pad.addEventListener('pointermove', strokeTo);
+  window.addEventListener('pointerup', () => { drawing = false; });
+  byId('clear').addEventListener('click', clearPad);
+  byId('use-drawing').addEventListener('click', () => {
+    if (pctx === null) return;
+    const data = pctx.getImageData(0, 0, pad.width, pad.height).data;
+    const cell = pad.width / 28;
+    const pixels = new Array<number>(784).fill(0);
+    for (let py = 0; py < pad.height; py++) {
+      for (let px = 0; px < pad.width; px++) {
+        const i = Math.floor(py / cell) * 28 + Math.floor(px / cell);
+        pixels[i] = (pixels[i] ?? 0) + (data[(py * pad.width + px) * 4] ?? 0) / 255 / (cell * cell);
+      }
+    }
+    current = { pixels, label: -1 };
+    thumbs.forEach((t) => { t.classList.remove('picked'); });
+    void api.run();
+  });
+
+  // The controls.
+  const attackSelect = (byId('attack') as HTMLSelectElement);
+  const epsSlider = (byId('eps') as HTMLInputElement);
+  const epsValue = byId('eps-value');
+  attackSelect.addEventListener('change', () => { attack = attackSelect.value as DemoAttack; });
+  epsSlider.addEventListener('input', () => {
+    eps = Number(epsSlider.value);
+    epsValue.textContent = eps.toFixed(2);
+  });
+  byId('run').addEventListener('click', () => void api.run());
+
+  // One row per model.
+  const rows = models.map(({ name }) => {
+    const row = document.createElement('div');
+    row.className = 'model';
+    row.innerHTML = `<div><div class="name">${name}</div><div class="verdict"></div></div>
+      <div><canvas class="clean"></canvas><div class="caption clean-caption"></div></div>
+      <div><canvas class="adv"></canvas><div class="caption adv-caption"></div></div>
+      <div><canvas class="delta"></canvas><div class="caption">perturbation × 1/ε</div></div>
+      <div class="bars"></div>`;
+    byId('models').appendChild(row);
+    const q = (sel: string): Element => {
+      const el = row.querySelector(sel);
+      if (el === null) throw new Error(`no ${sel}`);
+      return el;
+    };
+    return { clean: (q('canvas.clean') as HTMLCanvasElement), adv: (q('canvas.adv') as HTMLCanvasElement), delta: (q('canvas.delta') as HTMLCanvasElement),
+      cleanCaption: (q('.clean-caption') as HTMLElement), advCaption: (q('.adv-caption') as HTMLElement), verdict: (q('.verdict') as HTMLElement), bars: (q('.bars') as HTMLElement) };
+  });
+
+  const api: DemoApi = {
+    ready: Promise.resolve({ backend, digits: digits.images.length }),
+    pick(i) {
+      const pixels = digits.images[i];
+      if (pixels === undefined) throw new RangeError(`pick: i must be a digit index < ${String(digits.images.length)} (got ${String(i)})`);
+      current = { pixels, label: digits.labels[i] ?? -1 };
+      thumbs.forEach((t, j) => t.classList.toggle('picked', j === i));
+    },
+    configure(kind, value) {
+      attack = kind;
+      eps = value;
+      attackSelect.value = kind;
+      epsSlider.value = String(value);
+      epsValue.textContent = value.toFixed(2);
+    },
+    async run() {
+      const status = byId('status');
+      status.textContent = 'attacking…';
+      const t0 = performance.now();
+      const x = tf.tensor4d(current.pixels, [1, 28, 28, 1]);
+      const views: ModelView[] = [];
+      for (const [i, { name, model }] of models.entries()) {
+        const cleanProbs = softmaxRow(model(x));
+        const cleanPrediction = cleanProbs.indexOf(Math.max(...cleanProbs));
+        // Untargeted attack on the label, or on the model's own prediction for a drawing.
+        const y = tf.tensor1d([current.label >= 0 ? current.label : cleanPrediction], 'int32');
+        const xAdv = eps > 0 ? makeAttack(attack, eps)(model, x, y) : tf.clone(x);
+        const advProbs = softmaxRow(model(xAdv));
+        const adversarialPrediction = advProbs.indexOf(Math.max(...advProbs));
+        const adv = Array.from(await xAdv.data());
+        const distance = adv.reduce((m, v, j) => Math.max(m, Math.abs(v - (current.pixels[j] ?? 0))), 0);
+        tf.dispose([y, xAdv]);
+        const view: ModelView = {
+          name, cleanPrediction, cleanConfidence: cleanProbs[cleanPrediction] ?? 0, adversarialPrediction, adversarialConfidence: advProbs[adversarialPrediction] ?? 0, distance
+        };
+        views.push(view);
+        const row = rows[i];
+        if (row === undefined) continue;
+        drawImage(row.clean, current.pixels);
+        drawImage(row.adv, adv);
+        drawPerturbation(row.delta, current.pixels, adv, eps);
+        row.cleanCaption.textContent = `clean: ${String(cleanPrediction)} (${(view.cleanConfidence * 100).toFixed(0)} %)`;
+        row.advCaption.textContent = `attacked: ${String(adversarialPrediction)} (${(view.adversarialConfidence * 100).toFixed(0)} %)`;
+        const kept = adversarialPrediction === cleanPrediction;
+        row.verdict.innerHTML = kept ? '<span class="kept">keeps its answer</span>' : `<span class="flipped">fooled: ${String(cleanPrediction)} → ${String(adversarialPrediction)}</span>`;
+        row.bars.innerHTML = advProbs
+          .map((p, c) => `<div class="bar${c === adversarialPrediction ? ' top' : ''}">${String(c)} <span class="fill" style="width:${(p * 120).toFixed(0)}px"></span> ${(p * 100).toFixed(0)}%</div>`)
+          .join('');
+      }
+      x.dispose();
+      status.textContent = `${attack.toUpperCase()} at ε = ${eps.toFixed(2)}, ${(performance.now() - t0).toFixed(0)} ms on ${backend}`;
+      return { label: current.label, attack, eps, models: views };
+    },
+    logits() {
+      const x = tf.tensor4d(digits.images.flat(), [digits.images.length, 28, 28, 1]);
+      const read = (m: Model): number[][] => tf.tidy(() => m(x).arraySync());
+      const out = { standard: read(models[0]?.model ?? ((t) => t as tf.Tensor2D)), robust: read(models[1]?.model ?? ((t) => t as tf.Tensor2D)) };
+      x.dispose();
+      return out;
+    },
+    robustness(kind, value) {
+      const x = tf.tensor4d(digits.images.flat(), [digits.images.length, 28, 28, 1]);
+      const y = tf.tensor1d(digits.labels, 'int32');
+      const kept = (m: Model): number[] =>
+        tf.tidy(() => {
+          const xAdv = makeAttack(kind, value)(m, x, y);
+          return Array.from(tf.cast(tf.logicalAnd(tf.equal(tf.argMax(m(x), 1), y), tf.equal(tf.argMax(m(xAdv), 1), y)), 'int32').dataSync());
+        });
+      const out = { standard: kept(models[0]?.model ?? ((t) => t as tf.Tensor2D)), robust: kept(models[1]?.model ?? ((t) => t as tf.Tensor2D)) };
+      tf.dispose([x, y]);
+      return out;
+    }
+  };
+  api.pick(0);
+  return api;
+}
+
+start().then(
+  async (api) => {
+    window.__ardkitDemo = api;
+    await api.run();
+  },
+  (e: unknown) => {
+    document.body.insertAdjacentHTML('afterbegin', `<pre style="color:#d62728;padding:12px">the demo could not start: ${e instanceof Error ? e.message : String(e)}</pre>`);
+    console.error(e);
+  }
+);
