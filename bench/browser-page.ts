@@ -106,24 +106,34 @@ async function run(): Promise<BrowserBenchReport> {
       results.push({ backend: name, available: false, detail: why });
       continue;
     }
-    const net = smallCnn({ seed: 0 });
-    const model = (x: tf.Tensor): tf.Tensor2D => net.apply(x) as tf.Tensor2D;
-    const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 1);
-    const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
-    const step = (): tf.Tensor => pgd(model, x, y, { eps: 0.3, steps: 1, stepSize: 0.01 });
-    const ten = (): tf.Tensor => pgd(model, x, y, { eps: 0.3, steps: 10, stepSize: 0.01 });
-    const pgdStepMs = await timed(step, reps);
-    const pgd10Ms = pgd10Reps > 0 ? await timed(ten, pgd10Reps) : [];
-    // Fresh inputs: tensors no value check has seen.
-    const x2 = tf.slice(x, 0, Math.min(4, batch));
-    const y2 = tf.slice(y, 0, Math.min(4, batch));
-    const pgd10Readbacks = await readbacks(() => pgd(model, x2, y2, { eps: 0.3, steps: 10, stepSize: 0.01 }));
-    const gl = name === 'webgl' ? `WebGL ${String(tf.env().getNumber('WEBGL_VERSION'))}` : 'WebGPU adapter';
-    results.push({ backend: name, available: true, detail: gl, pgdStepMs, pgd10Ms, pgd10Readbacks });
-    tf.dispose([x, y, x2, y2]);
-    net.dispose();
+    try {
+      results.push(await measure(name, batch, reps, pgd10Reps));
+    } catch (e) {
+      // A backend that starts and then fails (webgpu on SwiftShader loses its instance at the first synchronous
+      // readback) is reported, and the other backends are still measured.
+      results.push({ backend: name, available: false, detail: `failed: ${e instanceof Error ? e.message : String(e)}` });
+    }
   }
   return { userAgent: navigator.userAgent, batch, results };
+}
+
+async function measure(name: string, batch: number, reps: number, pgd10Reps: number): Promise<BrowserBackendResult> {
+  const net = smallCnn({ seed: 0 });
+  const model = (x: tf.Tensor): tf.Tensor2D => net.apply(x) as tf.Tensor2D;
+  const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 1);
+  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+  const step = (): tf.Tensor => pgd(model, x, y, { eps: 0.3, steps: 1, stepSize: 0.01 });
+  const ten = (): tf.Tensor => pgd(model, x, y, { eps: 0.3, steps: 10, stepSize: 0.01 });
+  const pgdStepMs = await timed(step, reps);
+  const pgd10Ms = pgd10Reps > 0 ? await timed(ten, pgd10Reps) : [];
+  // Fresh inputs: tensors no value check has seen.
+  const x2 = tf.slice(x, 0, Math.min(4, batch));
+  const y2 = tf.slice(y, 0, Math.min(4, batch));
+  const pgd10Readbacks = await readbacks(() => pgd(model, x2, y2, { eps: 0.3, steps: 10, stepSize: 0.01 }));
+  const gl = name === 'webgl' ? `WebGL ${String(tf.env().getNumber('WEBGL_VERSION'))}` : 'WebGPU adapter';
+  tf.dispose([x, y, x2, y2]);
+  net.dispose();
+  return { backend: name, available: true, detail: gl, pgdStepMs, pgd10Ms, pgd10Readbacks };
 }
 
 window.__ardkitBench = run().catch((e: unknown): BrowserBenchReport => ({
