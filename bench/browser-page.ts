@@ -109,8 +109,8 @@ async function run(): Promise<BrowserBenchReport> {
     try {
       results.push(await measure(name, batch, reps, pgd10Reps));
     } catch (e) {
-      // A backend that starts and then fails (webgpu on SwiftShader loses its instance at the first synchronous
-      // readback) is reported, and the other backends are still measured.
+      // A backend that starts and then fails (webgpu on SwiftShader: dataSync reads zeros, then the instance is lost)
+      // is reported, and the other backends are still measured.
       results.push({ backend: name, available: false, detail: `failed: ${e instanceof Error ? e.message : String(e)}` });
     }
   }

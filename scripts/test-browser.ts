@@ -144,8 +144,8 @@ async function main(): Promise<number> {
       limit.promise
     ]);
     console.log(`browser: ${report.userAgent}\n`);
-    // WebGPU on SwiftShader loses its instance after tfjs-webgpu's first synchronous readback (dataSync goes through
-    // an OffscreenCanvas there), so its rows are reported, and only fail the run with --require-webgpu.
+    // On SwiftShader's WebGPU adapter tfjs-webgpu's dataSync (through an OffscreenCanvas) returns zeros and the instance
+    // is soon lost (DEVELOPERS.md), so its rows are reported, and only fail the run with --require-webgpu.
     if (!args['require-webgpu']) report = { ...report, checks: report.checks.map((c) => (c.backend === 'webgpu' ? { ...c, informational: true } : c)) };
     for (const b of report.backends) console.log(`backend ${b.name.padEnd(7)} ${b.available ? 'ran' : 'NOT AVAILABLE'}: ${b.detail}`);
     console.log('');
