@@ -180,7 +180,9 @@ async function main(): Promise<number> {
       console.log('\nlive page (examples/browser/):');
       const demo = await checkDemo(browser.context);
       for (const c of demo) console.log(`  ${c.passed ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`);
-      problems += demo.filter((c) => !c.passed).length;
+      const demoFailed = demo.filter((c) => !c.passed).length;
+      console.log(`live page: ${String(demo.length - demoFailed)} passed, ${String(demoFailed)} failed`);
+      problems += demoFailed;
     }
     console.log(`browser: ${String(passed)} passed, ${String(failed)} failed (${report.seconds.toFixed(1)} s in the page, ${((performance.now() - t0) / 1000).toFixed(1)} s in all)`);
     return problems === 0 ? 0 : 1;

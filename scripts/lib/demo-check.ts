@@ -34,9 +34,9 @@ async function nodeReference(modelsDir: string, digits: number): Promise<{ probs
   const tfl = await import('@tensorflow/tfjs-layers');
   const { fileSystem } = await import('../../src/io/index.js');
   const { pgd } = await import('../../src/attacks/index.js');
-  const { loadMnist } = await import('../../examples/mnist.js');
+  const { loadDigits } = await import('../../examples/browser/server.js');
   await tf.setBackend('cpu');
-  const test = await loadMnist('test', digits);
+  const test = await loadDigits(digits);
   const probs: Record<string, number[][]> = {};
   const kept: Record<string, number[]> = {};
   for (const [key, dir] of [['standard', 'standard-student'], ['robust', 'robust-student']] as const) {
