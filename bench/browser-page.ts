@@ -82,7 +82,11 @@ async function unavailable(name: string): Promise<string | undefined> {
   if (name === 'webgpu') {
     const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
     if (gpu === undefined) return 'navigator.gpu is undefined';
-    if ((await gpu.requestAdapter()) === null) return 'navigator.gpu.requestAdapter() found no adapter';
+    try {
+      if ((await gpu.requestAdapter()) === null) return 'navigator.gpu.requestAdapter() found no adapter';
+    } catch (e) {
+      return `navigator.gpu.requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}`;
+    }
   }
   try {
     if (!(await tf.setBackend(name))) return `tf.setBackend('${name}') returned false`;
@@ -122,17 +126,33 @@ async function measure(name: string, batch: number, reps: number, pgd10Reps: num
   const model = (x: tf.Tensor): tf.Tensor2D => net.apply(x) as tf.Tensor2D;
   const x = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 1);
   const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+  const x2 = tf.slice(x, 0, Math.min(4, batch));
+  const y2 = tf.slice(y, 0, Math.min(4, batch));
+  try {
+    return await measureWith(name, model, x, y, x2, y2, reps, pgd10Reps);
+  } finally {
+    tf.dispose([x, y, x2, y2]);
+    net.dispose();
+  }
+}
+
+async function measureWith(
+  name: string,
+  model: (x: tf.Tensor) => tf.Tensor2D,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  x2: tf.Tensor,
+  y2: tf.Tensor1D,
+  reps: number,
+  pgd10Reps: number
+): Promise<BrowserBackendResult> {
   const step = (): tf.Tensor => pgd(model, x, y, { eps: 0.3, steps: 1, stepSize: 0.01 });
   const ten = (): tf.Tensor => pgd(model, x, y, { eps: 0.3, steps: 10, stepSize: 0.01 });
   const pgdStepMs = await timed(step, reps);
   const pgd10Ms = pgd10Reps > 0 ? await timed(ten, pgd10Reps) : [];
-  // Fresh inputs: tensors no value check has seen.
-  const x2 = tf.slice(x, 0, Math.min(4, batch));
-  const y2 = tf.slice(y, 0, Math.min(4, batch));
+  // x2, y2: fresh inputs, tensors no value check has seen.
   const pgd10Readbacks = await readbacks(() => pgd(model, x2, y2, { eps: 0.3, steps: 10, stepSize: 0.01 }));
   const gl = name === 'webgl' ? `WebGL ${String(tf.env().getNumber('WEBGL_VERSION'))}` : 'WebGPU adapter';
-  tf.dispose([x, y, x2, y2]);
-  net.dispose();
   return { backend: name, available: true, detail: gl, pgdStepMs, pgd10Ms, pgd10Readbacks };
 }
 

@@ -121,10 +121,11 @@ async function main(): Promise<void> {
       backends: [...byBackend.entries()].map(([backend, list]) => ({
         backend,
         available: list.every((l) => l.available),
-        detail: list[0]?.detail ?? '',
+        // A round that failed says why; otherwise the first round's description.
+        detail: (list.find((l) => !l.available) ?? list[0])?.detail ?? '',
         pgdStepMs: list.flatMap((l) => l.pgdStepMs ?? []),
         pgd10Ms: list.flatMap((l) => l.pgd10Ms ?? []),
-        pgd10Readbacks: list[0]?.pgd10Readbacks ?? null
+        pgd10Readbacks: list.find((l) => l.pgd10Readbacks !== undefined)?.pgd10Readbacks ?? null
       }))
     };
   });

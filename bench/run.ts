@@ -59,13 +59,19 @@ interface Run {
 function baselineBuild(ref: string): { label: string; dir: string } {
   const sha = execFileSync('git', ['rev-parse', '--short', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
   const dir = path.join(root, 'bench/.cache', `baseline-${sha}`);
-  if (!fs.existsSync(path.join(dir, 'dist/index.js'))) {
+  // A marker written after a successful build: an interrupted or failed one is built again.
+  const marker = path.join(dir, '.ardkit-bench-built');
+  if (!fs.existsSync(marker)) {
     console.error(`bench: building ${ref} (${sha}) in ${path.relative(root, dir)} …`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    execFileSync('sh', ['-c', `git archive ${sha} | tar -x -C "${dir}"`], { cwd: root, stdio: 'inherit' });
+    const archive = path.join(dir, '.tree.tar');
+    execFileSync('git', ['archive', '--output', archive, sha], { cwd: root, stdio: 'inherit' });
+    execFileSync('tar', ['-x', '-f', archive, '-C', dir], { stdio: 'inherit' });
+    fs.rmSync(archive);
     fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
     execFileSync('npx', ['tsup'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    fs.writeFileSync(marker, `${sha}\n`);
   }
   return { label: `baseline-${sha}`, dir };
 }
@@ -126,7 +132,11 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
   const ts = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm'];
   for (const b of builds) {
     console.error(`bench: readbacks of ${b.label} …`);
-    run.readbacks.push({ label: b.label, ...(await runJson<ReadbackResult>(process.execPath, [...ts, 'bench/readbacks.ts', '--root', b.dir])) });
+    try {
+      run.readbacks.push({ label: b.label, ...(await runJson<ReadbackResult>(process.execPath, [...ts, 'bench/readbacks.ts', '--root', b.dir])) });
+    } catch (error) {
+      run.skipped[`readbacks of ${b.label}`] = error instanceof Error ? error.message : String(error);
+    }
   }
   if (opts['skip-browser']) run.browserSkipped = '--skip-browser';
   else if (findChromium() === undefined) run.browserSkipped = 'no Chromium (Debian: apt-get install chromium)';

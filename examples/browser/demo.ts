@@ -46,8 +46,10 @@ export interface DemoApi {
   pick(i: number): void;
   /** Sets the attack and ε (as the controls do). */
   configure(attack: DemoAttack, eps: number): void;
-  /** Attacks the current digit against both models and draws the result. */
+  /** Attacks the current digit against both models and draws the result (queued after any run in progress). */
   run(): Promise<DemoResult>;
+  /** Resolves when every queued run has finished, with the last result. */
+  settled(): Promise<DemoResult | undefined>;
   /** Logits of both models on every test digit of the page, `[N][10]`. */
   logits(): { readonly standard: number[][]; readonly robust: number[][] };
   /** Each model's labels kept under the attack on every test digit (1 kept, 0 flipped or wrong). */
@@ -118,8 +120,9 @@ function drawPerturbation(canvas: HTMLCanvasElement, clean: ArrayLike<number>, a
   ctx.putImageData(img, 0, 0);
 }
 
-function softmaxRow(logits: tf.Tensor2D): number[] {
-  return tf.tidy(() => Array.from(tf.softmax(logits).dataSync()));
+/** The class probabilities of one image, `model` applied inside the scope that releases its logits. */
+function softmaxOf(model: Model, x: tf.Tensor): number[] {
+  return tf.tidy(() => Array.from(tf.softmax(model(x)).dataSync()));
 }
 
 function makeAttack(kind: DemoAttack, eps: number): (model: Model, x: tf.Tensor, y: tf.Tensor1D) => tf.Tensor {
@@ -237,6 +240,63 @@ async function start(): Promise<DemoApi> {
       cleanCaption: (q('.clean-caption') as HTMLElement), advCaption: (q('.adv-caption') as HTMLElement), verdict: (q('.verdict') as HTMLElement), bars: (q('.bars') as HTMLElement) };
   });
 
+  let queue: Promise<unknown> = Promise.resolve();
+  let last: DemoResult | undefined;
+  const attackBoth = async (job: { pixels: number[]; label: number; attack: DemoAttack; eps: number }): Promise<DemoResult> => {
+    const status = byId('status');
+    status.textContent = 'attacking…';
+    const t0 = performance.now();
+    const x = tf.tensor4d(job.pixels, [1, 28, 28, 1]);
+    const views: ModelView[] = [];
+    try {
+      for (const [i, { name, model }] of models.entries()) {
+        const cleanProbs = softmaxOf(model, x);
+        const cleanPrediction = cleanProbs.indexOf(Math.max(...cleanProbs));
+        // Untargeted attack on the label, or on the model's own prediction for a drawing.
+        const y = tf.tensor1d([job.label >= 0 ? job.label : cleanPrediction], 'int32');
+        let adv: number[];
+        let advProbs: number[];
+        try {
+          const xAdv = job.eps > 0 ? makeAttack(job.attack, job.eps)(model, x, y) : tf.clone(x);
+          try {
+            advProbs = softmaxOf(model, xAdv);
+            adv = Array.from(await xAdv.data());
+          } finally {
+            xAdv.dispose();
+          }
+        } finally {
+          y.dispose();
+        }
+        const adversarialPrediction = advProbs.indexOf(Math.max(...advProbs));
+        const distance = adv.reduce((m, v, j) => Math.max(m, Math.abs(v - (job.pixels[j] ?? 0))), 0);
+        const view: ModelView = {
+          name, cleanPrediction, cleanConfidence: cleanProbs[cleanPrediction] ?? 0, adversarialPrediction, adversarialConfidence: advProbs[adversarialPrediction] ?? 0, distance
+        };
+        views.push(view);
+        const row = rows[i];
+        if (row === undefined) continue;
+        drawImage(row.clean, job.pixels);
+        drawImage(row.adv, adv);
+        drawPerturbation(row.delta, job.pixels, adv, job.eps);
+        row.cleanCaption.textContent = `clean: ${String(cleanPrediction)} (${(view.cleanConfidence * 100).toFixed(0)} %)`;
+        row.advCaption.textContent = `attacked: ${String(adversarialPrediction)} (${(view.adversarialConfidence * 100).toFixed(0)} %)`;
+        const kept = adversarialPrediction === cleanPrediction;
+        row.verdict.innerHTML = kept ? '<span class="kept">keeps its answer</span>' : `<span class="flipped">fooled: ${String(cleanPrediction)} → ${String(adversarialPrediction)}</span>`;
+        row.bars.innerHTML = advProbs
+          .map((p, c) => `<div class="bar${c === adversarialPrediction ? ' top' : ''}">${String(c)} <span class="fill" style="width:${(p * 120).toFixed(0)}px"></span> ${(p * 100).toFixed(0)}%</div>`)
+          .join('');
+      }
+      status.textContent = `${job.attack.toUpperCase()} at ε = ${job.eps.toFixed(2)}, ${(performance.now() - t0).toFixed(0)} ms on ${backend}`;
+    } catch (e) {
+      status.textContent = `the attack failed: ${e instanceof Error ? e.message : String(e)}`;
+      throw e;
+    } finally {
+      x.dispose();
+    }
+    last = { label: job.label, attack: job.attack, eps: job.eps, models: views };
+    return last;
+  };
+
   const api: DemoApi = {
     ready: Promise.resolve({ backend, digits: digits.images.length }),
     pick(i) {
@@ -246,56 +306,33 @@ async function start(): Promise<DemoApi> {
       thumbs.forEach((t, j) => t.classList.toggle('picked', j === i));
     },
     configure(kind, value) {
+      if (!['pgd', 'fgsm', 'cw', 'apgd'].includes(kind)) throw new RangeError(`configure: attack must be one of pgd, fgsm, cw, apgd (got ${JSON.stringify(kind)})`);
+      if (!(value >= 0 && value <= 0.3)) throw new RangeError(`configure: eps must be a number in [0, 0.3] (got ${String(value)})`);
       attack = kind;
       eps = value;
       attackSelect.value = kind;
       epsSlider.value = String(value);
       epsValue.textContent = value.toFixed(2);
     },
-    async run() {
-      const status = byId('status');
-      status.textContent = 'attacking…';
-      const t0 = performance.now();
-      const x = tf.tensor4d(current.pixels, [1, 28, 28, 1]);
-      const views: ModelView[] = [];
-      for (const [i, { name, model }] of models.entries()) {
-        const cleanProbs = softmaxRow(model(x));
-        const cleanPrediction = cleanProbs.indexOf(Math.max(...cleanProbs));
-        // Untargeted attack on the label, or on the model's own prediction for a drawing.
-        const y = tf.tensor1d([current.label >= 0 ? current.label : cleanPrediction], 'int32');
-        const xAdv = eps > 0 ? makeAttack(attack, eps)(model, x, y) : tf.clone(x);
-        const advProbs = softmaxRow(model(xAdv));
-        const adversarialPrediction = advProbs.indexOf(Math.max(...advProbs));
-        const adv = Array.from(await xAdv.data());
-        const distance = adv.reduce((m, v, j) => Math.max(m, Math.abs(v - (current.pixels[j] ?? 0))), 0);
-        tf.dispose([y, xAdv]);
-        const view: ModelView = {
-          name, cleanPrediction, cleanConfidence: cleanProbs[cleanPrediction] ?? 0, adversarialPrediction, adversarialConfidence: advProbs[adversarialPrediction] ?? 0, distance
-        };
-        views.push(view);
-        const row = rows[i];
-        if (row === undefined) continue;
-        drawImage(row.clean, current.pixels);
-        drawImage(row.adv, adv);
-        drawPerturbation(row.delta, current.pixels, adv, eps);
-        row.cleanCaption.textContent = `clean: ${String(cleanPrediction)} (${(view.cleanConfidence * 100).toFixed(0)} %)`;
-        row.advCaption.textContent = `attacked: ${String(adversarialPrediction)} (${(view.adversarialConfidence * 100).toFixed(0)} %)`;
-        const kept = adversarialPrediction === cleanPrediction;
-        row.verdict.innerHTML = kept ? '<span class="kept">keeps its answer</span>' : `<span class="flipped">fooled: ${String(cleanPrediction)} → ${String(adversarialPrediction)}</span>`;
-        row.bars.innerHTML = advProbs
-          .map((p, c) => `<div class="bar${c === adversarialPrediction ? ' top' : ''}">${String(c)} <span class="fill" style="width:${(p * 120).toFixed(0)}px"></span> ${(p * 100).toFixed(0)}%</div>`)
-          .join('');
-      }
-      x.dispose();
-      status.textContent = `${attack.toUpperCase()} at ε = ${eps.toFixed(2)}, ${(performance.now() - t0).toFixed(0)} ms on ${backend}`;
-      return { label: current.label, attack, eps, models: views };
+    run() {
+      // Runs are queued, one after another, each on a snapshot of the digit and the controls taken when it was
+      // asked for: a click during a run neither mixes into it nor is overtaken by it.
+      const job = { pixels: current.pixels, label: current.label, attack, eps };
+      const next = queue.then(() => attackBoth(job));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    settled() {
+      return queue.then(() => last);
     },
     logits() {
       const x = tf.tensor4d(digits.images.flat(), [digits.images.length, 28, 28, 1]);
       const read = (m: Model): number[][] => tf.tidy(() => m(x).arraySync());
-      const out = { standard: read(models[0]?.model ?? ((t) => t as tf.Tensor2D)), robust: read(models[1]?.model ?? ((t) => t as tf.Tensor2D)) };
-      x.dispose();
-      return out;
+      try {
+        return { standard: read(models[0]?.model ?? ((t) => t as tf.Tensor2D)), robust: read(models[1]?.model ?? ((t) => t as tf.Tensor2D)) };
+      } finally {
+        x.dispose();
+      }
     },
     robustness(kind, value) {
       const x = tf.tensor4d(digits.images.flat(), [digits.images.length, 28, 28, 1]);
@@ -305,9 +342,11 @@ async function start(): Promise<DemoApi> {
           const xAdv = makeAttack(kind, value)(m, x, y);
           return Array.from(tf.cast(tf.logicalAnd(tf.equal(tf.argMax(m(x), 1), y), tf.equal(tf.argMax(m(xAdv), 1), y)), 'int32').dataSync());
         });
-      const out = { standard: kept(models[0]?.model ?? ((t) => t as tf.Tensor2D)), robust: kept(models[1]?.model ?? ((t) => t as tf.Tensor2D)) };
-      tf.dispose([x, y]);
-      return out;
+      try {
+        return { standard: kept(models[0]?.model ?? ((t) => t as tf.Tensor2D)), robust: kept(models[1]?.model ?? ((t) => t as tf.Tensor2D)) };
+      } finally {
+        tf.dispose([x, y]);
+      }
     }
   };
   api.pick(0);
@@ -316,8 +355,9 @@ async function start(): Promise<DemoApi> {
 
 start().then(
   async (api) => {
+    const first = api.run();
     window.__ardkitDemo = api;
-    await api.run();
+    await first;
   },
   (e: unknown) => {
     document.body.insertAdjacentHTML('afterbegin', `<pre style="color:#d62728;padding:12px">the demo could not start: ${e instanceof Error ? e.message : String(e)}</pre>`);

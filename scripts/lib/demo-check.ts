@@ -77,10 +77,11 @@ export async function checkDemo(context: BrowserContext, screenshot = path.join(
   const { startDemoServer } = await import('../../examples/browser/server.js');
   const modelsDir = path.join(root, 'examples/browser/models');
   const digits = 32;
-  const server = await startDemoServer({ modelsDir, digits });
   const checks: DemoCheck[] = [];
   const add = (name: string, passed: boolean, detail: string): void => void checks.push({ name, passed, detail });
+  let server: Awaited<ReturnType<typeof startDemoServer>> | undefined;
   try {
+    server = await startDemoServer({ modelsDir, digits });
     const reference = await nodeReference(modelsDir, digits);
     const page = await context.newPage();
     await page.setViewportSize({ width: 1180, height: 760 });
@@ -122,13 +123,14 @@ export async function checkDemo(context: BrowserContext, screenshot = path.join(
     const candidates = kept.robust.map((k, i) => (k === 1 && kept.standard[i] === 0 ? i : -1)).filter((i) => i >= 0).slice(0, 5);
     if (candidates.length === 0) add('a digit the robust student keeps and the standard one loses', false, 'none among the page\'s digits');
     for (const [attempt, pick] of candidates.entries()) {
-      // Through the page's own controls: the digit's thumbnail, the attack menu, the ε slider, the button.
+      // Through the page's own controls: the attack menu, the ε slider, the digit's thumbnail (a click attacks it).
       await page.selectOption('#attack', 'pgd');
       await page.locator('#eps').fill(String(EPS));
       await page.locator('#digits canvas').nth(pick).click();
-      // The click attacks the digit; the button does it again, and run() is what it calls, awaited here.
+      // And the button, which queues the same attack again: the verdicts shown are its.
       await page.click('#run');
-      const result = await page.evaluate(() => (window.__ardkitDemo as DemoApi).run());
+      const result = await page.evaluate(() => (window.__ardkitDemo as DemoApi).settled());
+      if (result === undefined) throw new Error('the page attacked nothing');
       const verdicts = await page.$$eval('.verdict', (els) => els.map((e) => e.textContent ?? ''));
       const [standard, robust] = result.models;
       const shown = /fooled/.test(verdicts[0] ?? '') && /keeps/.test(verdicts[1] ?? '');
@@ -152,7 +154,7 @@ export async function checkDemo(context: BrowserContext, screenshot = path.join(
   } catch (e) {
     add('the demo check ran', false, e instanceof Error ? e.message : String(e));
   } finally {
-    await server.close();
+    await server?.close();
   }
   return checks;
 }

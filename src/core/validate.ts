@@ -158,7 +158,7 @@ export function checkFunction(fn: string, arg: string, value: unknown): void {
  * `fit` on inputs they checked costs no readback, which on webgl, webgpu and tfjs-node-gpu would stall the queue.
  */
 interface Facts {
-  /** The largest label; every label is ≥ 0. */
+  /** An upper bound of the labels (the largest, or the classes − 1 when fit vouches for them); every label is ≥ 0. */
   readonly maxLabel?: number;
   /** Every value lies in [min, max], and none is NaN. */
   readonly range?: readonly [number, number];

@@ -95,7 +95,8 @@ export async function* passOver(fn: string, data: FitData, batchSize: number, pe
  * The checks of a batch that arrived from an iterable, left on the device: `codes` is `[2, B]`, a code per example
  * (0 valid, 1 a label below 0, 2 a label ≥ C, 3 a value not finite, 4 a value outside the bounds) and its label.
  * `fit` reads them back with the step's loss (no readback of their own) and reports the first bad example, by its
- * index in the pass, before the step's update is used.
+ * index in the pass: before the batch's update with `logEvery: 1`, at the next log (after its group's updates) with
+ * `logEvery: k`.
  */
 export interface ArrivingChecks {
   /** `[2, B]`: the code of each example, and its label. */
@@ -107,7 +108,7 @@ export interface ArrivingChecks {
 /**
  * Checks a batch that arrived from an iterable: its shapes and dtypes at once, its values on the device (see
  * {@link ArrivingChecks}). The batch's tensors are marked as checked, so that the objective's attacks read nothing
- * back; the caller reads the codes before it uses the step, and {@link reportArrivingBatch} throws for a bad example.
+ * back; the caller reads the codes with the step's loss, and {@link reportArrivingBatch} throws for a bad example.
  *
  * @throws TypeError/RangeError naming `fn` when the labels are not int32 `[B]` or the inputs are not a float batch.
  */
@@ -142,6 +143,23 @@ export function checkArrivingBatch(fn: string, x: tf.Tensor, y: tf.Tensor1D, num
  * @throws RangeError naming `fn`, the argument, the rule and the example's index in the pass.
  */
 export function reportArrivingBatch(fn: string, values: ArrayLike<number>, offset: number, numClasses: number, bounds: Bounds | undefined): void {
+  try {
+    reportCodes(fn, values, offset, numClasses, bounds);
+  } catch (error) {
+    if (error instanceof Error) reported.add(error);
+    throw error;
+  }
+}
+
+/** The errors {@link reportArrivingBatch} threw: a bad batch, said once. */
+const reported = new WeakSet<Error>();
+
+/** Whether `error` is a bad arriving batch's report (made by {@link reportArrivingBatch}). */
+export function isArrivingBatchError(error: unknown): boolean {
+  return error instanceof Error && reported.has(error);
+}
+
+function reportCodes(fn: string, values: ArrayLike<number>, offset: number, numClasses: number, bounds: Bounds | undefined): void {
   const batch = values.length / 2;
   const first = (code: number): number => {
     for (let i = 0; i < batch; i++) if (values[i] === code) return i;

@@ -107,8 +107,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             }
           } catch (error) {
             // A bad batch not yet read back is the likely cause (a label beyond the classes, NaN inputs): said first.
-            log.reportPendingData(checks);
-            throw error;
+            throw log.causeOf(error, checks);
           } finally {
             checks?.codes.dispose();
             if (step !== undefined) {

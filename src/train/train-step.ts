@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { isTensor } from '../core/errors.js';
 import type { BatchContext, Objective } from './objective.js';
 import type { BatchInfo, EpochInfo } from './fit-options.js';
-import type { ArrivingChecks } from './fit-data.js';
+import { isArrivingBatchError, type ArrivingChecks } from './fit-data.js';
 
 /** What a step leaves on the device: its loss values in one vector, and the gradients. */
 export interface StepOutput {
@@ -221,6 +221,20 @@ export class EpochLog {
       this.report(values.subarray(at, at + c.codes.size), c.offset);
       at += c.codes.size;
     }
+  }
+
+  /**
+   * What to throw for a step that failed with `error`: the report of a bad batch not yet read back (the likely cause),
+   * else `error` itself, also when reading the checks back fails (a lost device must not hide the original error).
+   */
+  causeOf(error: unknown, current: ArrivingChecks | undefined): unknown {
+    if (isArrivingBatchError(error)) return error;
+    try {
+      this.reportPendingData(current);
+    } catch (dataError) {
+      if (isArrivingBatchError(dataError)) return dataError;
+    }
+    return error;
   }
 
   /** Releases readouts and checks not read back (after an error). */
