@@ -122,7 +122,9 @@ async function main(): Promise<void> {
   await fit(teacherNet, train, pgdAt(attack), {
     ...fitOptions('teacher', teacherEpochs, 0.003),
     schedule: cosine(),
-    checkpoint: { dir: `examples/.cache/distillation-teacher-${String(trainSize)}-${String(eps)}-${String(seed)}-${String(teacherEpochs)}`, keep: 1 },
+    // The key names everything the teacher depends on (r1: Adam 0.003, cosine decay, batch 128, PGD-5): change the
+    // recipe, change the key, and a stale teacher is never resumed.
+    checkpoint: { dir: `examples/.cache/distillation-teacher-r1-${String(trainSize)}-${String(eps)}-${String(seed)}-${String(teacherEpochs)}`, keep: 1 },
     resume: true
   });
   const teacherSeconds = (performance.now() - tTeacher) / 1000;

@@ -124,6 +124,8 @@ async function main(): Promise<number> {
   console.log(`browser: page bundled (${(script.length / 1024).toFixed(0)} KiB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const server = await serve(script);
   let browser: LaunchedChromium | undefined;
+  // Errors the conformance page threw outside its checks: each one fails the run.
+  const pageErrors: string[] = [];
   const limit = deadline(timeoutSeconds, 'the browser conformance run');
   try {
     let report = await Promise.race([
@@ -131,7 +133,6 @@ async function main(): Promise<number> {
         browser = await launchChromium(executable);
         console.log(`browser: ${browser.version} (${executable})`);
         const page = await browser.context.newPage();
-        const pageErrors: string[] = [];
         page.on('pageerror', (e) => pageErrors.push(e.message));
         page.on('console', (m) => {
           if (args.verbose || m.type() === 'error') console.log(`  [page ${m.type()}] ${m.text()}`);
@@ -166,7 +167,7 @@ async function main(): Promise<number> {
     console.log('');
     if (webgpu?.available === true) console.log('webgpu: available, its checks ran above');
     else console.log(`webgpu: not available in this browser (${webgpu?.detail ?? 'not tried'}); its checks were not run${args['require-webgpu'] ? ' and --require-webgpu makes that a failure' : ''}`);
-    let problems = failed;
+    let problems = failed + pageErrors.length;
     if (report.error !== undefined) {
       console.error(`browser: the page stopped with an error: ${report.error}`);
       problems += 1;
