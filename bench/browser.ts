@@ -7,10 +7,10 @@
  *   node --loader ts-node/esm bench/browser.ts --builds after=.,before=bench/.cache/baseline-3d65ede [--rounds 2] [--batch 32]
  */
 import * as http from 'node:http';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, positive } from '../examples/cli.js';
+import { bundleForBrowser } from '../scripts/lib/bundle.js';
 import { findChromium, launchChromium, missingChromiumMessage } from '../scripts/lib/chromium.js';
 import type { BrowserBackendResult, BrowserBenchReport } from './browser-page.js';
 import type { BrowserBuildResult } from './types.js';
@@ -26,39 +26,10 @@ const opts = parseOptions('Usage: node --loader ts-node/esm bench/browser.ts [op
 });
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(root, 'package.json'));
 
-async function bundle(build: string): Promise<string> {
-  const { build: esbuild } = await import('esbuild');
-  const packageDir = (name: string): string => path.dirname(require.resolve(`${name}/package.json`));
-  const dist = path.resolve(root, build, 'dist');
-  const result = await esbuild({
-    entryPoints: [path.join(root, 'bench/browser-page.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    logLevel: 'warning',
-    // One copy of tfjs for the page and both builds.
-    alias: {
-      '@tensorflow/tfjs-core': packageDir('@tensorflow/tfjs-core'),
-      '@tensorflow/tfjs-backend-cpu': packageDir('@tensorflow/tfjs-backend-cpu'),
-      '@tensorflow/tfjs-layers': packageDir('@tensorflow/tfjs-layers')
-    },
-    plugins: [
-      {
-        // The page imports ardkit/attacks and ardkit/models: from the build under test.
-        name: 'ardkit-under-test',
-        setup(b) {
-          b.onResolve({ filter: /^ardkit\// }, (args) => ({ path: path.join(dist, args.path.slice('ardkit/'.length), 'index.js') }));
-        }
-      }
-    ]
-  });
-  const file = result.outputFiles[0];
-  if (file === undefined) throw new Error('esbuild produced no output');
-  return file.text;
+/** The page bundled against the build in `<build>/dist` (its `ardkit/attacks` and `ardkit/models` imports). */
+function bundle(build: string): Promise<string> {
+  return bundleForBrowser(path.join(root, 'bench/browser-page.ts'), { dir: path.resolve(root, build, 'dist'), ext: 'js' });
 }
 
 async function main(): Promise<void> {

@@ -12,16 +12,15 @@
  *   npm run test:browser -- --float16     # also webgl with float16 textures, reported, never failed
  */
 import * as http from 'node:http';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CheckResult, ConformanceReport } from '../__tests__/browser/conformance-page.js';
 import { findChromium, launchChromium, missingChromiumMessage, type LaunchedChromium } from './lib/chromium.js';
+import { bundleForBrowser } from './lib/bundle.js';
 import { checkDemo } from './lib/demo-check.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(root, 'package.json'));
 
 const { values: args } = parseArgs({
   options: {
@@ -34,27 +33,9 @@ const { values: args } = parseArgs({
 });
 const timeoutSeconds = Number(args.timeout);
 
-/** Bundles the page into one browser script, with the single copy of tfjs-core the repository resolves. */
-async function bundlePage(): Promise<string> {
-  const { build } = await import('esbuild');
-  const packageDir = (name: string): string => path.dirname(require.resolve(`${name}/package.json`));
-  const result = await build({
-    entryPoints: [path.join(root, '__tests__/browser/conformance-page.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    logLevel: 'warning',
-    // Two copies of tfjs-core (one per backend package) would register kernels in one and run ops in the other.
-    alias: {
-      '@tensorflow/tfjs-core': packageDir('@tensorflow/tfjs-core'),
-      '@tensorflow/tfjs-backend-cpu': packageDir('@tensorflow/tfjs-backend-cpu')
-    }
-  });
-  const file = result.outputFiles[0];
-  if (file === undefined) throw new Error('esbuild produced no output');
-  return file.text;
+/** Bundles the page into one browser script. */
+function bundlePage(): Promise<string> {
+  return bundleForBrowser(path.join(root, '__tests__/browser/conformance-page.ts'));
 }
 
 /** Serves the page and its script on 127.0.0.1 (a secure context, as WebGPU requires). */

@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 // ardkit from its sources, as the page's bundle: the demo needs no build.
 import { loadIdxDataset, type ImageDataset } from '../../src/data/index.js';
+import { bundleForBrowser } from '../../scripts/lib/bundle.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -40,34 +41,8 @@ export function demoModelsDir(): string {
 }
 
 /** Bundles the page's script: ardkit from its sources, one copy of tfjs. */
-export async function bundleDemo(): Promise<string> {
-  const { build } = await import('esbuild');
-  const packageDir = (name: string): string => path.dirname(require.resolve(`${name}/package.json`));
-  const result = await build({
-    entryPoints: [path.join(here, 'demo.ts')],
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    logLevel: 'warning',
-    alias: {
-      '@tensorflow/tfjs-core': packageDir('@tensorflow/tfjs-core'),
-      '@tensorflow/tfjs-backend-cpu': packageDir('@tensorflow/tfjs-backend-cpu'),
-      '@tensorflow/tfjs-layers': packageDir('@tensorflow/tfjs-layers')
-    },
-    plugins: [
-      {
-        name: 'ardkit-sources',
-        setup(b) {
-          b.onResolve({ filter: /^ardkit\// }, (args) => ({ path: path.join(root, 'src', args.path.slice('ardkit/'.length), 'index.ts') }));
-        }
-      }
-    ]
-  });
-  const file = result.outputFiles[0];
-  if (file === undefined) throw new Error('esbuild produced no output');
-  return file.text;
+export function bundleDemo(): Promise<string> {
+  return bundleForBrowser(path.join(here, 'demo.ts'), { dir: path.join(root, 'src'), ext: 'ts' });
 }
 
 /** A running demo server. */
