@@ -14,6 +14,8 @@ import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { pgd } from 'ardkit/attacks';
 import { smallCnn } from 'ardkit/models';
+import { startBackend } from '../scripts/lib/page-backends.js';
+import { readbacks } from '../scripts/lib/readbacks.js';
 
 /** One backend's figures. */
 export interface BrowserBackendResult {
@@ -42,30 +44,6 @@ declare global {
   }
 }
 
-async function readbacks(f: () => tf.Tensor): Promise<number> {
-  const engine = tf.engine() as unknown as { readSync: (id: object) => unknown; read: (id: object) => Promise<unknown> };
-  const { readSync, read } = engine;
-  let count = 0;
-  engine.readSync = function (this: unknown, id: object) {
-    count++;
-    return readSync.call(this, id);
-  };
-  engine.read = function (this: unknown, id: object) {
-    count++;
-    return read.call(this, id);
-  };
-  let out: tf.Tensor | undefined;
-  try {
-    out = f();
-  } finally {
-    engine.readSync = readSync;
-    engine.read = read;
-  }
-  await out.data();
-  out.dispose();
-  return count;
-}
-
 async function timed(f: () => tf.Tensor, reps: number): Promise<number[]> {
   const times: number[] = [];
   for (let r = reps > 0 ? -2 : 0; r < reps; r++) {
@@ -78,25 +56,6 @@ async function timed(f: () => tf.Tensor, reps: number): Promise<number[]> {
   return times;
 }
 
-async function unavailable(name: string): Promise<string | undefined> {
-  if (name === 'webgpu') {
-    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    if (gpu === undefined) return 'navigator.gpu is undefined';
-    try {
-      if ((await gpu.requestAdapter()) === null) return 'navigator.gpu.requestAdapter() found no adapter';
-    } catch (e) {
-      return `navigator.gpu.requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}`;
-    }
-  }
-  try {
-    if (!(await tf.setBackend(name))) return `tf.setBackend('${name}') returned false`;
-    await tf.ready();
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-}
-
 async function run(): Promise<BrowserBenchReport> {
   const params = new URLSearchParams(location.search);
   const batch = Number(params.get('batch') ?? '32');
@@ -105,7 +64,7 @@ async function run(): Promise<BrowserBenchReport> {
   const backends = (params.get('backends') ?? 'webgl,webgpu').split(',');
   const results: BrowserBackendResult[] = [];
   for (const name of backends) {
-    const why = await unavailable(name);
+    const why = await startBackend(name);
     if (why !== undefined) {
       results.push({ backend: name, available: false, detail: why });
       continue;
@@ -151,6 +110,7 @@ async function measureWith(
   const pgdStepMs = await timed(step, reps);
   const pgd10Ms = pgd10Reps > 0 ? await timed(ten, pgd10Reps) : [];
   // x2, y2: fresh inputs, tensors no value check has seen.
+  // Counted while the call runs; its result is released unread.
   const pgd10Readbacks = await readbacks(() => pgd(model, x2, y2, { eps: 0.3, steps: 10, stepSize: 0.01 }));
   const gl = name === 'webgl' ? `WebGL ${String(tf.env().getNumber('WEBGL_VERSION'))}` : 'WebGPU adapter';
   return { backend: name, available: true, detail: gl, pgdStepMs, pgd10Ms, pgd10Readbacks };

@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { parseOptions } from '../examples/cli.js';
 import { loadMnist } from '../examples/mnist.js';
+import { readbacks } from '../scripts/lib/readbacks.js';
 import type { ReadbackResult } from './types.js';
 
 const opts = parseOptions('Usage: node --loader ts-node/esm bench/readbacks.ts [options]', {
@@ -28,30 +29,6 @@ interface Ardkit {
   evaluate(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: object): unknown;
   fit(net: tfl.LayersModel, data: object, objective: unknown, options: object): Promise<unknown>;
   pgdAt(options: object): unknown;
-}
-
-/** Counts the engine readbacks of `f` (awaited when it returns a promise). */
-async function readbacks(f: () => unknown): Promise<number> {
-  const engine = tf.engine() as unknown as { readSync: (id: object) => unknown; read: (id: object) => Promise<unknown> };
-  const { readSync, read } = engine;
-  let count = 0;
-  engine.readSync = function (this: unknown, id: object) {
-    count++;
-    return readSync.call(this, id);
-  };
-  engine.read = function (this: unknown, id: object) {
-    count++;
-    return read.call(this, id);
-  };
-  try {
-    const out = f();
-    if (out instanceof Promise) await out;
-    else tf.dispose(out as tf.TensorContainer);
-  } finally {
-    engine.readSync = readSync;
-    engine.read = read;
-  }
-  return count;
 }
 
 async function main(): Promise<void> {

@@ -25,6 +25,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { cw, fgsm, pgd, tradesAttack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import * as L from '../../src/losses/index.js';
+import { startBackend, tryBackend } from '../../scripts/lib/page-backends.js';
 
 /** One measured check on one backend. */
 export interface CheckResult {
@@ -549,27 +550,6 @@ function cpuSelfChecks(cpu: BackendOutputs, checks: CheckResult[]): void {
   }
 }
 
-async function tryBackend(name: string): Promise<string | undefined> {
-  try {
-    if (!(await tf.setBackend(name))) return `tf.setBackend('${name}') returned false`;
-    await tf.ready();
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-}
-
-/** Why WebGPU cannot run here, or undefined when the browser offers an adapter. */
-async function webgpuUnavailable(): Promise<string | undefined> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  if (gpu === undefined) return 'navigator.gpu is undefined: this browser exposes no WebGPU';
-  try {
-    return (await gpu.requestAdapter()) === null ? 'navigator.gpu.requestAdapter() found no adapter (GPU disabled or unsupported)' : undefined;
-  } catch (e) {
-    return `navigator.gpu.requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-
 function backendDetail(name: string): string {
   if (name === 'webgl') {
     const env = tf.env();
@@ -614,7 +594,7 @@ async function run(): Promise<ConformanceReport> {
   backends.push({ name: 'cpu', available: true, detail: backendDetail('cpu') });
 
   for (const name of ['webgl', 'webgpu']) {
-    const unavailable = (name === 'webgpu' ? await webgpuUnavailable() : undefined) ?? (await tryBackend(name));
+    const unavailable = await startBackend(name);
     if (unavailable !== undefined) {
       backends.push({ name, available: false, detail: unavailable });
       continue;

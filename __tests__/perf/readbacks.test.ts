@@ -1,40 +1,15 @@
 /**
  * Host readbacks in the hot paths. Each `dataSync`/`data` stalls webgl, webgpu and tfjs-node-gpu until the queued
  * work is done, so the attacks, `evaluate` and `fit` keep them to a fixed budget: counted here on the cpu backend by
- * wrapping the engine's `readSync` and `read`, which every `dataSync`, `data`, `array` and `arraySync` goes through.
- * (The backend's own methods would also count the cpu kernels that read their inputs through `bufferSync`, such as
- * Tile and GatherV2: a GPU backend's kernels never do.)
+ * wrapping the engine's `readSync` and `read` (scripts/lib/readbacks.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { apgd, pgd } from '../../src/attacks/index.js';
 import { evaluate } from '../../src/eval/index.js';
 import { fit, pgdAt, type Objective } from '../../src/train/index.js';
+import { readbacks } from '../../scripts/lib/readbacks.js';
 import { toyProblem, useBackend } from '../helpers.js';
-
-/** Counts the backend readbacks `f` makes. */
-async function readbacks(f: () => unknown): Promise<number> {
-  const backend = tf.engine() as unknown as { readSync: (id: object) => unknown; read: (id: object) => Promise<unknown> };
-  const { readSync, read } = backend;
-  let count = 0;
-  backend.readSync = function (this: unknown, id: object) {
-    count++;
-    return readSync.call(this, id);
-  };
-  backend.read = function (this: unknown, id: object) {
-    count++;
-    return read.call(this, id);
-  };
-  try {
-    const out = f();
-    if (out instanceof Promise) await out;
-    else tf.dispose(out as tf.TensorContainer);
-  } finally {
-    backend.readSync = readSync;
-    backend.read = read;
-  }
-  return count;
-}
 
 beforeAll(async () => {
   await useBackend('cpu');
