@@ -34,6 +34,13 @@ export function positive(name: string, value: string, integer = false): number {
   return n;
 }
 
+/** Parses an option that takes one of `allowed`, exiting with a clear message otherwise. */
+export function choice<const T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  console.error(`--${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
+  process.exit(2);
+}
+
 /** Parses `--backend`: `auto` or one of the backends `useBestBackend` knows, exiting with a clear message otherwise. */
 export function backendOption(value: string): 'auto' | 'tensorflow' | 'wasm' | 'cpu' {
   if (value === 'auto' || value === 'tensorflow' || value === 'wasm' || value === 'cpu') return value;

@@ -6,6 +6,7 @@ import { cw, pgd } from 'ardkit/attacks';
 import { evaluate } from 'ardkit/eval';
 import type { BatchInfo, EpochInfo, FitOptions } from 'ardkit/train';
 import { useBestBackend } from 'ardkit/backends';
+import { adversarialGridPng, type GridSample } from './pictures.js';
 import { fileSystem } from 'ardkit/io';
 import { backendOption, threadsOption } from './cli.js';
 
@@ -51,6 +52,34 @@ export async function saveModel(net: tfl.LayersModel, name: string, out = 'examp
   await net.save(fileSystem(dir));
   console.log(`  saved ${dir}/model.json`);
   return dir;
+}
+
+/**
+ * The first test image of each digit, PGD-20 at `eps` against `model`, as a PNG grid (`adversarialGridPng`): clean
+ * images, adversarial images, perturbations amplified by 1/ε; predictions under the images.
+ */
+export function adversarialGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D, eps: number, seed: number): Buffer {
+  const labels = y.dataSync();
+  const picks = Array.from({ length: 10 }, (_, digit) => labels.findIndex((l) => l === digit)).filter((i) => i >= 0);
+  const index = tf.tensor1d(picks, 'int32');
+  const xg = tf.gather(x, index);
+  const yg = tf.gather<tf.Tensor1D>(y, index);
+  const xAdv = pgd(model, xg, yg, { eps, steps: 20, seed });
+  const predict = (t: tf.Tensor): Int32Array => tf.tidy(() => tf.argMax(model(t), 1).dataSync() as Int32Array);
+  const cleanPred = predict(xg);
+  const advPred = predict(xAdv);
+  const side = 28 * 28;
+  const clean = xg.dataSync();
+  const adv = xAdv.dataSync();
+  const samples: GridSample[] = picks.map((p, i) => ({
+    clean: clean.subarray(i * side, (i + 1) * side),
+    adversarial: adv.subarray(i * side, (i + 1) * side),
+    label: labels[p] ?? -1,
+    cleanPrediction: cleanPred[i] ?? -1,
+    adversarialPrediction: advPred[i] ?? -1
+  }));
+  tf.dispose([index, xg, yg, xAdv]);
+  return adversarialGridPng(samples, eps);
 }
 
 /** The logits of a tfjs-layers model as an ardkit Model (inference mode). */

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ard, adaad, crdnd, fit, iad, ltd, mart, mtard, natural, pgdAt, rslad, trades, type Objective } from 'ardkit/train';
 import type { Model } from 'ardkit/core';
 import { loadMnist } from './mnist.js';
-import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
+import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
 import { asModel, chooseBackend, saveModel, mlp, progress, robustnessTable } from './common.js';
 
 const METHODS = ['natural', 'pgdAt', 'trades', 'mart', 'ard', 'rslad', 'iad', 'adaad', 'mtard', 'ltd', 'crdnd'] as const;
@@ -49,11 +49,7 @@ async function trainCached(
 }
 
 async function main(): Promise<void> {
-  const method = opts.method as Method;
-  if (!METHODS.includes(method)) {
-    console.error(`--method must be one of ${METHODS.join(', ')} (got ${JSON.stringify(opts.method)})`);
-    process.exit(2);
-  }
+  const method: Method = choice('method', opts.method, METHODS);
   const backend = await chooseBackend(opts.backend, opts.threads);
   const eps = positive('eps', opts.eps);
   const seed = Number(opts.seed);

@@ -18,8 +18,8 @@ import { crossEntropy } from 'ardkit/losses';
 import { evaluate } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
-import { chooseBackend, saveModel } from './common.js';
-import { adversarialGridPng, robustnessCurveSvg, type Curve, type GridSample } from './pictures.js';
+import { adversarialGrid, chooseBackend, saveModel } from './common.js';
+import { robustnessCurveSvg, type Curve } from './pictures.js';
 
 const opts = parseOptions('Usage: npm run example -- [options]', {
   ...BACKEND_OPTIONS,
@@ -119,34 +119,6 @@ function robustnessCurves(
   return curves;
 }
 
-/**
- * The first test image of each digit, PGD-20 at ε = {@link GRID_EPS} against `model`, as a PNG grid: clean images,
- * adversarial images, perturbations amplified by 1/ε; predictions under the images.
- */
-function imageGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number): Buffer {
-  const labels = y.dataSync();
-  const picks = Array.from({ length: 10 }, (_, digit) => labels.findIndex((l) => l === digit)).filter((i) => i >= 0);
-  const index = tf.tensor1d(picks, 'int32');
-  const xg = tf.gather(x, index);
-  const yg = tf.gather<tf.Tensor1D>(y, index);
-  const xAdv = pgd(model, xg, yg, { eps: GRID_EPS, steps: 20, seed });
-  const predict = (t: tf.Tensor): Int32Array => tf.tidy(() => tf.argMax(model(t), 1).dataSync() as Int32Array);
-  const cleanPred = predict(xg);
-  const advPred = predict(xAdv);
-  const side = 28 * 28;
-  const clean = xg.dataSync();
-  const adv = xAdv.dataSync();
-  const samples: GridSample[] = picks.map((p, i) => ({
-    clean: clean.subarray(i * side, (i + 1) * side),
-    adversarial: adv.subarray(i * side, (i + 1) * side),
-    label: labels[p] ?? -1,
-    cleanPrediction: cleanPred[i] ?? -1,
-    adversarialPrediction: advPred[i] ?? -1
-  }));
-  tf.dispose([index, xg, yg, xAdv]);
-  return adversarialGridPng(samples, GRID_EPS);
-}
-
 async function main(): Promise<void> {
   const backend = await chooseBackend(opts.backend, opts.threads);
   const seed = Number(opts.seed);
@@ -201,7 +173,7 @@ async function main(): Promise<void> {
     })
   );
   fs.writeFileSync(path.join(outDir, 'robustness-curve.json'), `${JSON.stringify({ images: curveSize, curves }, null, 2)}\n`);
-  fs.writeFileSync(path.join(outDir, 'adversarial-grid.png'), imageGrid(fromLayersModel(standard), testSet.x, testSet.y, seed));
+  fs.writeFileSync(path.join(outDir, 'adversarial-grid.png'), adversarialGrid(fromLayersModel(standard), testSet.x, testSet.y, GRID_EPS, seed));
   console.log(
     `\npictures written to ${path.relative(process.cwd(), outDir) || '.'}/: robustness-curve.svg (+ .json), adversarial-grid.png (${((performance.now() - tCurve) / 1000).toFixed(0)} s)`
   );

@@ -14,15 +14,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
-import type { Model } from 'ardkit/core';
 import { pgd } from 'ardkit/attacks';
 import { autoAttack, evaluate } from 'ardkit/eval';
 import { fileSystem } from 'ardkit/io';
 import { adaad, ard, cosine, fit, ltd, mtard, natural, pgdAt, rslad, type FitOptions, type Objective } from 'ardkit/train';
 import { loadMnist } from './mnist.js';
-import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
-import { asModel, chooseBackend, progress, saveModel } from './common.js';
-import { adversarialGridPng, robustnessCurveSvg, type Curve, type GridSample } from './pictures.js';
+import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
+import { adversarialGrid, asModel, chooseBackend, progress, saveModel } from './common.js';
+import { robustnessCurveSvg, type Curve } from './pictures.js';
 
 const METHODS = ['rslad', 'ard', 'adaad', 'mtard', 'ltd'] as const;
 type Method = (typeof METHODS)[number];
@@ -69,37 +68,8 @@ interface Row {
   readonly seconds: number;
 }
 
-/** The first test image of each digit, PGD-20 against `model`: clean, adversarial and perturbation rows. */
-function imageGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D, eps: number, seed: number): Buffer {
-  const labels = y.dataSync();
-  const picks = Array.from({ length: 10 }, (_, digit) => labels.findIndex((l) => l === digit)).filter((i) => i >= 0);
-  const index = tf.tensor1d(picks, 'int32');
-  const xg = tf.gather(x, index);
-  const yg = tf.gather<tf.Tensor1D>(y, index);
-  const xAdv = pgd(model, xg, yg, { eps, steps: 20, seed });
-  const predict = (t: tf.Tensor): Int32Array => tf.tidy(() => tf.argMax(model(t), 1).dataSync() as Int32Array);
-  const cleanPred = predict(xg);
-  const advPred = predict(xAdv);
-  const side = 28 * 28;
-  const clean = xg.dataSync();
-  const adv = xAdv.dataSync();
-  const samples: GridSample[] = picks.map((p, i) => ({
-    clean: clean.subarray(i * side, (i + 1) * side),
-    adversarial: adv.subarray(i * side, (i + 1) * side),
-    label: labels[p] ?? -1,
-    cleanPrediction: cleanPred[i] ?? -1,
-    adversarialPrediction: advPred[i] ?? -1
-  }));
-  tf.dispose([index, xg, yg, xAdv]);
-  return adversarialGridPng(samples, eps);
-}
-
 async function main(): Promise<void> {
-  const method = opts.method as Method;
-  if (!METHODS.includes(method)) {
-    console.error(`--method must be one of ${METHODS.join(', ')} (got ${JSON.stringify(opts.method)})`);
-    process.exit(2);
-  }
+  const method: Method = choice('method', opts.method, METHODS);
   const backend = await chooseBackend(opts.backend, opts.threads);
   const eps = positive('eps', opts.eps);
   const seed = Number(opts.seed);
@@ -185,7 +155,7 @@ async function main(): Promise<void> {
     robustnessCurveSvg(curves, { title: 'Robust accuracy of the students against ε (PGD-20)', subtitle: `${String(testSize)} MNIST test images; trained at ε = ${String(eps)}` })
   );
   const robustStudent = students[0];
-  if (robustStudent !== undefined) fs.writeFileSync(path.join(outDir, 'distillation-grid.png'), imageGrid(asModel(robustStudent.net), test.x, test.y, eps, seed));
+  if (robustStudent !== undefined) fs.writeFileSync(path.join(outDir, 'distillation-grid.png'), adversarialGrid(asModel(robustStudent.net), test.x, test.y, eps, seed));
   for (const s of students) await saveModel(s.net, s.dir, opts.out);
   await saveModel(teacherNet, 'teacher', opts.out);
   if (opts['update-demo']) {
