@@ -66,7 +66,7 @@ export function runLossAttack(
   const inputs = checkAttackInputs(fn, model, x, y, r.bounds);
   const batch = inputs.x.shape[0] ?? 0;
   const objective = (xa: tf.Tensor): tf.Tensor => {
-    const logits = checkLogits(fn, model(xa), batch, inputs.maxLabel);
+    const logits = checkLogits(fn, model(xa), batch, inputs.maxLabel, inputs.y);
     return objectiveOfLogits(logits, inputs.y);
   };
   return ascend(fn, objective, inputs.x, r);

@@ -27,3 +27,4 @@ export {
   checkTensor
 } from './validate.js';
 export { type Student, type StudentOutputs, asVariable } from './student.js';
+export { flushChecks } from './device-checks.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { formatValue, isTensor, rangeError, typeError } from './errors.js';
+import { checksReadAtOnce, deviceCheck } from './device-checks.js';
 
 /** Value bounds `[lo, hi]` of the inputs. */
 export type Bounds = readonly [number, number];
@@ -194,10 +195,30 @@ export function assumeChecked(t: tf.Tensor, facts: { readonly maxLabel?: number;
   learn(t, facts);
 }
 
+/** A labels check queued on the device: the class counts learnt before it is read. */
+interface QueuedLabels {
+  /** The number of classes the caller named, if any. */
+  numClasses?: number;
+  /** The number of classes of the model the labels met (set by {@link checkLogits}). */
+  modelClasses?: number;
+}
+
+const queuedLabels = new WeakMap<tf.Tensor, QueuedLabels>();
+
+/** Forgets what checks established about `t` (a queued check of it failed). */
+function forget(t: tf.Tensor): void {
+  known.delete(t);
+  queuedLabels.delete(t);
+}
+
 /**
  * Checks integer class labels: an int32 tensor of shape `[batch]` with values `>= 0`
- * (and `< numClasses` when given). Reads the labels back; returns the largest label. `offset` is the index of the
+ * (and `< numClasses` when given). Returns the largest label. `offset` is the index of the
  * first label in the whole data set, for the messages of data that arrives in batches.
+ *
+ * The values are read back at once on cpu, wasm and tensorflow. On webgl and webgpu the check is queued on the device
+ * (see `flushChecks`) and the function returns −1; the classes of the model the labels meet in {@link checkLogits}
+ * join the queued check.
  *
  * @throws TypeError when `value` is not an int32 tensor; RangeError for a wrong shape or a label out of range.
  * @example
@@ -211,23 +232,44 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
   }
   const facts = factsOf(y);
   if (facts?.maxLabel !== undefined && (numClasses === undefined || facts.maxLabel < numClasses)) return facts.maxLabel;
-  const data = y.dataSync();
-  let max = -1;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i] ?? 0;
-    if (v < 0) rangeError(fn, arg, 'hold class indices >= 0', `${String(v)} at index ${String(i + offset)}`);
-    if (numClasses !== undefined && v >= numClasses) {
-      rangeError(fn, arg, `hold class indices < ${String(numClasses)} (the number of classes)`, `${String(v)} at index ${String(i + offset)}`);
-    }
-    if (v > max) max = v;
+  const queued = y instanceof tf.Variable ? undefined : queuedLabels.get(y);
+  if (queued !== undefined) {
+    if (numClasses !== undefined) queued.numClasses = Math.min(queued.numClasses ?? Infinity, numClasses);
+    return -1;
   }
-  learn(y, { maxLabel: max });
+  const entry: QueuedLabels = numClasses === undefined ? {} : { numClasses };
+  let max = -1;
+  deviceCheck(
+    () => y,
+    (data) => {
+      queuedLabels.delete(y);
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i] ?? 0;
+        const at = `${String(v)} at index ${String(i + offset)}`;
+        if (v < 0) {
+          forget(y);
+          rangeError(fn, arg, 'hold class indices >= 0', at);
+        }
+        if (entry.numClasses !== undefined && v >= entry.numClasses) {
+          forget(y);
+          rangeError(fn, arg, `hold class indices < ${String(entry.numClasses)} (the number of classes)`, at);
+        }
+        if (entry.modelClasses !== undefined && v >= entry.modelClasses) {
+          forget(y);
+          rangeError(fn, arg, `hold class indices < ${String(entry.modelClasses)} (the model's number of classes)`, at);
+        }
+        if (v > max) max = v;
+      }
+      learn(y, { maxLabel: max });
+    }
+  );
+  if (!checksReadAtOnce() && !(y instanceof tf.Variable)) queuedLabels.set(y, entry);
   return max;
 }
 
 /**
- * Checks that every example of `x` (`[N, ...]`) lies inside `bounds`, with one readback of one flag per example,
- * and names the first example outside.
+ * Checks that every example of `x` (`[N, ...]`) lies inside `bounds`, with one flag per example (read at once on
+ * cpu, wasm and tensorflow, queued on the device elsewhere: see `flushChecks`), and names the first example outside.
  *
  * @param offset - the index of `x`'s first example in the whole data set (for data that arrives in batches).
  * @throws RangeError naming the first example with a value outside `bounds`.
@@ -238,19 +280,26 @@ export function checkExamplesInBounds(fn: string, arg: string, x: tf.Tensor, bou
   if (x.rank === 0 || (x.shape[0] ?? 0) === 0) return;
   const range = factsOf(x)?.range;
   if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
-  const inside = tf.tidy(() => {
-    const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
-    return tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1)).dataSync();
-  });
-  const bad = inside.findIndex((v) => v === 0);
-  if (bad >= 0) rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `example ${String(bad + offset)} has values outside`);
-  // Comparisons with NaN are false, so the check also ruled NaN out.
+  deviceCheck(
+    () => {
+      const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
+      return tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1));
+    },
+    (inside) => {
+      const bad = inside.findIndex((v) => v === 0);
+      if (bad >= 0) {
+        forget(x);
+        rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `example ${String(bad + offset)} has values outside`);
+      }
+    }
+  );
+  // Comparisons with NaN are false, so the check also rules NaN out.
   learn(x, { range: [bounds[0], bounds[1]] });
 }
 
 /**
- * Checks that every example of `x` (`[N, ...]`) holds finite numbers, with one readback of one flag per example,
- * and names the first bad example.
+ * Checks that every example of `x` (`[N, ...]`) holds finite numbers, with one flag per example (read at once on
+ * cpu, wasm and tensorflow, queued on the device elsewhere: see `flushChecks`), and names the first bad example.
  *
  * @param offset - the index of `x`'s first example in the whole data set (for data that arrives in batches).
  * @throws RangeError naming the first example that holds NaN or ±Infinity.
@@ -261,19 +310,28 @@ export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offse
   if (x.rank === 0 || (x.shape[0] ?? 0) === 0 || x.dtype === 'int32' || x.dtype === 'bool') return;
   if (factsOf(x)?.finite === true) return;
   const n = x.shape[0] ?? 0;
-  // One readback: a flag per example, and the range of the values (which attacks on `x` then need not read).
-  const stats = tf.tidy(() => {
-    const flat = tf.reshape(x, [n, -1]);
-    return tf.concat([tf.cast(tf.all(tf.isFinite(flat), 1), 'float32'), tf.stack([tf.min(flat), tf.max(flat)])]).dataSync();
-  });
-  const bad = stats.subarray(0, n).findIndex((v) => v === 0);
-  if (bad >= 0) rangeError(fn, arg, 'hold finite numbers', `NaN or ±Infinity in example ${String(bad + offset)}`);
-  learn(x, { finite: true, range: [stats[n] ?? -Infinity, stats[n + 1] ?? Infinity] });
+  // A flag per example, and the range of the values (which attacks on `x` then need not read).
+  deviceCheck(
+    () => {
+      const flat = tf.reshape(x, [n, -1]);
+      return tf.concat([tf.cast(tf.all(tf.isFinite(flat), 1), 'float32'), tf.stack([tf.min(flat), tf.max(flat)])]);
+    },
+    (stats) => {
+      const bad = stats.subarray(0, n).findIndex((v) => v === 0);
+      if (bad >= 0) {
+        forget(x);
+        rangeError(fn, arg, 'hold finite numbers', `NaN or ±Infinity in example ${String(bad + offset)}`);
+      }
+      learn(x, { range: [stats[n] ?? -Infinity, stats[n + 1] ?? Infinity] });
+    }
+  );
+  learn(x, { finite: true });
 }
 
 /**
- * Checks that every element of `x` is a number inside `[lo, hi]`. Out-of-range inputs are an error
- * rather than a silent clip: they usually mean an unnormalised image (0..255) or a wrong pipeline.
+ * Checks that every element of `x` is a number inside `[lo, hi]` (read at once on cpu, wasm and tensorflow, queued on
+ * the device elsewhere: see `flushChecks`). Out-of-range inputs are an error rather than a silent clip: they usually
+ * mean an unnormalised image (0..255) or a wrong pipeline.
  *
  * @throws RangeError when an element is NaN or lies outside `bounds`.
  * @example
@@ -282,26 +340,36 @@ export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offse
 export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bounds): void {
   const range = factsOf(x)?.range;
   if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
-  const stats = tf.tidy(() => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]).dataSync());
-  const min = stats[0] ?? NaN;
-  const max = stats[1] ?? NaN;
-  if (stats[2] !== 0) rangeError(fn, arg, 'hold no NaN', 'NaN');
-  if (!(min >= bounds[0] && max <= bounds[1])) {
-    const shown = (v: number): string => String(Number(v.toPrecision(7)));
-    rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `values in [${shown(min)}, ${shown(max)}]`);
-  }
-  learn(x, { range: [min, max] });
+  deviceCheck(
+    () => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]),
+    (stats) => {
+      const min = stats[0] ?? NaN;
+      const max = stats[1] ?? NaN;
+      if (stats[2] !== 0) {
+        forget(x);
+        rangeError(fn, arg, 'hold no NaN', 'NaN');
+      }
+      if (!(min >= bounds[0] && max <= bounds[1])) {
+        forget(x);
+        const shown = (v: number): string => String(Number(v.toPrecision(7)));
+        rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `values in [${shown(min)}, ${shown(max)}]`);
+      }
+      learn(x, { range: [min, max] });
+    }
+  );
+  learn(x, { range: [bounds[0], bounds[1]] });
 }
 
 /**
  * Checks what a model returned: a rank-2 float tensor `[batch, C]` with `C > maxLabel`.
- * Only shapes are read, so the check costs nothing inside attack loops.
+ * Only shapes are read, so the check costs nothing inside attack loops. `labels`, when given, are the labels the
+ * logits will meet: where their check is queued on the device, the model's class count joins it.
  *
  * @throws TypeError when `out` is not a float32 tensor; RangeError for a wrong shape or fewer classes than `maxLabel + 1`.
  * @example
  * const logits = checkLogits('myAttack', model(x), batch, maxLabel);
  */
-export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = -1): tf.Tensor2D {
+export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = -1, labels?: tf.Tensor): tf.Tensor2D {
   if (!isTensor(out)) {
     typeError(fn, 'model', 'return a tf.Tensor of logits [B, C]', out);
   }
@@ -314,6 +382,8 @@ export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = 
   if (maxLabel >= classes) {
     rangeError(fn, 'labels', `hold class indices < ${String(classes)} (the model's number of classes)`, maxLabel);
   }
+  const queued = labels === undefined ? undefined : queuedLabels.get(labels);
+  if (queued !== undefined) queued.modelClasses = Math.min(queued.modelClasses ?? Infinity, classes);
   return out as tf.Tensor2D;
 }
 

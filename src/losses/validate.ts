@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkLabels, checkOneOf, checkPositive, checkTensor } from '../core/validate.js';
 import { REDUCTIONS, type Reduction } from '../core/reduce.js';
 import { formatValue, rangeError, typeError } from '../core/errors.js';
+import { deviceCheck } from '../core/device-checks.js';
 
 /** Checks a float logits tensor `[B, C]` with `C >= 2`. */
 export function checkLogitsArg(fn: string, arg: string, value: unknown): tf.Tensor2D {
@@ -187,13 +188,17 @@ export function trueClassProb(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tens
   return tf.tidy(() => tf.sum<tf.Tensor1D>(tf.mul(tf.softmax(logits), tf.oneHot(labels, logits.shape[1])), 1));
 }
 
-/** Checks that each row of `p` is a probability distribution: entries ≥ 0 that sum to 1 (to 1e-3). Reads `p` back. */
+/**
+ * Checks that each row of `p` is a probability distribution: entries ≥ 0 that sum to 1 (to 1e-3). Read at once on
+ * cpu, wasm and tensorflow, queued on the device elsewhere (see `flushChecks`).
+ */
 export function checkProbabilities(fn: string, arg: string, p: tf.Tensor2D): void {
-  const [min, worst] = tf.tidy(() => {
-    const rowError = tf.max(tf.abs(tf.sub(tf.sum(p, 1), 1)));
-    return Array.from(tf.stack([tf.min(p), rowError]).dataSync());
-  });
-  if (!((min ?? NaN) >= 0 && (worst ?? NaN) <= 1e-3)) {
-    rangeError(fn, arg, 'hold probabilities (entries >= 0, rows summing to 1)', `min ${String(min)}, worst row-sum error ${String(worst)}`);
-  }
+  deviceCheck(
+    () => tf.stack([tf.min(p), tf.max(tf.abs(tf.sub(tf.sum(p, 1), 1)))]),
+    ([min, worst]) => {
+      if (!((min ?? NaN) >= 0 && (worst ?? NaN) <= 1e-3)) {
+        rangeError(fn, arg, 'hold probabilities (entries >= 0, rows summing to 1)', `min ${String(min)}, worst row-sum error ${String(worst)}`);
+      }
+    }
+  );
 }

@@ -1,5 +1,6 @@
 /** `fit`'s data pipeline: the accepted data shapes, one pass as batches, and the checks made before training. */
 import * as tf from '@tensorflow/tfjs-core';
+import { flushChecks } from '../core/device-checks.js';
 import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, checkTensor, inheritChecks, type Bounds } from '../core/validate.js';
 import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Objective } from './objective.js';
@@ -229,6 +230,8 @@ export async function probeData(
       checkLabels(fn, 'validation.y', validation.y, validation.x.shape[0] ?? 0, numClasses);
       checkFiniteExamples(fn, 'validation.x', validation.x);
     }
+    // On webgl and webgpu the checks above are queued on the device: read them now, before any training.
+    await flushChecks();
     return numClasses;
   } finally {
     sample?.dispose();

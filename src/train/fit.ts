@@ -89,7 +89,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             prepared = tf.tidy(() => objective.prepare(x, y, ctx));
             step = gradientStep(objective, prepared, x, y, ctx, trainable);
             if (immediate) {
-              const v = log.readStep(step.readout, step.termNames, step.hasAccuracy, checks);
+              const v = await log.readStep(step.readout, step.termNames, step.hasAccuracy, checks);
               const skip = objective.skip?.(v.terms) ?? false;
               if (!skip) {
                 log.failIfNonFinite(batch, v);
@@ -107,7 +107,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             }
           } catch (error) {
             // A bad batch not yet read back is the likely cause (a label beyond the classes, NaN inputs): said first.
-            throw log.causeOf(error, checks);
+            throw await log.causeOf(error, checks);
           } finally {
             checks?.codes.dispose();
             if (step !== undefined) {

@@ -4,6 +4,7 @@ import { isTensor } from '../core/errors.js';
 import type { BatchContext, Objective } from './objective.js';
 import type { BatchInfo, EpochInfo } from './fit-options.js';
 import { isArrivingBatchError, type ArrivingChecks } from './fit-data.js';
+import { readWithChecks } from '../core/device-checks.js';
 
 /** What a step leaves on the device: its loss values in one vector, and the gradients. */
 export interface StepOutput {
@@ -171,12 +172,12 @@ export class EpochLog {
   }
 
   /**
-   * Reads one step's values back, with its batch's checks in the same readback, and throws for a bad batch.
-   * The caller keeps `readout` and `checks`.
+   * Reads one step's values back asynchronously, with its batch's checks and every value check queued on the device
+   * in the same readback, and throws for a bad batch. The caller keeps `readout` and `checks`.
    */
-  readStep(readout: tf.Tensor1D, termNames: readonly string[], hasAccuracy: boolean, checks: ArrivingChecks | undefined): StepValues {
-    const values = tf.tidy(() => (checks === undefined ? readout : tf.concat([readout, tf.reshape(checks.codes, [-1])])).dataSync() as Float32Array);
-    if (checks !== undefined) this.report(values.subarray(readout.size), checks.offset);
+  async readStep(readout: tf.Tensor1D, termNames: readonly string[], hasAccuracy: boolean, checks: ArrivingChecks | undefined): Promise<StepValues> {
+    const [values = new Float32Array(0), codes] = await readWithChecks(checks === undefined ? [readout] : [readout, checks.codes]);
+    if (checks !== undefined && codes !== undefined) this.report(codes, checks.offset);
     return stepValues(values, termNames, hasAccuracy);
   }
 
@@ -185,24 +186,20 @@ export class EpochLog {
     this.deferred.push({ place, readout, termNames, hasAccuracy, checks });
   }
 
-  /** Reads the deferred batches' values and checks back in one readback, then checks and records them in order. */
+  /** Reads the deferred batches' values and checks back in one asynchronous readback, then checks and records them in order. */
   async flush(): Promise<void> {
     if (this.deferred.length === 0) return;
     const group = this.deferred.splice(0);
-    let values: Float32Array;
+    let values: Float32Array[];
     try {
-      values = tf.tidy(() => tf.concat(group.flatMap((d) => (d.checks === undefined ? [d.readout] : [d.readout, tf.reshape(d.checks.codes, [-1])]))).dataSync() as Float32Array);
+      values = await readWithChecks(group.flatMap((d) => (d.checks === undefined ? [d.readout] : [d.readout, d.checks.codes])));
     } finally {
       release(group);
     }
     let at = 0;
     for (const d of group) {
-      const v = stepValues(values.subarray(at, at + d.readout.size), d.termNames, d.hasAccuracy);
-      at += d.readout.size;
-      if (d.checks !== undefined) {
-        this.report(values.subarray(at, at + d.checks.codes.size), d.checks.offset);
-        at += d.checks.codes.size;
-      }
+      const v = stepValues(values[at++] ?? new Float32Array(0), d.termNames, d.hasAccuracy);
+      if (d.checks !== undefined) this.report(values[at++] ?? new Float32Array(0), d.checks.offset);
       this.failIfNonFinite(d.place.batch, v);
       await this.record(d.place, v, false);
     }
@@ -212,25 +209,23 @@ export class EpochLog {
    * After a step failed: reads the checks of the batches not yet read back (and of the failing one, `current`), and
    * throws for the first bad batch among them, whose data is then the likely cause. Returns when they are all valid.
    */
-  reportPendingData(current: ArrivingChecks | undefined): void {
+  async reportPendingData(current: ArrivingChecks | undefined): Promise<void> {
     const checks = [...this.deferred.map((d) => d.checks), current].filter((c): c is ArrivingChecks => c !== undefined);
     if (checks.length === 0) return;
-    const values = tf.tidy(() => tf.concat(checks.map((c) => tf.reshape(c.codes, [-1]))).dataSync());
-    let at = 0;
-    for (const c of checks) {
-      this.report(values.subarray(at, at + c.codes.size), c.offset);
-      at += c.codes.size;
-    }
+    const values = await readWithChecks(checks.map((c) => c.codes));
+    checks.forEach((c, i) => {
+      this.report(values[i] ?? new Float32Array(0), c.offset);
+    });
   }
 
   /**
    * What to throw for a step that failed with `error`: the report of a bad batch not yet read back (the likely cause),
    * else `error` itself, also when reading the checks back fails (a lost device must not hide the original error).
    */
-  causeOf(error: unknown, current: ArrivingChecks | undefined): unknown {
+  async causeOf(error: unknown, current: ArrivingChecks | undefined): Promise<unknown> {
     if (isArrivingBatchError(error)) return error;
     try {
-      this.reportPendingData(current);
+      await this.reportPendingData(current);
     } catch (dataError) {
       if (isArrivingBatchError(dataError)) return dataError;
     }

@@ -1,0 +1,128 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Value checks that never read synchronously where a backend cannot.
+ *
+ * A value check (labels in range, inputs inside the box, finite values) is split in two: a small tensor of codes
+ * computed on the device, and a function that reads those codes on the host and throws the error. On a backend that
+ * reads synchronously and cheaply (cpu, wasm, tensorflow) the codes are read at once and the error is thrown by the
+ * function the user called, as before. On the others (webgl, webgpu, and any backend ardkit does not know) the codes
+ * stay on the device, queued; the next asynchronous ardkit boundary (`fit`, `evaluate`, `autoAttack`, …) reads them
+ * together with its own readback, and {@link flushChecks} reads them for callers who use the attacks and losses
+ * alone. The error names the function that queued the check, so it names what the user called either way.
+ */
+
+/** The backends whose synchronous readback is available and cheap: checks are read at once there. */
+const SYNC_BACKENDS: ReadonlySet<string> = new Set(['cpu', 'wasm', 'tensorflow']);
+
+/** A check whose codes are still on the device. */
+interface PendingCheck {
+  /** Codes (any dtype), kept out of every tidy scope; disposed when the check is read. */
+  readonly codes: tf.Tensor;
+  /** Reads the codes' values and throws the check's error if they show a failure. */
+  readonly report: (values: Float32Array) => void;
+}
+
+let pending: PendingCheck[] = [];
+let forced: boolean | undefined;
+
+/**
+ * Whether value checks read back at once on the active backend (cpu, wasm, tensorflow) rather than queue on the
+ * device. Internal.
+ */
+export function checksReadAtOnce(): boolean {
+  return forced ?? SYNC_BACKENDS.has(tf.getBackend());
+}
+
+/**
+ * Forces value checks to queue (`true`) or read at once (`false`) whatever the backend, or restores the default
+ * (`undefined`). For tests of the queued path on the cpu backend. Internal.
+ */
+export function deferChecksForTesting(defer: boolean | undefined): void {
+  forced = defer === undefined ? undefined : !defer;
+}
+
+/**
+ * Runs a value check: `codes()` computes its codes on the device (inside a tidy scope), `report` reads them on the
+ * host and throws on a failure. Read at once where {@link checksReadAtOnce}, else queued for the next asynchronous
+ * boundary. Internal.
+ */
+export function deviceCheck(codes: () => tf.Tensor, report: (values: Float32Array) => void): void {
+  const c = tf.tidy(() => tf.cast(tf.reshape(codes(), [-1]), 'float32'));
+  if (checksReadAtOnce()) {
+    let values: Float32Array;
+    try {
+      values = c.dataSync() as Float32Array;
+    } finally {
+      c.dispose();
+    }
+    report(values);
+    return;
+  }
+  pending.push({ codes: tf.keep(c), report });
+}
+
+/** How many checks are queued on the device (0 on cpu, wasm and tensorflow). Internal; for tests. */
+export function pendingChecks(): number {
+  return pending.length;
+}
+
+/** Reads every queued check with `extra` in one readback; throws the first failure. Every queued code is released. */
+async function readQueued(extra: readonly tf.Tensor[]): Promise<Float32Array[]> {
+  const taken = pending;
+  pending = [];
+  if (taken.length === 0) {
+    return Promise.all(extra.map(async (t) => Float32Array.from(await t.data())));
+  }
+  const parts = [...taken.map((p) => p.codes), ...extra];
+  let all: Float32Array;
+  try {
+    const joined = tf.tidy(() => tf.concat(parts.map((t) => tf.cast(tf.reshape(t, [-1]), 'float32'))));
+    try {
+      all = (await joined.data()) as Float32Array;
+    } finally {
+      joined.dispose();
+    }
+  } finally {
+    tf.dispose(taken.map((p) => p.codes));
+  }
+  let offset = 0;
+  const slices = parts.map((t) => {
+    const s = all.subarray(offset, offset + t.size);
+    offset += t.size;
+    return s;
+  });
+  taken.forEach((p, i) => {
+    p.report(slices[i] ?? new Float32Array(0));
+  });
+  return slices.slice(taken.length);
+}
+
+/**
+ * Reads `tensors` back asynchronously (as float32), together with every value check queued on the device, in one
+ * readback: the queued checks throw first. The asynchronous functions of ardkit read through it. Internal.
+ */
+export function readWithChecks(tensors: readonly tf.Tensor[]): Promise<Float32Array[]> {
+  return readQueued(tensors);
+}
+
+/**
+ * Reads the value checks that ardkit's synchronous functions (the attacks and losses) queued on a GPU backend, and
+ * throws the first that failed, with the message it would have thrown at once on the cpu backend: it names the
+ * function that was called, the argument, the rule and the value.
+ *
+ * On cpu, wasm and tensorflow every check reads back at once, so there is never anything to flush. On webgl and webgpu
+ * a synchronous readback stalls the queue or is not available at all, so an attack called there checks its labels
+ * and inputs on the device and queues the result; `fit`, `evaluate` and ardkit's other asynchronous functions read the
+ * queue with their own results. Call `flushChecks` when you use attacks or losses alone, e.g. once per batch of your
+ * own loop, before you trust the numbers.
+ *
+ * @returns a promise that resolves when every queued check passed; the queue is empty afterwards either way.
+ * @throws RangeError or TypeError (the promise rejects) with the first failed check's message.
+ * @example
+ * const xAdv = pgd(model, x, y, { eps: 8 / 255 }); // on webgpu, y's range is checked on the device
+ * await flushChecks(); // throws "pgd: y must hold class indices >= 0 (got -1 at index 3)" for a bad label
+ */
+export async function flushChecks(): Promise<void> {
+  await readQueued([]);
+}
