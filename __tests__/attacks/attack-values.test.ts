@@ -77,10 +77,10 @@ describe('attack values', () => {
     const a = squareAttack({ eps: 0.3, queries: 40, seed: 1 });
     const d = a.detailed(p.model, p.x, p.y);
     const r = square(p.model, p.x, p.y, { eps: 0.3, queries: 40, seed: 1 });
-    expect(Array.from(d.queries ?? [])).toEqual(Array.from(r.queries));
-    expect(Array.from(d.success ?? [])).toEqual(Array.from(r.success));
+    expect(Array.from(d.queries?.dataSync() ?? [])).toEqual(Array.from(r.queries.dataSync()));
+    expect(Array.from(d.success?.dataSync() ?? [])).toEqual(Array.from(r.success.dataSync()));
     expect(values(d.xAdv)).toEqual(values(r.xAdv));
-    tf.dispose([d.xAdv, r.xAdv]);
+    tf.dispose([d.xAdv, r.xAdv, r.queries, r.success, ...(d.queries === undefined ? [] : [d.queries]), ...(d.success === undefined ? [] : [d.success])]);
   });
 
   it('bad options are errors when the value is made, naming the factory, the option, the rule and the value', () => {
@@ -108,17 +108,17 @@ describe('attack values', () => {
     expect(() => suite['apgd-ce']?.(p.model, tf.add(p.x, 2), p.y)).toThrow(/^autoAttackSuite: x must lie inside bounds/);
   });
 
-  it('evaluate, worstCase, robustnessCurve and transferability take attack values', () => {
+  it('evaluate, worstCase, robustnessCurve and transferability take attack values', async () => {
     const a = pgdAttack({ eps: EPS, steps: 5, seed: 0 });
     const lambda = (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(m, x, y, { eps: EPS, steps: 5, seed: 0 });
-    const e = evaluate(p.model, p.x, p.y, { attacks: { a, lambda } });
+    const e = await evaluate(p.model, p.x, p.y, { attacks: { a, lambda } });
     expect(e.attacks.a).toBe(e.attacks.lambda);
-    const w = worstCase(p.model, p.x, p.y, [a, squareAttack({ eps: EPS, queries: 20, seed: 0 })]);
+    const w = await worstCase(p.model, p.x, p.y, [a, squareAttack({ eps: EPS, queries: 20, seed: 0 })]);
     expect(w.worstCase).toBeLessThanOrEqual(e.attacks.a ?? 1);
     w.xAdv.dispose();
-    const c = robustnessCurve(p.model, p.x, p.y, (eps) => pgdAttack({ eps, steps: 5, seed: 0 }), [0, EPS]);
+    const c = await robustnessCurve(p.model, p.x, p.y, (eps) => pgdAttack({ eps, steps: 5, seed: 0 }), [0, EPS]);
     expect(c.accuracy[1]).toBe(e.attacks.a);
-    const t = transferability([p.model, p.model], p.x, p.y, a);
+    const t = await transferability([p.model, p.model], p.x, p.y, a);
     expect(t.matrix[0]?.[1]).toBeGreaterThanOrEqual(0);
   });
 });

@@ -35,24 +35,29 @@ describe.each(['cpu', 'wasm'] as const)('square on a trained toy model (%s)', (b
     expect(maxDistance(r.xAdv, p.x, 'linf')).toBeLessThanOrEqual(0.12 + 1e-6);
     expect(tf.min(r.xAdv).dataSync()[0]).toBeGreaterThanOrEqual(0);
     expect(tf.max(r.xAdv).dataSync()[0]).toBeLessThanOrEqual(1);
-    const queries = Array.from(r.queries);
+    expect(r.queries.dtype).toBe('int32');
+    expect(r.queries.shape).toEqual([p.x.shape[0]]);
+    expect(r.success.dtype).toBe('bool');
+    expect(r.success.shape).toEqual([p.x.shape[0]]);
+    const queries = Array.from(r.queries.dataSync());
+    const success = Array.from(r.success.dataSync());
     expect(Math.max(...queries)).toBeLessThanOrEqual(budget);
     expect(Math.min(...queries)).toBeGreaterThanOrEqual(1);
     // Success is the margin below 0 at x', and a point that never succeeded used the whole budget.
     const wrong = Array.from(tf.tidy(() => tf.notEqual(tf.argMax(p.model(r.xAdv), 1), p.y).dataSync()));
-    expect(Array.from(r.success)).toEqual(wrong);
-    queries.forEach((q, i) => { if (r.success[i] === 0) expect(q).toBe(budget); });
+    expect(success).toEqual(wrong);
+    queries.forEach((q, i) => { if (success[i] === 0) expect(q).toBe(budget); });
     expect(accuracy(p.model, r.xAdv, p.y)).toBeLessThan(accuracy(p.model, p.x, p.y) - 0.2);
-    r.xAdv.dispose();
+    tf.dispose([r.xAdv, r.queries, r.success]);
   });
 
   it('is seeded, and leaks nothing', () => {
     const a = square(p.model, p.x, p.y, { eps: 0.1, queries: 30, seed: 9 });
     const b = square(p.model, p.x, p.y, { eps: 0.1, queries: 30, seed: 9 });
     expect(Array.from(a.xAdv.dataSync())).toEqual(Array.from(b.xAdv.dataSync()));
-    expect(Array.from(a.queries)).toEqual(Array.from(b.queries));
-    tf.dispose([a.xAdv, b.xAdv]);
-    expectNoLeak(() => square(p.model, p.x, p.y, { eps: 0.1, queries: 20, seed: 1 }).xAdv);
+    expect(Array.from(a.queries.dataSync())).toEqual(Array.from(b.queries.dataSync()));
+    tf.dispose([a.xAdv, b.xAdv, a.queries, b.queries, a.success, b.success]);
+    expectNoLeak(() => { const r = square(p.model, p.x, p.y, { eps: 0.1, queries: 20, seed: 1 }); return [r.xAdv, r.queries, r.success]; });
   });
 });
 
@@ -74,8 +79,8 @@ describe('square: queries and gradients', () => {
     try {
       const r = square(counted, p.x, p.y, { eps: 0.1, queries: 100, seed: 2 });
       expect(gradients).not.toHaveBeenCalled();
-      expect(rowsSeen).toBe(Array.from(r.queries).reduce((a, q) => a + q, 0));
-      r.xAdv.dispose();
+      expect(rowsSeen).toBe(Array.from(r.queries.dataSync()).reduce((a, q) => a + q, 0));
+      tf.dispose([r.xAdv, r.queries, r.success]);
     } finally {
       gradients.mockRestore();
     }
@@ -96,7 +101,7 @@ describe('square: queries and gradients', () => {
     expectThrowsNoLeak(() => apgd(noGradient, p.x, p.y, { eps: 0.1, steps: 2 }), /no gradient for you/, Error);
     const r = square(noGradient, p.x, p.y, { eps: 0.15, queries: 100, seed: 2 });
     expect(accuracy(p.model, r.xAdv, p.y)).toBeLessThan(0.5);
-    r.xAdv.dispose();
+    tf.dispose([r.xAdv, r.queries, r.success]);
   });
 
   it('starts from vertical stripes: one sign per column and channel, ±ε down every row (NHWC)', () => {
@@ -104,7 +109,7 @@ describe('square: queries and gradients', () => {
     const x = tf.tidy(() => tf.add<tf.Tensor4D>(tf.mul(tf.randomUniform([6, 4, 5, 3], 0, 1, 'float32', 1), 0.5), 0.25));
     const y = tf.tidy(() => tf.cast(tf.argMax(lin.model(x), 1), 'int32') as tf.Tensor1D);
     const r = square(lin.model, x, y, { eps: 0.2, queries: 2, seed: 4 }); // one query at x, one at the stripes
-    expect(Array.from(r.queries)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(Array.from(r.queries.dataSync())).toEqual([2, 2, 2, 2, 2, 2]);
     const delta = rows(tf.tidy(() => tf.sub(r.xAdv, x)));
     for (const row of delta) {
       for (let w = 0; w < 5; w++) {
@@ -115,7 +120,7 @@ describe('square: queries and gradients', () => {
         }
       }
     }
-    tf.dispose([x, y, r.xAdv]);
+    tf.dispose([x, y, r.xAdv, r.queries, r.success]);
     lin.dispose();
   });
 
@@ -123,9 +128,9 @@ describe('square: queries and gradients', () => {
     const wrong = tf.tidy(() => tf.cast(tf.mod(tf.add(p.y, 1), p.numClasses), 'int32') as tf.Tensor1D);
     const r = square(p.model, p.x, wrong, { eps: 0.1, queries: 50, seed: 1 });
     expect(Array.from(r.xAdv.dataSync())).toEqual(Array.from(p.x.dataSync()));
-    expect(Array.from(r.queries).every((q) => q === 1)).toBe(true);
-    expect(Array.from(r.success).every((v) => v === 1)).toBe(true);
-    tf.dispose([wrong, r.xAdv]);
+    expect(Array.from(r.queries.dataSync()).every((q) => q === 1)).toBe(true);
+    expect(Array.from(r.success.dataSync()).every((v) => v === 1)).toBe(true);
+    tf.dispose([wrong, r.xAdv, r.queries, r.success]);
   });
 
   it('treats [B, D] vectors as one row, with the same threat model', () => {
@@ -133,7 +138,7 @@ describe('square: queries and gradients', () => {
     const r = square(p.model, flat, p.y, { eps: 0.12, queries: 100, seed: 5 });
     expect(maxDistance(r.xAdv, flat, 'linf')).toBeLessThanOrEqual(0.12 + 1e-6);
     expect(accuracy(p.model, r.xAdv, p.y)).toBeLessThan(accuracy(p.model, flat, p.y));
-    tf.dispose([flat, r.xAdv]);
+    tf.dispose([flat, r.xAdv, r.queries, r.success]);
   });
 });
 

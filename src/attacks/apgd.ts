@@ -11,6 +11,7 @@ import {
   type Bounds
 } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
+import { checksReadAtOnce } from '../core/device-checks.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { dlrPerExample, targetedDlrPerExample } from '../losses/dlr.js';
 import { perExampleL2, type Norm } from './norms.js';
@@ -18,7 +19,8 @@ import { resolveThreat } from './options.js';
 import { checkAttackInputs } from './runner.js';
 import { ballProjector } from './projections.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
-import { correctMask, gatherRows, indicesWhere, scatterRows } from './rows.js';
+import { correctOnDevice, gatherRows, indicesWhere, scatterRows } from './rows.js';
+import { tensorSlots } from './slots.js';
 import { attackValue, type AttackValue } from './attack-value.js';
 
 /** The losses APGD maximises: cross-entropy or the Difference of Logits Ratio. */
@@ -108,15 +110,23 @@ export function apgdCheckpoints(steps: number): number[] {
 /** The per-example objective of one APGD run, given the logits. */
 type RunLoss = (logits: tf.Tensor2D, labels: tf.Tensor1D, targets: tf.Tensor1D | undefined) => tf.Tensor;
 
-/** What one APGD run found, for the points it ran on (read back once, at the end of the run). */
+/** What one APGD run found, for the points it ran on: tensors that stay on the device, owned by the caller. */
 interface RunResult {
-  /** The point with the highest loss seen, per example. */
+  /** The point with the highest loss seen, per example; the shape of the run's `x`. */
+  readonly best: tf.Tensor;
+  /** The highest loss seen, per example, `[B]`. */
+  readonly bestLoss: tf.Tensor;
+  /** The last misclassified iterate, per example (meaningful where `success`); the shape of the run's `x`. */
+  readonly found: tf.Tensor;
+  /** `[B]` bool, true where some iterate was misclassified. */
+  readonly success: tf.Tensor;
+}
+
+/** A {@link RunResult} read back to the host (host-subset path only). */
+interface HostRunResult {
   readonly best: Float32Array;
-  /** The highest loss seen, per example. */
   readonly bestLoss: Float32Array;
-  /** The last misclassified iterate, per example (meaningful where `success`). */
   readonly found: Float32Array;
-  /** 1 where some iterate was misclassified. */
   readonly success: Uint8Array;
 }
 
@@ -137,8 +147,8 @@ function randomStart(x: tf.Tensor, cfg: ApgdConfig, rng: Random, project: (v: tf
  * One APGD run (Croce & Hein 2020, Algorithm 1) on validated inputs: step size 2ε per example, momentum
  * 0.75 from the second step on, checkpoints where a point's step is halved and the point restarted from
  * its best iterate when condition 1 or condition 2 holds. All per-point bookkeeping (best loss and iterate,
- * step sizes, the counts of the two conditions, successes) stays on the device: the run reads nothing back until
- * it ends, so a GPU backend never stalls inside the loop.
+ * step sizes, the counts of the two conditions, successes) stays on the device, and so does what the run returns:
+ * it reads nothing back, so a GPU backend never stalls inside the loop.
  */
 function apgdRun(
   fn: string,
@@ -153,7 +163,7 @@ function apgdRun(
   const batch = x.shape[0] ?? 0;
   const rank = x.rank;
   const evaluate = safeLossAndGradient((xa) => {
-    const logits = checkLogits(fn, model(xa), batch);
+    const logits = checkLogits(fn, model(xa), batch, -1, y);
     return { loss: loss(logits, y, targets), logits };
   });
   const projector = ballProjector(x, cfg.eps, cfg.norm, cfg.bounds);
@@ -249,13 +259,10 @@ function apgdRun(
         lastCheckpoint = iteration;
       }
     }
-    // The run's only readbacks.
-    return {
-      best: get('best').dataSync() as Float32Array,
-      bestLoss: Float32Array.from(get('bestLoss').dataSync()),
-      found: get('found').dataSync() as Float32Array,
-      success: Uint8Array.from(get('success').dataSync())
-    };
+    // Handed over to the caller: out of `live`, which the finally below releases.
+    const result: RunResult = { best: get('best'), bestLoss: get('bestLoss'), found: get('found'), success: get('success') };
+    for (const name of ['best', 'bestLoss', 'found', 'success']) live[name] = undefined;
+    return result;
   } finally {
     tf.dispose(Object.values(live).filter((t): t is tf.Tensor => t !== undefined));
     projector.dispose();
@@ -271,6 +278,10 @@ interface Round {
 /**
  * Runs APGD rounds on the points still classified correctly, keeping per point the first adversarial example
  * found, else the highest-loss point. Points misclassified at `x` are returned unchanged.
+ *
+ * Where value checks read at once (cpu, wasm, tensorflow: synchronous readback is available and cheap) each run
+ * works on the subset of points still robust, selected on the host. Elsewhere (webgl, webgpu) nothing is read back:
+ * see {@link runApgdOnDevice}.
  */
 function runApgd(
   fn: string,
@@ -285,32 +296,73 @@ function runApgd(
   const inputs = checkAttackInputs(fn, model, x, y, cfg.bounds);
   checkGradientsRegistered(fn);
   const batch = inputs.x.shape[0] ?? 0;
-  const clean = tf.tidy(() => {
-    const logits = checkLogits(fn, model(inputs.x), batch, inputs.maxLabel);
-    if (logits.shape[1] < minClasses) {
-      rangeError(fn, 'model', `return logits for at least ${String(minClasses)} classes (the ${minClasses === 4 ? 'targeted ' : ''}DLR loss needs them)`, logits);
+  const logits = tf.tidy(() => {
+    const z = checkLogits(fn, model(inputs.x), batch, inputs.maxLabel, inputs.y);
+    if (z.shape[1] < minClasses) {
+      rangeError(fn, 'model', `return logits for at least ${String(minClasses)} classes (the ${minClasses === 4 ? 'targeted ' : ''}DLR loss needs them)`, z);
     }
-    return { logits: Array.from(logits.dataSync()), classes: logits.shape[1], correct: correctMask(logits, inputs.y) };
+    // A copy: a model may return a tensor it keeps (or its input), which must not be disposed here.
+    return tf.clone(z);
   });
+  try {
+    const run = checksReadAtOnce() ? runApgdOnHost : runApgdOnDevice;
+    return run(fn, model, inputs, logits, cfg, loss, rounds(logits.shape[1]));
+  } finally {
+    logits.dispose();
+  }
+}
+
+/** The validated inputs of a run. */
+interface ApgdInputs {
+  readonly x: tf.Tensor;
+  readonly y: tf.Tensor1D;
+}
+
+/**
+ * The host-subset path of {@link runApgd}, for backends that read back synchronously (`checksReadAtOnce()`): the
+ * clean predictions, the labels and `x` are read once, each run takes only the points still robust (gathered on the
+ * device by index), and its result is read back and merged into the host copy of `x'`.
+ */
+function runApgdOnHost(fn: string, model: Model, inputs: ApgdInputs, logits: tf.Tensor2D, cfg: ApgdConfig, loss: RunLoss, rounds: readonly Round[]): tf.Tensor {
+  const batch = inputs.x.shape[0] ?? 0;
+  const classes = logits.shape[1];
+  const cleanLogits = Array.from(logits.dataSync());
+  const correctOnHost = correctOnDevice(logits, inputs.y);
+  let correct: Uint8Array;
+  try {
+    correct = Uint8Array.from(correctOnHost.dataSync());
+  } finally {
+    correctOnHost.dispose();
+  }
   const labels = Array.from(inputs.y.dataSync());
   const rowSize = inputs.x.size / Math.max(batch, 1);
   const rows = Float32Array.from(inputs.x.dataSync());
   if (cfg.eps === 0) return tf.tensor(rows, inputs.x.shape);
-  const robust = Uint8Array.from(clean.correct);
+  const robust = Uint8Array.from(correct);
   const bestLoss = new Float32Array(batch).fill(-Infinity);
   const rng = createRandom(cfg.seed);
 
-  for (const round of rounds(clean.classes)) {
+  for (const round of rounds) {
     for (let r = 0; r < cfg.restarts; r++) {
       const idx = indicesWhere(robust);
       if (idx.length === 0) break;
-      const targets = round.targetRank === undefined ? undefined : idx.map((i) => targetClass(clean.logits, clean.classes, i, labels[i] ?? 0, round.targetRank ?? 1));
+      const targets = round.targetRank === undefined ? undefined : idx.map((i) => targetClass(cleanLogits, classes, i, labels[i] ?? 0, round.targetRank ?? 1));
       const xs = gatherRows(inputs.x, idx);
       const ys = gatherRows(inputs.y, idx);
       const ts = targets === undefined ? undefined : tf.tensor1d(targets, 'int32');
-      let result: RunResult;
+      let result: HostRunResult;
       try {
-        result = apgdRun(fn, model, xs, ys, ts, cfg, loss, rng);
+        const run = apgdRun(fn, model, xs, ys, ts, cfg, loss, rng);
+        try {
+          result = {
+            best: Float32Array.from(run.best.dataSync()),
+            bestLoss: Float32Array.from(run.bestLoss.dataSync()),
+            found: Float32Array.from(run.found.dataSync()),
+            success: Uint8Array.from(run.success.dataSync())
+          };
+        } finally {
+          tf.dispose([run.best, run.bestLoss, run.found, run.success]);
+        }
       } finally {
         tf.dispose([xs, ys, ...(ts === undefined ? [] : [ts])]);
       }
@@ -323,6 +375,63 @@ function runApgd(
     }
   }
   return tf.tensor(rows, inputs.x.shape);
+}
+
+/**
+ * The device path of {@link runApgd}, for backends without a cheap synchronous readback (webgl, webgpu): nothing is
+ * read back. The still-robust mask, the best loss so far and `x'` are tensors; the target classes come from `tf.topk`
+ * over the clean logits with the label's logit set to −∞ (rank r is column r − 1). Without a readback the batch cannot
+ * shrink, so every run works on all points, and its result is merged only into the points still robust: its
+ * misclassified iterate where it found one, else its best iterate where its loss beats the best loss so far. The same
+ * rule as the host path, point by point; only the random starts differ (they are drawn for the whole batch).
+ */
+function runApgdOnDevice(fn: string, model: Model, inputs: ApgdInputs, logits: tf.Tensor2D, cfg: ApgdConfig, loss: RunLoss, rounds: readonly Round[]): tf.Tensor {
+  if (cfg.eps === 0) return tf.clone(inputs.x);
+  const batch = inputs.x.shape[0] ?? 0;
+  const classes = logits.shape[1];
+  const perRow = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [batch, ...new Array<number>(inputs.x.rank - 1).fill(1)]);
+  const state = tensorSlots<'xAdv' | 'robust' | 'bestLoss' | 'order'>(fn);
+  const rng = createRandom(cfg.seed);
+  try {
+    state.set('xAdv', tf.clone(inputs.x));
+    state.set('robust', correctOnDevice(logits, inputs.y));
+    state.set('bestLoss', tf.fill([batch], -Infinity));
+    if (rounds.some((round) => round.targetRank !== undefined)) {
+      // The other classes of each point by clean logit, most likely first (the label last, at −∞, and cut off).
+      state.set('order', tf.tidy(() => {
+        const label = tf.cast(tf.oneHot(inputs.y, classes), 'bool');
+        return tf.topk(tf.where(label, tf.fill(logits.shape, -Infinity), logits), classes - 1).indices;
+      }));
+    }
+    for (const round of rounds) {
+      const rank = round.targetRank;
+      const targets = rank === undefined ? undefined : tf.tidy(() => tf.reshape<tf.Rank.R1>(tf.slice(state.get('order'), [0, rank - 1], [batch, 1]), [batch]));
+      try {
+        for (let r = 0; r < cfg.restarts; r++) {
+          const run = apgdRun(fn, model, inputs.x, inputs.y, targets, cfg, loss, rng);
+          try {
+            tf.tidy(() => {
+              const robust = state.get('robust');
+              const bestLoss = state.get('bestLoss');
+              const fooled = tf.logicalAnd(robust, run.success);
+              const missed = tf.logicalAnd(robust, tf.logicalNot(run.success));
+              const higher = tf.logicalAnd(missed, tf.greater(run.bestLoss, bestLoss));
+              state.set('xAdv', tf.where(perRow(fooled), run.found, tf.where(perRow(higher), run.best, state.get('xAdv'))));
+              state.set('bestLoss', tf.where(missed, tf.maximum(bestLoss, run.bestLoss), bestLoss));
+              state.set('robust', tf.logicalAnd(robust, tf.logicalNot(run.success)));
+            });
+          } finally {
+            tf.dispose([run.best, run.bestLoss, run.found, run.success]);
+          }
+        }
+      } finally {
+        targets?.dispose();
+      }
+    }
+    return state.take('xAdv');
+  } finally {
+    state.dispose();
+  }
 }
 
 /** The class with the `rank`-th largest clean logit among the classes other than `label` (rank 1 = most likely). */
@@ -350,6 +459,11 @@ function targetClass(logits: readonly number[], classes: number, point: number, 
  *
  * Points the model already misclassifies at `x` are returned unchanged and not attacked. For the others the
  * result is an adversarial iterate where one was found, else the iterate of highest loss over all runs.
+ *
+ * On cpu, wasm and tensorflow each run takes only the points not fooled yet (read back between runs). On webgl and
+ * webgpu the attack reads nothing back: every run covers the whole batch and its result is merged, on the device,
+ * only into the points not fooled yet (the same rule), so restarts cost full-batch runs there; results agree with cpu
+ * in distribution (the random starts of later runs are drawn for the whole batch).
  *
  * @param model - a {@link Model} returning logits `[B, C]` (C ≥ 3 for `'dlr'`).
  * @param x - clean inputs `[B, ...]` of any rank, inside `bounds`.
@@ -385,7 +499,8 @@ const APGD_TARGETED_KEYS = optionKeys<ApgdTargetedOptions>()(...BASE_KEYS, 'targ
  * maximises `−(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2 + 1e−12)` on the points not fooled yet, `restarts` times per
  * target. The update, step sizes and checkpoints are those of {@link apgd}. A point counts as fooled by any
  * misclassification, not only as the target; a point never fooled gets its iterate of highest targeted DLR over
- * all targets and runs, and points misclassified at `x` are returned unchanged.
+ * all targets and runs, and points misclassified at `x` are returned unchanged. On webgl and webgpu the target
+ * classes are chosen on the device (`tf.topk`) and every run covers the whole batch, as in {@link apgd}.
  *
  * @param model - a {@link Model} returning logits `[B, C]`, C ≥ 4.
  * @param x - clean inputs `[B, ...]` inside `bounds`.
@@ -437,7 +552,7 @@ export function apgdAttackAs(as: string, options: Readonly<ApgdOptions>): Attack
  * @returns an {@link AttackValue}.
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
- * const r = worstCase(model, x, y, [apgdAttack({ eps: 0.3 }), apgdTargetedAttack({ eps: 0.3 })]);
+ * const r = await worstCase(model, x, y, [apgdAttack({ eps: 0.3 }), apgdTargetedAttack({ eps: 0.3 })]);
  */
 export function apgdTargetedAttack(options: Readonly<ApgdTargetedOptions>): AttackValue {
   return apgdTargetedAttackAs('apgdTargetedAttack', options);

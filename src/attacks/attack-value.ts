@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import type { Bounds } from '../core/validate.js';
 import type { Norm } from './norms.js';
@@ -14,28 +14,31 @@ export interface ThreatModel {
   readonly bounds: Bounds;
 }
 
-/** What an attack value returns through {@link AttackValue.detailed}: `x'` and what the attack knows per point. */
+/**
+ * What an attack value returns through {@link AttackValue.detailed}: `x'` and what the attack knows per point, as
+ * tensors that stay on the device. The caller disposes every tensor present.
+ */
 export interface AttackOutput {
   /** `x'`, same shape as `x`; the caller disposes it. */
   readonly xAdv: tf.Tensor;
-  /** Model queries spent per point (black-box attacks). */
-  readonly queries?: Int32Array;
-  /** 1 where the attack found a misclassified `x'` (attacks that track it). */
-  readonly success?: Uint8Array;
+  /** `[B]` int32: model queries spent per point (black-box attacks); the caller disposes it. */
+  readonly queries?: tf.Tensor1D;
+  /** `[B]` bool: true where the attack found a misclassified `x'` (attacks that track it); the caller disposes it. */
+  readonly success?: tf.Tensor1D;
 }
 
 /**
  * An attack configured once by a factory (`pgdAttack`, `apgdAttack`, `squareAttack`, …), torchattacks-style: its
  * options are checked when it is made, and every call takes `(model, x, y)` and returns `x'`, so it goes wherever an
  * {@link Attack} goes (`evaluate`, `worstCase`, `robustnessCurve`, `transferability`, and every objective's `attack`
- * option). Per-point detail (Square's query counts) comes from {@link AttackValue.detailed}.
+ * option). Per-point detail (Square's query counts) comes from {@link AttackValue.detailed}; a plain call releases it.
  */
 export interface AttackValue extends Attack {
   /** The factory that made it, e.g. `'pgdAttack'`; errors of its calls name it. */
   readonly attackName: string;
   /** The threat model it respects. */
   readonly threat: ThreatModel;
-  /** The same attack, returning `x'` with its per-point detail. */
+  /** The same attack, returning `x'` with its per-point detail; the caller disposes every tensor of the output. */
   detailed(model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): AttackOutput;
 }
 
@@ -50,7 +53,11 @@ export function attackValue(
   run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => AttackOutput
 ): AttackValue {
   const detailed = (model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): AttackOutput => run(model, x, y, call?.seed ?? seed);
-  const attack = (model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): tf.Tensor => detailed(model, x, y, call).xAdv;
+  const attack = (model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): tf.Tensor => {
+    const out = detailed(model, x, y, call);
+    tf.dispose([out.queries, out.success].filter((t): t is tf.Tensor1D => t !== undefined));
+    return out.xAdv;
+  };
   return Object.assign(attack, { attackName: name, threat, detailed });
 }
 

@@ -52,7 +52,7 @@ export const SUITE_KEYS = optionKeys<AutoAttackSuiteOptions>()('eps', 'norm', 'v
  * @throws RangeError for a missing or invalid eps, an unknown norm or version, steps, targetClasses or queries that
  * are not positive integers, invalid bounds or seed, or an unknown option.
  * @example
- * const r = evaluate(model, x, y, { attacks: autoAttackSuite({ eps: 0.3 }), sequential: true });
+ * const r = await evaluate(model, x, y, { attacks: autoAttackSuite({ eps: 0.3 }), sequential: true });
  */
 export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Record<string, AttackValue> {
   return buildSuite('autoAttackSuite', options, SUITE_KEYS);

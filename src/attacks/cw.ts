@@ -45,7 +45,7 @@ const CW_KEYS = optionKeys<CwOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted
  * @returns an {@link AttackValue}.
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
- * const r = evaluate(model, x, y, { attacks: { cw20: cwAttack({ eps: 0.3, steps: 20 }) } });
+ * const r = await evaluate(model, x, y, { attacks: { cw20: cwAttack({ eps: 0.3, steps: 20 }) } });
  */
 export function cwAttack(options: Readonly<CwOptions>): AttackValue {
   const fn = 'cwAttack';

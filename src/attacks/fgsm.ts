@@ -61,7 +61,7 @@ function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {
  * @returns an {@link AttackValue} (L∞, the given bounds).
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
- * const r = evaluate(model, x, y, { attacks: { fgsm: fgsmAttack({ eps: 0.1 }) } });
+ * const r = await evaluate(model, x, y, { attacks: { fgsm: fgsmAttack({ eps: 0.1 }) } });
  */
 export function fgsmAttack(options: Readonly<FgsmOptions>): AttackValue {
   const fn = 'fgsmAttack';

@@ -60,7 +60,7 @@ export function pgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonl
  * @throws RangeError/TypeError for invalid options (see {@link pgd}), when made; for invalid inputs, when called.
  * @example
  * const pgd20 = pgdAttack({ eps: 0.3, steps: 20 });
- * const r = evaluate(model, x, y, { attacks: { pgd20 } });
+ * const r = await evaluate(model, x, y, { attacks: { pgd20 } });
  * await fit(net, data, trades({ eps: 0.3, attack: pgdAttack({ eps: 0.3, loss: 'cw' }) }));
  */
 export function pgdAttack(options: Readonly<PgdOptions>): AttackValue {

@@ -13,9 +13,12 @@ export function indicesWhere(mask: ArrayLike<number>): number[] {
   return out;
 }
 
-/** 1 where the logits' argmax equals the label (ties go to the lowest class index, as tf.argMax does). */
-export function correctMask(logits: tf.Tensor2D, labels: tf.Tensor1D): Uint8Array {
-  return Uint8Array.from(tf.tidy(() => tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32').dataSync()));
+/**
+ * `[B]` bool, true where the logits' argmax equals the label (ties go to the lowest class index, as tf.argMax does);
+ * it stays on the device. The caller disposes it.
+ */
+export function correctOnDevice(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => tf.equal(tf.argMax(logits, 1), labels));
 }
 
 /** Copies row `k` of `source` into row `indices[k]` of `target` (rows of `rowSize` values) where `take(k)`. */

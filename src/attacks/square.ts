@@ -3,9 +3,11 @@ import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
 import { checkInteger, checkKnownKeys, optionKeys, checkLogits, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
+import { checksReadAtOnce } from '../core/device-checks.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { checkAttackInputs } from './runner.js';
-import { gatherRows, indicesWhere } from './rows.js';
+import { indicesWhere } from './rows.js';
+import { tensorSlots } from './slots.js';
 import { resolveThreat } from './options.js';
 import { attackValue, type AttackValue } from './attack-value.js';
 
@@ -26,14 +28,23 @@ export interface SquareOptions {
   readonly seed?: number;
 }
 
-/** What {@link square} returns. */
+/**
+ * What {@link square} returns: three tensors that stay on the device (read them with `await t.data()`), all owned by
+ * the caller, who disposes them.
+ */
 export interface SquareResult {
-  /** `x'`, same shape as `x`, inside the ε-ball and the bounds; the caller disposes it. */
+  /** `x'`, same shape as `x`, inside the ε-ball and the bounds. */
   readonly xAdv: tf.Tensor;
-  /** Model queries spent on each point (at most `queries`; fewer when the point was fooled early). */
-  readonly queries: Int32Array;
-  /** 1 where `x'` is misclassified (margin `z_y − max_{j≠y} z_j < 0`). */
-  readonly success: Uint8Array;
+  /**
+   * `[B]` int32: the model queries spent on each point (at most `queries`; fewer when the point was fooled early).
+   * `await queries.data()` is an `Int32Array`.
+   */
+  readonly queries: tf.Tensor1D;
+  /**
+   * `[B]` bool: true where `x'` is misclassified (margin `z_y − max_{j≠y} z_j < 0`). `await success.data()` is a
+   * `Uint8Array` of 0 and 1; `tf.sum(success)` counts the points fooled.
+   */
+  readonly success: tf.Tensor1D;
 }
 
 /**
@@ -82,7 +93,16 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  * channel, and keeps the proposal only if it lowers the margin loss
  * `z_y − max_{j≠y} z_j`. `p` starts at `pInit` and halves after iterations 10, 50, 200, 500, 1000, 2000, 4000,
  * 6000 and 8000 of a 10 000-query run, rescaled to the budget. A point stops (and stops costing queries) once its
- * margin is below 0.
+ * margin is below 0. As in the reference, a proposal's signs are redrawn when it would not change the window (here:
+ * the first of 10 sign sets drawn per point that changes it).
+ *
+ * Every iteration runs on the device: the window positions and signs are drawn on the host from the seeded stream
+ * (they depend on no data) and uploaded as small tensors; proposals, the model query, the acceptance and the query
+ * counts are tensors. On cpu, wasm and tensorflow the attack reads one success mask per iteration, to query the model
+ * only on the points still attacked and to stop once all are fooled. On webgl and webgpu it reads nothing back: the
+ * model then sees the whole batch in every iteration, and the loop always runs the whole budget (the cost of
+ * `queries` full-batch forward passes, also once every point is fooled), but the draws, the decisions and the counts
+ * are the same, so results agree with cpu up to the backend's floating-point differences.
  *
  * Inputs `[B, H, W, C]` (NHWC, tfjs' layout) or `[B, H, W]`; `[B, D]` vectors are treated as one row, where the
  * square becomes a segment of `p·D` values.
@@ -91,12 +111,15 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  * @param x - clean inputs inside `bounds`.
  * @param y - `[B]` int32 true labels.
  * @param options - see {@link SquareOptions}; defaults: 5000 queries, pInit 0.8.
- * @returns a {@link SquareResult}: `x'`, the queries spent per point and the per-point success.
+ * @returns a {@link SquareResult}: `x'` (shape of `x`), the queries spent per point (`[B]` int32) and the per-point
+ * success (`[B]` bool), three tensors the caller disposes.
  * @throws RangeError when eps is missing, negative or NaN, queries is not a positive integer, pInit is not in (0, 1],
  * labels are invalid, x lies outside bounds or the model returns the wrong shape; TypeError when model is not a function.
  * @example
  * const { xAdv, queries, success } = square(model, x, y, { eps: 0.3, queries: 1000, seed: 0 });
- * xAdv.dispose();
+ * const fooled = (await success.data()).reduce((n, v) => n + v, 0);
+ * const spent = await queries.data(); // Int32Array, one count per point
+ * tf.dispose([xAdv, queries, success]);
  */
 export function square(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SquareOptions>): SquareResult {
   const fn = 'square';
@@ -126,14 +149,16 @@ function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConf
 /**
  * {@link square} as an attack value (see `pgdAttack`): options checked once, errors of its calls name
  * `squareAttack`; a call's seed overrides `options.seed`. {@link AttackValue.detailed} also returns the queries spent
- * and the success per point.
+ * and the success per point, as tensors the caller disposes; a plain call returns `x'` alone (and releases them).
  *
  * @param options - see {@link SquareOptions}; `eps` is required.
  * @returns an {@link AttackValue} (L∞).
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * const sq = squareAttack({ eps: 0.3, queries: 1000, seed: 0 });
- * const { xAdv, queries } = sq.detailed(model, x, y);
+ * const { xAdv, queries, success } = sq.detailed(model, x, y);
+ * console.log(await queries?.data());
+ * tf.dispose([xAdv, queries, success].filter((t) => t !== undefined));
  */
 export function squareAttack(options: Readonly<SquareOptions>): AttackValue {
   return squareAttackAs('squareAttack', options);
@@ -145,111 +170,236 @@ export function squareAttackAs(as: string, options: Readonly<SquareOptions>): At
   return attackValue(as, { eps: cfg.eps, norm: 'linf', bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => runSquare(as, model, x, y, { ...cfg, seed }));
 }
 
+/**
+ * Sign sets drawn per point and iteration. The reference redraws a proposal's signs while it would leave the window
+ * unchanged (a wasted query); here the first of these pre-drawn sets that changes the window is chosen on the device.
+ */
+const SIGN_SETS = 10;
+
+/** What the host draws for one iteration, for every point: no data dependency, so nothing is read back. */
+interface SquareDraws {
+  /** `[B]` row of each window's top edge. */
+  readonly top: Float32Array;
+  /** `[B]` column of each window's left edge. */
+  readonly left: Float32Array;
+  /** `[B, SIGN_SETS, channels]`: 1 for +ε, 0 for −ε. */
+  readonly positive: Float32Array;
+}
+
+/** A window position and {@link SIGN_SETS} sign sets per point, drawn from `rng` in a fixed order. */
+function drawSquares(rng: Random, batch: number, g: Geometry, win: { h: number; w: number }): SquareDraws {
+  const top = new Float32Array(batch);
+  const left = new Float32Array(batch);
+  const perPoint = SIGN_SETS * g.channels;
+  const positive = new Float32Array(batch * perPoint);
+  for (let b = 0; b < batch; b++) {
+    top[b] = rng.nextInt(g.height - win.h + 1);
+    left[b] = rng.nextInt(g.width - win.w + 1);
+    for (let k = 0; k < perPoint; k++) positive[b * perPoint + k] = rng.next() < 0.5 ? 0 : 1;
+  }
+  return { top, left, positive };
+}
+
+/*
+ * The Square tensors are `[B, D]` rows (D = H·W·C values in NHWC order) and 0/1 masks. Per-point and per-channel values
+ * are spread over the rows by matrix products rather than by broadcasting a size-1 axis: tfjs' cpu backend broadcasts
+ * element by element through index arithmetic, many times slower, while a GPU does either alike.
+ */
+
+/** Constant tensors of one run, made once. */
+interface SquareLayout {
+  /** `[H]` the row index 0 … H−1. */
+  readonly rowIndex: tf.Tensor;
+  /** `[W·C]` the column of each value of an image row: w, repeated for every channel. */
+  readonly columnIndex: tf.Tensor;
+  /** `[D, C]` 0/1: 1 where value j belongs to channel c. */
+  readonly channelOf: tf.Tensor;
+  /** `[1, n]` ones, for the lengths n = H, W·C and D. */
+  readonly ones: ReadonlyMap<number, tf.Tensor>;
+}
+
+/** Makes the {@link SquareLayout} of a geometry (kept tensors: the caller disposes them with {@link disposeLayout}). */
+function squareLayout(g: Geometry): SquareLayout {
+  const channelOf = new Float32Array(g.size * g.channels);
+  for (let j = 0; j < g.size; j++) channelOf[j * g.channels + (j % g.channels)] = 1;
+  const columnIndex = Float32Array.from({ length: g.width * g.channels }, (_, j) => Math.floor(j / g.channels));
+  // Made directly from host values (no intermediate tensors), and kept out of any tidy scope of the caller.
+  const ones = new Map<number, tf.Tensor>();
+  for (const n of [g.height, g.width * g.channels, g.size]) if (!ones.has(n)) ones.set(n, tf.keep(tf.ones([1, n])));
+  return {
+    rowIndex: tf.keep(tf.range(0, g.height)),
+    columnIndex: tf.keep(tf.tensor1d(columnIndex)),
+    channelOf: tf.keep(tf.tensor2d(channelOf, [g.size, g.channels])),
+    ones
+  };
+}
+
+function disposeLayout(layout: SquareLayout): void {
+  tf.dispose([layout.rowIndex, layout.columnIndex, layout.channelOf, ...layout.ones.values()]);
+}
+
+/** `[B, n]`, every column equal to `v` (`[B]`). To be called inside a tidy scope. */
+function spreadColumns(layout: SquareLayout, v: tf.Tensor, n: number): tf.Tensor {
+  const ones = layout.ones.get(n);
+  if (ones === undefined) throw new Error(`Square Attack: internal layout has no ones of length ${String(n)}`);
+  return tf.matMul(tf.reshape(v, [v.size, 1]), ones);
+}
+
+/**
+ * `[B, n]` 0/1: whether `start_b ≤ index_j < start_b + length`, with the row or column of each value in `index`
+ * (`[n]`): the window's extent along one axis, compared on the device. To be called inside a tidy scope.
+ */
+function windowExtent(layout: SquareLayout, offsets: Float32Array, length: number, index: tf.Tensor): tf.Tensor {
+  const start = spreadColumns(layout, tf.tensor1d(offsets), index.size);
+  return tf.cast(tf.logicalAnd(tf.greaterEqual(index, start), tf.less(index, tf.add(start, length))), 'float32');
+}
+
+/**
+ * The proposals of one iteration, `[B, D]`, built on the device: per point a `win.h × win.w` window (a mask from the
+ * row and column indices compared with the point's offsets) whose values become `clip(x ± ε)` with one sign per
+ * channel, from the first of the point's sign sets that changes the window (when none does, the proposal is `best`
+ * itself). Outside the window the proposal is `best`. To be called inside a tidy scope.
+ */
+function proposeSquares(
+  layout: SquareLayout,
+  best: tf.Tensor,
+  plus: tf.Tensor,
+  minus: tf.Tensor,
+  draws: SquareDraws,
+  g: Geometry,
+  win: { h: number; w: number }
+): tf.Tensor {
+  const batch = best.shape[0] ?? 0;
+  const rows = windowExtent(layout, draws.top, win.h, layout.rowIndex);
+  const columns = windowExtent(layout, draws.left, win.w, layout.columnIndex);
+  // The outer product of the two extents, per point.
+  const window = tf.reshape(tf.matMul(tf.reshape(rows, [batch, g.height, 1]), tf.reshape(columns, [batch, 1, g.width * g.channels])), [batch, g.size]);
+  // Per point and channel, `[B, C, 1]`: how many values of the window +ε (−ε) would change.
+  const changes = (values: tf.Tensor): tf.Tensor => tf.reshape(tf.matMul(tf.mul(window, tf.cast(tf.notEqual(values, best), 'float32')), layout.channelOf), [batch, g.channels, 1]);
+  const positive = tf.tensor3d(draws.positive, [batch, SIGN_SETS, g.channels]);
+  // Per point and sign set: how many values of the window the set would change; the first set that changes some wins.
+  const effective = tf.add(tf.matMul(positive, changes(plus)), tf.matMul(tf.sub(1, positive), changes(minus)));
+  const first = tf.argMax(tf.cast(tf.greater(tf.reshape(effective, [batch, SIGN_SETS]), 0), 'int32'), 1);
+  const chosen = tf.reshape(tf.matMul(tf.cast(tf.reshape(tf.oneHot(first, SIGN_SETS), [batch, 1, SIGN_SETS]), 'float32'), positive), [batch, g.channels]);
+  const values = tf.where(tf.cast(tf.matMul(chosen, layout.channelOf, false, true), 'bool'), plus, minus);
+  return tf.where(tf.cast(window, 'bool'), values, best);
+}
+
+/** The tensors the Square loop carries. */
+type SquareSlot = 'plus' | 'minus' | 'best' | 'loss' | 'queries' | 'success';
+
+/**
+ * Square Attack on validated options. Every iteration runs on the device: the host draws the window offsets and signs
+ * (no data dependency) and uploads them; proposals, the model query, the acceptance (the margin improved and the
+ * point is not fooled yet) and the query counts are tensors. Where synchronous readback is cheap
+ * (`checksReadAtOnce()`: cpu, wasm, tensorflow) the success mask is read once per query, so that the model is queried
+ * only on the points still attacked (as the reference does) and the loop ends once every point is fooled; elsewhere
+ * nothing is read back, the model sees the whole batch every iteration, and the budget is always run out. The draws,
+ * and so the results, are the same either way.
+ */
 function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig): SquareResult {
   const { budget, pInit, eps } = cfg;
   const [lo, hi] = cfg.bounds;
   const inputs = checkAttackInputs(fn, model, x, y, [lo, hi]);
   const batch = inputs.x.shape[0] ?? 0;
   const g = geometry(inputs.x.shape);
-  const clean = inputs.x.dataSync();
   const rng = createRandom(cfg.seed);
-  const at = (h: number, w: number, c: number): number => (h * g.width + w) * g.channels + c;
-  const clip = (v: number): number => Math.min(hi, Math.max(lo, v));
+  const onHost = checksReadAtOnce();
+  /** Host path only: the labels, read once. */
+  const labels = onHost ? inputs.y.dataSync() : undefined;
+  const state = tensorSlots<SquareSlot>(fn);
+  const layout = squareLayout(g);
 
-  /** Margins `z_y − max_{j≠y} z_j` of the candidate rows for the points `idx`: one query each. */
-  const margins = (rows: Float32Array, idx: readonly number[]): Float32Array =>
+  /** Margins `z_y − max_{j≠y} z_j` `[B]` at `candidates`, one query per point of `idx` (all points when undefined). */
+  const query = (candidates: tf.Tensor, idx: readonly number[] | undefined): tf.Tensor =>
     tf.tidy(() => {
-      const xs = tf.tensor(rows, [idx.length, ...inputs.x.shape.slice(1)]);
-      const ys = gatherRows(inputs.y, idx);
-      const logits = checkLogits(fn, model(xs), idx.length, inputs.maxLabel);
-      return Float32Array.from(marginPerExample(logits, ys).dataSync());
-    });
-
-  // Query 1, at x: points already misclassified are returned unchanged, as APGD does.
-  const all = Array.from({ length: batch }, (_, i) => i);
-  const best = Float32Array.from(clean);
-  const loss = margins(best, all);
-  const queries = new Int32Array(batch).fill(1);
-  const success = Uint8Array.from(loss, (m) => (m < 0 ? 1 : 0));
-  // Query 2: vertical stripes, one sign per column and channel, the same down every row (kept unconditionally).
-  const attacked = indicesWhere(success.map((v) => 1 - v));
-  if (budget >= 2 && eps > 0 && attacked.length > 0) {
-    const stripes = new Float32Array(attacked.length * g.size);
-    attacked.forEach((b, k) => {
-      for (let w = 0; w < g.width; w++) {
-        for (let c = 0; c < g.channels; c++) {
-          const delta = rng.next() < 0.5 ? -eps : eps;
-          for (let h = 0; h < g.height; h++) {
-            const j = at(h, w, c);
-            stripes[k * g.size + j] = clip((clean[b * g.size + j] ?? 0) + delta);
-          }
-        }
+      const xs = tf.reshape(candidates, inputs.x.shape);
+      if (idx === undefined || idx.length === batch) {
+        return marginPerExample(checkLogits(fn, model(xs), batch, inputs.maxLabel, inputs.y), inputs.y);
       }
+      // Host path: the rows of the points still attacked, copied on the host (tfjs' cpu gather is slow, and reading
+      // back is cheap on the backends of this path).
+      const values = candidates.dataSync();
+      const rows = new Float32Array(idx.length * g.size);
+      idx.forEach((b, k) => { rows.set(values.subarray(b * g.size, (b + 1) * g.size), k * g.size); });
+      const at = tf.tensor1d(Int32Array.from(idx), 'int32');
+      const ys = tf.tensor1d(Int32Array.from(idx, (b) => labels?.[b] ?? 0), 'int32');
+      const subset = tf.tensor(rows, [idx.length, ...inputs.x.shape.slice(1)]);
+      const margins = marginPerExample(checkLogits(fn, model(subset), idx.length, inputs.maxLabel, ys), ys);
+      return tf.scatterND(tf.reshape(at, [idx.length, 1]), margins, [batch]);
     });
-    const striped = margins(stripes, attacked);
-    attacked.forEach((b, k) => {
-      queries[b] = 2;
-      loss[b] = striped[k] ?? Infinity;
-      best.set(stripes.subarray(k * g.size, (k + 1) * g.size), b * g.size);
-      if ((striped[k] ?? Infinity) < 0) success[b] = 1;
-    });
-  }
+  /** Host path only: the points not fooled yet (one readback); undefined on the device path. */
+  const attacked = (): number[] | undefined => {
+    if (!onHost) return undefined;
+    const fooled = state.get('success').dataSync();
+    return indicesWhere(Uint8Array.from(fooled, (v) => (v === 0 ? 1 : 0)));
+  };
+  /**
+   * Queries the model at `candidates` for the points not fooled yet, counts the query, and moves each such point to its
+   * candidate where the margin improved (always, for the stripes).
+   */
+  const step = (candidates: tf.Tensor, idx: readonly number[] | undefined, always: boolean): void => {
+    const margins = query(candidates, idx);
+    try {
+      tf.tidy(() => {
+        const active = tf.logicalNot(state.get('success'));
+        const take = always ? active : tf.logicalAnd(active, tf.less(margins, state.get('loss')));
+        const takeRow = tf.cast(spreadColumns(layout, tf.cast(take, 'float32'), g.size), 'bool');
+        state.set('best', tf.where(takeRow, candidates, state.get('best')));
+        state.set('loss', tf.where(take, margins, state.get('loss')));
+        state.set('queries', tf.add(state.get('queries'), tf.cast(active, 'int32')));
+        state.set('success', tf.logicalOr(state.get('success'), tf.logicalAnd(take, tf.less(margins, 0))));
+      });
+    } finally {
+      margins.dispose();
+    }
+  };
 
-  for (let iteration = 0; iteration < budget - 2 && eps > 0; iteration++) {
-    const idx = indicesWhere(success.map((s) => 1 - s));
-    if (idx.length === 0) break;
-    const win = windowSize(g, squareSchedule(iteration, budget, pInit));
-    const candidates = new Float32Array(idx.length * g.size);
-    idx.forEach((b, k) => {
-      candidates.set(best.subarray(b * g.size, (b + 1) * g.size), k * g.size);
-      proposeSquare(candidates, k * g.size, clean, b * g.size, g, win, eps, clip, at, rng);
-    });
-    const proposed = margins(candidates, idx);
-    idx.forEach((b, k) => {
-      queries[b] = (queries[b] ?? 0) + 1;
-      const m = proposed[k] ?? Infinity;
-      if (m < (loss[b] ?? -Infinity)) {
-        loss[b] = m;
-        best.set(candidates.subarray(k * g.size, (k + 1) * g.size), b * g.size);
-        if (m < 0) success[b] = 1;
-      }
-    });
-  }
-  return { xAdv: tf.tensor(best, inputs.x.shape), queries, success };
-}
-
-/**
- * Writes one random square into the candidate row at `offset`: a random window position, one random sign per
- * channel, values `clip(x ± ε)`. As in the paper's code, the signs are redrawn (up to 10 times) while the
- * proposal would leave the window unchanged, so that queries are not spent on no-ops.
- */
-function proposeSquare(
-  row: Float32Array,
-  offset: number,
-  clean: ArrayLike<number>,
-  cleanOffset: number,
-  g: Geometry,
-  win: { h: number; w: number },
-  eps: number,
-  clip: (v: number) => number,
-  at: (h: number, w: number, c: number) => number,
-  rng: Random
-): void {
-  const top = rng.nextInt(g.height - win.h + 1);
-  const left = rng.nextInt(g.width - win.w + 1);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const signs = Array.from({ length: g.channels }, () => (rng.next() < 0.5 ? -eps : eps));
-    let changed = false;
-    for (let h = top; h < top + win.h; h++) {
-      for (let w = left; w < left + win.w; w++) {
-        for (let c = 0; c < g.channels; c++) {
-          const j = at(h, w, c);
-          const v = Math.fround(clip((clean[cleanOffset + j] ?? 0) + (signs[c] ?? 0)));
-          if (v !== row[offset + j]) changed = true;
-          row[offset + j] = v;
+  try {
+    state.set('best', tf.reshape(inputs.x, [batch, g.size]));
+    state.set('plus', tf.tidy(() => tf.clipByValue(tf.add(state.get('best'), eps), lo, hi)));
+    state.set('minus', tf.tidy(() => tf.clipByValue(tf.sub(state.get('best'), eps), lo, hi)));
+    // Query 1, at x: points already misclassified are returned unchanged, as APGD does.
+    const clean = state.set('loss', query(state.get('best'), undefined));
+    state.set('success', tf.less(clean, 0));
+    state.set('queries', tf.ones([batch], 'int32'));
+    // Query 2: vertical stripes, one sign per column and channel, the same down every row (kept unconditionally).
+    if (budget >= 2 && eps > 0) {
+      const positive = new Float32Array(batch * g.width * g.channels);
+      for (let i = 0; i < positive.length; i++) positive[i] = rng.next() < 0.5 ? 0 : 1;
+      const idx = attacked();
+      if (idx === undefined || idx.length > 0) {
+        const stripes = tf.tidy(() => {
+          const rowOfSigns = tf.reshape(tf.tensor2d(positive, [batch, g.width * g.channels]), [batch, 1, g.width * g.channels]);
+          const signs = tf.reshape(tf.matMul(tf.ones([batch, g.height, 1]), rowOfSigns), [batch, g.size]);
+          return tf.where(tf.cast(signs, 'bool'), state.get('plus'), state.get('minus'));
+        });
+        try {
+          step(stripes, idx, true);
+        } finally {
+          stripes.dispose();
         }
       }
     }
-    if (changed) return;
+    for (let iteration = 0; iteration < budget - 2 && eps > 0; iteration++) {
+      const idx = attacked();
+      if (idx?.length === 0) break;
+      const win = windowSize(g, squareSchedule(iteration, budget, pInit));
+      const draws = drawSquares(rng, batch, g, win);
+      const candidates = tf.tidy(() => proposeSquares(layout, state.get('best'), state.get('plus'), state.get('minus'), draws, g, win));
+      try {
+        step(candidates, idx, false);
+      } finally {
+        candidates.dispose();
+      }
+    }
+    return {
+      xAdv: tf.reshape(state.get('best'), inputs.x.shape),
+      queries: state.take('queries') as tf.Tensor1D,
+      success: state.take('success') as tf.Tensor1D
+    };
+  } finally {
+    state.dispose();
+    disposeLayout(layout);
   }
 }
