@@ -40,6 +40,30 @@ export function expectThrowsNoLeak(f: () => unknown, message: RegExp, type: Erro
   expect(tf.memory().numTensors).toBe(before);
 }
 
+/**
+ * Asserts that `f` returns a promise that rejects with an error matching `message` (an asynchronous function reports
+ * every error through its promise, never by throwing at the call), and leaves no tensor behind once what the promise
+ * resolved to, if anything, is disposed.
+ */
+export async function expectRejectsNoLeak(f: () => Promise<unknown>, message: RegExp, type: ErrorConstructor = RangeError): Promise<void> {
+  const before = tf.memory().numTensors;
+  let promise: Promise<unknown> | undefined;
+  try {
+    promise = f();
+  } catch (e) {
+    throw new Error(`expected a rejected promise, but the call threw at once: ${String(e)}`, { cause: e });
+  }
+  let caught: unknown;
+  try {
+    tf.dispose((await promise) as tf.TensorContainer);
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(type);
+  expect((caught as Error).message).toMatch(message);
+  expect(tf.memory().numTensors).toBe(before);
+}
+
 /** A deterministic pseudo-random float in [0, 1) stream (mulberry32), independent of ardkit's. */
 export function testRandom(seed: number): () => number {
   let a = seed >>> 0;

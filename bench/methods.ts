@@ -422,7 +422,7 @@ function forFamily(data: Data, family: Family): Data {
   return d;
 }
 
-function evaluateModel(key: string, model: Model, data: Data, withAutoAttack: boolean, trainSeconds: number, withSanity = true): Scores {
+async function evaluateModel(key: string, model: Model, data: Data, withAutoAttack: boolean, trainSeconds: number, withSanity = true): Promise<Scores> {
   const cached = readCache<Scores>(`${key}.scores`);
   if (cached !== undefined) {
     computed.set(`${key}.scores`, cached.evalSeconds);
@@ -430,20 +430,20 @@ function evaluateModel(key: string, model: Model, data: Data, withAutoAttack: bo
   }
   const t0 = performance.now();
   const { eps } = data;
-  const r = evaluate(model, data.test.x, data.test.y, {
+  const r = await evaluate(model, data.test.x, data.test.y, {
     attacks: {
       pgd20: (m, x, y) => pgd(m, x, y, { eps, steps: 20, seed: 0 }),
       cw20: (m, x, y) => cw(m, x, y, { eps, steps: 20, seed: 0 })
     },
     batchSize: 500
   });
-  const aa = withAutoAttack ? autoAttack(model, data.test.x, data.test.y, { eps, seed: 0 }).worstCase : null;
+  const aa = withAutoAttack ? (await autoAttack(model, data.test.x, data.test.y, { eps, seed: 0 })).worstCase : null;
   let flags: string[] = [];
   if (withSanity) {
     const n = Math.min(SANITY_POINTS, data.test.x.shape[0] ?? 0);
     const xs = tf.slice(data.test.x, 0, n);
     const ys = tf.slice(data.test.y, 0, n);
-    flags = sanityChecks(model, xs, ys, { eps, seed: 0 }).map((f) => f.id);
+    flags = (await sanityChecks(model, xs, ys, { eps, seed: 0 })).map((f) => f.id);
     tf.dispose([xs, ys]);
   }
   const scores: Scores = { clean: r.clean, pgd20: r.attacks.pgd20 ?? NaN, cw20: r.attacks.cw20 ?? NaN, autoAttack: aa, flags, trainSeconds, evalSeconds: (performance.now() - t0) / 1000 };
@@ -535,12 +535,12 @@ const teacherEvalKeys = (data: Data, family: Family): string[] => [
  * Evaluates once: the cached scores if there are any; in a worker, undefined when another worker has claimed the
  * evaluation (workers write no report, so they need no row).
  */
-function evaluateClaimed(key: string, model: () => Model, data: Data, withAutoAttack: boolean, trainSeconds: number, withSanity = true): Scores | undefined {
+async function evaluateClaimed(key: string, model: () => Model, data: Data, withAutoAttack: boolean, trainSeconds: number, withSanity = true): Promise<Scores | undefined> {
   const cached = readCache<Scores>(`${key}.scores`);
   if (cached !== undefined || worker === undefined) return evaluateModel(key, model(), data, withAutoAttack, trainSeconds, withSanity);
   if (!claim(key)) return undefined;
   try {
-    return evaluateModel(key, model(), data, withAutoAttack, trainSeconds, withSanity);
+    return await evaluateModel(key, model(), data, withAutoAttack, trainSeconds, withSanity);
   } finally {
     unclaim(key);
   }
@@ -575,17 +575,16 @@ async function familyRun(family: Family, data: Data, rows: Row[]): Promise<Teach
     candidates.push([name, net]);
   }
   const transferKey = `${tag}-transfer`;
-  await shared(transferKey, () => readCache(transferKey) !== undefined, () => {
-    if (readCache(transferKey) !== undefined) return Promise.resolve();
+  await shared(transferKey, () => readCache(transferKey) !== undefined, async () => {
+    if (readCache(transferKey) !== undefined) return;
     const n = Math.min(300, data.test.x.shape[0] ?? 0);
     // Measured on training images: the choice of teachers never looks at the test set.
     const probeX = tf.slice(data.train.x, 0, n);
     const probeY = tf.slice(data.train.y, 0, n);
-    const t = transferability(Object.fromEntries(candidates.map(([name, net]) => [name, asModel(net)])), probeX, probeY, (m, x, y) => pgd(m, x, y, { eps: data.eps, steps: 10, seed: 0 }));
-    const choice = selectTeachers(t, 2, { minAccuracy: 0.5 });
+    const t = await transferability(Object.fromEntries(candidates.map(([name, net]) => [name, asModel(net)])), probeX, probeY, (m, x, y) => pgd(m, x, y, { eps: data.eps, steps: 10, seed: 0 }));
+    const choice = await selectTeachers(t, 2, { minAccuracy: 0.5 });
     writeCache(transferKey, { names: [...t.names], matrix: t.matrix.map((r) => [...r]), selected: [...choice.selected], meanTransfer: choice.meanTransfer });
     tf.dispose([probeX, probeY]);
-    return Promise.resolve();
   });
   const transfer = readCache<Teachers['transfer']>(transferKey);
   if (transfer === undefined) throw new Error(`the transfer matrix ${transferKey} is missing from the cache`);
@@ -600,7 +599,7 @@ async function familyRun(family: Family, data: Data, rows: Row[]): Promise<Teach
     const candidate = name.startsWith('candidate ');
     const key = candidate ? `${sharedTag(data)}-eval-t${String(testSize)}-${name}` : `${tag}-eval-t${String(testSizeOf(family))}-${name}`;
     const on = forFamily(data, candidate ? 'mlp' : family);
-    const scores = await step(`${family}: evaluate ${name}`, 20 * scale(family), () => Promise.resolve(evaluateClaimed(key, () => asModel(net), on, !quick || name === 'teacher (PGD-AT)', seconds)));
+    const scores = await step(`${family}: evaluate ${name}`, 20 * scale(family), () => evaluateClaimed(key, () => asModel(net), on, !quick || name === 'teacher (PGD-AT)', seconds));
     teacherRow(name, net, scores);
   }
   return {
@@ -927,7 +926,7 @@ async function main(): Promise<void> {
             await built.net.save(fileSystem(path.join(opts.models, key)));
             const deployed = (built.objective as { deploy?: (m: Model) => Model }).deploy;
             const model = deployed === undefined ? asModel(built.net) : deployed(asModel(built.net));
-            const s = evaluateModel(evalKey, model, forFamily(data, family), true, seconds, seed === 0);
+            const s = await evaluateModel(evalKey, model, forFamily(data, family), true, seconds, seed === 0);
             built.objective.dispose?.();
             built.net.dispose();
             return s;

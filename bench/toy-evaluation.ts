@@ -41,12 +41,15 @@ async function main(): Promise<void> {
     row('APGD-T (100 steps, 3 targets)', apgdTargeted(p.model, p.x, p.y, { eps, seed: 0 }), t0);
     t0 = performance.now();
     const s = square(p.model, p.x, p.y, { eps, queries: 5000, seed: 0 });
-    const used = Array.from(s.queries).filter((_, i) => s.success[i] === 1).sort((a, b) => a - b);
+    const spent = Array.from(await s.queries.data());
+    const succeeded = await s.success.data();
+    tf.dispose([s.queries, s.success]);
+    const used = spent.filter((_, i) => succeeded[i] === 1).sort((a, b) => a - b);
     const median = used.length === 0 ? NaN : (used[Math.floor(used.length / 2)] ?? NaN);
     const mean = used.reduce((a, q) => a + q, 0) / Math.max(used.length, 1);
-    row('Square (5000 queries)', s.xAdv, t0, `   successful points: ${String(used.length)}, queries mean ${mean.toFixed(1)}, median ${String(median)}, max ${String(Math.max(...s.queries))}`);
+    row('Square (5000 queries)', s.xAdv, t0, `   successful points: ${String(used.length)}, queries mean ${mean.toFixed(1)}, median ${String(median)}, max ${String(Math.max(...spent))}`);
     t0 = performance.now();
-    const aa = autoAttack(p.model, p.x, p.y, { eps });
+    const aa = await autoAttack(p.model, p.x, p.y, { eps });
     console.log(
       `  ${'AutoAttack (standard)'.padEnd(30)} ${pct(aa.worstCase).padStart(8)}   ${seconds(t0).padStart(7)}   after each member: ${Object.entries(aa.attacks)
         .map(([k, v]) => `${k} ${pct(v)} (${(aa.seconds[k] ?? 0).toFixed(2)} s)`)
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
   ];
   for (const [name, model] of variants) {
     const t0 = performance.now();
-    const flags = sanityChecks(model, p.x, p.y, { eps: 0.1 });
+    const flags = await sanityChecks(model, p.x, p.y, { eps: 0.1 });
     console.log(`sanityChecks, ${name} (ε = 0.1, defaults, ${seconds(t0)}): ${flags.length === 0 ? 'no flag' : flags.map((f) => f.id).join(', ')}`);
   }
   p.dispose();

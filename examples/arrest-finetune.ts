@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     { epochs, seed, optimizer: tf.train.adam(0.01), ...progress('ARREST', epochs) }
   );
 
-  robustnessTable(
+  await robustnessTable(
     [
       ['standard', asModel(standardNet)],
       ['AFT (PGD-AT from copy)', asModel(aftNet)],

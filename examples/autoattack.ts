@@ -83,10 +83,10 @@ async function main(): Promise<void> {
   console.log('model       clean  PGD-20  APGD-CE  +APGD-T  +Square   AutoAttack time   sanity flags (first 100 images)');
   for (const [name, net] of [['standard', standard], ['PGD-AT', robust]] as const) {
     const model = fromLayersModel(net);
-    const flags = sanityChecks(model, xFew, yFew, { eps, seed });
-    const pgd20 = evaluate(model, testSet.x, testSet.y, { attacks: { pgd20: (m, x, y) => pgd(m, x, y, { eps, steps: 20, seed }) }, batchSize: 500 });
+    const flags = await sanityChecks(model, xFew, yFew, { eps, seed });
+    const pgd20 = await evaluate(model, testSet.x, testSet.y, { attacks: { pgd20: (m, x, y) => pgd(m, x, y, { eps, steps: 20, seed }) }, batchSize: 500 });
     const start = performance.now();
-    const aa = autoAttack(model, testSet.x, testSet.y, { eps, seed });
+    const aa = await autoAttack(model, testSet.x, testSet.y, { eps, seed });
     const seconds = (performance.now() - start) / 1000;
     aa.xAdv.dispose();
     console.log(

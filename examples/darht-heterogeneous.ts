@@ -77,9 +77,9 @@ async function main(): Promise<void> {
   console.log('\nadversarial transfer between teachers (share of PGD-10 examples made on the row that fool the column):');
   for (const a of teachers) {
     const xAdv = pgd(asModel(a), probe.x, probe.y, { eps, steps: 10, seed });
-    const row = teachers.map((b) =>
-      tf.tidy(() => tf.mean(tf.cast(tf.notEqual(tf.argMax(asModel(b)(xAdv), 1), probe.y), 'float32')).dataSync()[0] ?? NaN)
-    );
+    const rates = tf.tidy(() => tf.stack(teachers.map((b) => tf.mean(tf.cast(tf.notEqual(tf.argMax(asModel(b)(xAdv), 1), probe.y), 'float32')))));
+    const row = Array.from(await rates.data());
+    rates.dispose();
     console.log(`  ${a.name.padEnd(6)} ${row.map((v) => `${(v * 100).toFixed(0)}%`.padStart(5)).join(' ')}`);
     xAdv.dispose();
   }
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   console.log('\nbaseline: MLP 784-64-10, PGD-AT, same epochs');
   await fit(baselineNet, train, pgdAt(attack), { epochs, seed, optimizer: tf.train.adam(0.01), ...progress('baseline', epochs) });
 
-  robustnessTable(
+  await robustnessTable(
     [
       ...teachers.map((t) => [`teacher ${t.name}`, asModel(t)] as const),
       ['student (DARHT)', asModel(studentNet)] as const,

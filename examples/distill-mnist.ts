@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   await fit(studentNet, train, objective, { epochs, batchSize: 128, seed, optimizer: tf.train.adam(0.01), ...progress('student', epochs) });
   const student = objective.deploy === undefined ? asModel(studentNet) : objective.deploy(asModel(studentNet));
 
-  robustnessTable(
+  await robustnessTable(
     [
       ['teacher (PGD-AT)', teacher],
       [`student (${method})`, student]

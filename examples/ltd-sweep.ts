@@ -64,8 +64,8 @@ async function main(): Promise<void> {
     ...progress('teacher', 2)
   });
   const teacher = asModel(teacherNet);
-  const score = (model: Model, x: tf.Tensor, y: tf.Tensor1D): { clean: number; pgd20: number; cw20: number } => {
-    const r = evaluate(model, x, y, {
+  const score = async (model: Model, x: tf.Tensor, y: tf.Tensor1D): Promise<{ clean: number; pgd20: number; cw20: number }> => {
+    const r = await evaluate(model, x, y, {
       attacks: { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed: 0 }), cw20: (m, xb, yb) => cw(m, xb, yb, { eps, steps: 20, seed: 0 }) },
       batchSize: 500
     });
@@ -80,8 +80,8 @@ async function main(): Promise<void> {
         const net = mlp([64], seed + 3, 'student');
         await fit(net, train, objective, { epochs, seed, optimizer: tf.train.adam(0.01), ...progress(`τ_T ${String(tauT)} τ_S ${String(tauS)} seed ${String(seed)}`, epochs) });
         const deployed = objective.deploy(asModel(net));
-        const v = score(deployed, val.x, val.y);
-        const t = score(deployed, test.x, test.y);
+        const v = await score(deployed, val.x, val.y);
+        const t = await score(deployed, test.x, test.y);
         for (const k of ['clean', 'pgd20', 'cw20'] as const) {
           cell.val[k].push(v[k]);
           cell.test[k].push(t[k]);
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
         // beating the white-box attacks.
         if (seed === 0) {
           const [xs, ys] = [tf.slice(val.x, 0, 100), tf.slice(val.y, 0, 100)];
-          cell.flags = sanityChecks(deployed, xs, ys, { eps, seed: 0 }).map((f) => f.id);
+          cell.flags = (await sanityChecks(deployed, xs, ys, { eps, seed: 0 })).map((f) => f.id);
           tf.dispose([xs, ys]);
         }
         // The student of the first seed is kept, in tfjs' format (the deployed model divides these logits by τ_S).

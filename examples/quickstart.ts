@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
-import { fromLayersModel, createRandom, type Model } from 'ardkit/core';
+import { createRandom, flushChecks, fromLayersModel, type Model } from 'ardkit/core';
 import { cw, fgsm, pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
 import { evaluate } from 'ardkit/eval';
@@ -53,7 +53,7 @@ function mlp(seed: number): tfl.Sequential {
  * Minimises cross-entropy on clean inputs, or (when `advEps` > 0) on PGD adversarial examples made
  * against the current model: the PGD-AT objective `CE(f(x'), y)`.
  */
-function train(net: tfl.Sequential, x: tf.Tensor, y: tf.Tensor1D, epochs: number, advEps: number, seed: number, label: string): void {
+async function train(net: tfl.Sequential, x: tf.Tensor, y: tf.Tensor1D, epochs: number, advEps: number, seed: number, label: string): Promise<void> {
   const model: Model = fromLayersModel(net);
   const optimizer = tf.train.adam(1e-3);
   const rng = createRandom(seed);
@@ -71,7 +71,9 @@ function train(net: tfl.Sequential, x: tf.Tensor, y: tf.Tensor1D, epochs: number
       const yb = tf.gather<tf.Tensor1D>(y, idx);
       const input = advEps > 0 ? pgd(model, xb, yb, { eps: advEps, steps: 5, seed: rng.nextSeed() }) : xb;
       const loss = optimizer.minimize(() => crossEntropy(model(input), yb), true);
-      lossSum += loss?.dataSync()[0] ?? NaN;
+      lossSum += (await loss?.data())?.[0] ?? NaN;
+      // On webgl and webgpu the attack's value checks wait on the device until read: read them once per batch.
+      await flushChecks();
       batches += 1;
       tf.dispose([idx, xb, yb, input]);
       loss?.dispose();
@@ -88,13 +90,13 @@ const pct = (v: number | undefined): string => `${((v ?? NaN) * 100).toFixed(1)}
  * Accuracy against ε for each model under PGD-20 and FGSM, on the first `size` test images, with `evaluate`
  * (at ε = 0 both curves start from the clean accuracy).
  */
-function robustnessCurves(
+async function robustnessCurves(
   models: ReadonlyArray<{ name: string; net: tfl.Sequential; color: string }>,
   x: tf.Tensor,
   y: tf.Tensor1D,
   size: number,
   seed: number
-): Curve[] {
+): Promise<Curve[]> {
   const xs = tf.slice(x, 0, size);
   const ys = tf.slice(y, 0, size);
   const curves: Curve[] = [];
@@ -104,7 +106,7 @@ function robustnessCurves(
     const pgdPoints: Array<[number, number]> = [];
     const fgsmPoints: Array<[number, number]> = [];
     for (const eps of CURVE_EPS) {
-      const r = evaluate(model, xs, ys, {
+      const r = await evaluate(model, xs, ys, {
         attacks: eps === 0 ? {} : { fgsm: (m, xb, yb) => fgsm(m, xb, yb, { eps }), pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed }) },
         batchSize: 500
       });
@@ -133,17 +135,17 @@ async function main(): Promise<void> {
 
   const standard = mlp(seed);
   console.log('training a standard MLP (784-256-256-10)');
-  train(standard, trainSet.x, trainSet.y, positive('epochs', opts.epochs, true), 0, seed, 'standard');
+  await train(standard, trainSet.x, trainSet.y, positive('epochs', opts.epochs, true), 0, seed, 'standard');
   const robust = mlp(seed + 100);
   console.log('adversarially training the same MLP with PGD-5 at ε = 0.1 (Madry et al.)');
-  train(robust, trainSet.x, trainSet.y, positive('adv-epochs', opts['adv-epochs'], true), 0.1, seed + 1, 'PGD-AT');
+  await train(robust, trainSet.x, trainSet.y, positive('adv-epochs', opts['adv-epochs'], true), 0.1, seed + 1, 'PGD-AT');
 
   console.log(`\nrobust accuracy on ${String(testSize)} MNIST test images (a point counts only if correct before and after the attack)\n`);
   console.log('model        ε       clean    FGSM  PGD-20   CW-20   worst');
   for (const [name, net] of [['standard', standard], ['PGD-AT', robust]] as const) {
     const model = fromLayersModel(net);
     for (const eps of [0.1, 0.3]) {
-      const r = evaluate(model, testSet.x, testSet.y, {
+      const r = await evaluate(model, testSet.x, testSet.y, {
         attacks: {
           fgsm: (m, x, y) => fgsm(m, x, y, { eps }),
           pgd20: (m, x, y) => pgd(m, x, y, { eps, steps: 20, seed }),
@@ -164,7 +166,7 @@ async function main(): Promise<void> {
     { name: 'PGD-AT MLP (ε = 0.1)', net: robust, color: '#1f77b4' }
   ];
   const tCurve = performance.now();
-  const curves = robustnessCurves(models, testSet.x, testSet.y, curveSize, seed);
+  const curves = await robustnessCurves(models, testSet.x, testSet.y, curveSize, seed);
   fs.writeFileSync(
     path.join(outDir, 'robustness-curve.svg'),
     robustnessCurveSvg(curves, {
@@ -173,7 +175,7 @@ async function main(): Promise<void> {
     })
   );
   fs.writeFileSync(path.join(outDir, 'robustness-curve.json'), `${JSON.stringify({ images: curveSize, curves }, null, 2)}\n`);
-  fs.writeFileSync(path.join(outDir, 'adversarial-grid.png'), adversarialGrid(fromLayersModel(standard), testSet.x, testSet.y, GRID_EPS, seed));
+  fs.writeFileSync(path.join(outDir, 'adversarial-grid.png'), await adversarialGrid(fromLayersModel(standard), testSet.x, testSet.y, GRID_EPS, seed));
   console.log(
     `\npictures written to ${path.relative(process.cwd(), outDir) || '.'}/: robustness-curve.svg (+ .json), adversarial-grid.png (${((performance.now() - tCurve) / 1000).toFixed(0)} s)`
   );

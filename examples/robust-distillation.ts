@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   console.log(`\nAutoAttack (APGD-CE, APGD-T, Square) at ε = ${String(eps)} on ${String(testSize)} MNIST test images`);
   const rows: Row[] = [];
   for (const [name, net, seconds] of [['teacher, PGD-AT', teacherNet, teacherSeconds] as const, ...students.map((s) => [s.name, s.net, s.seconds] as const)]) {
-    const r = autoAttack(asModel(net), test.x, test.y, { eps, seed });
+    const r = await autoAttack(asModel(net), test.x, test.y, { eps, seed });
     rows.push({ name, params: params(net), clean: r.clean, autoAttack: r.worstCase, seconds });
     console.log(`  ${name.padEnd(22)} clean ${pct(r.clean)}  AutoAttack ${pct(r.worstCase)}`);
   }
@@ -143,19 +143,20 @@ async function main(): Promise<void> {
   const colors = ['#1f77b4', '#ff7f0e', '#d62728'];
   const curves: Curve[] = [];
   const curveEps = [0, eps / 2, eps, 1.5 * eps, 2 * eps];
-  students.forEach((s, i) => {
-    const points: Array<[number, number]> = curveEps.map((e) => {
-      const r = evaluate(asModel(s.net), test.x, test.y, { attacks: e === 0 ? {} : { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps: e, steps: 20, seed }) }, batchSize: 500 });
-      return [e, e === 0 ? r.clean : (r.attacks.pgd20 ?? NaN)];
-    });
+  for (const [i, s] of students.entries()) {
+    const points: Array<[number, number]> = [];
+    for (const e of curveEps) {
+      const r = await evaluate(asModel(s.net), test.x, test.y, { attacks: e === 0 ? {} : { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps: e, steps: 20, seed }) }, batchSize: 500 });
+      points.push([e, e === 0 ? r.clean : (r.attacks.pgd20 ?? NaN)]);
+    }
     curves.push({ label: s.name, points, color: colors[i] ?? '#000000' });
-  });
+  }
   fs.writeFileSync(
     path.join(outDir, 'distillation-curve.svg'),
     robustnessCurveSvg(curves, { title: 'Robust accuracy of the students against ε (PGD-20)', subtitle: `${String(testSize)} MNIST test images; trained at ε = ${String(eps)}` })
   );
   const robustStudent = students[0];
-  if (robustStudent !== undefined) fs.writeFileSync(path.join(outDir, 'distillation-grid.png'), adversarialGrid(asModel(robustStudent.net), test.x, test.y, eps, seed));
+  if (robustStudent !== undefined) fs.writeFileSync(path.join(outDir, 'distillation-grid.png'), await adversarialGrid(asModel(robustStudent.net), test.x, test.y, eps, seed));
   for (const s of students) await saveModel(s.net, s.dir, opts.out);
   await saveModel(teacherNet, 'teacher', opts.out);
   if (opts['update-demo']) {

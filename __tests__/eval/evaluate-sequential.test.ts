@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Attack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { evaluate, worstCase } from '../../src/eval/index.js';
-import { expectThrowsNoLeak, useBackend } from '../helpers.js';
+import { expectRejectsNoLeak, useBackend } from '../helpers.js';
 import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 
 /** Logits are the first 3 features; feature 3 is the example's id/10. Example 5 is misclassified. */
@@ -38,12 +38,12 @@ describe('evaluate with sequential: true', () => {
   });
   afterAll(() => { tf.dispose([x, y]); });
 
-  it.each([1, 4, 6])('runs each attack only on the points still robust, batch size %d', (batchSize) => {
+  it.each([1, 4, 6])('runs each attack only on the points still robust, batch size %d', async (batchSize) => {
     const seenA: number[] = [];
     const seenB: number[] = [];
     const before = tf.memory().numTensors;
     const progress: number[] = [];
-    const r = evaluate(model, x, y, {
+    const r = await evaluate(model, x, y, {
       attacks: { A: breaking([0, 1, 5], seenA), B: breaking([1, 2], seenB) },
       batchSize,
       sequential: true,
@@ -60,14 +60,14 @@ describe('evaluate with sequential: true', () => {
     expect(Array.from(r.perPoint.worstCase)).toEqual([0, 0, 0, 1, 1, 0]);
     expect(progress[progress.length - 1]).toBe(6);
     // The same per-point results as worstCase on the whole set.
-    const w = worstCase(model, x, y, { A: breaking([0, 1, 5], []), B: breaking([1, 2], []) });
+    const w = await worstCase(model, x, y, { A: breaking([0, 1, 5], []), B: breaking([1, 2], []) });
     expect(r.perPoint.attacks).toEqual(w.perPoint.attacks);
     w.xAdv.dispose();
   });
 
-  it('rejects a non-boolean sequential, and a wrong-shaped attack output leaks nothing', () => {
-    expectThrowsNoLeak(() => evaluate(model, x, y, { sequential: 'yes' as never }), /^evaluate: sequential must be a boolean \(got "yes"\)/, TypeError);
-    expectThrowsNoLeak(
+  it('rejects a non-boolean sequential, and a wrong-shaped attack output leaks nothing', async () => {
+    await expectRejectsNoLeak(() => evaluate(model, x, y, { sequential: 'yes' as never }), /^evaluate: sequential must be a boolean \(got "yes"\)/, TypeError);
+    await expectRejectsNoLeak(
       () => evaluate(model, x, y, { attacks: { half: (_m, xb) => tf.slice(xb, 0, 1) }, sequential: true, batchSize: 3 }),
       /^evaluate: attacks.half must return adversarial inputs of the input's shape \[3, 4\]/
     );

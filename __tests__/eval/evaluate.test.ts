@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fgsm, pgd, type Attack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { evaluate } from '../../src/eval/index.js';
-import { expectThrowsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { expectRejectsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
 import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 
 /**
@@ -39,10 +39,10 @@ describe('evaluate', () => {
   });
   afterAll(() => { tf.dispose([x, y]); });
 
-  it.each([1, 4, 6, 100])('counts clean, per-attack and worst-case accuracy exactly (batch size %d)', (batchSize) => {
+  it.each([1, 4, 6, 100])('counts clean, per-attack and worst-case accuracy exactly (batch size %d)', async (batchSize) => {
     const before = tf.memory().numTensors;
     const progress: number[] = [];
-    const r = evaluate(model, x, y, {
+    const r = await evaluate(model, x, y, {
       attacks: { A: breaking([0, 1, 5]), B: breaking([1, 2]) },
       batchSize,
       onProgress: ({ done, total }) => {
@@ -64,8 +64,8 @@ describe('evaluate', () => {
     expect(Object.keys(r.seconds)).toEqual(['A', 'B']);
   });
 
-  it('without attacks reports clean accuracy as the worst case', () => {
-    const r = evaluate(model, x, y);
+  it('without attacks reports clean accuracy as the worst case', async () => {
+    const r = await evaluate(model, x, y);
     expect(r.clean).toBeCloseTo(5 / 6, 12);
     expect(r.worstCase).toBeCloseTo(5 / 6, 12);
     expect(r.attacks).toEqual({});
@@ -78,9 +78,9 @@ describe('evaluate', () => {
     });
     afterAll(() => { p.dispose(); });
 
-    it('robust accuracy ≤ clean, worst case ≤ every attack, and no tensor leaks', () => {
+    it('robust accuracy ≤ clean, worst case ≤ every attack, and no tensor leaks', async () => {
       const before = tf.memory().numTensors;
-      const r = evaluate(p.model, p.x, p.y, {
+      const r = await evaluate(p.model, p.x, p.y, {
         attacks: {
           fgsm: (m, xb, yb) => fgsm(m, xb, yb, { eps: 0.2 }),
           pgd: (m, xb, yb) => pgd(m, xb, yb, { eps: 0.2, steps: 10, seed: 1 })
@@ -95,17 +95,17 @@ describe('evaluate', () => {
     });
   });
 
-  it('rejects bad inputs clearly, leaking nothing', () => {
+  it('rejects bad inputs clearly, leaking nothing', async () => {
     const short = tf.tensor1d([0, 1], 'int32');
-    expectThrowsNoLeak(() => evaluate(model, x, y, { batchSize: 0 }), /^evaluate: batchSize must be an integer >= 1 \(got 0\)/);
-    expectThrowsNoLeak(() => evaluate(model, x, y, { attacks: { bad: 3 as never } }), /^evaluate: attacks.bad must be a function/, TypeError);
-    expectThrowsNoLeak(() => evaluate(model, x, short), /^evaluate: y must have shape \[6\] to match the batch/);
-    expectThrowsNoLeak(() => evaluate('model' as never, x, y), /^evaluate: model must be a function/, TypeError);
-    expectThrowsNoLeak(
+    await expectRejectsNoLeak(() => evaluate(model, x, y, { batchSize: 0 }), /^evaluate: batchSize must be an integer >= 1 \(got 0\)/);
+    await expectRejectsNoLeak(() => evaluate(model, x, y, { attacks: { bad: 3 as never } }), /^evaluate: attacks.bad must be a function/, TypeError);
+    await expectRejectsNoLeak(() => evaluate(model, x, short), /^evaluate: y must have shape \[6\] to match the batch/);
+    await expectRejectsNoLeak(() => evaluate('model' as never, x, y), /^evaluate: model must be a function/, TypeError);
+    await expectRejectsNoLeak(
       () => evaluate(model, x, y, { attacks: { half: (_m, xb) => tf.slice(xb, 0, 1) }, batchSize: 3 }),
       /^evaluate: attacks.half must return adversarial inputs of the batch's shape \[3, 4\] \(got a float32 tensor of shape \[1, 4\]\)/
     );
-    expectThrowsNoLeak(
+    await expectRejectsNoLeak(
       () =>
         evaluate(model, x, y, {
           attacks: {
@@ -117,7 +117,7 @@ describe('evaluate', () => {
       /attack failed/,
       Error
     );
-    expectThrowsNoLeak(() => evaluate(model, x, y, { batch: 3 } as never), /^evaluate: options must only have the keys/);
+    await expectRejectsNoLeak(() => evaluate(model, x, y, { batch: 3 } as never), /^evaluate: options must only have the keys/);
     short.dispose();
   });
 });

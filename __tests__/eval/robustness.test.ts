@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { apgd, pgd, type Attack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { robustnessCurve, selectTeachers, transferability, type TransferabilityResult } from '../../src/eval/index.js';
-import { expectThrowsNoLeak, testRandom, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { expectRejectsNoLeak, testRandom, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
 import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 
 /**
@@ -36,9 +36,9 @@ describe('transferability and selectTeachers on a scripted problem', () => {
   });
   afterAll(() => { tf.dispose([x, y]); });
 
-  it.each([1, 4, 100])('measures how often adversarial examples made on one model fool another (batch size %d)', (batchSize) => {
+  it.each([1, 4, 100])('measures how often adversarial examples made on one model fool another (batch size %d)', async (batchSize) => {
     const before = tf.memory().numTensors;
-    const t = transferability({ A: readsFirst, B: readsFirst, C: readsSecond }, x, y, rewriteFirst, { batchSize });
+    const t = await transferability({ A: readsFirst, B: readsFirst, C: readsSecond }, x, y, rewriteFirst, { batchSize });
     expect(tf.memory().numTensors).toBe(before);
     expect(t.names).toEqual(['A', 'B', 'C']);
     expect(t.matrix[0]).toEqual([1, 1, 0]);
@@ -47,23 +47,23 @@ describe('transferability and selectTeachers on a scripted problem', () => {
     expect(t.counts).toEqual([[5, 5, 5], [5, 5, 5], [0, 0, 0]]);
     expect(t.clean).toEqual([5 / 6, 5 / 6, 5 / 6]);
     expect(t.robust).toEqual([0, 0, 5 / 6]);
-    const pick = selectTeachers(t, 2);
+    const pick = await selectTeachers(t, 2);
     expect(pick.selected).toEqual(['A', 'C']); // {A, C} and {B, C} transfer 0; the tie goes to the earlier
     expect(pick.meanTransfer).toBe(0);
     expect(pick.exhaustive).toBe(true);
   });
 
-  it('rejects bad models, attacks and inputs clearly, leaking nothing', () => {
-    expectThrowsNoLeak(() => transferability({}, x, y, rewriteFirst), /^transferability: models must hold at least one model/);
-    expectThrowsNoLeak(() => transferability({ A: 1 as never }, x, y, rewriteFirst), /^transferability: models.A must be a function/, TypeError);
-    expectThrowsNoLeak(() => transferability([readsFirst], x, y, 'pgd' as never), /^transferability: attack must be a function/, TypeError);
-    expectThrowsNoLeak(
+  it('rejects bad models, attacks and inputs clearly, leaking nothing', async () => {
+    await expectRejectsNoLeak(() => transferability({}, x, y, rewriteFirst), /^transferability: models must hold at least one model/);
+    await expectRejectsNoLeak(() => transferability({ A: 1 as never }, x, y, rewriteFirst), /^transferability: models.A must be a function/, TypeError);
+    await expectRejectsNoLeak(() => transferability([readsFirst], x, y, 'pgd' as never), /^transferability: attack must be a function/, TypeError);
+    await expectRejectsNoLeak(
       () => transferability([readsFirst], x, y, (_m, xb) => tf.slice(xb, 0, 1), { batchSize: 2 }),
       /^transferability: attack must return adversarial inputs of the batch's shape \[2, 7\] \(got a float32 tensor of shape \[1, 7\]\)/
     );
     const failing: Attack = () => { throw new Error('attack failed'); };
-    expectThrowsNoLeak(() => transferability([readsFirst, readsSecond], x, y, failing), /attack failed/, Error);
-    expectThrowsNoLeak(() => transferability([readsFirst], x, y, rewriteFirst, { batchSize: 0 }), /^transferability: batchSize must be an integer >= 1 \(got 0\)/);
+    await expectRejectsNoLeak(() => transferability([readsFirst, readsSecond], x, y, failing), /attack failed/, Error);
+    await expectRejectsNoLeak(() => transferability([readsFirst], x, y, rewriteFirst, { batchSize: 0 }), /^transferability: batchSize must be an integer >= 1 \(got 0\)/);
   });
 });
 
@@ -76,41 +76,41 @@ describe('selectTeachers', () => {
     [0.1, 0.2, 0.1, 1]
   ];
 
-  it('picks the k candidates with the lowest mean mutual transfer above the accuracy floor', () => {
+  it('picks the k candidates with the lowest mean mutual transfer above the accuracy floor', async () => {
     const t = measured(matrix, [0.9, 0.95, 0.85, 0.6]);
-    expect(selectTeachers(t, 2).selected).toEqual(['m2', 'm3']);
-    expect(selectTeachers(t, 2).meanTransfer).toBeCloseTo(0.1, 12);
-    const floored = selectTeachers(t, 2, { minAccuracy: 0.8 });
+    expect((await selectTeachers(t, 2)).selected).toEqual(['m2', 'm3']);
+    expect((await selectTeachers(t, 2)).meanTransfer).toBeCloseTo(0.1, 12);
+    const floored = await selectTeachers(t, 2, { minAccuracy: 0.8 });
     expect(floored.eligible).toEqual(['m0', 'm1', 'm2']);
     expect(floored.selected).toEqual(['m0', 'm2']); // (0.3 + 0.2)/2 = 0.25 < m1–m2's 0.35 < m0–m1's 0.85
-    expect(selectTeachers(t, 3, { minAccuracy: 0.8 }).selected).toEqual(['m0', 'm1', 'm2']);
+    expect((await selectTeachers(t, 3, { minAccuracy: 0.8 })).selected).toEqual(['m0', 'm1', 'm2']);
     // k = 1: no pairs, so the most accurate eligible candidate.
-    expect(selectTeachers(t, 1).selected).toEqual(['m1']);
+    expect((await selectTeachers(t, 1)).selected).toEqual(['m1']);
     // The floor on robust accuracy instead.
     const robust = measured(matrix, [0.9, 0.95, 0.85, 0.6], [0.5, 0.1, 0.5, 0.5]);
-    expect(selectTeachers(robust, 2, { minAccuracy: 0.4, accuracy: 'robust' }).eligible).toEqual(['m0', 'm2', 'm3']);
+    expect((await selectTeachers(robust, 2, { minAccuracy: 0.4, accuracy: 'robust' })).eligible).toEqual(['m0', 'm2', 'm3']);
   });
 
-  it('falls back to a greedy choice when there are too many subsets, and still finds a planted low-transfer set', () => {
+  it('falls back to a greedy choice when there are too many subsets, and still finds a planted low-transfer set', async () => {
     const n = 40;
     const r = testRandom(3);
     const planted = [5, 17, 23, 31, 38];
     const big = Array.from({ length: n }, (_, i) =>
       Array.from({ length: n }, (_, j) => (i === j ? 1 : planted.includes(i) && planted.includes(j) ? 0.01 * r() : 0.3 + 0.6 * r()))
     );
-    const pick = selectTeachers(measured(big, big.map(() => 0.9)), 5);
+    const pick = await selectTeachers(measured(big, big.map(() => 0.9)), 5);
     expect(pick.exhaustive).toBe(false);
     expect(pick.indices).toEqual(planted);
   });
 
-  it('rejects bad arguments', () => {
+  it('rejects bad arguments', async () => {
     const t = measured(matrix, [0.9, 0.95, 0.85, 0.6]);
-    expect(() => selectTeachers(t, 0)).toThrow(/^selectTeachers: k must be an integer >= 1 \(got 0\)/);
-    expect(() => selectTeachers(t, 4, { minAccuracy: 0.8 })).toThrow(/^selectTeachers: k must be at most the number of candidates with clean accuracy >= 0.8 \(3\) \(got 4\)/);
-    expect(() => selectTeachers(t, 2, { minAccuracy: 80 })).toThrow(/^selectTeachers: minAccuracy must be a number in \[0, 1\] \(got 80\)/);
-    expect(() => selectTeachers(t, 2, { accuracy: 'pgd' as never })).toThrow(/^selectTeachers: accuracy must be one of "clean", "robust"/);
-    expect(() => selectTeachers({ names: ['a'], matrix: [[1, 2]] } as never, 1)).toThrow(/^selectTeachers: candidates must be the result of transferability/);
-    expect(() => selectTeachers(t, 2, { floor: 1 } as never)).toThrow(/^selectTeachers: options must only have the keys minAccuracy, accuracy/);
+    await expect(selectTeachers(t, 0)).rejects.toThrow(/^selectTeachers: k must be an integer >= 1 \(got 0\)/);
+    await expect(selectTeachers(t, 4, { minAccuracy: 0.8 })).rejects.toThrow(/^selectTeachers: k must be at most the number of candidates with clean accuracy >= 0.8 \(3\) \(got 4\)/);
+    await expect(selectTeachers(t, 2, { minAccuracy: 80 })).rejects.toThrow(/^selectTeachers: minAccuracy must be a number in \[0, 1\] \(got 80\)/);
+    await expect(selectTeachers(t, 2, { accuracy: 'pgd' as never })).rejects.toThrow(/^selectTeachers: accuracy must be one of "clean", "robust"/);
+    await expect(selectTeachers({ names: ['a'], matrix: [[1, 2]] } as never, 1)).rejects.toThrow(/^selectTeachers: candidates must be the result of transferability/);
+    await expect(selectTeachers(t, 2, { floor: 1 } as never)).rejects.toThrow(/^selectTeachers: options must only have the keys minAccuracy, accuracy/);
   });
 });
 
@@ -138,9 +138,9 @@ describe('transferability and robustnessCurve on trained toy models', () => {
     tf.dispose(weights);
   });
 
-  it('gives rates in [0, 1], a unit diagonal, and robust ≤ clean accuracy', () => {
+  it('gives rates in [0, 1], a unit diagonal, and robust ≤ clean accuracy', async () => {
     const before = tf.memory().numTensors;
-    const t = transferability([p.model, other], p.x, p.y, (m, xb, yb) => pgd(m, xb, yb, { eps: 0.12, steps: 5, seed: 1 }), { batchSize: 50 });
+    const t = await transferability([p.model, other], p.x, p.y, (m, xb, yb) => pgd(m, xb, yb, { eps: 0.12, steps: 5, seed: 1 }), { batchSize: 50 });
     expect(tf.memory().numTensors).toBe(before);
     expect(t.names).toEqual(['0', '1']);
     expect(t.matrix[0]?.[0]).toBe(1);
@@ -150,10 +150,10 @@ describe('transferability and robustnessCurve on trained toy models', () => {
     expect(t.counts[0]?.[1]).toBeGreaterThan(0);
   });
 
-  it('robustnessCurve falls with ε from clean accuracy to about 0, and reports progress', () => {
+  it('robustnessCurve falls with ε from clean accuracy to about 0, and reports progress', async () => {
     const progress: number[] = [];
     const before = tf.memory().numTensors;
-    const curve = robustnessCurve(p.model, p.x, p.y, (eps) => (m, xb, yb) => apgd(m, xb, yb, { eps, steps: 5, seed: 0 }), [0, 0.05, 0.1, 0.2, 1], {
+    const curve = await robustnessCurve(p.model, p.x, p.y, (eps) => (m, xb, yb) => apgd(m, xb, yb, { eps, steps: 5, seed: 0 }), [0, 0.05, 0.1, 0.2, 1], {
       batchSize: 64,
       onProgress: ({ index, count }) => progress.push(index / count)
     });
@@ -167,12 +167,12 @@ describe('transferability and robustnessCurve on trained toy models', () => {
     expect(progress).toEqual([0, 0.2, 0.4, 0.6, 0.8]);
   });
 
-  it('robustnessCurve rejects bad arguments', () => {
+  it('robustnessCurve rejects bad arguments', async () => {
     const attack = (eps: number): Attack => (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 1 });
-    expect(() => robustnessCurve(p.model, p.x, p.y, attack, [])).toThrow(/^robustnessCurve: epsilons must be a non-empty array of radii/);
-    expect(() => robustnessCurve(p.model, p.x, p.y, attack, [0.1, -1])).toThrow(/^robustnessCurve: epsilons\[1\] must be a finite number >= 0 \(got -1\)/);
-    expect(() => robustnessCurve(p.model, p.x, p.y, 3 as never, [0.1])).toThrow(/^robustnessCurve: attack must be a function/);
-    expect(() => robustnessCurve(p.model, p.x, p.y, () => 3 as never, [0.1])).toThrow(/^robustnessCurve: attack must return an attack function for eps = 0.1 \(got 3\)/);
-    expect(() => robustnessCurve(p.model, p.x, p.y, attack, [0.1], { batch: 2 } as never)).toThrow(/^robustnessCurve: options must only have the keys batchSize, onProgress/);
+    await expect(robustnessCurve(p.model, p.x, p.y, attack, [])).rejects.toThrow(/^robustnessCurve: epsilons must be a non-empty array of radii/);
+    await expect(robustnessCurve(p.model, p.x, p.y, attack, [0.1, -1])).rejects.toThrow(/^robustnessCurve: epsilons\[1\] must be a finite number >= 0 \(got -1\)/);
+    await expect(robustnessCurve(p.model, p.x, p.y, 3 as never, [0.1])).rejects.toThrow(/^robustnessCurve: attack must be a function/);
+    await expect(robustnessCurve(p.model, p.x, p.y, () => 3 as never, [0.1])).rejects.toThrow(/^robustnessCurve: attack must return an attack function for eps = 0.1 \(got 3\)/);
+    await expect(robustnessCurve(p.model, p.x, p.y, attack, [0.1], { batch: 2 } as never)).rejects.toThrow(/^robustnessCurve: options must only have the keys batchSize, onProgress/);
   });
 });

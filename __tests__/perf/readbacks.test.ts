@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { apgd, pgd } from '../../src/attacks/index.js';
-import { evaluate } from '../../src/eval/index.js';
+import { deferChecksForTesting } from '../../src/core/device-checks.js';
+import { evaluate, transferability, worstCase } from '../../src/eval/index.js';
 import { fit, pgdAt, type Objective } from '../../src/train/index.js';
 import { readbacks } from '../../scripts/lib/readbacks.js';
 import { toyProblem, useBackend } from '../helpers.js';
@@ -56,6 +57,29 @@ describe('readbacks', () => {
     const n = await readbacks(() => fresh((x, y) => evaluate(p.model, x, y, { attacks, batchSize: 16 })));
     // 4 batches: clean and 2 attacks each.
     expect(n).toBeLessThanOrEqual(4 * 3);
+  });
+
+  it('evaluate, worstCase and transferability on the queued path (webgl, webgpu): one for the checks, then one per batch (per attack for worstCase)', async () => {
+    const attack = (m: typeof p.model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(m, x, y, { eps: 0.1, steps: 3 });
+    deferChecksForTesting(true);
+    try {
+      // 4 batches; the attacks' own checks ride with the masks.
+      expect(await readbacks(() => fresh((x, y) => evaluate(p.model, x, y, { attacks: { a: attack, b: attack }, batchSize: 16 })))).toBeLessThanOrEqual(1 + 4);
+      // The clean mask, then one mask per attack; x' is assembled on the device.
+      expect(await readbacks(() => fresh(async (x, y) => { (await worstCase(p.model, x, y, [attack, attack])).xAdv.dispose(); }))).toBeLessThanOrEqual(1 + 1 + 2);
+      // Every model's masks of a batch in one readback, whatever the number of models.
+      expect(await readbacks(() => fresh((x, y) => transferability([p.model, p.model, p.model], x, y, attack, { batchSize: 16 })))).toBeLessThanOrEqual(1 + 4);
+    } finally {
+      deferChecksForTesting(undefined);
+    }
+  });
+
+  it('worstCase and transferability on cpu: x\' assembled on the device, and one mask readback per batch', async () => {
+    const attack = (m: typeof p.model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(m, x, y, { eps: 0.1, steps: 3 });
+    // The labels, the clean mask, and per attack its mask and its bounds check (worstCase does not check the box).
+    expect(await readbacks(() => fresh(async (x, y) => { (await worstCase(p.model, x, y, [attack, attack])).xAdv.dispose(); }))).toBeLessThanOrEqual(2 + 2 * 2);
+    // The labels, and per batch the masks and the attack's bounds check (once per batch: the batch's facts are shared).
+    expect(await readbacks(() => fresh((x, y) => transferability([p.model, p.model, p.model], x, y, attack, { batchSize: 16 })))).toBeLessThanOrEqual(1 + 4 * 2);
   });
 
   it('fit with pgdAt: at most 1 per batch (the data checks run once per call)', async () => {

@@ -101,6 +101,16 @@ function tensors(c: Case): { x: tf.Tensor; y: tf.Tensor1D } {
 /** Outcomes of the current property: results and clear errors. */
 const tally = { ok: 0, errors: 0 };
 
+/** What an error of `fn` says about the property: undefined for a clear RangeError/TypeError naming `fn` (counted). */
+function judge(fn: string | readonly string[], error: unknown): Error | undefined {
+  if (error instanceof Error && error.name === 'JestAssertionError') throw error;
+  const names = typeof fn === 'string' ? [fn] : fn;
+  if (!(error instanceof RangeError || error instanceof TypeError)) return new Error(`${names[0] ?? ''} threw ${String(error)}`, { cause: error });
+  if (!names.some((n) => error.message.startsWith(`${n}: `))) return new Error(`${names[0] ?? ''}'s error names another function: ${error.message}`, { cause: error });
+  tally.errors += 1;
+  return undefined;
+}
+
 /**
  * Runs `call` on the case and checks: a result satisfying `check`, or a RangeError/TypeError naming `fn`; no leak.
  */
@@ -120,11 +130,45 @@ function property(
       tf.dispose(result);
       tally.ok += 1;
     } catch (error) {
-      if (error instanceof Error && error.name === 'JestAssertionError') throw error;
-      const names = typeof fn === 'string' ? [fn] : fn;
-      if (!(error instanceof RangeError || error instanceof TypeError)) failure = new Error(`${names[0] ?? ''} threw ${String(error)}`, { cause: error });
-      else if (!names.some((n) => error.message.startsWith(`${n}: `))) failure = new Error(`${names[0] ?? ''}'s error names another function: ${error.message}`, { cause: error });
-      else tally.errors += 1;
+      failure = judge(fn, error);
+    }
+    const leaked = tf.memory().numTensors - before;
+    tf.dispose([x, y]);
+    dispose();
+    if (failure !== undefined) throw failure;
+    if (leaked !== 0) throw new Error(`${String(fn)} leaked ${String(leaked)} tensors`);
+  };
+}
+
+/**
+ * {@link property} for an asynchronous function: its promise resolves to a result satisfying `check`, or rejects with
+ * a RangeError/TypeError naming `fn` (it never throws at the call); no leak.
+ */
+function asyncProperty(
+  fn: string | readonly string[],
+  call: (m: Model, x: tf.Tensor, y: tf.Tensor1D, o: unknown) => Promise<tf.TensorContainer>,
+  check: (r: tf.TensorContainer, x: tf.Tensor, c: Case) => void
+): (c: Case) => Promise<void> {
+  return async (c) => {
+    const { model, dispose } = linear(c.d);
+    const { x, y } = tensors(c);
+    const before = tf.memory().numTensors;
+    let failure: Error | undefined;
+    let promise: Promise<tf.TensorContainer> | undefined;
+    try {
+      promise = call(model, x, y, c.options);
+    } catch (error) {
+      failure = new Error(`${String(fn)} threw at the call instead of rejecting: ${String(error)}`, { cause: error });
+    }
+    if (promise !== undefined) {
+      try {
+        const result = await promise;
+        check(result, x, c);
+        tf.dispose(result);
+        tally.ok += 1;
+      } catch (error) {
+        failure = judge(fn, error);
+      }
     }
     const leaked = tf.memory().numTensors - before;
     tf.dispose([x, y]);
@@ -163,6 +207,15 @@ const run = (p: (c: Case) => void, opts: fc.Arbitrary<Record<string, unknown> | 
   expect(tally.errors).toBeGreaterThanOrEqual(runs / 20);
 };
 
+/** {@link run} for an {@link asyncProperty}. */
+const runAsync = async (p: (c: Case) => Promise<void>, opts: fc.Arbitrary<Record<string, unknown> | null | undefined>, runs = RUNS): Promise<void> => {
+  tally.ok = 0;
+  tally.errors = 0;
+  await fc.assert(fc.asyncProperty(caseArb(opts), p), { seed: SEED, numRuns: runs });
+  expect(tally.ok).toBeGreaterThanOrEqual(runs / 6);
+  expect(tally.errors).toBeGreaterThanOrEqual(runs / 20);
+};
+
 describe('attacks: a valid result or a clear error naming the attack, never a leak', () => {
   it('fgsm', () => {
     run(property('fgsm', (m, x, y, o) => fgsm(m, x, y, o as never), withinEps), attackOptions(['eps', 'typo']));
@@ -187,7 +240,12 @@ describe('attacks: a valid result or a clear error naming the attack, never a le
   });
   it('square', () => {
     run(
-      property('square', (m, x, y, o) => square(m, x, y, o as never).xAdv, withinEps),
+      property('square', (m, x, y, o) => {
+        // The detail tensors are the caller's too: only x' is checked here.
+        const r = square(m, x, y, o as never);
+        tf.dispose([r.queries, r.success]);
+        return r.xAdv;
+      }, withinEps),
       attackOptions(['eps', 'queries', 'seed', 'typo']),
       // Square's per-query work makes each call slower: fewer runs.
       100
@@ -252,19 +310,20 @@ describe('losses: a finite loss of the right shape, or a clear error naming the 
 });
 
 describe('evaluate: accuracies in [0, 1] with robust ≤ clean, or a clear error, never a leak', () => {
-  it('evaluate', () => {
-    run(
-      property(
+  it('evaluate', async () => {
+    await runAsync(
+      asyncProperty(
         // An error of the attack the user passed names that attack.
         ['evaluate', 'pgd'],
-        (m, x, y, o) => {
-          const r = evaluate(m, x, y, o === null || o === undefined ? (o as never) : { attacks: { pgd: (mm, xx, yy) => pgd(mm, xx, yy, o as never) }, batchSize: 2 });
-          expect(r.n).toBe(x.shape[0]);
-          expect(r.clean).toBeGreaterThanOrEqual(0);
-          expect(r.clean).toBeLessThanOrEqual(1);
-          expect(r.worstCase).toBeLessThanOrEqual(r.clean);
-          return [];
-        },
+        // No async wrapper: an error thrown at the call (not through the promise) is caught as such.
+        (m, x, y, o) =>
+          evaluate(m, x, y, o === null || o === undefined ? (o as never) : { attacks: { pgd: (mm, xx, yy) => pgd(mm, xx, yy, o as never) }, batchSize: 2 }).then((r) => {
+            expect(r.n).toBe(x.shape[0]);
+            expect(r.clean).toBeGreaterThanOrEqual(0);
+            expect(r.clean).toBeLessThanOrEqual(1);
+            expect(r.worstCase).toBeLessThanOrEqual(r.clean);
+            return [];
+          }),
         () => undefined
       ),
       attackOptions(PGD_FIELDS)

@@ -160,8 +160,8 @@ describe('fit', () => {
     await fit(robust, toy, pgdAt(attack), { epochs: 30, batchSize: 32, seed: 1, learningRate: 0.1 });
     const attacks = { pgd: (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(m, x, y, { ...attack, steps: 10, seed: 2 }) };
     const asModel = (net: typeof clean): Model => (x) => net.apply(x) as tf.Tensor2D;
-    const rClean = evaluate(asModel(clean), toy.x, toy.y, { attacks });
-    const rRobust = evaluate(asModel(robust), toy.x, toy.y, { attacks });
+    const rClean = await evaluate(asModel(clean), toy.x, toy.y, { attacks });
+    const rRobust = await evaluate(asModel(robust), toy.x, toy.y, { attacks });
     expect(rRobust.attacks.pgd).toBeGreaterThan(rClean.attacks.pgd! + 0.1);
     tf.dispose([toy.x, toy.y]);
     clean.dispose();

@@ -93,8 +93,8 @@ describe('method fixes', () => {
       const history = await fit(net, data, objective, { epochs: 8, batchSize: 32, seed: 2, learningRate: 0.1, validation: { x: data.x, y: data.y } });
       expect(tf.memory().numTensors).toBe(before + handed.length);
       const raw = fromLayersModel(net);
-      const rawClean = evaluate(raw, data.x, data.y).clean;
-      const deployedClean = evaluate(alwaysZero, data.x, data.y).clean;
+      const rawClean = (await evaluate(raw, data.x, data.y)).clean;
+      const deployedClean = (await evaluate(alwaysZero, data.x, data.y)).clean;
       expect(deployedClean).toBeCloseTo(1 / 3, 6);
       expect(rawClean).toBeGreaterThan(0.6);
       const validated = history.epochs.map((e) => e.validation?.clean);
@@ -130,7 +130,7 @@ describe('method fixes', () => {
       const raw = fromLayersModel(net);
       const deployed = objective.deploy(raw);
       const last = history.epochs[1]?.validation;
-      const expected = evaluate(deployed, data.x, data.y, { attacks: { pgd: attacks.pgd } });
+      const expected = await evaluate(deployed, data.x, data.y, { attacks: { pgd: attacks.pgd } });
       expect(last?.clean).toBe(expected.clean);
       expect(last?.attacks.pgd).toBe(expected.attacks.pgd);
       // The model validated is the deployed one: z/τ_S, not z.
@@ -239,7 +239,7 @@ describe('method fixes', () => {
         Math.max(...rows(tf.softmax(weights!)).flatMap((row, i) => row.map((v, c) => Math.abs(v - (c === i ? 0.9 : 0.1 / (K - 1))))))
       );
       expect(moved).toBeGreaterThan(1e-6);
-      expect(history.epochs[1]?.validation?.clean).toBe(evaluate(fromLayersModel(net), data.x, data.y).clean);
+      expect(history.epochs[1]?.validation?.clean).toBe((await evaluate(fromLayersModel(net), data.x, data.y)).clean);
       objective.dispose?.();
       expect(tf.memory().numTensors).toBe(before);
       net.dispose();

@@ -78,8 +78,8 @@ describe('every method trains a robust student on real MNIST', () => {
   const trainNet = async (net: tfl.LayersModel | Student, objective: Objective, epochs = 1): Promise<void> => {
     await fit(net, train, objective, { epochs, batchSize: 128, seed: 1, optimizer: tf.train.adam(0.01) });
   };
-  const score = (model: Model): { clean: number; pgd: number } => {
-    const r = evaluate(model, test.x, test.y, { attacks: { pgd: (m, x, y) => pgd(m, x, y, { eps: EPS, steps: 10, seed: 0 }) }, batchSize: 500 });
+  const score = async (model: Model): Promise<{ clean: number; pgd: number }> => {
+    const r = await evaluate(model, test.x, test.y, { attacks: { pgd: (m, x, y) => pgd(m, x, y, { eps: EPS, steps: 10, seed: 0 }) }, batchSize: 500 });
     return { clean: r.clean, pgd: r.attacks.pgd ?? NaN };
   };
 
@@ -151,7 +151,7 @@ describe('every method trains a robust student on real MNIST', () => {
     const { net, student, objective } = make();
     await trainNet(student, objective);
     const model = asModel(net);
-    results[name] = score(objective.deploy === undefined ? model : objective.deploy(model));
+    results[name] = await score(objective.deploy === undefined ? model : objective.deploy(model));
     objective.dispose?.();
     net.dispose();
     // Printed for the record: the floors below are checked against these.

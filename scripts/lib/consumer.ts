@@ -46,7 +46,7 @@ check(Math.abs(linf - 0.1) < 1e-6, 'fgsm moves every input by eps in L∞ (got '
 check(ardkit.fgsm === fgsm && ardkit.kdLoss === kdLoss, 'the root and the subpaths share one copy of each function');
 const kd = kdLoss(model(x), tf.zerosLike(model(x)), { studentTemperature: 2 }).dataSync()[0];
 check(Number.isFinite(kd) && kd > 0, 'kdLoss is a positive number (got ' + kd + ')');
-const r = evaluate(model, x, y, { attacks: { pgd: (m, xb, yb) => pgd(m, xb, yb, { eps: 0.3, steps: 3, seed: 1 }) } });
+const r = await evaluate(model, x, y, { attacks: { pgd: (m, xb, yb) => pgd(m, xb, yb, { eps: 0.3, steps: 3, seed: 1 }) } });
 check(r.clean === 1 && r.attacks.pgd <= r.clean, 'evaluate: clean accuracy 1, robust accuracy <= clean accuracy');
 check(studentTeacherHead(2, 3).numTeachers === 2, 'ardkit/models loads with tfjs-layers');
 check(crossEntropy(model(x), y).dataSync().length === 1, 'crossEntropy returns a scalar');
@@ -110,7 +110,7 @@ const attack: Attack = (m, x, y) => fgsm(m, x, y, options);
 const x = tf.tensor2d([[0.2, 0.4, 0.6, 0.8]]);
 const y = tf.tensor1d([1], 'int32');
 await tf.setBackend('cpu');
-const result: EvaluationResult = evaluate(model, x, y, { attacks: { fgsm: attack } });
+const result: EvaluationResult = await evaluate(model, x, y, { attacks: { fgsm: attack } });
 const handler: tf.io.IOHandler = fileSystem('models/student');
 void handler;
 console.log('ts (ESM): ok (clean ' + String(result.clean) + ', fgsm ' + String(result.attacks['fgsm']) + ')');

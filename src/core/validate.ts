@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { formatValue, isTensor, rangeError, typeError } from './errors.js';
-import { checksReadAtOnce, deviceCheck } from './device-checks.js';
+import { checksReadAtOnce, deviceCheck, readWithChecks } from './device-checks.js';
 
 /** Value bounds `[lo, hi]` of the inputs. */
 export type Bounds = readonly [number, number];
@@ -265,6 +265,32 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
   );
   if (!checksReadAtOnce() && !(y instanceof tf.Variable)) queuedLabels.set(y, entry);
   return max;
+}
+
+/**
+ * {@link checkLabels} for ardkit's asynchronous functions (`evaluate`, `worstCase`, …): returns the largest label on
+ * every backend. It reads asynchronously, in one readback, every value check queued on the device (this one and those
+ * queued before it, in order; the first failure throws), and records what they established, so that the attacks then
+ * run on these labels, or on slices of them, read nothing back. Call {@link checkLabels} first and queue the call's
+ * other checks before awaiting this, to read them all at once and report them in the order they were made. On cpu,
+ * wasm and tensorflow nothing is queued and this costs no readback beyond checkLabels' own. Internal.
+ *
+ * @throws the promise rejects with checkLabels' errors, or with the first failed check queued before it.
+ * @example
+ * checkLabels('myEval', 'y', y, n);
+ * checkFiniteExamples('myEval', 'x', x);
+ * const maxLabel = await checkLabelsAsync('myEval', 'y', y, n);
+ */
+export async function checkLabelsAsync(fn: string, arg: string, value: unknown, batch: number, numClasses?: number): Promise<number> {
+  const max = checkLabels(fn, arg, value, batch, numClasses);
+  await readWithChecks([]);
+  if (max >= 0) return max;
+  const y = value as tf.Tensor;
+  const known = factsOf(y)?.maxLabel;
+  if (known !== undefined) return known;
+  // A variable, whose facts are never recorded (its values can change): the check passed, its largest label is read.
+  const [labels = new Float32Array(0)] = await readWithChecks([y]);
+  return labels.reduce((m, v) => Math.max(m, v), -1);
 }
 
 /**

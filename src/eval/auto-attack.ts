@@ -14,20 +14,23 @@ export interface AutoAttackOptions extends AutoAttackSuiteOptions, WorstCaseOpti
  * classified correctly; a point is robust only if it survives all three. See `autoAttackSuite` (in `ardkit/attacks`) for
  * the members and {@link worstCase} for the result.
  *
+ * Asynchronous, so that it runs on every backend (see {@link worstCase}). The inputs, the labels and the model's class
+ * count are checked before any member runs.
+ *
  * @param model - a {@link Model} returning logits `[B, C]`, C ≥ 4 (APGD-T's targeted DLR loss needs it).
  * @param x - clean inputs `[B, ...]` inside `bounds`.
  * @param y - `[B]` int32 labels.
  * @param options - see {@link AutoAttackOptions}.
- * @returns a {@link WorstCaseResult}: clean and robust accuracy, accuracy after each member, per-point masks,
- * which member fooled each point, seconds per member, and `x'` (the caller disposes `xAdv`).
- * @throws RangeError for invalid options (see `autoAttackSuite`), inputs or labels, or a model with the wrong
- * output shape or fewer than 4 classes; TypeError when model is not a function.
+ * @returns a promise of a {@link WorstCaseResult}: clean and robust accuracy, accuracy after each member, per-point
+ * masks, which member fooled each point, seconds per member, and `x'` (the caller disposes `xAdv`).
+ * @throws the promise rejects with a RangeError for invalid options (see `autoAttackSuite`), inputs or labels, or a
+ * model with the wrong output shape or fewer than 4 classes; a TypeError when model is not a function.
  * @example
- * const r = autoAttack(model, x, y, { eps: 8 / 255 });
+ * const r = await autoAttack(model, x, y, { eps: 8 / 255 });
  * console.log(`clean ${r.clean}, AutoAttack ${r.worstCase}`, r.attacks); // accuracy after each member
  * r.xAdv.dispose();
  */
-export function autoAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<AutoAttackOptions>): WorstCaseResult {
+export async function autoAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<AutoAttackOptions>): Promise<WorstCaseResult> {
   const fn = 'autoAttack';
   const suite = buildSuite(fn, options, [...SUITE_KEYS, 'onProgress']);
   checkFunction(fn, 'model', model);
@@ -42,5 +45,6 @@ export function autoAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: 
       if ((logits.shape[1] ?? 0) < 4) rangeError(fn, 'model', "return logits for at least 4 classes (APGD-T's targeted DLR loss needs them)", logits);
     });
   }
-  return worstCaseAs(fn, model, input, y, suite, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
+  // worstCaseAs reads the checks queued on webgl and webgpu (the box above, the labels) before the first member runs.
+  return await worstCaseAs(fn, model, input, y, suite, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
 }

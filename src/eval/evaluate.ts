@@ -1,6 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLogits, inheritChecks, optionKeys } from '../core/validate.js';
+import { readWithChecks } from '../core/device-checks.js';
+import {
+  checkBoolean,
+  checkFiniteExamples,
+  checkFunction,
+  checkInput,
+  checkInteger,
+  checkKnownKeys,
+  checkLabels,
+  checkLabelsAsync,
+  checkLogits,
+  inheritChecks,
+  optionKeys
+} from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 import { runSequential } from './worst-case.js';
@@ -73,25 +86,31 @@ export interface EvaluationResult {
  * Evaluates clean accuracy, robust accuracy under each attack and worst-case robust accuracy (a point is
  * robust only if it survives every attack), in batches so that large test sets fit in memory.
  *
+ * Asynchronous, so that it runs on every backend: the correctness masks are read back once per batch with
+ * `await data()` (on webgpu a synchronous readback throws in Node and returns zeros in the browser), together with
+ * the value checks the attacks queued on the device (see `flushChecks` in `ardkit/core`). The labels and inputs are
+ * checked before any attack runs.
+ *
  * @param model - a {@link Model} returning logits `[B, C]`.
  * @param x - inputs `[N, ...]`.
  * @param y - `[N]` int32 labels.
  * @param options - see {@link EvaluateOptions}.
- * @returns an {@link EvaluationResult}; no tensors.
- * @throws RangeError/TypeError for invalid inputs or options, an attack that returns the wrong shape, or any error an attack throws.
+ * @returns a promise of an {@link EvaluationResult}; no tensors.
+ * @throws the promise rejects with a RangeError/TypeError for invalid inputs or options, an attack that returns the
+ * wrong shape, or any error an attack throws.
  * @example
- * const r = evaluate(model, xTest, yTest, {
+ * const r = await evaluate(model, xTest, yTest, {
  *   attacks: { fgsm: (m, x, y) => fgsm(m, x, y, { eps: 0.1 }), pgd20: (m, x, y) => pgd(m, x, y, { eps: 0.1, steps: 20 }) },
  *   batchSize: 500,
  * });
  * console.log(r.clean, r.attacks.pgd20, r.worstCase);
  */
-export function evaluate(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): EvaluationResult {
+export function evaluate(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): Promise<EvaluationResult> {
   return evaluateAs('evaluate', model, x, y, options);
 }
 
 /** {@link evaluate}, with errors that name `fn`: the public function the user called (e.g. `robustnessCurve`). */
-export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): EvaluationResult {
+export async function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): Promise<EvaluationResult> {
   checkKnownKeys(fn, options, optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential'));
   checkFunction(fn, 'model', model);
   const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
@@ -104,8 +123,10 @@ export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1
   const sequential = options.sequential === undefined ? false : checkBoolean(fn, 'sequential', options.sequential);
   const input = checkInput(fn, 'x', x);
   const n = input.shape[0] ?? 0;
-  const maxLabel = checkLabels(fn, 'y', y, n);
+  checkLabels(fn, 'y', y, n);
   checkFiniteExamples(fn, 'x', input);
+  // On webgl and webgpu the checks above are queued on the device: read now, in one readback, before any attack runs.
+  const maxLabel = await checkLabelsAsync(fn, 'y', y, n);
 
   const names = Object.keys(attacks);
   const clean = new Uint8Array(n);
@@ -123,7 +144,7 @@ export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1
    * Each attack on every point of the batch. The masks stay on the device until the batch is done and come back in
    * one readback. (Seconds per attack are then the time to queue its work, which on a GPU backend can run on.)
    */
-  const runBatchIndependently = (xb: tf.Tensor, yb: tf.Tensor1D, start: number, size: number): void => {
+  const runBatchIndependently = async (xb: tf.Tensor, yb: tf.Tensor1D, start: number, size: number): Promise<void> => {
     const masks: tf.Tensor[] = [];
     try {
       masks.push(correct(xb, yb, size));
@@ -142,7 +163,13 @@ export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1
         }
         seconds[name] = (seconds[name] ?? 0) + (performance.now() - t0) / 1000;
       }
-      const all = tf.tidy(() => tf.stack(masks).dataSync());
+      const stacked = tf.stack(masks);
+      let all: Float32Array;
+      try {
+        [all = new Float32Array(0)] = await readWithChecks([stacked]);
+      } finally {
+        stacked.dispose();
+      }
       clean.set(all.subarray(0, size), start);
       names.forEach((name, i) => perAttack[name]?.set(all.subarray((i + 1) * size, (i + 2) * size), start));
     } finally {
@@ -150,8 +177,8 @@ export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1
     }
   };
   /** The attacks in order, each on the points of the batch still robust. */
-  const runBatchSequentially = (xb: tf.Tensor, yb: tf.Tensor1D, start: number): void => {
-    const run = runSequential(fn, model, xb, yb, maxLabel, Object.entries(attacks), false);
+  const runBatchSequentially = async (xb: tf.Tensor, yb: tf.Tensor1D, start: number): Promise<void> => {
+    const run = await runSequential(fn, model, xb, yb, maxLabel, Object.entries(attacks), false);
     clean.set(run.clean, start);
     names.forEach((name, i) => {
       perAttack[name]?.set(run.after[i] ?? run.clean, start);
@@ -167,8 +194,8 @@ export function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1
     inheritChecks(xb, input);
     inheritChecks(yb, y);
     try {
-      if (sequential) runBatchSequentially(xb, yb, start);
-      else runBatchIndependently(xb, yb, start, size);
+      if (sequential) await runBatchSequentially(xb, yb, start);
+      else await runBatchIndependently(xb, yb, start, size);
     } finally {
       xb.dispose();
       yb.dispose();

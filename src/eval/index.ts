@@ -2,6 +2,9 @@
  * Robustness evaluation: clean accuracy, accuracy per attack and worst case (`evaluate`), worst-case ensembles run
  * AutoAttack-style (`worstCase`, `autoAttack`), robustness curves over ε,
  * transferability between models and teacher selection (DARHT), and sanity checks for gradient masking.
+ *
+ * Every function returns a promise: results are read back with `await data()`, never synchronously, so that they run
+ * on every backend, webgpu included (whose synchronous readback throws in Node and returns zeros in the browser).
  * @packageDocumentation
  */
 export { type EvaluateOptions, type EvaluateProgress, type EvaluationMode, type EvaluationResult, evaluate } from './evaluate.js';

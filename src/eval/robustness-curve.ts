@@ -1,6 +1,16 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabels, checkNonNegative } from '../core/validate.js';
+import {
+  checkFiniteExamples,
+  checkFunction,
+  checkInput,
+  checkInteger,
+  checkKnownKeys,
+  checkLabels,
+  checkLabelsAsync,
+  checkNonNegative,
+  optionKeys
+} from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 import { evaluateAs } from './evaluate.js';
@@ -44,27 +54,30 @@ export interface RobustnessCurve {
  * evaluation the curve falls as ε grows and reaches about 0 once ε lets the attacker reach any input; a curve
  * that rises, or flattens above 0, points at gradient masking or a weak attack (see `sanityChecks`).
  *
+ * Asynchronous, so that it runs on every backend: each ε is an `evaluate` (one readback per batch, with the
+ * value checks queued on the device). The labels and inputs are checked before any attack runs.
+ *
  * @param model - a {@link Model} returning logits `[B, C]`.
  * @param x - inputs `[N, ...]`.
  * @param y - `[N]` int32 labels.
  * @param attack - `ε ↦` an {@link Attack} at that radius.
  * @param epsilons - the radii, finite numbers `>= 0`.
  * @param options - see {@link RobustnessCurveOptions}.
- * @returns a {@link RobustnessCurve}; no tensors.
- * @throws TypeError when model or attack is not a function; RangeError for an empty or invalid `epsilons`, invalid
- * inputs, or an attack returning the wrong shape; any error an attack throws.
+ * @returns a promise of a {@link RobustnessCurve}; no tensors.
+ * @throws the promise rejects with a TypeError when model or attack is not a function; a RangeError for an empty or
+ * invalid `epsilons`, invalid inputs, or an attack returning the wrong shape; any error an attack throws.
  * @example
- * const curve = robustnessCurve(model, x, y, (eps) => (m, xb, yb) => apgd(m, xb, yb, { eps }), [0, 0.05, 0.1, 0.2, 0.3]);
+ * const curve = await robustnessCurve(model, x, y, (eps) => (m, xb, yb) => apgd(m, xb, yb, { eps }), [0, 0.05, 0.1, 0.2, 0.3]);
  * console.log(curve.accuracy);
  */
-export function robustnessCurve(
+export async function robustnessCurve(
   model: Model,
   x: tf.Tensor,
   y: tf.Tensor1D,
   attack: (eps: number) => Attack,
   epsilons: readonly number[],
   options: Readonly<RobustnessCurveOptions> = {}
-): RobustnessCurve {
+): Promise<RobustnessCurve> {
   const fn = 'robustnessCurve';
   checkKnownKeys(fn, options, optionKeys<RobustnessCurveOptions>()('batchSize', 'onProgress'));
   checkFunction(fn, 'model', model);
@@ -76,21 +89,25 @@ export function robustnessCurve(
   if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
   // The data are checked here, once, so that their errors name robustnessCurve.
   const input = checkInput(fn, 'x', x);
-  checkLabels(fn, 'y', y, input.shape[0] ?? 0);
+  const n = input.shape[0] ?? 0;
+  checkLabels(fn, 'y', y, n);
+  checkFiniteExamples(fn, 'x', input);
+  // On webgl and webgpu the checks above are queued on the device: read now, in one readback, before any attack runs.
+  await checkLabelsAsync(fn, 'y', y, n);
 
   const accuracy: number[] = [];
   const perPoint: Uint8Array[] = [];
   const seconds: number[] = [];
   let clean = 0;
-  epsilons.forEach((eps, index) => {
+  for (const [index, eps] of epsilons.entries()) {
     const atEps = attack(eps);
     if (typeof atEps !== 'function') rangeError(fn, 'attack', `return an attack function for eps = ${String(eps)}`, atEps);
-    const r = evaluateAs(fn, model, x, y, { attacks: { attack: atEps }, batchSize });
+    const r = await evaluateAs(fn, model, x, y, { attacks: { attack: atEps }, batchSize });
     clean = r.clean;
     accuracy.push(r.attacks.attack ?? 0);
     perPoint.push(r.perPoint.attacks.attack ?? new Uint8Array(r.n));
     seconds.push(r.seconds.attack ?? 0);
     options.onProgress?.({ eps, index, count: epsilons.length, accuracy: r.attacks.attack ?? 0 });
-  });
+  }
   return { epsilons: [...epsilons], accuracy, clean, perPoint, seconds };
 }

@@ -68,21 +68,31 @@ function* subsets(items: readonly number[], k: number, start = 0, chosen: number
  * set with the higher mean accuracy, then to the earlier candidates. Every subset is compared when there are at
  * most 100 000; beyond, the choice is greedy (the best pair, then the candidate adding the least transfer).
  *
+ * It reads no tensor, but returns a promise like the rest of `ardkit/eval`, so that it chains with
+ * {@link transferability}: invalid arguments reject the promise.
+ *
  * @param candidates - the candidates' measured transferability, from {@link transferability}.
  * @param k - how many teachers to pick, at most the number of eligible candidates.
  * @param options - see {@link SelectTeachersOptions}.
- * @returns a {@link TeacherSelection}.
- * @throws TypeError when `candidates` is not a transferability result; RangeError when k is not a positive integer or
- * exceeds the eligible candidates, or minAccuracy is not in [0, 1].
+ * @returns a promise of a {@link TeacherSelection}.
+ * @throws the promise rejects with a TypeError when `candidates` is not a transferability result; a RangeError when
+ * k is not a positive integer or exceeds the eligible candidates, or minAccuracy is not in [0, 1].
  * @example
- * const t = transferability({ cnn, mlp, resnet, vit }, x, y, (m, xb, yb) => pgd(m, xb, yb, { eps: 0.03 }));
- * const { selected } = selectTeachers(t, 2, { minAccuracy: 0.8 }); // e.g. ['cnn', 'vit']
+ * const t = await transferability({ cnn, mlp, resnet, vit }, x, y, (m, xb, yb) => pgd(m, xb, yb, { eps: 0.03 }));
+ * const { selected } = await selectTeachers(t, 2, { minAccuracy: 0.8 }); // e.g. ['cnn', 'vit']
  */
 export function selectTeachers(
   candidates: TransferabilityResult,
   k: number,
   options: Readonly<SelectTeachersOptions> = {}
-): TeacherSelection {
+): Promise<TeacherSelection> {
+  return new Promise((resolve) => {
+    resolve(select(candidates, k, options));
+  });
+}
+
+/** {@link selectTeachers}, synchronously. */
+function select(candidates: TransferabilityResult, k: number, options: Readonly<SelectTeachersOptions>): TeacherSelection {
   const fn = 'selectTeachers';
   checkKnownKeys(fn, options, optionKeys<SelectTeachersOptions>()('minAccuracy', 'accuracy'));
   const c = candidates as Partial<TransferabilityResult> | null;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { readWithChecks } from '../core/device-checks.js';
+import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits, inheritChecks } from '../core/validate.js';
 import { isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 
@@ -42,25 +43,30 @@ function modelEntries(fn: string, models: unknown): Array<[string, Model]> {
  * 2402.15586); see {@link selectTeachers}. Each source model is attacked once; every model then classifies the
  * adversarial examples.
  *
+ * Asynchronous, so that it runs on every backend: every model's correctness masks of a batch (on `x` and on each
+ * source's `x'`) are read back once per batch with `await data()`, together with the value checks the attack queued
+ * on the device (see `flushChecks` in `ardkit/core`). The labels are checked before any attack runs.
+ *
  * @param models - the models, named (object) or by index (array).
  * @param x - inputs `[N, ...]`.
  * @param y - `[N]` int32 labels.
  * @param attack - the {@link Attack} run on each source model.
  * @param options - see {@link TransferabilityOptions}.
- * @returns a {@link TransferabilityResult}; no tensors.
- * @throws TypeError when a model or the attack is not a function; RangeError for no models, invalid inputs, an attack
- * returning the wrong shape, or a model returning the wrong shape; any error an attack throws (nothing leaks).
+ * @returns a promise of a {@link TransferabilityResult}; no tensors.
+ * @throws the promise rejects with a TypeError when a model or the attack is not a function; a RangeError for no
+ * models, invalid inputs, an attack returning the wrong shape, or a model returning the wrong shape; any error an
+ * attack throws (nothing leaks).
  * @example
- * const t = transferability({ cnn, mlp, resnet }, x, y, (m, xb, yb) => pgd(m, xb, yb, { eps: 8 / 255, steps: 10 }));
+ * const t = await transferability({ cnn, mlp, resnet }, x, y, (m, xb, yb) => pgd(m, xb, yb, { eps: 8 / 255, steps: 10 }));
  * console.log(t.matrix); // t.matrix[0][1]: share of cnn's adversarial examples that fool mlp
  */
-export function transferability(
+export async function transferability(
   models: Readonly<Record<string, Model>> | readonly Model[],
   x: tf.Tensor,
   y: tf.Tensor1D,
   attack: Attack,
   options: Readonly<TransferabilityOptions> = {}
-): TransferabilityResult {
+): Promise<TransferabilityResult> {
   const fn = 'transferability';
   checkKnownKeys(fn, options, optionKeys<TransferabilityOptions>()('batchSize'));
   const entries = modelEntries(fn, models);
@@ -68,7 +74,8 @@ export function transferability(
   const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
   const input = checkInput(fn, 'x', x);
   const n = input.shape[0] ?? 0;
-  const maxLabel = checkLabels(fn, 'y', y, n);
+  // On webgl and webgpu the labels' check (and any queued before it) is read now, before any attack runs.
+  const maxLabel = await checkLabelsAsync(fn, 'y', y, n);
   const m = entries.length;
   const grid = (): number[][] => Array.from({ length: m }, () => new Array<number>(m).fill(0));
   const transferred = grid();
@@ -76,46 +83,71 @@ export function transferability(
   const cleanCount = new Array<number>(m).fill(0);
   const robustCount = new Array<number>(m).fill(0);
 
-  const correct = (model: Model, xs: tf.Tensor, ys: tf.Tensor1D, size: number): Uint8Array =>
-    Uint8Array.from(tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkLogits(fn, model(xs), size, maxLabel), 1), ys), 'int32').dataSync()));
+  /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
+  const correct = (model: Model, xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
+    tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkLogits(fn, model(xs), size, maxLabel), 1), ys), 'int32'));
+  /** The batch's masks, every model's on `x` then, per source, every model's on its `x'`: `[m + m², size]`, read once. */
+  const batchMasks = async (xb: tf.Tensor, yb: tf.Tensor1D, size: number): Promise<Float32Array> => {
+    const masks: tf.Tensor[] = [];
+    try {
+      for (const [, model] of entries) masks.push(correct(model, xb, yb, size));
+      for (const [, source] of entries) {
+        const xAdv: unknown = attack(source, xb, yb);
+        try {
+          const same = isTensor(xAdv) && xAdv.rank === xb.rank && xAdv.shape.every((d, k) => d === xb.shape[k]);
+          if (!same) rangeError(fn, 'attack', `return adversarial inputs of the batch's shape [${xb.shape.join(', ')}]`, xAdv);
+          for (const [, target] of entries) masks.push(correct(target, xAdv, yb, size));
+        } finally {
+          if (xAdv instanceof tf.Tensor && xAdv !== xb) xAdv.dispose();
+        }
+      }
+      const stacked = tf.stack(masks);
+      try {
+        const [values = new Float32Array(0)] = await readWithChecks([stacked]);
+        return values;
+      } finally {
+        stacked.dispose();
+      }
+    } finally {
+      tf.dispose(masks);
+    }
+  };
 
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
     const xb = tf.slice(input, start, size);
     const yb = tf.slice(y, start, size);
+    // What was checked of the whole set holds for its batches: the attack's own checks read nothing back.
+    inheritChecks(xb, input);
+    inheritChecks(yb, y);
+    let all: Float32Array;
     try {
-      const clean = entries.map(([, model]) => correct(model, xb, yb, size));
-      entries.forEach(([, source], i) => {
-        const xAdv: unknown = attack(source, xb, yb);
-        try {
-          const same = isTensor(xAdv) && xAdv.rank === xb.rank && xAdv.shape.every((d, k) => d === xb.shape[k]);
-          if (!same) rangeError(fn, 'attack', `return adversarial inputs of the batch's shape [${xb.shape.join(', ')}]`, xAdv);
-          // rightOnAdv[j][p]: model j still classifies the adversarial example made on model i correctly.
-          const rightOnAdv = entries.map(([, target]) => correct(target, xAdv, yb, size));
-          for (let p = 0; p < size; p++) {
-            if (clean[i]?.[p] !== 1) continue;
-            cleanCount[i] = (cleanCount[i] ?? 0) + 1;
-            if (rightOnAdv[i]?.[p] === 1) {
-              robustCount[i] = (robustCount[i] ?? 0) + 1;
-              continue;
-            }
-            // The attack succeeded on the source: count, for each target right on x, whether it is fooled too.
-            for (let j = 0; j < m; j++) {
-              if (clean[j]?.[p] !== 1) continue;
-              const tried = attempted[i] ?? [];
-              tried[j] = (tried[j] ?? 0) + 1;
-              if (rightOnAdv[j]?.[p] === 0) {
-                const hit = transferred[i] ?? [];
-                hit[j] = (hit[j] ?? 0) + 1;
-              }
-            }
-          }
-        } finally {
-          if (xAdv instanceof tf.Tensor && xAdv !== xb) xAdv.dispose();
-        }
-      });
+      all = await batchMasks(xb, yb, size);
     } finally {
       tf.dispose([xb, yb]);
+    }
+    const clean = (i: number, p: number): number => all[i * size + p] ?? 0;
+    // rightOnAdv(i, j, p): model j still classifies the adversarial example made on model i correctly.
+    const rightOnAdv = (i: number, j: number, p: number): number => all[(m + i * m + j) * size + p] ?? 0;
+    for (let i = 0; i < m; i++) {
+      for (let p = 0; p < size; p++) {
+        if (clean(i, p) !== 1) continue;
+        cleanCount[i] = (cleanCount[i] ?? 0) + 1;
+        if (rightOnAdv(i, i, p) === 1) {
+          robustCount[i] = (robustCount[i] ?? 0) + 1;
+          continue;
+        }
+        // The attack succeeded on the source: count, for each target right on x, whether it is fooled too.
+        for (let j = 0; j < m; j++) {
+          if (clean(j, p) !== 1) continue;
+          const tried = attempted[i] ?? [];
+          tried[j] = (tried[j] ?? 0) + 1;
+          if (rightOnAdv(i, j, p) === 0) {
+            const hit = transferred[i] ?? [];
+            hit[j] = (hit[j] ?? 0) + 1;
+          }
+        }
+      }
     }
   }
   return {

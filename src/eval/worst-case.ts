@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInput, checkKnownKeys, optionKeys, checkLabels, checkLogits } from '../core/validate.js';
+import { readWithChecks } from '../core/device-checks.js';
+import { checkFunction, checkInput, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits } from '../core/validate.js';
 import { isTensor, rangeError, typeError } from '../core/errors.js';
-import { correctMask, gatherRows, indicesWhere, scatterRows } from '../attacks/rows.js';
+import { gatherRows, indicesWhere, rowMask } from '../attacks/rows.js';
 import type { Attack } from '../attacks/types.js';
 import type { EvaluationResult } from './evaluate.js';
 
@@ -68,8 +69,8 @@ export interface SequentialRun {
   readonly after: Uint8Array[];
   readonly brokenBy: Array<string | null>;
   readonly seconds: number[];
-  /** The assembled `x'` values (when asked for). */
-  readonly rows: Float32Array | undefined;
+  /** The assembled `x'` (when asked for), on the device; the caller disposes it. */
+  readonly xAdv: tf.Tensor | undefined;
 }
 
 /** Checks that an attack returned a tensor of the input's shape. */
@@ -80,11 +81,39 @@ function checkSameShapeAs(fn: string, arg: string, out: unknown, input: tf.Tenso
   return out;
 }
 
+/** Reads a `[B]` mask back asynchronously (with the value checks queued on the device), and releases it. */
+async function readMask(mask: tf.Tensor): Promise<Uint8Array> {
+  try {
+    const [values = new Float32Array(0)] = await readWithChecks([mask]);
+    return Uint8Array.from(values);
+  } finally {
+    mask.dispose();
+  }
+}
+
 /**
- * Runs the attacks in order, each only on the points still classified correctly, on validated inputs.
- * Internal; {@link worstCase} and `evaluate` (sequential mode) validate first.
+ * `target` with row `indices[k]` replaced by row `k` of `source` where `take(k)`, merged on the device (a gather and
+ * a `where` by row mask); undefined when no row is taken.
  */
-export function runSequential(
+function mergeRows(target: tf.Tensor, source: tf.Tensor, indices: readonly number[], take: (k: number) => boolean): tf.Tensor | undefined {
+  const batch = target.shape[0] ?? 0;
+  const from = new Int32Array(batch);
+  const taken = new Uint8Array(batch);
+  indices.forEach((row, k) => {
+    if (!take(k)) return;
+    from[row] = k;
+    taken[row] = 1;
+  });
+  if (!taken.includes(1)) return undefined;
+  return tf.tidy(() => tf.where(rowMask(taken, target.rank), tf.gather(tf.cast(source, target.dtype), tf.tensor1d(from, 'int32')), target));
+}
+
+/**
+ * Runs the attacks in order, each only on the points still classified correctly, on validated inputs. Reads back one
+ * correctness mask before the attacks and one after each (the rows to attack next are chosen on the host); `x'` is
+ * assembled on the device. Internal; {@link worstCase} and `evaluate` (sequential mode) validate first.
+ */
+export async function runSequential(
   fn: string,
   model: Model,
   x: tf.Tensor,
@@ -93,47 +122,58 @@ export function runSequential(
   entries: ReadonlyArray<readonly [string, Attack]>,
   keepRows: boolean,
   onAttack?: (index: number, robust: number, seconds: number) => void
-): SequentialRun {
+): Promise<SequentialRun> {
   const batch = x.shape[0] ?? 0;
-  const correct = (xs: tf.Tensor, ys: tf.Tensor1D): Uint8Array =>
-    tf.tidy(() => correctMask(checkLogits(fn, model(xs), ys.shape[0], maxLabel), ys));
-  const clean = correct(x, y);
+  /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
+  const correct = (xs: tf.Tensor, ys: tf.Tensor1D): tf.Tensor =>
+    tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkLogits(fn, model(xs), ys.shape[0], maxLabel), 1), ys), 'int32'));
+  const clean = await readMask(correct(x, y));
   const robust = Uint8Array.from(clean);
-  const rowSize = x.size / Math.max(batch, 1);
-  const rows = keepRows ? Float32Array.from(x.dataSync()) : undefined;
   const after: Uint8Array[] = [];
   const brokenBy: Array<string | null> = new Array<string | null>(batch).fill(null);
   const seconds: number[] = [];
-  entries.forEach(([name, attack], i) => {
-    const t0 = performance.now();
-    const idx = indicesWhere(robust);
-    if (idx.length > 0) {
-      const xs = gatherRows(x, idx);
-      const ys = gatherRows(y, idx);
-      let xAdv: unknown;
-      try {
-        xAdv = attack(model, xs, ys);
-        const adv = checkSameShapeAs(fn, `attacks.${name}`, xAdv, xs);
-        const ok = correct(adv, ys);
-        const last = i === entries.length - 1;
-        if (rows !== undefined) scatterRows(rows, adv.dataSync(), rowSize, idx, (k) => ok[k] === 0 || last);
-        idx.forEach((p, k) => {
-          if (ok[k] === 0) {
-            robust[p] = 0;
-            brokenBy[p] = name;
+  let xAdv = keepRows ? tf.clone(x) : undefined;
+  try {
+    for (const [i, [name, attack]] of entries.entries()) {
+      const t0 = performance.now();
+      const idx = indicesWhere(robust);
+      if (idx.length > 0) {
+        const xs = gatherRows(x, idx);
+        const ys = gatherRows(y, idx);
+        let out: unknown;
+        try {
+          out = attack(model, xs, ys);
+          const adv = checkSameShapeAs(fn, `attacks.${name}`, out, xs);
+          const ok = await readMask(correct(adv, ys));
+          const last = i === entries.length - 1;
+          if (xAdv !== undefined) {
+            const merged = mergeRows(xAdv, adv, idx, (k) => ok[k] === 0 || last);
+            if (merged !== undefined) {
+              xAdv.dispose();
+              xAdv = merged;
+            }
           }
-        });
-      } finally {
-        if (xAdv instanceof tf.Tensor && xAdv !== xs && xAdv !== ys) xAdv.dispose();
-        tf.dispose([xs, ys]);
+          idx.forEach((p, k) => {
+            if (ok[k] === 0) {
+              robust[p] = 0;
+              brokenBy[p] = name;
+            }
+          });
+        } finally {
+          if (out instanceof tf.Tensor && out !== xs && out !== ys) out.dispose();
+          tf.dispose([xs, ys]);
+        }
       }
+      const s = (performance.now() - t0) / 1000;
+      seconds.push(s);
+      after.push(Uint8Array.from(robust));
+      onAttack?.(i, robust.reduce((a, b) => a + b, 0), s);
     }
-    const s = (performance.now() - t0) / 1000;
-    seconds.push(s);
-    after.push(Uint8Array.from(robust));
-    onAttack?.(i, robust.reduce((a, b) => a + b, 0), s);
-  });
-  return { clean, after, brokenBy, seconds, rows };
+  } catch (error) {
+    xAdv?.dispose();
+    throw error;
+  }
+  return { clean, after, brokenBy, seconds, xAdv };
 }
 
 /**
@@ -141,20 +181,25 @@ export function runSequential(
  * in order, each only on the points still classified correctly, and a point counts as robust only if it
  * survives all of them. Cheaper than running every attack on every point, and the same robust set.
  *
+ * Asynchronous, so that it runs on every backend: it reads back one correctness mask per attack with
+ * `await data()`, together with the value checks the attacks queued on the device (see `flushChecks` in
+ * `ardkit/core`), and assembles `x'` on the device. The labels are checked before any attack runs.
+ *
  * @param model - a {@link Model} returning logits `[B, C]`.
  * @param x - clean inputs `[B, ...]`.
  * @param y - `[B]` int32 labels.
  * @param attacks - named attacks `(model, x, y) ↦ x'` in run order (object keys in insertion order; integer-like
  * keys sort first in JavaScript), or an array (named by index).
  * @param options - see {@link WorstCaseOptions}.
- * @returns a {@link WorstCaseResult}: per-point robust masks, accuracy after each attack, seconds per attack, and
- * `x'` (the first adversarial example per point); the caller disposes `xAdv`.
- * @throws TypeError when model or an attack is not a function; RangeError for no attacks, invalid x or labels, an
- * attack returning the wrong shape, or a model returning the wrong shape; any error an attack throws (nothing leaks).
+ * @returns a promise of a {@link WorstCaseResult}: per-point robust masks, accuracy after each attack, seconds per
+ * attack, and `x'` (the first adversarial example per point); the caller disposes `xAdv`.
+ * @throws the promise rejects with a TypeError when model or an attack is not a function; a RangeError for no
+ * attacks, invalid x or labels, an attack returning the wrong shape, or a model returning the wrong shape; any error
+ * an attack throws (nothing leaks).
  * @example
- * const r = worstCase(model, x, y, {
+ * const r = await worstCase(model, x, y, {
  *   pgd: (m, xb, yb) => pgd(m, xb, yb, { eps: 0.3, steps: 40 }),
- *   square: (m, xb, yb) => square(m, xb, yb, { eps: 0.3, queries: 1000 }).xAdv,
+ *   square: squareAttack({ eps: 0.3, queries: 1000 }),
  * });
  * console.log(r.worstCase, r.attacks, r.perPoint.brokenBy);
  * r.xAdv.dispose();
@@ -165,27 +210,28 @@ export function worstCase(
   y: tf.Tensor1D,
   attacks: Readonly<Record<string, Attack>> | readonly Attack[],
   options: Readonly<WorstCaseOptions> = {}
-): WorstCaseResult {
+): Promise<WorstCaseResult> {
   return worstCaseAs('worstCase', model, x, y, attacks, options);
 }
 
 /** {@link worstCase}, with errors that name `fn`: the public function the user called (e.g. `autoAttack`). */
-export function worstCaseAs(
+export async function worstCaseAs(
   fn: string,
   model: Model,
   x: tf.Tensor,
   y: tf.Tensor1D,
   attacks: Readonly<Record<string, Attack>> | readonly Attack[],
   options: Readonly<WorstCaseOptions> = {}
-): WorstCaseResult {
+): Promise<WorstCaseResult> {
   checkKnownKeys(fn, options, optionKeys<WorstCaseOptions>()('onProgress'));
   checkFunction(fn, 'model', model);
   const entries = attackEntries(fn, attacks);
   if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
   const input = checkInput(fn, 'x', x);
   const n = input.shape[0] ?? 0;
-  const maxLabel = checkLabels(fn, 'y', y, n);
-  const run = runSequential(fn, model, input, y, maxLabel, entries, true, (index, robust, seconds) => {
+  // On webgl and webgpu the labels' check (and any queued before it) is read now, before any attack runs.
+  const maxLabel = await checkLabelsAsync(fn, 'y', y, n);
+  const run = await runSequential(fn, model, input, y, maxLabel, entries, true, (index, robust, seconds) => {
     options.onProgress?.({ attack: entries[index]?.[0] ?? '', index, count: entries.length, robust, total: n, seconds });
   });
   const share = (v: Uint8Array): number => v.reduce((s, b) => s + b, 0) / n;
@@ -203,6 +249,6 @@ export function worstCaseAs(
       brokenBy: run.brokenBy
     },
     seconds: Object.fromEntries(entries.map(([name], i) => [name, run.seconds[i] ?? 0])),
-    xAdv: tf.tensor(run.rows ?? input.dataSync(), input.shape)
+    xAdv: run.xAdv ?? tf.clone(input)
   };
 }

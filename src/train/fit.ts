@@ -128,7 +128,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
       const v = o.validation;
       if (v !== undefined && ((epoch + 1) % (v.every ?? 1) === 0 || epoch + 1 === o.epochs)) {
         const deployed = objective.deploy === undefined ? model : objective.deploy(model);
-        const r = evaluate(deployed, v.x, v.y, { ...(v.attacks === undefined ? {} : { attacks: v.attacks }), ...(v.batchSize === undefined ? {} : { batchSize: v.batchSize }) });
+        const r = await evaluate(deployed, v.x, v.y, { ...(v.attacks === undefined ? {} : { attacks: v.attacks }), ...(v.batchSize === undefined ? {} : { batchSize: v.batchSize }) });
         info = { ...info, validation: { clean: r.clean, attacks: r.attacks, worstCase: r.worstCase } };
       }
       history.push(info);
