@@ -16,6 +16,7 @@ export default defineConfig({
   splitting: true,
   treeshake: true,
   target: 'es2020',
-  // tfjs is a peer: never bundled, so the user's single copy of tfjs-core is the one ardkit uses.
-  external: [/^@tensorflow\//, /^node:/]
+  // tfjs is a peer: never bundled, so the user's single copy of tfjs-core is the one ardkit uses. So is `webgpu` (Dawn's
+  // Node bindings, a native addon), which registerNodeWebGpu imports only when called.
+  external: [/^@tensorflow\//, /^node:/, /^webgpu$/]
 });

@@ -1,18 +1,24 @@
 /**
  * One benchmark configuration in its own process (so that memory figures are its own): images/s of one PGD
  * step, of PGD-10 and of an adversarial-training step on the small MNIST CNN, ardkit's `pgd` against a
- * hand-written tfjs loop, and optionally tensors and RSS over many PGD steps. Prints one JSON line.
+ * hand-written tfjs loop, and optionally tensors and RSS over many PGD steps; with `--compare`, the backend
+ * comparison of the example networks (bench/compare.ts: a PGD step and a PGD-AT step at a small batch). Prints one
+ * JSON line. Every result is read back with `await data()`, so webgpu (no `dataSync` in Node) runs it too.
  *
- *   node --loader ts-node/esm bench/measure.ts --config wasm+ardkit [--reps 1] [--leak-steps 1000]
+ *   node --loader ts-node/esm bench/measure.ts --config wasm+ardkit [--reps 1] [--leak-steps 1000] [--compare]
+ *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node --loader ts-node/esm bench/measure.ts --config webgpu --compare-only
  */
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBestBackend } from 'ardkit/backends';
-import { fromLayersModel, type Model } from 'ardkit/core';
+import { registerNodeWebGpu, useBestBackend } from 'ardkit/backends';
+import { flushChecks, fromLayersModel, type Model } from 'ardkit/core';
 import { pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
 import { smallCnn } from 'ardkit/models';
 import { parseOptions, positive } from '../examples/cli.js';
 import { loadMnist } from '../examples/mnist.js';
+import { compareNetworks, type CompareOptions } from './compare.js';
+import { NETWORKS } from './networks.js';
 import { CONFIGS, type Config, type ConfigResult, type Pair, type Rate } from './types.js';
 
 const opts = parseOptions('Usage: node --loader ts-node/esm bench/measure.ts --config NAME [options]', {
@@ -20,13 +26,19 @@ const opts = parseOptions('Usage: node --loader ts-node/esm bench/measure.ts --c
   batch: { type: 'string', description: 'batch size', default: '128' },
   reps: { type: 'string', description: 'scale of the repetition counts (1 = full run)', default: '1' },
   'leak-steps': { type: 'string', description: 'PGD steps of the tensor and RSS check (0 = skip)', default: '0' },
-  profile: { type: 'boolean', description: 'add the per-kernel time of one PGD step', default: false }
+  profile: { type: 'boolean', description: 'add the per-kernel time of one PGD step', default: false },
+  compare: { type: 'boolean', description: 'add the backend comparison of the example networks (bench/compare.ts)', default: false },
+  'compare-only': { type: 'boolean', description: 'run only the backend comparison', default: false },
+  'compare-batch': { type: 'string', description: 'batch size of the backend comparison', default: '16' }
 });
 
 const EPS = 0.3;
 const STEP_SIZE = 0.01;
 
-/** Seconds of one call of `f`, data read back (so asynchronous backends finish). */
+/**
+ * Seconds of one call of `f`, data read back (so asynchronous backends finish), with the value checks ardkit queued on
+ * a GPU backend (`flushChecks()`: nothing queued on cpu, wasm and tensorflow, so nothing read there).
+ */
 async function timeOnce(f: () => tf.Tensor | undefined): Promise<number> {
   const t0 = performance.now();
   const out = f();
@@ -34,6 +46,7 @@ async function timeOnce(f: () => tf.Tensor | undefined): Promise<number> {
     await out.data();
     out.dispose();
   }
+  await flushChecks();
   return (performance.now() - t0) / 1000;
 }
 
@@ -92,12 +105,35 @@ function handPgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, steps: number): tf.
   return xAdv;
 }
 
-async function setup(config: Config): Promise<void> {
-  if (config === 'cpu') await useBestBackend({ candidates: ['cpu'] });
+async function setup(config: Config, result: Partial<ConfigResult>): Promise<void> {
+  if (config === 'webgpu') {
+    const gpu = await registerNodeWebGpu();
+    if (!gpu.found) throw new Error(gpu.reason);
+    result.adapter = gpu.adapter;
+    await useBestBackend({ candidates: ['webgpu'] });
+    // Every op on the device, small ones included (tfjs' default runs them on its CPU kernels).
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    result.flags = { WEBGPU_CPU_FORWARD: false };
+  } else if (config === 'cpu') await useBestBackend({ candidates: ['cpu'] });
   else if (config === 'wasm') await useBestBackend({ candidates: ['wasm'], wasmTrainingKernels: false, threads: 1 });
   else if (config === 'wasm+ardkit-1thread') await useBestBackend({ candidates: ['wasm'], threads: 1 });
   else if (config === 'wasm+ardkit') await useBestBackend({ candidates: ['wasm'] });
-  else await useBestBackend({ candidates: ['tensorflow'] });
+  else {
+    await useBestBackend({ candidates: ['tensorflow'] });
+    const cache = createRequire(import.meta.url).cache;
+    const loaded = (pkg: string): boolean => Object.keys(cache).some((k) => k.includes(`/node_modules/${pkg}/`));
+    result.package = loaded('@tensorflow/tfjs-node-gpu') ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  }
+}
+
+/** The comparison's repetitions on each configuration: few where a call takes seconds (cpu, webgpu on SwiftShader). */
+function comparisonSettings(config: Config, scale: number): Pick<CompareOptions, 'reps' | 'warmup' | 'bothImpls' | 'skipTrain'> {
+  const r = (n: number): number => Math.max(1, Math.round(n * scale));
+  // The cpu backend: one call each, no warm-up (its smallCnn training step takes about 20 s at batch 16).
+  if (config === 'cpu') return { reps: 1, warmup: 0 };
+  if (config === 'webgpu') return { reps: r(2), warmup: 1 };
+  // wasm+ardkit is the reference: its hand-written loop is timed too, for backends where ardkit's functions fail.
+  return { reps: r(5), warmup: 1, bothImpls: config === 'wasm+ardkit' };
 }
 
 /** The wasm backend's XNNPACK thread count, or undefined on another backend. */
@@ -121,8 +157,32 @@ async function main(): Promise<void> {
   const batch = positive('batch', opts.batch, true);
   const scale = positive('reps', opts.reps);
   const leakSteps = Number(opts['leak-steps']);
-  await setup(config);
+  const result: ConfigResult = { config, backend: '', batch };
+  await setup(config, result);
+  result.backend = tf.getBackend();
+  const threads = await wasmThreads();
+  if (threads !== undefined) result.threads = threads;
   tf.env().set('PROD', true);
+  const progress = (what: string): void => {
+    console.error(`bench: ${config}: ${what} …`);
+  };
+  if (opts.compare || opts['compare-only']) {
+    result.comparison = await compareNetworks({
+      networks: NETWORKS,
+      batch: positive('compare-batch', opts['compare-batch'], true),
+      pgdSteps: 1,
+      trainAttackSteps: 1,
+      ...comparisonSettings(config, scale),
+      log: (what) => {
+        progress(`comparison: ${what}`);
+      }
+    });
+  }
+  if (opts['compare-only']) {
+    result.comparisonOnly = true;
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
 
   const test = await loadMnist('test', batch);
   const { x, y } = test;
@@ -131,22 +191,15 @@ async function main(): Promise<void> {
   const optimizer = tf.train.sgd(0.01);
   const ardkitPgd = (steps: number) => (): tf.Tensor => pgd(model, x, y, { eps: EPS, steps, stepSize: STEP_SIZE, seed: 1 });
   const hand = (steps: number) => (): tf.Tensor => handPgd(model, x, y, steps);
-  const advTrain = (): undefined => {
+  // The loss is returned and read back asynchronously by timeOnce (webgpu has no dataSync in Node).
+  const advTrain = (): tf.Tensor | undefined => {
     const xAdv = pgd(model, x, y, { eps: EPS, steps: 10, stepSize: STEP_SIZE, seed: 2 });
     const loss = optimizer.minimize(() => crossEntropy(model(xAdv), y), true);
-    loss?.dataSync();
-    loss?.dispose();
     xAdv.dispose();
-    return undefined;
+    return loss ?? undefined;
   };
 
   const n = repetitions(config, scale);
-  const result: ConfigResult = { config, backend: tf.getBackend(), batch };
-  const threads = await wasmThreads();
-  if (threads !== undefined) result.threads = threads;
-  const progress = (what: string): void => {
-    console.error(`bench: ${config}: ${what} …`);
-  };
   progress('forward pass');
   result.forward = at(await rates([() => model(x)], batch, n.step, 2), 0);
   progress('one PGD step');
@@ -178,12 +231,14 @@ async function main(): Promise<void> {
     progress(`tensors and RSS over ${String(leakSteps)} PGD steps`);
     // Warm-up: the wasm heap and V8 reach their working size in the first calls.
     for (let i = 0; i < 10; i++) tf.dispose(ardkitPgd(10)());
+    await flushChecks();
     const before = { tensors: tf.memory().numTensors, rss: process.memoryUsage().rss };
     const trace: number[] = [];
     for (let i = 0; i < leakSteps / 10; i++) {
       const out = ardkitPgd(10)();
       await out.data();
       out.dispose();
+      await flushChecks();
       if (i % 10 === 9) trace.push(Math.round(process.memoryUsage().rss / 2 ** 20));
     }
     const after = { tensors: tf.memory().numTensors, rss: process.memoryUsage().rss };

@@ -1,12 +1,17 @@
 /**
  * ardkit's benchmark (`npm run bench`, never part of the tests): the small MNIST CNN of the examples at
  * batch 128 on every tfjs backend installed (cpu; tfjs' wasm; wasm with ardkit's kernels on one thread and
- * on one thread per core, as `useBestBackend()` sets it up; tensorflow when @tensorflow/tfjs-node is installed) and, when `import torch` works, the same model and steps in PyTorch.
- * Writes bench/results.json and docs/performance.md.
+ * on one thread per core, as `useBestBackend()` sets it up; tensorflow when @tensorflow/tfjs-node-gpu or
+ * @tensorflow/tfjs-node is installed) and, when `import torch` works, the same model and steps in PyTorch.
+ * Then the backends compared (bench/compare.ts): a PGD step and a PGD-AT training step of the example networks
+ * (smallCnn, the main example's teacher and student) at batch 16 on cpu, wasm+ardkit, tensorflow and webgpu (Dawn,
+ * npm `webgpu`; on SwiftShader's Vulkan driver where there is no GPU), as ratios to wasm+ardkit in the same run.
+ * Writes bench/results.json and docs/performance.md. On a machine with a GPU, `npm run bench:gpu` (bench/gpu.ts).
  *
  *   npm run bench                      # one full run (about 10 minutes on 2 cores)
  *   npm run bench -- --runs 2          # two runs, both reported
  *   npm run bench -- --quick           # fewer repetitions, 100-step memory check (a smoke test)
+ *   npm run bench -- --compare-only    # only the backend comparison of the example networks (about 2 minutes)
  *   npm run bench -- --soak            # the soak benchmark instead (bench/soak.ts)
  *   npm run bench -- --baseline 3d65ede # readbacks and the webgl PGD step also for that commit's build, same run
  *
@@ -22,6 +27,9 @@ import { parseOptions, positive } from '../examples/cli.js';
 import { findChromium } from '../scripts/lib/chromium.js';
 import { CONFIGS, type BrowserResult, type Config, type ConfigResult, type ReadbackResult, type TorchResult } from './types.js';
 
+/** SwiftShader's Vulkan driver in Debian's chromium package: WebGPU on the CPU (it says nothing about a GPU's speed). */
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
 const opts = parseOptions('Usage: npm run bench -- [options]', {
   runs: { type: 'string', description: 'complete runs, each reported', default: '1' },
   quick: { type: 'boolean', description: 'fewer repetitions and a 100-step memory check', default: false },
@@ -31,8 +39,16 @@ const opts = parseOptions('Usage: npm run bench -- [options]', {
   baseline: { type: 'string', description: 'also count readbacks and time webgl for this git commit (built once in bench/.cache/baseline-SHA)' },
   'skip-browser': { type: 'boolean', description: 'skip the webgl PGD step in headless Chromium', default: false },
   'browser-batch': { type: 'string', description: 'batch of the webgl PGD step (SwiftShader is slow)', default: '32' },
-  json: { type: 'string', description: 'results file', default: 'bench/results.json' },
-  markdown: { type: 'string', description: 'report file', default: 'docs/performance.md' },
+  'compare-batch': { type: 'string', description: 'batch of the backend comparison of the example networks', default: '16' },
+  'skip-compare': { type: 'boolean', description: 'skip the backend comparison of the example networks', default: false },
+  'compare-only': { type: 'boolean', description: 'run only the backend comparison (cpu, wasm+ardkit, tensorflow, webgpu: about 2 minutes), nothing else', default: false },
+  'webgpu-driver': {
+    type: 'string',
+    description: `Vulkan driver of the webgpu configuration: auto (VK_ICD_FILENAMES when set, else ${SWIFTSHADER_ICD} when present, else the system's), system, or an ICD file`,
+    default: 'auto'
+  },
+  json: { type: 'string', description: 'results file (with --compare-only: bench/compare-results.json)', default: 'bench/results.json' },
+  markdown: { type: 'string', description: 'report file (with --compare-only: docs/performance-backends.md)', default: 'docs/performance.md' },
   soak: { type: 'boolean', description: 'run the soak benchmark instead (bench/soak.ts): 10 000 PGD-AT steps, tensors, RSS and time drift', default: false },
   'soak-steps': { type: 'string', description: 'steps of the soak benchmark', default: '10000' },
   'soak-batch': { type: 'string', description: 'batch size of the soak benchmark', default: '4' }
@@ -94,9 +110,9 @@ function findTorchPython(): string | undefined {
 }
 
 /** Runs a command, streams its stderr, returns the last line of its stdout parsed as JSON. */
-function runJson<T>(cmd: string, args: string[]): Promise<T> {
+function runJson<T>(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
@@ -126,11 +142,24 @@ function machine(): Record<string, string | number> {
   };
 }
 
+/** The configurations of the backend comparison (bench/compare.ts), in the report's column order. */
+const COMPARED: readonly Config[] = ['cpu', 'wasm+ardkit', 'tensorflow', 'webgpu'];
+
+/** The environment of the webgpu configuration: `--webgpu-driver` decides VK_ICD_FILENAMES. */
+function webgpuEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: process.env['XDG_RUNTIME_DIR'] ?? os.tmpdir() };
+  const driver = opts['webgpu-driver'];
+  if (driver === 'system') delete env['VK_ICD_FILENAMES'];
+  else if (driver !== 'auto') env['VK_ICD_FILENAMES'] = path.resolve(driver);
+  else if (env['VK_ICD_FILENAMES'] === undefined && fs.existsSync(SWIFTSHADER_ICD)) env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
+  return env;
+}
+
 async function oneRun(configs: Config[], scale: number, leakSteps: number, python: string | undefined, baseline: { label: string; dir: string } | undefined): Promise<Run> {
   const run: Run = { startedAt: new Date().toISOString(), loadAverageBefore: os.loadavg(), loadAverageAfter: [], configs: [], skipped: {}, readbacks: [] };
   const builds = [{ label: 'current', dir: root }, ...(baseline === undefined ? [] : [baseline])];
   const ts = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm'];
-  for (const b of builds) {
+  for (const b of opts['compare-only'] ? [] : builds) {
     console.error(`bench: readbacks of ${b.label} …`);
     try {
       run.readbacks.push({ label: b.label, ...(await runJson<ReadbackResult>(process.execPath, [...ts, 'bench/readbacks.ts', '--root', b.dir])) });
@@ -138,7 +167,8 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
       run.skipped[`readbacks of ${b.label}`] = error instanceof Error ? error.message : String(error);
     }
   }
-  if (opts['skip-browser']) run.browserSkipped = '--skip-browser';
+  if (opts['compare-only']) run.browserSkipped = '--compare-only';
+  else if (opts['skip-browser']) run.browserSkipped = '--skip-browser';
   else if (findChromium() === undefined) run.browserSkipped = 'no Chromium (Debian: apt-get install chromium)';
   else {
     console.error('bench: PGD step in headless Chromium …');
@@ -150,21 +180,28 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
     }
   }
   for (const config of configs) {
-    if (config === 'tensorflow' && !installed('@tensorflow/tfjs-node')) {
-      run.skipped[config] = '@tensorflow/tfjs-node is not installed';
+    if (config === 'tensorflow' && !installed('@tensorflow/tfjs-node') && !installed('@tensorflow/tfjs-node-gpu')) {
+      run.skipped[config] = 'neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed';
+      continue;
+    }
+    if (config === 'webgpu' && (opts['skip-compare'] || !installed('webgpu') || !installed('@tensorflow/tfjs-backend-webgpu'))) {
+      run.skipped[config] = opts['skip-compare'] ? '--skip-compare (webgpu runs only the comparison)' : 'the packages webgpu and @tensorflow/tfjs-backend-webgpu are not both installed';
       continue;
     }
     console.error(`bench: ${config} …`);
     const args = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm', 'bench/measure.ts', '--config', config, '--reps', String(scale)];
-    if (config !== 'cpu' && config !== 'wasm') args.push('--profile');
+    if (config !== 'cpu' && config !== 'wasm' && config !== 'webgpu') args.push('--profile');
     if (config === 'wasm+ardkit' || config === 'tensorflow') args.push('--leak-steps', String(leakSteps));
+    // The comparison runs where it compares backends (wasm+ardkit is its reference); on webgpu (SwiftShader here, far
+    // too slow for batch 128) it is all that runs.
+    if (!opts['skip-compare'] && COMPARED.includes(config)) args.push(config === 'webgpu' || opts['compare-only'] ? '--compare-only' : '--compare', '--compare-batch', opts['compare-batch']);
     try {
-      run.configs.push(await runJson<ConfigResult>(process.execPath, args));
+      run.configs.push(await runJson<ConfigResult>(process.execPath, args, config === 'webgpu' ? webgpuEnv() : process.env));
     } catch (error) {
       run.skipped[config] = error instanceof Error ? error.message : String(error);
     }
   }
-  if (python === undefined) run.pytorchSkipped = opts['skip-torch'] ? '--skip-torch' : 'no python with torch (Debian: apt-get install python3-torch)';
+  if (python === undefined) run.pytorchSkipped = opts['compare-only'] ? '--compare-only' : opts['skip-torch'] ? '--skip-torch' : 'no python with torch (Debian: apt-get install python3-torch)';
   else {
     console.error(`bench: PyTorch (${python}) …`);
     run.pytorch = await runJson<TorchResult>(python, ['bench/torch_bench.py', '--batch', '128', '--threads', '2', '--reps', String(scale)]);
@@ -301,59 +338,132 @@ function browserTable(run: Run): string[] {
   return out;
 }
 
+/** The backend comparison of the example networks: speed relative to wasm+ardkit, images/s in parentheses. */
+function comparisonTable(run: Run): string[] {
+  const compared = COMPARED.map((c) => run.configs.find((r) => r.config === c)).filter((c): c is ConfigResult => c?.comparison !== undefined);
+  if (compared.length === 0) return [];
+  const ref = compared.find((c) => c.config === 'wasm+ardkit');
+  const first = compared[0]?.comparison;
+  if (first === undefined) return [];
+  const label = (c: ConfigResult): string => {
+    if (c.config === 'webgpu') return `webgpu (${c.adapter?.description ?? '?'})`;
+    if (c.config === 'tensorflow') return `tensorflow (${c.package ?? '?'})`;
+    if (c.config === 'wasm+ardkit') return `wasm+ardkit, ${String(c.threads ?? '?')} threads (reference)`;
+    return c.config;
+  };
+  const out = [
+    '### Backends compared: the example networks (bench/compare.ts)',
+    '',
+    `Batch ${String(first.batch)} of real MNIST test images. PGD step: one L∞ PGD step (random start, ε = 0.3, step 0.01, projection). ` +
+      `PGD-AT step: that attack (${String(first.trainAttackSteps)} step) then one SGD update of the cross-entropy on it, what \`fit\` with \`pgdAt\` does per batch. ` +
+      'Each call is read back with `await data()`. Cells: speed relative to wasm+ardkit in this run (higher is faster), images/s in parentheses; ' +
+      "† = the same ops written with tfjs-core, where ardkit's own functions failed on that backend (compared with wasm+ardkit's hand-written ops). " +
+      'webgpu runs with `WEBGPU_CPU_FORWARD` false; on SwiftShader (a Vulkan driver on the CPU) its times say nothing about a GPU: `npm run bench:gpu` on a machine with one.',
+    '',
+    `| network | measure | ${compared.map(label).join(' | ')} |`,
+    `| --- | --- | ${compared.map(() => '---:').join(' | ')} |`
+  ];
+  const notes: string[] = [];
+  for (const net of first.networks.map((n) => n.network)) {
+    for (const [what, key, handKey] of [['PGD step', 'pgd', 'handPgd'], ['PGD-AT step', 'train', 'handTrain']] as const) {
+      const cells = compared.map((c) => {
+        const row = c.comparison?.networks.find((n) => n.network === net);
+        const r = row?.[key];
+        if (r === undefined) return '–';
+        const refRow = ref?.comparison?.networks.find((n) => n.network === net);
+        const refRate = r.impl === 'hand' ? (refRow?.[handKey] ?? (refRow?.[key]?.impl === 'hand' ? refRow[key] : undefined)) : refRow?.[key]?.impl === 'ardkit' ? refRow[key] : undefined;
+        const ratio = refRate === undefined ? '–' : `${fmt(r.imagesPerSecond / refRate.imagesPerSecond, r.imagesPerSecond / refRate.imagesPerSecond < 0.1 ? 3 : 2)}×`;
+        return `${ratio} (${fmt(r.imagesPerSecond)})${r.impl === 'hand' ? ' †' : ''}`;
+      });
+      const params = first.networks.find((n) => n.network === net)?.params;
+      const name = key === 'pgd' ? `${net} (${params === undefined ? '?' : params.toLocaleString('en-US').replace(/,/g, ' ')} parameters)` : '';
+      out.push(`| ${name} | ${what} | ${cells.join(' | ')} |`);
+    }
+  }
+  for (const c of compared) {
+    for (const n of c.comparison?.networks ?? []) {
+      for (const [k, v] of Object.entries(n.errors ?? {})) notes.push(`${c.config}, ${n.network}, ${k}: ${v}`);
+    }
+    if (c.comparison !== undefined) notes.push(`${c.config}: the comparison took ${fmt(c.comparison.seconds, 0)} s (warm-ups and shader compiles included).`);
+  }
+  if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
+  return out;
+}
+
 function markdown(runs: Run[], info: Record<string, string | number>, command: string): string {
-  const lines: string[] = [
-    '# Performance',
-    '',
-    'Generated by `npm run bench` (bench/run.ts); raw figures in `bench/results.json`. The model is',
-    "ardkit's `smallCnn()` (the MNIST SmallCNN of Madry et al. and TRADES: conv 32-32-pool-64-64-pool, dense",
-    '200-200-10, 312 202 parameters) on real MNIST test images, batch 128, L∞ PGD with ε = 0.3 and step 0.01.',
-    'Images/s are batch / median time of one call, the result read back. "hand" is the same PGD loop written',
-    'directly with tfjs ops (bench/measure.ts), on the same backend; PyTorch runs the same model and steps',
-    '(bench/torch_bench.py) with `torch.set_num_threads(2)`. ardkit\'s `pgd` and the hand loop are called in',
-    'alternation (A B, B A, …); "ardkit pgd vs hand-written loop" is the median of hand time / ardkit time over neighbouring calls.',
-    '',
+  const lines: string[] = opts['compare-only']
+    ? [
+      '# Performance: the backends compared',
+      '',
+      'Generated by `npm run bench -- --compare-only` (bench/run.ts); raw figures in `bench/compare-results.json`. Only the',
+      'comparison of the example networks across the backends runs; the full benchmark (`npm run bench`) is in',
+      '[performance.md](performance.md).',
+      ''
+    ]
+    : [
+      '# Performance',
+      '',
+      'Generated by `npm run bench` (bench/run.ts); raw figures in `bench/results.json`. The model is',
+      "ardkit's `smallCnn()` (the MNIST SmallCNN of Madry et al. and TRADES: conv 32-32-pool-64-64-pool, dense",
+      '200-200-10, 312 202 parameters) on real MNIST test images, batch 128, L∞ PGD with ε = 0.3 and step 0.01.',
+      'Images/s are batch / median time of one call, the result read back. "hand" is the same PGD loop written',
+      'directly with tfjs ops (bench/measure.ts), on the same backend; PyTorch runs the same model and steps',
+      '(bench/torch_bench.py) with `torch.set_num_threads(2)`. ardkit\'s `pgd` and the hand loop are called in',
+      'alternation (A B, B A, …); "ardkit pgd vs hand-written loop" is the median of hand time / ardkit time over neighbouring calls.',
+      ''
+    ];
+  lines.push(
     `Machine: ${String(info['nproc'])} cores (nproc), ${String(info['cpu'])} (${String(info['simd'])}), ${String(info['memoryGiB'])} GiB;`,
     `Node ${String(info['node'])}, tfjs-core ${String(info['tfjsCore'])}, tfjs-backend-wasm ${String(info['tfjsBackendWasm'])}; ${String(info['platform'])}.`,
     '',
     `Command: \`${command}\``,
     ''
-  ];
+  );
   runs.forEach((run, i) => {
     const load = (l: number[]): string => l.map((v) => v.toFixed(2)).join(', ');
     lines.push(`## Run ${String(i + 1)} (${run.startedAt}; load average before ${load(run.loadAverageBefore)}, after ${load(run.loadAverageAfter)})`, '');
-    lines.push('| configuration | forward pass | one PGD step | hand loop | PGD-10 | hand loop | adversarial-training step (PGD-10 + update) |');
-    lines.push('| --- | --- | --- | --- | --- | --- | --- |');
-    for (const c of run.configs) {
-      const train = c.advTrainStep === undefined ? `fails: ${c.advTrainError ?? '?'}` : fmt(c.advTrainStep.imagesPerSecond);
-      const threads = c.threads === undefined ? '' : ` (${String(c.threads)} thread${c.threads === 1 ? '' : 's'})`;
+    // A --compare-only run has no batch-128 figures: only the comparison.
+    const full = run.configs.some((c) => c.comparisonOnly !== true) || run.pytorch !== undefined;
+    if (full) {
+      lines.push('| configuration | forward pass | one PGD step | hand loop | PGD-10 | hand loop | adversarial-training step (PGD-10 + update) |');
+      lines.push('| --- | --- | --- | --- | --- | --- | --- |');
+      for (const c of run.configs) {
+        if (c.comparisonOnly === true) continue; // webgpu: only in the comparison below
+        const train = c.advTrainStep === undefined ? `fails: ${c.advTrainError ?? '?'}` : fmt(c.advTrainStep.imagesPerSecond);
+        const threads = c.threads === undefined ? '' : ` (${String(c.threads)} thread${c.threads === 1 ? '' : 's'})`;
+        lines.push(
+          `| ${c.config}${threads} | ${fmt(c.forward?.imagesPerSecond)} | ${fmt(c.pgdStep?.ardkit.imagesPerSecond)} | ${fmt(c.pgdStep?.hand?.imagesPerSecond)} | ${fmt(c.pgd10?.ardkit.imagesPerSecond)} | ${fmt(c.pgd10?.hand?.imagesPerSecond)} | ${train} |`
+        );
+      }
+      const t = run.pytorch;
+      if (t !== undefined) {
+        lines.push(`| PyTorch ${t.torch} CPU, ${String(t.threads)} threads | ${fmt(t.forward.imagesPerSecond)} | ${fmt(t.pgdStep.imagesPerSecond)} | | ${fmt(t.pgd10.imagesPerSecond)} | | ${fmt(t.advTrainStep.imagesPerSecond)} |`);
+        lines.push(`| PyTorch ${t.torch} CPU, 1 thread | | ${fmt(t.pgdStepOneThread.imagesPerSecond)} | | | | |`);
+      }
+      lines.push('', 'Images/s; – = not measured (the cpu backend runs no hand-written PGD-10: over a minute per call).');
       lines.push(
-        `| ${c.config}${threads} | ${fmt(c.forward?.imagesPerSecond)} | ${fmt(c.pgdStep?.ardkit.imagesPerSecond)} | ${fmt(c.pgdStep?.hand?.imagesPerSecond)} | ${fmt(c.pgd10?.ardkit.imagesPerSecond)} | ${fmt(c.pgd10?.hand?.imagesPerSecond)} | ${train} |`
+        "wasm = tfjs' own wasm backend (single-threaded in Node, no conv gradient kernels); wasm+ardkit-1thread adds ardkit's",
+        "training kernels; wasm+ardkit is what `useBestBackend()` gives: the training kernels on tfjs' threaded-SIMD build,",
+        'one XNNPACK thread per core (`registerWasmThreads`).'
       );
+      for (const [config, why] of Object.entries(run.skipped)) lines.push(`${config}: skipped (${why}).`);
+      if (run.pytorchSkipped !== undefined) lines.push(`PyTorch: skipped (${run.pytorchSkipped}).`);
+      lines.push('', '| target | measured | wanted | met |', '| --- | --- | --- | --- |');
+      for (const tg of targets(run)) lines.push(`| ${tg.what} | ${tg.value} | ${tg.target} | ${tg.met === undefined ? '–' : tg.met ? 'yes' : '**no**'} |`);
+      for (const c of run.configs) {
+        if (c.memory !== undefined) lines.push('', `RSS of ${c.config} every 100 PGD steps after the warm-up (MiB): ${c.memory.rssEvery100StepsMiB.join(', ')}.`);
+      }
+      for (const profiled of run.configs) {
+        if (profiled.profileMs === undefined) continue;
+        lines.push('', `Where one PGD step's time goes on ${profiled.config} (tf.profile, ms per kernel): ${Object.entries(profiled.profileMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}.`);
+      }
+    } else {
+      for (const [config, why] of Object.entries(run.skipped)) lines.push(`${config}: skipped (${why}).`);
     }
-    const t = run.pytorch;
-    if (t !== undefined) {
-      lines.push(`| PyTorch ${t.torch} CPU, ${String(t.threads)} threads | ${fmt(t.forward.imagesPerSecond)} | ${fmt(t.pgdStep.imagesPerSecond)} | | ${fmt(t.pgd10.imagesPerSecond)} | | ${fmt(t.advTrainStep.imagesPerSecond)} |`);
-      lines.push(`| PyTorch ${t.torch} CPU, 1 thread | | ${fmt(t.pgdStepOneThread.imagesPerSecond)} | | | | |`);
-    }
-    lines.push('', 'Images/s; – = not measured (the cpu backend runs no hand-written PGD-10: over a minute per call).');
-    lines.push(
-      "wasm = tfjs' own wasm backend (single-threaded in Node, no conv gradient kernels); wasm+ardkit-1thread adds ardkit's",
-      "training kernels; wasm+ardkit is what `useBestBackend()` gives: the training kernels on tfjs' threaded-SIMD build,",
-      'one XNNPACK thread per core (`registerWasmThreads`).'
-    );
-    for (const [config, why] of Object.entries(run.skipped)) lines.push(`${config}: skipped (${why}).`);
-    if (run.pytorchSkipped !== undefined) lines.push(`PyTorch: skipped (${run.pytorchSkipped}).`);
-    lines.push('', '| target | measured | wanted | met |', '| --- | --- | --- | --- |');
-    for (const tg of targets(run)) lines.push(`| ${tg.what} | ${tg.value} | ${tg.target} | ${tg.met === undefined ? '–' : tg.met ? 'yes' : '**no**'} |`);
-    for (const c of run.configs) {
-      if (c.memory !== undefined) lines.push('', `RSS of ${c.config} every 100 PGD steps after the warm-up (MiB): ${c.memory.rssEvery100StepsMiB.join(', ')}.`);
-    }
-    for (const profiled of run.configs) {
-      if (profiled.profileMs === undefined) continue;
-      lines.push('', `Where one PGD step's time goes on ${profiled.config} (tf.profile, ms per kernel): ${Object.entries(profiled.profileMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}.`);
-    }
-    lines.push('', ...readbackTable(run), '', ...browserTable(run), '');
+    const comparison = comparisonTable(run);
+    if (comparison.length > 0) lines.push('', ...comparison);
+    if (full) lines.push('', ...readbackTable(run), '', ...browserTable(run));
+    lines.push('');
   });
   return lines.join('\n');
 }
@@ -367,9 +477,14 @@ async function main(): Promise<void> {
   const runs = positive('runs', opts.runs, true);
   const configs = opts.configs.split(',').map((c) => c.trim()) as Config[];
   for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`--configs: unknown configuration ${JSON.stringify(c)}`);
+  if (opts['compare-only']) {
+    if (opts['skip-compare']) throw new Error('--compare-only and --skip-compare exclude each other');
+    // Only the compared configurations; PyTorch, the readbacks and the browser are skipped too.
+    configs.splice(0, configs.length, ...configs.filter((c) => COMPARED.includes(c)));
+  }
   const scale = opts.quick ? 0.3 : 1;
   const leakSteps = opts.quick ? 100 : positive('leak-steps', opts['leak-steps'], true);
-  const python = opts['skip-torch'] ? undefined : findTorchPython();
+  const python = opts['skip-torch'] || opts['compare-only'] ? undefined : findTorchPython();
   const baseline = opts.baseline === undefined ? undefined : baselineBuild(opts.baseline);
   const info = machine();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
@@ -379,11 +494,15 @@ async function main(): Promise<void> {
     results.push(await oneRun(configs, scale, leakSteps, python, baseline));
   }
   const json = { machine: info, command, batch: 128, eps: 0.3, stepSize: 0.01, runs: results };
-  fs.mkdirSync(path.dirname(path.resolve(root, opts.json)), { recursive: true });
-  fs.writeFileSync(path.resolve(root, opts.json), `${JSON.stringify(json, null, 2)}\n`);
-  fs.mkdirSync(path.dirname(path.resolve(root, opts.markdown)), { recursive: true });
+  // A --compare-only run does not replace the full report unless told to.
+  const given = (flag: string): boolean => process.argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
+  const jsonFile = opts['compare-only'] && !given('json') ? 'bench/compare-results.json' : opts.json;
+  const markdownFile = opts['compare-only'] && !given('markdown') ? 'docs/performance-backends.md' : opts.markdown;
+  fs.mkdirSync(path.dirname(path.resolve(root, jsonFile)), { recursive: true });
+  fs.writeFileSync(path.resolve(root, jsonFile), `${JSON.stringify(json, null, 2)}\n`);
+  fs.mkdirSync(path.dirname(path.resolve(root, markdownFile)), { recursive: true });
   const md = markdown(results, info, command);
-  fs.writeFileSync(path.resolve(root, opts.markdown), md);
+  fs.writeFileSync(path.resolve(root, markdownFile), md);
   console.log(md);
 }
 

@@ -1,11 +1,15 @@
 /** Shapes of the benchmark's results (bench/results.json). */
+import type { WebGpuAdapterDescription } from 'ardkit/backends';
+import type { ComparisonResult } from './compare.js';
 
 /**
  * The tfjs configurations the benchmark compares: `wasm` is tfjs' own (single-threaded in Node, no conv
  * gradient kernels); `wasm+ardkit-1thread` adds ardkit's training kernels; `wasm+ardkit` is what
- * `useBestBackend()` gives, the training kernels on ardkit's threaded wasm with one thread per core.
+ * `useBestBackend()` gives, the training kernels on ardkit's threaded wasm with one thread per core; `tensorflow` is
+ * tfjs-node-gpu or tfjs-node; `webgpu` is tfjs-backend-webgpu on Dawn (npm `webgpu`, `registerNodeWebGpu`), on
+ * SwiftShader's Vulkan driver where there is no GPU.
  */
-export const CONFIGS = ['cpu', 'wasm', 'wasm+ardkit-1thread', 'wasm+ardkit', 'tensorflow'] as const;
+export const CONFIGS = ['cpu', 'wasm', 'wasm+ardkit-1thread', 'wasm+ardkit', 'tensorflow', 'webgpu'] as const;
 export type Config = (typeof CONFIGS)[number];
 
 /** A throughput: images per second from the median of `reps` timed calls. */
@@ -55,6 +59,16 @@ export interface ConfigResult {
   advTrainError?: string;
   profileMs?: Record<string, number>;
   memory?: MemoryResult;
+  /** The WebGPU adapter (webgpu only). */
+  adapter?: WebGpuAdapterDescription;
+  /** tfjs flags the configuration set (webgpu: `WEBGPU_CPU_FORWARD: false`). */
+  flags?: Record<string, boolean>;
+  /** The package that registered the `tensorflow` backend (tfjs-node-gpu or tfjs-node). */
+  package?: string;
+  /** The backend comparison of the example networks (bench/compare.ts), where run. */
+  comparison?: ComparisonResult;
+  /** Only the comparison ran (webgpu on SwiftShader is too slow for the batch-128 measurements). */
+  comparisonOnly?: boolean;
 }
 
 /** What bench/torch_bench.py prints. */

@@ -41,16 +41,23 @@ export function choice<const T extends string>(name: string, value: string, allo
   process.exit(2);
 }
 
+/** The values of `--backend`: `auto`, or one of the backends `useBestBackend` knows. */
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+
 /** Parses `--backend`: `auto` or one of the backends `useBestBackend` knows, exiting with a clear message otherwise. */
-export function backendOption(value: string): 'auto' | 'tensorflow' | 'wasm' | 'cpu' {
-  if (value === 'auto' || value === 'tensorflow' || value === 'wasm' || value === 'cpu') return value;
-  console.error(`--backend must be auto, tensorflow, wasm or cpu (got ${JSON.stringify(value)})`);
+export function backendOption(value: string): (typeof BACKEND_CHOICES)[number] {
+  if ((BACKEND_CHOICES as readonly string[]).includes(value)) return value as (typeof BACKEND_CHOICES)[number];
+  console.error(`--backend must be auto, tensorflow, webgpu, wasm or cpu (got ${JSON.stringify(value)})`);
   process.exit(2);
 }
 
 /** The `--backend` and `--threads` options every example takes (see {@link chooseBackend} in common.ts). */
 export const BACKEND_OPTIONS = {
-  backend: { type: 'string', description: 'tfjs backend: auto (tensorflow, else wasm, else cpu), tensorflow, wasm or cpu', default: 'auto' },
+  backend: {
+    type: 'string',
+    description: 'tfjs backend: auto (tensorflow, else wasm, else cpu), tensorflow (tfjs-node-gpu, else tfjs-node), webgpu (npm webgpu: Dawn on the Vulkan driver, e.g. VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json), wasm or cpu',
+    default: 'auto'
+  },
   threads: { type: 'string', description: 'threads of the wasm backend, 1 to 8, or auto (one per core)', default: 'auto' }
 } as const satisfies Record<string, OptionSpec>;
 

@@ -5,20 +5,25 @@ import type { Model } from 'ardkit/core';
 import { cw, pgd } from 'ardkit/attacks';
 import { evaluate } from 'ardkit/eval';
 import type { BatchInfo, EpochInfo, FitOptions } from 'ardkit/train';
-import { useBestBackend } from 'ardkit/backends';
+import { registerNodeWebGpu, useBestBackend } from 'ardkit/backends';
 import { adversarialGridPng, type GridSample } from './pictures.js';
 import { fileSystem } from 'ardkit/io';
 import { backendOption, threadsOption } from './cli.js';
 
 /**
  * Sets up the backend of the `--backend` and `--threads` options through ardkit's `useBestBackend` (`auto`:
- * tfjs-node when installed, else wasm with ardkit's training kernels on one thread per core, else cpu) and
- * returns a description for the output, e.g. `wasm (2 threads)`.
+ * tfjs-node-gpu or tfjs-node when installed, else wasm with ardkit's training kernels on one thread per core, else cpu;
+ * `webgpu` only when asked for) and returns a description for the output, e.g. `wasm (2 threads)` or
+ * `webgpu (SwiftShader driver 5.0.0)`.
  */
 export async function chooseBackend(backend: string, threads: string): Promise<string> {
   const name = backendOption(backend);
   const count = threadsOption(threads);
   await useBestBackend({ ...(name === 'auto' ? {} : { candidates: [name] }), ...(count === 'auto' ? {} : { threads: count }) });
+  if (tf.getBackend() === 'webgpu') {
+    const gpu = await registerNodeWebGpu(); // already set up: describes the adapter
+    return gpu.found ? `webgpu (${gpu.adapter.description || gpu.adapter.vendor})` : 'webgpu';
+  }
   if (tf.getBackend() !== 'wasm') return tf.getBackend();
   const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
   const n = getThreadsCount();
@@ -58,19 +63,17 @@ export async function saveModel(net: tfl.LayersModel, name: string, out = 'examp
  * The first test image of each digit, PGD-20 at `eps` against `model`, as a PNG grid (`adversarialGridPng`): clean
  * images, adversarial images, perturbations amplified by 1/ε; predictions under the images.
  */
-export function adversarialGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D, eps: number, seed: number): Buffer {
-  const labels = y.dataSync();
+export async function adversarialGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D, eps: number, seed: number): Promise<Buffer> {
+  // Every value is read asynchronously, so that the examples run on webgpu (`--backend webgpu`) too.
+  const labels = await y.data();
   const picks = Array.from({ length: 10 }, (_, digit) => labels.findIndex((l) => l === digit)).filter((i) => i >= 0);
   const index = tf.tensor1d(picks, 'int32');
   const xg = tf.gather(x, index);
   const yg = tf.gather<tf.Tensor1D>(y, index);
   const xAdv = pgd(model, xg, yg, { eps, steps: 20, seed });
-  const predict = (t: tf.Tensor): Int32Array => tf.tidy(() => tf.argMax(model(t), 1).dataSync() as Int32Array);
-  const cleanPred = predict(xg);
-  const advPred = predict(xAdv);
+  const predictions = tf.tidy(() => tf.stack([tf.argMax(model(xg), 1), tf.argMax(model(xAdv), 1)]));
+  const [[cleanPred = [], advPred = []], clean, adv] = await Promise.all([predictions.array() as Promise<number[][]>, xg.data(), xAdv.data()]);
   const side = 28 * 28;
-  const clean = xg.dataSync();
-  const adv = xAdv.dataSync();
   const samples: GridSample[] = picks.map((p, i) => ({
     clean: clean.subarray(i * side, (i + 1) * side),
     adversarial: adv.subarray(i * side, (i + 1) * side),
@@ -78,7 +81,7 @@ export function adversarialGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D, eps:
     cleanPrediction: cleanPred[i] ?? -1,
     adversarialPrediction: advPred[i] ?? -1
   }));
-  tf.dispose([index, xg, yg, xAdv]);
+  tf.dispose([index, xg, yg, xAdv, predictions]);
   return adversarialGridPng(samples, eps);
 }
 
@@ -127,11 +130,11 @@ export function progress(label: string, epochs: number): Pick<FitOptions, 'onBat
 const pct = (v: number | undefined): string => `${((v ?? NaN) * 100).toFixed(1)}%`.padStart(7);
 
 /** Prints one row per model: clean, PGD-20 and CW-20 (κ = 0) robust accuracy at `eps`. */
-export function robustnessTable(rows: ReadonlyArray<readonly [string, Model]>, x: tf.Tensor, y: tf.Tensor1D, eps: number, seed: number): void {
+export async function robustnessTable(rows: ReadonlyArray<readonly [string, Model]>, x: tf.Tensor, y: tf.Tensor1D, eps: number, seed: number): Promise<void> {
   console.log(`\nrobust accuracy at ε = ${String(eps)} on ${String(x.shape[0])} MNIST test images\n`);
   console.log(`${'model'.padEnd(24)}   clean  PGD-20   CW-20   worst`);
   for (const [name, model] of rows) {
-    const r = evaluate(model, x, y, {
+    const r = await evaluate(model, x, y, {
       attacks: {
         pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed }),
         cw20: (m, xb, yb) => cw(m, xb, yb, { eps, steps: 20, seed })

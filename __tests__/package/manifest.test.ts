@@ -20,6 +20,7 @@ interface Manifest {
   readonly sideEffects: boolean;
   readonly dependencies?: Record<string, string>;
   readonly peerDependencies: Record<string, string>;
+  readonly peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   readonly browser: Record<string, boolean>;
   readonly exports: Record<string, string | { import: Conditions; require: Conditions }>;
   readonly typesVersions: Record<string, Record<string, string[]>>;
@@ -36,6 +37,17 @@ describe('package.json', () => {
     expect(manifest.sideEffects).toBe(false);
     expect(manifest.dependencies).toBeUndefined();
     expect(Object.keys(manifest.peerDependencies)).toContain('@tensorflow/tfjs-core');
+  });
+
+  it('has every backend package as an optional peer, never bundled: only tfjs-core is required', () => {
+    const peers = Object.keys(manifest.peerDependencies);
+    for (const pkg of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-webgpu', 'webgpu']) expect(peers).toContain(pkg);
+    const required = peers.filter((p) => manifest.peerDependenciesMeta?.[p]?.optional !== true);
+    expect(required).toEqual(['@tensorflow/tfjs-core']);
+    // tsup leaves them to the user's installation (tfjs by prefix; Dawn's bindings by name).
+    const external = /external: \[([^\]]*)\]/.exec(read('tsup.config.ts'))?.[1] ?? '';
+    expect(external).toContain('/^@tensorflow\\//');
+    expect(external).toContain('/^webgpu$/');
   });
 
   it('exports every source folder that has an index.ts, and nothing else', () => {

@@ -107,7 +107,8 @@ async function bundle(build: EsbuildBuild, cwd: string, source: string): Promise
     platform: 'browser' as const,
     target: 'es2020',
     logLevel: 'silent' as const,
-    external: ['@tensorflow/*']
+    // Peers, never bundled: tfjs, and Dawn's Node bindings (registerNodeWebGpu imports them only when called).
+    external: ['@tensorflow/*', 'webgpu']
   };
   const plain = await build(common);
   const minified = await build({ ...common, minify: true });
@@ -166,8 +167,8 @@ export async function checkTreeShaking(pkgDir: string): Promise<string> {
     const checked = [...publicNames.keys()].filter((n) => !coreNames.has(n) && !spec.allowedPublic.includes(n) && inBuild(n)).length;
     console.log(`  ${String(checked)} other public exports checked: ${strays.length === 0 ? 'none in the bundle' : `IN THE BUNDLE: ${strays.join(', ')}`}`);
     if (strays.length > 0) problems.push(`${spec.name}: unrelated public code in the bundle: ${strays.join(', ')}`);
-    for (const forbidden of ['@tensorflow/tfjs-layers', 'node:']) {
-      if (b.code.includes(`from "${forbidden}`)) problems.push(`${spec.name}: imports ${forbidden}`);
+    for (const forbidden of ['@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-node', 'webgpu', 'node:']) {
+      if (b.code.includes(`from "${forbidden}`) || b.code.includes(`import("${forbidden}`)) problems.push(`${spec.name}: imports ${forbidden}`);
     }
   }
   if (problems.length > 0) throw new Error(`tree-shaking:\n  ${problems.join('\n  ')}`);

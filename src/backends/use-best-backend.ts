@@ -1,20 +1,41 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
+import { registerNodeWebGpu } from './node-webgpu.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
 import { checkThreads, registerWasmThreads } from './wasm-threads.js';
 
 /** The tfjs backends {@link useBestBackend} knows how to load in Node. */
-export type NodeBackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type NodeBackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
-/** The allowed {@link NodeBackendName} values, fastest first. */
-export const NODE_BACKENDS: readonly NodeBackendName[] = ['tensorflow', 'wasm', 'cpu'];
+/** Every {@link NodeBackendName} {@link useBestBackend} accepts as a candidate. */
+export const NODE_BACKENDS: readonly NodeBackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
-/** The package that registers each backend when imported. */
-const PACKAGES: Record<NodeBackendName, string> = {
-  tensorflow: '@tensorflow/tfjs-node',
-  wasm: '@tensorflow/tfjs-backend-wasm',
-  cpu: '@tensorflow/tfjs-backend-cpu'
+/**
+ * The candidates {@link useBestBackend} tries when given none, fastest first. `webgpu` is not among them: in Node
+ * it needs Dawn's bindings and a Vulkan driver (on Linux), probing for an adapter where there is none costs time and
+ * prints the Vulkan loader's warnings, on a software adapter (SwiftShader, lavapipe) it is far slower than wasm, and a
+ * machine with a GPU and CUDA gets `tensorflow` from tfjs-node-gpu first anyway. Ask for it: `candidates: ['webgpu']`.
+ */
+export const DEFAULT_NODE_BACKENDS: readonly NodeBackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+/**
+ * The packages that register each backend when imported, tried in order until one registers it: tfjs-node-gpu
+ * (CUDA) and tfjs-node both register `tensorflow`. `webgpu` is set up by {@link registerNodeWebGpu}.
+ */
+const PACKAGES: Record<NodeBackendName, readonly string[]> = {
+  tensorflow: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'],
+  webgpu: ['webgpu', '@tensorflow/tfjs-backend-webgpu'],
+  wasm: ['@tensorflow/tfjs-backend-wasm'],
+  cpu: ['@tensorflow/tfjs-backend-cpu']
+};
+
+/** What to install for a backend, for the error message. */
+const INSTALL: Record<NodeBackendName, string> = {
+  tensorflow: PACKAGES.tensorflow.join(', '),
+  webgpu: PACKAGES.webgpu.join(' with '),
+  wasm: PACKAGES.wasm.join(', '),
+  cpu: PACKAGES.cpu.join(', ')
 };
 
 /** Options of {@link useBestBackend}. */
@@ -22,7 +43,8 @@ export interface UseBestBackendOptions {
   /**
    * The backends to try, in order; the first one whose package loads and that initialises wins.
    * Pass one name to force a backend (as the examples' `--backend` flag does), or leave `'wasm'` out to skip it.
-   * @defaultValue ['tensorflow', 'wasm', 'cpu']
+   * `'webgpu'` is tried only when listed (see {@link DEFAULT_NODE_BACKENDS} and {@link registerNodeWebGpu}).
+   * @defaultValue {@link DEFAULT_NODE_BACKENDS}: ['tensorflow', 'wasm', 'cpu']
    */
   readonly candidates?: readonly NodeBackendName[];
   /**
@@ -40,14 +62,43 @@ export interface UseBestBackendOptions {
   readonly threads?: number;
 }
 
-/** Imports a backend package for its side effect (registering the backend); false when it is not installed. */
-async function load(specifier: string): Promise<boolean> {
+/** The message of an error, also of one made in another realm (a vm context, as under jest), where instanceof fails. */
+function errorMessage(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
+/**
+ * Whether `error` says that `specifier` itself is not installed (rather than that it, or one of its own imports, failed
+ * to load). Read from the message: an ESM loader hook (ts-node's, run off-thread) drops the error's `code`.
+ */
+function notInstalled(error: unknown, specifier: string): boolean {
+  const text = errorMessage(error);
+  return text.startsWith(`Cannot find package '${specifier}'`) || text.startsWith(`Cannot find module '${specifier}'`);
+}
+
+/**
+ * Imports a backend package for its side effect (registering the backend). Returns undefined when it loaded or is
+ * not installed; when it is installed but failed to load (tfjs-node-gpu without its CUDA libraries), why.
+ */
+async function load(specifier: string): Promise<string | undefined> {
   try {
     await import(specifier);
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    if (notInstalled(error, specifier)) return undefined;
+    return `${specifier} failed to load (${errorMessage(error).split('\n')[0] ?? ''})`;
   }
+}
+
+/** Imports the packages of `name` in order until one registers the backend; collects why a package failed. */
+async function register(name: Exclude<NodeBackendName, 'webgpu'>, reasons: string[]): Promise<boolean> {
+  for (const specifier of PACKAGES[name]) {
+    if (tf.findBackendFactory(name) !== null) return true;
+    const failure = await load(specifier);
+    if (failure !== undefined) reasons.push(failure);
+  }
+  return tf.findBackendFactory(name) !== null;
 }
 
 /** Threads for a wasm backend about to initialise: an explicit count must work, the default may fall back. */
@@ -65,28 +116,34 @@ async function wasmThreads(threads: number | undefined): Promise<void> {
 
 /**
  * Selects the fastest tfjs backend available in Node and waits until it is ready: `tensorflow` when
- * `@tensorflow/tfjs-node` is installed (native TensorFlow), else `wasm` with ardkit's training kernels
- * ({@link registerWasmTrainingKernels}) on every core ({@link registerWasmThreads}), else the pure-JS `cpu`
- * backend. A backend's package is imported only when it is tried, so none of them is required; a backend
- * already registered by the program is used as it is.
+ * `@tensorflow/tfjs-node-gpu` (native TensorFlow with CUDA) or `@tensorflow/tfjs-node` is installed, tried in that
+ * order, else `wasm` with ardkit's training kernels ({@link registerWasmTrainingKernels}) on every core
+ * ({@link registerWasmThreads}), else the pure-JS `cpu` backend. `webgpu` (Dawn's WebGPU through the npm package
+ * `webgpu`, see {@link registerNodeWebGpu}) is tried only when `candidates` lists it. A backend's package is imported
+ * only when it is tried, so none of them is required; a backend already registered by the program is used as it is.
+ *
+ * No tfjs flag is changed: on webgpu `WEBGPU_CPU_FORWARD` keeps tfjs' default (true, small ops run on tfjs' CPU
+ * kernels) unless the program sets it. Read results on webgpu with `await t.data()` (`dataSync` throws in Node).
  *
  * @param options - see {@link UseBestBackendOptions}.
  * @returns the name of the backend now active (`tf.getBackend()`).
  * @throws RangeError when `candidates` is empty or names an unknown backend, `threads` is not an integer
  * from 1 to 8, or an unknown option key is given;
- * Error when none of the candidates could be loaded and initialised (the message lists the packages to install),
- * or when an explicit `threads` count cannot be set up (see {@link registerWasmThreads}).
+ * Error when none of the candidates could be loaded and initialised (the message lists the packages to install,
+ * and why an installed one failed: for webgpu the reason {@link registerNodeWebGpu} gives, such as a missing Vulkan
+ * driver), or when an explicit `threads` count cannot be set up (see {@link registerWasmThreads}).
  * @example
  * import { useBestBackend } from 'ardkit/backends';
  *
  * const name = await useBestBackend(); // 'tensorflow', 'wasm' or 'cpu'
  * await useBestBackend({ candidates: ['cpu'] }); // force the cpu backend
+ * await useBestBackend({ candidates: ['webgpu', 'wasm'] }); // WebGPU through Dawn where it has an adapter, else wasm
  * // or, in a fresh process: await useBestBackend({ threads: 1 }); // single-threaded wasm
  */
 export async function useBestBackend(options: Readonly<UseBestBackendOptions> = {}): Promise<NodeBackendName> {
   const fn = 'useBestBackend';
   checkKnownKeys(fn, options, optionKeys<UseBestBackendOptions>()('candidates', 'wasmTrainingKernels', 'threads'));
-  const given: unknown = options.candidates ?? NODE_BACKENDS;
+  const given: unknown = options.candidates ?? DEFAULT_NODE_BACKENDS;
   const names = NODE_BACKENDS.map((b) => JSON.stringify(b)).join(', ');
   if (!Array.isArray(given) || given.length === 0) rangeError(fn, 'candidates', `be a non-empty array of ${names}`, given);
   for (const name of given as unknown[]) {
@@ -95,9 +152,15 @@ export async function useBestBackend(options: Readonly<UseBestBackendOptions> = 
   const candidates = given as readonly NodeBackendName[];
   const kernels = options.wasmTrainingKernels === undefined ? true : checkBoolean(fn, 'wasmTrainingKernels', options.wasmTrainingKernels);
   const threads = options.threads === undefined ? undefined : checkThreads(fn, options.threads);
+  const reasons: string[] = [];
   for (const name of candidates) {
-    if (tf.findBackendFactory(name) === null && !(await load(PACKAGES[name]))) continue;
-    if (tf.findBackendFactory(name) === null) continue;
+    if (name === 'webgpu') {
+      const status = await registerNodeWebGpu();
+      if (!status.found) {
+        reasons.push(status.reason);
+        continue;
+      }
+    } else if (!(await register(name, reasons))) continue;
     if (name === 'wasm') {
       if (tf.engine().registry['wasm'] === undefined) await wasmThreads(threads);
       if (kernels) registerWasmTrainingKernels();
@@ -106,9 +169,11 @@ export async function useBestBackend(options: Readonly<UseBestBackendOptions> = 
       await tf.ready();
       return name;
     }
+    reasons.push(`${name} is registered but did not initialise (tf.setBackend('${name}') resolved to false)`);
   }
   throw new Error(
     `${fn}: none of the backends ${candidates.join(', ')} could be loaded; install one of ` +
-      `${candidates.map((c) => PACKAGES[c]).join(', ')} (with the same version as @tensorflow/tfjs-core)`
+      `${candidates.map((c) => INSTALL[c]).join(', ')} (with the same version as @tensorflow/tfjs-core)` +
+      (reasons.length === 0 ? '' : `. ${reasons.join('. ')}`)
   );
 }
