@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
   options: {
     'require-webgpu': { type: 'boolean', default: false },
     float16: { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '300' },
+    timeout: { type: 'string', default: '600' },
     verbose: { type: 'boolean', default: false }
   },
   strict: true

@@ -23,6 +23,8 @@ export async function bundleForBrowser(entry: string, ardkit?: { readonly dir: s
     platform: 'browser',
     target: 'es2020',
     logLevel: 'warning',
+    // Node-only paths (fit's checkpoints, ardkit/io) import node: modules lazily; a page never reaches them.
+    external: ['node:*'],
     alias: {
       '@tensorflow/tfjs-core': packageDir('@tensorflow/tfjs-core'),
       '@tensorflow/tfjs-backend-cpu': packageDir('@tensorflow/tfjs-backend-cpu'),

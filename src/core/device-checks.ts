@@ -25,6 +25,10 @@ interface PendingCheck {
 
 let pending: PendingCheck[] = [];
 let forced: boolean | undefined;
+let warned = false;
+
+/** Queued checks past which a program that never flushes is told to (each holds a small tensor on the device). */
+export const QUEUE_WARNING = 256;
 
 /**
  * Whether value checks read back at once on the active backend (cpu, wasm, tensorflow) rather than queue on the
@@ -60,6 +64,13 @@ export function deviceCheck(codes: () => tf.Tensor, report: (values: Float32Arra
     return;
   }
   pending.push({ codes: tf.keep(c), report });
+  if (pending.length >= QUEUE_WARNING && !warned) {
+    warned = true;
+    console.warn(
+      `ardkit: ${String(pending.length)} value checks are waiting on the ${tf.getBackend()} device, each holding a small tensor. ` +
+        'Call `await flushChecks()` (from ardkit/core) after the attacks and losses you run outside fit and evaluate, e.g. once per batch.'
+    );
+  }
 }
 
 /** How many checks are queued on the device (0 on cpu, wasm and tensorflow). Internal; for tests. */
@@ -71,15 +82,14 @@ export function pendingChecks(): number {
 async function readQueued(extra: readonly tf.Tensor[]): Promise<Float32Array[]> {
   const taken = pending;
   pending = [];
-  if (taken.length === 0) {
-    return Promise.all(extra.map(async (t) => Float32Array.from(await t.data())));
-  }
   const parts = [...taken.map((p) => p.codes), ...extra];
+  if (parts.length === 0) return [];
   let all: Float32Array;
   try {
-    const joined = tf.tidy(() => tf.concat(parts.map((t) => tf.cast(tf.reshape(t, [-1]), 'float32'))));
+    // One readback for everything: a GPU backend waits for its whole queue at each one.
+    const joined = tf.tidy(() => (parts.length === 1 && parts[0]?.dtype === 'float32' ? tf.reshape(parts[0], [-1]) : tf.concat(parts.map((t) => tf.cast(tf.reshape(t, [-1]), 'float32')))));
     try {
-      all = (await joined.data()) as Float32Array;
+      all = Float32Array.from(await joined.data());
     } finally {
       joined.dispose();
     }
