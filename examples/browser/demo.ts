@@ -2,7 +2,14 @@
  * The live page (`npm run demo`, bundled with esbuild by examples/browser/server.ts): loads the standard and the
  * robust student that `npm run example` saved, lets the user pick a test digit or draw one, pick an attack and ε,
  * and shows, for each model, the clean image, the adversarial image made against that model and the perturbation
- * amplified by 1/ε, with the predictions and confidences. Everything runs in the page: webgl, else wasm, else cpu.
+ * amplified by 1/ε, with the predictions and confidences. Everything runs in the page, on the first backend that
+ * starts: webgpu (when the browser gives a WebGPU adapter), else webgl, else wasm, else cpu. `?backend=webgl` (or
+ * `webgpu`, `wasm`, `cpu`) in the address forces one; the page then says why when that one cannot start.
+ *
+ * The page reads every value back asynchronously (`await t.data()`, `await t.array()`): on webgpu a synchronous
+ * readback is not available in every browser (on Chromium's SwiftShader adapter `dataSync` returns zeros), and on
+ * webgl it stalls the GPU. ardkit's attacks check their inputs on the device there; `flushChecks()` reads those checks
+ * after each attack.
  *
  * For the browser test it publishes {@link DemoApi} as `window.__ardkitDemo`.
  */
@@ -10,10 +17,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { apgd, cw, fgsm, pgd } from 'ardkit/attacks';
-import type { Model } from 'ardkit/core';
+import { flushChecks, type Model } from 'ardkit/core';
 
 /** The attacks the page offers. */
 export type DemoAttack = 'pgd' | 'fgsm' | 'cw' | 'apgd';
@@ -40,8 +48,8 @@ export interface DemoResult {
 
 /** The page's interface for tests and the console. */
 export interface DemoApi {
-  /** Resolves when the models are loaded, with the backend in use. */
-  readonly ready: Promise<{ readonly backend: string; readonly digits: number }>;
+  /** Resolves when the models are loaded, with the backend in use (tfjs' name) and the label the page shows for it. */
+  readonly ready: Promise<{ readonly backend: string; readonly label: string; readonly digits: number }>;
   /** Selects test digit `i` (as a click does). */
   pick(i: number): void;
   /** Sets the attack and ε (as the controls do). */
@@ -50,10 +58,10 @@ export interface DemoApi {
   run(): Promise<DemoResult>;
   /** Resolves when every queued run has finished, with the last result. */
   settled(): Promise<DemoResult | undefined>;
-  /** Logits of both models on every test digit of the page, `[N][10]`. */
-  logits(): { readonly standard: number[][]; readonly robust: number[][] };
-  /** Each model's labels kept under the attack on every test digit (1 kept, 0 flipped or wrong). */
-  robustness(attack: DemoAttack, eps: number): { readonly standard: number[]; readonly robust: number[] };
+  /** Logits of both models on every test digit of the page, `[N][10]` (queued after any run in progress). */
+  logits(): Promise<{ readonly standard: number[][]; readonly robust: number[][] }>;
+  /** Each model's labels kept under the attack on every test digit, 1 kept, 0 flipped or wrong (queued likewise). */
+  robustness(attack: DemoAttack, eps: number): Promise<{ readonly standard: number[]; readonly robust: number[] }>;
 }
 
 declare global {
@@ -73,20 +81,84 @@ const byId = (id: string): HTMLElement => {
   return el;
 };
 
-async function chooseBackend(): Promise<string> {
-  setWasmPaths('/wasm/');
-  for (const name of ['webgl', 'wasm', 'cpu']) {
-    try {
-      if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-      if (await tf.setBackend(name)) {
-        await tf.ready();
-        return name;
-      }
-    } catch {
-      // Try the next backend.
-    }
+/** The backends the page tries, in order. */
+const BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
+type BackendName = (typeof BACKENDS)[number];
+
+/** What the page uses of WebGPU's adapter (typed here, so that the page needs no WebGPU type package). */
+interface AdapterInfoLike {
+  readonly vendor?: string;
+  readonly architecture?: string;
+  readonly device?: string;
+  readonly description?: string;
+}
+interface AdapterLike {
+  readonly info?: AdapterInfoLike;
+  requestAdapterInfo?(): Promise<AdapterInfoLike>;
+}
+
+/** The browser's WebGPU adapter, or why there is none. */
+async function webgpuAdapter(): Promise<{ readonly adapter: AdapterLike } | { readonly missing: string }> {
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<AdapterLike | null> } }).gpu;
+  if (gpu === undefined) return { missing: 'this browser has no navigator.gpu' };
+  try {
+    const adapter = await gpu.requestAdapter();
+    return adapter === null ? { missing: 'navigator.gpu gave no adapter' } : { adapter };
+  } catch (e) {
+    return { missing: `navigator.gpu.requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}` };
   }
-  throw new Error('no tfjs backend could start');
+}
+
+/** "WebGPU", with what the adapter says of itself where it says anything. */
+async function webgpuLabel(adapter: AdapterLike): Promise<string> {
+  let info: AdapterInfoLike | undefined;
+  try {
+    info = adapter.info ?? (await adapter.requestAdapterInfo?.());
+  } catch {
+    info = undefined;
+  }
+  const words = info === undefined ? [] : info.description !== undefined && info.description !== '' ? [info.description] : [info.vendor, info.architecture, info.device];
+  const detail = words.filter((w): w is string => w !== undefined && w !== '').join(' ');
+  return detail === '' ? 'WebGPU' : `WebGPU (${detail})`;
+}
+
+/** Starts `name`; returns the label the page shows for it, or why it could not start. */
+async function startBackend(name: BackendName): Promise<{ readonly label: string } | { readonly missing: string }> {
+  let label: string = name;
+  if (name === 'webgpu') {
+    const found = await webgpuAdapter();
+    if ('missing' in found) return found;
+    label = await webgpuLabel(found.adapter);
+  }
+  try {
+    if (name === 'wasm') {
+      setWasmPaths('/wasm/');
+      await import('@tensorflow/tfjs-backend-wasm');
+    }
+    if (!(await tf.setBackend(name))) return { missing: 'tfjs could not start it' };
+    await tf.ready();
+  } catch (e) {
+    return { missing: e instanceof Error ? e.message : String(e) };
+  }
+  if (name === 'webgl') label = `WebGL (${tf.env().getNumber('WEBGL_VERSION') === 2 ? 'WebGL 2' : 'WebGL 1'})`;
+  return { label };
+}
+
+/**
+ * The first backend of {@link BACKENDS} that starts, or the one `?backend=` names (and no other): its tfjs name and
+ * the label the page shows.
+ */
+async function chooseBackend(): Promise<{ readonly name: BackendName; readonly label: string }> {
+  const asked = new URLSearchParams(window.location.search).get('backend');
+  const forced = BACKENDS.find((b) => b === asked);
+  if (asked !== null && forced === undefined) throw new Error(`?backend= must be one of ${BACKENDS.join(', ')} (got ${JSON.stringify(asked)})`);
+  const missing: string[] = [];
+  for (const name of forced === undefined ? BACKENDS : [forced]) {
+    const started = await startBackend(name);
+    if ('label' in started) return { name, label: started.label };
+    missing.push(`${name}: ${started.missing}`);
+  }
+  throw new Error(`no tfjs backend could start (${missing.join('; ')})`);
 }
 
 /** Draws a 28×28 image (values in [0, 1], ink = 1) as white ink on black. */
@@ -120,9 +192,18 @@ function drawPerturbation(canvas: HTMLCanvasElement, clean: ArrayLike<number>, a
   ctx.putImageData(img, 0, 0);
 }
 
+/** Reads `t` back asynchronously, then disposes it (also when the read fails). */
+async function readAndDispose(t: tf.Tensor): Promise<number[]> {
+  try {
+    return Array.from(await t.data());
+  } finally {
+    t.dispose();
+  }
+}
+
 /** The class probabilities of one image, `model` applied inside the scope that releases its logits. */
-function softmaxOf(model: Model, x: tf.Tensor): number[] {
-  return tf.tidy(() => Array.from(tf.softmax(model(x)).dataSync()));
+function softmaxOf(model: Model, x: tf.Tensor): Promise<number[]> {
+  return readAndDispose(tf.tidy(() => tf.softmax(model(x))));
 }
 
 function makeAttack(kind: DemoAttack, eps: number): (model: Model, x: tf.Tensor, y: tf.Tensor1D) => tf.Tensor {
@@ -139,16 +220,18 @@ function makeAttack(kind: DemoAttack, eps: number): (model: Model, x: tf.Tensor,
 }
 
 async function start(): Promise<DemoApi> {
-  const backend = await chooseBackend();
-  byId('backend').textContent = backend === 'webgl' ? `WebGL (${tf.env().getNumber('WEBGL_VERSION') === 2 ? 'WebGL 2' : 'WebGL 1'})` : backend;
+  const { name: backend, label } = await chooseBackend();
+  byId('backend').textContent = label;
   const [standardNet, robustNet, digits] = await Promise.all([
     tfl.loadLayersModel('/models/standard-student/model.json'),
     tfl.loadLayersModel('/models/robust-student/model.json'),
     fetch('/digits.json').then(async (r) => (await r.json()) as Digits)
   ]);
+  const standard: Model = (x) => standardNet.apply(x, { training: false }) as tf.Tensor2D;
+  const robust: Model = (x) => robustNet.apply(x, { training: false }) as tf.Tensor2D;
   const models: ReadonlyArray<{ name: string; model: Model }> = [
-    { name: 'standard student', model: (x) => standardNet.apply(x, { training: false }) as tf.Tensor2D },
-    { name: 'robust student (distilled)', model: (x) => robustNet.apply(x, { training: false }) as tf.Tensor2D }
+    { name: 'standard student', model: standard },
+    { name: 'robust student (distilled)', model: robust }
   ];
 
   let current: { pixels: number[]; label: number } = { pixels: digits.images[0] ?? new Array<number>(784).fill(0), label: digits.labels[0] ?? -1 };
@@ -240,8 +323,15 @@ async function start(): Promise<DemoApi> {
       cleanCaption: (q('.clean-caption') as HTMLElement), advCaption: (q('.adv-caption') as HTMLElement), verdict: (q('.verdict') as HTMLElement), bars: (q('.bars') as HTMLElement) };
   });
 
+  // Runs (and the test's reads) are queued, one after another: a click during a run neither mixes into it nor is
+  // overtaken by it, and a failed one does not stop the queue.
   let queue: Promise<unknown> = Promise.resolve();
   let last: DemoResult | undefined;
+  const enqueue = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = queue.then(work);
+    queue = next.catch(() => undefined);
+    return next;
+  };
   const attackBoth = async (job: { pixels: number[]; label: number; attack: DemoAttack; eps: number }): Promise<DemoResult> => {
     const status = byId('status');
     status.textContent = 'attacking…';
@@ -250,7 +340,7 @@ async function start(): Promise<DemoApi> {
     const views: ModelView[] = [];
     try {
       for (const [i, { name, model }] of models.entries()) {
-        const cleanProbs = softmaxOf(model, x);
+        const cleanProbs = await softmaxOf(model, x);
         const cleanPrediction = cleanProbs.indexOf(Math.max(...cleanProbs));
         // Untargeted attack on the label, or on the model's own prediction for a drawing.
         const y = tf.tensor1d([job.label >= 0 ? job.label : cleanPrediction], 'int32');
@@ -259,11 +349,13 @@ async function start(): Promise<DemoApi> {
         try {
           const xAdv = job.eps > 0 ? makeAttack(job.attack, job.eps)(model, x, y) : tf.clone(x);
           try {
-            advProbs = softmaxOf(model, xAdv);
+            advProbs = await softmaxOf(model, xAdv);
             adv = Array.from(await xAdv.data());
           } finally {
             xAdv.dispose();
           }
+          // On GPU backends the attack checked its inputs on the device; this reads those checks.
+          await flushChecks();
         } finally {
           y.dispose();
         }
@@ -298,7 +390,7 @@ async function start(): Promise<DemoApi> {
   };
 
   const api: DemoApi = {
-    ready: Promise.resolve({ backend, digits: digits.images.length }),
+    ready: Promise.resolve({ backend, label, digits: digits.images.length }),
     pick(i) {
       const pixels = digits.images[i];
       if (pixels === undefined) throw new RangeError(`pick: i must be a digit index < ${String(digits.images.length)} (got ${String(i)})`);
@@ -315,38 +407,50 @@ async function start(): Promise<DemoApi> {
       epsValue.textContent = value.toFixed(2);
     },
     run() {
-      // Runs are queued, one after another, each on a snapshot of the digit and the controls taken when it was
-      // asked for: a click during a run neither mixes into it nor is overtaken by it.
+      // Each run works on a snapshot of the digit and the controls taken when it was asked for.
       const job = { pixels: current.pixels, label: current.label, attack, eps };
-      const next = queue.then(() => attackBoth(job));
-      queue = next.catch(() => undefined);
-      return next;
+      return enqueue(() => attackBoth(job));
     },
     settled() {
       return queue.then(() => last);
     },
     logits() {
-      const x = tf.tensor4d(digits.images.flat(), [digits.images.length, 28, 28, 1]);
-      const read = (m: Model): number[][] => tf.tidy(() => m(x).arraySync());
-      try {
-        return { standard: read(models[0]?.model ?? ((t) => t as tf.Tensor2D)), robust: read(models[1]?.model ?? ((t) => t as tf.Tensor2D)) };
-      } finally {
-        x.dispose();
-      }
+      return enqueue(async () => {
+        const x = tf.tensor4d(digits.images.flat(), [digits.images.length, 28, 28, 1]);
+        const read = async (m: Model): Promise<number[][]> => {
+          const logits = tf.tidy(() => m(x));
+          try {
+            return await logits.array();
+          } finally {
+            logits.dispose();
+          }
+        };
+        try {
+          return { standard: await read(standard), robust: await read(robust) };
+        } finally {
+          x.dispose();
+        }
+      });
     },
     robustness(kind, value) {
-      const x = tf.tensor4d(digits.images.flat(), [digits.images.length, 28, 28, 1]);
-      const y = tf.tensor1d(digits.labels, 'int32');
-      const kept = (m: Model): number[] =>
-        tf.tidy(() => {
-          const xAdv = makeAttack(kind, value)(m, x, y);
-          return Array.from(tf.cast(tf.logicalAnd(tf.equal(tf.argMax(m(x), 1), y), tf.equal(tf.argMax(m(xAdv), 1), y)), 'int32').dataSync());
-        });
-      try {
-        return { standard: kept(models[0]?.model ?? ((t) => t as tf.Tensor2D)), robust: kept(models[1]?.model ?? ((t) => t as tf.Tensor2D)) };
-      } finally {
-        tf.dispose([x, y]);
-      }
+      return enqueue(async () => {
+        const x = tf.tensor4d(digits.images.flat(), [digits.images.length, 28, 28, 1]);
+        const y = tf.tensor1d(digits.labels, 'int32');
+        const kept = (m: Model): Promise<number[]> =>
+          readAndDispose(
+            tf.tidy(() => {
+              const xAdv = makeAttack(kind, value)(m, x, y);
+              return tf.cast(tf.logicalAnd(tf.equal(tf.argMax(m(x), 1), y), tf.equal(tf.argMax(m(xAdv), 1), y)), 'int32');
+            })
+          );
+        try {
+          const result = { standard: await kept(standard), robust: await kept(robust) };
+          await flushChecks();
+          return result;
+        } finally {
+          tf.dispose([x, y]);
+        }
+      });
     }
   };
   api.pick(0);

@@ -1,18 +1,21 @@
 /**
  * The live page's check in `npm run test:browser`: serves examples/browser/ with the students committed in
  * examples/browser/models/ (saved by `npm run example` in Node, in tfjs' format), and in headless Chromium:
- * - the page starts on webgl and loads both students;
+ * - the page starts on webgpu when the browser offers a WebGPU adapter (else on webgl), says so in its header, and
+ *   loads both students;
  * - their class probabilities on the page's test digits match Node's (cpu backend, models loaded with ardkit/io's
  *   `fileSystem`) to 1e-4, with the same predicted classes;
  * - PGD-20 at ε = 0.1 in the page gives Node's robust accuracy on the same digits, for each student, to within one
  *   digit (float32 on another backend can move one sign of the gradient);
  * - on a digit where the robust student keeps its answer and the standard one is fooled, an attack run through the
- *   page's own controls says so, and a screenshot of the page is saved to docs/images/demo.png, checked not blank.
+ *   page's own controls says so, and a screenshot of the page is saved to docs/images/demo.png, checked not blank;
+ * - then the page again with `?backend=webgl`: it starts on webgl, and the probabilities and PGD-20 robust accuracy
+ *   match Node's as above, so that both GPU backends of the page are checked.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import type { DemoApi } from '../../examples/browser/demo.js';
 
@@ -44,12 +47,18 @@ async function nodeReference(modelsDir: string, digits: number): Promise<{ probs
     type Tensor = import('@tensorflow/tfjs-core').Tensor;
     type Tensor2D = import('@tensorflow/tfjs-core').Tensor2D;
     const model = (x: Tensor): Tensor2D => net.apply(x, { training: false }) as Tensor2D;
-    probs[key] = tf.tidy(() => tf.softmax(model(test.x)).arraySync());
-    kept[key] = tf.tidy(() => {
+    const p = tf.tidy(() => tf.softmax(model(test.x)));
+    const k = tf.tidy(() => {
       const xAdv = pgd(model, test.x, test.y, { eps: EPS, steps: 20, seed: 0 });
-      return Array.from(tf.cast(tf.logicalAnd(tf.equal(tf.argMax(model(test.x), 1), test.y), tf.equal(tf.argMax(model(xAdv), 1), test.y)), 'int32').dataSync());
+      return tf.cast(tf.logicalAnd(tf.equal(tf.argMax(model(test.x), 1), test.y), tf.equal(tf.argMax(model(xAdv), 1), test.y)), 'int32');
     });
-    net.dispose();
+    try {
+      probs[key] = await p.array();
+      kept[key] = Array.from(await k.data());
+    } finally {
+      tf.dispose([p, k]);
+      net.dispose();
+    }
   }
   tf.dispose([test.x, test.y]);
   return { probs: { standard: probs.standard ?? [], robust: probs.robust ?? [] }, kept: { standard: kept.standard ?? [], robust: kept.robust ?? [] } };
@@ -68,6 +77,76 @@ function notBlank(png: Buffer): { inked: number; colours: number } {
   return { inked: (total - background) / total, colours: counts.size };
 }
 
+type Reference = Awaited<ReturnType<typeof nodeReference>>;
+type Add = (name: string, passed: boolean, detail: string) => void;
+
+/**
+ * Opens the page at `url` and checks that it starts on `expected` with both students, that its probabilities and
+ * PGD-20 robust accuracy match Node's; returns the page (still open) and its robustness. `tag` prefixes the lines.
+ */
+async function checkPageBackend(
+  context: BrowserContext,
+  url: string,
+  expected: (offersWebgpu: boolean) => string,
+  reference: Reference,
+  digits: number,
+  tag: string,
+  add: Add
+): Promise<{ page: Page; errors: string[]; kept: { standard: number[]; robust: number[] } }> {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1180, height: 760 });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => window.__ardkitDemo !== undefined, undefined, { timeout: 120_000 });
+  const ready = await page.evaluate(async () => (window.__ardkitDemo as DemoApi).ready);
+  const offersWebgpu = await page.evaluate(async () => {
+    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+    return gpu !== undefined && (await gpu.requestAdapter().catch(() => null)) !== null;
+  });
+  const want = expected(offersWebgpu);
+  const label = (await page.textContent('#backend')) ?? '';
+  const labelOk = want === 'webgpu' ? label.startsWith('WebGPU') : want === 'webgl' ? label.startsWith('WebGL') : label === want;
+  add(
+    `${tag}the page starts on ${want} (the browser ${offersWebgpu ? 'offers' : 'does not offer'} WebGPU) with both students`,
+    ready.backend === want && labelOk && ready.digits === digits,
+    `backend ${ready.backend}, shown as "${label}", ${String(ready.digits)} digits`
+  );
+  const backend = ready.backend;
+
+  const logits = await page.evaluate(async () => (window.__ardkitDemo as DemoApi).logits());
+  for (const key of ['standard', 'robust'] as const) {
+    const probs = logits[key].map((row) => {
+      const m = Math.max(...row);
+      const e = row.map((v) => Math.exp(v - m));
+      const s = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / s);
+    });
+    const ref = reference.probs[key];
+    let worst = 0;
+    let sameClass = 0;
+    probs.forEach((row, i) => {
+      const r = ref[i] ?? [];
+      row.forEach((p, c) => { worst = Math.max(worst, Math.abs(p - (r[c] ?? NaN))); });
+      if (row.indexOf(Math.max(...row)) === r.indexOf(Math.max(...r))) sameClass++;
+    });
+    const ok = worst <= 1e-4 && sameClass === probs.length && probs.length === digits;
+    add(`${tag}${key} student: ${backend} probabilities = Node's (cpu)`, ok, `max |p − p_node| = ${worst.toExponential(2)} (≤ 1e-4), same class on ${String(sameClass)}/${String(probs.length)}`);
+  }
+
+  const kept = await page.evaluate(async (eps) => (window.__ardkitDemo as DemoApi).robustness('pgd', eps), EPS);
+  for (const key of ['standard', 'robust'] as const) {
+    const inPage = kept[key].reduce((a, b) => a + b, 0);
+    const node = reference.kept[key].reduce((a, b) => a + b, 0);
+    add(
+      `${tag}${key} student: PGD-20 robust accuracy in the page = Node's`,
+      Math.abs(inPage - node) <= 1 && kept[key].length === digits,
+      `${backend} ${String(inPage)}/${String(digits)}, Node ${String(node)}/${String(digits)} (ε = ${String(EPS)})`
+    );
+  }
+  return { page, errors, kept };
+}
+
 /** Runs the checks in `context`; returns one line per check. */
 export async function checkDemo(context: BrowserContext, screenshot = path.join(root, 'docs/images/demo.png')): Promise<DemoCheck[]> {
   // Node's side (the page's digits, the reference predictions) runs on tfjs' cpu backend in this process.
@@ -78,45 +157,14 @@ export async function checkDemo(context: BrowserContext, screenshot = path.join(
   const modelsDir = path.join(root, 'examples/browser/models');
   const digits = 32;
   const checks: DemoCheck[] = [];
-  const add = (name: string, passed: boolean, detail: string): void => void checks.push({ name, passed, detail });
+  const add: Add = (name, passed, detail) => void checks.push({ name, passed, detail });
   let server: Awaited<ReturnType<typeof startDemoServer>> | undefined;
   try {
     server = await startDemoServer({ modelsDir, digits });
     const reference = await nodeReference(modelsDir, digits);
-    const page = await context.newPage();
-    await page.setViewportSize({ width: 1180, height: 760 });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-    await page.waitForFunction(() => window.__ardkitDemo !== undefined, undefined, { timeout: 120_000 });
-    const ready = await page.evaluate(async () => (window.__ardkitDemo as DemoApi).ready);
-    add('the page starts on webgl with both students', ready.backend === 'webgl' && ready.digits === digits, `backend ${ready.backend}, ${String(ready.digits)} digits`);
 
-    const logits = await page.evaluate(() => (window.__ardkitDemo as DemoApi).logits());
-    for (const key of ['standard', 'robust'] as const) {
-      const probs = logits[key].map((row) => {
-        const m = Math.max(...row);
-        const e = row.map((v) => Math.exp(v - m));
-        const s = e.reduce((a, b) => a + b, 0);
-        return e.map((v) => v / s);
-      });
-      const ref = reference.probs[key];
-      let worst = 0;
-      let sameClass = 0;
-      probs.forEach((row, i) => {
-        const r = ref[i] ?? [];
-        row.forEach((p, c) => { worst = Math.max(worst, Math.abs(p - (r[c] ?? NaN))); });
-        if (row.indexOf(Math.max(...row)) === r.indexOf(Math.max(...r))) sameClass++;
-      });
-      add(`${key} student: webgl probabilities = Node's (cpu)`, worst <= 1e-4 && sameClass === probs.length, `max |p − p_node| = ${worst.toExponential(2)} (≤ 1e-4), same class on ${String(sameClass)}/${String(probs.length)}`);
-    }
-
-    const kept = await page.evaluate((eps) => (window.__ardkitDemo as DemoApi).robustness('pgd', eps), EPS);
-    for (const key of ['standard', 'robust'] as const) {
-      const page = kept[key].reduce((a, b) => a + b, 0);
-      const node = reference.kept[key].reduce((a, b) => a + b, 0);
-      add(`${key} student: PGD-20 robust accuracy in the page = Node's`, Math.abs(page - node) <= 1, `webgl ${String(page)}/${String(digits)}, Node ${String(node)}/${String(digits)} (ε = ${String(EPS)})`);
-    }
+    // The page as a visitor opens it: webgpu where the browser offers it, else webgl.
+    const { page, errors, kept } = await checkPageBackend(context, server.url, (offers) => (offers ? 'webgpu' : 'webgl'), reference, digits, '', add);
 
     // Digits the robust student keeps and the standard one loses in the batch; attacked alone (another random start),
     // the first of them where the page shows the same is the one shown.
@@ -129,7 +177,7 @@ export async function checkDemo(context: BrowserContext, screenshot = path.join(
       await page.locator('#digits canvas').nth(pick).click();
       // And the button, which queues the same attack again: the verdicts shown are its.
       await page.click('#run');
-      const result = await page.evaluate(() => (window.__ardkitDemo as DemoApi).settled());
+      const result = await page.evaluate(async () => (window.__ardkitDemo as DemoApi).settled());
       if (result === undefined) throw new Error('the page attacked nothing');
       const verdicts = await page.$$eval('.verdict', (els) => els.map((e) => e.textContent ?? ''));
       const [standard, robust] = result.models;
@@ -151,6 +199,11 @@ export async function checkDemo(context: BrowserContext, screenshot = path.join(
     }
     add('no page errors', errors.length === 0, errors.length === 0 ? 'none' : errors.join('; '));
     await page.close();
+
+    // The same page forced onto webgl: both GPU backends of the page are checked.
+    const forced = await checkPageBackend(context, `${server.url}?backend=webgl`, () => 'webgl', reference, digits, '?backend=webgl: ', add);
+    add('?backend=webgl: no page errors', forced.errors.length === 0, forced.errors.length === 0 ? 'none' : forced.errors.join('; '));
+    await forced.page.close();
   } catch (e) {
     add('the demo check ran', false, e instanceof Error ? e.message : String(e));
   } finally {
