@@ -10,6 +10,7 @@ import type { Model } from 'ardkit/core';
 import { pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
 import { smallCnn } from 'ardkit/models';
+import { mnistCnn } from '../examples/common.js';
 
 export const NETWORKS = ['smallCnn', 'teacher', 'student'] as const;
 export type NetworkName = (typeof NETWORKS)[number];
@@ -21,28 +22,11 @@ export const NETWORK_DESCRIPTIONS: Record<NetworkName, string> = {
   student: "the main example's student: cnn([8, 16], 0) (3×3 same conv + 2×2 pool blocks, 10)"
 };
 
-const he = (seed: number): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed });
-
-/** examples/robust-distillation.ts's `cnn()`: 3×3 conv blocks (ReLU, 2×2 max-pool), an optional dense layer, logits. */
-export function exampleCnn(filters: readonly number[], dense: number, seed: number): tfl.Sequential {
-  const layers: tfl.layers.Layer[] = [];
-  filters.forEach((f, i) => {
-    layers.push(
-      tfl.layers.conv2d({ ...(i === 0 ? { inputShape: [28, 28, 1] } : {}), filters: f, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: he(seed * 100 + i) }),
-      tfl.layers.maxPooling2d({ poolSize: 2 })
-    );
-  });
-  layers.push(tfl.layers.flatten());
-  if (dense > 0) layers.push(tfl.layers.dense({ units: dense, activation: 'relu', kernelInitializer: he(seed * 100 + 50) }));
-  layers.push(tfl.layers.dense({ units: 10, kernelInitializer: he(seed * 100 + 99) }));
-  return tfl.sequential({ layers });
-}
-
 /** Builds one of {@link NETWORKS} on the current backend (weights seeded: the same on every backend). */
 export function buildNetwork(name: NetworkName): tfl.LayersModel {
   if (name === 'smallCnn') return smallCnn({ seed: 0 });
-  if (name === 'teacher') return exampleCnn([16, 32], 128, 1);
-  return exampleCnn([8, 16], 0, 3);
+  if (name === 'teacher') return mnistCnn([16, 32], 128, 1);
+  return mnistCnn([8, 16], 0, 3);
 }
 
 export interface AttackSetup {

@@ -85,6 +85,27 @@ export async function adversarialGrid(model: Model, x: tf.Tensor, y: tf.Tensor1D
   return adversarialGridPng(samples, eps);
 }
 
+const he = (seed: number): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed });
+
+/**
+ * The examples' MNIST CNN: 3×3 same-padded conv blocks (ReLU, 2×2 max-pool), an optional dense layer, logits; seeded
+ * He-normal weights (the same on every backend). The main example's teacher is `mnistCnn([16, 32], 128, …)`, its
+ * student `mnistCnn([8, 16], 0, …)`; the benchmark builds the same two.
+ */
+export function mnistCnn(filters: readonly number[], dense: number, seed: number): tfl.Sequential {
+  const layers: tfl.layers.Layer[] = [];
+  filters.forEach((f, i) => {
+    layers.push(
+      tfl.layers.conv2d({ ...(i === 0 ? { inputShape: [28, 28, 1] } : {}), filters: f, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: he(seed * 100 + i) }),
+      tfl.layers.maxPooling2d({ poolSize: 2 })
+    );
+  });
+  layers.push(tfl.layers.flatten());
+  if (dense > 0) layers.push(tfl.layers.dense({ units: dense, activation: 'relu', kernelInitializer: he(seed * 100 + 50) }));
+  layers.push(tfl.layers.dense({ units: 10, kernelInitializer: he(seed * 100 + 99) }));
+  return tfl.sequential({ layers });
+}
+
 /** The logits of a tfjs-layers model as an ardkit Model (inference mode). */
 export function asModel(net: tfl.LayersModel): Model {
   return (x) => net.apply(x, { training: false }) as tf.Tensor2D;

@@ -20,7 +20,7 @@ import { fileSystem } from 'ardkit/io';
 import { adaad, ard, cosine, fit, ltd, mtard, natural, pgdAt, rslad, type FitOptions, type Objective } from 'ardkit/train';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
-import { adversarialGrid, asModel, chooseBackend, progress, saveModel } from './common.js';
+import { adversarialGrid, asModel, chooseBackend, mnistCnn, progress, saveModel } from './common.js';
 import { robustnessCurveSvg, type Curve } from './pictures.js';
 
 const METHODS = ['rslad', 'ard', 'adaad', 'mtard', 'ltd'] as const;
@@ -38,23 +38,6 @@ const opts = parseOptions('Usage: npm run example -- [options]', {
   out: { type: 'string', description: 'folder for the pictures and the saved students', default: 'examples/output' },
   'update-demo': { type: 'boolean', description: 'also copy the standard and robust students into examples/browser/models (the live page\'s committed copies)', default: false }
 });
-
-const he = (seed: number): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed });
-
-/** A CNN: 3×3 conv blocks (ReLU, 2×2 max-pool), an optional dense layer, logits. */
-function cnn(filters: readonly number[], dense: number, seed: number): tfl.Sequential {
-  const layers: tfl.layers.Layer[] = [];
-  filters.forEach((f, i) => {
-    layers.push(
-      tfl.layers.conv2d({ ...(i === 0 ? { inputShape: [28, 28, 1] } : {}), filters: f, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: he(seed * 100 + i) }),
-      tfl.layers.maxPooling2d({ poolSize: 2 })
-    );
-  });
-  layers.push(tfl.layers.flatten());
-  if (dense > 0) layers.push(tfl.layers.dense({ units: dense, activation: 'relu', kernelInitializer: he(seed * 100 + 50) }));
-  layers.push(tfl.layers.dense({ units: 10, kernelInitializer: he(seed * 100 + 99) }));
-  return tfl.sequential({ layers });
-}
 
 const pct = (v: number | undefined): string => `${((v ?? NaN) * 100).toFixed(1)}%`.padStart(7);
 const params = (net: tfl.LayersModel): number => net.countParams();
@@ -86,7 +69,7 @@ async function main(): Promise<void> {
   const attack = { eps, steps: 5 };
   const fitOptions = (label: string, n: number, rate: number): Partial<FitOptions> => ({ epochs: n, batchSize: 128, seed, optimizer: tf.train.adam(rate), ...progress(label, n) });
 
-  const teacherNet = cnn([16, 32], 128, seed + 1);
+  const teacherNet = mnistCnn([16, 32], 128, seed + 1);
   console.log(`teacher: CNN conv16-conv32-dense128 (${String(params(teacherNet))} parameters), PGD-AT, ${String(teacherEpochs)} epochs (cached)`);
   const tTeacher = performance.now();
   await fit(teacherNet, train, pgdAt(attack), {
@@ -102,7 +85,7 @@ async function main(): Promise<void> {
 
   let cleanTeacher: tfl.Sequential | undefined;
   if (method === 'mtard') {
-    cleanTeacher = cnn([16, 32], 128, seed + 2);
+    cleanTeacher = mnistCnn([16, 32], 128, seed + 2);
     await fit(cleanTeacher, train, natural(), { ...fitOptions('clean teacher', teacherEpochs, 0.003), schedule: cosine() });
   }
   const objectives: Record<Method, () => Objective> = {
@@ -115,9 +98,9 @@ async function main(): Promise<void> {
 
   // Three students from the same initialisation: distilled, PGD-AT (the baseline at the same budget), standard.
   const students: Array<{ name: string; dir: string; objective: Objective; net: tfl.Sequential; seconds: number }> = [
-    { name: `student, ${method}`, dir: 'robust-student', objective: objectives[method](), net: cnn([8, 16], 0, seed + 3), seconds: 0 },
-    { name: 'student, PGD-AT', dir: 'pgdat-student', objective: pgdAt(attack), net: cnn([8, 16], 0, seed + 3), seconds: 0 },
-    { name: 'student, standard', dir: 'standard-student', objective: natural(), net: cnn([8, 16], 0, seed + 3), seconds: 0 }
+    { name: `student, ${method}`, dir: 'robust-student', objective: objectives[method](), net: mnistCnn([8, 16], 0, seed + 3), seconds: 0 },
+    { name: 'student, PGD-AT', dir: 'pgdat-student', objective: pgdAt(attack), net: mnistCnn([8, 16], 0, seed + 3), seconds: 0 },
+    { name: 'student, standard', dir: 'standard-student', objective: natural(), net: mnistCnn([8, 16], 0, seed + 3), seconds: 0 }
   ];
   const studentParams = params(students[0]?.net ?? teacherNet);
   console.log(`students: CNN conv8-conv16 (${String(studentParams)} parameters, ${(params(teacherNet) / studentParams).toFixed(0)}× smaller), ${String(epochs)} epochs each`);

@@ -187,6 +187,16 @@ export function inheritChecks(derived: tf.Tensor, source: tf.Tensor): void {
 }
 
 /**
+ * `tf.slice(t, start, size)` along the batch axis, which satisfies every value check `t` passed (see
+ * {@link inheritChecks}): the attacks run on a batch of checked data read nothing back. Internal.
+ */
+export function checkedSlice<T extends tf.Tensor>(t: T, start: number, size: number): T {
+  const part = tf.slice<tf.Rank, T>(t, start, size);
+  inheritChecks(part, t);
+  return part;
+}
+
+/**
  * Records facts about `t` that its caller verifies itself, on the device, before anything computed from `t` is
  * used (fit's checks of batches that arrive from an iterable, read back with the step's loss), so that the value
  * checks of the attacks it runs read nothing back. Internal.

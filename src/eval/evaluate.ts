@@ -11,7 +11,7 @@ import {
   checkLabels,
   checkLabelsAsync,
   checkLogits,
-  inheritChecks,
+  checkedSlice,
   optionKeys
 } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
@@ -188,11 +188,9 @@ export async function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.T
 
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    const xb = tf.slice(input, start, size);
-    const yb = tf.slice(y, start, size);
     // What was checked of the whole set holds for its batches: the attacks' own checks read nothing back.
-    inheritChecks(xb, input);
-    inheritChecks(yb, y);
+    const xb = checkedSlice(input, start, size);
+    const yb = checkedSlice(y, start, size);
     try {
       if (sequential) await runBatchSequentially(xb, yb, start);
       else await runBatchIndependently(xb, yb, start, size);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
-import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits, inheritChecks } from '../core/validate.js';
+import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits, checkedSlice } from '../core/validate.js';
 import { isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
 
@@ -115,11 +115,9 @@ export async function transferability(
 
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    const xb = tf.slice(input, start, size);
-    const yb = tf.slice(y, start, size);
-    // What was checked of the whole set holds for its batches: the attack's own checks read nothing back.
-    inheritChecks(xb, input);
-    inheritChecks(yb, y);
+    // What was checked of the whole set holds for its batches: the attacks' own checks read nothing back.
+    const xb = checkedSlice(input, start, size);
+    const yb = checkedSlice(y, start, size);
     let all: Float32Array;
     try {
       all = await batchMasks(xb, yb, size);
