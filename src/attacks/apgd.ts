@@ -478,16 +478,36 @@ function targetClass(logits: readonly number[], classes: number, point: number, 
  * const xDlr = apgd(model, x, y, { eps: 0.5, norm: 'l2', loss: 'dlr', restarts: 5, seed: 0 });
  */
 export function apgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<ApgdOptions>): tf.Tensor {
-  return apgdValue('apgd', options).run(model, x, y, undefined);
+  const fn = 'apgd';
+  const config = resolveApgdAttack(fn, options);
+  return runApgdAttack(fn, model, x, y, config, config.seed);
 }
 
-/** Checks APGD's options once (errors naming `fn`); the runner then takes inputs and a seed. */
-function apgdValue(fn: string, options: Readonly<ApgdOptions>): { cfg: ApgdConfig; run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => tf.Tensor } {
+/**
+ * An APGD variant resolved once: the shared settings, the per-example loss, the fewest classes it needs and its rounds
+ * (one untargeted round, or one per target class). {@link runApgdAttack} runs it without checking options again.
+ */
+interface ApgdAttackConfig extends ApgdConfig {
+  readonly loss: RunLoss;
+  readonly minClasses: number;
+  readonly rounds: (classes: number) => Round[];
+}
+
+/** Checks {@link apgd}'s options once (errors naming `fn`) and fills in the defaults. */
+function resolveApgdAttack(fn: string, options: Readonly<ApgdOptions>): ApgdAttackConfig {
   const cfg = resolveApgd(fn, options);
   checkKnownKeys(fn, options, APGD_KEYS);
   const lossName = options.loss === undefined ? 'ce' : checkOneOf(fn, 'loss', options.loss, APGD_LOSSES);
   const loss: RunLoss = lossName === 'ce' ? (z, labels) => crossEntropyPerExample(z, labels) : (z, labels) => dlrPerExample(z, labels);
-  return { cfg, run: (model, x, y, seed) => runApgd(fn, model, x, y, seed === undefined ? cfg : { ...cfg, seed }, loss, lossName === 'dlr' ? 3 : 2, () => [{}]) };
+  return { ...cfg, loss, minClasses: lossName === 'dlr' ? 3 : 2, rounds: () => [{}] };
+}
+
+/**
+ * Runs a resolved APGD variant on one call's inputs (checked here), never checking options. `seed` is this call's
+ * seed; it replaces `config.seed`.
+ */
+function runApgdAttack(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, config: ApgdAttackConfig, seed: number | undefined): tf.Tensor {
+  return runApgd(fn, model, x, y, seed === config.seed ? config : { ...config, seed }, config.loss, config.minClasses, config.rounds);
 }
 
 const APGD_KEYS = optionKeys<ApgdOptions>()(...BASE_KEYS, 'loss');
@@ -513,21 +533,24 @@ const APGD_TARGETED_KEYS = optionKeys<ApgdTargetedOptions>()(...BASE_KEYS, 'targ
  * const xAdv = apgdTargeted(model, x, y, { eps: 0.3, targetClasses: 9, seed: 0 });
  */
 export function apgdTargeted(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<ApgdTargetedOptions>): tf.Tensor {
-  return apgdTargetedValue('apgdTargeted', options).run(model, x, y, undefined);
+  const fn = 'apgdTargeted';
+  const config = resolveApgdTargeted(fn, options);
+  return runApgdAttack(fn, model, x, y, config, config.seed);
 }
 
-function apgdTargetedValue(fn: string, options: Readonly<ApgdTargetedOptions>): { cfg: ApgdConfig; run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => tf.Tensor } {
+/** Checks {@link apgdTargeted}'s options once (errors naming `fn`) and fills in the defaults. */
+function resolveApgdTargeted(fn: string, options: Readonly<ApgdTargetedOptions>): ApgdAttackConfig {
   const cfg = resolveApgd(fn, options);
   checkKnownKeys(fn, options, APGD_TARGETED_KEYS);
   const targetClasses = options.targetClasses === undefined ? 9 : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
   const loss: RunLoss = (z, labels, targets) => targetedDlrPerExample(z, labels, targets ?? labels);
   const rounds = (classes: number): Round[] => Array.from({ length: Math.min(targetClasses, classes - 1) }, (_, i) => ({ targetRank: i + 1 }));
-  return { cfg, run: (model, x, y, seed) => runApgd(fn, model, x, y, seed === undefined ? cfg : { ...cfg, seed }, loss, 4, rounds) };
+  return { ...cfg, loss, minClasses: 4, rounds };
 }
 
 /**
- * {@link apgd} as an attack value (see `pgdAttack`): APGD-CE or APGD-DLR configured once, errors of its calls naming
- * `apgdAttack`; a call's seed overrides `options.seed`.
+ * {@link apgd} as an attack value (see `pgdAttack`): APGD-CE or APGD-DLR configured, and its options checked, once, when
+ * made; errors of its calls name `apgdAttack`; a call's seed overrides `options.seed`.
  *
  * @param options - see {@link ApgdOptions}; `eps` is required.
  * @returns an {@link AttackValue}.
@@ -541,8 +564,10 @@ export function apgdAttack(options: Readonly<ApgdOptions>): AttackValue {
 
 /** {@link apgdAttack} whose errors name `as`: the function the user called (e.g. `autoAttack`). Internal. */
 export function apgdAttackAs(as: string, options: Readonly<ApgdOptions>): AttackValue {
-  const { cfg, run } = apgdValue(as, options);
-  return attackValue(as, { eps: cfg.eps, norm: cfg.norm, bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => ({ xAdv: run(model, x, y, seed) }));
+  const config = resolveApgdAttack(as, options);
+  return attackValue(as, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+    xAdv: runApgdAttack(as, model, x, y, config, seed)
+  }));
 }
 
 /**
@@ -560,6 +585,8 @@ export function apgdTargetedAttack(options: Readonly<ApgdTargetedOptions>): Atta
 
 /** {@link apgdTargetedAttack} whose errors name `as`. Internal. */
 export function apgdTargetedAttackAs(as: string, options: Readonly<ApgdTargetedOptions>): AttackValue {
-  const { cfg, run } = apgdTargetedValue(as, options);
-  return attackValue(as, { eps: cfg.eps, norm: cfg.norm, bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => ({ xAdv: run(model, x, y, seed) }));
+  const config = resolveApgdTargeted(as, options);
+  return attackValue(as, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+    xAdv: runApgdAttack(as, model, x, y, config, seed)
+  }));
 }

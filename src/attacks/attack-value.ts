@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import type { Bounds } from '../core/validate.js';
 import type { Norm } from './norms.js';
+import { checkSeed } from './options.js';
 import type { Attack, AttackCall } from './types.js';
 
 /** The threat model an attack value respects: `‖x' − x‖ ≤ eps` in `norm`, `x'` inside `bounds`. */
@@ -44,7 +45,8 @@ export interface AttackValue extends Attack {
 
 /**
  * Wraps a validated attack as an {@link AttackValue}. `run` gets the seed of the call (the call's own, else the
- * factory's), and is only ever called with options that were checked when the value was made.
+ * factory's): it runs a configuration resolved once, when the value was made, and never checks options again. The
+ * call's own seed is an input of the call: it is checked here, per call (a finite number), with errors naming `name`.
  */
 export function attackValue(
   name: string,
@@ -52,7 +54,7 @@ export function attackValue(
   seed: number | undefined,
   run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => AttackOutput
 ): AttackValue {
-  const detailed = (model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): AttackOutput => run(model, x, y, call?.seed ?? seed);
+  const detailed = (model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): AttackOutput => run(model, x, y, checkSeed(name, call?.seed) ?? seed);
   const attack = (model: Model, x: tf.Tensor, y: tf.Tensor1D, call?: AttackCall): tf.Tensor => {
     const out = detailed(model, x, y, call);
     tf.dispose([out.queries, out.success].filter((t): t is tf.Tensor1D => t !== undefined));
@@ -72,11 +74,4 @@ export function attackValue(
  */
 export function isAttackValue(attack: unknown): attack is AttackValue {
   return typeof attack === 'function' && typeof (attack as Partial<AttackValue>).attackName === 'string' && typeof (attack as Partial<AttackValue>).threat === 'object';
-}
-
-/** `options` with `seed` set (or removed when undefined), for an attack function's options. */
-export function withSeed<T extends { readonly seed?: number }>(options: T, seed: number | undefined): T {
-  const rest: Record<string, unknown> = { ...options };
-  delete rest.seed;
-  return (seed === undefined ? rest : { ...rest, seed }) as T;
 }

@@ -2,8 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
-import { attackValue, withSeed, type AttackValue } from './attack-value.js';
-import { resolveObjective, resolveTargeted, runLossAttack } from './runner.js';
+import { attackValue, type AttackValue } from './attack-value.js';
+import { resolveObjective, resolveTargeted, runLossAttack, type LossAttackConfig } from './runner.js';
 
 /** Options of {@link cw}. */
 export interface CwOptions extends PerturbationOptions {
@@ -29,17 +29,28 @@ export interface CwOptions extends PerturbationOptions {
  */
 export function cw(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwOptions>): tf.Tensor {
   const fn = 'cw';
-  checkKnownKeys(fn, options, CW_KEYS);
-  const kappa = options.kappa === undefined ? 0 : checkFinite(fn, 'kappa', options.kappa);
-  const objective = resolveObjective(fn, 'cw', resolveTargeted(fn, options.targeted), kappa);
-  return runLossAttack(fn, model, x, y, options, { randomStart: 'uniform', steps: 10 }, objective);
+  const config = resolveCw(fn, options);
+  return runLossAttack(fn, model, x, y, config, config.seed);
 }
 
 const CW_KEYS = optionKeys<CwOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted');
 
 /**
- * {@link cw} as an attack value (see `pgdAttack`): options checked once, errors of its calls name `cwAttack`; a
- * call's seed overrides `options.seed`.
+ * Checks {@link cw}'s options once, with errors naming `fn`, and fills in the defaults: the configuration
+ * `runLossAttack` runs without checking options again. Internal.
+ *
+ * @throws RangeError/TypeError for invalid options, as {@link cw}.
+ */
+export function resolveCw(fn: string, options: Readonly<CwOptions>): LossAttackConfig {
+  checkKnownKeys(fn, options, CW_KEYS);
+  const kappa = options.kappa === undefined ? 0 : checkFinite(fn, 'kappa', options.kappa);
+  const objective = resolveObjective(fn, 'cw', resolveTargeted(fn, options.targeted), kappa);
+  return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective };
+}
+
+/**
+ * {@link cw} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * `cwAttack`; a call's seed overrides `options.seed`.
  *
  * @param options - see {@link CwOptions}; `eps` is required.
  * @returns an {@link AttackValue}.
@@ -49,11 +60,8 @@ const CW_KEYS = optionKeys<CwOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted
  */
 export function cwAttack(options: Readonly<CwOptions>): AttackValue {
   const fn = 'cwAttack';
-  checkKnownKeys(fn, options, CW_KEYS);
-  const kappa = options.kappa === undefined ? 0 : checkFinite(fn, 'kappa', options.kappa);
-  const objective = resolveObjective(fn, 'cw', resolveTargeted(fn, options.targeted), kappa);
-  const r = resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 });
-  return attackValue(fn, { eps: r.eps, norm: r.norm, bounds: r.bounds }, r.seed, (model, x, y, seed) => ({
-    xAdv: runLossAttack(fn, model, x, y, withSeed(options, seed), { randomStart: 'uniform', steps: 10 }, objective)
+  const config = resolveCw(fn, options);
+  return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+    xAdv: runLossAttack(fn, model, x, y, config, seed)
   }));
 }

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import type { Bounds } from '../core/validate.js';
-import { resolveObjective, resolveTargeted, runLossAttack } from './runner.js';
+import { resolveObjective, resolveTargeted, runLossAttack, type LossAttackConfig } from './runner.js';
 import type { AttackLoss } from './types.js';
 import { resolvePerturbation, type PerturbationOptions } from './options.js';
 import { attackValue, type AttackValue } from './attack-value.js';
@@ -35,9 +35,7 @@ export interface FgsmOptions {
  */
 export function fgsm(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<FgsmOptions>): tf.Tensor {
   const fn = 'fgsm';
-  checkKnownKeys(fn, options, FGSM_KEYS);
-  const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
-  return runLossAttack(fn, model, x, y, asPgd(options), { randomStart: 'none', steps: 1 }, objective);
+  return runLossAttack(fn, model, x, y, resolveFgsm(fn, options), undefined);
 }
 
 const FGSM_KEYS = optionKeys<FgsmOptions>()('eps', 'loss', 'targeted', 'bounds');
@@ -55,7 +53,20 @@ function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {
 }
 
 /**
- * {@link fgsm} as an attack value (see `pgdAttack`): options checked once, errors of its calls name `fgsmAttack`.
+ * Checks {@link fgsm}'s options once, with errors naming `fn`: the configuration of one PGD step of size ε from `x`,
+ * which `runLossAttack` runs without checking options again. Internal.
+ *
+ * @throws RangeError/TypeError for invalid options, as {@link fgsm}.
+ */
+export function resolveFgsm(fn: string, options: Readonly<FgsmOptions>): LossAttackConfig {
+  checkKnownKeys(fn, options, FGSM_KEYS);
+  const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
+  return { ...resolvePerturbation(fn, asPgd(options), { randomStart: 'none', steps: 1 }), objective };
+}
+
+/**
+ * {@link fgsm} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * `fgsmAttack`. FGSM draws nothing at random, so a call's seed is checked but changes nothing.
  *
  * @param options - see {@link FgsmOptions}; `eps` is required.
  * @returns an {@link AttackValue} (L∞, the given bounds).
@@ -65,10 +76,8 @@ function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {
  */
 export function fgsmAttack(options: Readonly<FgsmOptions>): AttackValue {
   const fn = 'fgsmAttack';
-  checkKnownKeys(fn, options, FGSM_KEYS);
-  const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
-  const r = resolvePerturbation(fn, asPgd(options), { randomStart: 'none', steps: 1 });
-  return attackValue(fn, { eps: r.eps, norm: 'linf', bounds: r.bounds }, undefined, (model, x, y) => ({
-    xAdv: runLossAttack(fn, model, x, y, asPgd(options), { randomStart: 'none', steps: 1 }, objective)
+  const config = resolveFgsm(fn, options);
+  return attackValue(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, undefined, (model, x, y) => ({
+    xAdv: runLossAttack(fn, model, x, y, config, undefined)
   }));
 }

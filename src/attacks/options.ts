@@ -72,13 +72,23 @@ export function resolveThreat(fn: string, options: Readonly<ThreatOptions>, what
   const eps = checkNonNegative(fn, 'eps', options.eps);
   const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
   const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
-  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) {
-    rangeError(fn, 'seed', 'be a finite number', options.seed);
-  }
-  return { eps, norm, bounds, seed: options.seed };
+  return { eps, norm, bounds, seed: checkSeed(fn, options.seed) };
 }
 
-/** Validates perturbation options and fills in defaults; throws before any tensor exists. */
+/**
+ * Checks an optional seed (a finite number, or undefined) with errors naming `fn`: the seed of the options, or the
+ * seed of one call of an attack value (an input of the call, checked per call like the tensors; it costs no readback).
+ */
+export function checkSeed(fn: string, seed: unknown): number | undefined {
+  if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) rangeError(fn, 'seed', 'be a finite number', seed);
+  return seed;
+}
+
+/**
+ * Validates perturbation options and fills in defaults; throws before any tensor exists. The public functions and
+ * factories call it once, at their boundary; the runners (`ascend`, `runLossAttack`, …) take its result and never
+ * check options again.
+ */
 export function resolvePerturbation(
   fn: string,
   options: Readonly<PerturbationOptions>,

@@ -3,8 +3,8 @@ import type { Model } from '../core/model.js';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
 import type { AttackLoss } from './types.js';
-import { attackValue, withSeed, type AttackValue } from './attack-value.js';
-import { resolveObjective, resolveTargeted, runLossAttack } from './runner.js';
+import { attackValue, type AttackValue } from './attack-value.js';
+import { resolveObjective, resolveTargeted, runLossAttack, type LossAttackConfig } from './runner.js';
 
 /** Options of {@link pgd}. */
 export interface PgdOptions extends PerturbationOptions {
@@ -45,15 +45,28 @@ export const PGD_KEYS = optionKeys<PgdOptions>()(...PERTURBATION_KEYS, 'loss', '
  */
 export function pgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<PgdOptions>): tf.Tensor {
   const fn = 'pgd';
+  const config = resolvePgd(fn, options);
+  return runLossAttack(fn, model, x, y, config, config.seed);
+}
+
+/**
+ * Checks {@link pgd}'s options once, with errors naming `fn` (the function the user called), and fills in the defaults
+ * (10 steps, α = 2.5ε/steps, uniform start, CE loss): the configuration `runLossAttack` runs, call after call, without
+ * checking options again. Internal.
+ *
+ * @throws RangeError/TypeError for invalid options, as {@link pgd}.
+ */
+export function resolvePgd(fn: string, options: Readonly<PgdOptions>): LossAttackConfig {
   checkKnownKeys(fn, options, PGD_KEYS);
   const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
-  return runLossAttack(fn, model, x, y, options, { randomStart: 'uniform', steps: 10 }, objective);
+  return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective };
 }
 
 /**
  * {@link pgd} as an attack value: configured once, called anywhere an `Attack` goes (`evaluate`, `worstCase`,
- * `robustnessCurve`, `transferability`, an objective's `attack`). Options are checked here, and errors of its calls
- * name `pgdAttack`. A call's `seed` (fit gives one per batch) overrides `options.seed`.
+ * `robustnessCurve`, `transferability`, an objective's `attack`). Options are checked here, once (its calls check only
+ * their inputs), and errors of its calls name `pgdAttack`. A call's `seed` (fit gives one per batch) overrides
+ * `options.seed`.
  *
  * @param options - see {@link PgdOptions}; `eps` is required.
  * @returns an {@link AttackValue} with the threat model `{ eps, norm, bounds }`.
@@ -65,10 +78,8 @@ export function pgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonl
  */
 export function pgdAttack(options: Readonly<PgdOptions>): AttackValue {
   const fn = 'pgdAttack';
-  checkKnownKeys(fn, options, PGD_KEYS);
-  const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
-  const r = resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 });
-  return attackValue(fn, { eps: r.eps, norm: r.norm, bounds: r.bounds }, r.seed, (model, x, y, seed) => ({
-    xAdv: runLossAttack(fn, model, x, y, withSeed(options, seed), { randomStart: 'uniform', steps: 10 }, objective)
+  const config = resolvePgd(fn, options);
+  return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+    xAdv: runLossAttack(fn, model, x, y, config, seed)
   }));
 }

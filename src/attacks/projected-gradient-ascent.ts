@@ -36,11 +36,30 @@ export function projectedGradientAscent(
 ): tf.Tensor {
   const fn = 'projectedGradientAscent';
   checkFunction(fn, 'objective', objective);
-  const r = resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 });
+  const config = resolveAscent(fn, options);
+  return runAscent(fn, objective, x, config, config.seed);
+}
+
+/**
+ * Checks {@link projectedGradientAscent}'s options once, with errors naming `fn`, and fills in the defaults (10 steps,
+ * α = 2.5ε/steps, uniform start): the configuration {@link runAscent} runs without checking options again. Internal.
+ *
+ * @throws RangeError/TypeError for invalid options, as {@link projectedGradientAscent}.
+ */
+export function resolveAscent(fn: string, options: Readonly<PerturbationOptions>): ResolvedPerturbation {
+  const config = resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 });
   checkKnownKeys(fn, options, PERTURBATION_KEYS);
+  return config;
+}
+
+/**
+ * {@link projectedGradientAscent} with a resolved configuration: checks `x` (an input inside the bounds), never the
+ * options. `seed` is this call's seed; it replaces `config.seed`. Internal.
+ */
+export function runAscent(fn: string, objective: InputObjective, x: tf.Tensor, config: ResolvedPerturbation, seed: number | undefined): tf.Tensor {
   checkInput(fn, 'x', x);
-  checkInBounds(fn, 'x', x, r.bounds);
-  return ascend(fn, objective, x, r, 'objective');
+  checkInBounds(fn, 'x', x, config.bounds);
+  return ascend(fn, objective, x, seed === config.seed ? config : { ...config, seed }, 'objective');
 }
 
 /** Checks that an objective returned per-example values `[B]`. */
@@ -51,8 +70,8 @@ function checkPerExample(fn: string, arg: string, value: tf.Tensor, batch: numbe
 }
 
 /**
- * The projected-gradient loop on validated inputs. Every intermediate is released each step;
- * on an error the partial result is disposed before rethrowing.
+ * The projected-gradient loop on validated inputs and a resolved configuration (it checks no option). Every
+ * intermediate is released each step; on an error the partial result is disposed before rethrowing.
  */
 export function ascend(
   fn: string,

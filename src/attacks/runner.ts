@@ -8,7 +8,7 @@ import { checkBoolean, checkFunction, checkInBounds, checkInput, checkLabels, ch
 import { rangeError } from '../core/errors.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { cwMarginPerExample, cwTargetedPerExample } from '../losses/cw-margin.js';
-import { resolvePerturbation, type PerturbationOptions, type RandomStart } from './options.js';
+import type { ResolvedPerturbation } from './options.js';
 import { ascend } from './projected-gradient-ascent.js';
 import type { LossFn } from './types.js';
 
@@ -50,24 +50,27 @@ export function checkAttackInputs(
 }
 
 /**
- * Runs a projected-gradient attack of `model` with a loss of (logits, labels), shared by pgd, fgsm and cw.
- * Internal; the public attacks validate and resolve their options first.
+ * The resolved configuration of an attack on a loss of the logits (pgd, fgsm, cw): the perturbation settings with
+ * every default filled in, and the per-example objective the ascent maximises. Made once by `resolvePgd`,
+ * `resolveFgsm` or `resolveCw` at the public boundary; {@link runLossAttack} takes it as it is. Internal.
  */
-export function runLossAttack(
-  fn: string,
-  model: Model,
-  x: unknown,
-  y: unknown,
-  options: Readonly<PerturbationOptions>,
-  defaults: { randomStart: RandomStart; steps: number },
-  objectiveOfLogits: LossFn
-): tf.Tensor {
-  const r = resolvePerturbation(fn, options, defaults);
-  const inputs = checkAttackInputs(fn, model, x, y, r.bounds);
+export interface LossAttackConfig extends ResolvedPerturbation {
+  /** The per-example objective of the logits and labels, from {@link resolveObjective}. */
+  readonly objective: LossFn;
+}
+
+/**
+ * Runs a projected-gradient attack of `model` with a resolved {@link LossAttackConfig}, shared by pgd, fgsm and cw
+ * and their attack values. It checks the call's inputs (model, `x` inside the bounds, labels, the model's logits) but
+ * never the options: those were resolved once by the caller. `seed` is this call's seed (the function forms pass
+ * `options.seed`, the attack values the call's seed or their own); it replaces `config.seed`. Internal.
+ */
+export function runLossAttack(fn: string, model: Model, x: unknown, y: unknown, config: LossAttackConfig, seed: number | undefined): tf.Tensor {
+  const inputs = checkAttackInputs(fn, model, x, y, config.bounds);
   const batch = inputs.x.shape[0] ?? 0;
   const objective = (xa: tf.Tensor): tf.Tensor => {
     const logits = checkLogits(fn, model(xa), batch, inputs.maxLabel, inputs.y);
-    return objectiveOfLogits(logits, inputs.y);
+    return config.objective(logits, inputs.y);
   };
-  return ascend(fn, objective, inputs.x, r);
+  return ascend(fn, objective, inputs.x, seed === config.seed ? config : { ...config, seed });
 }

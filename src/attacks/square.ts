@@ -123,11 +123,13 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  */
 export function square(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SquareOptions>): SquareResult {
   const fn = 'square';
-  return runSquare(fn, model, x, y, resolveSquare(fn, options));
+  const config = resolveSquare(fn, options);
+  return runSquare(fn, model, x, y, config, config.seed);
 }
 
 const SQUARE_KEYS = optionKeys<SquareOptions>()('eps', 'queries', 'pInit', 'bounds', 'seed');
 
+/** {@link SquareOptions} checked once, with the defaults filled in: what {@link runSquare} runs. */
 interface SquareConfig {
   readonly eps: number;
   readonly budget: number;
@@ -136,6 +138,7 @@ interface SquareConfig {
   readonly seed: number | undefined;
 }
 
+/** Checks {@link square}'s options once (errors naming `fn`) and fills in the defaults. */
 function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, SQUARE_KEYS);
@@ -147,7 +150,7 @@ function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConf
 }
 
 /**
- * {@link square} as an attack value (see `pgdAttack`): options checked once, errors of its calls name
+ * {@link square} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
  * `squareAttack`; a call's seed overrides `options.seed`. {@link AttackValue.detailed} also returns the queries spent
  * and the success per point, as tensors the caller disposes; a plain call returns `x'` alone (and releases them).
  *
@@ -167,7 +170,7 @@ export function squareAttack(options: Readonly<SquareOptions>): AttackValue {
 /** {@link squareAttack} whose errors name `as`. Internal. */
 export function squareAttackAs(as: string, options: Readonly<SquareOptions>): AttackValue {
   const cfg = resolveSquare(as, options);
-  return attackValue(as, { eps: cfg.eps, norm: 'linf', bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => runSquare(as, model, x, y, { ...cfg, seed }));
+  return attackValue(as, { eps: cfg.eps, norm: 'linf', bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => runSquare(as, model, x, y, cfg, seed));
 }
 
 /**
@@ -289,7 +292,8 @@ function proposeSquares(
 type SquareSlot = 'plus' | 'minus' | 'best' | 'loss' | 'queries' | 'success';
 
 /**
- * Square Attack on validated options. Every iteration runs on the device: the host draws the window offsets and signs
+ * Square Attack on a resolved configuration: it checks the call's inputs, never the options; `seed` is this call's
+ * seed (it replaces `cfg.seed`). Every iteration runs on the device: the host draws the window offsets and signs
  * (no data dependency) and uploads them; proposals, the model query, the acceptance (the margin improved and the
  * point is not fooled yet) and the query counts are tensors. Where synchronous readback is cheap
  * (`checksReadAtOnce()`: cpu, wasm, tensorflow) the success mask is read once per query, so that the model is queried
@@ -297,13 +301,13 @@ type SquareSlot = 'plus' | 'minus' | 'best' | 'loss' | 'queries' | 'success';
  * nothing is read back, the model sees the whole batch every iteration, and the budget is always run out. The draws,
  * and so the results, are the same either way.
  */
-function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig): SquareResult {
+function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig, seed: number | undefined): SquareResult {
   const { budget, pInit, eps } = cfg;
   const [lo, hi] = cfg.bounds;
   const inputs = checkAttackInputs(fn, model, x, y, [lo, hi]);
   const batch = inputs.x.shape[0] ?? 0;
   const g = geometry(inputs.x.shape);
-  const rng = createRandom(cfg.seed);
+  const rng = createRandom(seed);
   const onHost = checksReadAtOnce();
   /** Host path only: the labels, read once. */
   const labels = onHost ? inputs.y.dataSync() : undefined;

@@ -24,19 +24,35 @@ export type TradesAttackOptions = PerturbationOptions;
  */
 export function tradesAttack(model: Model, x: tf.Tensor, options: Readonly<TradesAttackOptions>): tf.Tensor {
   const fn = 'tradesAttack';
-  const r = resolvePerturbation(fn, options, { randomStart: 'normal', steps: 10 });
-  checkKnownKeys(fn, options, PERTURBATION_KEYS);
-  return runTradesAttack(fn, model, x, r);
+  const config = resolveTradesAttack(fn, options);
+  return runTradesAttack(fn, model, x, config, config.seed);
 }
 
-function runTradesAttack(fn: string, model: Model, x: tf.Tensor, r: ResolvedPerturbation): tf.Tensor {
+/**
+ * Checks {@link tradesAttack}'s options once, with errors naming `fn`, and fills in the defaults (10 steps,
+ * α = 2.5ε/steps, `'normal'` start): the configuration {@link runTradesAttack} runs without checking options again.
+ * Internal.
+ *
+ * @throws RangeError/TypeError for invalid options, as {@link tradesAttack}.
+ */
+export function resolveTradesAttack(fn: string, options: Readonly<TradesAttackOptions>): ResolvedPerturbation {
+  const config = resolvePerturbation(fn, options, { randomStart: 'normal', steps: 10 });
+  checkKnownKeys(fn, options, PERTURBATION_KEYS);
+  return config;
+}
+
+/**
+ * The TRADES-KL attack with a resolved configuration: checks the call's inputs (model, `x` inside the bounds, the
+ * model's logits), never the options. `seed` is this call's seed; it replaces `config.seed`. Internal.
+ */
+export function runTradesAttack(fn: string, model: Model, x: tf.Tensor, config: ResolvedPerturbation, seed: number | undefined): tf.Tensor {
   checkFunction(fn, 'model', model);
   const input = checkInput(fn, 'x', x);
-  checkInBounds(fn, 'x', input, r.bounds);
+  checkInBounds(fn, 'x', input, config.bounds);
   const batch = input.shape[0] ?? 0;
   const clean = tf.tidy(() => checkLogits(fn, model(input), batch));
   try {
-    return ascend(fn, (xa) => klFromLogits(clean, checkLogits(fn, model(xa), batch)), input, r);
+    return ascend(fn, (xa) => klFromLogits(clean, checkLogits(fn, model(xa), batch)), input, seed === config.seed ? config : { ...config, seed });
   } finally {
     clean.dispose();
   }
@@ -44,7 +60,7 @@ function runTradesAttack(fn: string, model: Model, x: tf.Tensor, r: ResolvedPert
 
 /**
  * {@link tradesAttack} as an attack value: the TRADES inner maximisation of `KL(σ(f(x)) ‖ σ(f(x')))`, which needs no
- * labels (the `y` of a call is ignored). Options are checked once; errors of its calls name `tradesKlAttack`; a
+ * labels (the `y` of a call is ignored). Options are checked once, when made; errors of its calls name `tradesKlAttack`; a
  * call's seed overrides `options.seed`.
  *
  * @param options - see {@link TradesAttackOptions}; `eps` is required.
@@ -55,9 +71,8 @@ function runTradesAttack(fn: string, model: Model, x: tf.Tensor, r: ResolvedPert
  */
 export function tradesKlAttack(options: Readonly<TradesAttackOptions>): AttackValue {
   const fn = 'tradesKlAttack';
-  const r = resolvePerturbation(fn, options, { randomStart: 'normal', steps: 10 });
-  checkKnownKeys(fn, options, PERTURBATION_KEYS);
-  return attackValue(fn, { eps: r.eps, norm: r.norm, bounds: r.bounds }, r.seed, (model, x, _y, seed) => ({
-    xAdv: runTradesAttack(fn, model, x, { ...r, seed })
+  const config = resolveTradesAttack(fn, options);
+  return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, _y, seed) => ({
+    xAdv: runTradesAttack(fn, model, x, config, seed)
   }));
 }

@@ -1,11 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { projectedGradientAscent } from '../../attacks/projected-gradient-ascent.js';
 import { klFromLogits } from '../../losses/kl-divergence.js';
 import { adaadLoss } from '../../losses/adaad.js';
 import { checkKlReduction } from '../../losses/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownAscent, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link adaad}. */
 export interface AdaadObjectiveOptions extends AttackSettings {
@@ -43,6 +42,7 @@ export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
   const fn = 'adaad';
   const attack = checkObjectiveOptions(fn, options, ['teacher', 'alpha', 'klReduction'], { randomStart: 'normal', steps: 10 });
   const custom = userAttack(fn, options, attack);
+  const own = ownAscent(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const alpha = options.alpha ?? 1;
   const klReduction = checkKlReduction(fn, options.klReduction);
@@ -53,7 +53,7 @@ export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
     prepare: (x, y, ctx) => {
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => projectedGradientAscent((xa) => klFromLogits(teacher(xa), ctx.studentModel(xa)), x, { ...attack, seed }));
+      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own((xa) => klFromLogits(teacher(xa), ctx.studentModel(xa)), x, seed));
       return alpha < 1 ? { xAdv, teacherAdv: teacher(xAdv), teacherClean: teacher(x) } : { xAdv, teacherAdv: teacher(xAdv) };
     },
     loss: (p, x, _y, ctx) => {

@@ -1,12 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
 import { ardLoss } from '../../losses/ard.js';
 import { checkKlReduction } from '../../losses/validate.js';
 import type { Model } from '../../core/model.js';
 import { checkOneOf, checkPositive } from '../../core/validate.js';
 import { asTeacher, type Student, type TeacherLike } from '../student.js';
 import type { BatchContext, Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link ard}. */
 export interface ArdObjectiveOptions extends AttackSettings {
@@ -77,6 +76,7 @@ export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
     steps: 10
   });
   const custom = userAttack(fn, options, attack);
+  const own = ownPgd(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const temperature = options.temperature === undefined ? 30 : checkPositive(fn, 'temperature', options.temperature);
   const alpha = options.alpha ?? 1;
@@ -89,7 +89,7 @@ export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
     prepare: (x, y, ctx) => ({
-      xAdv: adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => pgd(attackModelFor(attackMode, ctx), x, y, { ...attack, seed })),
+      xAdv: adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => own(attackModelFor(attackMode, ctx), x, y, seed)),
       teacherClean: teacher(x)
     }),
     loss: (p, x, y, ctx) => {

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import { representationDistance, representationDistancePerExample, type RepresentationMetric } from '../../losses/representation.js';
 import { checkFunction, checkNonNegative, checkOneOf } from '../../core/validate.js';
 import { isTensor, rangeError } from '../../core/errors.js';
 import type { Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link arrest}. */
 export interface ArrestObjectiveOptions extends AttackSettings {
@@ -42,6 +41,7 @@ export function arrest(options: Readonly<ArrestObjectiveOptions>): Objective {
   const fn = 'arrest';
   const attack = checkObjectiveOptions(fn, options, ['standardFeatures', 'lambda', 'gamma', 'metric'], { randomStart: 'uniform', steps: 10 });
   const custom = userAttack(fn, options, attack);
+  const ownAttack = ownPgd(attack);
   checkFunction(fn, 'standardFeatures', options.standardFeatures);
   const standardFeatures = options.standardFeatures;
   const lambda = options.lambda === undefined ? 1 : checkNonNegative(fn, 'lambda', options.lambda);
@@ -61,7 +61,7 @@ export function arrest(options: Readonly<ArrestObjectiveOptions>): Objective {
     },
     prepare: (x, y, ctx) => {
       const standard = standardFeatures(x);
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed }));
+      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => ownAttack(ctx.studentModel, x, y, seed));
       const own = ctx.student.forward(x, false).features as tf.Tensor2D;
       // NR: 1 where the representation drifted beyond γ (tf.step: 1 for d − γ > 0).
       const drifted = tf.step(tf.sub(representationDistancePerExample(own, standard, metric), gamma));

@@ -5,7 +5,10 @@ import type { Attack } from '../../attacks/types.js';
 import { isAttackValue } from '../../attacks/attack-value.js';
 import type { Norm } from '../../attacks/norms.js';
 import { isTensor, rangeError, typeError } from '../../core/errors.js';
-import { resolvePerturbation, type PerturbationOptions } from '../../attacks/options.js';
+import { resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from '../../attacks/options.js';
+import { resolveObjective, runLossAttack, type LossAttackConfig } from '../../attacks/runner.js';
+import { runTradesAttack } from '../../attacks/trades-attack.js';
+import { runAscent, type InputObjective } from '../../attacks/projected-gradient-ascent.js';
 import type { Student } from '../student.js';
 import type { BatchContext } from '../objective.js';
 
@@ -73,8 +76,10 @@ export function adversarial(fn: string, custom: Attack | undefined, ctx: BatchCo
 }
 
 /**
- * Validates an objective's options: only `known` keys plus the attack keys, attack settings valid (ε given).
- * Returns the attack settings to spread into the attack call (with a fresh seed per batch).
+ * Validates an objective's options once, when the objective is made: only `known` keys plus the attack keys, attack
+ * settings valid (ε given). Returns the method's own attack settings resolved (defaults filled in, `seed` left
+ * undefined: each batch passes its own), for {@link ownPgd}, {@link ownTradesAttack} or {@link ownAscent}, which run
+ * them per batch without parsing them again.
  */
 export function checkObjectiveOptions<O extends AttackSettings, const K extends readonly Exclude<keyof O & string, keyof AttackSettings>[]>(
   fn: string,
@@ -82,21 +87,41 @@ export function checkObjectiveOptions<O extends AttackSettings, const K extends 
   // Checked by the compiler in both directions, as optionKeys does: every key of the objective's own options.
   known: K & (Exclude<keyof O & string, keyof AttackSettings | K[number]> extends never ? unknown : { readonly missing: Exclude<keyof O & string, keyof AttackSettings | K[number]> }),
   defaults: { randomStart: 'uniform' | 'normal'; steps: number }
-): Omit<AttackSettings, 'attack'> & { readonly bounds: Bounds } {
+): ResolvedPerturbation {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys<O>(fn, options, [...known, ...ATTACK_KEYS]);
   const o: Record<string, unknown> = { ...(options as AttackSettings) };
   delete o.attack;
   const r = resolvePerturbation(fn, o as unknown as PerturbationOptions, defaults);
-  return {
-    eps: r.eps,
-    norm: r.norm,
-    steps: r.steps,
-    stepSize: r.stepSize,
-    randomStart: r.randomStart,
-    normalStd: r.normalStd,
-    bounds: r.bounds
-  };
+  return { ...r, seed: undefined };
+}
+
+/** The method's own attack on `(model, x, y)`, resolved once; each call runs it with the batch's seed. */
+export type OwnAttack = (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number) => tf.Tensor;
+
+/**
+ * The method's own PGD on the model's cross-entropy with the resolved settings of {@link checkObjectiveOptions}: the
+ * configuration is made here, once, and each batch only runs it (errors of a run name `pgd`, as the attack it runs).
+ */
+export function ownPgd(attack: ResolvedPerturbation): OwnAttack {
+  const config: LossAttackConfig = { ...attack, objective: resolveObjective('pgd', undefined, false) };
+  return (model, x, y, seed) => runLossAttack('pgd', model, x, y, config, seed);
+}
+
+/**
+ * The method's own TRADES-KL attack (`tradesAttack`, which needs no labels) with resolved settings: made once, run per
+ * batch without parsing options (errors of a run name `tradesAttack`).
+ */
+export function ownTradesAttack(attack: ResolvedPerturbation): (model: Model, x: tf.Tensor, seed: number) => tf.Tensor {
+  return (model, x, seed) => runTradesAttack('tradesAttack', model, x, attack, seed);
+}
+
+/**
+ * The method's own projected-gradient ascent on an objective of the input (RSLAD's and AdaAD's KL attacks) with
+ * resolved settings: made once, run per batch without parsing options (errors of a run name `projectedGradientAscent`).
+ */
+export function ownAscent(attack: ResolvedPerturbation): (objective: InputObjective, x: tf.Tensor, seed: number) => tf.Tensor {
+  return (objective, x, seed) => runAscent('projectedGradientAscent', objective, x, attack, seed);
 }
 
 /** Checks that each teacher maps the sample to logits `[1, C]` with the student's C. */

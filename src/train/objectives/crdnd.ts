@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
 import { klDivergence } from '../../losses/kl-divergence.js';
 import { contrastiveRelationLoss } from '../../losses/contrastive.js';
 import { compensatedTargets, createCompensation, type Compensation } from '../../losses/compensation.js';
@@ -7,7 +6,7 @@ import { checkFunction, checkNonNegative, checkOneOf, checkPositive } from '../.
 import { isTensor, rangeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link crdnd}. */
 export interface CrdndObjectiveOptions extends AttackSettings {
@@ -65,6 +64,7 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
     { randomStart: 'uniform', steps: 10 }
   );
   const custom = userAttack(fn, options, attack);
+  const own = ownPgd(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const mode = options.compensation === undefined ? 'confidence' : checkOneOf(fn, 'compensation', options.compensation, ['confidence', 'learned'] as const);
   const beta = options.beta === undefined ? 1 : checkNonNegative(fn, 'beta', options.beta);
@@ -72,6 +72,7 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
   const temperature = options.temperature === undefined ? 0.1 : checkPositive(fn, 'temperature', options.temperature);
   const embeddings = options.embeddings === undefined ? 'logits' : checkOneOf(fn, 'embeddings', options.embeddings, ['logits', 'features'] as const);
   const teacherFeatures = options.teacherFeatures;
+  const projectionSeed = options.seed;
   if (embeddings === 'features') checkFunction(fn, 'teacherFeatures', teacherFeatures);
   let compensation: Compensation | undefined;
   let projection: tf.Variable | undefined;
@@ -94,13 +95,13 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
         const dt = theirs.shape[1] ?? 0;
         if (ds !== dt && projection === undefined) {
           const limit = Math.sqrt(6 / (ds + dt));
-          projection = tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', options.seed), true, `crdnd_projection_${String(Date.now())}`);
+          projection = tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', projectionSeed), true, `crdnd_projection_${String(Date.now())}`);
         }
       }
     },
     prepare: (x, y, ctx) => {
       const teacherClean = teacher(x);
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed }));
+      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
       const teacherEmbeddings = embeddings === 'logits' || teacherFeatures === undefined ? tf.clone(teacherClean) : teacherFeatures(x);
       return mode === 'confidence'
         ? { xAdv, teacherClean, targets: compensatedTargets(teacherClean, y, { beta }), teacherEmbeddings }

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import { teacherFeatureMapLoss } from '../../losses/teacher-feature-map.js';
 import { checkOneOf, checkPositive } from '../../core/validate.js';
 import { isTensor, rangeError, typeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, batchProgress, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, batchProgress, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link darht}. */
 export interface DarhtObjectiveOptions extends AttackSettings {
@@ -59,6 +58,7 @@ export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
     steps: 10
   });
   const custom = userAttack(fn, options, attack);
+  const own = ownPgd(attack);
   if (!Array.isArray(options.teachers)) typeError(fn, 'teachers', 'be an array of models', options.teachers);
   if (options.teachers.length === 0) rangeError(fn, 'teachers', 'hold at least one teacher', '[]');
   const teachers = options.teachers.map((t, i) => asTeacher(fn, `teachers[${String(i)}]`, t));
@@ -93,7 +93,7 @@ export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
     },
     prepare: (x, y, ctx) => {
       const attacked = ctx.rng.next() < pAdv;
-      const xt = attacked ? adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed })) : x;
+      const xt = attacked ? adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) : x;
       return { xt, teacherLogits: teachers.map((t) => t(xt)) };
     },
     loss: (p, _x, y, ctx) => {

@@ -1,11 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
 import { iadLoss } from '../../losses/iad.js';
 import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
 import { rangeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, batchProgress, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, batchProgress, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 import { attackModelFor } from './ard.js';
 
 /** Options of {@link iad}. */
@@ -53,6 +52,7 @@ export function iad(options: Readonly<IadObjectiveOptions>): Objective {
     steps: 10
   });
   const custom = userAttack(fn, options, attack);
+  const own = ownPgd(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const temperature = options.temperature === undefined ? 1 : checkPositive(fn, 'temperature', options.temperature);
   const alpha = options.alpha ?? 1;
@@ -67,7 +67,7 @@ export function iad(options: Readonly<IadObjectiveOptions>): Objective {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
     prepare: (x, y, ctx) => {
-      const xAdv = adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => pgd(attackModelFor(attackMode, ctx), x, y, { ...attack, seed }));
+      const xAdv = adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => own(attackModelFor(attackMode, ctx), x, y, seed));
       return { xAdv, teacherClean: teacher(x), teacherAdv: teacher(xAdv) };
     },
     loss: (p, x, y, ctx) => {

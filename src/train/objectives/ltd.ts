@@ -1,12 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
-import { tradesAttack } from '../../attacks/trades-attack.js';
 import { kdLoss } from '../../losses/kd.js';
 import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
 import { withTemperature, type Model } from '../../core/model.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, ownTradesAttack, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link ltd}. */
 export interface LtdObjectiveOptions extends AttackSettings {
@@ -62,6 +60,8 @@ export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
     steps: 10
   });
   const custom = userAttack(fn, options, attack);
+  const ownPgdAttack = ownPgd(attack);
+  const ownKlAttack = ownTradesAttack(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const tauT = options.teacherTemperature === undefined ? 0.5 : checkPositive(fn, 'teacherTemperature', options.teacherTemperature);
   const tauS = options.studentTemperature === undefined ? 2 : checkPositive(fn, 'studentTemperature', options.studentTemperature);
@@ -76,7 +76,7 @@ export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
     },
     prepare: (x, y, ctx) => {
       const deployed = withTemperature(ctx.studentModel, tauS);
-      const xAdv = adversarial(fn, custom, ctx, deployed, x, y, (seed) => (base === 'pgdAt' ? pgd(deployed, x, y, { ...attack, seed }) : tradesAttack(deployed, x, { ...attack, seed })));
+      const xAdv = adversarial(fn, custom, ctx, deployed, x, y, (seed) => (base === 'pgdAt' ? ownPgdAttack(deployed, x, y, seed) : ownKlAttack(deployed, x, seed)));
       return { xAdv, teacherClean: teacher(x) };
     },
     loss: (p, x, _y, ctx) => {

@@ -1,9 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
 import { martLoss } from '../../losses/mart.js';
 import { checkNonNegative, checkOneOf } from '../../core/validate.js';
 import type { Objective } from '../objective.js';
-import { adversarial, batchProgress, checkFraction, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, batchProgress, checkFraction, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link mart}. */
 export interface MartObjectiveOptions extends AttackSettings {
@@ -41,13 +40,14 @@ export function mart(options: Readonly<MartObjectiveOptions>): Objective {
   const fn = 'mart';
   const attack = checkObjectiveOptions(fn, options, ['beta', 'boost', 'betaWarmup'], { randomStart: 'normal', steps: 10 });
   const custom = userAttack(fn, options, attack);
+  const own = ownPgd(attack);
   const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
   const boost = options.boost === undefined ? 'reference' : checkOneOf(fn, 'boost', options.boost, ['reference', 'exact'] as const);
   const warmup = checkFraction(fn, 'betaWarmup', options.betaWarmup, 0.1);
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
-    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed })) }),
+    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) }),
     loss: (p, x, y, ctx) => {
       const adv = logitsOf(ctx.student, p.xAdv);
       const ramp = warmup === 0 ? 1 : Math.min(1, batchProgress(ctx) / warmup);

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
 import { klDivergence } from '../../losses/kl-divergence.js';
 import { mtardLoss, mtardWeights, type MtardState } from '../../losses/mtard.js';
 import { checkKlReduction, klFactor } from '../../losses/validate.js';
 import { checkOneOf, checkPositive } from '../../core/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { BatchContext, Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link mtard}. */
 export interface MtardObjectiveOptions extends AttackSettings {
@@ -69,6 +68,7 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
     steps: 10
   });
   const custom = userAttack(fn, options, attack);
+  const own = ownPgd(attack);
   const cleanTeacher = asTeacher(fn, 'cleanTeacher', options.cleanTeacher);
   const robustTeacher = asTeacher(fn, 'robustTeacher', options.robustTeacher);
   const eta = options.eta === undefined ? 0.025 : checkPositive(fn, 'eta', options.eta);
@@ -92,7 +92,7 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
       checkTeachers(fn, [['cleanTeacher', cleanTeacher], ['robustTeacher', robustTeacher]], c, sample);
     },
     prepare: (x, y, ctx) => {
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed }));
+      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
       return { xAdv, robustTeacherAdv: robustTeacher(xAdv), cleanTeacherClean: cleanTeacher(x) };
     },
     loss: (p, x, _y, ctx) => {

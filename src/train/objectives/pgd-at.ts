@@ -1,8 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { pgd } from '../../attacks/pgd.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import type { Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link pgdAt}: the PGD attack's settings (ε required; 10 steps, α = 2.5ε/steps, uniform start). */
 export type PgdAtOptions = AttackSettings;
@@ -24,10 +23,11 @@ export function pgdAt(options: Readonly<PgdAtOptions>): Objective {
   const fn = 'pgdAt';
   const attack = checkObjectiveOptions(fn, options, [], { randomStart: 'uniform', steps: 10 });
   const custom = userAttack(fn, options, attack);
+  const own = ownPgd(attack);
   const objective: Objective<Prepared> = {
     name: 'pgdAt',
     bounds: attack.bounds,
-    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => pgd(ctx.studentModel, x, y, { ...attack, seed })) }),
+    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) }),
     loss: (p, _x, y, ctx) => {
       const z = logitsOf(ctx.student, p.xAdv);
       const ce = crossEntropy(z, y);

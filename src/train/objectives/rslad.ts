@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { projectedGradientAscent } from '../../attacks/projected-gradient-ascent.js';
 import { klFromLogits } from '../../losses/kl-divergence.js';
 import { klDivergence } from '../../losses/kl-divergence.js';
 import { rsladLoss } from '../../losses/rslad.js';
 import { checkKlReduction, klFactor } from '../../losses/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownAscent, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link rslad}. */
 export interface RsladObjectiveOptions extends AttackSettings {
@@ -41,6 +40,7 @@ export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
   const fn = 'rslad';
   const attack = checkObjectiveOptions(fn, options, ['teacher', 'klReduction'], { randomStart: 'normal', steps: 10 });
   const custom = userAttack(fn, options, attack);
+  const own = ownAscent(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
   const klReduction = checkKlReduction(fn, options.klReduction);
   const objective: Objective<Prepared> = {
@@ -51,7 +51,7 @@ export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
     },
     prepare: (x, y, ctx) => {
       const teacherClean = teacher(x);
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => projectedGradientAscent((xa) => klFromLogits(teacherClean, ctx.studentModel(xa)), x, { ...attack, seed }));
+      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own((xa) => klFromLogits(teacherClean, ctx.studentModel(xa)), x, seed));
       return { xAdv, teacherClean };
     },
     loss: (p, x, _y, ctx) => {

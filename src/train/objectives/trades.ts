@@ -1,11 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { tradesAttack } from '../../attacks/trades-attack.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import { klDivergence } from '../../losses/kl-divergence.js';
 import { tradesLoss } from '../../losses/trades.js';
 import { checkNonNegative } from '../../core/validate.js';
 import type { Objective } from '../objective.js';
-import { adversarial, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownTradesAttack, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link trades}. */
 export interface TradesObjectiveOptions extends AttackSettings {
@@ -30,11 +29,12 @@ export function trades(options: Readonly<TradesObjectiveOptions>): Objective {
   const fn = 'trades';
   const attack = checkObjectiveOptions(fn, options, ['beta'], { randomStart: 'normal', steps: 10 });
   const custom = userAttack(fn, options, attack);
+  const own = ownTradesAttack(attack);
   const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
-    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => tradesAttack(ctx.studentModel, x, { ...attack, seed })) }),
+    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, seed)) }),
     loss: (p, x, y, ctx) => {
       const clean = logitsOf(ctx.student, x);
       const adv = logitsOf(ctx.student, p.xAdv);
