@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export { type Model, type LayersModelLike, type FromLayersModelOptions, fromLayersModel, withTemperature } from './model.js';
+export { type NormalizationOptions, withNormalization } from './normalization.js';
 export { type Random, createRandom } from './random.js';
 export { type DefaultReduction, type Reduced, type Reduction, REDUCTIONS, reduce } from './reduce.js';
 export { formatValue, rangeError, typeError } from './errors.js';
