@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../../src/core/index.js';
-import { randomCrop, randomFlip } from '../../src/data/index.js';
+import { checkFiniteExamples, checkInBounds } from '../../src/core/validate.js';
+import { cifarAugment, randomCrop, randomFlip } from '../../src/data/index.js';
+import { readbacks } from '../../scripts/lib/readbacks.js';
 import { gatherColumns, gatherRows } from '../../src/data/spatial-gather.js';
 import { expectNoLeak, expectThrowsNoLeak, testRandom, useBackend } from '../helpers.js';
 
@@ -190,5 +192,71 @@ describe.each(['cpu', 'wasm'] as const)('augmentation (%s)', (backend) => {
     expectThrowsNoLeak(() => randomFlip(x, { probability: NaN }), /^randomFlip: probability must be a number in \[0, 1\] \(got NaN\)$/);
     expectThrowsNoLeak(() => randomFlip(x, { p: 0.5 } as never), /^randomFlip: options must only have the keys probability, seed \(got "p"\)$/);
     tf.dispose([x, rank3, ints, empty]);
+  });
+
+  it('cifarAugment: randomCrop then randomFlip, their seeds the first two of createRandom(ctx.seed)', () => {
+    const shape: [number, number, number, number] = [8, 6, 6, 3];
+    const { values, x } = randomImages(shape, 5);
+    const ctx = { seed: 1234, epoch: 2, batch: 5 };
+    const rng = createRandom(ctx.seed);
+    const cropSeed = rng.nextSeed();
+    const flipSeed = rng.nextSeed();
+    const cropped = randomCrop(x, { padding: 4, seed: cropSeed });
+    const expected = randomFlip(cropped, { seed: flipSeed });
+    const out = cifarAugment()(x, ctx);
+    expect(out.shape).toEqual(shape);
+    expect(Array.from(out.dataSync())).toEqual(Array.from(expected.dataSync()));
+    // Only the seed matters: another epoch and batch with the same seed, the same images; another seed, others.
+    const again = cifarAugment({ padding: 4, flip: true })(x, { seed: 1234, epoch: 0, batch: 0 });
+    expect(Array.from(again.dataSync())).toEqual(Array.from(out.dataSync()));
+    const other = cifarAugment()(x, { seed: 1235, epoch: 2, batch: 5 });
+    expect(Array.from(other.dataSync())).not.toEqual(Array.from(out.dataSync()));
+    // Crop only, flip only, neither (a copy).
+    const cropOnly = cifarAugment({ padding: 2, flip: false })(x, ctx);
+    const cropRef = randomCrop(x, { padding: 2, seed: cropSeed });
+    expect(Array.from(cropOnly.dataSync())).toEqual(Array.from(cropRef.dataSync()));
+    const flipOnly = cifarAugment({ padding: 0 })(x, ctx);
+    const flipRef = randomFlip(x, { seed: flipSeed });
+    expect(Array.from(flipOnly.dataSync())).toEqual(Array.from(flipRef.dataSync()));
+    const copy = cifarAugment({ padding: 0, flip: false })(x, ctx);
+    expect(copy).not.toBe(x);
+    expect(Array.from(copy.dataSync())).toEqual(values);
+    expect(x.isDisposed).toBe(false);
+    tf.dispose([x, cropped, expected, out, again, other, cropOnly, cropRef, flipOnly, flipRef, copy]);
+  });
+
+  it('crops and flips keep what the value checks established about x (the crop\'s range widened to hold 0)', async () => {
+    // Values in [0.25, 0.75]: finite and inside [0.2, 1], but a zero-padded crop is not.
+    const x = tf.tidy(() => tf.add<tf.Tensor4D>(tf.mul(randomImages([4, 5, 5, 1], 3).x, 0.5), 0.25));
+    checkFiniteExamples('test', 'x', x);
+    const cropped = randomCrop(x, { padding: 1, seed: 2 });
+    const flipped = randomFlip(x, { seed: 2 });
+    const both = cifarAugment()(x, { seed: 3, epoch: 0, batch: 0 });
+    expect(await readbacks(() => { checkInBounds('test', 'x', cropped, [0, 1]); checkInBounds('test', 'x', both, [0, 1]); })).toBe(0);
+    expect(await readbacks(() => { checkInBounds('test', 'x', flipped, [0.2, 1]); })).toBe(0);
+    // The crop's zeros lie outside [0.2, 1]: the check reads the values and says so.
+    expect(() => { checkInBounds('test', 'x', cropped, [0.2, 1]); }).toThrow(/^test: x must lie inside bounds \[0.2, 1\] \(got "values in \[0, /);
+    tf.dispose([x, cropped, flipped, both]);
+  });
+
+  it('cifarAugment: named errors for bad options (at the call) and bad batches, with nothing leaked', () => {
+    const { x } = randomImages([2, 4, 4, 1], 1);
+    const ctx = { seed: 0, epoch: 0, batch: 0 };
+    expectNoLeak(() => cifarAugment()(x, ctx));
+    expectNoLeak(() => cifarAugment({ flip: false })(x, ctx));
+    expectNoLeak(() => cifarAugment({ padding: 0 })(x, ctx));
+    expectThrowsNoLeak(() => cifarAugment({ padding: -1 }), /^cifarAugment: padding must be an integer >= 0 \(got -1\)$/);
+    expectThrowsNoLeak(() => cifarAugment({ padding: 2.5 }), /^cifarAugment: padding must be an integer >= 0 \(got 2.5\)$/);
+    expectThrowsNoLeak(() => cifarAugment({ flip: 'yes' as never }), /^cifarAugment: flip must be a boolean \(got "yes"\)$/, TypeError);
+    expectThrowsNoLeak(() => cifarAugment({ pad: 4 } as never), /^cifarAugment: options must only have the keys padding, flip \(got "pad"\)$/);
+    expectThrowsNoLeak(() => cifarAugment(null as never), /^cifarAugment: options must be an object \(got null\)$/, TypeError);
+    const rank2 = tf.zeros([2, 16]);
+    const ints = tf.zeros([2, 4, 4, 1], 'int32');
+    const augment = cifarAugment();
+    expectThrowsNoLeak(() => augment(rank2, ctx), /^cifarAugment: x must have rank 4 \(got a float32 tensor of shape \[2, 16\]\)$/);
+    expectThrowsNoLeak(() => augment(ints, ctx), /^cifarAugment: x must be a float32 tensor/, TypeError);
+    expectThrowsNoLeak(() => augment(x, { ...ctx, seed: NaN }), /^cifarAugment: ctx.seed must be a finite number \(got NaN\)$/);
+    expectThrowsNoLeak(() => augment(x, undefined as never), /^cifarAugment: ctx must be \{ seed, epoch, batch \} \(got undefined\)$/, TypeError);
+    tf.dispose([x, rank2, ints]);
   });
 });

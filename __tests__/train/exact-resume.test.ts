@@ -8,8 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fit, pgdAt } from '../../src/train/index.js';
+import { cifarAugment } from '../../src/data/index.js';
 import { useBackend } from '../helpers.js';
-import { blobs, mlp, weightsOf } from './fixtures.js';
+import { blobs, imageBlobs, imageMlp, mlp, weightsOf } from './fixtures.js';
 
 type Powers = { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
 /** Adam's running bias-correction powers (private in tfjs' types). */
@@ -52,6 +53,26 @@ describe('resume is exact', () => {
     expect(weightsOf(second.weights.map((w) => w.read()))).toEqual(weightsOf(whole.weights.map((w) => w.read())));
     for (const o of [wholeOpt, firstOpt, secondOpt]) o.dispose();
     for (const n of [whole, first, second]) n.dispose();
+    tf.dispose([data.x, data.y]);
+  });
+
+  it('with augment (cifarAugment): the weights after a resume equal an uninterrupted run, and differ from a run without augment', async () => {
+    const data = imageBlobs(48, 3, 2);
+    const options = { batchSize: 8, seed: 5, augment: cifarAugment({ padding: 1 }) };
+    const objective = (): ReturnType<typeof pgdAt> => pgdAt({ eps: 0.1, steps: 2 });
+    const dir = path.join(tmp, 'augment');
+    const whole = imageMlp(3, 4);
+    await fit(whole, data, objective(), { ...options, epochs: 4 });
+    const first = imageMlp(3, 4);
+    await fit(first, data, objective(), { ...options, epochs: 2, checkpoint: { dir } });
+    const second = imageMlp(3, 4);
+    await fit(second, data, objective(), { ...options, epochs: 4, checkpoint: { dir }, resume: true });
+    const plain = imageMlp(3, 4);
+    await fit(plain, data, objective(), { batchSize: 8, seed: 5, epochs: 4 });
+    const wholeWeights = weightsOf(whole.weights.map((w) => w.read()));
+    expect(weightsOf(second.weights.map((w) => w.read()))).toEqual(wholeWeights);
+    expect(weightsOf(plain.weights.map((w) => w.read()))).not.toEqual(wholeWeights);
+    for (const n of [whole, first, second, plain]) n.dispose();
     tf.dispose([data.x, data.y]);
   });
 });

@@ -83,3 +83,23 @@ export function linearTeachers(): { teacher: Model; teacher2: Model; standard: S
     dispose: () => { [t1, t2, s].forEach((n) => { n.net.dispose(); }); }
   };
 }
+
+/** {@link blobs} as `[n, 3, 4, 1]` images (DIM = 12 pixels), for the augmentation tests. */
+export function imageBlobs(n: number, k: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const d = blobs(n, k, seed);
+  const x = tf.reshape<tf.Rank.R4>(d.x, [n, 3, 4, 1]);
+  d.x.dispose();
+  return { x, y: d.y };
+}
+
+/** {@link mlp} on `[3, 4, 1]` images (flattened first), with seeded initial weights. */
+export function imageMlp(k: number, seed: number, hidden = 16): tfl.Sequential {
+  const init = (s: number): ReturnType<typeof tfl.initializers.glorotUniform> => tfl.initializers.glorotUniform({ seed: seed * 10 + s });
+  return tfl.sequential({
+    layers: [
+      tfl.layers.flatten({ inputShape: [3, 4, 1] }),
+      tfl.layers.dense({ units: hidden, activation: 'relu', kernelInitializer: init(1) }),
+      tfl.layers.dense({ units: k, kernelInitializer: init(3) })
+    ]
+  });
+}

@@ -179,11 +179,23 @@ function learn(t: tf.Tensor, facts: Facts): void {
 
 /**
  * Records that `derived` (a slice, gather or batch of `source`) satisfies every value check `source` passed, so that
- * checking it again reads nothing back. Internal: only for tensors whose values are a subset of `source`'s.
+ * checking it again reads nothing back. Internal: only for tensors whose values are a subset of `source`'s, or, with
+ * `fill`, values of `source` and `fill` (a zero-padded crop): the known range is then widened to hold `fill`.
  */
-export function inheritChecks(derived: tf.Tensor, source: tf.Tensor): void {
+export function inheritChecks(derived: tf.Tensor, source: tf.Tensor, fill?: number): void {
   const facts = factsOf(source);
-  if (facts !== undefined) learn(derived, facts);
+  if (facts === undefined) return;
+  if (fill === undefined) {
+    learn(derived, facts);
+    return;
+  }
+  if (!Number.isFinite(fill)) return;
+  const { maxLabel, range, finite } = facts;
+  learn(derived, {
+    ...(maxLabel === undefined || fill < 0 || !Number.isInteger(fill) ? {} : { maxLabel: Math.max(maxLabel, fill) }),
+    ...(range === undefined ? {} : { range: [Math.min(range[0], fill), Math.max(range[1], fill)] as const }),
+    ...(finite === undefined ? {} : { finite })
+  });
 }
 
 /**

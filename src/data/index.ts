@@ -10,3 +10,4 @@ export { type CifarArrays, type CifarOptions, type LoadCifarOptions, parseCifar,
 export { type Batch, type BatchOptions, type Batches, batches } from './batches.js';
 export { type RandomCropOptions, randomCrop } from './random-crop.js';
 export { type RandomFlipOptions, randomFlip } from './random-flip.js';
+export { type AugmentContext, type Augmentation, type CifarAugmentOptions, cifarAugment } from './augment.js';

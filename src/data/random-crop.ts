@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
+import { checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor, inheritChecks, optionKeys } from '../core/validate.js';
 import { gatherColumns, gatherRows } from './spatial-gather.js';
 
 /** Options of {@link randomCrop}. */
@@ -18,7 +18,8 @@ export interface RandomCropOptions {
  *
  * The offsets are drawn from `createRandom(seed)`, example by example, the row offset then the column offset,
  * each uniform in `0 … 2·padding`: `out[b, i, j] = x[b, i + dy_b − padding, j + dx_b − padding]`, 0 outside `x`.
- * Values of the result are values of `x` or 0.
+ * Values of the result are values of `x` or 0: what the value checks established about `x` (finite, inside the
+ * box) carries over to it, with the range widened to hold 0, so the attacks run on it read nothing back.
  *
  * @param x - images `[B, H, W, C]` (channels last), float32.
  * @param options - see {@link RandomCropOptions}.
@@ -35,7 +36,11 @@ export function randomCrop(x: tf.Tensor4D, options: Readonly<RandomCropOptions> 
   checkInput(fn, 'x', x);
   const padding = checkInteger(fn, 'padding', options.padding ?? 4, 0);
   const seed = options.seed === undefined ? undefined : checkFinite(fn, 'seed', options.seed);
-  if (padding === 0) return tf.clone(x);
+  if (padding === 0) {
+    const copy = tf.clone(x);
+    inheritChecks(copy, x);
+    return copy;
+  }
   const [b, h, w] = x.shape;
   const rng = createRandom(seed);
   const rows = new Int32Array(b * h);
@@ -46,8 +51,10 @@ export function randomCrop(x: tf.Tensor4D, options: Readonly<RandomCropOptions> 
     for (let i = 0; i < h; i++) rows[e * h + i] = dy + i;
     for (let j = 0; j < w; j++) cols[e * w + j] = dx + j;
   }
-  return tf.tidy(() => {
+  const out = tf.tidy(() => {
     const padded = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
     return gatherColumns(gatherRows(padded, rows, h), cols, w);
   });
+  inheritChecks(out, x, 0);
+  return out;
 }

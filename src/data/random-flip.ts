@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkFinite, checkInput, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
+import { checkFinite, checkInput, checkKnownKeys, checkTensor, inheritChecks, optionKeys } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import { gatherColumns } from './spatial-gather.js';
 
@@ -16,7 +16,8 @@ export interface RandomFlipOptions {
  * Random horizontal flip, the standard CIFAR augmentation (torchvision's `RandomHorizontalFlip(p=0.5)`): each
  * image is mirrored left to right, `out[b, i, j] = x[b, i, W − 1 − j]`, with probability `probability`, and
  * copied unchanged otherwise. The decisions are drawn from `createRandom(seed)`, one `next() < probability` per
- * example in order, so the same seed flips the same images (and flipping twice with one seed restores `x`).
+ * example in order, so the same seed flips the same images (and flipping twice with one seed restores `x`). The
+ * values are those of `x`, so what the value checks established about `x` carries over to the result.
  *
  * @param x - images `[B, H, W, C]` (channels last), float32.
  * @param options - see {@link RandomFlipOptions}.
@@ -48,7 +49,8 @@ export function randomFlip(x: tf.Tensor4D, options: Readonly<RandomFlipOptions> 
     if (flip) flipped++;
     for (let j = 0; j < w; j++) cols[e * w + j] = flip ? w - 1 - j : j;
   }
-  if (flipped === 0) return tf.clone(x);
-  if (flipped === b) return tf.reverse(x, 2);
-  return gatherColumns(x, cols, w);
+  const out = flipped === 0 ? tf.clone(x) : flipped === b ? tf.reverse(x, 2) : gatherColumns(x, cols, w);
+  // Pixels only move: what the value checks established about x holds for the result.
+  inheritChecks(out, x);
+  return out;
 }

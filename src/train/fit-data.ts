@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { flushChecks } from '../core/device-checks.js';
 import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, checkTensor, inheritChecks, type Bounds } from '../core/validate.js';
 import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
+import type { Augmentation, AugmentContext } from '../data/augment.js';
 import type { Objective } from './objective.js';
 import type { Student } from './student.js';
 
@@ -90,6 +91,33 @@ export async function* passOver(fn: string, data: FitData, batchSize: number, pe
     return;
   }
   typeError(fn, 'data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);
+}
+
+/**
+ * A training batch's inputs through the user's augmentation (see `FitOptions.augment`), its intermediates released.
+ * The result is `x` itself or a new tensor the caller disposes.
+ *
+ * @throws the augmentation's error as `fn: augment failed at epoch E, batch B: <message>` (same class, the original as
+ * `cause`); TypeError/RangeError naming `fn` when the result is not a float32 tensor of the batch's size (released).
+ */
+export function augmentBatch(fn: string, augment: Augmentation, x: tf.Tensor, ctx: AugmentContext): tf.Tensor {
+  let out: unknown;
+  try {
+    out = tf.tidy(() => augment(x, ctx));
+  } catch (error) {
+    const Failure = error instanceof RangeError ? RangeError : error instanceof TypeError ? TypeError : Error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Failure(`${fn}: augment failed at epoch ${String(ctx.epoch + 1)}, batch ${String(ctx.batch + 1)}: ${message}`, { cause: error });
+  }
+  if (!isTensor(out) || out.isDisposed) typeError(fn, 'augment', 'return a tensor that is not disposed', out);
+  const size = x.shape[0] ?? 0;
+  if (out.dtype !== 'float32' || out.rank < 1 || out.shape[0] !== size) {
+    const message = `${fn}: augment must return a float32 tensor of the batch's size [${String(size)}, ...] (got ${formatValue(out)})`;
+    const Failure = out.dtype === 'float32' ? RangeError : TypeError;
+    if (out !== x) out.dispose();
+    throw new Failure(message);
+  }
+  return out;
 }
 
 /**

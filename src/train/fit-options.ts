@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkNonNegative, checkPositive } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
+import type { Augmentation } from '../data/augment.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
 import type { Schedule } from './schedules.js';
 import type { Objective } from './objective.js';
@@ -123,6 +124,21 @@ export interface FitOptions {
   readonly checkpoint?: CheckpointOptions;
   /** Continue from the latest checkpoint in `checkpoint.dir`, if there is one. @defaultValue false */
   readonly resume?: boolean;
+  /**
+   * Augments the inputs of every training batch before the objective prepares it (its attacks start from the
+   * augmented batch); the labels are unchanged and validation data is never augmented. `cifarAugment()` from
+   * `ardkit/data` is the CIFAR standard (pad 4, crop, flip). For each batch `fit` draws one seed from its seeded
+   * source and calls `augment(x, { seed, epoch, batch })`: the same `seed` gives the same run, another seed another,
+   * and a resumed run stays exact. The seed is drawn only when `augment` is given, so a run without it is unchanged.
+   * `fit` disposes what `augment` returns (unless it is `x`, which it must not dispose). The result must be a float32
+   * batch of the same size. Crops and flips made with `randomCrop` and `randomFlip` keep what `fit` checked of the
+   * batch (finite, inside the box), so the attacks read nothing back; any other result is checked by the objective's
+   * attacks like any input, so an augmentation that leaves the input box (noise, color jitter) is a RangeError
+   * naming the attack, never a silent clip. An error thrown by `augment` is rethrown as `fit: augment failed at
+   * epoch E, batch B: <its message>` (same error class, the original as `cause`).
+   * @defaultValue none
+   */
+  readonly augment?: Augmentation;
 }
 
 const OPTION_KEYS = optionKeys<FitOptions>()('epochs',
@@ -138,7 +154,8 @@ const OPTION_KEYS = optionKeys<FitOptions>()('epochs',
   'onEpochEnd',
   'validation',
   'checkpoint',
-  'resume');
+  'resume',
+  'augment');
 const CHECKPOINT_KEYS = optionKeys<CheckpointOptions>()('dir', 'every', 'keep');
 const VALIDATION_KEYS = optionKeys<ValidationOptions>()('x', 'y', 'attacks', 'batchSize', 'every');
 
@@ -161,6 +178,7 @@ export interface ResolvedFit {
   readonly validation: ValidationOptions | undefined;
   readonly checkpoint: CheckpointOptions | undefined;
   readonly resume: boolean;
+  readonly augment: Augmentation | undefined;
 }
 
 interface LearningRateSettable {
@@ -202,6 +220,7 @@ export function resolveFitOptions(fn: string, objective: unknown, options: Reado
   const logEvery = options.logEvery === undefined ? 1 : checkInteger(fn, 'logEvery', options.logEvery, 1);
   if (options.onBatchEnd !== undefined) checkFunction(fn, 'onBatchEnd', options.onBatchEnd);
   if (options.onEpochEnd !== undefined) checkFunction(fn, 'onEpochEnd', options.onEpochEnd);
+  if (options.augment !== undefined) checkFunction(fn, 'augment', options.augment);
   const resume = options.resume === undefined ? false : checkBoolean(fn, 'resume', options.resume);
   const ckpt = options.checkpoint;
   if (ckpt !== undefined) {
@@ -240,6 +259,7 @@ export function resolveFitOptions(fn: string, objective: unknown, options: Reado
     onEpochEnd: options.onEpochEnd,
     validation,
     checkpoint: ckpt,
-    resume
+    resume,
+    augment: options.augment
   };
 }

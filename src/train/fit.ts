@@ -7,7 +7,7 @@ import { createRandom } from '../core/random.js';
 import { evaluate } from '../eval/evaluate.js';
 import type { BatchContext, Objective } from './objective.js';
 import { asStudent, studentModel, type LayersStudentLike, type Student } from './student.js';
-import { checkArrivingBatch, isTensorData, passOver, probeData, reportArrivingBatch, type ArrivingChecks, type FitData } from './fit-data.js';
+import { augmentBatch, checkArrivingBatch, isTensorData, passOver, probeData, reportArrivingBatch, type ArrivingChecks, type FitData } from './fit-data.js';
 import { makeOptimizer, resolveFitOptions, setLearningRate, type EpochInfo, type FitHistory, type FitOptions } from './fit-options.js';
 import { applyUpdate, disposeExcept, EpochLog, gradientStep, type StepOutput } from './train-step.js';
 import { disposeOptimizer, openCheckpoints, resumeFrom, saveEpoch } from './fit-resume.js';
@@ -21,8 +21,8 @@ export type { BatchInfo, CheckpointOptions, EpochInfo, FitHistory, FitOptions, V
  * Per batch: the objective prepares what it needs outside the gradient tape (adversarial examples against the
  * student in inference mode, each frozen teacher's outputs once per input), computes its loss terms inside the
  * tape, and the gradients of the total update the student's (and the objective's own) trainable variables.
- * Shuffling, attack starts and coin flips draw from one seeded source, and checkpoints hold everything needed to
- * continue exactly: weights, optimizer state, epoch, random state and objective state. A run interrupted after
+ * Shuffling, augmentation (`augment`), attack starts and coin flips draw from one seeded source, and checkpoints
+ * hold everything needed to continue exactly: weights, optimizer state, epoch, random state and objective state. A run interrupted after
  * epoch k and resumed ends with the same weights as an uninterrupted one (same seed and backend).
  *
  * @param student - a `Student` (see `studentFromLayers` in `ardkit/models`) or a tfjs-layers model (logits only).
@@ -73,6 +73,8 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
       let lr = o.baseRate;
       try {
         for await (const { x, y } of passOver(fn, data, o.batchSize, permutation)) {
+          // The batch the objective trains on: x, or its augmentation (disposed here, x with the batch).
+          let xTrain: tf.Tensor = x;
           let prepared: tf.TensorContainer | undefined;
           let step: StepOutput | undefined;
           let checks: ArrivingChecks | undefined;
@@ -86,8 +88,11 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
             const batchesKnown = isTensorData(data) || epoch > startEpoch ? batchesPerEpoch : undefined;
             const ctx: BatchContext = { epoch, epochs: o.epochs, batch, progress: epoch / o.epochs, batchesPerEpoch: batchesKnown, rng,
               student: net, studentModel: model, learningRate: lr, baseLearningRate: o.baseRate };
-            prepared = tf.tidy(() => objective.prepare(x, y, ctx));
-            step = gradientStep(objective, prepared, x, y, ctx, trainable);
+            // A seed per batch only with augment, so that a run without it draws what it always did.
+            if (o.augment !== undefined) xTrain = augmentBatch(fn, o.augment, x, { seed: rng.nextSeed(), epoch, batch });
+            const input = xTrain;
+            prepared = tf.tidy(() => objective.prepare(input, y, ctx));
+            step = gradientStep(objective, prepared, xTrain, y, ctx, trainable);
             if (immediate) {
               const v = await log.readStep(step.readout, step.termNames, step.hasAccuracy, checks);
               const skip = objective.skip?.(v.terms) ?? false;
@@ -114,7 +119,8 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
               tf.dispose(step.grads);
               if (!deferred) step.readout.dispose();
             }
-            if (prepared !== undefined) disposeExcept(prepared, [x, y]);
+            if (prepared !== undefined) disposeExcept(prepared, [x, xTrain, y]);
+            if (xTrain !== x) xTrain.dispose();
             tf.dispose([x, y]);
           }
           batch += 1;
