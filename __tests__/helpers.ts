@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 // tfjs-core alone registers no gradients in Node; tfjs-layers does, as users' programs would.
 import '@tensorflow/tfjs-layers';
 import type { Model } from '../src/core/model.js';
+import { testRandom } from './test-random.js';
 
 // Silences tfjs' one-time 'install tfjs-node' console notice in test output.
 tf.env().set('PROD', true);
@@ -64,17 +65,7 @@ export async function expectRejectsNoLeak(f: () => Promise<unknown>, message: Re
   expect(tf.memory().numTensors).toBe(before);
 }
 
-/** A deterministic pseudo-random float in [0, 1) stream (mulberry32), independent of ardkit's. */
-export function testRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { testRandom };
 
 /** A linear model `z = x·W + b` with known weights, as plain numbers and as a {@link Model}. */
 export interface LinearModel {

@@ -26,6 +26,7 @@ import { apgd, apgdTargeted, cw, fgsm, pgd, pgdAttack, square, tradesAttack } fr
 import { flushChecks, type Model } from '../../src/core/index.js';
 import { autoAttack, evaluate } from '../../src/eval/index.js';
 import * as L from '../../src/losses/index.js';
+import { testRandom } from '../test-random.js';
 import { studentFromLayers, studentTeacherHead } from '../../src/models/index.js';
 import { adaad, ard, arrest, crdnd, darht, featuresOf, fit, iad, ltd, mart, mtard, natural, pgdAt, rslad, trades, type Objective, type Student } from '../../src/train/index.js';
 
@@ -65,20 +66,8 @@ export interface ConformanceReport {
 // ---------------------------------------------------------------------------------------------------------------
 // Fixed inputs: plain numbers, the same on every backend.
 
-/** mulberry32: a deterministic float stream in [0, 1). */
-function stream(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function numbers(n: number, scale: number, seed: number): number[] {
-  const r = stream(seed);
+  const r = testRandom(seed);
   return Array.from({ length: n }, () => Math.fround((r() - 0.5) * 2 * scale));
 }
 
@@ -277,7 +266,7 @@ interface ToyData {
 }
 
 function toyData(): ToyData {
-  const r = stream(11);
+  const r = testRandom(11);
   const prototypes = Array.from({ length: K }, () => Array.from({ length: F }, () => 0.2 + 0.6 * r()));
   const x: number[] = [];
   const y: number[] = [];

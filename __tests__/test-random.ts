@@ -1,0 +1,13 @@
+/** The tests' own random stream, with no import: the browser conformance page uses it too. */
+
+/** A deterministic pseudo-random float in [0, 1) stream (mulberry32), independent of ardkit's. */
+export function testRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
