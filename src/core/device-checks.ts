@@ -78,11 +78,15 @@ export function pendingChecks(): number {
   return pending.length;
 }
 
-/** Reads every queued check with `extra` in one readback; throws the first failure. Every queued code is released. */
-async function readQueued(extra: readonly tf.Tensor[]): Promise<Float32Array[]> {
+/**
+ * Reads `tensors` back asynchronously (as float32), together with every value check queued on the device, in one
+ * readback: the queued checks throw first, and every queued code is released either way. The asynchronous functions of
+ * ardkit read through it. Internal.
+ */
+export async function readWithChecks(tensors: readonly tf.Tensor[]): Promise<Float32Array[]> {
   const taken = pending;
   pending = [];
-  const parts = [...taken.map((p) => p.codes), ...extra];
+  const parts = [...taken.map((p) => p.codes), ...tensors];
   if (parts.length === 0) return [];
   let all: Float32Array;
   try {
@@ -109,14 +113,6 @@ async function readQueued(extra: readonly tf.Tensor[]): Promise<Float32Array[]> 
 }
 
 /**
- * Reads `tensors` back asynchronously (as float32), together with every value check queued on the device, in one
- * readback: the queued checks throw first. The asynchronous functions of ardkit read through it. Internal.
- */
-export function readWithChecks(tensors: readonly tf.Tensor[]): Promise<Float32Array[]> {
-  return readQueued(tensors);
-}
-
-/**
  * Reads the value checks that ardkit's synchronous functions (the attacks and losses) queued on a GPU backend, and
  * throws the first that failed, with the message it would have thrown at once on the cpu backend: it names the
  * function that was called, the argument, the rule and the value.
@@ -134,5 +130,5 @@ export function readWithChecks(tensors: readonly tf.Tensor[]): Promise<Float32Ar
  * await flushChecks(); // throws "pgd: y must hold class indices >= 0 (got -1 at index 3)" for a bad label
  */
 export async function flushChecks(): Promise<void> {
-  await readQueued([]);
+  await readWithChecks([]);
 }
