@@ -140,7 +140,7 @@ async function main(): Promise<number> {
     fs.rmSync(work, { recursive: true, force: true });
   }
   console.log('');
-  for (const r of results) console.log(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.step.padEnd(10)} ${r.seconds.toFixed(1).padStart(5)} s  ${r.detail}`);
+  for (const r of results) console.log(`${r.ok ? '[ok]  ' : '[FAIL]'} ${r.step.padEnd(10)} ${r.seconds.toFixed(1).padStart(5)} s  ${r.detail}`);
   const failed = results.filter((r) => !r.ok).length;
   console.log(`package: ${String(results.length - failed)} passed, ${String(failed)} failed (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   return failed === 0 ? 0 : 1;

@@ -162,7 +162,7 @@ async function main(): Promise<number> {
       console.log('\nlive page (examples/browser/):');
       const demoLimit = deadline(timeoutSeconds, 'the live page check');
       const demo = await Promise.race([checkDemo(browser.context), demoLimit.promise]).finally(() => { demoLimit.cancel(); });
-      for (const c of demo) console.log(`  ${c.passed ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`);
+      for (const c of demo) console.log(`  ${c.passed ? '[ok]  ' : '[FAIL]'} ${c.name}: ${c.detail}`);
       const demoFailed = demo.filter((c) => !c.passed).length;
       console.log(`live page: ${String(demo.length - demoFailed)} passed, ${String(demoFailed)} failed`);
       problems += demoFailed;

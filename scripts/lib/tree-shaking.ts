@@ -167,7 +167,7 @@ export async function checkTreeShaking(pkgDir: string): Promise<string> {
     const checked = [...publicNames.keys()].filter((n) => !coreNames.has(n) && !spec.allowedPublic.includes(n) && inBuild(n)).length;
     console.log(`  ${String(checked)} other public exports checked: ${strays.length === 0 ? 'none in the bundle' : `IN THE BUNDLE: ${strays.join(', ')}`}`);
     if (strays.length > 0) problems.push(`${spec.name}: unrelated public code in the bundle: ${strays.join(', ')}`);
-    for (const forbidden of ['@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-node', 'webgpu', 'node:']) {
+    for (const forbidden of ['@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-node', 'webgpu', 'node:']) {
       if (b.code.includes(`from "${forbidden}`) || b.code.includes(`import("${forbidden}`)) problems.push(`${spec.name}: imports ${forbidden}`);
     }
   }

@@ -2,7 +2,17 @@
  * Model adapters, validation helpers, seeded randomness and reductions shared by every ardkit module.
  * @packageDocumentation
  */
-export { type Model, type LayersModelLike, type FromLayersModelOptions, fromLayersModel, withTemperature } from './model.js';
+export {
+  type Model,
+  type LayersModelLike,
+  type FromLayersModelOptions,
+  fromLayersModel,
+  type GraphModelLike,
+  type GraphTensorInfoLike,
+  type FromGraphModelOptions,
+  fromGraphModel,
+  withTemperature
+} from './model.js';
 export { type NormalizationOptions, withNormalization } from './normalization.js';
 export { type Random, createRandom } from './random.js';
 export { type DefaultReduction, type Reduced, type Reduction, REDUCTIONS, reduce } from './reduce.js';

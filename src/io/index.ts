@@ -7,3 +7,5 @@
  */
 export { fileSystem } from './file-system.js';
 export { registerFileSystem } from './register-file-system.js';
+export { type LoadOnnxOptions, type OnnxModel, type OnnxOpsets, ONNX_OPSETS, loadOnnx } from './onnx/load.js';
+export { onnxToLayers } from './onnx/to-layers.js';
