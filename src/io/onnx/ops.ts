@@ -311,9 +311,12 @@ const conv: Compiler = (node, ctx) => {
 function dilateFilter(filter: tf.Tensor4D, [dh, dw]: readonly [number, number]): tf.Tensor4D {
   if (dh === 1 && dw === 1) return filter;
   const [kh, kw, i, o] = filter.shape;
-  const spread = tf.pad(tf.reshape(filter, [kh, 1, kw, 1, i, o]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
-  const grid = tf.reshape(spread, [kh * dh, kw * dw, i, o]);
-  return tf.slice(grid, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, i, o]) as tf.Tensor4D;
+  // Rank 4 at most throughout (webgpu's pad has no rank-6 shader): rows first, then columns.
+  const rows = tf.reshape(tf.pad(tf.reshape(filter, [kh, 1, kw * i * o]), [[0, 0], [0, dh - 1], [0, 0]]), [kh * dh, kw, i, o]);
+  const tallH = (kh - 1) * dh + 1;
+  const tall = tf.slice(rows, [0, 0, 0, 0], [tallH, kw, i, o]);
+  const cols = tf.reshape(tf.pad(tf.reshape(tall, [tallH, kw, 1, i * o]), [[0, 0], [0, 0], [0, dw - 1], [0, 0]]), [tallH, kw * dw, i, o]);
+  return tf.slice(cols, [0, 0, 0, 0], [tallH, (kw - 1) * dw + 1, i, o]) as tf.Tensor4D;
 }
 
 const batchNorm: Compiler = (node, ctx) => {
