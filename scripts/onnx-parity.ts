@@ -15,6 +15,7 @@ import '@tensorflow/tfjs-layers'; // registers tfjs' gradients in Node
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadOnnx } from '../src/io/onnx/load.js';
+import { registerWasmTrainingKernels } from '../src/backends/index.js';
 
 interface Reference {
   readonly name: string;
@@ -56,9 +57,12 @@ if (dir === undefined) {
 tf.env().set('PROD', true);
 await tf.setBackend(backend);
 await tf.ready();
+// The depthwise convolution's gradient on wasm is ardkit's (useBestBackend registers it).
+if (backend === 'wasm') registerWasmTrainingKernels();
 console.log(`backend ${tf.getBackend()}; tolerance 1e-4 of the largest reference value`);
 let failed = 0;
-for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+const only = args.filter((a, i) => a.startsWith('--') === false && i > 0 && args[i - 1] !== '--backend' && a !== dir);
+for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json') && (only.length === 0 || only.includes(f.replace(/\.json$/, '')))).sort()) {
   const ref = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Reference;
   const t0 = performance.now();
   const model = await loadOnnx(path.join(dir, file.replace(/\.json$/, '.onnx')));
@@ -83,9 +87,13 @@ for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
     // A float32 gradient through ReLUs is only as exact as the signs of its pre-activations: PyTorch's own float32
     // gradient is this far from its float64 one, and ardkit's should be no farther.
     const g64 = ref.inputGradient64;
+    const per = g64.length / ref.inputShape[0];
+    const perExample = (a: ArrayLike<number>): string =>
+      Array.from({ length: ref.inputShape[0] }, (_, b) => relative(Array.from(a).slice(b * per, (b + 1) * per), g64.slice(b * per, (b + 1) * per)).toExponential(1)).join(' ');
     console.log(
       `      float64 PyTorch as the reference: ardkit ${relative(g, g64).toExponential(2)} (${String(countOff(g, g64, 1e-4))} entries off), ` +
-        `float32 PyTorch ${relative(ref.inputGradient, g64).toExponential(2)} (${String(countOff(ref.inputGradient, g64, 1e-4))} entries off)`
+        `float32 PyTorch ${relative(ref.inputGradient, g64).toExponential(2)} (${String(countOff(ref.inputGradient, g64, 1e-4))} entries off); ` +
+        `per example: ardkit ${perExample(g)}, float32 PyTorch ${perExample(ref.inputGradient)}`
     );
   }
   tf.dispose([x, logits, w, grad]);
