@@ -129,7 +129,7 @@ describe('loadOnnx: memory and readbacks', () => {
 
 describe('an ONNX network as a teacher and as an attack target', () => {
   const data = (n: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } =>
-    tf.tidy(() => ({ x: tf.randomUniform([n, 32, 32, 3], 0, 1, 'float32', seed) as tf.Tensor4D, y: tf.tensor1d(Array.from({ length: n }, (_, i) => i % 10), 'int32') }));
+    tf.tidy(() => ({ x: tf.randomUniform<tf.Rank.R4>([n, 32, 32, 3], 0, 1, 'float32', seed), y: tf.tensor1d(Array.from({ length: n }, (_, i) => i % 10), 'int32') }));
 
   it('pgd stays in the ε-ball and the box and raises the loss; autoAttack accuracy ≤ clean accuracy', async () => {
     const teacher = await loadOnnx(fixturePath('cifar_teacher'));
@@ -173,7 +173,7 @@ describe('an ONNX network as a teacher and as an attack target', () => {
     const after = await Promise.all(student.trainableVariables.map((v) => v.data()));
     expect(after.some((a, i) => relativeError(a, Array.from(before[i] ?? [])) > 0)).toBe(true);
     const teacherAfter = await Promise.all(teacher.weights.map((w) => w.data()));
-    teacherAfter.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(teacherBefore[i] ?? [])));
+    teacherAfter.forEach((a, i) => { expect(Array.from(a)).toEqual(Array.from(teacherBefore[i] ?? [])); });
     const clean = await evaluate(teacher, train.x, train.y);
     expect(clean.n).toBe(16);
     tf.dispose([train.x, train.y]);
@@ -203,7 +203,7 @@ describe('an ONNX network fine-tuned as a student', () => {
     const after = await Promise.all(student.trainableVariables.map((v) => v.data()));
     expect(after.some((a, i) => relativeError(a, Array.from(before[i] ?? [])) > 0)).toBe(true);
     const frozenAfter = await Promise.all(frozen.map((v) => v.data()));
-    frozenAfter.forEach((a, i) => expect(Array.from(a)).toEqual(Array.from(frozenBefore[i] ?? [])));
+    frozenAfter.forEach((a, i) => { expect(Array.from(a)).toEqual(Array.from(frozenBefore[i] ?? [])); });
     tf.dispose([x, y]);
     model.dispose();
   });

@@ -107,8 +107,9 @@ async function bundle(build: EsbuildBuild, cwd: string, source: string): Promise
     platform: 'browser' as const,
     target: 'es2020',
     logLevel: 'silent' as const,
-    // Peers, never bundled: tfjs, and Dawn's Node bindings (registerNodeWebGpu imports them only when called).
-    external: ['@tensorflow/*', 'webgpu']
+    // Peers, never bundled: tfjs, and Dawn's Node bindings (registerNodeWebGpu imports them only when called); and
+    // protobufjs, the one dependency, which loadOnnx imports when called (a bundle without loadOnnx must not name it).
+    external: ['@tensorflow/*', 'webgpu', 'protobufjs', 'protobufjs/*']
   };
   const plain = await build(common);
   const minified = await build({ ...common, minify: true });
@@ -167,7 +168,7 @@ export async function checkTreeShaking(pkgDir: string): Promise<string> {
     const checked = [...publicNames.keys()].filter((n) => !coreNames.has(n) && !spec.allowedPublic.includes(n) && inBuild(n)).length;
     console.log(`  ${String(checked)} other public exports checked: ${strays.length === 0 ? 'none in the bundle' : `IN THE BUNDLE: ${strays.join(', ')}`}`);
     if (strays.length > 0) problems.push(`${spec.name}: unrelated public code in the bundle: ${strays.join(', ')}`);
-    for (const forbidden of ['@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-node', 'webgpu', 'node:']) {
+    for (const forbidden of ['@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-node', 'webgpu', 'protobufjs', 'node:']) {
       if (b.code.includes(`from "${forbidden}`) || b.code.includes(`import("${forbidden}`)) problems.push(`${spec.name}: imports ${forbidden}`);
     }
   }

@@ -3,7 +3,7 @@ import type { Model } from '../../core/model.js';
 import type { Student, StudentOutputs } from '../../core/student.js';
 import { formatValue, isTensor, rangeError, typeError } from '../../core/errors.js';
 import { checkKnownKeys, checkOneOf } from '../../core/validate.js';
-import { COMPILERS, SUPPORTED_OPS, UnsupportedError, type Exec, type ParamRequest } from './ops.js';
+import { compilerFor, SUPPORTED_OPS, UnsupportedError, type Exec, type ParamRequest } from './ops.js';
 import { decodeModel, type GraphProto, type ModelProto, type NodeProto } from './schema.js';
 import { dataTypeName, readTensorProto, toHost, type ArrayTensor } from './tensors.js';
 import { toLogicalTensor, type Value } from './values.js';
@@ -91,7 +91,7 @@ export interface OnnxInternals {
 }
 
 /** The key under which an {@link OnnxModel} keeps its {@link OnnxInternals}. @internal */
-export const ONNX_INTERNALS: unique symbol = Symbol('ardkit.onnx.internals');
+export const ONNX_INTERNALS: unique symbol = /* @__PURE__ */ Symbol('ardkit.onnx.internals');
 
 /** The internals of a model {@link loadOnnx} made, or undefined. @internal */
 export function onnxInternals(model: unknown): OnnxInternals | undefined {
@@ -158,7 +158,7 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
   if (tensorType.elemType !== 1) {
     throw new Error(`${FN}: ${where}: the graph input ${JSON.stringify(input.name)} must be FLOAT (got ${dataTypeName(tensorType.elemType)})`);
   }
-  const inputDims = (tensorType.shape?.dim ?? []).map((d) => (d.dimParam !== undefined && d.dimParam !== '') || !d.dimValue ? -1 : Number(d.dimValue));
+  const inputDims = (tensorType.shape?.dim ?? []).map((d) => (d.dimParam !== undefined && d.dimParam !== '') || !d.dimValue ? -1 : d.dimValue);
 
   const outputs = graph.output.map((o) => o.name);
   let output: string;
@@ -172,7 +172,7 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
 
   // Keep only the nodes the output (and the features) depend on.
   const producer = new Map<string, number>();
-  graph.node.forEach((node, i) => node.output.forEach((o) => producer.set(o, i)));
+  graph.node.forEach((node, i) => { node.output.forEach((o) => producer.set(o, i)); });
   const needed = new Set<number>();
   const wanted = [output, ...(options.features === undefined ? [] : [options.features])];
   if (options.features !== undefined && !producer.has(options.features) && options.features !== input.name) {
@@ -195,7 +195,7 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
     if (node.domain !== '' && node.domain !== 'ai.onnx') {
       throw new Error(`${FN}: ${where}: ${label} is in the operator domain ${JSON.stringify(node.domain)}, which ardkit does not support (only ONNX's default domain)`);
     }
-    const compiler = (COMPILERS as Record<string, (typeof COMPILERS)[keyof typeof COMPILERS] | undefined>)[node.opType];
+    const compiler = compilerFor(node.opType);
     if (compiler === undefined) {
       throw new Error(`${FN}: ${where}: ${label} uses the operator ${node.opType}, which ardkit does not support (it runs ${SUPPORTED_OPS.join(', ')})`);
     }
@@ -216,7 +216,7 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
       });
       steps.push({ node, exec });
     } catch (error) {
-      if (error instanceof UnsupportedError) throw new Error(`${FN}: ${where}: ${label}: ${error.message}`);
+      if (error instanceof UnsupportedError) throw new Error(`${FN}: ${where}: ${label}: ${error.message}`, { cause: error });
       throw new Error(`${FN}: ${where}: ${label} cannot be loaded: ${(error as Error).message}`, { cause: error });
     }
     node.output.forEach((o) => available.add(o));
@@ -288,7 +288,7 @@ export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, option
   }
   const defaultOpset = proto.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
   if (defaultOpset === undefined) throw new Error(`${FN}: ${where} declares no opset of ONNX's default domain`);
-  const opset = Number(defaultOpset.version);
+  const opset = defaultOpset.version;
   if (opset < ONNX_OPSETS.min || opset > ONNX_OPSETS.max) {
     throw new Error(
       `${FN}: ${where} uses opset ${String(opset)} of ONNX's operators; ardkit reads opsets ${String(ONNX_OPSETS.min)} to ${String(ONNX_OPSETS.max)} (export again with opset_version between them, e.g. torch.onnx.export(..., opset_version=13))`
@@ -376,7 +376,7 @@ export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, option
   const model = ((x: tf.Tensor): tf.Tensor2D => logitsOf(run(x, [program.output])[0])) as Model;
 
   // One forward pass on a zero example: the graph runs, and the logits give the number of classes.
-  let classes = -1;
+  let classes: number;
   if (inputShape.every((d) => d > 0)) {
     try {
       const probe = tf.tidy(() => model(tf.zeros([1, ...inputShape])));
@@ -388,7 +388,7 @@ export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, option
     }
   } else {
     const dim = graph.output.find((o) => o.name === program.output)?.type?.tensorType?.shape?.dim[1];
-    classes = dim?.dimValue ? Number(dim.dimValue) : -1;
+    classes = dim?.dimValue ? dim.dimValue : -1;
   }
 
   const weights = [...params.values()];
@@ -403,7 +403,7 @@ export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, option
     weights,
     asStudent: (): Student => {
       if (!trainable) throw new Error(`${modelName}: asStudent() needs the model loaded with { trainable: true }`);
-      const variables = weights as tf.Variable[];
+      const variables = weights.filter((w): w is tf.Variable => w instanceof tf.Variable);
       return {
         forward: (x: tf.Tensor): StudentOutputs => {
           if (options.features === undefined) return { logits: model(x) };
@@ -433,5 +433,3 @@ export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, option
   Object.defineProperty(onnxModel, ONNX_INTERNALS, { value: internals, enumerable: false });
   return onnxModel;
 }
-
-

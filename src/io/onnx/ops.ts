@@ -67,7 +67,7 @@ function attribute(node: NodeProto, name: string): AttributeProto | undefined {
 
 function attrInt(node: NodeProto, name: string, fallback: number): number {
   const a = attribute(node, name);
-  return a === undefined ? fallback : Number(a.i);
+  return a === undefined ? fallback : a.i;
 }
 
 function attrFloat(node: NodeProto, name: string, fallback: number): number {
@@ -179,16 +179,17 @@ function padSpatial(x: tf.Tensor4D, [h, w]: readonly [Window, Window], value: nu
 // ---------------------------------------------------------------------------------------------------------------
 // Operators
 
-type Compiler = (node: NodeProto, ctx: CompileContext) => Exec;
+/** Turns a node into its executor, checking its attributes once. */
+export type Compiler = (node: NodeProto, ctx: CompileContext) => Exec;
 
 const unary =
   (fn: (x: tf.Tensor) => tf.Tensor): Compiler =>
-  () =>
-  ([x]) => {
-    const v = tensorOf(x, 'input');
-    if (v.kind === 'host') return [logical(fn(toLogicalTensor(v)))];
-    return [{ kind: 'tensor', t: fn(v.t), nhwc: v.nhwc }];
-  };
+    () =>
+      ([x]) => {
+        const v = tensorOf(x, 'input');
+        if (v.kind === 'host') return [logical(fn(toLogicalTensor(v)))];
+        return [{ kind: 'tensor', t: fn(v.t), nhwc: v.nhwc }];
+      };
 
 const HOST_BINARY: Record<string, (a: number, b: number) => number> = {
   Add: (a, b) => a + b,
@@ -207,35 +208,35 @@ const TENSOR_BINARY: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> =
 /** Add, Sub, Mul, Div with numpy broadcasting, in channels-last storage where an operand is stored so. */
 const binary =
   (op: 'Add' | 'Sub' | 'Mul' | 'Div'): Compiler =>
-  (node, ctx) => {
+    (node, ctx) => {
     // An initializer operand is a parameter: Add's (a bias) is fine-tuned, the others (normalisation) are not.
-    const keys = node.input.map((name) => {
-      const init = name === '' ? undefined : ctx.initializer(name);
-      if (init === undefined || init.dtype !== 'float32') return undefined;
-      return ctx.param({ key: `raw:${name}`, sources: [name], prepare: ([a]) => ({ shape: [...(a?.shape ?? [])], data: a?.data as Float32Array }), trainable: op === 'Add' });
-    });
-    return (inputs, param) => {
-      const values = inputs.map((v, i) => {
-        const key = keys[i];
-        return key === undefined ? tensorOf(v, `input ${String(i)}`) : logical(param(key));
-      }) as [Value, Value];
-      const [a, b] = values;
-      if (a.kind === 'host' && b.kind === 'host') {
-        const fn = HOST_BINARY[op] ?? ((x: number) => x);
-        const intOut = a.dtype !== 'float32' && b.dtype !== 'float32';
-        return [hostBinary(a, b, intOut && op === 'Div' ? (x, y) => Math.trunc(x / y) : fn, intOut ? 'int32' : 'float32')];
-      }
-      const fn = TENSOR_BINARY[op] ?? tf.add;
-      const nhwc = (a.kind === 'tensor' && a.nhwc) || (b.kind === 'tensor' && b.nhwc);
-      if (nhwc) {
-        const ra = logicalShape(a).length;
-        const rb = logicalShape(b).length;
-        // A channels-last operand is rank 4; the other must broadcast to rank 4 to be aligned.
-        if (ra <= 4 && rb <= 4) return [{ kind: 'tensor', t: fn(alignedToNhwc(a), alignedToNhwc(b)), nhwc: true }];
-      }
-      return [logical(fn(toLogicalTensor(a), toLogicalTensor(b)))];
+      const keys = node.input.map((name) => {
+        const init = name === '' ? undefined : ctx.initializer(name);
+        if (init === undefined || init.dtype !== 'float32') return undefined;
+        return ctx.param({ key: `raw:${name}`, sources: [name], prepare: ([a]) => ({ shape: [...(a?.shape ?? [])], data: a?.data as Float32Array }), trainable: op === 'Add' });
+      });
+      return (inputs, param) => {
+        const values = inputs.map((v, i) => {
+          const key = keys[i];
+          return key === undefined ? tensorOf(v, `input ${String(i)}`) : logical(param(key));
+        }) as [Value, Value];
+        const [a, b] = values;
+        if (a.kind === 'host' && b.kind === 'host') {
+          const fn = HOST_BINARY[op] ?? ((x: number) => x);
+          const intOut = a.dtype !== 'float32' && b.dtype !== 'float32';
+          return [hostBinary(a, b, intOut && op === 'Div' ? (x, y) => Math.trunc(x / y) : fn, intOut ? 'int32' : 'float32')];
+        }
+        const fn = TENSOR_BINARY[op] ?? tf.add;
+        const nhwc = (a.kind === 'tensor' && a.nhwc) || (b.kind === 'tensor' && b.nhwc);
+        if (nhwc) {
+          const ra = logicalShape(a).length;
+          const rb = logicalShape(b).length;
+          // A channels-last operand is rank 4; the other must broadcast to rank 4 to be aligned.
+          if (ra <= 4 && rb <= 4) return [{ kind: 'tensor', t: fn(alignedToNhwc(a), alignedToNhwc(b)), nhwc: true }];
+        }
+        return [logical(fn(toLogicalTensor(a), toLogicalTensor(b)))];
+      };
     };
-  };
 
 const conv: Compiler = (node, ctx) => {
   const weightName = node.input[1] ?? '';
@@ -363,54 +364,54 @@ const batchNorm: Compiler = (node, ctx) => {
 
 const pool =
   (kind: 'max' | 'avg'): Compiler =>
-  (node) => {
-    const kernel = pair(attrInts(node, 'kernel_shape'), 1, 'kernel_shape');
-    const strides = pair(attrInts(node, 'strides'), 1, 'strides');
-    const dilations = pair(attrInts(node, 'dilations'), 1, 'dilations');
-    if (dilations[0] !== 1 || dilations[1] !== 1) unsupported(`dilations must be 1 (got [${dilations.join(', ')}])`);
-    if (kind === 'max' && node.output.length > 1 && node.output[1] !== '') unsupported('its Indices output is not supported');
-    const ceil = attrInt(node, 'ceil_mode', 0) === 1;
-    const includePad = attrInt(node, 'count_include_pad', 0) === 1;
-    const area = kernel[0] * kernel[1];
-    return ([input]) => {
-      const x = toNhwcTensor(tensorOf(input, 'input'));
-      const [, height, width] = x.shape;
-      const win = windows(node, [height, width], kernel, strides, dilations, ceil);
-      if (kind === 'max') {
-        const y = tf.maxPool(padSpatial(x, win, -Infinity), kernel, strides, 'valid');
-        return [{ kind: 'tensor', t: y, nhwc: true }];
-      }
-      const sum = tf.avgPool(padSpatial(x, win, 0), kernel, strides, 'valid');
-      // The divisor of each window: the kernel area, less what lies outside the input (count_include_pad = 0) or
-      // outside the padded input (the extra windows of ceil_mode), as ONNX and PyTorch count it.
-      const outH = sum.shape[1];
-      const outW = sum.shape[2];
-      const counts = (d: 0 | 1, n: number, size: number): number[] => {
-        const w = win[d];
-        const lo = includePad ? -w.begin : 0;
-        const hi = includePad ? size + w.end - w.extra : size;
-        return Array.from({ length: n }, (_, i) => {
-          const start = i * strides[d] - w.begin;
-          return Math.max(0, Math.min(start + kernel[d], hi) - Math.max(start, lo));
-        });
+    (node) => {
+      const kernel = pair(attrInts(node, 'kernel_shape'), 1, 'kernel_shape');
+      const strides = pair(attrInts(node, 'strides'), 1, 'strides');
+      const dilations = pair(attrInts(node, 'dilations'), 1, 'dilations');
+      if (dilations[0] !== 1 || dilations[1] !== 1) unsupported(`dilations must be 1 (got [${dilations.join(', ')}])`);
+      if (kind === 'max' && node.output.length > 1 && node.output[1] !== '') unsupported('its Indices output is not supported');
+      const ceil = attrInt(node, 'ceil_mode', 0) === 1;
+      const includePad = attrInt(node, 'count_include_pad', 0) === 1;
+      const area = kernel[0] * kernel[1];
+      return ([input]) => {
+        const x = toNhwcTensor(tensorOf(input, 'input'));
+        const [, height, width] = x.shape;
+        const win = windows(node, [height, width], kernel, strides, dilations, ceil);
+        if (kind === 'max') {
+          const y = tf.maxPool(padSpatial(x, win, -Infinity), kernel, strides, 'valid');
+          return [{ kind: 'tensor', t: y, nhwc: true }];
+        }
+        const sum = tf.avgPool(padSpatial(x, win, 0), kernel, strides, 'valid');
+        // The divisor of each window: the kernel area, less what lies outside the input (count_include_pad = 0) or
+        // outside the padded input (the extra windows of ceil_mode), as ONNX and PyTorch count it.
+        const outH = sum.shape[1];
+        const outW = sum.shape[2];
+        const counts = (d: 0 | 1, n: number, size: number): number[] => {
+          const w = win[d];
+          const lo = includePad ? -w.begin : 0;
+          const hi = includePad ? size + w.end - w.extra : size;
+          return Array.from({ length: n }, (_, i) => {
+            const start = i * strides[d] - w.begin;
+            return Math.max(0, Math.min(start + kernel[d], hi) - Math.max(start, lo));
+          });
+        };
+        const ch = counts(0, outH, height);
+        const cw = counts(1, outW, width);
+        if (ch.every((c) => c === kernel[0]) && cw.every((c) => c === kernel[1])) return [{ kind: 'tensor', t: sum, nhwc: true }];
+        const factor = ch.flatMap((a) => cw.map((b) => area / (a * b)));
+        return [{ kind: 'tensor', t: tf.mul(sum, tf.tensor4d(factor, [1, outH, outW, 1])), nhwc: true }];
       };
-      const ch = counts(0, outH, height);
-      const cw = counts(1, outW, width);
-      if (ch.every((c) => c === kernel[0]) && cw.every((c) => c === kernel[1])) return [{ kind: 'tensor', t: sum, nhwc: true }];
-      const factor = ch.flatMap((a) => cw.map((b) => area / (a * b)));
-      return [{ kind: 'tensor', t: tf.mul(sum, tf.tensor4d(factor, [1, outH, outW, 1])), nhwc: true }];
     };
-  };
 
 const globalPool =
   (kind: 'max' | 'avg'): Compiler =>
-  () =>
-  ([input]) => {
-    const v = tensorOf(input, 'input');
-    if (logicalShape(v).length !== 4) throw new Error('only rank-4 inputs are supported');
-    const x = toNhwcTensor(v);
-    return [{ kind: 'tensor', t: kind === 'avg' ? tf.mean(x, [1, 2], true) : tf.max(x, [1, 2], true), nhwc: true }];
-  };
+    () =>
+      ([input]) => {
+        const v = tensorOf(input, 'input');
+        if (logicalShape(v).length !== 4) throw new Error('only rank-4 inputs are supported');
+        const x = toNhwcTensor(v);
+        return [{ kind: 'tensor', t: kind === 'avg' ? tf.mean(x, [1, 2], true) : tf.max(x, [1, 2], true), nhwc: true }];
+      };
 
 const gemm: Compiler = (node, ctx) => {
   const alpha = attrFloat(node, 'alpha', 1);
@@ -431,7 +432,7 @@ const gemm: Compiler = (node, ctx) => {
     const a = get(0);
     const b = get(1);
     if (a === undefined || b === undefined) throw new Error('inputs A and B are required');
-    let y = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, transA, transB);
+    let y = tf.matMul(a, b, transA, transB);
     if (alpha !== 1) y = tf.mul(y, alpha);
     const c = get(2);
     if (c !== undefined) y = tf.add(y, beta === 1 ? c : tf.mul(c, beta));
@@ -450,14 +451,14 @@ const matMul: Compiler = (node, ctx) => {
       const key = keys[i];
       return key === undefined ? logicalTensor(v, `input ${String(i)}`) : param(key);
     }) as [tf.Tensor, tf.Tensor];
-    if (a.rank === 2 && b.rank === 2) return [logical(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D))];
+    if (a.rank === 2 && b.rank === 2) return [logical(tf.matMul(a, b))];
     if (b.rank === 2 && a.rank > 2) {
       // [..., K] · [K, N]: fold the leading axes into rows.
       const lead = a.shape.slice(0, -1);
-      const rows = tf.reshape(a, [sizeOf(lead), a.shape[a.rank - 1] ?? 1]) as tf.Tensor2D;
+      const rows = tf.reshape<tf.Rank.R2>(a, [sizeOf(lead), a.shape[a.rank - 1] ?? 1]);
       return [logical(tf.reshape(tf.matMul(rows, b as tf.Tensor2D), [...lead, b.shape[1] ?? 1]))];
     }
-    return [logical(tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D))];
+    return [logical(tf.matMul(a, b))];
   };
 };
 
@@ -508,7 +509,6 @@ const pad: Compiler = (node, ctx) => {
   if (mode !== 'constant' && mode !== 'reflect') unsupported(`mode must be constant or reflect (got ${mode})`);
   const attrPads = attrInts(node, 'pads');
   const attrValue = attrFloat(node, 'value', 0);
-  void ctx;
   return (inputs) => {
     const v = tensorOf(inputs[0], 'input');
     const pads = ctx.opset >= 11 ? hostInts(inputs[1], 'pads (input 1)') : (attrPads ?? []);
@@ -535,7 +535,7 @@ const concat: Compiler = (node) => {
     const rank = logicalShape(first).length;
     const a = axisOf(axis, rank);
     if (values.every((v) => v.kind === 'host')) {
-      const hosts = values as HostValue[];
+      const hosts = values;
       const head = hosts[0] as HostValue;
       const outer = sizeOf(head.shape.slice(0, a));
       const data: number[] = [];
@@ -649,7 +649,7 @@ const shapeOp: Compiler = (node) => {
     const shape = logicalShape(tensorOf(input, 'input'));
     const rank = shape.length;
     const clampIndex = (i: number): number => Math.max(0, Math.min(rank, i < 0 ? i + rank : i));
-    const end = endAttr === undefined ? rank : Number(endAttr.i);
+    const end = endAttr === undefined ? rank : endAttr.i;
     const dims = shape.slice(clampIndex(start), clampIndex(end));
     return [host('int32', [dims.length], dims)];
   };
@@ -739,7 +739,7 @@ const constant: Compiler = (node) => {
   if (a.name === 'value' && a.t != null) value = toHost(readTensorProto(a.t));
   else if (a.name === 'value_float') value = host('float32', [], [a.f]);
   else if (a.name === 'value_floats') value = host('float32', [a.floats.length], [...a.floats]);
-  else if (a.name === 'value_int') value = host('int32', [], [Number(a.i)]);
+  else if (a.name === 'value_int') value = host('int32', [], [a.i]);
   else if (a.name === 'value_ints') value = host('int32', [a.ints.length], a.ints.map(Number));
   else unsupported(`its ${a.name} attribute is not supported (value, value_float(s) and value_int(s) are)`);
   return () => [value];
@@ -790,8 +790,18 @@ const leakyRelu: Compiler = (node, ctx) => {
   return unary((x) => tf.leakyRelu(x, alpha))(node, ctx);
 };
 
-/** Every supported operator's compiler. */
-export const COMPILERS: Readonly<Record<(typeof SUPPORTED_OPS)[number], Compiler>> = {
+let compilers: Readonly<Record<(typeof SUPPORTED_OPS)[number], Compiler>> | undefined;
+
+/**
+ * The compiler of an operator, or undefined when ardkit does not support it. The table is built on first use, so
+ * that a bundle which never loads ONNX keeps none of it.
+ */
+export function compilerFor(op: string): Compiler | undefined {
+  compilers ??= makeCompilers();
+  return (compilers as Record<string, Compiler | undefined>)[op];
+}
+
+const makeCompilers = (): Readonly<Record<(typeof SUPPORTED_OPS)[number], Compiler>> => ({
   Add: binary('Add'),
   AveragePool: pool('avg'),
   BatchNormalization: batchNorm,
@@ -826,6 +836,6 @@ export const COMPILERS: Readonly<Record<(typeof SUPPORTED_OPS)[number], Compiler
   Tanh: unary(tf.tanh),
   Transpose: transpose,
   Unsqueeze: unsqueeze
-};
+});
 
 export { AttributeType };

@@ -188,7 +188,7 @@ export async function onnxModelType(): Promise<protobuf.Type> {
   if (modelType === undefined) {
     const imported = (await import('protobufjs/light.js')) as typeof protobuf & { default?: typeof protobuf };
     const pb = imported.default ?? imported;
-    modelType = pb.Root.fromJSON(ONNX_DESCRIPTOR as unknown as protobuf.INamespace).lookupType('onnx.ModelProto');
+    modelType = pb.Root.fromJSON(ONNX_DESCRIPTOR).lookupType('onnx.ModelProto');
   }
   return modelType;
 }

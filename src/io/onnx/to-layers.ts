@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { typeError } from '../../core/errors.js';
 import { onnxInternals, type OnnxInternals, type OnnxModel } from './load.js';
-import { COMPILERS, type CompileContext } from './ops.js';
+import { compilerFor, type CompileContext } from './ops.js';
 import type { AttributeProto, NodeProto } from './schema.js';
 import { toHost, type ArrayTensor } from './tensors.js';
 import { hostBinary, sizeOf, type HostValue, type Value } from './values.js';
@@ -201,7 +201,7 @@ function isPerChannel(shape: readonly number[], rank: number, channels: number):
   return padded.every((d, i) => d === 1 || (i === 1 && d === channels));
 }
 
-const HOST_OPS = new Set(['Add', 'Cast', 'Concat', 'Constant', 'ConstantOfShape', 'Div', 'Dropout', 'Flatten', 'Gather', 'Identity', 'Mul', 'Reshape', 'Shape', 'Slice', 'Squeeze', 'Sub', 'Transpose', 'Unsqueeze']);
+const HOST_OPS = /* @__PURE__ */ new Set(['Add', 'Cast', 'Concat', 'Constant', 'ConstantOfShape', 'Div', 'Dropout', 'Flatten', 'Gather', 'Identity', 'Mul', 'Reshape', 'Shape', 'Slice', 'Squeeze', 'Sub', 'Transpose', 'Unsqueeze']);
 
 const HOST_ARITHMETIC: Record<string, (a: number, b: number) => number> = {
   Add: (a, b) => a + b,
@@ -209,6 +209,87 @@ const HOST_ARITHMETIC: Record<string, (a: number, b: number) => number> = {
   Mul: (a, b) => a * b,
   Div: (a, b) => a / b
 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// tfjs-layers' classes, from tfjs-core's serialization registry
+
+type Factory<F extends (args: never) => unknown> = (args: Parameters<F>[0]) => ReturnType<F>;
+
+/** The tfjs-layers constructors the converter uses, as tfjs-layers' own factory functions call them. */
+interface LayerFactories {
+  readonly input: (args: { readonly shape: number[]; readonly name: string }) => Sym;
+  readonly model: Factory<typeof tfl.model>;
+  readonly conv2d: Factory<typeof tfl.layers.conv2d>;
+  readonly depthwiseConv2d: Factory<typeof tfl.layers.depthwiseConv2d>;
+  readonly batchNormalization: Factory<typeof tfl.layers.batchNormalization>;
+  readonly reLU: Factory<typeof tfl.layers.reLU>;
+  readonly leakyReLU: Factory<typeof tfl.layers.leakyReLU>;
+  readonly activation: Factory<typeof tfl.layers.activation>;
+  readonly softmax: Factory<typeof tfl.layers.softmax>;
+  readonly add: (args: { readonly name: string }) => Layer;
+  readonly multiply: (args: { readonly name: string }) => Layer;
+  readonly concatenate: (args: { readonly axis: number; readonly name: string }) => Layer;
+  readonly maxPooling2d: Factory<typeof tfl.layers.maxPooling2d>;
+  readonly averagePooling2d: Factory<typeof tfl.layers.averagePooling2d>;
+  readonly globalAveragePooling2d: Factory<typeof tfl.layers.globalAveragePooling2d>;
+  readonly globalMaxPooling2d: Factory<typeof tfl.layers.globalMaxPooling2d>;
+  readonly dense: Factory<typeof tfl.layers.dense>;
+  readonly flatten: Factory<typeof tfl.layers.flatten>;
+  readonly reshape: Factory<typeof tfl.layers.reshape>;
+  readonly permute: Factory<typeof tfl.layers.permute>;
+  readonly zeroPadding2d: Factory<typeof tfl.layers.zeroPadding2d>;
+}
+
+/** Each factory's class, by the name tfjs-layers registers it under (the `class_name` of model.json). */
+const CLASS_NAMES: Readonly<Record<Exclude<keyof LayerFactories, 'input'>, string>> = {
+  model: 'Model',
+  conv2d: 'Conv2D',
+  depthwiseConv2d: 'DepthwiseConv2D',
+  batchNormalization: 'BatchNormalization',
+  reLU: 'ReLU',
+  leakyReLU: 'LeakyReLU',
+  activation: 'Activation',
+  softmax: 'Softmax',
+  add: 'Add',
+  multiply: 'Multiply',
+  concatenate: 'Concatenate',
+  maxPooling2d: 'MaxPooling2D',
+  averagePooling2d: 'AveragePooling2D',
+  globalAveragePooling2d: 'GlobalAveragePooling2D',
+  globalMaxPooling2d: 'GlobalMaxPooling2D',
+  dense: 'Dense',
+  flatten: 'Flatten',
+  reshape: 'Reshape',
+  permute: 'Permute',
+  zeroPadding2d: 'ZeroPadding2D'
+};
+
+/**
+ * tfjs-layers' constructors, looked up in tfjs-core's serialization registry (where tfjs-layers registers every
+ * layer when it is imported, and where `tf.loadLayersModel` finds them), so that `ardkit/io` imports nothing from
+ * tfjs-layers, an optional peer: importing it, or bundling `fileSystem` alone, never pulls tfjs-layers in.
+ */
+function layerFactories(): LayerFactories {
+  const registry = tf.serialization.SerializationMap.getMap().classNameMap;
+  const constructorOf = (name: string): new (args: unknown) => unknown => {
+    const entry = registry[name];
+    if (entry === undefined) {
+      throw new Error(`${FN}: @tensorflow/tfjs-layers is not loaded (no ${name} layer is registered with this copy of tfjs-core): import '@tensorflow/tfjs-layers' or '@tensorflow/tfjs' once in your program`);
+    }
+    return entry[0];
+  };
+  const entries = Object.entries(CLASS_NAMES).map(([key, name]) => {
+    const Class = constructorOf(name);
+    return [key, (args: unknown) => new Class(args)] as const;
+  });
+  const InputLayer = constructorOf('InputLayer');
+  // tf.input: an InputLayer's symbolic output.
+  const input = (args: { readonly shape: number[]; readonly name: string }): Sym => {
+    const layer = new InputLayer({ batchInputShape: [null, ...args.shape], name: args.name, dtype: 'float32' }) as Layer;
+    return layer.inboundNodes[0]?.outputTensors[0] as Sym;
+  };
+  return { ...(Object.fromEntries(entries) as unknown as Omit<LayerFactories, 'input'>), input };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The converter
@@ -228,10 +309,23 @@ class Converter {
 
   constructor(
     private readonly internals: OnnxInternals,
-    private readonly model: OnnxModel
+    private readonly model: OnnxModel,
+    private readonly make: LayerFactories
   ) {
+    // The loader also keeps the nodes of its `features` option: only those the logits need are converted.
+    const producer = new Map<string, NodeProto>();
+    for (const node of internals.nodes) for (const name of node.output) producer.set(name, node);
+    const needed = new Set<NodeProto>();
+    const wanted = [internals.output];
+    for (let name = wanted.pop(); name !== undefined; name = wanted.pop()) {
+      const node = producer.get(name);
+      if (node === undefined || needed.has(node)) continue;
+      needed.add(node);
+      wanted.push(...node.input.filter((n) => n !== ''));
+    }
     for (const node of internals.nodes) {
-      for (const name of node.input) if (name !== '') this.consumers.set(name, [...(this.consumers.get(name) ?? []), node]);
+      if (!needed.has(node)) this.done.add(node);
+      else for (const name of node.input) if (name !== '') this.consumers.set(name, [...(this.consumers.get(name) ?? []), node]);
     }
   }
 
@@ -241,7 +335,7 @@ class Converter {
     const host: CompileContext = this.hostContext();
     // Constant nodes first: an affine chain or a fused bias may read one that sits later in the node list.
     for (const node of this.internals.nodes) {
-      if (node.opType !== 'Constant') continue;
+      if (node.opType !== 'Constant' || this.done.has(node)) continue;
       this.runHost(node, [], host);
       this.done.add(node);
     }
@@ -259,7 +353,11 @@ class Converter {
     const out = this.values.get(this.internals.output);
     if (out?.kind !== 'layer') throw new Error(`${FN}: the graph output ${JSON.stringify(this.internals.output)} is a constant, not computed from the input`);
     this.base = 'logits';
-    return tfl.model({ inputs: input, outputs: this.toFlat(out), name: 'onnx_model' });
+    const model = this.make.model({ inputs: input, outputs: this.toFlat(out), name: 'onnx_model' });
+    // A layer off the path to the logits (none is expected) would keep its weights: free them.
+    const used = new Set(model.layers);
+    for (const layer of this.layers) if (!used.has(layer)) for (const weight of layer.weights) weight.dispose();
+    return model;
   }
 
   // --- values -----------------------------------------------------------------------------------------------
@@ -269,13 +367,13 @@ class Converter {
     if (shape.some((d) => d <= 0)) {
       throw new Error(`${FN}: the model's input shape [${shape.map((d) => (d < 0 ? '?' : String(d))).join(', ')}] has free dimensions; a layers model needs them fixed (export the ONNX model with a fixed height, width and channels)`);
     }
-    const t = tfl.input({ shape, name: 'input' });
+    const t = this.make.input({ shape, name: 'input' });
     let value: LayerValue;
     if (shape.length === 3 && this.model.layout === 'nhwc') {
       value = { kind: 'layer', t, dims: [shape[2] ?? 0, shape[0] ?? 0, shape[1] ?? 0], nhwc: true, nonNegative: false };
     } else if (shape.length === 3) {
       this.base = 'input';
-      const nhwc = this.apply(tfl.layers.permute({ dims: [2, 3, 1], name: this.name('to_nhwc') }), t);
+      const nhwc = this.apply(this.make.permute({ dims: [2, 3, 1], name: this.name('to_nhwc') }), t);
       value = { kind: 'layer', t: nhwc, dims: shape, nhwc: true, nonNegative: false };
     } else if (shape.length === 1) {
       value = { kind: 'layer', t, dims: shape, nhwc: false, nonNegative: false };
@@ -383,11 +481,11 @@ class Converter {
     if (cached !== undefined) return cached;
     let t: Sym;
     // The row-major orders of [C, H, W] and [H, W, C] agree when H·W = 1 or C = 1: a reshape is enough.
-    if (h * w === 1) t = this.apply(tfl.layers.reshape({ targetShape: [1, 1, c], name: this.name('to_nhwc') }), v.t);
-    else if (c === 1) t = this.apply(tfl.layers.reshape({ targetShape: [h, w, 1], name: this.name('to_nhwc') }), v.t);
+    if (h * w === 1) t = this.apply(this.make.reshape({ targetShape: [1, 1, c], name: this.name('to_nhwc') }), v.t);
+    else if (c === 1) t = this.apply(this.make.reshape({ targetShape: [h, w, 1], name: this.name('to_nhwc') }), v.t);
     else {
-      const chw = this.apply(tfl.layers.reshape({ targetShape: [c, h, w], name: this.name('to_chw') }), v.t);
-      t = this.apply(tfl.layers.permute({ dims: [2, 3, 1], name: this.name('to_nhwc') }), chw);
+      const chw = this.apply(this.make.reshape({ targetShape: [c, h, w], name: this.name('to_chw') }), v.t);
+      t = this.apply(this.make.permute({ dims: [2, 3, 1], name: this.name('to_nhwc') }), chw);
     }
     this.toNhwcCache.set(v.t, t);
     return t;
@@ -399,8 +497,8 @@ class Converter {
     const cached = this.toFlatCache.get(v.t);
     if (cached !== undefined) return cached;
     const [c, h, w] = v.dims as [number, number, number];
-    const chw = h * w === 1 || c === 1 ? v.t : this.apply(tfl.layers.permute({ dims: [3, 1, 2], name: this.name('to_nchw') }), v.t);
-    const t = this.apply(tfl.layers.flatten({ name: this.name('flatten') }), chw);
+    const chw = h * w === 1 || c === 1 ? v.t : this.apply(this.make.permute({ dims: [3, 1, 2], name: this.name('to_nchw') }), v.t);
+    const t = this.apply(this.make.flatten({ name: this.name('flatten') }), chw);
     this.toFlatCache.set(v.t, t);
     return t;
   }
@@ -413,7 +511,7 @@ class Converter {
   /** A zero padding layer (no-op without padding). */
   private zeroPad(t: Sym, pads: Pads2d): Sym {
     if (pads.flat().every((p) => p === 0)) return t;
-    return this.apply(tfl.layers.zeroPadding2d({ padding: pads, name: this.name('pad') }), t);
+    return this.apply(this.make.zeroPadding2d({ padding: pads, name: this.name('pad') }), t);
   }
 
   // --- nodes ------------------------------------------------------------------------------------------------
@@ -436,10 +534,10 @@ class Converter {
   private readonly handlers: Readonly<Record<string, ((node: NodeProto) => void) | undefined>> = {
     Conv: (node) => { this.conv(node); },
     BatchNormalization: (node) => { this.batchNorm(node); },
-    Relu: (node) => { this.elementwise(node, tfl.layers.reLU({ name: this.name() }), () => true); },
-    LeakyRelu: (node) => { this.elementwise(node, tfl.layers.leakyReLU({ alpha: attrFloat(node, 'alpha', 0.01), name: this.name() }), () => false); },
-    Sigmoid: (node) => { this.elementwise(node, tfl.layers.activation({ activation: 'sigmoid', name: this.name() }), () => true); },
-    Tanh: (node) => { this.elementwise(node, tfl.layers.activation({ activation: 'tanh', name: this.name() }), () => false); },
+    Relu: (node) => { this.elementwise(node, this.make.reLU({ name: this.name() }), () => true); },
+    LeakyRelu: (node) => { this.elementwise(node, this.make.leakyReLU({ alpha: attrFloat(node, 'alpha', 0.01), name: this.name() }), () => false); },
+    Sigmoid: (node) => { this.elementwise(node, this.make.activation({ activation: 'sigmoid', name: this.name() }), () => true); },
+    Tanh: (node) => { this.elementwise(node, this.make.activation({ activation: 'tanh', name: this.name() }), () => false); },
     Clip: (node) => { this.clip(node); },
     Softmax: (node) => { this.softmax(node); },
     Add: (node) => { this.binary(node, 'Add'); },
@@ -498,7 +596,7 @@ class Converter {
       const ints = a.dtype !== 'float32' && b.dtype !== 'float32';
       outs = [hostBinary(a, b, ints && node.opType === 'Div' ? (x, y) => Math.trunc(x / y) : arithmetic, ints ? 'int32' : 'float32')];
     } else {
-      const compiler = (COMPILERS as Record<string, (typeof COMPILERS)[keyof typeof COMPILERS] | undefined>)[node.opType];
+      const compiler = compilerFor(node.opType);
       if (compiler === undefined) unconvertible('the loader has no host evaluation of this operator');
       outs = compiler(node, host)(values, () => unconvertible('it reads a weight where a constant was expected'));
     }
@@ -526,7 +624,7 @@ class Converter {
       return;
     }
     if (lo !== 0 || !(hi > 0)) unconvertible(`it clips to [${String(lo)}, ${String(hi)}]; tfjs-layers clips only to [0, max] (ReLU with maxValue, e.g. ReLU6)`);
-    const layer = hi === Infinity ? tfl.layers.reLU({ name: this.name() }) : tfl.layers.reLU({ maxValue: hi, name: this.name() });
+    const layer = hi === Infinity ? this.make.reLU({ name: this.name() }) : this.make.reLU({ maxValue: hi, name: this.name() });
     this.elementwise(node, layer, () => true);
   }
 
@@ -535,7 +633,7 @@ class Converter {
     const rank = x.dims.length + 1;
     const axis = attrInt(node, 'axis', this.internals.opset >= 13 ? -1 : 1);
     if (rank !== 2 || (axis !== 1 && axis !== -1)) unconvertible(`only a softmax over the last axis of a matrix [B, N] converts (got axis ${String(axis)} of a rank-${String(rank)} tensor)`);
-    this.elementwise(node, tfl.layers.softmax({ axis: -1, name: this.name() }), () => true);
+    this.elementwise(node, this.make.softmax({ axis: -1, name: this.name() }), () => true);
   }
 
   private conv(node: NodeProto): void {
@@ -566,8 +664,8 @@ class Converter {
     const useBias = biasName !== '' || fused !== undefined;
     const name = this.name();
     const layer = depthwise
-      ? tfl.layers.depthwiseConv2d({ kernelSize: [kh, kw], strides, padding, depthMultiplier: outChannels / channels, useBias, depthwiseInitializer: 'zeros', biasInitializer: 'zeros', name })
-      : tfl.layers.conv2d({ filters: outChannels, kernelSize: [kh, kw], strides, padding, dilationRate: dilations, useBias, kernelInitializer: 'zeros', biasInitializer: 'zeros', name });
+      ? this.make.depthwiseConv2d({ kernelSize: [kh, kw], strides, padding, depthMultiplier: outChannels / channels, useBias, depthwiseInitializer: 'zeros', biasInitializer: 'zeros', name })
+      : this.make.conv2d({ filters: outChannels, kernelSize: [kh, kw], strides, padding, dilationRate: dilations, useBias, kernelInitializer: 'zeros', biasInitializer: 'zeros', name });
     const y = this.apply(layer, padded, () => {
       // The loader keeps the filter in tfjs' layout: conv2d's [kh, kw, I, O], depthwiseConv2d's [kh, kw, C, m].
       const filter = this.param(`${depthwise ? 'dw' : 'conv'}:${weightName}`);
@@ -598,7 +696,7 @@ class Converter {
     if (rank !== 4 && rank !== 2) unconvertible(`only batch norm of images [B, C, H, W] and matrices [B, C] converts (got rank ${String(rank)})`);
     const t = rank === 4 ? this.toNhwc(x) : x.t;
     const names = node.input.slice(1, 5);
-    const layer = tfl.layers.batchNormalization({
+    const layer = this.make.batchNormalization({
       axis: -1,
       epsilon: attrFloat(node, 'epsilon', 1e-5),
       momentum: attrFloat(node, 'momentum', 0.9),
@@ -654,8 +752,8 @@ class Converter {
   private affine(x: LayerValue, steps: readonly AffineStep[]): LayerValue {
     const channels = x.dims[0] ?? 1;
     const matrix = x.dims.length === 1;
-    const input = matrix ? this.apply(tfl.layers.reshape({ targetShape: [1, 1, channels], name: this.name('to_nhwc') }), x.t) : this.toNhwc(x);
-    const layer = tfl.layers.depthwiseConv2d({ kernelSize: 1, depthMultiplier: 1, useBias: true, trainable: false, depthwiseInitializer: 'zeros', biasInitializer: 'zeros', name: this.name('affine') });
+    const input = matrix ? this.apply(this.make.reshape({ targetShape: [1, 1, channels], name: this.name('to_nhwc') }), x.t) : this.toNhwc(x);
+    const layer = this.make.depthwiseConv2d({ kernelSize: 1, depthMultiplier: 1, useBias: true, trainable: false, depthwiseInitializer: 'zeros', biasInitializer: 'zeros', name: this.name('affine') });
     const y = this.apply(layer, input, () => {
       let a: tf.Tensor = tf.ones([channels]);
       let b: tf.Tensor = tf.zeros([channels]);
@@ -670,7 +768,7 @@ class Converter {
       return [tf.reshape(a, [1, 1, channels, 1]), b];
     });
     if (!matrix) return this.nhwcValue(y, false);
-    const flat = this.apply(tfl.layers.reshape({ targetShape: [channels], name: this.name('to_matrix') }), y);
+    const flat = this.apply(this.make.reshape({ targetShape: [channels], name: this.name('to_matrix') }), y);
     return { kind: 'layer', t: flat, dims: x.dims, nhwc: false, nonNegative: false };
   }
 
@@ -685,7 +783,7 @@ class Converter {
     }
     const rhs = op === 'Sub' ? this.affine(b, [{ op: 'Mul', c: { shape: [], tensor: () => tf.scalar(-1) }, constFirst: false }]) : b;
     const inputs = image ? [this.toNhwc(a), this.toNhwc(rhs)] : [a.t, rhs.t];
-    const layer = op === 'Mul' ? tfl.layers.multiply({ name: this.name() }) : tfl.layers.add({ name: this.name() });
+    const layer = op === 'Mul' ? this.make.multiply({ name: this.name() }) : this.make.add({ name: this.name() });
     const t = this.apply(layer, inputs);
     const nonNegative = op !== 'Sub' && a.nonNegative && b.nonNegative;
     this.set(node.output[0], image ? this.nhwcValue(t, nonNegative) : { kind: 'layer', t, dims, nhwc: false, nonNegative });
@@ -718,7 +816,7 @@ class Converter {
     }
     const padded = plan.mode === 'explicit' ? this.zeroPad(input, plan.pads) : input;
     const args = { poolSize: kernel, strides, padding: plan.mode === 'same' ? ('same' as const) : ('valid' as const), name: this.name() };
-    const layer = kind === 'max' ? tfl.layers.maxPooling2d(args) : tfl.layers.averagePooling2d(args);
+    const layer = kind === 'max' ? this.make.maxPooling2d(args) : this.make.averagePooling2d(args);
     this.set(node.output[0], this.nhwcValue(this.apply(layer, padded), x.nonNegative));
   }
 
@@ -726,7 +824,7 @@ class Converter {
     const x = this.layerInput(node, 0);
     const input = this.toNhwc(x);
     const channels = x.dims[0] ?? 1;
-    const layer = kind === 'max' ? tfl.layers.globalMaxPooling2d({ name: this.name() }) : tfl.layers.globalAveragePooling2d({ name: this.name() });
+    const layer = kind === 'max' ? this.make.globalMaxPooling2d({ name: this.name() }) : this.make.globalAveragePooling2d({ name: this.name() });
     // [B, C]: the row-major storage of logical [B, C, 1, 1] as well.
     this.set(node.output[0], { kind: 'layer', t: this.apply(layer, input), dims: keepDims ? [channels, 1, 1] : [channels], nhwc: false, nonNegative: x.nonNegative });
   }
@@ -789,7 +887,7 @@ class Converter {
   }
 
   private dense(x: LayerValue, units: number, kernel: () => tf.Tensor, bias: (() => tf.Tensor) | undefined, output: string | undefined): void {
-    const layer = tfl.layers.dense({ units, useBias: bias !== undefined, kernelInitializer: 'zeros', biasInitializer: 'zeros', name: this.name() });
+    const layer = this.make.dense({ units, useBias: bias !== undefined, kernelInitializer: 'zeros', biasInitializer: 'zeros', name: this.name() });
     const t = this.apply(layer, x.t, () => (bias === undefined ? [kernel()] : [kernel(), bias()]));
     this.set(output, { kind: 'layer', t, dims: [units], nhwc: false, nonNegative: false });
   }
@@ -812,7 +910,7 @@ class Converter {
     const nonNegative = values.every((v) => v.nonNegative);
     // Channel vectors (rank 2, or [C, 1, 1] stored flat) concatenate as they are stored.
     const flat = values.every((v) => !v.nhwc && sizeOf(v.dims) === v.dims[0]);
-    const layer = tfl.layers.concatenate({ axis: -1, name: this.name() });
+    const layer = this.make.concatenate({ axis: -1, name: this.name() });
     if (flat) {
       this.set(node.output[0], { kind: 'layer', t: this.apply(layer, values.map((v) => v.t)), dims: [channels, ...first.dims.slice(1)], nhwc: false, nonNegative });
       return;
@@ -912,61 +1010,62 @@ class Converter {
  * (`model.save(fileSystem(dir))` from `ardkit/io`, or any tfjs IO handler) and loaded in a page by plain
  * `tf.loadLayersModel`, without ardkit.
  *
- * The layers model takes the {@link OnnxModel}'s input (`[B, ...model.inputShape]`, NHWC unless loaded with
- * `layout: 'nchw'`), gives its logits (to float32 rounding), and holds the model's **current** weights: a model loaded
- * with `trainable: true` and fine-tuned exports its fine-tuned weights. The weights are copied: the two models can be
- * used and disposed independently. Nothing is read back from the device, so it converts on every backend.
+ * The layers model takes the {@link OnnxModel}'s input (`[B, ...model.inputShape]`: NHWC, or NCHW when loaded with
+ * `layout: 'nchw'`), gives its logits (equal to float32 rounding, about 1e-6 relative), and holds the model's
+ * **current** weights: a model loaded with `trainable: true` and fine-tuned exports its fine-tuned weights (batch norm
+ * as γ, β and the running statistics; a model loaded without `trainable` gives its batch norms from the file). The
+ * weights are copied: the two models are used and disposed independently. Nothing is read back from the device.
  *
- * What maps to what (ONNX tensors `[B, C, H, W]` run channels-last, `[B, H, W, C]`):
+ * What maps to what (image tensors `[B, C, H, W]` run channels-last, `[B, H, W, C]`, as tfjs' layers want them):
  *
- * | ONNX | layers |
+ * | ONNX | tfjs-layers |
  * | --- | --- |
- * | Conv, group 1 | `conv2d` (dilation with stride 1) |
- * | Conv, group = input channels | `depthwiseConv2d` (no dilation) |
- * | Conv, MatMul or Gemm without bias, then Add of a per-channel constant | the layer's bias |
- * | `pads` equal to tfjs' `'same'` padding (for that input size) | `padding: 'same'`; other pads: `zeroPadding2d` then `'valid'` |
- * | BatchNormalization (inference form) | `batchNormalization` with γ, β, μ, σ², ε and momentum from the graph |
- * | Relu; Clip to [0, m]; LeakyRelu; Sigmoid; Tanh; Softmax (last axis of `[B, N]`) | `reLU`; `reLU({ maxValue: m })`; `leakyReLU`; `activation` |
- * | Add, Sub, Mul, Div of a tensor and per-channel constants (e.g. `(x − μ)/σ`) | one fixed (non-trainable) 1×1 `depthwiseConv2d` with bias, `a·x + b`, per chain |
- * | Add, Mul of two tensors (axes of size 1 broadcast); Sub | `add`, `multiply`; Sub adds `−b` |
- * | MaxPool | `maxPooling2d`: `'valid'`, `'same'`, or zero padding where the input is known ≥ 0 (after a ReLU) |
- * | AveragePool | `averagePooling2d`: `'valid'`; `'same'` (count_include_pad = 0); zero padding (count_include_pad = 1) |
- * | GlobalAveragePool, GlobalMaxPool, ReduceMean over H, W | `globalAveragePooling2d`, `globalMaxPooling2d` |
- * | Gemm (transA = 0, B an initializer: kernel `α·B` or `α·Bᵀ`, bias `β·C`); MatMul `[B, K]·W` | `dense` |
- * | Flatten (axis 1); Reshape, Squeeze, Unsqueeze keeping the batch axis (`x.view(x.size(0), -1)`'s Shape chain too) | `flatten`, after a `permute` to C·H·W order where needed |
- * | Concat along the channels | `concatenate` |
- * | Pad (constant 0, spatial axes) | `zeroPadding2d` |
- * | Identity, Dropout, Cast to float, Constant and shape arithmetic | nothing (computed when converting) |
+ * | Conv, group 1 | `conv2d` (dilation only with stride 1) |
+ * | Conv, group = input channels | `depthwiseConv2d` (any multiplier, no dilation) |
+ * | Conv `pads` | `padding: 'same'` where they equal tfjs' 'same' for that input size; else `zeroPadding2d`, `'valid'` |
+ * | Conv, Gemm or MatMul without bias, read only by Add of a per-channel constant | that layer, with the Add as its bias |
+ * | BatchNormalization (inference form) | `batchNormalization`: γ, β, μ, σ², ε and momentum of the graph |
+ * | Relu; Clip to [0, m]; LeakyRelu; Sigmoid, Tanh; Softmax over the last axis of `[B, N]` | `reLU`; `reLU({ maxValue: m })`; `leakyReLU`; `activation`; `softmax` |
+ * | a chain of Add, Sub, Mul, Div of a tensor and per-channel constants, e.g. `(x − μ)/σ` | one fixed (non-trainable) 1×1 `depthwiseConv2d` with bias: `a·x + b` |
+ * | Add, Mul of two tensors (axes of size 1 broadcast); Sub `a − b` | `add`, `multiply`; `add` of `a` and `−b` (a fixed 1×1 layer) |
+ * | MaxPool | `maxPooling2d`: no padding, tfjs' 'same', or `zeroPadding2d` where the input is ≥ 0 (after ReLU, ReLU6, Sigmoid) |
+ * | AveragePool | `averagePooling2d`: no padding; 'same' when count_include_pad = 0; `zeroPadding2d` when it is 1 |
+ * | GlobalAveragePool, GlobalMaxPool, ReduceMean over H and W | `globalAveragePooling2d`, `globalMaxPooling2d` |
+ * | Gemm (transA 0, B an initializer; kernel α·B or α·Bᵀ, bias β·C); MatMul of `[B, K]` by an initializer | `dense` |
+ * | Flatten (axis 1); Reshape, Squeeze, Unsqueeze that keep the batch axis, `x.view(x.size(0), -1)`'s Shape chain | `flatten`, after a `permute` to ONNX's C·H·W order when H·W > 1 and C > 1 |
+ * | Concat of the channels | `concatenate` |
+ * | Pad with zeros on H and W | `zeroPadding2d` |
+ * | Identity, Dropout, Cast to float; Constant and shape arithmetic | nothing (passed through, or computed when converting) |
  *
- * A graph does **not** convert, and the error names the node, its operator and why, when it has: a grouped
- * convolution with 1 < group < channels (tfjs-layers has no grouped convolution); a dilated depthwise convolution, or
- * strides and dilations both above 1; a max pool whose padding is not tfjs' `'same'` on an input not known to be ≥ 0;
- * an average pool with count_include_pad = 0 and padding other than `'same'`, or with count_include_pad = 1 and
- * ceil_mode windows past the padding; reflect or non-zero padding (Pad); Clip other than to [0, max]; Div of two
- * tensors or of a constant by a tensor; an elementwise op with a constant that varies over spatial axes; Transpose,
- * Gather or Slice of a tensor (e.g. a permute / MatMul / permute round trip); MatMul of two tensors; Gemm with
- * transA; a Reshape that mixes examples (`[-1, 16]` from `[B, 4, 4, 4]`) or fixes the batch size; Softmax over
- * another axis; tensors of rank other than 2 and 4 where a layer needs them; and free input dimensions other than
- * the batch (export with a fixed height, width and channels).
+ * Graphs that do **not** convert (the error names the node, its operator and why): a grouped convolution with
+ * 1 < group < channels (tfjs-layers has none); a dilated depthwise convolution, or a convolution with strides and
+ * dilations both above 1; a max pool whose padding is not tfjs' 'same' on an input not known to be ≥ 0; an average
+ * pool with count_include_pad = 0 and padding other than 'same', or with count_include_pad = 1 and ceil_mode windows
+ * past the padding; Pad in reflect mode or with a value other than 0; Clip to bounds other than [0, max]; Div of two
+ * tensors or of a constant by a tensor; an elementwise op with a constant that varies along H or W; Transpose,
+ * Gather or Slice of a tensor (a permute / MatMul / permute round trip); MatMul of two tensors; Gemm with transA;
+ * a Reshape that moves values between examples (`[-1, 16]` of `[B, 4, 4, 4]`) or fixes the batch size; Softmax over
+ * another axis; operators outside the table (e.g. ConstantOfShape or Slice of tensors); tensors of a rank other than
+ * 2 or 4 where a layer needs one; and inputs with free dimensions besides the batch.
  *
- * @param model - a model from {@link loadOnnx} (not disposed).
- * @returns a new `tf.LayersModel` with its own copy of the weights; the caller disposes it (`model.dispose()`).
+ * @param model - a model from {@link loadOnnx}, not disposed.
+ * @returns a new `tf.LayersModel` with its own copy of the weights; the caller disposes it (`layersModel.dispose()`).
  * @throws TypeError when `model` was not made by `loadOnnx`; Error naming `onnxToLayers`, the node and its operator
- * when the graph has a node with no exact tfjs-layers form (see above), or when the model was disposed. Nothing is
- * left allocated when it throws.
+ * when a node has no exact tfjs-layers form (see above); Error when the model was disposed or its input has free
+ * dimensions. Nothing stays allocated when it throws.
  * @example
- * import * as tf from '@tensorflow/tfjs-layers';
  * import { fileSystem, loadOnnx, onnxToLayers } from 'ardkit/io';
  * const teacher = await loadOnnx('teacher.onnx', { trainable: true });
- * await fit(teacher.asStudent(), data, pgdAt(), { epochs: 1 });   // fine-tune
- * const layers = onnxToLayers(teacher);                           // its fine-tuned weights
- * await layers.save(fileSystem('models/teacher'));                // then, in a page: tf.loadLayersModel(url)
+ * await fit(teacher.asStudent(), data, pgdAt({ eps: 8 / 255 }), { epochs: 1 }); // fine-tune in ardkit
+ * const layersModel = onnxToLayers(teacher);                                    // with the fine-tuned weights
+ * await layersModel.save(fileSystem('public/teacher'));
+ * // in a page, without ardkit: const net = await tf.loadLayersModel('teacher/model.json');
  */
 export function onnxToLayers(model: OnnxModel): tfl.LayersModel {
   const internals = onnxInternals(model);
   if (internals === undefined) typeError(FN, 'model', 'be a model made by loadOnnx', model);
   if ([...internals.params.values()].some((t) => t.isDisposed)) throw new Error(`${FN}: the model was disposed`);
-  const converter = new Converter(internals, model);
+  const converter = new Converter(internals, model, layerFactories());
   try {
     return converter.build();
   } catch (error) {

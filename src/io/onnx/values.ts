@@ -55,7 +55,7 @@ export function logical(t: tf.Tensor): TensorValue {
 
 /** A tensor in ONNX's order (a host value is uploaded; a channels-last one transposed back). */
 export function toLogicalTensor(v: Value): tf.Tensor {
-  if (v.kind === 'host') return tf.tensor(v.data as number[], [...v.shape], v.dtype);
+  if (v.kind === 'host') return tf.tensor(v.data, [...v.shape], v.dtype);
   return v.nhwc ? tf.transpose(v.t, [...TO_NCHW]) : v.t;
 }
 
