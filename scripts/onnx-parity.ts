@@ -61,7 +61,7 @@ await tf.ready();
 if (backend === 'wasm') registerWasmTrainingKernels();
 console.log(`backend ${tf.getBackend()}; tolerance 1e-4 of the largest reference value`);
 let failed = 0;
-const only = args.filter((a, i) => a.startsWith('--') === false && i > 0 && args[i - 1] !== '--backend' && a !== dir);
+const only = args.filter((a, i) => !a.startsWith('--') && i > 0 && args[i - 1] !== '--backend' && a !== dir);
 for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json') && (only.length === 0 || only.includes(f.replace(/\.json$/, '')))).sort()) {
   const ref = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Reference;
   const t0 = performance.now();

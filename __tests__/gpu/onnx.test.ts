@@ -38,7 +38,7 @@ describe('loadOnnx on webgpu', () => {
 
   it('is a pgd target and an RSLAD teacher', async () => {
     const teacher = await loadOnnx(fixturePath('cifar_teacher'));
-    const x = tf.randomUniform([4, 32, 32, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+    const x = tf.randomUniform<tf.Rank.R4>([4, 32, 32, 3], 0, 1, 'float32', 5);
     const y = tf.tensor1d([0, 1, 2, 3], 'int32');
     const xAdv = pgd(teacher, x, y, { eps: 8 / 255, steps: 3 });
     const dist = tf.tidy(() => tf.max(tf.abs(tf.sub(xAdv, x))));
