@@ -72,7 +72,7 @@ function firstLine(error: unknown): string {
  * Images/s of `f` (its result read back asynchronously, then disposed, and for ardkit's functions the checks they
  * queued read too): `warmup` untimed calls, the median of `reps`.
  */
-async function rate(f: () => tf.Tensor, batch: number, reps: number, warmup: number, impl: Impl = 'hand'): Promise<Rate> {
+export async function rate(f: () => tf.Tensor, batch: number, reps: number, warmup: number, impl: Impl = 'hand'): Promise<Rate> {
   const once = async (): Promise<number> => {
     const t0 = performance.now();
     const out = f();

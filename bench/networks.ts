@@ -65,14 +65,16 @@ export function attack(impl: Impl, model: Model, x: tf.Tensor, y: tf.Tensor1D, s
 /**
  * One PGD-AT step (Madry et al.): the attack outside the gradient tape (`steps` PGD steps), then one SGD update of the
  * cross-entropy on the adversarial batch, as ardkit's `fit` with `pgdAt` does per batch. Returns the loss (read it
- * with `await data()`: that waits for the whole step).
+ * with `await data()`: that waits for the whole step). `trainModel` is the network the update runs: by default
+ * `model`; for a network with batch norm, the same network in training mode (`fromLayersModel(net, { training: true })`),
+ * as `fit` attacks in inference mode and trains on batch statistics.
  */
-export function pgdAtStep(impl: Impl, model: Model, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor1D, steps: number, a: AttackSetup, seed: number): tf.Scalar {
+export function pgdAtStep(impl: Impl, model: Model, optimizer: tf.Optimizer, x: tf.Tensor, y: tf.Tensor1D, steps: number, a: AttackSetup, seed: number, trainModel: Model = model): tf.Scalar {
   const xAdv = attack(impl, model, x, y, steps, a, seed);
   const loss =
     impl === 'ardkit'
-      ? optimizer.minimize(() => crossEntropy(model(xAdv), y), true)
-      : optimizer.minimize(() => tf.div<tf.Scalar>(tf.neg(tf.sum(tf.mul(tf.oneHot(y, 10), tf.logSoftmax(model(xAdv))))), y.shape[0]), true);
+      ? optimizer.minimize(() => crossEntropy(trainModel(xAdv), y), true)
+      : optimizer.minimize(() => tf.div<tf.Scalar>(tf.neg(tf.sum(tf.mul(tf.oneHot(y, 10), tf.logSoftmax(trainModel(xAdv))))), y.shape[0]), true);
   xAdv.dispose();
   if (loss === null) throw new Error('pgdAtStep: the optimizer returned no loss');
   return loss;

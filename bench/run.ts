@@ -6,12 +6,18 @@
  * Then the backends compared (bench/compare.ts): a PGD step and a PGD-AT training step of the example networks
  * (smallCnn, the main example's teacher and student) at batch 16 on cpu, wasm+ardkit, tensorflow and webgpu (Dawn,
  * npm `webgpu`; on SwiftShader's Vulkan driver where there is no GPU), as ratios to wasm+ardkit in the same run.
+ * Then the CIFAR ResNet-18 section: ardkit's `resNet18()` (32×32×3, 10 classes) at batch 32, one PGD step and one
+ * adversarial-training step (PGD-10 + SGD update) on wasm+ardkit (bench/cifar.ts), then PyTorch's ResNet-18 of the same
+ * layout (bench/torch_bench.py `--cifar`) with `torch.set_num_threads` equal to wasm+ardkit's thread count, as ms per
+ * step and ratios ardkit / PyTorch (about 3 minutes on 2 cores).
  * Writes bench/results.json and docs/performance.md. On a machine with a GPU, `npm run bench:gpu` (bench/gpu.ts).
  *
- *   npm run bench                      # one full run (about 10 minutes on 2 cores)
+ *   npm run bench                      # one full run (about 13 minutes on 2 cores, the CIFAR section included)
  *   npm run bench -- --runs 2          # two runs, both reported
  *   npm run bench -- --quick           # fewer repetitions, 100-step memory check (a smoke test)
  *   npm run bench -- --compare-only    # only the backend comparison of the example networks (about 2 minutes)
+ *   npm run bench -- --cifar-only      # only the CIFAR ResNet-18 section (about 3 minutes), merged into the last full
+ *                                      # run's bench/results.json, and docs/performance.md regenerated from it
  *   npm run bench -- --soak            # the soak benchmark instead (bench/soak.ts)
  *   npm run bench -- --baseline 3d65ede # readbacks and the webgl PGD step also for that commit's build, same run
  *
@@ -25,7 +31,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseOptions, positive } from '../examples/cli.js';
 import { findChromium } from '../scripts/lib/chromium.js';
-import { CONFIGS, type BrowserResult, type Config, type ConfigResult, type ReadbackResult, type TorchResult } from './types.js';
+import {
+  CIFAR_CLASSES,
+  CIFAR_EPS,
+  CIFAR_INPUT_SHAPE,
+  CIFAR_STEP_SIZE,
+  CONFIGS,
+  type BrowserResult,
+  type CifarArdkitResult,
+  type CifarResult,
+  type CifarTorchResult,
+  type Config,
+  type ConfigResult,
+  type ReadbackResult,
+  type TorchResult
+} from './types.js';
 
 /** SwiftShader's Vulkan driver in Debian's chromium package: WebGPU on the CPU (it says nothing about a GPU's speed). */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -42,6 +62,13 @@ const opts = parseOptions('Usage: npm run bench -- [options]', {
   'compare-batch': { type: 'string', description: 'batch of the backend comparison of the example networks', default: '16' },
   'skip-compare': { type: 'boolean', description: 'skip the backend comparison of the example networks', default: false },
   'compare-only': { type: 'boolean', description: 'run only the backend comparison (cpu, wasm+ardkit, tensorflow, webgpu: about 2 minutes), nothing else', default: false },
+  'cifar-batch': { type: 'string', description: 'batch of the CIFAR ResNet-18 section', default: '32' },
+  'skip-cifar': { type: 'boolean', description: 'skip the CIFAR ResNet-18 section (ardkit and PyTorch)', default: false },
+  'cifar-only': {
+    type: 'boolean',
+    description: 'run only the CIFAR ResNet-18 section (about 3 minutes); its results replace that section of the runs in --json, and --markdown is regenerated from them',
+    default: false
+  },
   'webgpu-driver': {
     type: 'string',
     description: `Vulkan driver of the webgpu configuration: auto (VK_ICD_FILENAMES when set, else ${SWIFTSHADER_ICD} when present, else the system's), system, or an ICD file`,
@@ -69,6 +96,19 @@ interface Run {
   readbacks: Array<ReadbackResult & { label: string }>;
   browser?: BrowserResult;
   browserSkipped?: string;
+  /** The CIFAR ResNet-18 section (bench/cifar.ts, bench/torch_bench.py `--cifar`). */
+  cifar?: CifarResult;
+  cifarSkipped?: string;
+}
+
+/** What bench/results.json holds. */
+interface Results {
+  machine: Record<string, string | number>;
+  command: string;
+  batch: number;
+  eps: number;
+  stepSize: number;
+  runs: Run[];
 }
 
 /** A build of `ref` in bench/.cache/baseline-SHA (the tree from git archive, this checkout's node_modules). */
@@ -155,11 +195,66 @@ function webgpuEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function oneRun(configs: Config[], scale: number, leakSteps: number, python: string | undefined, baseline: { label: string; dir: string } | undefined): Promise<Run> {
+/** Node's arguments for a TypeScript program of the benchmark. */
+const TS_NODE = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm'];
+
+/** Why the PyTorch figures are missing when no Python is given. */
+const noPython = (): string =>
+  opts['compare-only'] ? '--compare-only' : opts['skip-torch'] ? '--skip-torch' : 'no python with torch (Debian: apt-get install python3-torch)';
+
+/** The CIFAR section's timed calls: few, as a ResNet-18 step takes seconds on 2 cores (`--quick`: one of each). */
+function cifarReps(scale: number): CifarResult['reps'] {
+  const r = (n: number): number => Math.max(1, Math.round(n * scale));
+  return { pgdStep: r(3), advTrainStep: r(2), warmup: 1 };
+}
+
+/** The CIFAR ResNet-18 section: ardkit (bench/cifar.ts), then PyTorch on as many threads (bench/torch_bench.py --cifar). */
+async function cifarSection(scale: number, python: string | undefined, command: string): Promise<CifarResult> {
+  const batch = positive('cifar-batch', opts['cifar-batch'], true);
+  const reps = cifarReps(scale);
+  const trainAttackSteps = 10;
+  const out: CifarResult = {
+    command,
+    startedAt: new Date().toISOString(),
+    loadAverageBefore: os.loadavg(),
+    loadAverageAfter: [],
+    inputShape: CIFAR_INPUT_SHAPE,
+    classes: CIFAR_CLASSES,
+    batch,
+    eps: CIFAR_EPS,
+    stepSize: CIFAR_STEP_SIZE,
+    trainAttackSteps,
+    reps
+  };
+  const common = ['--batch', String(batch), '--attack-steps', String(trainAttackSteps), '--pgd-reps', String(reps.pgdStep), '--train-reps', String(reps.advTrainStep), '--warmup', String(reps.warmup)];
+  console.error(`bench: CIFAR ResNet-18, ardkit (load average ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}) …`);
+  try {
+    out.ardkit = await runJson<CifarArdkitResult>(process.execPath, [...TS_NODE, 'bench/cifar.ts', ...common, '--profile']);
+  } catch (error) {
+    out.ardkitError = error instanceof Error ? error.message : String(error);
+  }
+  if (python === undefined) out.pytorchSkipped = noPython();
+  else {
+    // As many threads as ardkit's wasm backend had (one per core, as useBestBackend() sets it up).
+    const threads = out.ardkit?.threads ?? os.availableParallelism();
+    console.error(`bench: CIFAR ResNet-18, PyTorch (${python}, ${String(threads)} threads) …`);
+    try {
+      out.pytorch = await runJson<CifarTorchResult>(python, ['bench/torch_bench.py', '--cifar', '--threads', String(threads), '--eps', String(CIFAR_EPS), '--step-size', String(CIFAR_STEP_SIZE), ...common]);
+    } catch (error) {
+      out.pytorchSkipped = error instanceof Error ? error.message : String(error);
+    }
+  }
+  out.loadAverageAfter = os.loadavg();
+  return out;
+}
+
+async function oneRun(configs: Config[], scale: number, leakSteps: number, python: string | undefined, baseline: { label: string; dir: string } | undefined, command: string): Promise<Run> {
   const run: Run = { startedAt: new Date().toISOString(), loadAverageBefore: os.loadavg(), loadAverageAfter: [], configs: [], skipped: {}, readbacks: [] };
   const builds = [{ label: 'current', dir: root }, ...(baseline === undefined ? [] : [baseline])];
-  const ts = ['--disable-warning=ExperimentalWarning', '--loader', 'ts-node/esm'];
-  for (const b of opts['compare-only'] ? [] : builds) {
+  const ts = TS_NODE;
+  // --compare-only and --cifar-only run their own section and nothing else.
+  const only = opts['compare-only'] ? '--compare-only' : opts['cifar-only'] ? '--cifar-only' : undefined;
+  for (const b of only !== undefined ? [] : builds) {
     console.error(`bench: readbacks of ${b.label} …`);
     try {
       run.readbacks.push({ label: b.label, ...(await runJson<ReadbackResult>(process.execPath, [...ts, 'bench/readbacks.ts', '--root', b.dir])) });
@@ -167,7 +262,7 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
       run.skipped[`readbacks of ${b.label}`] = error instanceof Error ? error.message : String(error);
     }
   }
-  if (opts['compare-only']) run.browserSkipped = '--compare-only';
+  if (only !== undefined) run.browserSkipped = only;
   else if (opts['skip-browser']) run.browserSkipped = '--skip-browser';
   else if (findChromium() === undefined) run.browserSkipped = 'no Chromium (Debian: apt-get install chromium)';
   else {
@@ -201,11 +296,15 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
       run.skipped[config] = error instanceof Error ? error.message : String(error);
     }
   }
-  if (python === undefined) run.pytorchSkipped = opts['compare-only'] ? '--compare-only' : opts['skip-torch'] ? '--skip-torch' : 'no python with torch (Debian: apt-get install python3-torch)';
+  if (opts['cifar-only']) run.pytorchSkipped = '--cifar-only';
+  else if (python === undefined) run.pytorchSkipped = noPython();
   else {
     console.error(`bench: PyTorch (${python}) …`);
     run.pytorch = await runJson<TorchResult>(python, ['bench/torch_bench.py', '--batch', '128', '--threads', '2', '--reps', String(scale)]);
   }
+  if (opts['compare-only']) run.cifarSkipped = '--compare-only';
+  else if (opts['skip-cifar']) run.cifarSkipped = '--skip-cifar';
+  else run.cifar = await cifarSection(scale, python, command);
   run.loadAverageAfter = os.loadavg();
   return run;
 }
@@ -390,6 +489,57 @@ function comparisonTable(run: Run): string[] {
   return out;
 }
 
+/** The CIFAR ResNet-18 section: ms per step of ardkit and PyTorch on the same threads, and their ratio. */
+function cifarTable(run: Run): string[] {
+  const c = run.cifar;
+  if (c === undefined) return run.cifarSkipped === undefined ? [] : [`CIFAR ResNet-18 against PyTorch: skipped (${run.cifarSkipped}).`];
+  const a = c.ardkit;
+  const t = c.pytorch;
+  const load = (l: number[]): string => l.map((v) => v.toFixed(2)).join(', ');
+  const params = (a?.params ?? t?.params)?.toLocaleString('en-US').replace(/,/g, ' ') ?? '?';
+  const out = [
+    '### CIFAR ResNet-18 against PyTorch (bench/cifar.ts, bench/torch_bench.py `--cifar`)',
+    '',
+    `ardkit's \`resNet18({ inputShape: [${c.inputShape.join(', ')}], classes: ${String(c.classes)} })\` (${params} trainable parameters) and PyTorch's ResNet-18 of the same layout ` +
+      "(kuangliu's `pytorch-cifar`, from scripts/torch/param_counts.py), " +
+      `batch ${String(c.batch)} of seeded uniform ${c.inputShape.join('×')} images, L∞ PGD with ε = ${String(Math.round(c.eps * 255))}/255 and step ${String(Math.round(c.stepSize * 255))}/255. ` +
+      'PGD step: one step of `pgd` (random start, forward, input gradient, sign step, projection) on the network in inference mode. ' +
+      `Adversarial-training step: PGD-${String(c.trainAttackSteps)} in inference mode, then one SGD update of the cross-entropy on the adversarial batch in training mode ` +
+      "(batch statistics), as `fit` with `pgdAt` does. ardkit runs on wasm with ardkit's kernels and one thread per core, as `useBestBackend()` sets it up; " +
+      "PyTorch (the same loops, `model.eval()` for the attack, `model.train()` for the update) with `torch.set_num_threads` equal to ardkit's thread count, right after it. " +
+      `Median of ${String(c.reps.pgdStep)} timed PGD steps and ${String(c.reps.advTrainStep)} timed training steps, after ${String(c.reps.warmup)} warm-up call${c.reps.warmup === 1 ? '' : 's'} ` +
+      '(the training step\'s with a one-step attack), each read back.',
+    '',
+    `Measured by \`${c.command}\` (${c.startedAt}; load average before ${load(c.loadAverageBefore)}, after ${load(c.loadAverageAfter)}).`,
+    '',
+    `| measure | wasm+ardkit, ${String(a?.threads ?? '?')} threads: ms per step | PyTorch ${t?.torch ?? ''} CPU, ${String(t?.threads ?? '?')} threads: ms per step | ardkit / PyTorch (time) | ardkit's speed relative to PyTorch |`,
+    '| --- | ---: | ---: | ---: | ---: |'
+  ];
+  const rows = [
+    ['one PGD step', 'pgdStep'],
+    [`adversarial-training step (PGD-${String(c.trainAttackSteps)} + SGD update)`, 'advTrainStep'],
+    ["context: the forward pass alone, no gradient (XNNPACK's kernels, which ardkit does not change)", 'forward']
+  ] as const;
+  for (const [what, key] of rows) {
+    // `forward` is absent from results written before it was measured.
+    const ms = a?.[key] === undefined ? undefined : a[key].medianSeconds * 1000;
+    const torchMs = t?.[key] === undefined ? undefined : t[key].medianSeconds * 1000;
+    const ratio = ms === undefined || torchMs === undefined ? undefined : ms / torchMs;
+    out.push(`| ${what} | ${fmt(ms, 0)} | ${fmt(torchMs, 0)} | ${ratio === undefined ? '–' : `${fmt(ratio, 2)}×`} | ${ratio === undefined ? '–' : `${fmt(1 / ratio, 2)}×`} |`);
+  }
+  const notes: string[] = [];
+  const calls = (who: string, r: { pgdStep: { seconds?: number[] }; advTrainStep: { seconds?: number[] } }): string =>
+    `${who}'s timed calls (s): PGD step ${(r.pgdStep.seconds ?? []).map((v) => v.toFixed(2)).join(', ')}; training step ${(r.advTrainStep.seconds ?? []).map((v) => v.toFixed(1)).join(', ')}.`;
+  if (a !== undefined) notes.push(calls('ardkit', a));
+  if (t !== undefined) notes.push(calls('PyTorch', t));
+  if (a?.profileMs !== undefined) notes.push(`Where one PGD step's time goes on wasm+ardkit (tf.profile, ms per kernel): ${Object.entries(a.profileMs).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}.`);
+  if (a !== undefined && a.tensorsLeaked !== 0) notes.push(`ardkit: ${String(a.tensorsLeaked)} tensors more after the timed calls than before.`);
+  if (c.ardkitError !== undefined) notes.push(`ardkit: failed (${c.ardkitError}).`);
+  if (c.pytorchSkipped !== undefined) notes.push(`PyTorch: skipped (${c.pytorchSkipped}).`);
+  if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
+  return out;
+}
+
 function markdown(runs: Run[], info: Record<string, string | number>, command: string): string {
   const lines: string[] = opts['compare-only']
     ? [
@@ -462,6 +612,8 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
     }
     const comparison = comparisonTable(run);
     if (comparison.length > 0) lines.push('', ...comparison);
+    const cifar = cifarTable(run);
+    if (cifar.length > 0) lines.push('', ...cifar);
     if (full) lines.push('', ...readbackTable(run), '', ...browserTable(run));
     lines.push('');
   });
@@ -479,8 +631,14 @@ async function main(): Promise<void> {
   for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`--configs: unknown configuration ${JSON.stringify(c)}`);
   if (opts['compare-only']) {
     if (opts['skip-compare']) throw new Error('--compare-only and --skip-compare exclude each other');
+    if (opts['cifar-only']) throw new Error('--compare-only and --cifar-only exclude each other');
     // Only the compared configurations; PyTorch, the readbacks and the browser are skipped too.
     configs.splice(0, configs.length, ...configs.filter((c) => COMPARED.includes(c)));
+  }
+  if (opts['cifar-only']) {
+    if (opts['skip-cifar']) throw new Error('--cifar-only and --skip-cifar exclude each other');
+    // Only the CIFAR section (ardkit, then PyTorch): no configuration, readback count or browser.
+    configs.splice(0, configs.length);
   }
   const scale = opts.quick ? 0.3 : 1;
   const leakSteps = opts.quick ? 100 : positive('leak-steps', opts['leak-steps'], true);
@@ -491,9 +649,28 @@ async function main(): Promise<void> {
   const results: Run[] = [];
   for (let r = 0; r < runs; r++) {
     console.error(`bench: run ${String(r + 1)}/${String(runs)}, load average ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}`);
-    results.push(await oneRun(configs, scale, leakSteps, python, baseline));
+    results.push(await oneRun(configs, scale, leakSteps, python, baseline, command));
   }
-  const json = { machine: info, command, batch: 128, eps: 0.3, stepSize: 0.01, runs: results };
+  let json: Results = { machine: info, command, batch: 128, eps: 0.3, stepSize: 0.01, runs: results };
+  if (opts['cifar-only']) {
+    // The section replaces that of the earlier runs in the results file (run i's by run i's), which keep everything
+    // else, their machine and their command; the report is regenerated from them.
+    const file = path.resolve(root, opts.json);
+    const previous = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Results>) : undefined;
+    if (previous?.runs !== undefined && previous.machine !== undefined && previous.command !== undefined && previous.runs.length > 0) {
+      const runs = previous.runs;
+      results.forEach((r, i) => {
+        const old = runs[i];
+        if (old === undefined) runs.push(r);
+        else {
+          if (r.cifar !== undefined) old.cifar = r.cifar;
+          delete old.cifarSkipped;
+        }
+      });
+      json = { ...json, ...previous, runs };
+      console.error(`bench: the CIFAR section replaces that of ${path.relative(root, file)} (from \`${json.command}\`)`);
+    }
+  }
   // A --compare-only run does not replace the full report unless told to.
   const given = (flag: string): boolean => process.argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
   const jsonFile = opts['compare-only'] && !given('json') ? 'bench/compare-results.json' : opts.json;
@@ -501,7 +678,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(path.resolve(root, jsonFile)), { recursive: true });
   fs.writeFileSync(path.resolve(root, jsonFile), `${JSON.stringify(json, null, 2)}\n`);
   fs.mkdirSync(path.dirname(path.resolve(root, markdownFile)), { recursive: true });
-  const md = markdown(results, info, command);
+  const md = markdown(json.runs, json.machine, json.command);
   fs.writeFileSync(path.resolve(root, markdownFile), md);
   console.log(md);
 }

@@ -84,6 +84,70 @@ export interface TorchResult {
   forward: Rate;
 }
 
+/** The CIFAR ResNet-18 section's network and attack (bench/cifar.ts; bench/torch_bench.py `--cifar` uses the same). */
+export const CIFAR_INPUT_SHAPE: [number, number, number] = [32, 32, 3];
+export const CIFAR_CLASSES = 10;
+/** The CIFAR attack of the robust-training literature: ε = 8/255, step 2/255. */
+export const CIFAR_EPS = 8 / 255;
+export const CIFAR_STEP_SIZE = 2 / 255;
+
+/** The measurements of the CIFAR ResNet-18 section, the same in ardkit (bench/cifar.ts) and PyTorch (bench/torch_bench.py `--cifar`). */
+export interface CifarSteps {
+  batch: number;
+  /** Trainable parameters of the network (11 173 962 with 10 classes, in both). */
+  params: number;
+  /** The forward pass alone in inference mode, no gradient (PyTorch: `torch.no_grad()`), for context. */
+  forward: Rate;
+  /**
+   * One L∞ PGD step on the network in inference mode: forward, input gradient, sign step, projection (ardkit: `pgd`
+   * with `steps: 1`, its random start and value checks included; PyTorch: the same loop as bench/torch_bench.py's).
+   */
+  pgdStep: Rate;
+  /**
+   * One adversarial-training step: a PGD-`trainAttackSteps` attack on the network in inference mode, then one SGD update
+   * of the cross-entropy on the adversarial batch in training mode (batch statistics), as `fit` with `pgdAt` does.
+   */
+  advTrainStep: Rate;
+}
+
+/** What bench/cifar.ts prints: ardkit on the wasm backend with its kernels and threads, as `useBestBackend()` sets it up. */
+export interface CifarArdkitResult extends CifarSteps {
+  backend: string;
+  /** XNNPACK threads (`getThreadsCount()`): PyTorch is given as many. */
+  threads: number;
+  /** Tensors left after the timed calls, minus those before them (0: nothing leaked). */
+  tensorsLeaked: number;
+  /** Where one PGD step's time goes (tf.profile, ms per kernel, the 12 largest), measured after the timed calls. */
+  profileMs?: Record<string, number>;
+}
+
+/** What bench/torch_bench.py `--cifar` prints. */
+export interface CifarTorchResult extends CifarSteps {
+  torch: string;
+  threads: number;
+}
+
+/** The CIFAR ResNet-18 section of a run: ardkit and PyTorch on the same threads, one after the other. */
+export interface CifarResult {
+  /** The command that measured it (a `--cifar-only` run merges its section into an earlier full run's results). */
+  command: string;
+  startedAt: string;
+  loadAverageBefore: number[];
+  loadAverageAfter: number[];
+  inputShape: [number, number, number];
+  classes: number;
+  batch: number;
+  eps: number;
+  stepSize: number;
+  trainAttackSteps: number;
+  /** Timed calls of each measurement (the median counts) and untimed warm-up calls. */
+  reps: { pgdStep: number; advTrainStep: number; warmup: number };
+  ardkit?: CifarArdkitResult;
+  ardkitError?: string;
+  pytorch?: CifarTorchResult;
+  pytorchSkipped?: string;
+}
+
 /** What bench/readbacks.ts prints: host readbacks on the cpu backend (one build, batch 128). */
 export interface ReadbackResult {
   /** The ardkit checkout whose dist/ was counted. */

@@ -3,7 +3,9 @@
  * `scripts/torch/onnx_parity.py DIR` exports PreAct-ResNet-18, WRN-16-4 and MobileNetV2 (normalisation inside, seeded
  * weights, randomised batch-norm statistics, opset 13) with PyTorch's float32 logits and input gradients
  * (of `Σ logits · w`); this script loads each file with `loadOnnx` and prints the largest differences, relative to the
- * largest reference value, on the chosen backend.
+ * largest reference value, on the chosen backend, per example, against PyTorch's float32 and float64 gradients; and how
+ * far its own gradient moves when the input is scaled by 1 + 1e-7 (a jump there means a ReLU kink at float32 rounding's
+ * distance, where no two float32 implementations need agree).
  *
  *   /usr/bin/python3 scripts/torch/onnx_parity.py /tmp/ardkit-parity
  *   node --disable-warning=ExperimentalWarning --loader ts-node/esm scripts/onnx-parity.ts /tmp/ardkit-parity [--backend cpu|wasm]
@@ -96,7 +98,14 @@ for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json') && (onl
         `per example: ardkit ${perExample(g)}, float32 PyTorch ${perExample(ref.inputGradient)}`
     );
   }
-  tf.dispose([x, logits, w, grad]);
+  // How far ardkit's own gradient moves when the input is scaled by 1 + 1e-7 (float32 rounding's size): where a
+  // pre-activation sits at a ReLU's kink, it jumps, and no float32 implementation can agree with another closer there.
+  const nudged = tf.tidy(() => tf.transpose(tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(model(xx), w)))(tf.mul(x, 1 + 1e-7)), [0, 3, 1, 2]));
+  const gn = await nudged.data();
+  const per = gn.length / ref.inputShape[0];
+  const moves = Array.from({ length: ref.inputShape[0] }, (_, b) => relative(gn.slice(b * per, (b + 1) * per), Array.from(g.slice(b * per, (b + 1) * per))).toExponential(1));
+  console.log(`      ardkit's own gradient with the input scaled by 1 + 1e-7, per example: moves by ${moves.join(' ')}`);
+  tf.dispose([x, logits, w, grad, nudged]);
   model.dispose();
 }
 process.exit(failed === 0 ? 0 : 1);
