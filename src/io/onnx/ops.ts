@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AttributeType, type AttributeProto, type NodeProto } from './schema.js';
+import { AttributeType, type NodeProto } from './schema.js';
+import { attribute, attrFloat, attrInt, attrInts, attrString } from './attributes.js';
 import { readTensorProto, toHost, type ArrayTensor } from './tensors.js';
 import {
   TO_NCHW,
@@ -60,30 +61,6 @@ export const SUPPORTED_OPS = [
 
 // ---------------------------------------------------------------------------------------------------------------
 // Attributes
-
-function attribute(node: NodeProto, name: string): AttributeProto | undefined {
-  return node.attribute.find((a) => a.name === name);
-}
-
-function attrInt(node: NodeProto, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a === undefined ? fallback : a.i;
-}
-
-function attrFloat(node: NodeProto, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a === undefined ? fallback : a.f;
-}
-
-function attrInts(node: NodeProto, name: string): number[] | undefined {
-  const a = attribute(node, name);
-  return a === undefined ? undefined : a.ints.map(Number);
-}
-
-function attrString(node: NodeProto, name: string, fallback: string): string {
-  const a = attribute(node, name);
-  return a?.s === undefined ? fallback : new TextDecoder().decode(a.s);
-}
 
 function unsupported(rule: string): never {
   throw new UnsupportedError(rule);

@@ -3,7 +3,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { typeError } from '../../core/errors.js';
 import { onnxInternals, type OnnxInternals, type OnnxModel } from './load.js';
 import { compilerFor, type CompileContext } from './ops.js';
-import type { AttributeProto, NodeProto } from './schema.js';
+import type { NodeProto } from './schema.js';
+import { attribute, attrFloat, attrInt, attrInts, attrString } from './attributes.js';
 import { toHost, type ArrayTensor } from './tensors.js';
 import { hostBinary, sizeOf, type HostValue, type Value } from './values.js';
 
@@ -77,30 +78,6 @@ function unconvertible(reason: string): never {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Attributes
-
-function attribute(node: NodeProto, name: string): AttributeProto | undefined {
-  return node.attribute.find((a) => a.name === name);
-}
-
-function attrInt(node: NodeProto, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a === undefined ? fallback : a.i;
-}
-
-function attrFloat(node: NodeProto, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a === undefined ? fallback : a.f;
-}
-
-function attrInts(node: NodeProto, name: string): number[] | undefined {
-  const a = attribute(node, name);
-  return a === undefined ? undefined : a.ints.map(Number);
-}
-
-function attrString(node: NodeProto, name: string, fallback: string): string {
-  const a = attribute(node, name);
-  return a?.s === undefined ? fallback : new TextDecoder().decode(a.s);
-}
 
 function pair(values: readonly number[] | undefined, fallback: number): [number, number] {
   return [values?.[0] ?? fallback, values?.[1] ?? fallback];
