@@ -8,7 +8,7 @@ import { syncReads, useBackend } from './webgpu.js';
 
 function table(checks: readonly CheckResult[]): string {
   return checks
-    .map((c) => `${c.passed ? 'ok  ' : 'FAIL'} ${c.backend.padEnd(6)} ${c.group.padEnd(8)} ${c.name.padEnd(44)} ${String(Number(c.measured.toPrecision(3))).padStart(10)} ≤ ${String(c.limit)}  ${c.what}`)
+    .map((c) => `${c.passed ? '[ok]  ' : '[FAIL]'} ${c.backend.padEnd(6)} ${c.group.padEnd(8)} ${c.name.padEnd(44)} ${String(Number(c.measured.toPrecision(3))).padStart(10)} ≤ ${String(c.limit)}  ${c.what}`)
     .join('\n');
 }
 
