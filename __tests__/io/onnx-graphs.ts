@@ -46,6 +46,16 @@ export function relativeError(a: ArrayLike<number>, b: readonly number[]): numbe
   return Number.isNaN(worst) ? Infinity : worst / scale;
 }
 
+/** A model's logits at `x` and its input gradient of `Σ logits · weights`, in NCHW order like PyTorch's, read back asynchronously. */
+export async function logitsAndGradient(model: (x: tf.Tensor) => tf.Tensor2D, x: tf.Tensor4D, weights: number[]): Promise<{ logits: Float32Array; gradient: Float32Array }> {
+  const logits = model(x);
+  const w = tf.tensor2d(weights, logits.shape);
+  const grad = tf.tidy(() => tf.transpose(tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(model(xx), w)))(x), [0, 3, 1, 2]));
+  const [l, g] = await Promise.all([logits.data() as Promise<Float32Array>, grad.data() as Promise<Float32Array>]);
+  tf.dispose([logits, w, grad]);
+  return { logits: l, gradient: g };
+}
+
 interface NodeSpec {
   readonly op: string;
   readonly inputs: readonly string[];

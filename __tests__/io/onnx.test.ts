@@ -16,22 +16,13 @@ import { studentFromLayers } from '../../src/models/index.js';
 import { registerWasmTrainingKernels } from '../../src/backends/index.js';
 import { ard, fit, rslad } from '../../src/train/index.js';
 import { useBackend } from '../helpers.js';
-import { fixturePath, nhwcInput, reference, relativeError, tinySpec, writeGraph } from './onnx-graphs.js';
+import { fixturePath, logitsAndGradient, nhwcInput, reference, relativeError, tinySpec, writeGraph } from './onnx-graphs.js';
 
 const PYTORCH_FIXTURES = ['ops_opset11', 'ops_opset13', 'ops_opset17', 'handmade_opset13', 'cifar_teacher'];
 
 beforeAll(async () => {
   await useBackend('cpu');
 });
-
-async function logitsAndGradient(model: (x: tf.Tensor) => tf.Tensor2D, x: tf.Tensor4D, weights: number[]): Promise<{ logits: Float32Array; gradient: Float32Array }> {
-  const logits = model(x);
-  const w = tf.tensor2d(weights, logits.shape);
-  const grad = tf.tidy(() => tf.transpose(tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(model(xx), w)))(x), [0, 3, 1, 2]));
-  const [l, g] = await Promise.all([logits.data() as Promise<Float32Array>, grad.data() as Promise<Float32Array>]);
-  tf.dispose([logits, w, grad]);
-  return { logits: l, gradient: g };
-}
 
 describe('loadOnnx against PyTorch (float32, relative to the largest reference value)', () => {
   it.each(PYTORCH_FIXTURES)('%s: logits and input gradients within 1e-4, NHWC at the boundary', async (name) => {
