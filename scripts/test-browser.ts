@@ -10,7 +10,9 @@
  *   npm run test:browser
  *   npm run test:browser -- --require-webgpu --timeout 300
  *   npm run test:browser -- --float16     # also webgl with float16 textures, reported, never failed
+ *   npm run test:browser -- --verbose     # every check's row (always in .tmp/browser-conformance.txt) and page logs
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,15 +71,23 @@ function formatNumber(v: number): string {
   return a >= 1e-2 && a < 1e4 ? String(Number(v.toPrecision(7))) : v.toExponential(2);
 }
 
+/**
+ * Writes every check to `.tmp/browser-conformance.txt` and prints the failed ones (all of them with `--verbose`), so
+ * that CI's log stays short and a failure stands out.
+ */
 function printTable(checks: readonly CheckResult[]): void {
   const verdict = (c: CheckResult): string => (c.informational === true ? (c.passed ? 'info ok' : 'info over') : c.passed ? 'ok' : 'FAIL');
   const rows = checks.map((c) => [c.backend, c.group, c.name, formatNumber(c.measured), `≤ ${formatNumber(c.limit)}`, verdict(c), c.what]);
   const header = ['backend', 'group', 'check', 'measured', 'limit', 'result', 'what'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ');
-  console.log(line(header));
-  console.log(line(widths.map((w) => '-'.repeat(w))));
-  for (const r of rows) console.log(line(r));
+  const all = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+  const file = path.join(root, '.tmp', 'browser-conformance.txt');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${all.join('\n')}\n`);
+  const shown = args.verbose ? rows : rows.filter((r) => r[5] === 'FAIL');
+  console.log(`browser: ${String(checks.length)} checks, every row in ${path.relative(root, file)}${shown.length === 0 ? '' : args.verbose ? ':' : '; the failed ones:'}`);
+  if (shown.length > 0) for (const l of [all[0], all[1], ...shown.map(line)]) console.log(l);
 }
 
 /** Rejects after `seconds`, so that nothing can hang the run. */
@@ -146,7 +156,7 @@ async function main(): Promise<number> {
     const webgl = report.backends.find((b) => b.name === 'webgl');
     const webgpu = report.backends.find((b) => b.name === 'webgpu');
     console.log('');
-    if (webgpu?.available === true) console.log('webgpu: available, its checks ran above');
+    if (webgpu?.available === true) console.log('webgpu: available, its checks ran');
     else console.log(`webgpu: not available in this browser (${webgpu?.detail ?? 'not tried'}); its checks were not run${args['require-webgpu'] ? ' and --require-webgpu makes that a failure' : ''}`);
     let problems = failed + pageErrors.length;
     if (report.error !== undefined) {

@@ -3,6 +3,8 @@
  * every loss and its gradient, `fit` with every objective, `evaluate` and `autoAttack`, each within the suite's stated
  * tolerance of cpu's result, with no synchronous readback (it throws on webgpu here) and no tensor leaked.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { runConformance, type CheckResult } from '../conformance/suite.js';
 import { syncReads, useBackend } from './webgpu.js';
 
@@ -24,7 +26,12 @@ test('every check agrees with cpu on webgpu, with no synchronous readback', asyn
       }
     }
   });
-  console.log(`${table(report.checks)}\n${String(report.checks.length)} checks in ${report.seconds.toFixed(1)} s`);
+  // Every row goes to a file; the log shows the count and any failed row.
+  const file = path.join(__dirname, '..', '..', '.tmp', 'gpu-conformance.txt');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${table(report.checks)}\n`);
+  const failedRows = table(report.checks.filter((c) => !c.passed));
+  console.log(`${String(report.checks.length)} checks in ${report.seconds.toFixed(1)} s, every row in .tmp/gpu-conformance.txt${failedRows === '' ? '' : `; failed:\n${failedRows}`}`);
   expect(report.backends.map((b) => [b.name, b.available])).toEqual([['cpu', true], ['webgpu', true]]);
   expect(report.checks.filter((c) => c.backend === 'webgpu').length).toBeGreaterThan(150);
   expect(report.checks.filter((c) => !c.passed).map((c) => `${c.backend} ${c.name}: ${c.what}`)).toEqual([]);
