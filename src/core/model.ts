@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFunction, checkKnownKeys, checkPositive, optionKeys } from './validate.js';
 import { formatValue, isTensor, rangeError, typeError } from './errors.js';
+import { layersForward } from './layers-forward.js';
 
 /**
  * A classifier as ardkit sees it: a function from an input batch `[B, ...]` to logits `[B, C]`.
@@ -31,7 +32,11 @@ export interface FromLayersModelOptions {
  *
  * @param model - a `tf.LayersModel` or anything with the same `apply`.
  * @param options - see {@link FromLayersModelOptions}.
- * @returns a function `x ↦ model.apply(x, { training })`, differentiable with respect to `x`.
+ * @returns a function `x ↦ model.apply(x, { training })`, differentiable with respect to `x`. For the layers ardkit's
+ * builders and most classifiers use (dense, convolutions, batch norm, pooling, activations, add, concatenate, padding,
+ * flatten, dropout) it runs the same computation with tfjs-core ops directly, without `apply`'s per-call overhead, and
+ * without the weight gradients that tfjs' fused layers compute on every input gradient; other models run through
+ * `apply`.
  * @throws TypeError when `model` has no `apply` method, or (when called) when it returns several outputs.
  * @example
  * const net = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 10 })] });
@@ -43,8 +48,9 @@ export function fromLayersModel(model: LayersModelLike, options: Readonly<FromLa
     typeError('fromLayersModel', 'model', 'be a tfjs-layers model with an apply method', model);
   }
   const training = options.training ?? false;
+  const run = layersForward(model, training);
   return (x: tf.Tensor): tf.Tensor2D => {
-    const out = model.apply(x, { training });
+    const out = run(x);
     if (!(out instanceof tf.Tensor)) {
       // Several outputs (or anything else): release what the model made before rejecting it.
       tf.dispose(out as tf.TensorContainer);

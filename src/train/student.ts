@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { isTensor, rangeError, typeError } from '../core/errors.js';
 import { asVariable, type Student } from '../core/student.js';
+import { layersForward } from '../core/layers-forward.js';
 
 export { asVariable, type Student, type StudentOutputs } from '../core/student.js';
 
@@ -55,9 +56,11 @@ export function asStudent(fn: string, value: unknown): Student {
   if (isStudent(value)) student = value;
   else if (isLayersStudent(value)) {
     const model = value;
+    const inference = layersForward(model, false);
+    const training = layersForward(model, true);
     student = {
-      forward: (x, training) => {
-        const out = model.apply(x, { training });
+      forward: (x, isTraining) => {
+        const out = (isTraining ? training : inference)(x);
         if (!isTensor(out)) typeError(fn, 'student', 'return one logits tensor (use studentFromLayers for several outputs)', out);
         return { logits: out as tf.Tensor2D };
       },
@@ -98,9 +101,9 @@ export type TeacherLike = Model | LayersTeacherLike;
 export function asTeacher(fn: string, arg: string, value: unknown): Model {
   if (typeof value === 'function') return value as Model;
   if (typeof value === 'object' && value !== null && typeof (value as { apply?: unknown }).apply === 'function') {
-    const m = value as { apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown };
+    const run = layersForward(value as { apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown }, false);
     return (x) => {
-      const out = m.apply(x, { training: false });
+      const out = run(x);
       if (!isTensor(out)) typeError(fn, arg, 'return one logits tensor', out);
       return out as tf.Tensor2D;
     };
