@@ -63,15 +63,15 @@ export function projectL2Unchecked(xAdv: tf.Tensor, x: tf.Tensor, eps: number, b
 
 /**
  * The projection on the ε-ball around `x` intersected with `bounds`, for the iterative attacks (PGD's ascent and
- * APGD). For L∞ the ball ∩ box is a box, whose corners are computed once so that each projection is two ops; for
- * L2, {@link projectL2Unchecked}. Internal: `x` is validated by the caller, which disposes the projector.
+ * APGD). For L∞, `clip(x + clip(v − x, −ε, ε), lo, hi)`: four element-wise ops with scalar bounds, which every
+ * backend runs as fast kernels (on wasm, `Maximum` and `Minimum` of two tensors run element by element about 20×
+ * slower than XNNPACK's clamp; torchattacks projects the same way). For L2, {@link projectL2Unchecked}. Internal: `x`
+ * is validated by the caller, which disposes the projector.
  */
 export function ballProjector(x: tf.Tensor, eps: number, norm: 'linf' | 'l2', bounds: Bounds): { project: (v: tf.Tensor) => tf.Tensor; dispose: () => void } {
   if (norm === 'l2') return { project: (v) => projectL2Unchecked(v, x, eps, bounds), dispose: () => {} };
-  const lower = tf.tidy(() => tf.maximum(tf.sub(x, eps), bounds[0]));
-  const upper = tf.tidy(() => tf.minimum(tf.add(x, eps), bounds[1]));
   return {
-    project: (v) => tf.minimum(tf.maximum(v, lower), upper),
-    dispose: () => { tf.dispose([lower, upper]); }
+    project: (v) => tf.tidy(() => tf.clipByValue(tf.add(x, tf.clipByValue(tf.sub(v, x), -eps, eps)), bounds[0], bounds[1])),
+    dispose: () => {}
   };
 }
