@@ -136,6 +136,61 @@ describe('registerWasmTrainingKernels', () => {
     });
   });
 
+  // Strided convolutions with more than 4 input channels take the polyphase path (one stride-1 convolution per output
+  // phase): every stride, filter size and padding where a phase has no tap, a partial tap set, or a crop of dy.
+  it.each<[Shape4, Shape4, number | [number, number], Pad]>([
+    [[2, 9, 9, 6], [3, 3, 6, 5], 2, 'same'],
+    [[2, 9, 9, 6], [3, 3, 6, 5], 2, 'valid'],
+    [[2, 8, 8, 6], [3, 3, 6, 5], 2, 'same'],
+    [[3, 8, 7, 5], [1, 1, 5, 4], 2, 'valid'],
+    [[1, 10, 11, 8], [4, 2, 8, 3], 2, 'same'],
+    [[2, 11, 10, 6], [5, 5, 6, 7], 3, 'same'],
+    [[2, 12, 12, 6], [3, 3, 6, 4], 3, 'valid'],
+    [[2, 9, 8, 6], [3, 3, 6, 4], [2, 1], 'same'],
+    [[2, 10, 9, 7], [3, 2, 7, 3], 2, [[0, 0], [2, 1], [0, 2], [0, 0]]],
+    [[1, 5, 5, 6], [5, 5, 6, 2], 2, [[0, 0], [0, 0], [1, 0], [0, 0]]]
+  ])('Conv2DBackpropInput, strided (polyphase): x %j, filter %j, strides %j, pad %j, equals the cpu backend', async (x, f, stride, pad) => {
+    const dy = tf.backend_util.computeConv2DInfo(x, f, stride, 1, pad).outShape;
+    await expectSameAsCpu(() =>
+      tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(values(dy, 21), dy), filter: tf.tensor(values(f, 22), f) }, { strides: stride, pad, dataFormat: 'NHWC', inputShape: x })
+    );
+  });
+
+  it('a filter derived once per filter buffer: a new filter of the same shape gives its own gradient, and freed filters free theirs', async () => {
+    await useBackend('wasm');
+    const x: Shape4 = [2, 8, 8, 6];
+    const fShape: Shape4 = [3, 3, 6, 5];
+    const dyShape = tf.backend_util.computeConv2DInfo(x, fShape, 2, 1, 'same').outShape;
+    const grad = (f: tf.Tensor, dy: tf.Tensor): tf.Tensor => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: x });
+    const dy = tf.tensor(values(dyShape, 31), dyShape);
+    const buffers = tf.engine().backend.numDataIds();
+    for (const seed of [32, 33, 32]) {
+      const f = tf.tensor(values(fShape, seed), fShape);
+      const read = async (t: tf.Tensor): Promise<number[]> => {
+        const v = Array.from(await t.data());
+        t.dispose();
+        return v;
+      };
+      const wasm = await read(grad(f, dy));
+      const again = await read(grad(f, dy));
+      await useBackend('cpu');
+      const cpu = Array.from(await tf.tidy(() => grad(tf.tensor(values(fShape, seed), fShape), tf.tensor(values(dyShape, 31), dyShape))).data());
+      await useBackend('wasm');
+      expect(relError(wasm, cpu)).toBeLessThanOrEqual(1e-4);
+      expect(again).toEqual(wasm);
+      f.dispose();
+    }
+    // One more call with a fresh filter frees what the freed ones derived; only this filter's phases stay.
+    const f = tf.tensor(values(fShape, 34), fShape);
+    tf.dispose(grad(f, dy));
+    f.dispose();
+    const last = tf.tensor(values(fShape, 35), fShape);
+    tf.dispose(grad(last, dy));
+    last.dispose();
+    expect(tf.engine().backend.numDataIds() - buffers).toBeLessThanOrEqual(4);
+    dy.dispose();
+  });
+
   describe.each(geometries(14, 2, true).map((g) => [JSON.stringify(g), g] as const))('depthwise gradients %s', (_name, g) => {
     const dy = outShape(g, true);
     const attrs = { strides: g.stride, pad: g.pad, dilations: g.dilation };

@@ -125,14 +125,136 @@ function geometry(info: tf.backend_util.Conv2DInfo): [GeometryIn, GeometryIn] {
   ];
 }
 
+/** What the backend offers to tell whether a buffer is still alive. */
+interface StorageBackend {
+  readonly dataIdMap: { has(dataId: tf.DataId): boolean };
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+}
+
+/** At most this many derived filters are kept per backend and kind (a WRN-34-10 has 35 convolutions). */
+const CACHE_LIMIT = 512;
+
+/** Derived filters (flipped, transposed), per backend, kind and source buffer. */
+const derivedFilters = new WeakMap<object, Map<string, Map<tf.DataId, Info>>>();
+
+/**
+ * A tensor derived from a filter (its flipped, transposed form), computed once per filter buffer and kept while that
+ * buffer lives: an attack's steps reuse the same weights, and the backend's convolution reuses the XNNPACK operator
+ * (with its packed weights) it made for a filter buffer it has seen, instead of transposing, flipping and packing the
+ * filter again on every call. Entries whose filter has been freed (a training step replaced the weights) are freed on
+ * the next call; at most {@link CACHE_LIMIT} are kept per kind, the oldest freed first.
+ */
+function derivedFilter(s: KernelScope, backend: object, kind: string, filter: Info, make: () => Info): Info {
+  const storage = backend as Partial<StorageBackend>;
+  if (typeof storage.dataIdMap?.has !== 'function' || typeof storage.disposeData !== 'function') return make();
+  const alive = (id: tf.DataId): boolean => (storage as StorageBackend).dataIdMap.has(id);
+  let kinds = derivedFilters.get(backend);
+  if (kinds === undefined) derivedFilters.set(backend, (kinds = new Map<string, Map<tf.DataId, Info>>()));
+  let cache = kinds.get(kind);
+  if (cache === undefined) kinds.set(kind, (cache = new Map<tf.DataId, Info>()));
+  for (const [source, derived] of cache) {
+    if (alive(source) && alive(derived.dataId)) continue;
+    if (alive(derived.dataId)) storage.disposeData(derived.dataId);
+    cache.delete(source);
+  }
+  const hit = cache.get(filter.dataId);
+  if (hit !== undefined) return hit;
+  const derived = s.keep(make());
+  cache.set(filter.dataId, derived);
+  if (cache.size > CACHE_LIMIT) {
+    const [oldest, info] = cache.entries().next().value as [tf.DataId, Info];
+    storage.disposeData(info.dataId);
+    cache.delete(oldest);
+  }
+  return derived;
+}
+
 /** Input gradient of Conv2D: a stride-1 convolution of the zero-dilated dy with the flipped, transposed filter. */
-export function conv2dBackpropInput(s: KernelScope, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo): Info {
+export function conv2dBackpropInput(s: KernelScope, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo, backend: object = {}): Info {
   const [gh, gw] = geometry(info);
   if (info.inChannels <= FEW_CHANNELS) return conv2dBackpropInputFewChannels(s, dy, filter, info);
-  const flipped = s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]); // [kh, kw, Co, Ci]
+  if (gh.stride > 1 || gw.stride > 1) return conv2dBackpropInputStrided(s, dy, filter, info, backend);
+  // [kh, kw, Ci, Co] → flipped [kh, kw, Co, Ci]
+  const flipped = derivedFilter(s, backend, 'conv2d-input', filter, () => s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]));
   const dyd = zeroDilate(s, dy, gh.stride, gw.stride);
   const { x, pad } = cropThenPad(s, dyd, [inputGradPads(gh), inputGradPads(gw)]);
   return s.run('Conv2D', { x, filter: flipped }, { strides: 1, pad, dilations: [gh.dilation, gw.dilation], dataFormat: 'NHWC' });
+}
+
+/** One axis of {@link conv2dBackpropInputStrided}: the phases' shared output length and where the input starts in it. */
+interface PhaseAxis {
+  /** Taps of the filter in phase `r` (rows `r, r + s, …`). */
+  readonly taps: readonly number[];
+  /** Length of each phase's output. */
+  readonly length: number;
+  /** `q_lo`: the first output index, in units of the stride. */
+  readonly first: number;
+  /** Where `dx[0]` lies in the interleaved phases. */
+  readonly start: number;
+}
+
+/**
+ * One axis of the polyphase input gradient. With `t = n + p = q·s + r`, `dx[q·s + r − p] = Σ_j dy[q − j]·w[r + s·j]`:
+ * phase `r` is a full correlation of dy with the flipped taps `w[r], w[r + s], …`, at every `q` from `q_lo = ⌊p/s⌋`.
+ */
+function phaseAxis(g: GeometryIn): PhaseAxis {
+  const s = g.stride;
+  const taps = Array.from({ length: s }, (_, r) => Math.max(0, Math.ceil((g.filterSize - r) / s)));
+  const first = Math.floor(g.padBefore / s);
+  const start = g.padBefore - first * s;
+  return { taps, length: Math.ceil((start + g.inSize) / s), first, start };
+}
+
+/** Padding of dy for phase `r` of an axis: before `k_r − 1 − q_lo`, after what makes the output `length` long. */
+function phasePads(a: PhaseAxis, r: number, outSize: number): [number, number] {
+  const k = a.taps[r] ?? 0;
+  const before = k - 1 - a.first;
+  return [before, a.length + k - 1 - outSize - before];
+}
+
+/**
+ * Input gradient of a strided Conv2D as `sh·sw` stride-1 convolutions of dy, one per output phase (polyphase
+ * decomposition), interleaved: the same arithmetic as the forward convolution, where convolving the zero-dilated dy
+ * does `sh·sw` times as much (4× for stride 2), three quarters of it on zeros. Each phase's flipped sub-filter is
+ * derived once per filter buffer.
+ */
+function conv2dBackpropInputStrided(s: KernelScope, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo, backend: object): Info {
+  const [gh, gw] = geometry(info);
+  const [kh = 0, kw = 0, ci = 0, co = 0] = filter.shape;
+  const [b = 0, oh = 0, ow = 0] = dy.shape;
+  const ah = phaseAxis(gh);
+  const aw = phaseAxis(gw);
+  const rows: Info[] = [];
+  for (let rh = 0; rh < gh.stride; rh++) {
+    const cols: Info[] = [];
+    for (let rw = 0; rw < gw.stride; rw++) {
+      const th = ah.taps[rh] ?? 0;
+      const tw = aw.taps[rw] ?? 0;
+      let phase: Info;
+      if (th === 0 || tw === 0) {
+        phase = s.run('Fill', {}, { shape: [b, ah.length, aw.length, ci], value: 0, dtype: 'float32' });
+      } else {
+        const sub = derivedFilter(s, backend, `conv2d-input-phase-${String(gh.stride)}x${String(gw.stride)}-${String(rh)}-${String(rw)}`, filter, () => {
+          // Rows rh, rh + sh, … and columns rw, rw + sw, … of the filter: pad it to whole strides, view the taps as
+          // [kh/sh, sh, kw/sw, sw, Ci, Co], take phase (rh, rw), then flip and transpose to [th, tw, Co, Ci].
+          const ph = Math.ceil(kh / gh.stride) * gh.stride - kh;
+          const pw = Math.ceil(kw / gw.stride) * gw.stride - kw;
+          const padded = ph > 0 || pw > 0 ? s.pad(filter, [[0, ph], [0, pw], [0, 0], [0, 0]]) : filter;
+          const view = s.reshape(padded, [(kh + ph) / gh.stride, gh.stride, (kw + pw) / gw.stride, gw.stride, ci, co]);
+          const taps = s.reshape(s.slice(view, [0, rh, 0, rw, 0, 0], [th, 1, tw, 1, ci, co]), [th, tw, ci, co]);
+          return s.transpose(s.run('Reverse', { x: taps }, { dims: [0, 1] }), [0, 1, 3, 2]);
+        });
+        const { x, pad } = cropThenPad(s, dy, [phasePads(ah, rh, oh), phasePads(aw, rw, ow)]);
+        phase = s.run('Conv2D', { x, filter: sub }, { strides: 1, pad, dilations: 1, dataFormat: 'NHWC' });
+      }
+      cols.push(s.reshape(phase, [b, ah.length, aw.length, 1, ci]));
+    }
+    const row = cols.length === 1 ? (cols[0] as Info) : s.run('Concat', cols as unknown as tf.NamedTensorInfoMap, { axis: 3 });
+    rows.push(s.reshape(row, [b, ah.length, 1, aw.length * gw.stride, ci]));
+  }
+  const all = rows.length === 1 ? (rows[0] as Info) : s.run('Concat', rows as unknown as tf.NamedTensorInfoMap, { axis: 2 });
+  const full = s.reshape(all, [b, ah.length * gh.stride, aw.length * gw.stride, ci]);
+  return s.slice(full, [0, ah.start, aw.start, 0], [b, gh.inSize, gw.inSize, ci]);
 }
 
 /**
@@ -216,7 +338,7 @@ export function convGradientKernels(backendName: string): Record<string, tf.Kern
       checkNhwc('Conv2DBackpropInput', a.dataFormat);
       const { dy, filter } = inputs as { dy: Info; filter: Info };
       const info = convInfo(a.inputShape, filter.shape, a.strides, 1, a.pad, a.dimRoundingMode, false);
-      return withScope(backend, backendName, (s) => conv2dBackpropInput(s, dy, filter, info));
+      return withScope(backend, backendName, (s) => conv2dBackpropInput(s, dy, filter, info, backend));
     },
     Conv2DBackpropFilter: ({ inputs, backend, attrs }) => {
       const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;

@@ -32,8 +32,10 @@ function required(f: tf.KernelFunc | undefined, name: string): tf.KernelFunc {
  * `DepthwiseConv2dNativeBackpropFilter` (missing).
  *
  * Each is built from the backend's fast forward kernels (XNNPACK `Conv2D` and `DepthwiseConv2dNative`) on
- * rearranged tensors: the input gradient is a stride-1 convolution of the zero-dilated output gradient
- * with the flipped, transposed filter; the filter gradient is a convolution of the input with batch and
+ * rearranged tensors: the input gradient is a stride-1 convolution of the output gradient with the flipped,
+ * transposed filter (for a strided convolution, one per output phase with that phase's taps, interleaved, so that
+ * it does the forward's arithmetic; the flipped filters are derived once per filter buffer and kept while it lives,
+ * so an attack's steps reuse them and XNNPACK's packed weights); the filter gradient is a convolution of the input with batch and
  * channels swapped, the output gradient as the filter and the strides as dilations. Results match the cpu
  * backend to float32 rounding (tested to 1e-4 relative on strides 1 and 2, `same`/`valid`/explicit padding,
  * dilations 1 and 2 for depthwise, batches 1 to 256). NHWC only, as the wasm backend itself.
