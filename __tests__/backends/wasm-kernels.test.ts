@@ -236,7 +236,10 @@ describe('registerWasmTrainingKernels', () => {
     [[2, 7, 9, 4], 2, 2, 'same'],
     [[2, 9, 7, 3], 3, 1, 'same'],
     [[1, 10, 10, 2], 3, 2, 'valid'],
-    [[128, 6, 6, 8], 2, 2, 'valid']
+    [[128, 6, 6, 8], 2, 2, 'valid'],
+    [[2, 8, 8, 16], 2, 1, 'valid'],
+    [[3, 9, 8, 12], 2, 2, 'same'],
+    [[1, 6, 6, 7], 3, 2, 'same']
   ] as const)('MaxPoolGrad x %j, pool %i, stride %i, %s', (shape, pool, stride, pad) => {
     it('equals the cpu backend, ties (ReLU zeros, repeated values) included', async () => {
       const x = (): tf.Tensor4D => tf.tensor4d(values([...shape], 6).map((v) => Math.max(0, Math.round(v * 3))), [...shape]);
@@ -291,6 +294,7 @@ describe('registerWasmTrainingKernels', () => {
         tf.engine().runKernel('MaxPoolGrad', { dy: pooled, input: x, output: pooled }, { filterSize: 2, strides: 2, pad: 'valid' });
         tf.matMul(tf.reshape(x, [27, 18]), tf.reshape(x, [27, 18]), true, false);
         tf.cast(tf.clone(x), 'float32');
+        tf.sign(x);
       });
     };
     run();
