@@ -41,6 +41,8 @@ import {
   type CifarArdkitResult,
   type CifarResult,
   type CifarTorchResult,
+  type ExamplesPairedResult,
+  type ExamplesResult,
   type Config,
   type ConfigResult,
   type ReadbackResult,
@@ -64,6 +66,13 @@ const opts = parseOptions('Usage: npm run bench -- [options]', {
   'compare-only': { type: 'boolean', description: 'run only the backend comparison (cpu, wasm+ardkit, tensorflow, webgpu: about 2 minutes), nothing else', default: false },
   'cifar-batch': { type: 'string', description: 'batch of the CIFAR ResNet-18 section', default: '32' },
   'skip-cifar': { type: 'boolean', description: 'skip the CIFAR ResNet-18 section (ardkit and PyTorch)', default: false },
+  'skip-examples': { type: 'boolean', description: "skip the example networks' PGD-AT epoch against PyTorch", default: false },
+  'examples-images': { type: 'string', description: 'images per epoch of the examples section', default: '2048' },
+  'examples-only': {
+    type: 'boolean',
+    description: "run only the example networks' PGD-AT epoch against PyTorch (about 2 minutes); merged into --json as --cifar-only is",
+    default: false
+  },
   'cifar-only': {
     type: 'boolean',
     description: 'run only the CIFAR ResNet-18 section (about 3 minutes); its results replace that section of the runs in --json, and --markdown is regenerated from them',
@@ -99,6 +108,9 @@ interface Run {
   /** The CIFAR ResNet-18 section (bench/cifar.ts, bench/torch_bench.py `--cifar`). */
   cifar?: CifarResult;
   cifarSkipped?: string;
+  /** The example networks' PGD-AT epoch (bench/examples.ts, bench/torch_bench.py `--examples`). */
+  examples?: ExamplesResult;
+  examplesSkipped?: string;
 }
 
 /** What bench/results.json holds. */
@@ -248,12 +260,26 @@ async function cifarSection(scale: number, python: string | undefined, command: 
   return out;
 }
 
+/** The examples section: ardkit's PGD-AT epoch of the four example networks, paired epoch by epoch with PyTorch's (bench/examples.ts). */
+async function examplesSection(python: string | undefined): Promise<ExamplesResult> {
+  const images = positive('examples-images', opts['examples-images'], true);
+  const out: ExamplesResult = { startedAt: new Date().toISOString(), loadAverageBefore: os.loadavg(), loadAverageAfter: [] };
+  if (python === undefined) out.pytorchSkipped = noPython();
+  try {
+    out.result = await runJson<ExamplesPairedResult>(process.execPath, [...TS_NODE, 'bench/examples.ts', '--images', String(images), '--batch', '128', '--reps', '3', ...(python === undefined ? [] : ['--python', python])]);
+  } catch (error) {
+    out.error = error instanceof Error ? error.message : String(error);
+  }
+  out.loadAverageAfter = os.loadavg();
+  return out;
+}
+
 async function oneRun(configs: Config[], scale: number, leakSteps: number, python: string | undefined, baseline: { label: string; dir: string } | undefined, command: string): Promise<Run> {
   const run: Run = { startedAt: new Date().toISOString(), loadAverageBefore: os.loadavg(), loadAverageAfter: [], configs: [], skipped: {}, readbacks: [] };
   const builds = [{ label: 'current', dir: root }, ...(baseline === undefined ? [] : [baseline])];
   const ts = TS_NODE;
   // --compare-only and --cifar-only run their own section and nothing else.
-  const only = opts['compare-only'] ? '--compare-only' : opts['cifar-only'] ? '--cifar-only' : undefined;
+  const only = opts['compare-only'] ? '--compare-only' : opts['cifar-only'] ? '--cifar-only' : opts['examples-only'] ? '--examples-only' : undefined;
   for (const b of only !== undefined ? [] : builds) {
     console.error(`bench: readbacks of ${b.label} …`);
     try {
@@ -296,7 +322,7 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
       run.skipped[config] = error instanceof Error ? error.message : String(error);
     }
   }
-  if (opts['cifar-only']) run.pytorchSkipped = '--cifar-only';
+  if (opts['cifar-only'] || opts['examples-only']) run.pytorchSkipped = opts['cifar-only'] ? '--cifar-only' : '--examples-only';
   else if (python === undefined) run.pytorchSkipped = noPython();
   else {
     console.error(`bench: PyTorch (${python}) …`);
@@ -304,7 +330,11 @@ async function oneRun(configs: Config[], scale: number, leakSteps: number, pytho
   }
   if (opts['compare-only']) run.cifarSkipped = '--compare-only';
   else if (opts['skip-cifar']) run.cifarSkipped = '--skip-cifar';
+  else if (opts['examples-only']) run.cifarSkipped = '--examples-only';
   else run.cifar = await cifarSection(scale, python, command);
+  if (opts['compare-only'] || opts['cifar-only']) run.examplesSkipped = opts['compare-only'] ? '--compare-only' : '--cifar-only';
+  else if (opts['skip-examples']) run.examplesSkipped = '--skip-examples';
+  else run.examples = await examplesSection(python);
   run.loadAverageAfter = os.loadavg();
   return run;
 }
@@ -332,6 +362,12 @@ function targets(run: Run): Target[] {
       value: torch === undefined || step === undefined ? '–' : `${fmt(step / torch.pgdStep.imagesPerSecond, 2)}×`,
       target: '≥ 0.8×',
       met: torch === undefined || step === undefined ? undefined : step / torch.pgdStep.imagesPerSecond >= 0.8
+    },
+    {
+      what: 'wasm + ardkit vs PyTorch CPU (same run), PGD-10',
+      value: torch === undefined || best?.pgd10 === undefined ? '–' : `${fmt(best.pgd10.ardkit.imagesPerSecond / torch.pgd10.imagesPerSecond, 2)}×`,
+      target: '≥ 0.8×',
+      met: torch === undefined || best?.pgd10 === undefined ? undefined : best.pgd10.ardkit.imagesPerSecond / torch.pgd10.imagesPerSecond >= 0.8
     },
     {
       what: 'wasm + ardkit: adversarial-training step (PGD-10 + update)',
@@ -540,6 +576,37 @@ function cifarTable(run: Run): string[] {
   return out;
 }
 
+/** The examples section: each network's epoch in ardkit and PyTorch, and the paired ratio against the 0.8× target. */
+function examplesTable(run: Run): string[] {
+  const e = run.examples;
+  if (e === undefined) return run.examplesSkipped === undefined ? [] : [`The example networks against PyTorch: skipped (${run.examplesSkipped}).`];
+  const r = e.result;
+  const load = (l: number[]): string => l.map((v) => v.toFixed(2)).join(', ');
+  const out = [
+    "### The example networks' PGD-AT epoch against PyTorch (bench/examples.ts, bench/torch_bench.py `--examples --serve`)",
+    '',
+    `One epoch of \`fit\` with \`pgdAt\` (PGD-5, ε = 0.3, step 0.075, uniform random start; plain SGD) on ${String(r?.images ?? '?')} seeded uniform 28×28×1 images, batch ${String(r?.batch ?? '?')}, ` +
+      "each a whole `fit` call (data checks, shuffling, the epoch's loss read back), against PyTorch's loop doing the same (shuffle, attack, update, the epoch's loss), " +
+      "with every dense layer as a 1×1 convolution (oneDNN: Debian's PyTorch has a generic BLAS, see bench/torch_bench.py). " +
+      `ardkit on wasm with ardkit's kernels (${String(r?.threads ?? '?')} threads), PyTorch in a waiting process on ${String(r?.torchThreads ?? '?')} threads; ` +
+      `they run in blocks of ${String(r?.reps ?? '?')} timed epochs, each block after an untimed epoch and a 0.5 s pause, in the order ardkit, PyTorch, PyTorch, ardkit; the ratio is PyTorch's median epoch time over ardkit's. ` +
+      `Started ${e.startedAt}; load average before ${load(e.loadAverageBefore)}, after ${load(e.loadAverageAfter)}.`,
+    '',
+    `| network | wasm+ardkit img/s (median) | PyTorch ${r?.torch ?? ''} img/s (median) | ardkit's speed relative to PyTorch | wanted | met |`,
+    '| --- | ---: | ---: | ---: | --- | --- |'
+  ];
+  for (const n of r?.networks ?? []) {
+    const ratio = n.speedRatio;
+    out.push(`| ${n.name} | ${fmt(n.ardkit.imagesPerSecond, 0)} | ${fmt(n.pytorch?.imagesPerSecond, 0)} | ${ratio === undefined ? '–' : `${fmt(ratio, 2)}×`} | ≥ 0.8× | ${ratio === undefined ? '–' : ratio >= 0.8 ? 'yes' : '**no**'} |`);
+  }
+  const notes: string[] = [];
+  for (const n of r?.networks ?? []) if (n.tensorsLeaked !== 0) notes.push(`ardkit, ${n.name}: ${String(n.tensorsLeaked)} tensors more after the epochs than before.`);
+  if (e.error !== undefined) notes.push(`failed (${e.error}).`);
+  if (e.pytorchSkipped !== undefined) notes.push(`PyTorch: skipped (${e.pytorchSkipped}).`);
+  if (notes.length > 0) out.push('', ...notes.map((n) => `- ${n}`));
+  return out;
+}
+
 function markdown(runs: Run[], info: Record<string, string | number>, command: string): string {
   const lines: string[] = opts['compare-only']
     ? [
@@ -560,6 +627,11 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
       'directly with tfjs ops (bench/measure.ts), on the same backend; PyTorch runs the same model and steps',
       '(bench/torch_bench.py) with `torch.set_num_threads(2)`. ardkit\'s `pgd` and the hand loop are called in',
       'alternation (A B, B A, …); "ardkit pgd vs hand-written loop" is the median of hand time / ardkit time over neighbouring calls.',
+      '',
+      "PyTorch's dense layers run as 1×1 convolutions (oneDNN), checked equal to `nn.Linear` at start: Debian's",
+      '`python3-torch` is built with a generic reference BLAS, whose `nn.Linear` is several times slower than the wheels',
+      'PyTorch users install. Reports generated before 2026-12-03 timed `nn.Linear` on that BLAS, and their ratios',
+      'flattered ardkit (the SmallCNN PGD step: 0.66× then).',
       ''
     ];
   lines.push(
@@ -612,6 +684,8 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
     }
     const comparison = comparisonTable(run);
     if (comparison.length > 0) lines.push('', ...comparison);
+    const examples = examplesTable(run);
+    if (examples.length > 0) lines.push('', ...examples);
     const cifar = cifarTable(run);
     if (cifar.length > 0) lines.push('', ...cifar);
     if (full) lines.push('', ...readbackTable(run), '', ...browserTable(run));
@@ -637,7 +711,12 @@ async function main(): Promise<void> {
   }
   if (opts['cifar-only']) {
     if (opts['skip-cifar']) throw new Error('--cifar-only and --skip-cifar exclude each other');
+    if (opts['examples-only']) throw new Error('--cifar-only and --examples-only exclude each other');
     // Only the CIFAR section (ardkit, then PyTorch): no configuration, readback count or browser.
+    configs.splice(0, configs.length);
+  }
+  if (opts['examples-only']) {
+    if (opts['skip-examples'] || opts['compare-only']) throw new Error('--examples-only excludes --skip-examples and --compare-only');
     configs.splice(0, configs.length);
   }
   const scale = opts.quick ? 0.3 : 1;
@@ -652,7 +731,7 @@ async function main(): Promise<void> {
     results.push(await oneRun(configs, scale, leakSteps, python, baseline, command));
   }
   let json: Results = { machine: info, command, batch: 128, eps: 0.3, stepSize: 0.01, runs: results };
-  if (opts['cifar-only']) {
+  if (opts['cifar-only'] || opts['examples-only']) {
     // The section replaces that of the earlier runs in the results file (run i's by run i's), which keep everything
     // else, their machine and their command; the report is regenerated from them.
     const file = path.resolve(root, opts.json);
@@ -663,12 +742,17 @@ async function main(): Promise<void> {
         const old = runs[i];
         if (old === undefined) runs.push(r);
         else {
-          if (r.cifar !== undefined) old.cifar = r.cifar;
-          delete old.cifarSkipped;
+          if (opts['cifar-only']) {
+            if (r.cifar !== undefined) old.cifar = r.cifar;
+            delete old.cifarSkipped;
+          } else {
+            if (r.examples !== undefined) old.examples = r.examples;
+            delete old.examplesSkipped;
+          }
         }
       });
       json = { ...json, ...previous, runs };
-      console.error(`bench: the CIFAR section replaces that of ${path.relative(root, file)} (from \`${json.command}\`)`);
+      console.error(`bench: the ${opts['cifar-only'] ? 'CIFAR' : 'examples'} section replaces that of ${path.relative(root, file)} (from \`${json.command}\`)`);
     }
   }
   // A --compare-only run does not replace the full report unless told to.

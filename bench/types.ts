@@ -191,3 +191,50 @@ export interface BrowserResult {
   batch: number;
   builds: BrowserBuildResult[];
 }
+
+/** The four networks of the examples whose PGD-AT epoch the "examples" section times (bench/examples.ts, torch_bench.py `--examples`). */
+export const EXAMPLE_NETWORKS = ['mlp 784-64-10', 'mlp 784-256-256-10', 'cnn conv8-conv16 (student)', 'cnn conv16-conv32-dense128 (teacher)'] as const;
+export type ExampleNetwork = (typeof EXAMPLE_NETWORKS)[number];
+
+/** The attack of the examples section's `pgdAt`: PGD-5 at ε = 0.3, step 0.075, uniform random start (as torch_bench.py's). */
+export const EXAMPLE_ATTACK = { eps: 0.3, steps: 5, stepSize: 0.075 } as const;
+
+/** Timings of one side's epochs. */
+export interface EpochTimes {
+  imagesPerSecond: number;
+  medianSeconds: number;
+  seconds: number[];
+}
+
+/** One network of the examples section: ardkit's epochs, PyTorch's alternating with them, and the paired ratio. */
+export interface ExampleNetworkResult {
+  name: string;
+  ardkit: EpochTimes;
+  pytorch?: EpochTimes;
+  /** Median over the pairs of PyTorch's epoch time / ardkit's: ardkit's speed relative to PyTorch's. */
+  speedRatio?: number;
+  /** Tensors left after the epochs. */
+  tensorsLeaked: number;
+}
+
+/** What bench/examples.ts prints. */
+export interface ExamplesPairedResult {
+  backend: string;
+  threads: number;
+  images: number;
+  batch: number;
+  reps: number;
+  torch?: string;
+  torchThreads?: number;
+  networks: ExampleNetworkResult[];
+}
+
+/** The examples section of a run. */
+export interface ExamplesResult {
+  startedAt: string;
+  loadAverageBefore: number[];
+  loadAverageAfter: number[];
+  result?: ExamplesPairedResult;
+  error?: string;
+  pytorchSkipped?: string;
+}
