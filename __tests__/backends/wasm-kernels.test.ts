@@ -263,6 +263,30 @@ describe('registerWasmTrainingKernels', () => {
     await expectSameAsCpu(() => tf.matMul(tf.tensor(values([...a], 8), [...a]), tf.tensor(values([...b], 9), [...b]), ta, tb));
   });
 
+  it('BatchMatMul with transposeB: each B buffer transposed once, a new B of the same shape gives its own product, freed Bs free theirs', async () => {
+    await useBackend('wasm');
+    const a = tf.tensor(values([6, 5], 40), [6, 5]);
+    const buffers = tf.engine().backend.numDataIds();
+    for (const seed of [41, 42, 41]) {
+      const b = tf.tensor(values([7, 5], seed), [7, 5]);
+      const first = tf.matMul(a, b, false, true);
+      const again = tf.matMul(a, b, false, true);
+      const wasm = Array.from(await first.data());
+      expect(Array.from(await again.data())).toEqual(wasm);
+      tf.dispose([first, again, b]);
+      await useBackend('cpu');
+      const cpu = Array.from(await tf.tidy(() => tf.matMul(tf.tensor(values([6, 5], 40), [6, 5]), tf.tensor(values([7, 5], seed), [7, 5]), false, true)).data());
+      await useBackend('wasm');
+      expect(relError(wasm, cpu)).toBeLessThanOrEqual(1e-5);
+    }
+    const last = tf.tensor(values([7, 5], 43), [7, 5]);
+    tf.dispose(tf.matMul(a, last, false, true));
+    last.dispose();
+    // Only the last B's transpose remains, until the next call after it was freed.
+    expect(tf.engine().backend.numDataIds() - buffers).toBeLessThanOrEqual(1);
+    a.dispose();
+  });
+
   it('Identity and Cast to the same dtype share data; other casts still convert', async () => {
     await useBackend('wasm');
     const x = tf.tensor1d([1.7, -2.5, 3]);

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { formatValue } from '../core/errors.js';
+import { derivedFilter } from './derived-cache.js';
 import { withScope, type Info, type KernelScope } from './kernel-scope.js';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -123,50 +124,6 @@ function geometry(info: tf.backend_util.Conv2DInfo): [GeometryIn, GeometryIn] {
       padBefore: info.padInfo.left
     }
   ];
-}
-
-/** What the backend offers to tell whether a buffer is still alive. */
-interface StorageBackend {
-  readonly dataIdMap: { has(dataId: tf.DataId): boolean };
-  disposeData(dataId: tf.DataId, force?: boolean): boolean;
-}
-
-/** At most this many derived filters are kept per backend and kind (a WRN-34-10 has 35 convolutions). */
-const CACHE_LIMIT = 512;
-
-/** Derived filters (flipped, transposed), per backend, kind and source buffer. */
-const derivedFilters = new WeakMap<object, Map<string, Map<tf.DataId, Info>>>();
-
-/**
- * A tensor derived from a filter (its flipped, transposed form), computed once per filter buffer and kept while that
- * buffer lives: an attack's steps reuse the same weights, and the backend's convolution reuses the XNNPACK operator
- * (with its packed weights) it made for a filter buffer it has seen, instead of transposing, flipping and packing the
- * filter again on every call. Entries whose filter has been freed (a training step replaced the weights) are freed on
- * the next call; at most {@link CACHE_LIMIT} are kept per kind, the oldest freed first.
- */
-function derivedFilter(s: KernelScope, backend: object, kind: string, filter: Info, make: () => Info): Info {
-  const storage = backend as Partial<StorageBackend>;
-  if (typeof storage.dataIdMap?.has !== 'function' || typeof storage.disposeData !== 'function') return make();
-  const alive = (id: tf.DataId): boolean => (storage as StorageBackend).dataIdMap.has(id);
-  let kinds = derivedFilters.get(backend);
-  if (kinds === undefined) derivedFilters.set(backend, (kinds = new Map<string, Map<tf.DataId, Info>>()));
-  let cache = kinds.get(kind);
-  if (cache === undefined) kinds.set(kind, (cache = new Map<tf.DataId, Info>()));
-  for (const [source, derived] of cache) {
-    if (alive(source) && alive(derived.dataId)) continue;
-    if (alive(derived.dataId)) storage.disposeData(derived.dataId);
-    cache.delete(source);
-  }
-  const hit = cache.get(filter.dataId);
-  if (hit !== undefined) return hit;
-  const derived = s.keep(make());
-  cache.set(filter.dataId, derived);
-  if (cache.size > CACHE_LIMIT) {
-    const [oldest, info] = cache.entries().next().value as [tf.DataId, Info];
-    storage.disposeData(info.dataId);
-    cache.delete(oldest);
-  }
-  return derived;
 }
 
 /** Input gradient of Conv2D: a stride-1 convolution of the zero-dilated dy with the flipped, transposed filter. */

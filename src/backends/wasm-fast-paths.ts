@@ -3,6 +3,7 @@
  * replacements that give the same values.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { derivedFilter } from './derived-cache.js';
 import { withScope, type Info } from './kernel-scope.js';
 import { nativeKernels, type NativeBackend } from './native-kernels.js';
 
@@ -56,7 +57,9 @@ export function batchMatMulKernel(original: tf.KernelFunc): tf.KernelFunc {
         return s.transpose(t, [...perm.slice(0, r - 2), r - 1, r - 2]);
       };
       const a2 = attrs.transposeA === true ? swapLast(a) : a;
-      const b2 = attrs.transposeB === true ? swapLast(b) : b;
+      // B is a dense layer's kernel in its input gradient (dy·Wᵀ): transposed once per weight buffer, so that an
+      // attack's steps reuse it and XNNPACK's packed copy of it.
+      const b2 = attrs.transposeB === true ? derivedFilter(s, args.backend, 'matmul-b-transposed', b, () => swapLast(b)) : b;
       const out = original({ inputs: { a: a2, b: b2 }, backend: args.backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
       return out as Info;
     });
