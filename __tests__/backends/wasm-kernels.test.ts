@@ -287,6 +287,15 @@ describe('registerWasmTrainingKernels', () => {
     a.dispose();
   });
 
+  it.each([
+    ['float32 rows', [7, 3, 4], 'float32', [6, 0, 6, 2], 0],
+    ['int32 labels', [9], 'int32', [8, 1, 1], 0],
+    ['a [2, 2] index tensor', [5, 2], 'float32', [[4, 0], [3, 3]], 0],
+    ['axis 1 (the backend\'s kernel)', [3, 5], 'float32', [4, 0], 1]
+  ] as const)('GatherV2 of %s equals the cpu backend', async (_, shape, dtype, idx, axis) => {
+    await expectSameAsCpu(() => tf.gather(tf.tensor(values([...shape], 50).map((v) => (dtype === 'int32' ? Math.round(v * 10) : v)), [...shape], dtype), tf.tensor(idx as number[], undefined, 'int32'), axis));
+  });
+
   it('Identity and Cast to the same dtype share data; other casts still convert', async () => {
     await useBackend('wasm');
     const x = tf.tensor1d([1.7, -2.5, 3]);
@@ -319,6 +328,7 @@ describe('registerWasmTrainingKernels', () => {
         tf.matMul(tf.reshape(x, [27, 18]), tf.reshape(x, [27, 18]), true, false);
         tf.cast(tf.clone(x), 'float32');
         tf.sign(x);
+        tf.gather(x, tf.tensor1d([2, 0], 'int32'));
       });
     };
     run();

@@ -171,3 +171,41 @@ export function signKernel(original: tf.KernelFunc): tf.KernelFunc {
     return out;
   };
 }
+
+/**
+ * `GatherV2` along axis 0 (`fit` takes its shuffled batches this way) as one block copy per index: the wasm kernel
+ * computes every element's source index (2.4 ms for 128 rows of 784 values, against about 0.05). Other axes, batch
+ * dimensions, dtypes or an index out of range (the backend's kernel then reports it as it does) go to the backend's
+ * kernel.
+ */
+export function gatherKernel(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, indices } = args.inputs;
+    const attrs = args.attrs as { axis?: number; batchDims?: number } | undefined;
+    if (x === undefined || indices === undefined || (attrs?.axis ?? 0) !== 0 || (attrs?.batchDims ?? 0) !== 0) return original(args);
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32' || x.shape.length === 0) return original(args);
+    const wasm = args.backend as WasmBackendLike;
+    const rows = x.shape[0] ?? 0;
+    const idx = wasm.typedArrayFromHeap(indices);
+    for (let i = 0; i < idx.length; i++) {
+      const k = idx[i] as number;
+      if (k < 0 || k >= rows) return original(args);
+    }
+    const row = sizeOf(x.shape.slice(1));
+    const out = wasm.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+    // Views are taken after makeOutput: growing the wasm memory detaches earlier ones.
+    const src = wasm.typedArrayFromHeap(x);
+    const dst = wasm.typedArrayFromHeap(out);
+    const at = wasm.typedArrayFromHeap(indices);
+    for (let i = 0; i < at.length; i++) {
+      const k = at[i] as number;
+      dst.set(src.subarray(k * row, (k + 1) * row), i * row);
+    }
+    return out;
+  };
+}
+
+/** Element count of a shape. */
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
+}

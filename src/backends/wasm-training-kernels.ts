@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGradientKernels } from './conv-gradients.js';
-import { batchMatMulKernel, castKernel, identityKernel, maxPoolGradKernel, signKernel } from './wasm-fast-paths.js';
+import { batchMatMulKernel, castKernel, gatherKernel, identityKernel, maxPoolGradKernel, signKernel } from './wasm-fast-paths.js';
 
 const BACKEND = 'wasm';
 
 /** The wasm kernels ardkit's training kernels are built from. */
-const REQUIRED = ['Conv2D', 'DepthwiseConv2dNative', 'Transpose', 'Reverse', 'Reshape', 'PadV2', 'Slice', 'Sum', 'BatchMatMul', 'Identity', 'Cast', 'Sign'] as const;
+const REQUIRED = ['Conv2D', 'DepthwiseConv2dNative', 'Transpose', 'Reverse', 'Reshape', 'PadV2', 'Slice', 'Sum', 'BatchMatMul', 'Identity', 'Cast', 'Sign', 'GatherV2'] as const;
 
 /** The functions ardkit registered, to recognise them on a later call. */
 const ours = new Map<string, tf.KernelFunc>();
@@ -17,7 +17,8 @@ const KERNELS: Record<string, (previous: tf.KernelFunc | undefined) => tf.Kernel
   BatchMatMul: (previous) => batchMatMulKernel(required(previous, 'BatchMatMul')),
   Identity: (previous) => identityKernel(required(previous, 'Identity')),
   Cast: (previous) => castKernel(required(previous, 'Cast')),
-  Sign: (previous) => signKernel(required(previous, 'Sign'))
+  Sign: (previous) => signKernel(required(previous, 'Sign')),
+  GatherV2: (previous) => gatherKernel(required(previous, 'GatherV2'))
 };
 
 function required(f: tf.KernelFunc | undefined, name: string): tf.KernelFunc {
@@ -32,7 +33,8 @@ function required(f: tf.KernelFunc | undefined, name: string): tf.KernelFunc {
  * loop, about 10× slower than the forward convolution), and `DepthwiseConv2dNativeBackpropInput` /
  * `DepthwiseConv2dNativeBackpropFilter` (missing); and, with the kernels' own values, `MaxPoolGrad` (in
  * ardkit's native SIMD kernel, src/backends/native/kernels.c, run on the backend's memory), float32 `Sign` (the
- * same), `BatchMatMul` with transposed operands, and `Identity` and `Cast` to the same dtype without a copy.
+ * same), `BatchMatMul` with transposed operands, `GatherV2` along the first axis (one block copy per index), and
+ * `Identity` and `Cast` to the same dtype without a copy.
  *
  * Each is built from the backend's fast forward kernels (XNNPACK `Conv2D` and `DepthwiseConv2dNative`) on
  * rearranged tensors: the input gradient is a stride-1 convolution of the output gradient with the flipped,
