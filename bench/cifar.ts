@@ -13,6 +13,8 @@
  * Every call is read back with `await data()`; the median of the timed calls counts. Prints one JSON line
  * (`CifarArdkitResult`, bench/types.ts). bench/run.ts calls it, then PyTorch on the same thread count.
  *
+ * `--profile` adds the per-kernel time of one more PGD step, on the weights of the timed ones.
+ *
  *   node --loader ts-node/esm bench/cifar.ts [--batch 32] [--pgd-reps 3] [--train-reps 2] [--warmup 1] [--profile]
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -61,12 +63,9 @@ async function main(): Promise<void> {
   const forward = await rate(() => model(x), batch, pgdReps, warmup);
   progress(`one PGD step (${String(warmup)} warm-up, ${String(pgdReps)} timed)`);
   const pgdStep = await rate(() => attack('ardkit', model, x, y, 1, a, 1), batch, pgdReps, warmup, 'ardkit');
-  progress(`PGD-${String(attackSteps)} + SGD update (${String(warmup)} warm-up with PGD-1, ${String(trainReps)} timed)`);
-  await rate(() => pgdAtStep('ardkit', model, optimizer, x, y, 1, a, 2, trainModel), batch, warmup, 0, 'ardkit');
-  const advTrainStep = await rate(() => pgdAtStep('ardkit', model, optimizer, x, y, attackSteps, a, 2, trainModel), batch, trainReps, 0, 'ardkit');
-  // The optimizer's state (none for plain SGD) and the moving statistics are variables that existed before.
-  const tensorsLeaked = tf.memory().numTensors - tensorsBefore;
   let profileMs: Record<string, number> | undefined;
+  // Profiled on the same weights as the timed steps (a training step's update would make the next attack step the
+  // first on new weights, which rearranges and packs every filter once).
   if (opts.profile) {
     progress('profile of one PGD step');
     const profile = await tf.profile(async () => {
@@ -74,11 +73,17 @@ async function main(): Promise<void> {
       await out.data();
       return out;
     });
+    tf.dispose(profile.result);
     const byKernel = new Map<string, number>();
     for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0));
     profileMs = Object.fromEntries([...byKernel.entries()].sort((p, q) => q[1] - p[1]).slice(0, 12).map(([k, v]) => [k, Math.round(v * 10) / 10]));
   }
 
+  progress(`PGD-${String(attackSteps)} + SGD update (${String(warmup)} warm-up with PGD-1, ${String(trainReps)} timed)`);
+  await rate(() => pgdAtStep('ardkit', model, optimizer, x, y, 1, a, 2, trainModel), batch, warmup, 0, 'ardkit');
+  const advTrainStep = await rate(() => pgdAtStep('ardkit', model, optimizer, x, y, attackSteps, a, 2, trainModel), batch, trainReps, 0, 'ardkit');
+  // The optimizer's state (none for plain SGD) and the moving statistics are variables that existed before.
+  const tensorsLeaked = tf.memory().numTensors - tensorsBefore;
   const result: CifarArdkitResult = {
     backend: tf.getBackend(),
     threads: wasm.getThreadsCount(),

@@ -1,18 +1,20 @@
 /**
  * `npm run test:browser`: bundles the conformance page (`__tests__/browser/conformance-page.ts`) with esbuild,
  * serves it on 127.0.0.1, opens it in headless Chromium (driven by playwright-core) and prints every check the
- * page made on the cpu, webgl and (where the browser offers it) webgpu backends; then checks the live page
- * (examples/browser/, scripts/lib/demo-check.ts) and saves its screenshot to docs/images/demo.png.
+ * page made on the cpu, webgl, wasm (with ardkit's training and native kernels) and (where the browser offers it)
+ * webgpu backends; then checks the live page (examples/browser/, scripts/lib/demo-check.ts) and saves its screenshot
+ * to docs/images/demo.png.
  *
- * Exit status: 0 when every check passed and webgl ran; 1 on any failed check, a page error, a missing Chromium,
- * or the time limit. WebGPU being unavailable is reported, not failed, unless `--require-webgpu` is given.
+ * Exit status: 0 when every check passed and webgl and wasm (with ardkit's kernels) ran; 1 on any failed check, a
+ * page error, a missing Chromium, or the time limit. WebGPU being unavailable is reported, not failed, unless `--require-webgpu` is given.
  *
  *   npm run test:browser
  *   npm run test:browser -- --require-webgpu --timeout 300
  *   npm run test:browser -- --float16     # also webgl with float16 textures, reported, never failed
  *   npm run test:browser -- --verbose     # every check's row (always in .tmp/browser-conformance.txt) and page logs
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,8 @@ import { bundleForBrowser } from './lib/bundle.js';
 import { checkDemo } from './lib/demo-check.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** tfjs' wasm binaries, which the page's wasm backend fetches from /wasm/. */
+const wasmDir = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +52,7 @@ async function serve(script: string): Promise<{ url: string; close: () => Promis
     if (pathname === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
     else if (pathname === '/conformance.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(script);
     else if (pathname === '/favicon.ico') res.writeHead(204).end();
+    else if (/^\/wasm\/[\w.-]+\.wasm$/.test(pathname) && existsSync(path.join(wasmDir, path.basename(pathname)))) res.writeHead(200, { 'content-type': 'application/wasm' }).end(readFileSync(path.join(wasmDir, path.basename(pathname))));
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -165,6 +170,11 @@ async function main(): Promise<number> {
     }
     if (webgl?.available !== true) {
       console.error(`browser: the webgl backend did not run (${webgl?.detail ?? 'not tried'})`);
+      problems += 1;
+    }
+    const wasmBackend = report.backends.find((b) => b.name === 'wasm');
+    if (wasmBackend?.available !== true || !wasmBackend.detail.includes('native kernels running')) {
+      console.error(`browser: the wasm backend did not run with ardkit's native kernels (${wasmBackend?.detail ?? 'not tried'})`);
       problems += 1;
     }
     if (args['require-webgpu'] && webgpu?.available !== true) problems += 1;

@@ -293,7 +293,7 @@ describe('registerWasmTrainingKernels', () => {
     ['a [2, 2] index tensor', [5, 2], 'float32', [[4, 0], [3, 3]], 0],
     ['axis 1 (the backend\'s kernel)', [3, 5], 'float32', [4, 0], 1]
   ] as const)('GatherV2 of %s equals the cpu backend', async (_, shape, dtype, idx, axis) => {
-    await expectSameAsCpu(() => tf.gather(tf.tensor(values([...shape], 50).map((v) => (dtype === 'int32' ? Math.round(v * 10) : v)), [...shape], dtype), tf.tensor(idx as number[], undefined, 'int32'), axis));
+    await expectSameAsCpu(() => tf.gather(tf.tensor(values([...shape], 50).map((v) => (dtype === 'int32' ? Math.round(v * 10) : v)), [...shape], dtype), tf.tensor(idx as unknown as tf.TensorLike, undefined, 'int32'), axis));
   });
 
   it('Identity and Cast to the same dtype share data; other casts still convert', async () => {

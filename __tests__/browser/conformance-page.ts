@@ -15,6 +15,10 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+// The module itself, not ardkit/backends' index, which also holds Node-only code.
+import { registerWasmTrainingKernels } from '../../src/backends/wasm-training-kernels.js';
+import { nativeKernels } from '../../src/backends/native-kernels.js';
 import { runConformance, type CheckResult, type ConformanceReport } from '../conformance/suite.js';
 import { startBackend, tryBackend } from '../../scripts/lib/page-backends.js';
 
@@ -26,6 +30,11 @@ declare global {
   }
 }
 
+// tfjs' wasm binaries, served by scripts/test-browser.ts; the page is not cross-origin isolated, so tfjs runs its
+// single-threaded SIMD build, and ardkit's native kernels their plain-memory module.
+setWasmPaths('/wasm/');
+registerWasmTrainingKernels();
+
 // Tiny tensors would otherwise run on tfjs' CPU kernels inside the GPU backends, and the GPU paths never run.
 tf.env().set('WEBGL_CPU_FORWARD', false);
 tf.env().set('WEBGPU_CPU_FORWARD', false);
@@ -36,6 +45,10 @@ function backendDetail(name: string): string {
     return `WebGL ${String(env.getNumber('WEBGL_VERSION'))}, float32 textures ${env.getBool('WEBGL_RENDER_FLOAT32_ENABLED') ? 'yes' : 'no (float16)'}`;
   }
   if (name === 'webgpu') return 'navigator.gpu adapter found';
+  if (name === 'wasm') {
+    const native = tf.getBackend() === 'wasm' && nativeKernels(tf.engine().backend) !== undefined;
+    return `tfjs' wasm with ardkit's training kernels (registerWasmTrainingKernels), native kernels ${native ? 'running' : 'NOT running'}`;
+  }
   return 'pure JavaScript reference';
 }
 
@@ -62,7 +75,7 @@ async function run(): Promise<ConformanceReport> {
   const extraBackends: { name: string; available: boolean; detail: string }[] = [];
   const extraChecks: CheckResult[] = [];
   const report = await runConformance({
-    backends: ['webgl', 'webgpu'],
+    backends: ['webgl', 'webgpu', 'wasm'],
     start: (name) => (name === 'cpu' ? tryBackend(name) : startBackend(name)),
     describe: backendDetail,
     log: (line) => { console.info(line); },
