@@ -21,6 +21,7 @@ import { useBestBackend } from 'ardkit/backends';
 import { fit, pgdAt } from 'ardkit/train';
 import { parseOptions, positive } from '../examples/cli.js';
 import { mlp, mnistCnn } from '../examples/common.js';
+import { median } from './compare.js';
 import { EXAMPLE_ATTACK, EXAMPLE_NETWORKS, type ExampleNetwork, type ExamplesPairedResult } from './types.js';
 
 const opts = parseOptions('Usage: node --loader ts-node/esm bench/examples.ts [options]', {
@@ -68,12 +69,6 @@ async function startTorch(python: string, threads: number, images: number, batch
     close: () => { child.stdin.end(); }
   };
 }
-
-const median = (v: readonly number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
-};
 
 async function main(): Promise<void> {
   const images = positive('images', opts.images, true);

@@ -127,7 +127,7 @@ function geometry(info: tf.backend_util.Conv2DInfo): [GeometryIn, GeometryIn] {
 }
 
 /** Input gradient of Conv2D: a stride-1 convolution of the zero-dilated dy with the flipped, transposed filter. */
-export function conv2dBackpropInput(s: KernelScope, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo, backend: object = {}): Info {
+export function conv2dBackpropInput(s: KernelScope, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo, backend: object): Info {
   const [gh, gw] = geometry(info);
   if (info.inChannels <= FEW_CHANNELS) return conv2dBackpropInputFewChannels(s, dy, filter, info);
   if (gh.stride > 1 || gw.stride > 1) return conv2dBackpropInputStrided(s, dy, filter, info, backend);

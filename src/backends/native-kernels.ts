@@ -24,9 +24,9 @@ export interface NativeBackend {
 
 const instances = new WeakMap<object, NativeKernels | null>();
 
+/** Base64 to bytes with `atob`, which browsers and Node ≥ 16 (the package needs 18) provide. */
 function decode(base64: string): Uint8Array<ArrayBuffer> {
-  const g = globalThis as { atob?: (s: string) => string; Buffer?: { from(s: string, e: string): { toString(e: string): string } } };
-  const text = g.atob !== undefined ? g.atob(base64) : (g.Buffer as { from(s: string, e: string): { toString(e: string): string } }).from(base64, 'base64').toString('latin1');
+  const text = atob(base64);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;

@@ -87,7 +87,7 @@ export const maxPoolGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => 
   const left = info.padInfo.left;
   const native = nativeKernels(backend);
   if (native !== undefined) {
-    const at = (t: Info): number => (backend as NativeBackend).getMemoryOffset(t.dataId);
+    const at = (t: Info): number => heapOffset(backend, t);
     native.max_pool_grad(at(input), at(dy), at(dx), batchSize, inHeight, inWidth, c, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth, top, left);
     return dx;
   }
@@ -164,10 +164,8 @@ export function signKernel(original: tf.KernelFunc): tf.KernelFunc {
     const x = args.inputs['x'];
     const native = nativeKernels(args.backend);
     if (x === undefined || x.dtype !== 'float32' || native === undefined) return original(args);
-    const wasm = args.backend as WasmBackendLike;
-    const out = wasm.makeOutput([...x.shape], 'float32');
-    const at = (t: Info): number => (args.backend as NativeBackend).getMemoryOffset(t.dataId);
-    native.sign_f32(at(x), at(out), x.shape.reduce((n, d) => n * d, 1));
+    const out = (args.backend as WasmBackendLike).makeOutput([...x.shape], 'float32');
+    native.sign_f32(heapOffset(args.backend, x), heapOffset(args.backend, out), tf.util.sizeFromShape(x.shape));
     return out;
   };
 }
@@ -191,7 +189,7 @@ export function gatherKernel(original: tf.KernelFunc): tf.KernelFunc {
       const k = idx[i] as number;
       if (k < 0 || k >= rows) return original(args);
     }
-    const row = sizeOf(x.shape.slice(1));
+    const row = tf.util.sizeFromShape(x.shape.slice(1));
     const out = wasm.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
     // Views are taken after makeOutput: growing the wasm memory detaches earlier ones.
     const src = wasm.typedArrayFromHeap(x);
@@ -205,7 +203,7 @@ export function gatherKernel(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-/** Element count of a shape. */
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((n, d) => n * d, 1);
+/** Where a tensor's data starts in the wasm backend's memory, in bytes (what the native kernels take). */
+function heapOffset(backend: unknown, t: Info): number {
+  return (backend as NativeBackend).getMemoryOffset(t.dataId);
 }

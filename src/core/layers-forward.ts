@@ -126,24 +126,21 @@ function compileLayer(layer: LayerLike, inputShapes: ReadonlyArray<ReadonlyArray
       if (kernel === undefined || after === undefined || rank !== 2) return undefined;
       return ([x]) => after(tf.matMul(x as tf.Tensor2D, kernel.read()));
     }
-    case 'Conv2D': {
-      const kernel = weight(layer, 'kernel');
-      const after = biasActivation(layer, config);
-      const strides = pair(config['strides']);
-      const dilations = pair(config['dilationRate'] ?? 1);
-      const pad = padding(config['padding']);
-      // tfjs has no gradient for dilated conv2d (apply's fails the same way): such layers stay with apply.
-      if (kernel === undefined || after === undefined || strides === undefined || dilations?.[0] !== 1 || dilations[1] !== 1 || pad === undefined || rank !== 4 || !channelsLast) return undefined;
-      return ([x]) => after(tf.conv2d(x as tf.Tensor4D, kernel.read() as tf.Tensor4D, strides, pad, 'NHWC'));
-    }
+    case 'Conv2D':
     case 'DepthwiseConv2D': {
-      const kernel = weight(layer, 'depthwiseKernel');
+      const depthwise = cls === 'DepthwiseConv2D';
+      const kernel = weight(layer, depthwise ? 'depthwiseKernel' : 'kernel');
       const after = biasActivation(layer, config);
       const strides = pair(config['strides']);
       const dilations = pair(config['dilationRate'] ?? 1);
       const pad = padding(config['padding']);
-      if (kernel === undefined || after === undefined || strides === undefined || dilations === undefined || pad === undefined || rank !== 4 || !channelsLast) return undefined;
-      return ([x]) => after(tf.depthwiseConv2d(x as tf.Tensor4D, kernel.read() as tf.Tensor4D, strides, pad, 'NHWC', dilations));
+      // tfjs has no gradient for a dilated conv2d (apply's fails the same way): such layers stay with apply.
+      const dilated = dilations !== undefined && (dilations[0] !== 1 || dilations[1] !== 1);
+      if (kernel === undefined || after === undefined || strides === undefined || dilations === undefined || pad === undefined) return undefined;
+      if ((dilated && !depthwise) || rank !== 4 || !channelsLast) return undefined;
+      return depthwise
+        ? ([x]) => after(tf.depthwiseConv2d(x as tf.Tensor4D, kernel.read() as tf.Tensor4D, strides, pad, 'NHWC', dilations))
+        : ([x]) => after(tf.conv2d(x as tf.Tensor4D, kernel.read() as tf.Tensor4D, strides, pad, 'NHWC'));
     }
     case 'BatchNormalization': {
       const axis = config['axis'];
