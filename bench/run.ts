@@ -48,6 +48,7 @@ import {
   type ReadbackResult,
   type TorchResult
 } from './types.js';
+import { ceilingMarkdown, type CeilingResult } from './ceiling-report.js';
 
 /** SwiftShader's Vulkan driver in Debian's chromium package: WebGPU on the CPU (it says nothing about a GPU's speed). */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -691,6 +692,9 @@ function markdown(runs: Run[], info: Record<string, string | number>, command: s
     if (full) lines.push('', ...readbackTable(run), '', ...browserTable(run));
     lines.push('');
   });
+  // The compute ceiling, measured by bench/ceiling.ts on its own (it needs clang-14 and PyTorch).
+  const ceilingFile = path.resolve(root, 'bench/ceiling.json');
+  if (!opts['compare-only'] && fs.existsSync(ceilingFile)) lines.push(...ceilingMarkdown(JSON.parse(fs.readFileSync(ceilingFile, 'utf8')) as CeilingResult), '');
   return lines.join('\n');
 }
 

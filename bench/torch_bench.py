@@ -17,6 +17,7 @@ in train mode), the warm-up of the training step with a one-step attack, as benc
 
     python3 bench/torch_bench.py --batch 128 --threads 2 --reps 1
     /usr/bin/python3 bench/torch_bench.py --cifar --batch 32 --threads 2 --pgd-reps 3 --train-reps 2 --warmup 1
+    /usr/bin/python3 bench/torch_bench.py --ceiling --threads 2
 """
 import argparse
 import copy
@@ -155,6 +156,68 @@ def cifar(args):
     }
 
 
+def macs(model, example):
+    """Multiply-accumulates of one forward pass of `model` on one example: every convolution (a DenseAsConv included)
+    and nn.Linear, counted from its output size and kernel (bench/ceiling.ts counts ardkit's side the same way)."""
+    total = [0]
+
+    def conv_hook(module, inputs, output):
+        w = module.weight
+        total[0] += output[0].numel() * w.shape[1] * w.shape[2] * w.shape[3]
+
+    def linear_hook(module, inputs, output):
+        total[0] += output[0].numel() * module.in_features
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, DenseAsConv):
+            hooks.append(m.register_forward_hook(lambda mod, i, o: total.__setitem__(0, total[0] + o[0].numel() * mod.weight.shape[1])))
+        elif isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(linear_hook))
+    with torch.no_grad():
+        model.eval()
+        model(example[:1])
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
+def ceiling(args):
+    """The compute-ceiling section (bench/ceiling.ts is ardkit's half): per network, the multiply-accumulates of one
+    forward pass, and the median time of the forward pass (no_grad) and of one PGD step (forward and input gradient) in
+    eval mode, on `--threads` threads."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "torch"))
+    from param_counts import NETWORKS
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "networks": []}
+    for name, build, shape, batch, eps in [
+        ("smallCnn", small_cnn, (1, 28, 28), 128, 0.3),
+        ("mlp 784-256-256-10", lambda: mlp([256, 256]), (1, 28, 28), 128, 0.3),
+        ("ResNet-18 (CIFAR)", NETWORKS["ResNet-18"], (3, 32, 32), 32, 8 / 255),
+    ]:
+        model = fair(build(), torch.rand(2, *shape)).eval()
+        x = torch.rand(batch, *shape)
+        y = torch.arange(batch) % 10
+
+        def forward():
+            with torch.no_grad():
+                model(x)
+
+        reps = max(3, round(10 * args.reps))
+        out["networks"].append({
+            "name": name,
+            "batch": batch,
+            "macsPerImage": macs(model, x),
+            "forward": rate(forward, batch, reps, warmup=2),
+            "pgdStep": rate(lambda: pgd(model, x, y, 1, eps, eps / 4), batch, reps, warmup=2),
+        })
+    return out
+
+
 def mlp(hidden):
     """examples/common.ts `mlp`: flatten, dense ReLU layers, dense logits."""
     layers, width = [nn.Flatten()], 784
@@ -256,6 +319,7 @@ def main():
     parser.add_argument("--reps", type=float, default=1.0)
     parser.add_argument("--cifar", action="store_true", help="the CIFAR ResNet-18 section instead")
     parser.add_argument("--examples", action="store_true", help="the example networks' PGD-AT epoch instead")
+    parser.add_argument("--ceiling", action="store_true", help="the compute-ceiling section instead (bench/ceiling.ts)")
     parser.add_argument("--images", type=int, default=2048, help="--examples: images per epoch")
     parser.add_argument("--serve", action="store_true", help="--examples: run epochs on request (bench/examples.ts pairs them with its own)")
     parser.add_argument("--eps", type=float, default=8 / 255, help="--cifar: the attack's epsilon")
@@ -267,6 +331,9 @@ def main():
     args = parser.parse_args()
     if args.cifar:
         print(json.dumps(cifar(args)))
+        return
+    if args.ceiling:
+        print(json.dumps(ceiling(args)))
         return
     if args.examples and args.serve:
         examples_serve(args)
