@@ -792,7 +792,7 @@ function report(data: Data, rows: Row[], teachers: Partial<Record<Family, Teache
     `Every student of a family has the same architecture and the same initial weights for a given seed, and trains for ${String(epochs)} epochs on ${String(trainSize)} training images`,
     '(batch 128, Adam 0.01, PGD-5 training attacks with steps of 2.5·ε/5 unless the method\'s attack differs). Teachers and DARHT\'s candidates train to convergence, once, and serve every seed:',
     `Adam 0.003 with cosine decay for 10 epochs (dense networks) or 6 (convolutional). ${String(jobCount)} worker process(es), one wasm thread each.`,
-    `Evaluation on the first ${families.map((f) => `${String(forFamily(data, f).test.x.shape[0])} test images (${f === 'cnn' ? 'CNNs' : 'MLPs and the shared DARHT candidates'})`).join(' and ')}: clean, PGD-20 and CW-20 (κ = 0, steps 2.5·ε/20), AutoAttack standard (APGD-CE, APGD-T, Square 5000 queries)`,
+    `Evaluation on the first ${families.map((f) => `${String(forFamily(data, f).test.x.shape[0])} test images (${f === 'cnn' ? 'CNNs' : 'MLPs and the shared DARHT candidates'})`).join(' and ')}: clean, PGD-20 and CW-20 (κ = 0, steps 2.5·ε/20), AutoAttack standard (APGD-CE, APGD-T, FAB-T, Square 5000 queries)`,
     `of the deployed model (LTD: logits / τ_S), and \`sanityChecks\` on ${String(SANITY_POINTS)} of them (seed 0). Accuracies in %, mean ± half the range over ${String(seeds)} seed${seeds === 1 ? '' : 's'}.`,
     ''
   ];

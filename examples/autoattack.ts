@@ -1,7 +1,7 @@
 /**
  * Reliable evaluation on real MNIST: trains the quick start's two MLPs (standard, and PGD-adversarially trained at
- * ε = 0.1), runs ardkit's sanity checks for gradient masking, then compares PGD-20 with AutoAttack (APGD-CE, APGD-T,
- * Square, each on the points still classified correctly).
+ * ε = 0.1), runs ardkit's sanity checks for gradient masking, then compares PGD-20 with AutoAttack (the standard
+ * version: APGD-CE, APGD-T, FAB-T, Square, each on the points still classified correctly).
  *
  *   npm run build && node --disable-warning=ExperimentalWarning --loader ts-node/esm examples/autoattack.ts
  *   ... examples/autoattack.ts --help
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const xFew = tf.slice(testSet.x, 0, few);
   const yFew = tf.slice(testSet.y, 0, few);
   console.log(`robust accuracy on ${String(testSize)} MNIST test images at ε = ${String(eps)} (L∞)\n`);
-  console.log('model       clean  PGD-20  APGD-CE  +APGD-T  +Square   AutoAttack time   sanity flags (first 100 images)');
+  console.log('model       clean  PGD-20  APGD-CE  +APGD-T  +FAB-T  +Square   AutoAttack time   sanity flags (first 100 images)');
   for (const [name, net] of [['standard', standard], ['PGD-AT', robust]] as const) {
     const model = fromLayersModel(net);
     const flags = await sanityChecks(model, xFew, yFew, { eps, seed });
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - start) / 1000;
     aa.xAdv.dispose();
     console.log(
-      `${name.padEnd(9)} ${pct(aa.clean)} ${pct(pgd20.attacks.pgd20)} ${pct(aa.attacks['apgd-ce'])}  ${pct(aa.attacks['apgd-t'])}  ${pct(aa.attacks.square)}` +
+      `${name.padEnd(9)} ${pct(aa.clean)} ${pct(pgd20.attacks.pgd20)} ${pct(aa.attacks['apgd-ce'])}  ${pct(aa.attacks['apgd-t'])}  ${pct(aa.attacks['fab-t'])}  ${pct(aa.attacks.square)}` +
         `   ${seconds.toFixed(0).padStart(6)} s   ${flags.length === 0 ? 'none' : flags.map((f) => f.id).join(', ')}`
     );
     for (const f of flags) console.log(`    ${f.id}: ${f.message}`);

@@ -261,3 +261,51 @@ describe('apgd input validation', () => {
     yPred.dispose();
   });
 });
+
+describe('apgd with Expectation over Transformation (eotSamples)', () => {
+  let p: ToyProblem;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    p = toyProblem();
+  });
+  afterAll(() => { p.dispose(); });
+
+  it('calls the model eotSamples times per gradient, and on a deterministic model gives the result of one sample', () => {
+    let calls = 0;
+    const counted: Model = (x) => { calls++; return p.model(x); };
+    const one = apgd(counted, p.x, p.y, { eps: 0.1, steps: 4, seed: 2 });
+    const callsOne = calls;
+    calls = 0;
+    const three = apgd(counted, p.x, p.y, { eps: 0.1, steps: 4, seed: 2, eotSamples: 3 });
+    // One clean call, then 1 + steps gradient evaluations, each of eotSamples passes.
+    expect(callsOne).toBe(1 + 5);
+    expect(calls).toBe(1 + 5 * 3);
+    expect(Array.from(three.dataSync())).toEqual(Array.from(one.dataSync()));
+    tf.dispose([one, three]);
+  });
+
+  it('averages the gradients of a randomised model, and leaks nothing', () => {
+    // Draws that add nothing to the logits but ±5 to the gradient of logit 0, alternately: the mean gradient over two
+    // consecutive draws is the model's own; a single draw's is dominated by the kick.
+    let draw = 0;
+    const kick = (sign: number): ((x: tf.Tensor) => tf.Tensor) =>
+      tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+        const x = args[0] as tf.Tensor;
+        return {
+          value: tf.zeros([x.shape[0] ?? 1, 1]),
+          gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.mul(tf.reshape(dy as tf.Tensor, [x.shape[0] ?? 1, ...x.shape.slice(1).map(() => 1)]), tf.fill(x.shape, 5 * sign))
+        };
+      });
+    const noisy: Model = (x) => tf.add(p.model(x), tf.pad(kick(draw++ % 2 === 0 ? 1 : -1)(x), [[0, 0], [0, 3]]));
+    const plain = apgd(p.model, p.x, p.y, { eps: 0.1, steps: 3, seed: 3 });
+    draw = 0;
+    const averaged = apgd(noisy, p.x, p.y, { eps: 0.1, steps: 3, seed: 3, eotSamples: 2 });
+    expect(maxDistance(averaged, plain, 'linf')).toBeLessThan(1e-6);
+    draw = 0;
+    const single = apgd(noisy, p.x, p.y, { eps: 0.1, steps: 3, seed: 3 });
+    expect(maxDistance(single, plain, 'linf')).toBeGreaterThan(1e-3);
+    tf.dispose([averaged, plain, single]);
+    expectNoLeak(() => apgd(noisy, p.x, p.y, { eps: 0.1, steps: 2, seed: 1, eotSamples: 2 }));
+    expectThrowsNoLeak(() => apgd(p.model, p.x, p.y, { eps: 0.1, eotSamples: 0 }), /^apgd: eotSamples must be an integer >= 1 \(got 0\)/);
+  });
+});

@@ -3,7 +3,7 @@
  * eot (means and averaged gradients), bad inputs and leaks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, apgdTargeted, autoAttackSuite, eot, square, type Attack } from '../../src/attacks/index.js';
+import { apgd, apgdTargeted, autoAttackSuite, eot, fabAttack, fabTargeted, pgdAttack, square, type Attack } from '../../src/attacks/index.js';
 import { autoAttack, worstCase, type WorstCaseProgress } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
 import { accuracy, expectNoLeak, expectRejectsNoLeak, expectThrowsNoLeak, maxDistance, rows, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
@@ -111,12 +111,14 @@ describe('autoAttack on a trained toy model', () => {
   it('is at most as accurate as each of its members alone, per point robust only where every member fails', async () => {
     const before = tf.memory().numTensors;
     const r = await autoAttack(p.model, p.x, p.y, { eps, ...budget });
-    expect(Object.keys(r.attacks)).toEqual(['apgd-ce', 'apgd-t', 'square']);
+    expect(Object.keys(r.attacks)).toEqual(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
+    expect(r.warnings).toEqual([]);
     const squared = square(p.model, p.x, p.y, { eps, queries: budget.queries, seed: 0 });
     tf.dispose([squared.queries, squared.success]);
     const alone = {
       'apgd-ce': apgd(p.model, p.x, p.y, { eps, steps: budget.steps, seed: 0 }),
       'apgd-t': apgdTargeted(p.model, p.x, p.y, { eps, steps: budget.steps, seed: 0 }),
+      'fab-t': fabTargeted(p.model, p.x, p.y, { eps, steps: budget.steps, seed: 0 }),
       square: squared.xAdv
     };
     for (const [name, xAdv] of Object.entries(alone)) {
@@ -128,7 +130,8 @@ describe('autoAttack on a trained toy model', () => {
     tf.dispose(Object.values(alone));
     expect(r.worstCase).toBeLessThan(r.clean);
     expect(r.attacks['apgd-ce']).toBeGreaterThanOrEqual(r.attacks['apgd-t'] ?? 1);
-    expect(r.attacks['apgd-t']).toBeGreaterThanOrEqual(r.attacks.square ?? 1);
+    expect(r.attacks['apgd-t']).toBeGreaterThanOrEqual(r.attacks['fab-t'] ?? 1);
+    expect(r.attacks['fab-t']).toBeGreaterThanOrEqual(r.attacks.square ?? 1);
     expect(maxDistance(r.xAdv, p.x, 'linf')).toBeLessThanOrEqual(eps + 1e-6);
     expect(accuracy(p.model, r.xAdv, p.y)).toBeCloseTo(r.worstCase, 6);
     r.perPoint.worstCase.forEach((v, i) => {
@@ -139,9 +142,25 @@ describe('autoAttack on a trained toy model', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('fast and L2 versions leave Square out; the suite works in evaluate-style composition', async () => {
+  it("the reference's versions: their members in order, for L∞ and L2; 'fast' is ardkit's own", async () => {
+    for (const norm of ['linf', 'l2'] as const) {
+      expect(Object.keys(autoAttackSuite({ eps, norm }))).toEqual(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
+      expect(Object.keys(autoAttackSuite({ eps, norm, version: 'plus' }))).toEqual(['apgd-ce', 'apgd-dlr', 'fab', 'square', 'apgd-t', 'fab-t']);
+      expect(Object.keys(autoAttackSuite({ eps, norm, version: 'rand' }))).toEqual(['apgd-ce', 'apgd-dlr']);
+      for (const a of Object.values(autoAttackSuite({ eps, norm, version: 'plus' }))) expect(a.threat).toEqual({ eps, norm, bounds: [0, 1] });
+    }
     expect(Object.keys(autoAttackSuite({ eps, version: 'fast' }))).toEqual(['apgd-ce', 'apgd-t']);
-    expect(Object.keys(autoAttackSuite({ eps: 0.5, norm: 'l2' }))).toEqual(['apgd-ce', 'apgd-t']);
+    const custom = autoAttackSuite({ eps, version: 'custom', attacks: [fabAttack({ eps }), pgdAttack({ eps }), pgdAttack({ eps, steps: 3 })] });
+    expect(Object.keys(custom)).toEqual(['fabAttack', 'pgdAttack', 'pgdAttack#2']);
+    // 'plus' and 'rand' on the toy model: as strong as 'standard' or stronger where they share members.
+    const plus = await autoAttack(p.model, p.x, p.y, { eps, version: 'plus', steps: 4, queries: 20, seed: 0 });
+    expect(Object.keys(plus.attacks)).toEqual(['apgd-ce', 'apgd-dlr', 'fab', 'square', 'apgd-t', 'fab-t']);
+    expect(plus.worstCase).toBeLessThan(plus.clean);
+    expect(maxDistance(plus.xAdv, p.x, 'linf')).toBeLessThanOrEqual(eps + 1e-6);
+    plus.xAdv.dispose();
+    const rand = await autoAttack(p.model, p.x, p.y, { eps, version: 'rand', steps: 3, seed: 0 });
+    expect(Object.keys(rand.attacks)).toEqual(['apgd-ce', 'apgd-dlr']);
+    rand.xAdv.dispose();
     const r = await autoAttack(p.model, p.x, p.y, { eps: 0.5, norm: 'l2', version: 'fast', steps: 5 });
     expect(maxDistance(r.xAdv, p.x, 'l2')).toBeLessThanOrEqual(0.5 + 1e-5);
     expect(r.worstCase).toBeLessThan(r.clean);
@@ -155,13 +174,44 @@ describe('autoAttack on a trained toy model', () => {
 
   it('rejects bad options before running anything', async () => {
     await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, {} as never), /^autoAttack: eps must be given/);
-    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, version: 'plus' as never }), /^autoAttack: version must be one of "standard", "fast" \(got "plus"\)/);
+    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, version: 'best' as never }), /^autoAttack: version must be one of "standard", "plus", "rand", "custom", "fast" \(got "best"\)/);
     await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, steps: 0 }), /^autoAttack: steps must be an integer >= 1 \(got 0\)/);
     await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, queries: -1 }), /^autoAttack: queries must be an integer >= 1 \(got -1\)/);
     await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, seed: NaN }), /^autoAttack: seed must be a finite number \(got NaN\)/);
-    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, attacks: [] } as never), /^autoAttack: options must only have the keys/);
+    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, attacks: [pgdAttack({ eps })] }), /^autoAttack: attacks must be given only with version 'custom'/);
+    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, version: 'custom' }), /^autoAttack: attacks must be a non-empty array of attack values/);
+    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, version: 'custom', attacks: [(_m: Model, x: tf.Tensor) => tf.clone(x)] as never }), /^autoAttack: attacks\[0\] must be an attack value made by a factory/);
+    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, onWarning: 3 as never }), /^autoAttack: onWarning must be a function/, TypeError);
     expect(() => autoAttackSuite({ eps, onProgress: () => undefined } as never)).toThrow(/^autoAttackSuite: options must only have the keys .* \(got "onProgress"\)/);
     expect(() => autoAttackSuite({ eps: -1 })).toThrow(/^autoAttackSuite: eps must be a finite number >= 0 \(got -1\)/);
+  });
+});
+
+describe("autoAttack's checks before the attacks (the reference's warnings)", () => {
+  let p: ToyProblem;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    p = toyProblem();
+  });
+  afterAll(() => { p.dispose(); });
+
+  it('warns about probabilities and about a randomised model (not under rand), through onWarning and the result', async () => {
+    const softmaxed: Model = (x) => tf.softmax(p.model(x));
+    const seen: string[] = [];
+    const r = await autoAttack(softmaxed, p.x, p.y, { eps: 0.05, version: 'fast', steps: 2, onWarning: (flag) => { seen.push(flag.id); } });
+    expect(seen).toEqual(['probabilities']);
+    expect(r.warnings.map((w) => w.id)).toEqual(['probabilities']);
+    expect(r.warnings[0]?.message).toMatch(/^autoAttack: the model's outputs look like a probability distribution/);
+    r.xAdv.dispose();
+    let calls = 0;
+    const noisy: Model = (x) => tf.tidy(() => tf.add(p.model(x), (calls++ % 2) * 0.05));
+    const q = await autoAttack(noisy, p.x, p.y, { eps: 0.05, version: 'fast', steps: 2, onWarning: () => undefined });
+    expect(q.warnings.map((w) => w.id)).toEqual(['randomized']);
+    expect(q.warnings[0]?.message).toMatch(/use version 'rand'/);
+    q.xAdv.dispose();
+    const quiet = await autoAttack(noisy, p.x, p.y, { eps: 0.05, version: 'rand', steps: 2, onWarning: () => undefined });
+    expect(quiet.warnings).toEqual([]);
+    quiet.xAdv.dispose();
   });
 });
 

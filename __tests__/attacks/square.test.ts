@@ -3,8 +3,8 @@
  * query budget and count, that it never computes a gradient, determinism, bad inputs and leaks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, square } from '../../src/attacks/index.js';
-import { squareSchedule } from '../../src/attacks/square.js';
+import { apgd, square, squareAttack } from '../../src/attacks/index.js';
+import { squareL2Pattern, squareSchedule } from '../../src/attacks/square.js';
 import type { Model } from '../../src/core/index.js';
 import { accuracy, expectNoLeak, expectThrowsNoLeak, linearModel, maxDistance, rows, toyProblem, useBackend, type LinearModel, type ToyProblem } from '../helpers.js';
 
@@ -166,7 +166,8 @@ describe('square input validation', () => {
     [{ eps: 0.1, pInit: 1.5 }, /pInit must be a number in \(0, 1\] \(got 1.5\)/],
     [{ eps: 0.1, bounds: [0, 0] }, /bounds must be a pair \[lo, hi\]/],
     [{ eps: 0.1, seed: NaN }, /seed must be a finite number \(got NaN\)/],
-    [{ eps: 0.1, norm: 'l2' }, /options must only have the keys eps, queries, pInit, bounds, seed \(got "norm"\)/]
+    [{ eps: 0.1, norm: 'l1' }, /norm must be one of "linf", "l2" \(got "l1"\)/],
+    [{ eps: 0.1, steps: 3 }, /options must only have the keys eps, norm, queries, pInit, bounds, seed \(got "steps"\)/]
   ])('rejects options %p', (options, message) => {
     expectThrowsNoLeak(() => square(lin.model, x, y, options as never).xAdv, new RegExp(`^square: ${message.source}`));
   });
@@ -186,5 +187,78 @@ describe('square input validation', () => {
     const yPred = tf.tidy(() => tf.cast(tf.argMax(lin.model(x), 1), 'int32') as tf.Tensor1D);
     expectThrowsNoLeak(() => square(flaky, x, yPred, { eps: 0.01, queries: 10 }).xAdv, /model failed/, Error);
     tf.dispose([short, yPred]);
+  });
+});
+
+describe('square, L2', () => {
+  // The reference's update patterns (fra31/auto-attack square.py, `eta` without its random transpose), computed with it
+  // in PyTorch: nested rectangles, positive upper half, negative lower half, unit L2 norm.
+  const REFERENCE: Record<number, number[]> = {
+    3: [0.136083, 0.680414, 0.136083, -0.129099, -0.129099, -0.129099, -0.129099, -0.645497, -0.129099],
+    4: [0.049402, 0.160555, 0.160555, 0.160555, 0.049402, 0.160555, 0.605169, 0.160555, -0.049402, -0.160555, -0.160555, -0.160555, -0.049402, -0.160555, -0.605169, -0.160555],
+    5: [
+      0.049162, 0.159777, 0.159777, 0.159777, 0.049162, 0.049162, 0.159777, 0.602237, 0.159777, 0.049162, -0.04559, -0.148168, -0.148168, -0.148168, -0.04559,
+      -0.04559, -0.148168, -0.558479, -0.148168, -0.04559, -0.04559, -0.148168, -0.148168, -0.148168, -0.04559
+    ]
+  };
+
+  it.each([3, 4, 5])('the update pattern of side %i is the reference\'s, and its transpose', (side) => {
+    const expected = REFERENCE[side] ?? [];
+    const pattern = Array.from(squareL2Pattern(side, false));
+    pattern.forEach((v, k) => { expect(v).toBeCloseTo(expected[k] ?? NaN, 5); });
+    const transposed = Array.from(squareL2Pattern(side, true));
+    for (let i = 0; i < side; i++) for (let j = 0; j < side; j++) expect(transposed[i * side + j]).toBeCloseTo(pattern[j * side + i] ?? NaN, 12);
+  });
+
+  let p: ToyProblem;
+  let big: tf.Tensor4D;
+  let model: Model;
+  beforeAll(async () => {
+    await useBackend('cpu');
+    p = toyProblem();
+    // The toy images are 4 × 5: attack their 2× nearest upsampling (8 × 10) through the model on 2 × 2 average pooling.
+    big = tf.tidy(() => tf.image.resizeNearestNeighbor(p.x, [8, 10]));
+    model = (x) => p.model(tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'));
+  });
+  afterAll(() => {
+    big.dispose();
+    p.dispose();
+  });
+
+  it('stays in the L2 ball and the box, fools points, spends at most its budget, and is seeded', async () => {
+    const a = square(model, big, p.y, { eps: 1, norm: 'l2', queries: 150, seed: 3 });
+    expect(maxDistance(a.xAdv, big, 'l2')).toBeLessThanOrEqual(1 + 1e-5);
+    expect(tf.tidy(() => tf.min(a.xAdv).dataSync()[0])).toBeGreaterThanOrEqual(0);
+    expect(tf.tidy(() => tf.max(a.xAdv).dataSync()[0])).toBeLessThanOrEqual(1);
+    expect(accuracy(model, a.xAdv, p.y)).toBeLessThan(accuracy(model, big, p.y));
+    expect(Math.max(...Array.from(await a.queries.data()))).toBeLessThanOrEqual(150);
+    const fooled = Array.from(await a.success.data());
+    const predicted = Array.from(tf.tidy(() => tf.argMax(model(a.xAdv), 1)).dataSync());
+    const labels = Array.from(p.y.dataSync());
+    fooled.forEach((f, i) => { if (f === 1) expect(predicted[i]).not.toBe(labels[i]); });
+    const b = square(model, big, p.y, { eps: 1, norm: 'l2', queries: 150, seed: 3 });
+    expect(Array.from(b.xAdv.dataSync())).toEqual(Array.from(a.xAdv.dataSync()));
+    tf.dispose([a.xAdv, a.queries, a.success, b.xAdv, b.queries, b.success]);
+  });
+
+  it('a larger budget never fools fewer points; squareAttack carries the L2 threat model; nothing leaks', () => {
+    const fooled = (queries: number): number => {
+      const r = square(model, big, p.y, { eps: 0.6, norm: 'l2', queries, seed: 1 });
+      const n = Array.from(r.success.dataSync()).reduce((s, v) => s + v, 0);
+      tf.dispose([r.xAdv, r.queries, r.success]);
+      return n;
+    };
+    expect(fooled(120)).toBeGreaterThanOrEqual(fooled(30));
+    const attack = squareAttack({ eps: 0.6, norm: 'l2', queries: 20, seed: 1 });
+    expect(attack.threat).toEqual({ eps: 0.6, norm: 'l2', bounds: [0, 1] });
+    expectNoLeak(() => attack(model, big, p.y));
+    expectNoLeak(() => { const r = square(model, big, p.y, { eps: 0.6, norm: 'l2', queries: 20, seed: 1 }); return [r.xAdv, r.queries, r.success]; });
+  });
+
+  it('rejects inputs that are not images of side >= 5, naming the function called', () => {
+    expectThrowsNoLeak(() => square(p.model, p.x, p.y, { eps: 0.5, norm: 'l2' }).xAdv, /^square: x must be images \[B, H, W\] or \[B, H, W, C\] with H, W >= 5 for the L2 Square Attack/);
+    const flat = tf.reshape(p.x, [p.x.shape[0], 20]);
+    expectThrowsNoLeak(() => squareAttack({ eps: 0.5, norm: 'l2' })(p.model, flat, p.y), /^squareAttack: x must be images/);
+    flat.dispose();
   });
 });

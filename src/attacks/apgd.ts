@@ -43,6 +43,12 @@ export interface ApgdBaseOptions {
   readonly bounds?: Bounds;
   /** Seed of the random starts; the same seed gives the same result on the same backend. */
   readonly seed?: number;
+  /**
+   * Expectation over Transformation for randomised models: the gradient of every iteration is the mean of this many
+   * gradients, each from its own forward pass (the reference's `eot_iter`; AutoAttack's `'rand'` version uses 20).
+   * The loss and the prediction of an iteration are those of its last pass. @defaultValue 1
+   */
+  readonly eotSamples?: number;
 }
 
 /** Options of {@link apgd}. */
@@ -73,9 +79,10 @@ interface ApgdConfig {
   readonly restarts: number;
   readonly bounds: Bounds;
   readonly seed: number | undefined;
+  readonly eotSamples: number;
 }
 
-const BASE_KEYS = optionKeys<ApgdBaseOptions>()('eps', 'norm', 'steps', 'restarts', 'bounds', 'seed');
+const BASE_KEYS = optionKeys<ApgdBaseOptions>()('eps', 'norm', 'steps', 'restarts', 'bounds', 'seed', 'eotSamples');
 
 /** Validates the options shared by both APGD variants; throws before any tensor exists. */
 function resolveApgd(fn: string, options: Readonly<ApgdBaseOptions>): ApgdConfig {
@@ -83,7 +90,8 @@ function resolveApgd(fn: string, options: Readonly<ApgdBaseOptions>): ApgdConfig
   const { eps, norm, bounds, seed } = resolveThreat(fn, options);
   const steps = options.steps === undefined ? 100 : checkInteger(fn, 'steps', options.steps, 1);
   const restarts = options.restarts === undefined ? 1 : checkInteger(fn, 'restarts', options.restarts, 1);
-  return { eps, norm, steps, restarts, bounds, seed };
+  const eotSamples = options.eotSamples === undefined ? 1 : checkInteger(fn, 'eotSamples', options.eotSamples, 1);
+  return { eps, norm, steps, restarts, bounds, seed, eotSamples };
 }
 
 /**
@@ -187,7 +195,26 @@ function apgdRun(
   };
   /** Loss, gradient and misclassification `[B]` (bool) at an iterate; the gradient becomes the state `grad`. */
   const measure = (at: tf.Tensor): { loss: tf.Tensor; fooled: tf.Tensor } => {
-    const r = evaluate(at);
+    let r = evaluate(at);
+    if (cfg.eotSamples > 1) {
+      // EoT: the mean gradient over the draws; the loss and logits of the last draw.
+      let sum = r.grad;
+      try {
+        for (let k = 1; k < cfg.eotSamples; k++) {
+          tf.dispose([r.loss, r.logits]);
+          r = evaluate(at);
+          const next = tf.add(sum, r.grad);
+          tf.dispose([sum, r.grad]);
+          sum = next;
+        }
+      } catch (error) {
+        sum.dispose();
+        throw error;
+      }
+      const mean = tf.div(sum, cfg.eotSamples);
+      sum.dispose();
+      r = { ...r, grad: mean };
+    }
     set('grad', r.grad);
     try {
       return { loss: tf.keep(r.loss), fooled: tf.keep(tf.tidy(() => tf.notEqual(tf.argMax(r.logits, 1), y))) };

@@ -1,16 +1,20 @@
 import { checkInteger, checkKnownKeys, optionKeys, checkOneOf, type Bounds } from '../core/validate.js';
-import { typeError } from '../core/errors.js';
+import { rangeError, typeError } from '../core/errors.js';
 import { apgdAttackAs, apgdTargetedAttackAs } from './apgd.js';
+import { fabAttackAs, fabTargetedAttackAs } from './fab.js';
 import type { Norm } from './norms.js';
 import { resolveThreat } from './options.js';
 import { squareAttackAs } from './square.js';
-import type { AttackValue } from './attack-value.js';
+import { isAttackValue, type AttackValue } from './attack-value.js';
 
-/** Which AutoAttack ensemble to run. */
-export type AutoAttackVersion = 'standard' | 'fast';
+/**
+ * Which AutoAttack ensemble to run: the reference's `'standard'`, `'plus'` and `'rand'` versions (fra31/auto-attack),
+ * `'custom'` (the attack values you list), or ardkit's own quick `'fast'` preset.
+ */
+export type AutoAttackVersion = 'standard' | 'plus' | 'rand' | 'custom' | 'fast';
 
 /** The allowed {@link AutoAttackVersion} values. */
-export const AUTO_ATTACK_VERSIONS: readonly AutoAttackVersion[] = ['standard', 'fast'];
+export const AUTO_ATTACK_VERSIONS: readonly AutoAttackVersion[] = ['standard', 'plus', 'rand', 'custom', 'fast'];
 
 /** Options of {@link autoAttackSuite}. */
 export interface AutoAttackSuiteOptions {
@@ -19,18 +23,24 @@ export interface AutoAttackSuiteOptions {
   /** @defaultValue 'linf' */
   readonly norm?: Norm;
   /**
-   * `'standard'`: APGD-CE, APGD-T (9 target classes), then Square (L∞ only, 5000 queries).
-   * `'fast'`: APGD-CE and APGD-T with 3 target classes, no Square: for quick checks of models that
-   * `sanityChecks` finds no gradient masking in.
+   * The ensemble, as the reference implementation (fra31/auto-attack) defines its versions:
+   * - `'standard'`: APGD-CE (1 run), APGD-T (9 target classes), FAB-T (9 target classes), Square (5000 queries);
+   * - `'plus'`: APGD-CE and APGD-DLR (5 restarts each), FAB (5 restarts), Square (5000 queries), APGD-T, FAB-T;
+   * - `'rand'`: APGD-CE and APGD-DLR with Expectation over Transformation over 20 draws, for randomised models;
+   * - `'custom'`: the attack values of `attacks`, in order;
+   * - `'fast'` (ardkit's own preset, not one of the reference's): APGD-CE and APGD-T with 3 target classes, for quick
+   *   checks of models that `sanityChecks` finds no gradient masking in. Its figure is not AutoAttack's.
    * @defaultValue 'standard'
    */
   readonly version?: AutoAttackVersion;
-  /** APGD iterations per run. @defaultValue 100 */
+  /** APGD and FAB iterations per run. @defaultValue 100 */
   readonly steps?: number;
-  /** APGD-T target classes. @defaultValue 9 (standard), 3 (fast) */
+  /** APGD-T and FAB-T target classes. @defaultValue 9 (3 for 'fast') */
   readonly targetClasses?: number;
   /** Square's query budget per point. @defaultValue 5000 */
   readonly queries?: number;
+  /** The attack values of the `'custom'` version, run in this order (named by their `attackName`). */
+  readonly attacks?: readonly AttackValue[];
   /** The valid input box. @defaultValue [0, 1] */
   readonly bounds?: Bounds;
   /** Seed of every member's randomness. @defaultValue 0 (AutoAttack's default: evaluations are reproducible) */
@@ -38,21 +48,28 @@ export interface AutoAttackSuiteOptions {
 }
 
 /** The option keys of {@link AutoAttackSuiteOptions}. Internal. */
-export const SUITE_KEYS = optionKeys<AutoAttackSuiteOptions>()('eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'bounds', 'seed');
+export const SUITE_KEYS = optionKeys<AutoAttackSuiteOptions>()('eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'attacks', 'bounds', 'seed');
+
+/** Restarts of the untargeted APGD and FAB runs in the `'plus'` version. */
+const PLUS_RESTARTS = 5;
+/** EoT draws per gradient in the `'rand'` version. */
+const RAND_EOT_SAMPLES = 20;
 
 /**
- * The members of the AutoAttack ensemble (Croce & Hein 2020, arXiv 2003.01690) as named attacks, in run order:
- * `'apgd-ce'` ({@link apgd} on cross-entropy), `'apgd-t'` ({@link apgdTargeted}) and, for the standard L∞
- * version, `'square'` ({@link square}). Pass them to `worstCase` (in `ardkit/eval`), or to `evaluate` to run each on every
- * point. Not included: FAB-T of the original standard version (not implemented in ardkit), and Square for L2
- * (ardkit's Square is L∞).
+ * The members of the AutoAttack ensemble (Croce & Hein 2020, arXiv 2003.01690) as named attack values, in run order, as
+ * the reference implementation's versions define them (see {@link AutoAttackSuiteOptions.version}): `'apgd-ce'` and
+ * `'apgd-dlr'` ({@link apgd}), `'apgd-t'` ({@link apgdTargeted}), `'fab'` and `'fab-t'` ({@link fab},
+ * {@link fabTargeted}) and `'square'` ({@link square}), for L∞ and L2. Pass them to `worstCase` (in `ardkit/eval`), or
+ * to `evaluate` to run each on every point; `autoAttack` runs them in sequence on the points still robust.
  *
  * @param options - see {@link AutoAttackSuiteOptions}.
- * @returns an object of named attack values (see `apgdAttack`, `squareAttack`).
+ * @returns an object of named attack values, in run order.
  * @throws RangeError for a missing or invalid eps, an unknown norm or version, steps, targetClasses or queries that
- * are not positive integers, invalid bounds or seed, or an unknown option.
+ * are not positive integers, `attacks` given with a version other than 'custom' (or missing, empty or not attack values
+ * with 'custom'), invalid bounds or seed, or an unknown option.
  * @example
  * const r = await evaluate(model, x, y, { attacks: autoAttackSuite({ eps: 0.3 }), sequential: true });
+ * const plus = autoAttackSuite({ eps: 0.5, norm: 'l2', version: 'plus' });
  */
 export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Record<string, AttackValue> {
   return buildSuite('autoAttackSuite', options, SUITE_KEYS);
@@ -69,13 +86,55 @@ export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options
   const version = options.version === undefined ? 'standard' : checkOneOf(fn, 'version', options.version, AUTO_ATTACK_VERSIONS);
   const steps = options.steps === undefined ? 100 : checkInteger(fn, 'steps', options.steps, 1);
   const targetClasses =
-    options.targetClasses === undefined ? (version === 'standard' ? 9 : 3) : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
+    options.targetClasses === undefined ? (version === 'fast' ? 3 : 9) : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
   const queries = options.queries === undefined ? 5000 : checkInteger(fn, 'queries', options.queries, 1);
+  if (version !== 'custom' && options.attacks !== undefined) {
+    rangeError(fn, 'attacks', `be given only with version 'custom' (version '${version}' defines its own members)`, options.attacks);
+  }
+  const common = { eps, norm, steps, bounds, seed };
+  switch (version) {
+    case 'standard':
+      return {
+        'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce' }),
+        'apgd-t': apgdTargetedAttackAs(fn, { ...common, targetClasses }),
+        'fab-t': fabTargetedAttackAs(fn, { ...common, targetClasses }),
+        square: squareAttackAs(fn, { eps, norm, queries, bounds, seed })
+      };
+    case 'plus':
+      return {
+        'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce', restarts: PLUS_RESTARTS }),
+        'apgd-dlr': apgdAttackAs(fn, { ...common, loss: 'dlr', restarts: PLUS_RESTARTS }),
+        fab: fabAttackAs(fn, { ...common, restarts: PLUS_RESTARTS }),
+        square: squareAttackAs(fn, { eps, norm, queries, bounds, seed }),
+        'apgd-t': apgdTargetedAttackAs(fn, { ...common, targetClasses }),
+        'fab-t': fabTargetedAttackAs(fn, { ...common, targetClasses })
+      };
+    case 'rand':
+      return {
+        'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce', eotSamples: RAND_EOT_SAMPLES }),
+        'apgd-dlr': apgdAttackAs(fn, { ...common, loss: 'dlr', eotSamples: RAND_EOT_SAMPLES })
+      };
+    case 'fast':
+      return {
+        'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce' }),
+        'apgd-t': apgdTargetedAttackAs(fn, { ...common, targetClasses })
+      };
+    case 'custom':
+      return customSuite(fn, options.attacks);
+  }
+}
 
-  const suite: Record<string, AttackValue> = {
-    'apgd-ce': apgdAttackAs(fn, { eps, norm, steps, bounds, seed, loss: 'ce' }),
-    'apgd-t': apgdTargetedAttackAs(fn, { eps, norm, steps, bounds, seed, targetClasses })
-  };
-  if (version === 'standard' && norm === 'linf') suite.square = squareAttackAs(fn, { eps, queries, bounds, seed });
+/** The `'custom'` version: the listed attack values, keyed by `attackName` (`name#2`, … for repeats). */
+function customSuite(fn: string, attacks: unknown): Record<string, AttackValue> {
+  if (!Array.isArray(attacks) || attacks.length === 0) {
+    rangeError(fn, 'attacks', "be a non-empty array of attack values (made by pgdAttack, apgdAttack, fabAttack, …) with version 'custom'", attacks);
+  }
+  const suite: Record<string, AttackValue> = {};
+  (attacks as unknown[]).forEach((attack, i) => {
+    if (!isAttackValue(attack)) rangeError(fn, `attacks[${String(i)}]`, 'be an attack value made by a factory (pgdAttack, apgdAttack, fabAttack, …)', attack);
+    let name = attack.attackName;
+    for (let k = 2; name in suite; k++) name = `${attack.attackName}#${String(k)}`;
+    suite[name] = attack;
+  });
   return suite;
 }

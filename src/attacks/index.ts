@@ -1,6 +1,6 @@
 /**
  * Adversarial attacks: FGSM, PGD (L∞/L2, any loss, targeted), CW margin, the TRADES-KL attack, APGD
- * (CE, DLR, targeted), the black-box Square attack, the members of AutoAttack (`autoAttackSuite`; `autoAttack` and
+ * (CE, DLR, targeted), FAB and FAB-T (minimum-norm), the black-box Square attack (L∞, L2), the members of AutoAttack (`autoAttackSuite`; `autoAttack` and
  * `worstCase` are in `ardkit/eval`), EoT for
  * stochastic models, and the step and projection primitives they share.
  * @packageDocumentation
@@ -18,6 +18,7 @@ export { type CwOptions, cw, cwAttack } from './cw.js';
 export { type TradesAttackOptions, tradesAttack, tradesKlAttack } from './trades-attack.js';
 export { type ApgdLoss, APGD_LOSSES, type ApgdBaseOptions, type ApgdOptions, type ApgdTargetedOptions, apgd, apgdTargeted, apgdAttack, apgdTargetedAttack } from './apgd.js';
 export { type SquareOptions, type SquareResult, square, squareAttack } from './square.js';
+export { type FabBaseOptions, type FabOptions, type FabTargetedOptions, fab, fabTargeted, fabAttack, fabTargetedAttack } from './fab.js';
 export {
   type AutoAttackVersion,
   AUTO_ATTACK_VERSIONS,

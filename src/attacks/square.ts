@@ -9,12 +9,15 @@ import { checkAttackInputs } from './runner.js';
 import { indicesWhere } from './rows.js';
 import { tensorSlots } from './slots.js';
 import { resolveThreat } from './options.js';
+import type { Norm } from './norms.js';
 import { attackValue, type AttackValue } from './attack-value.js';
 
 /** Options of {@link square}. */
 export interface SquareOptions {
-  /** The L∞ radius ε, in input units. Required. */
+  /** The radius ε, in input units. Required. */
   readonly eps: number;
+  /** The norm of the ball: L∞ (squares at the ball's corners) or L2 (AutoAttack's L2 Square). @defaultValue 'linf' */
+  readonly norm?: Norm;
   /**
    * Model queries allowed per point, all included: one at `x`, one at the stripe initialisation, then one per
    * proposed square. @defaultValue 5000
@@ -85,7 +88,7 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
 }
 
 /**
- * Square Attack, L∞ (Andriushchenko et al. 2020, arXiv 1912.00049): a score-based black-box attack that only
+ * Square Attack, L∞ or L2 (Andriushchenko et al. 2020, arXiv 1912.00049): a score-based black-box attack that only
  * queries the model's logits, never its gradient. Points the model misclassifies at `x` are returned unchanged
  * (one query). The others start from vertical stripes (`x + ε·s`, one random sign `s` per column and channel),
  * then each iteration proposes, per point, a random square window of side
@@ -95,6 +98,13 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  * 6000 and 8000 of a 10 000-query run, rescaled to the budget. A point stops (and stops costing queries) once its
  * margin is below 0. As in the reference, a proposal's signs are redrawn when it would not change the window (here:
  * the first of 10 sign sets drawn per point that changes it).
+ *
+ * L2 (`norm: 'l2'`, AutoAttack's L2 member, images only): the start tiles the image with blocks of side ⌊H/5⌋, each
+ * a pattern of nested rectangles (positive upper half, negative lower half) times a random sign per channel, scaled to
+ * the sphere of radius ε. Each iteration draws two windows of odd side `max(round(√(p·n/c)), 3)` per point: the
+ * perturbation of both windows, plus the budget `ε² − ‖δ‖²` left, goes into the first, as a fresh pattern added to its
+ * normalised old content; the second is zeroed; the whole δ is rescaled to norm ε and clipped to the box. The windows
+ * are drawn per point (the reference draws one position per iteration for the whole batch).
  *
  * Every iteration runs on the device: the window positions and signs are drawn on the host from the seeded stream
  * (they depend on no data) and uploaded as small tensors; proposals, the model query, the acceptance and the query
@@ -110,11 +120,12 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  * @param model - a {@link Model} returning logits `[B, C]`; only called forward.
  * @param x - clean inputs inside `bounds`.
  * @param y - `[B]` int32 true labels.
- * @param options - see {@link SquareOptions}; defaults: 5000 queries, pInit 0.8.
+ * @param options - see {@link SquareOptions}; defaults: L∞, 5000 queries, pInit 0.8.
  * @returns a {@link SquareResult}: `x'` (shape of `x`), the queries spent per point (`[B]` int32) and the per-point
  * success (`[B]` bool), three tensors the caller disposes.
- * @throws RangeError when eps is missing, negative or NaN, queries is not a positive integer, pInit is not in (0, 1],
- * labels are invalid, x lies outside bounds or the model returns the wrong shape; TypeError when model is not a function.
+ * @throws RangeError when eps is missing, negative or NaN, the norm is unknown, queries is not a positive integer, pInit
+ * is not in (0, 1], labels are invalid, x lies outside bounds, x is not an image of side ≥ 5 (L2) or the model returns
+ * the wrong shape; TypeError when model is not a function.
  * @example
  * const { xAdv, queries, success } = square(model, x, y, { eps: 0.3, queries: 1000, seed: 0 });
  * const fooled = (await success.data()).reduce((n, v) => n + v, 0);
@@ -127,11 +138,12 @@ export function square(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Read
   return runSquare(fn, model, x, y, config, config.seed);
 }
 
-const SQUARE_KEYS = optionKeys<SquareOptions>()('eps', 'queries', 'pInit', 'bounds', 'seed');
+const SQUARE_KEYS = optionKeys<SquareOptions>()('eps', 'norm', 'queries', 'pInit', 'bounds', 'seed');
 
 /** {@link SquareOptions} checked once, with the defaults filled in: what {@link runSquare} runs. */
 interface SquareConfig {
   readonly eps: number;
+  readonly norm: Norm;
   readonly budget: number;
   readonly pInit: number;
   readonly bounds: Bounds;
@@ -142,11 +154,11 @@ interface SquareConfig {
 function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, SQUARE_KEYS);
-  const { eps, bounds, seed } = resolveThreat(fn, options);
+  const { eps, norm, bounds, seed } = resolveThreat(fn, options);
   const budget = options.queries === undefined ? 5000 : checkInteger(fn, 'queries', options.queries, 1);
   const pInit = options.pInit ?? 0.8;
   if (typeof pInit !== 'number' || !(pInit > 0 && pInit <= 1)) rangeError(fn, 'pInit', 'be a number in (0, 1]', pInit);
-  return { eps, budget, pInit, bounds, seed };
+  return { eps, norm, budget, pInit, bounds, seed };
 }
 
 /**
@@ -155,7 +167,7 @@ function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConf
  * and the success per point, as tensors the caller disposes; a plain call returns `x'` alone (and releases them).
  *
  * @param options - see {@link SquareOptions}; `eps` is required.
- * @returns an {@link AttackValue} (L∞).
+ * @returns an {@link AttackValue} (its norm, the given bounds).
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * const sq = squareAttack({ eps: 0.3, queries: 1000, seed: 0 });
@@ -170,7 +182,7 @@ export function squareAttack(options: Readonly<SquareOptions>): AttackValue {
 /** {@link squareAttack} whose errors name `as`. Internal. */
 export function squareAttackAs(as: string, options: Readonly<SquareOptions>): AttackValue {
   const cfg = resolveSquare(as, options);
-  return attackValue(as, { eps: cfg.eps, norm: 'linf', bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => runSquare(as, model, x, y, cfg, seed));
+  return attackValue(as, { eps: cfg.eps, norm: cfg.norm, bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => runSquare(as, model, x, y, cfg, seed));
 }
 
 /**
@@ -288,8 +300,162 @@ function proposeSquares(
   return tf.where(tf.cast(window, 'bool'), values, best);
 }
 
+/**
+ * The reference's `eta_rectangles(h, w)` of the L2 Square Attack: nested rectangles around the centre of an `h × w`
+ * window, ring k weighted `1/(k + 1)²`, L2-normalised. Row-major.
+ */
+function etaRectangles(h: number, w: number): Float64Array {
+  const out = new Float64Array(h * w);
+  let top = Math.floor(h / 2);
+  let left = Math.floor(w / 2);
+  for (let k = 0; k < Math.max(Math.floor(h / 2) + 1, Math.floor(w / 2) + 1); k++) {
+    const weight = 1 / (k + 1) ** 2;
+    for (let i = Math.max(top, 0); i < Math.min(top + 2 * k + 1, h); i++) {
+      for (let j = Math.max(left, 0); j < Math.min(left + 2 * k + 1, w); j++) out[i * w + j] = (out[i * w + j] ?? 0) + weight;
+    }
+    top -= 1;
+    left -= 1;
+  }
+  return normalised(out);
+}
+
+/** `v / ‖v‖₂` (v itself when it is all zero). */
+function normalised(v: Float64Array): Float64Array {
+  const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+  return norm > 0 ? v.map((x) => x / norm) : v;
+}
+
+/**
+ * The L2 Square Attack's update pattern of side `s` (the reference's `eta(s)`): the top ⌊s/2⌋ rows positive and the
+ * rest negative nested rectangles, L2-normalised, transposed when `transpose`. Row-major `s × s`.
+ */
+export function squareL2Pattern(s: number, transpose: boolean): Float64Array {
+  const half = Math.floor(s / 2);
+  const top = etaRectangles(half, s);
+  const bottom = etaRectangles(s - half, s);
+  const out = new Float64Array(s * s);
+  out.set(top, 0);
+  bottom.forEach((v, k) => { out[half * s + k] = -v; });
+  const unit = normalised(out);
+  if (!transpose) return unit;
+  return unit.map((_, k) => unit[(k % s) * s + Math.floor(k / s)] ?? 0);
+}
+
+/** The side of an L2 window for square fraction `p`: `max(round(√(p·n/c)), 3)`, made odd, at most the image side. */
+function l2WindowSide(g: Geometry, p: number): number {
+  let s = Math.max(Math.round(Math.sqrt((p * g.size) / g.channels)), 3);
+  if (s % 2 === 0) s += 1;
+  return Math.min(s, g.height, g.width);
+}
+
+/**
+ * The L2 start (the reference's initialisation): the image tiled by blocks of side ⌊H/5⌋ from a centred origin, each
+ * block the update pattern (randomly transposed) times one random sign per point and channel; `[B, D]` values of δ
+ * before it is scaled to the sphere of radius ε. Drawn on the host from the seeded stream.
+ */
+function l2Start(rng: Random, batch: number, g: Geometry): Float32Array {
+  const delta = new Float32Array(batch * g.size);
+  const s = Math.floor(g.height / 5);
+  const origin = Math.floor((g.height - 5 * s) / 2);
+  const blocksDown = Math.floor(g.height / s);
+  const blocksAcross = Math.floor(g.width / s);
+  for (let bi = 0; bi < blocksDown; bi++) {
+    for (let bj = 0; bj < blocksAcross; bj++) {
+      const pattern = squareL2Pattern(s, rng.next() > 0.5);
+      for (let b = 0; b < batch; b++) {
+        for (let c = 0; c < g.channels; c++) {
+          const sign = rng.next() < 0.5 ? -1 : 1;
+          for (let i = 0; i < s; i++) {
+            const row = origin + bi * s + i;
+            if (row >= g.height) continue;
+            for (let j = 0; j < s; j++) {
+              const col = origin + bj * s + j;
+              if (col >= g.width) continue;
+              const at = b * g.size + (row * g.width + col) * g.channels + c;
+              delta[at] = (delta[at] ?? 0) + (pattern[i * s + j] ?? 0) * sign;
+            }
+          }
+        }
+      }
+    }
+  }
+  return delta;
+}
+
+/** What the host draws for one L2 iteration: two windows, the pattern placed in the first, and signs per channel. */
+interface SquareL2Draws {
+  /** `[B]` top and left edges of the window that gets the new pattern. */
+  readonly top: Float32Array;
+  readonly left: Float32Array;
+  /** `[B]` top and left edges of the window whose perturbation moves into the first. */
+  readonly top2: Float32Array;
+  readonly left2: Float32Array;
+  /** `[B, H·W]`: the update pattern at the first window, zero elsewhere. */
+  readonly pattern: Float32Array;
+  /** `[B, C]`: ±1 per point and channel. */
+  readonly signs: Float32Array;
+}
+
+/** Draws one L2 iteration's windows (per point, `s × s`, positions in `[0, H − s)` as the reference), pattern and signs. */
+function drawL2(rng: Random, batch: number, g: Geometry, s: number): SquareL2Draws {
+  const top = new Float32Array(batch);
+  const left = new Float32Array(batch);
+  const top2 = new Float32Array(batch);
+  const left2 = new Float32Array(batch);
+  const pattern = new Float32Array(batch * g.height * g.width);
+  const signs = new Float32Array(batch * g.channels);
+  const eta = squareL2Pattern(s, rng.next() > 0.5);
+  for (let b = 0; b < batch; b++) {
+    top[b] = rng.nextInt(g.height - s);
+    left[b] = rng.nextInt(g.width - s);
+    top2[b] = rng.nextInt(g.height - s);
+    left2[b] = rng.nextInt(g.width - s);
+    for (let c = 0; c < g.channels; c++) signs[b * g.channels + c] = rng.next() < 0.5 ? -1 : 1;
+    const t = top[b] ?? 0;
+    const l = left[b] ?? 0;
+    for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) pattern[b * g.height * g.width + (t + i) * g.width + l + j] = eta[i * s + j] ?? 0;
+  }
+  return { top, left, top2, left2, pattern, signs };
+}
+
+/** `[B, D]` 0/1: the `s × s` window of each point at (`top`, `left`), every channel. To be called inside a tidy scope. */
+function windowMask(layout: SquareLayout, top: Float32Array, left: Float32Array, s: number, g: Geometry): tf.Tensor {
+  const batch = top.length;
+  const rows = windowExtent(layout, top, s, layout.rowIndex);
+  const columns = windowExtent(layout, left, s, layout.columnIndex);
+  return tf.reshape(tf.matMul(tf.reshape(rows, [batch, g.height, 1]), tf.reshape(columns, [batch, 1, g.width * g.channels])), [batch, g.size]);
+}
+
+/**
+ * The L2 proposals of one iteration, `[B, D]` (Andriushchenko et al. 2020, Sec. 3.3; the reference's L2 update): per
+ * point and channel, the perturbation δ = best − x inside the second window moves into the first, where the new
+ * pattern (times a random sign) is added to the first window's normalised δ and rescaled so that, with
+ * `r² = max(ε² − ‖δ‖², 0)`, the two windows' energy `‖δ_w‖²` plus `r²/C` goes into it; the whole δ is then rescaled to
+ * norm ε and the result clipped to the box. To be called inside a tidy scope.
+ */
+function proposeL2(layout: SquareLayout, origin: tf.Tensor, best: tf.Tensor, draws: SquareL2Draws, g: Geometry, s: number, eps: number, bounds: Bounds): tf.Tensor {
+  const batch = best.shape[0] ?? 0;
+  const first = windowMask(layout, draws.top, draws.left, s, g);
+  const second = windowMask(layout, draws.top2, draws.left2, s, g);
+  const perChannel = (v: tf.Tensor): tf.Tensor => tf.matMul(v, layout.channelOf);
+  const spread = (v: tf.Tensor): tf.Tensor => tf.matMul(v, layout.channelOf, false, true);
+  const delta = tf.sub(best, origin);
+  const squares = tf.square(delta);
+  const firstNorm = tf.sqrt(perChannel(tf.mul(squares, first)));
+  const imageNorm2 = tf.sum(squares, 1, true);
+  const windowsNorm2 = perChannel(tf.mul(squares, tf.maximum(first, second)));
+  const pattern = tf.reshape(tf.tile(tf.reshape(tf.tensor2d(draws.pattern, [batch, g.height * g.width]), [batch, g.height * g.width, 1]), [1, 1, g.channels]), [batch, g.size]);
+  const fresh = tf.add(tf.mul(pattern, spread(tf.tensor2d(draws.signs, [batch, g.channels]))), tf.mul(tf.div(delta, tf.add(spread(firstNorm), 1e-12)), first));
+  const freshNorm = tf.sqrt(perChannel(tf.square(fresh)));
+  const energy = tf.sqrt(tf.add(tf.div(tf.relu(tf.sub(eps * eps, imageNorm2)), g.channels), windowsNorm2));
+  const moved = tf.mul(tf.div(fresh, tf.add(spread(freshNorm), 1e-12)), spread(energy));
+  const next = tf.where(tf.cast(first, 'bool'), moved, tf.where(tf.cast(second, 'bool'), tf.zerosLike(delta), delta));
+  const norm = tf.sqrt(tf.sum(tf.square(next), 1, true));
+  return tf.clipByValue(tf.add(origin, tf.mul(tf.div(next, tf.add(norm, 1e-12)), eps)), bounds[0], bounds[1]);
+}
+
 /** The tensors the Square loop carries. */
-type SquareSlot = 'plus' | 'minus' | 'best' | 'loss' | 'queries' | 'success';
+type SquareSlot = 'plus' | 'minus' | 'origin' | 'best' | 'loss' | 'queries' | 'success';
 
 /**
  * Square Attack on a resolved configuration: it checks the call's inputs, never the options; `seed` is this call's
@@ -307,6 +473,9 @@ function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: 
   const inputs = checkAttackInputs(fn, model, x, y, [lo, hi]);
   const batch = inputs.x.shape[0] ?? 0;
   const g = geometry(inputs.x.shape);
+  if (cfg.norm === 'l2' && (g.height < 5 || g.width < 5)) {
+    rangeError(fn, 'x', 'be images [B, H, W] or [B, H, W, C] with H, W >= 5 for the L2 Square Attack (its windows are squares)', inputs.x);
+  }
   const rng = createRandom(seed);
   const onHost = checksReadAtOnce();
   /** Host path only: the labels, read once. */
@@ -361,14 +530,34 @@ function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: 
 
   try {
     state.set('best', tf.reshape(inputs.x, [batch, g.size]));
-    state.set('plus', tf.tidy(() => tf.clipByValue(tf.add(state.get('best'), eps), lo, hi)));
-    state.set('minus', tf.tidy(() => tf.clipByValue(tf.sub(state.get('best'), eps), lo, hi)));
+    if (cfg.norm === 'linf') {
+      state.set('plus', tf.tidy(() => tf.clipByValue(tf.add(state.get('best'), eps), lo, hi)));
+      state.set('minus', tf.tidy(() => tf.clipByValue(tf.sub(state.get('best'), eps), lo, hi)));
+    } else {
+      state.set('origin', tf.clone(state.get('best')));
+    }
     // Query 1, at x: points already misclassified are returned unchanged, as APGD does.
     const clean = state.set('loss', query(state.get('best'), undefined));
     state.set('success', tf.less(clean, 0));
     state.set('queries', tf.ones([batch], 'int32'));
-    // Query 2: vertical stripes, one sign per column and channel, the same down every row (kept unconditionally).
-    if (budget >= 2 && eps > 0) {
+    // Query 2 (L2): the reference's block pattern on the sphere of radius ε (kept unconditionally).
+    if (cfg.norm === 'l2' && budget >= 2 && eps > 0) {
+      const delta = l2Start(rng, batch, g);
+      const idx = attacked();
+      if (idx === undefined || idx.length > 0) {
+        const start = tf.tidy(() => {
+          const d = tf.tensor2d(delta, [batch, g.size]);
+          return tf.clipByValue(tf.add(state.get('origin'), tf.mul(tf.div(d, tf.add(tf.sqrt(tf.sum(tf.square(d), 1, true)), 1e-12)), eps)), lo, hi);
+        });
+        try {
+          step(start, idx, true);
+        } finally {
+          start.dispose();
+        }
+      }
+    }
+    // Query 2 (L∞): vertical stripes, one sign per column and channel, the same down every row (kept unconditionally).
+    if (cfg.norm === 'linf' && budget >= 2 && eps > 0) {
       const positive = new Float32Array(batch * g.width * g.channels);
       for (let i = 0; i < positive.length; i++) positive[i] = rng.next() < 0.5 ? 0 : 1;
       const idx = attacked();
@@ -388,9 +577,17 @@ function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: 
     for (let iteration = 0; iteration < budget - 2 && eps > 0; iteration++) {
       const idx = attacked();
       if (idx?.length === 0) break;
-      const win = windowSize(g, squareSchedule(iteration, budget, pInit));
-      const draws = drawSquares(rng, batch, g, win);
-      const candidates = tf.tidy(() => proposeSquares(layout, state.get('best'), state.get('plus'), state.get('minus'), draws, g, win));
+      const p = squareSchedule(iteration, budget, pInit);
+      let candidates: tf.Tensor;
+      if (cfg.norm === 'l2') {
+        const side = l2WindowSide(g, p);
+        const draws = drawL2(rng, batch, g, side);
+        candidates = tf.tidy(() => proposeL2(layout, state.get('origin'), state.get('best'), draws, g, side, eps, cfg.bounds));
+      } else {
+        const win = windowSize(g, p);
+        const draws = drawSquares(rng, batch, g, win);
+        candidates = tf.tidy(() => proposeSquares(layout, state.get('best'), state.get('plus'), state.get('minus'), draws, g, win));
+      }
       try {
         step(candidates, idx, false);
       } finally {

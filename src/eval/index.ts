@@ -9,7 +9,7 @@
  */
 export { type EvaluateOptions, type EvaluateProgress, type EvaluationMode, type EvaluationResult, evaluate } from './evaluate.js';
 export { type WorstCaseOptions, type WorstCaseProgress, type WorstCaseResult, worstCase } from './worst-case.js';
-export { type AutoAttackOptions, autoAttack } from './auto-attack.js';
+export { type AutoAttackOptions, type AutoAttackResult, autoAttack } from './auto-attack.js';
 export {
   type RobustnessCurveOptions,
   type RobustnessCurveProgress,
