@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { cw, pgd } from 'ardkit/attacks';
+import { cwLinf, pgd } from 'ardkit/attacks';
 import { evaluate, sanityChecks, selectTeachers, transferability, autoAttack } from 'ardkit/eval';
 import { fashionMnistFiles, loadCifar, loadIdxDataset, type ImageDataset } from 'ardkit/data';
 import { studentFromLayers, studentTeacherHead } from 'ardkit/models';
@@ -433,7 +433,7 @@ async function evaluateModel(key: string, model: Model, data: Data, withAutoAtta
   const r = await evaluate(model, data.test.x, data.test.y, {
     attacks: {
       pgd20: (m, x, y) => pgd(m, x, y, { eps, steps: 20, seed: 0 }),
-      cw20: (m, x, y) => cw(m, x, y, { eps, steps: 20, seed: 0 })
+      cw20: (m, x, y) => cwLinf(m, x, y, { eps, steps: 20, seed: 0 })
     },
     batchSize: 500
   });

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
 import type { Model } from 'ardkit/core';
-import { cw, pgd } from 'ardkit/attacks';
+import { cwLinf, pgd } from 'ardkit/attacks';
 import { evaluate } from 'ardkit/eval';
 import type { BatchInfo, EpochInfo, FitOptions } from 'ardkit/train';
 import { registerNodeWebGpu, useBestBackend } from 'ardkit/backends';
@@ -158,7 +158,7 @@ export async function robustnessTable(rows: ReadonlyArray<readonly [string, Mode
     const r = await evaluate(model, x, y, {
       attacks: {
         pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed }),
-        cw20: (m, xb, yb) => cw(m, xb, yb, { eps, steps: 20, seed })
+        cw20: (m, xb, yb) => cwLinf(m, xb, yb, { eps, steps: 20, seed })
       },
       batchSize: 500
     });

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fit, ltd, pgdAt } from 'ardkit/train';
-import { cw, pgd } from 'ardkit/attacks';
+import { cwLinf, pgd } from 'ardkit/attacks';
 import { evaluate, sanityChecks } from 'ardkit/eval';
 import type { Model } from 'ardkit/core';
 import { loadMnist } from './mnist.js';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const teacher = asModel(teacherNet);
   const score = async (model: Model, x: tf.Tensor, y: tf.Tensor1D): Promise<{ clean: number; pgd20: number; cw20: number }> => {
     const r = await evaluate(model, x, y, {
-      attacks: { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed: 0 }), cw20: (m, xb, yb) => cw(m, xb, yb, { eps, steps: 20, seed: 0 }) },
+      attacks: { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed: 0 }), cw20: (m, xb, yb) => cwLinf(m, xb, yb, { eps, steps: 20, seed: 0 }) },
       batchSize: 500
     });
     return { clean: r.clean, pgd20: r.attacks.pgd20 ?? NaN, cw20: r.attacks.cw20 ?? NaN };

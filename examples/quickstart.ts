@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
 import { createRandom, flushChecks, fromLayersModel, type Model } from 'ardkit/core';
-import { cw, fgsm, pgd } from 'ardkit/attacks';
+import { cwLinf, fgsm, pgd } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
 import { evaluate } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
         attacks: {
           fgsm: (m, x, y) => fgsm(m, x, y, { eps }),
           pgd20: (m, x, y) => pgd(m, x, y, { eps, steps: 20, seed }),
-          cw20: (m, x, y) => cw(m, x, y, { eps, steps: 20, seed })
+          cw20: (m, x, y) => cwLinf(m, x, y, { eps, steps: 20, seed })
         },
         batchSize: 500
       });

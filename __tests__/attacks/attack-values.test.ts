@@ -1,12 +1,12 @@
 /**
- * Attack values (`pgdAttack`, `fgsmAttack`, `cwAttack`, `apgdAttack`, `apgdTargetedAttack`, `squareAttack`,
+ * Attack values (`pgdAttack`, `fgsmAttack`, `cwLinfAttack`, `apgdAttack`, `apgdTargetedAttack`, `squareAttack`,
  * `tradesKlAttack`, and the members of `autoAttackSuite`): each gives exactly what its function form gives for the
  * same options and seed, a call's seed overrides the factory's, the threat model is reported, options are checked when
  * the value is made and inputs when it is called (errors naming the factory), nothing leaks, and every evaluation
  * function takes them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, apgdAttack, apgdTargeted, apgdTargetedAttack, autoAttackSuite, cw, cwAttack, fgsm, fgsmAttack, isAttackValue, pgd, pgdAttack, square, squareAttack, tradesAttack, tradesKlAttack, type AttackValue } from '../../src/attacks/index.js';
+import { apgd, apgdAttack, apgdTargeted, apgdTargetedAttack, autoAttackSuite, cwLinf, cwLinfAttack, fgsm, fgsmAttack, isAttackValue, pgd, pgdAttack, square, squareAttack, tradesAttack, tradesKlAttack, type AttackValue } from '../../src/attacks/index.js';
 import { evaluate, robustnessCurve, transferability, worstCase } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
 import { expectNoLeak, expectThrowsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
@@ -25,7 +25,7 @@ const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 const pairs: Array<[string, () => AttackValue, (m: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => tf.Tensor]> = [
   ['pgdAttack', () => pgdAttack({ eps: EPS, steps: 5 }), (m, x, y, seed) => pgd(m, x, y, { eps: EPS, steps: 5, ...(seed === undefined ? {} : { seed }) })],
   ['fgsmAttack', () => fgsmAttack({ eps: EPS }), (m, x, y) => fgsm(m, x, y, { eps: EPS })],
-  ['cwAttack', () => cwAttack({ eps: EPS, steps: 5, kappa: 1 }), (m, x, y, seed) => cw(m, x, y, { eps: EPS, steps: 5, kappa: 1, ...(seed === undefined ? {} : { seed }) })],
+  ['cwLinfAttack', () => cwLinfAttack({ eps: EPS, steps: 5, kappa: 1 }), (m, x, y, seed) => cwLinf(m, x, y, { eps: EPS, steps: 5, kappa: 1, ...(seed === undefined ? {} : { seed }) })],
   ['apgdAttack', () => apgdAttack({ eps: EPS, steps: 10, loss: 'dlr' }), (m, x, y, seed) => apgd(m, x, y, { eps: EPS, steps: 10, loss: 'dlr', ...(seed === undefined ? {} : { seed }) })],
   ['apgdTargetedAttack', () => apgdTargetedAttack({ eps: EPS, steps: 10, targetClasses: 2 }), (m, x, y, seed) => apgdTargeted(m, x, y, { eps: EPS, steps: 10, targetClasses: 2, ...(seed === undefined ? {} : { seed }) })],
   ['squareAttack', () => squareAttack({ eps: EPS, queries: 50 }), (m, x, y, seed) => square(m, x, y, { eps: EPS, queries: 50, ...(seed === undefined ? {} : { seed }) }).xAdv],
@@ -89,7 +89,7 @@ describe('attack values', () => {
     expect(() => apgdAttack({ eps: 0.1, steps: 0 })).toThrow(/^apgdAttack: steps must be an integer >= 1 \(got 0\)$/);
     expect(() => apgdTargetedAttack({ eps: 0.1, targetClasses: 1.5 })).toThrow(/^apgdTargetedAttack: targetClasses must be an integer >= 1 \(got 1.5\)$/);
     expect(() => squareAttack({ eps: 0.1, pInit: 2 })).toThrow(/^squareAttack: pInit must be a number in \(0, 1\] \(got 2\)$/);
-    expect(() => cwAttack({ eps: 0.1, kappa: NaN })).toThrow(/^cwAttack: kappa/);
+    expect(() => cwLinfAttack({ eps: 0.1, kappa: NaN })).toThrow(/^cwLinfAttack: kappa/);
     expect(() => fgsmAttack({} as never)).toThrow(/^fgsmAttack: eps must be given/);
     expect(() => tradesKlAttack({ eps: 0.1, norm: 'l1' as never })).toThrow(/^tradesKlAttack: norm must be one of/);
     expect(() => pgdAttack(null as never)).toThrow(TypeError);
@@ -104,7 +104,7 @@ describe('attack values', () => {
   it('autoAttackSuite members are attack values whose errors name autoAttackSuite', () => {
     const suite = autoAttackSuite({ eps: EPS, steps: 5, queries: 20 });
     expect(Object.values(suite).every(isAttackValue)).toBe(true);
-    expect(Object.values(suite).map((a) => a.attackName)).toEqual(['autoAttackSuite', 'autoAttackSuite', 'autoAttackSuite']);
+    expect(Object.values(suite).map((a) => a.attackName)).toEqual(['autoAttackSuite', 'autoAttackSuite', 'autoAttackSuite', 'autoAttackSuite']);
     expect(() => suite['apgd-ce']?.(p.model, tf.add(p.x, 2), p.y)).toThrow(/^autoAttackSuite: x must lie inside bounds/);
   });
 

@@ -9,7 +9,7 @@ import {
   apgd,
   apgdAttack,
   apgdTargeted,
-  cw,
+  cwLinf,
   eot,
   fgsm,
   pgd,
@@ -90,7 +90,7 @@ describe('every attack on the device path reads nothing back synchronously', () 
     ['pgd', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(m, x, y, { eps: linf, steps: 5, seed: 1 })],
     ['pgd l2', 'l2', l2, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(m, x, y, { eps: l2, norm: 'l2', steps: 5, seed: 1 })],
     ['fgsm', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => fgsm(m, x, y, { eps: linf })],
-    ['cw', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => cw(m, x, y, { eps: linf, steps: 5, seed: 1 })],
+    ['cwLinf', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => cwLinf(m, x, y, { eps: linf, steps: 5, seed: 1 })],
     ['tradesAttack', 'linf', linf, (m: Model, x: tf.Tensor): tf.Tensor => tradesAttack(m, x, { eps: linf, steps: 5, seed: 1 })],
     ['pgd on eot(model, 2)', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(eot(m, 2), x, y, { eps: linf, steps: 3, seed: 1 })],
     ['projectedGradientAscent', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor =>

@@ -1,6 +1,6 @@
 /** Bad inputs give a clear error naming function, argument, rule and value, and leave no tensor behind. */
 import * as tf from '@tensorflow/tfjs-core';
-import { cw, fgsm, l2Step, pgd, projectL2, projectLinf, projectedGradientAscent, signStep, tradesAttack } from '../../src/attacks/index.js';
+import { cwLinf, fgsm, l2Step, pgd, projectL2, projectLinf, projectedGradientAscent, signStep, tradesAttack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { expectThrowsNoLeak, linearModel, useBackend, type LinearModel } from '../helpers.js';
 
@@ -9,7 +9,7 @@ type AttackCall = (model: unknown, x: unknown, y: unknown, options: Record<strin
 const attacks: Array<[string, AttackCall]> = [
   ['fgsm', (m, x, y, o) => fgsm(m as Model, x as tf.Tensor, y as tf.Tensor1D, o as never)],
   ['pgd', (m, x, y, o) => pgd(m as Model, x as tf.Tensor, y as tf.Tensor1D, o as never)],
-  ['cw', (m, x, y, o) => cw(m as Model, x as tf.Tensor, y as tf.Tensor1D, o as never)]
+  ['cwLinf', (m, x, y, o) => cwLinf(m as Model, x as tf.Tensor, y as tf.Tensor1D, o as never)]
 ];
 
 describe('attack input validation', () => {
@@ -76,7 +76,7 @@ describe('attack input validation', () => {
 
   describe.each([
     ['pgd', (o: Record<string, unknown>): tf.Tensor => pgd(lin.model, x, y, { eps: 0.1, ...o })],
-    ['cw', (o: Record<string, unknown>): tf.Tensor => cw(lin.model, x, y, { eps: 0.1, ...o })],
+    ['cwLinf', (o: Record<string, unknown>): tf.Tensor => cwLinf(lin.model, x, y, { eps: 0.1, ...o })],
     ['tradesAttack', (o: Record<string, unknown>): tf.Tensor => tradesAttack(lin.model, x, { eps: 0.1, ...o })]
   ])('%s iterative options', (name, run) => {
     it.each([
@@ -100,8 +100,8 @@ describe('attack input validation', () => {
     expectThrowsNoLeak(() => pgd(lin.model, x, y, { eps: 0.1, targeted: 1 as never }), /^pgd: targeted must be a boolean \(got 1\)/, TypeError);
   });
 
-  it('cw rejects a non-finite kappa; tradesAttack a model of the wrong batch size', () => {
-    expectThrowsNoLeak(() => cw(lin.model, x, y, { eps: 0.1, kappa: NaN }), /^cw: kappa must be a finite number \(got NaN\)/);
+  it('cwLinf rejects a non-finite kappa; tradesAttack a model of the wrong batch size', () => {
+    expectThrowsNoLeak(() => cwLinf(lin.model, x, y, { eps: 0.1, kappa: NaN }), /^cwLinf: kappa must be a finite number \(got NaN\)/);
     const wrongBatch: Model = (input) => tf.concat([lin.model(input), lin.model(input)]);
     expectThrowsNoLeak(() => tradesAttack(wrongBatch, x, { eps: 0.1 }), /^tradesAttack: model must return logits of shape \[2, C\]/);
   });

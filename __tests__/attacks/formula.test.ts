@@ -3,7 +3,7 @@
  * computed by hand in float64 and compared with ardkit's result.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fgsm, pgd, cw, signStep, l2Step, projectLinf, projectL2 } from '../../src/attacks/index.js';
+import { fgsm, pgd, cwLinf, signStep, l2Step, projectLinf, projectL2 } from '../../src/attacks/index.js';
 import { createRandom } from '../../src/core/index.js';
 import { linearModel, linearLogits, softmax64, rows, testRandom, useBackend, type LinearModel } from '../helpers.js';
 
@@ -137,7 +137,7 @@ describe.each(['cpu', 'wasm'] as const)('attack formulas on a linear model (%s)'
     const x = tf.tensor2d(xs);
     const y = tf.tensor1d(labels, 'int32');
     for (const kappa of [0, 5]) {
-      const out = cw(m.model, x, y, { eps: 0.1, steps: 1, stepSize: 0.05, randomStart: 'none', kappa });
+      const out = cwLinf(m.model, x, y, { eps: 0.1, steps: 1, stepSize: 0.05, randomStart: 'none', kappa });
       const expected = xs.map((row, i) => {
         const g = cwGrad(m, row, labels[i] ?? 0, kappa);
         return row.map((v, j) => clip(v + 0.05 * Math.sign(g[j] ?? 0), 0, 1));

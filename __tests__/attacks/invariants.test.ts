@@ -4,7 +4,7 @@
  * identical, targeted mode moves toward the target, no tensor leaks. On the cpu and the wasm backends.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { cw, fgsm, pgd, projectedGradientAscent, tradesAttack } from '../../src/attacks/index.js';
+import { cwLinf, fgsm, pgd, projectedGradientAscent, tradesAttack } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { crossEntropy, klDivergence } from '../../src/losses/index.js';
 import { accuracy, expectNoLeak, maxDistance, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
@@ -47,12 +47,12 @@ const cases: Case[] = [
     run: (m, x, y, steps, seed) => pgd(m, x, y, { eps: EPS, steps, stepSize: EPS / 4, seed, loss: 'cw' })
   },
   {
-    name: 'cw',
+    name: 'cwLinf',
     norm: 'linf',
     eps: EPS,
     iterative: true,
     stochastic: true,
-    run: (m, x, y, steps, seed) => cw(m, x, y, { eps: EPS, steps, stepSize: EPS / 4, seed, kappa: 5 })
+    run: (m, x, y, steps, seed) => cwLinf(m, x, y, { eps: EPS, steps, stepSize: EPS / 4, seed, kappa: 5 })
   },
   {
     name: 'trades',
@@ -80,7 +80,7 @@ function attackLoss(c: Case, p: ToyProblem, xAdv: tf.Tensor): number {
     if (c.name === 'trades') return klDivergence(p.model(p.x), z).dataSync()[0] ?? NaN;
     if (c.name.includes('cw')) {
       const margin = tf.sub(tf.sum(tf.mul(tf.oneHot(p.y, p.numClasses), z), 1), tf.max(tf.sub(z, tf.mul(tf.oneHot(p.y, p.numClasses), 1e9)), 1));
-      return tf.mean(tf.neg(tf.relu(tf.add(margin, c.name === 'cw' ? 5 : 0)))).dataSync()[0] ?? NaN;
+      return tf.mean(tf.neg(tf.relu(tf.add(margin, c.name === 'cwLinf' ? 5 : 0)))).dataSync()[0] ?? NaN;
     }
     return crossEntropy(z, p.y).dataSync()[0] ?? NaN;
   });
@@ -153,7 +153,7 @@ describe.each(['cpu', 'wasm'] as const)('attack invariants (%s)', (backend) => {
     ['fgsm', (m: Model, x: tf.Tensor, t: tf.Tensor1D): tf.Tensor => fgsm(m, x, t, { eps: EPS, targeted: true })],
     ['pgd linf', (m: Model, x: tf.Tensor, t: tf.Tensor1D): tf.Tensor => pgd(m, x, t, { eps: EPS, steps: 20, targeted: true, seed: 3 })],
     ['pgd l2', (m: Model, x: tf.Tensor, t: tf.Tensor1D): tf.Tensor => pgd(m, x, t, { eps: 1.5, norm: 'l2', steps: 20, targeted: true, seed: 3 })],
-    ['cw', (m: Model, x: tf.Tensor, t: tf.Tensor1D): tf.Tensor => cw(m, x, t, { eps: EPS, steps: 20, targeted: true, seed: 3 })]
+    ['cwLinf', (m: Model, x: tf.Tensor, t: tf.Tensor1D): tf.Tensor => cwLinf(m, x, t, { eps: EPS, steps: 20, targeted: true, seed: 3 })]
   ])('targeted %s moves predictions toward the target', (_name, attack) => {
     const target = tf.tidy(() => tf.cast(tf.mod(tf.add(p.y, 1), p.numClasses), 'int32') as tf.Tensor1D);
     const xAdv = attack(p.model, p.x, target);

@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { apgd, apgdTargeted, cw, fgsm, pgd, pgdAttack, square, tradesAttack } from '../../src/attacks/index.js';
+import { apgd, apgdTargeted, cwL2, cwLinf, deepFool, fab, fabTargeted, miFgsm, fgsm, pgd, pgdAttack, square, tradesAttack } from '../../src/attacks/index.js';
 import { flushChecks, type Model } from '../../src/core/index.js';
 import { autoAttack, evaluate } from '../../src/eval/index.js';
 import * as L from '../../src/losses/index.js';
@@ -332,16 +332,36 @@ const squareXAdv = (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => {
   tf.dispose([r.queries, r.success]);
   return r.xAdv;
 };
+/**
+ * Square L2 needs images of side ≥ 5: it attacks the 2× nearest upsampling of x through the model on its 2×2 average
+ * pooling, and the pooled x' is compared (pooling at most halves an L2 perturbation, so x' stays in the ball).
+ */
+const squareL2XAdv = (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => {
+  const [n = 1, h = 1, w = 1] = x.shape;
+  const pooled: Model = (xa) => m(tf.avgPool(xa as tf.Tensor4D, 2, 2, 'valid'));
+  const big = tf.tidy(() => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [2 * h, 2 * w]));
+  const r = square(pooled, big, y, { eps: 0.8, norm: 'l2', queries: 200, seed: 6 });
+  const out = tf.tidy(() => tf.reshape(tf.avgPool(r.xAdv as tf.Tensor4D, 2, 2, 'valid'), [n, h, w, 1]));
+  tf.dispose([big, r.xAdv, r.queries, r.success]);
+  return out;
+};
 const attackCases: readonly AttackCase[] = [
   { name: 'fgsm', norm: 'linf', eps: EPS, run: (m, x, y) => fgsm(m, x, y, { eps: EPS }) },
   { name: 'pgd linf', norm: 'linf', eps: EPS, run: (m, x, y) => pgd(m, x, y, { eps: EPS, steps: 10, seed: 1 }) },
   { name: 'pgd l2', norm: 'l2', eps: 0.8, run: (m, x, y) => pgd(m, x, y, { eps: 0.8, norm: 'l2', steps: 10, seed: 2 }) },
-  { name: 'cw κ=0', norm: 'linf', eps: EPS, run: (m, x, y) => cw(m, x, y, { eps: EPS, steps: 10, seed: 3 }) },
+  { name: 'cw κ=0', norm: 'linf', eps: EPS, run: (m, x, y) => cwLinf(m, x, y, { eps: EPS, steps: 10, seed: 3 }) },
   { name: 'tradesAttack', norm: 'linf', eps: EPS, run: (m, x) => tradesAttack(m, x, { eps: EPS, steps: 10, seed: 4 }) },
   { name: 'apgd ce', norm: 'linf', eps: EPS, run: (m, x, y) => apgd(m, x, y, { eps: EPS, steps: 10, seed: 5 }) },
   { name: 'apgd dlr l2', norm: 'l2', eps: 0.8, run: (m, x, y) => apgd(m, x, y, { eps: 0.8, norm: 'l2', loss: 'dlr', steps: 10, seed: 5 }) },
   { name: 'apgdTargeted', norm: 'linf', eps: EPS, run: (m, x, y) => apgdTargeted(m, x, y, { eps: EPS, steps: 10, targetClasses: 3, seed: 5 }) },
-  { name: 'square', norm: 'linf', eps: EPS, run: squareXAdv }
+  { name: 'square', norm: 'linf', eps: EPS, run: squareXAdv },
+  { name: 'square l2', norm: 'l2', eps: 0.8, run: squareL2XAdv },
+  { name: 'fab linf', norm: 'linf', eps: EPS, run: (m, x, y) => fab(m, x, y, { eps: EPS, steps: 10 }) },
+  { name: 'fab l2, 2 restarts', norm: 'l2', eps: 0.8, run: (m, x, y) => fab(m, x, y, { eps: 0.8, norm: 'l2', steps: 10, restarts: 2, seed: 7 }) },
+  { name: 'fabTargeted', norm: 'linf', eps: EPS, run: (m, x, y) => fabTargeted(m, x, y, { eps: EPS, steps: 10, targetClasses: 3 }) },
+  { name: 'miFgsm', norm: 'linf', eps: EPS, run: (m, x, y) => miFgsm(m, x, y, { eps: EPS, steps: 10 }) },
+  { name: 'deepFool l2 (ε = 0.8)', norm: 'l2', eps: 0.8, run: (m, x, y) => deepFool(m, x, y, { eps: 0.8, norm: 'l2', steps: 10 }) },
+  { name: 'cwL2 (ε = 0.8)', norm: 'l2', eps: 0.8, run: (m, x, y) => cwL2(m, x, y, { eps: 0.8, steps: 30, binarySearchSteps: 3 }) }
 ];
 
 // ---------------------------------------------------------------------------------------------------------------

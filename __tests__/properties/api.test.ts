@@ -6,7 +6,7 @@
  */
 import * as fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, apgdTargeted, cw, fgsm, pgd, square, tradesAttack } from '../../src/attacks/index.js';
+import { apgd, apgdTargeted, cwLinf, fgsm, pgd, square, tradesAttack } from '../../src/attacks/index.js';
 import { ardLoss, crossEntropy, cwMarginLoss, dlrLoss, kdLoss, klDivergence, martLoss, representationDistance, rsladLoss, tradesLoss } from '../../src/losses/index.js';
 import { evaluate } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
@@ -223,8 +223,8 @@ describe('attacks: a valid result or a clear error naming the attack, never a le
   it('pgd', () => {
     run(property('pgd', (m, x, y, o) => pgd(m, x, y, o as never), withinEps), attackOptions(PGD_FIELDS));
   });
-  it('cw', () => {
-    run(property('cw', (m, x, y, o) => cw(m, x, y, o as never), withinEps), attackOptions(PGD_FIELDS));
+  it('cwLinf', () => {
+    run(property('cwLinf', (m, x, y, o) => cwLinf(m, x, y, o as never), withinEps), attackOptions(PGD_FIELDS));
   });
   it('tradesAttack', () => {
     run(property('tradesAttack', (m, x, _y, o) => tradesAttack(m, x, o as never), withinEps), attackOptions(PGD_FIELDS));

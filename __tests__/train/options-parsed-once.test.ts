@@ -11,7 +11,7 @@ import * as perturbationOptions from '../../src/attacks/options.js';
 import {
   apgdAttack,
   apgdTargetedAttack,
-  cwAttack,
+  cwLinfAttack,
   fgsmAttack,
   pgd,
   pgdAttack,
@@ -65,7 +65,7 @@ describe('attack values read their options only when made', () => {
 
   const factories: Array<[string, (o: never) => AttackValue, object]> = [
     ['pgdAttack', pgdAttack, { eps: EPS, steps: 2, seed: 1 }],
-    ['cwAttack', cwAttack, { eps: EPS, steps: 2, kappa: 1 }],
+    ['cwLinfAttack', cwLinfAttack, { eps: EPS, steps: 2, kappa: 1 }],
     ['fgsmAttack', fgsmAttack, { eps: EPS }],
     ['tradesKlAttack', tradesKlAttack, { eps: EPS, steps: 2 }],
     ['apgdAttack', apgdAttack, { eps: EPS, steps: 3, loss: 'dlr' }],
@@ -171,7 +171,7 @@ describe('resolvePerturbation, the parser of every gradient attack, runs when an
 
   it.each([
     ['pgdAttack', (): AttackValue => pgdAttack({ ...SETTINGS })],
-    ['cwAttack', (): AttackValue => cwAttack({ ...SETTINGS })],
+    ['cwLinfAttack', (): AttackValue => cwLinfAttack({ ...SETTINGS })],
     ['fgsmAttack', (): AttackValue => fgsmAttack({ eps: EPS })],
     ['tradesKlAttack', (): AttackValue => tradesKlAttack({ ...SETTINGS })]
   ])('%s: once when made, never in its calls', (_name, make) => {

@@ -20,7 +20,7 @@ import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { apgd, cw, fgsm, pgd } from 'ardkit/attacks';
+import { apgd, cwLinf, fgsm, pgd } from 'ardkit/attacks';
 import { flushChecks, type Model } from 'ardkit/core';
 
 /** The attacks the page offers. */
@@ -211,7 +211,7 @@ function makeAttack(kind: DemoAttack, eps: number): (model: Model, x: tf.Tensor,
     case 'fgsm':
       return (m, x, y) => fgsm(m, x, y, { eps });
     case 'cw':
-      return (m, x, y) => cw(m, x, y, { eps, steps: 20, seed: 0 });
+      return (m, x, y) => cwLinf(m, x, y, { eps, steps: 20, seed: 0 });
     case 'apgd':
       return (m, x, y) => apgd(m, x, y, { eps, steps: 50, seed: 0 });
     default:

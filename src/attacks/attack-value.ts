@@ -7,7 +7,10 @@ import type { Attack, AttackCall } from './types.js';
 
 /** The threat model an attack value respects: `‖x' − x‖ ≤ eps` in `norm`, `x'` inside `bounds`. */
 export interface ThreatModel {
-  /** The radius ε, in input units. */
+  /**
+   * The radius ε, in input units; `Infinity` for a minimal-perturbation attack run without a bound (`deepFoolAttack`
+   * without `eps`), which no ε-bounded evaluation or objective should count as one of its own.
+   */
   readonly eps: number;
   /** The norm of the ball. */
   readonly norm: Norm;

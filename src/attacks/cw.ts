@@ -5,8 +5,8 @@ import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from
 import { attackValue, type AttackValue } from './attack-value.js';
 import { resolveObjective, resolveTargeted, runLossAttack, type LossAttackConfig } from './runner.js';
 
-/** Options of {@link cw}. */
-export interface CwOptions extends PerturbationOptions {
+/** Options of {@link cwLinf}. */
+export interface CwLinfOptions extends PerturbationOptions {
   /** Confidence margin κ: the attack keeps pushing until `max_{j≠y} z_j − z_y ≥ κ`. @defaultValue 0 */
   readonly kappa?: number;
   /** When true, `y` holds target classes and the attack maximises `−max(max_{j≠t} z_j − z_t + κ, 0)`. @defaultValue false */
@@ -14,54 +14,102 @@ export interface CwOptions extends PerturbationOptions {
 }
 
 /**
+ * Options of {@link cw}.
+ *
+ * @deprecated Renamed {@link CwLinfOptions}; this alias will be removed in a later release.
+ */
+export type CwOptions = CwLinfOptions;
+
+/**
  * Carlini–Wagner L∞ attack in its PGD form (Carlini & Wagner 2017, arXiv 1608.04644; as used by
- * Madry et al. and DARHT): PGD maximising the margin loss `−max(z_y − max_{j≠y} z_j + κ, 0)`.
- * DARHT evaluates with κ = 50 and 30 steps.
+ * Madry et al. and DARHT): PGD maximising the margin loss `−max(z_y − max_{j≠y} z_j + κ, 0)` inside the L∞ (or L2)
+ * ball of radius ε. DARHT evaluates with κ = 50 and 30 steps. For the paper's minimal-perturbation L2 attack (tanh
+ * space, Adam, binary search over c) see `cwL2`.
  *
  * @param model - a {@link Model} returning logits `[B, C]`.
  * @param x - clean inputs `[B, ...]` inside `bounds`.
  * @param y - `[B]` int32 labels (targets when `targeted`).
- * @param options - see {@link CwOptions}; defaults as {@link pgd} with κ = 0.
+ * @param options - see {@link CwLinfOptions}; defaults as `pgd` with κ = 0.
  * @returns `x'`, same shape as `x`; the caller disposes it.
  * @throws RangeError for invalid eps, steps, kappa, labels, bounds or model output; TypeError when model is not a function.
  * @example
- * const xAdv = cw(model, x, y, { eps: 0.3, kappa: 50, steps: 30 });
+ * const xAdv = cwLinf(model, x, y, { eps: 0.3, kappa: 50, steps: 30 });
  */
-export function cw(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwOptions>): tf.Tensor {
-  const fn = 'cw';
-  const config = resolveCw(fn, options);
+export function cwLinf(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): tf.Tensor {
+  const fn = 'cwLinf';
+  const config = resolveCwLinf(fn, options);
   return runLossAttack(fn, model, x, y, config, config.seed);
 }
 
-const CW_KEYS = optionKeys<CwOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted');
+/**
+ * The Carlini–Wagner L∞ attack in its PGD form: {@link cwLinf} under its former name, with the same options and
+ * results; its errors name `cw`.
+ *
+ * @deprecated Renamed {@link cwLinf} (it is PGD on the CW margin, L∞ by default); for the paper's L2 attack use
+ * `cwL2`. This alias will be removed in a later release.
+ * @param model - a {@link Model} returning logits `[B, C]`.
+ * @param x - clean inputs `[B, ...]` inside `bounds`.
+ * @param y - `[B]` int32 labels (targets when `targeted`).
+ * @param options - see {@link CwLinfOptions}.
+ * @returns `x'`, same shape as `x`; the caller disposes it.
+ * @throws as {@link cwLinf}, naming `cw`.
+ * @example
+ * const xAdv = cw(model, x, y, { eps: 0.3, kappa: 50, steps: 30 }); // now: cwLinf(model, x, y, { … })
+ */
+export function cw(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): tf.Tensor {
+  const fn = 'cw';
+  const config = resolveCwLinf(fn, options);
+  return runLossAttack(fn, model, x, y, config, config.seed);
+}
+
+const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted');
 
 /**
- * Checks {@link cw}'s options once, with errors naming `fn`, and fills in the defaults: the configuration
+ * Checks {@link cwLinf}'s options once, with errors naming `fn`, and fills in the defaults: the configuration
  * `runLossAttack` runs without checking options again. Internal.
  *
- * @throws RangeError/TypeError for invalid options, as {@link cw}.
+ * @throws RangeError/TypeError for invalid options, as {@link cwLinf}.
  */
-export function resolveCw(fn: string, options: Readonly<CwOptions>): LossAttackConfig {
-  checkKnownKeys(fn, options, CW_KEYS);
+export function resolveCwLinf(fn: string, options: Readonly<CwLinfOptions>): LossAttackConfig {
+  checkKnownKeys(fn, options, CW_LINF_KEYS);
   const kappa = options.kappa === undefined ? 0 : checkFinite(fn, 'kappa', options.kappa);
   const objective = resolveObjective(fn, 'cw', resolveTargeted(fn, options.targeted), kappa);
   return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective };
 }
 
-/**
- * {@link cw} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
- * `cwAttack`; a call's seed overrides `options.seed`.
- *
- * @param options - see {@link CwOptions}; `eps` is required.
- * @returns an {@link AttackValue}.
- * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
- * @example
- * const r = await evaluate(model, x, y, { attacks: { cw20: cwAttack({ eps: 0.3, steps: 20 }) } });
- */
-export function cwAttack(options: Readonly<CwOptions>): AttackValue {
-  const fn = 'cwAttack';
-  const config = resolveCw(fn, options);
+/** The attack value of {@link cwLinf} whose errors name `fn` (the factory the user called). */
+function cwLinfValue(fn: string, options: Readonly<CwLinfOptions>): AttackValue {
+  const config = resolveCwLinf(fn, options);
   return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
     xAdv: runLossAttack(fn, model, x, y, config, seed)
   }));
+}
+
+/**
+ * {@link cwLinf} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * `cwLinfAttack`; a call's seed overrides `options.seed`.
+ *
+ * @param options - see {@link CwLinfOptions}; `eps` is required.
+ * @returns an {@link AttackValue}.
+ * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
+ * @example
+ * const r = await evaluate(model, x, y, { attacks: { cw20: cwLinfAttack({ eps: 0.3, steps: 20 }) } });
+ */
+export function cwLinfAttack(options: Readonly<CwLinfOptions>): AttackValue {
+  return cwLinfValue('cwLinfAttack', options);
+}
+
+/**
+ * {@link cwLinfAttack} under its former name, with the same options and results; its errors name `cwAttack`.
+ *
+ * @deprecated Renamed {@link cwLinfAttack}; for the paper's L2 attack use `cwL2Attack`. This alias will be removed in
+ * a later release.
+ * @param options - see {@link CwLinfOptions}; `eps` is required.
+ * @returns an {@link AttackValue}.
+ * @throws as {@link cwLinfAttack}, naming `cwAttack`.
+ * @example
+ * const cw20 = cwAttack({ eps: 0.3, steps: 20 }); // now: cwLinfAttack({ eps: 0.3, steps: 20 })
+ */
+export function cwAttack(options: Readonly<CwLinfOptions>): AttackValue {
+  return cwLinfValue('cwAttack', options);
 }

@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import type { Bounds } from '../core/validate.js';
-import { resolveObjective, resolveTargeted, runLossAttack, type LossAttackConfig } from './runner.js';
+import { resolveObjective } from './runner.js';
+import { resolveTargeting, runTargetableLossAttack, type TargetableLossConfig, type TargetSelection } from './targets.js';
 import type { AttackLoss } from './types.js';
 import { resolvePerturbation, type PerturbationOptions } from './options.js';
 import { attackValue, type AttackValue } from './attack-value.js';
@@ -13,10 +14,18 @@ export interface FgsmOptions {
   readonly eps: number;
   /** @defaultValue 'ce' */
   readonly loss?: AttackLoss;
-  /** When true, `y` holds target classes and the step goes against the gradient. @defaultValue false */
+  /** When true, `y` holds target classes and the step goes against the gradient. Leave it out with `target`. @defaultValue false */
   readonly targeted?: boolean;
+  /**
+   * Makes the step targeted with targets it picks itself: `y` holds the **true** labels and each point steps toward
+   * the class `target` picks from the clean logits (see {@link TargetSelection}). `targeted` must be left out with it.
+   * @defaultValue undefined (y is attacked as `targeted` says)
+   */
+  readonly target?: TargetSelection;
   /** @defaultValue [0, 1] */
   readonly bounds?: Bounds;
+  /** Seed of `target: 'random'`; FGSM itself draws nothing at random. */
+  readonly seed?: number;
 }
 
 /**
@@ -25,30 +34,33 @@ export interface FgsmOptions {
  *
  * @param model - a {@link Model} returning logits `[B, C]`.
  * @param x - clean inputs `[B, ...]` inside `bounds`.
- * @param y - `[B]` int32 labels (targets when `targeted`).
+ * @param y - `[B]` int32 labels (targets when `targeted`; true labels with `target`).
  * @param options - see {@link FgsmOptions}.
  * @returns `x'`, same shape as `x`; the caller disposes it.
- * @throws RangeError when eps is missing, negative or NaN, labels are invalid, x is outside bounds or the model
- * output has the wrong shape; TypeError when model is not a function.
+ * @throws RangeError when eps is missing, negative or NaN, labels are invalid, x is outside bounds, the model
+ * output has the wrong shape, or `target` is invalid or comes with `targeted`; TypeError when model is not a function.
  * @example
  * const xAdv = fgsm(model, x, y, { eps: 0.1 });
+ * const toward = fgsm(model, x, y, { eps: 0.1, target: 'leastLikely' }); // y: true labels
  */
 export function fgsm(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<FgsmOptions>): tf.Tensor {
   const fn = 'fgsm';
-  return runLossAttack(fn, model, x, y, resolveFgsm(fn, options), undefined);
+  const config = resolveFgsm(fn, options);
+  return runTargetableLossAttack(fn, model, x, y, config, config.seed);
 }
 
-const FGSM_KEYS = optionKeys<FgsmOptions>()('eps', 'loss', 'targeted', 'bounds');
+const FGSM_KEYS = optionKeys<FgsmOptions>()('eps', 'loss', 'targeted', 'target', 'bounds', 'seed');
 
 /** FGSM as one PGD step of size ε from `x`. */
 function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {
-  const { eps, bounds } = options;
+  const { eps, bounds, seed } = options;
   return {
     eps,
     steps: 1,
     ...(typeof eps === 'number' && Number.isFinite(eps) && eps >= 0 ? { stepSize: eps } : {}),
     randomStart: 'none',
-    ...(bounds === undefined ? {} : { bounds })
+    ...(bounds === undefined ? {} : { bounds }),
+    ...(seed === undefined ? {} : { seed })
   };
 }
 
@@ -58,15 +70,17 @@ function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {
  *
  * @throws RangeError/TypeError for invalid options, as {@link fgsm}.
  */
-export function resolveFgsm(fn: string, options: Readonly<FgsmOptions>): LossAttackConfig {
+export function resolveFgsm(fn: string, options: Readonly<FgsmOptions>): TargetableLossConfig {
   checkKnownKeys(fn, options, FGSM_KEYS);
-  const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
-  return { ...resolvePerturbation(fn, asPgd(options), { randomStart: 'none', steps: 1 }), objective };
+  const { targeted, target } = resolveTargeting(fn, options.target, options.targeted);
+  const objective = resolveObjective(fn, options.loss, targeted);
+  return { ...resolvePerturbation(fn, asPgd(options), { randomStart: 'none', steps: 1 }), objective, target };
 }
 
 /**
  * {@link fgsm} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
- * `fgsmAttack`. FGSM draws nothing at random, so a call's seed is checked but changes nothing.
+ * `fgsmAttack`. FGSM draws nothing at random, so a call's seed is checked but changes nothing, except with
+ * `target: 'random'`, whose targets it seeds (overriding `options.seed`).
  *
  * @param options - see {@link FgsmOptions}; `eps` is required.
  * @returns an {@link AttackValue} (L∞, the given bounds).
@@ -77,7 +91,7 @@ export function resolveFgsm(fn: string, options: Readonly<FgsmOptions>): LossAtt
 export function fgsmAttack(options: Readonly<FgsmOptions>): AttackValue {
   const fn = 'fgsmAttack';
   const config = resolveFgsm(fn, options);
-  return attackValue(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, undefined, (model, x, y) => ({
-    xAdv: runLossAttack(fn, model, x, y, config, undefined)
+  return attackValue(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+    xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
   }));
 }

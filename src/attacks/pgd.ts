@@ -4,7 +4,8 @@ import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
 import type { AttackLoss } from './types.js';
 import { attackValue, type AttackValue } from './attack-value.js';
-import { resolveObjective, resolveTargeted, runLossAttack, type LossAttackConfig } from './runner.js';
+import { resolveObjective } from './runner.js';
+import { resolveTargeting, runTargetableLossAttack, type TargetableLossConfig, type TargetSelection } from './targets.js';
 
 /** Options of {@link pgd}. */
 export interface PgdOptions extends PerturbationOptions {
@@ -17,13 +18,22 @@ export interface PgdOptions extends PerturbationOptions {
   /**
    * When true, `y` holds the **target** classes and the attack minimises the loss toward them
    * (for `'cw'`: the targeted margin `max(max_{j≠t} z_j − z_t + κ, 0)`).
+   * Leave it out with `target`.
    * @defaultValue false
    */
   readonly targeted?: boolean;
+  /**
+   * Makes the attack targeted with targets it picks itself: `y` holds the **true** labels, the clean logits are
+   * computed once, and each point is attacked toward the class `target` picks (`'random'`: uniform over the other
+   * classes, seeded by `seed`; `'leastLikely'`: the smallest clean logit; or your function, see {@link TargetSelection}).
+   * `targeted` must be left out with it.
+   * @defaultValue undefined (y is attacked as `targeted` says)
+   */
+  readonly target?: TargetSelection;
 }
 
 /** The option keys of {@link pgd}. */
-export const PGD_KEYS = optionKeys<PgdOptions>()(...PERTURBATION_KEYS, 'loss', 'targeted');
+export const PGD_KEYS = optionKeys<PgdOptions>()(...PERTURBATION_KEYS, 'loss', 'targeted', 'target');
 
 /**
  * Projected gradient descent (Madry et al., arXiv 1706.06083), L∞ or L2, on any loss, untargeted or targeted.
@@ -34,19 +44,22 @@ export const PGD_KEYS = optionKeys<PgdOptions>()(...PERTURBATION_KEYS, 'loss', '
  *
  * @param model - a {@link Model} returning logits `[B, C]`.
  * @param x - clean inputs `[B, ...]`, inside `bounds`.
- * @param y - `[B]` int32 true labels (target labels when `targeted`).
+ * @param y - `[B]` int32 true labels (target labels when `targeted`; true labels again with `target`).
  * @param options - see {@link PgdOptions}; defaults: 10 steps, α = 2.5ε/steps, uniform random start, CE loss.
  * @returns adversarial inputs `x'`, same shape as `x`, with `‖x' − x‖ ≤ ε` and `x'` inside `bounds`; the caller disposes them.
  * @throws RangeError when eps is missing, negative or NaN, steps is not a positive integer, labels have the wrong
- * length or are ≥ C, x lies outside bounds, or the model returns the wrong batch size; TypeError when model is not a function.
+ * length or are ≥ C, x lies outside bounds, the model returns the wrong batch size, `target` is not a selection or comes
+ * with `targeted`, or a `target` function returns anything but `[B]` classes in `[0, C)`; TypeError when model is not a
+ * function.
  * @example
  * const xAdv = pgd(model, x, y, { eps: 0.3, steps: 40, stepSize: 0.01 });
  * const xAdvL2 = pgd(model, x, y, { eps: 2, norm: 'l2', steps: 20 });
+ * const xToward = pgd(model, x, y, { eps: 0.3, target: 'random', seed: 1 }); // y: true labels
  */
 export function pgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<PgdOptions>): tf.Tensor {
   const fn = 'pgd';
   const config = resolvePgd(fn, options);
-  return runLossAttack(fn, model, x, y, config, config.seed);
+  return runTargetableLossAttack(fn, model, x, y, config, config.seed);
 }
 
 /**
@@ -56,10 +69,11 @@ export function pgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonl
  *
  * @throws RangeError/TypeError for invalid options, as {@link pgd}.
  */
-export function resolvePgd(fn: string, options: Readonly<PgdOptions>): LossAttackConfig {
+export function resolvePgd(fn: string, options: Readonly<PgdOptions>): TargetableLossConfig {
   checkKnownKeys(fn, options, PGD_KEYS);
-  const objective = resolveObjective(fn, options.loss, resolveTargeted(fn, options.targeted));
-  return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective };
+  const { targeted, target } = resolveTargeting(fn, options.target, options.targeted);
+  const objective = resolveObjective(fn, options.loss, targeted);
+  return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective, target };
 }
 
 /**
@@ -80,6 +94,6 @@ export function pgdAttack(options: Readonly<PgdOptions>): AttackValue {
   const fn = 'pgdAttack';
   const config = resolvePgd(fn, options);
   return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runLossAttack(fn, model, x, y, config, seed)
+    xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
   }));
 }

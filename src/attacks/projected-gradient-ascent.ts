@@ -62,8 +62,8 @@ export function runAscent(fn: string, objective: InputObjective, x: tf.Tensor, c
   return ascend(fn, objective, x, seed === config.seed ? config : { ...config, seed }, 'objective');
 }
 
-/** Checks that an objective returned per-example values `[B]`. */
-function checkPerExample(fn: string, arg: string, value: tf.Tensor, batch: number): void {
+/** Checks that an objective returned per-example values `[B]`. Internal (the ascent and miFgsm). */
+export function checkPerExample(fn: string, arg: string, value: tf.Tensor, batch: number): void {
   if (!(value instanceof tf.Tensor) || value.rank !== 1 || value.shape[0] !== batch) {
     rangeError(fn, arg, `return per-example values of shape [${String(batch)}]`, value);
   }

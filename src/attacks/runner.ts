@@ -52,7 +52,7 @@ export function checkAttackInputs(
 /**
  * The resolved configuration of an attack on a loss of the logits (pgd, fgsm, cw): the perturbation settings with
  * every default filled in, and the per-example objective the ascent maximises. Made once by `resolvePgd`,
- * `resolveFgsm` or `resolveCw` at the public boundary; {@link runLossAttack} takes it as it is. Internal.
+ * `resolveFgsm` or `resolveCwLinf` at the public boundary; {@link runLossAttack} takes it as it is. Internal.
  */
 export interface LossAttackConfig extends ResolvedPerturbation {
   /** The per-example objective of the logits and labels, from {@link resolveObjective}. */

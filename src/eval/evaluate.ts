@@ -16,7 +16,7 @@ import {
 } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { Attack } from '../attacks/types.js';
-import { runSequential } from './worst-case.js';
+import { checkBoundedAttack, runSequential } from './worst-case.js';
 
 /** Progress of {@link evaluate}, reported after each batch. */
 export interface EvaluateProgress {
@@ -96,8 +96,8 @@ export interface EvaluationResult {
  * @param y - `[N]` int32 labels.
  * @param options - see {@link EvaluateOptions}.
  * @returns a promise of an {@link EvaluationResult}; no tensors.
- * @throws the promise rejects with a RangeError/TypeError for invalid inputs or options, an attack that returns the
- * wrong shape, or any error an attack throws.
+ * @throws the promise rejects with a RangeError/TypeError for invalid inputs or options, an unbounded attack value (a
+ * minimum-norm attack made without `eps`), an attack that returns the wrong shape, or any error an attack throws.
  * @example
  * const r = await evaluate(model, xTest, yTest, {
  *   attacks: { fgsm: (m, x, y) => fgsm(m, x, y, { eps: 0.1 }), pgd20: (m, x, y) => pgd(m, x, y, { eps: 0.1, steps: 20 }) },
@@ -118,6 +118,7 @@ export async function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.T
   if (typeof attacks !== 'object') typeError(fn, 'attacks', 'be an object of named attack functions', attacks);
   for (const [name, attack] of Object.entries(attacks)) {
     if (typeof attack !== 'function') typeError(fn, `attacks.${name}`, 'be a function (model, x, y) => xAdv', attack);
+    checkBoundedAttack(fn, `attacks.${name}`, attack);
   }
   if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
   const sequential = options.sequential === undefined ? false : checkBoolean(fn, 'sequential', options.sequential);

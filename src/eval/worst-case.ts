@@ -5,6 +5,7 @@ import { checkFunction, checkInput, checkKnownKeys, optionKeys, checkLabelsAsync
 import { isTensor, rangeError, typeError } from '../core/errors.js';
 import { gatherRows, indicesWhere, rowMask } from '../attacks/rows.js';
 import type { Attack } from '../attacks/types.js';
+import { isAttackValue } from '../attacks/attack-value.js';
 import type { EvaluationResult } from './evaluate.js';
 
 /** Progress of {@link worstCase}, reported after each attack. */
@@ -49,6 +50,16 @@ export interface WorstCaseResult extends EvaluationResult {
   readonly xAdv: tf.Tensor;
 }
 
+/**
+ * Rejects an attack value without a finite ε (`deepFoolAttack()` or `cwL2Attack()` without `eps`): a minimum-norm
+ * attack run without a bound breaks nearly every point at some distance, so accuracy under it is not robust accuracy.
+ * Internal.
+ */
+export function checkBoundedAttack(fn: string, arg: string, attack: unknown): void {
+  if (!isAttackValue(attack) || Number.isFinite(attack.threat.eps)) return;
+  rangeError(fn, arg, `be bounded: ${attack.attackName} was made without eps, so it counts points broken at any distance; give it eps (the radius robust accuracy is measured at)`, attack.threat.eps);
+}
+
 /** Attacks as named entries in run order (an array's names are its indices). */
 export function attackEntries(fn: string, attacks: unknown): Array<[string, Attack]> {
   if (typeof attacks !== 'object' || attacks === null) {
@@ -58,6 +69,7 @@ export function attackEntries(fn: string, attacks: unknown): Array<[string, Atta
   if (entries.length === 0) rangeError(fn, 'attacks', 'hold at least one attack', attacks);
   for (const [name, attack] of entries) {
     if (typeof attack !== 'function') typeError(fn, `attacks.${name}`, 'be a function (model, x, y) => xAdv', attack);
+    checkBoundedAttack(fn, `attacks.${name}`, attack);
   }
   return entries as Array<[string, Attack]>;
 }
@@ -194,7 +206,8 @@ export async function runSequential(
  * @returns a promise of a {@link WorstCaseResult}: per-point robust masks, accuracy after each attack, seconds per
  * attack, and `x'` (the first adversarial example per point); the caller disposes `xAdv`.
  * @throws the promise rejects with a TypeError when model or an attack is not a function; a RangeError for no
- * attacks, invalid x or labels, an attack returning the wrong shape, or a model returning the wrong shape; any error
+ * attacks, an unbounded attack value (a minimum-norm attack made without `eps`), invalid x or labels, an attack
+ * returning the wrong shape, or a model returning the wrong shape; any error
  * an attack throws (nothing leaks).
  * @example
  * const r = await worstCase(model, x, y, {
