@@ -10,11 +10,14 @@
  *   npm run -s build
  *   node --disable-warning=ExperimentalWarning --loader ts-node/esm scripts/compare-autoattack.ts --reference /tmp/aa
  *
+ * `--reference-log <file>` reads the reference's figures from the stderr of an earlier run of the same runs instead of
+ * running it again (the reference takes about 40 minutes for all six runs on 2 cores).
+ *
  * A checkout without git-lfs files will do: the folder must hold `autoattack/*.py` (for example, each file written by
  * `git show HEAD:autoattack/<file>.py` from a clone of github.com/fra31/auto-attack).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -32,7 +35,12 @@ const opts = parseOptions('Usage: node --loader ts-node/esm scripts/compare-auto
   python: { type: 'string', description: 'a Python with torch', default: '/usr/bin/python3' },
   'train-size': { type: 'string', description: 'MNIST training images', default: '20000' },
   epochs: { type: 'string', description: 'PGD-AT epochs', default: '3' },
-  only: { type: 'string', description: 'comma-separated run names to do (default: all)', default: '' }
+  only: { type: 'string', description: 'comma-separated run names to do (default: all)', default: '' },
+  'reference-log': {
+    type: 'string',
+    description: "the reference's log (this script's stderr) of an earlier run of the same runs and seeds: its figures are read from it instead of running the reference again",
+    default: ''
+  }
 });
 
 interface Run {
@@ -51,6 +59,42 @@ const RUNS: readonly Run[] = [
   { name: 'plus-linf', version: 'plus', norm: 'linf', eps: 0.1, points: 64 },
   { name: 'plus-l2', version: 'plus', norm: 'l2', eps: 1, points: 64 }
 ];
+
+/** What the reference measured in one run: clean accuracy and the robust accuracy after each member. */
+interface ReferenceRun {
+  readonly clean: number;
+  readonly members: Record<string, number>;
+}
+
+/** Runs scripts/torch/autoattack_reference.py on the MLP's weights and points in `dataFile`, one JSON line per run. */
+function runReference(dataFile: string, runs: readonly Run[]): ReferenceRun[] {
+  const reference = spawnSync(
+    opts.python,
+    [
+      'scripts/torch/autoattack_reference.py',
+      '--reference', opts.reference,
+      '--data', dataFile,
+      '--runs', JSON.stringify(runs.map((r) => ({ version: r.version, norm: r.norm === 'linf' ? 'Linf' : 'L2', eps: r.eps, points: r.points, ...(r.version === 'custom' ? { attacks: ['fab-t'] } : {}) })))
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 }
+  );
+  if (reference.status !== 0) throw new Error(`compare-autoattack: the reference failed (status ${String(reference.status)})`);
+  return reference.stdout.trim().split('\n').map((line) => JSON.parse(line) as ReferenceRun);
+}
+
+/** The reference's figures from its own log ("using … version", "initial accuracy: …%", "robust accuracy after X: …%"). */
+function fromLog(text: string): ReferenceRun[] {
+  const runs: Array<{ clean: number; members: Record<string, number> }> = [];
+  for (const line of text.split('\n')) {
+    if (/^using \w+ version/.test(line)) runs.push({ clean: NaN, members: {} });
+    const current = runs[runs.length - 1];
+    const clean = /^initial accuracy: ([0-9.]+)%/.exec(line);
+    if (clean !== null && current !== undefined) current.clean = Number(clean[1]) / 100;
+    const after = /^robust accuracy after ([A-Z-]+): ([0-9.]+)%/.exec(line);
+    if (after !== null && current !== undefined) current.members[(after[1] ?? '').toLowerCase()] = Number(after[2]) / 100;
+  }
+  return runs;
+}
 
 async function main(): Promise<void> {
   if (opts.reference === '') throw new Error('compare-autoattack: --reference <auto-attack checkout> is required');
@@ -83,19 +127,8 @@ async function main(): Promise<void> {
     });
     const dataFile = path.join(dir, 'data.json');
     writeFileSync(dataFile, JSON.stringify({ layers, x: Array.from(await test.x.data()), y: Array.from(await test.y.data()) }));
-    const reference = spawnSync(
-      opts.python,
-      [
-        'scripts/torch/autoattack_reference.py',
-        '--reference', opts.reference,
-        '--data', dataFile,
-        '--runs', JSON.stringify(wanted.map((r) => ({ version: r.version, norm: r.norm === 'linf' ? 'Linf' : 'L2', eps: r.eps, points: r.points, ...(r.version === 'custom' ? { attacks: ['fab-t'] } : {}) })))
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 }
-    );
-    if (reference.status !== 0) throw new Error(`compare-autoattack: the reference failed (status ${String(reference.status)})`);
-    const theirs = reference.stdout.trim().split('\n').map((line) => JSON.parse(line) as { clean: number; members: Record<string, number> });
-
+    const theirs = opts['reference-log'] !== '' ? fromLog(readFileSync(opts['reference-log'], 'utf8')) : runReference(dataFile, wanted);
+    if (theirs.length < wanted.length) throw new Error(`compare-autoattack: the reference gave ${String(theirs.length)} runs, ${String(wanted.length)} wanted`);
     const lines = ['| run | points | member | reference | ardkit | difference (points) |', '| --- | ---: | --- | ---: | ---: | ---: |'];
     let worst = 0;
     for (const [i, run] of wanted.entries()) {

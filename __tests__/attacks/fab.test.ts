@@ -280,3 +280,22 @@ describe('fab bad inputs: clear errors naming the function called, nothing leake
     expectThrowsNoLeak(() => fab(failing, x, y, { eps: 0.5, steps: 5 }), /model failed/, Error);
   });
 });
+
+describe('untargeted fab in class chunks (a large batch of many classes)', () => {
+  it('gives each point what a batch small enough for one pass gives it', () => {
+    // 1500 points × 5 classes: the linearisation runs in chunks of 2 classes (4096 rows at most); 700 points run in one.
+    const m = linearModel(6, 5, 21);
+    const r = testRandom(5);
+    const xs = Array.from({ length: 1500 * 6 }, () => 0.3 + 0.4 * r());
+    const x = tf.tensor2d(xs, [1500, 6]);
+    const y = tf.tidy(() => tf.cast(tf.argMax(m.model(x), 1), 'int32')) as tf.Tensor1D;
+    const big = fab(m.model, x, y, { eps: 0.5, steps: 3 });
+    const xSmall = tf.slice(x, 0, 700);
+    const ySmall = tf.slice(y, 0, 700);
+    const small = fab(m.model, xSmall, ySmall, { eps: 0.5, steps: 3 });
+    const head = tf.slice(big, 0, 700);
+    expect(maxDistance(head, small, 'linf')).toBeLessThan(1e-6);
+    tf.dispose([x, y, big, xSmall, ySmall, small, head]);
+    m.dispose();
+  });
+});

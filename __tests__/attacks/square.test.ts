@@ -3,7 +3,7 @@
  * query budget and count, that it never computes a gradient, determinism, bad inputs and leaks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, square, squareAttack } from '../../src/attacks/index.js';
+import { apgd, autoAttackSuite, square, squareAttack } from '../../src/attacks/index.js';
 import { squareL2Pattern, squareSchedule } from '../../src/attacks/square.js';
 import type { Model } from '../../src/core/index.js';
 import { accuracy, expectNoLeak, expectThrowsNoLeak, linearModel, maxDistance, rows, toyProblem, useBackend, type LinearModel, type ToyProblem } from '../helpers.js';
@@ -17,6 +17,21 @@ describe('squareSchedule', () => {
     );
     // 1000 queries: iteration i plays the part of iteration 10·i.
     expect([1, 2, 5, 6, 20, 21, 999].map((i) => at(i, 1000))).toEqual([1, 2, 2, 4, 4, 8, 512].map((d) => p / d));
+    // Not rescaled (AutoAttack's Square, resc_schedule=False): 5000 queries end at p/128.
+    expect([10, 11, 4000, 4001, 4999].map((i) => squareSchedule(i, 5000, p, false))).toEqual([1, 2, 64, 128, 128].map((d) => p / d));
+  });
+
+  it("AutoAttack's Square spends the reference's 5000 proposals plus the queries at x and at the start", async () => {
+    await useBackend('cpu');
+    const x = tf.tensor4d(Array.from({ length: 2 * 36 }, (_, i) => 0.3 + 0.4 * ((i * 7) % 11) / 11), [2, 6, 6, 1]);
+    // Labels the model gets wrong at no point: a huge margin, so nothing is fooled and every query is spent.
+    const strong: Model = (t) => tf.tidy(() => tf.mul(tf.oneHot(tf.zeros([t.shape[0] ?? 1], 'int32'), 3), 1000));
+    const y = tf.tensor1d([0, 0], 'int32');
+    const suite = autoAttackSuite({ eps: 0.1, queries: 7, seed: 0 });
+    const out = suite.square?.detailed(strong, x, y);
+    expect(Array.from((await out?.queries?.data()) ?? [])).toEqual([9, 9]);
+    tf.dispose([out?.xAdv, out?.queries, out?.success].filter((t): t is tf.Tensor => t !== undefined));
+    tf.dispose([x, y]);
   });
 });
 

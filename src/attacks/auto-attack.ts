@@ -37,7 +37,10 @@ export interface AutoAttackSuiteOptions {
   readonly steps?: number;
   /** APGD-T and FAB-T target classes. @defaultValue 9 (3 for 'fast') */
   readonly targetClasses?: number;
-  /** Square's query budget per point. @defaultValue 5000 */
+  /**
+   * Square's proposals per point, as the reference counts them (two more queries go to `x` and to the start), with the
+   * reference's schedule for AutoAttack (not rescaled to the budget). @defaultValue 5000
+   */
   readonly queries?: number;
   /** The attack values of the `'custom'` version, run in this order (named by their `attackName`). */
   readonly attacks?: readonly AttackValue[];
@@ -98,14 +101,14 @@ export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options
         'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce' }),
         'apgd-t': apgdTargetedAttackAs(fn, { ...common, targetClasses }),
         'fab-t': fabTargetedAttackAs(fn, { ...common, targetClasses }),
-        square: squareAttackAs(fn, { eps, norm, queries, bounds, seed })
+        square: squareAttackAs(fn, { eps, norm, queries, bounds, seed }, { autoAttack: true })
       };
     case 'plus':
       return {
         'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce', restarts: PLUS_RESTARTS }),
         'apgd-dlr': apgdAttackAs(fn, { ...common, loss: 'dlr', restarts: PLUS_RESTARTS }),
         fab: fabAttackAs(fn, { ...common, restarts: PLUS_RESTARTS }),
-        square: squareAttackAs(fn, { eps, norm, queries, bounds, seed }),
+        square: squareAttackAs(fn, { eps, norm, queries, bounds, seed }, { autoAttack: true }),
         'apgd-t': apgdTargetedAttackAs(fn, { ...common, targetClasses }),
         'fab-t': fabTargetedAttackAs(fn, { ...common, targetClasses })
       };

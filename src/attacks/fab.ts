@@ -70,6 +70,8 @@ const FAB_TARGETED_KEYS = optionKeys<FabTargetedOptions>()(...BASE_KEYS, 'target
 
 /** What FAB's distances are never below (the reference's `1e-8` floor on the projections' norms). */
 const MIN_NORM = 1e-8;
+/** The most rows one pass of untargeted FAB's linearisation runs (the batch tiled over a chunk of the classes). */
+const TILED_ROWS = 4096;
 /** The reference's "no adversarial example found yet" distance. */
 const NOT_FOUND = 1e10;
 
@@ -269,16 +271,30 @@ function linearise(
       return out;
     });
   }
-  const tiled = tf.tidy(() => tf.tile(u, [classes, 1]));
-  const cotangent = tf.tidy(() => tf.oneHot(tf.floorDiv(tf.range(0, classes * batch, 1, 'int32'), batch), classes));
+  // The classes in chunks of at most TILED_ROWS rows (the whole batch times the chunk's classes), so that a large batch
+  // of many classes does not hold one huge tape.
+  const perChunk = Math.max(1, Math.floor(TILED_ROWS / Math.max(batch, 1)));
+  const parts: tf.Tensor[] = [];
   try {
-    const g = safeGradient((v: tf.Tensor) => {
-      const z = f(v);
-      logitsOut.z = tf.keep(tf.slice(z, [0, 0], [batch, classes]));
-      return tf.sum(tf.mul(z, cotangent));
-    })(tiled);
+    for (let c0 = 0; c0 < classes; c0 += perChunk) {
+      const k = Math.min(perChunk, classes - c0);
+      const tiled = tf.tidy(() => tf.tile(u, [k, 1]));
+      const cotangent = tf.tidy(() => tf.oneHot(tf.add(tf.floorDiv(tf.range(0, k * batch, 1, 'int32'), tf.scalar(batch, 'int32')), tf.scalar(c0, 'int32')), classes));
+      try {
+        parts.push(safeGradient((v: tf.Tensor) => {
+          const z = f(v);
+          if (c0 === 0) logitsOut.z = tf.keep(tf.slice(z, [0, 0], [batch, classes]));
+          return tf.sum(tf.mul(z, cotangent));
+        })(tiled));
+      } finally {
+        tf.dispose([tiled, cotangent]);
+      }
+    }
     const z = logitsOut.z;
     if (z === undefined) throw new Error(`${fn}: internal: no logits`);
+    const g = parts.length === 1 ? (parts[0] as tf.Tensor) : tf.concat(parts, 0);
+    if (parts.length > 1) tf.dispose(parts);
+    parts.length = 0;
     return tf.tidy(() => {
       const labelMask = tf.oneHot(y, classes);
       const zy = tf.sum(tf.mul(z, labelMask), 1, true);
@@ -290,8 +306,10 @@ function linearise(
       g.dispose();
       return out;
     });
-  } finally {
-    tf.dispose([tiled, cotangent]);
+  } catch (error) {
+    tf.dispose(parts);
+    logitsOut.z?.dispose();
+    throw error;
   }
 }
 
@@ -327,23 +345,27 @@ function fabRun(
     for (let k = 0; k < cfg.steps; k++) {
       const x1 = state.get('x1') as tf.Tensor2D;
       const lin = linearise(fn, f, x1, y, targets, classes);
-      const next = tf.tidy(() => {
-        const { df, dg } = lin;
-        const dist = tf.div(tf.abs(df), tf.add(dualNorm(dg, cfg.norm), 1e-12));
-        // The candidate whose linearised boundary is closest (FAB-T has one candidate, the target).
-        const closest = df.shape[1] === 1 ? tf.onesLike(df) : tf.cast(tf.oneHot(tf.argMin(dist, 1), df.shape[1]), 'float32');
-        const w = tf.sum<tf.Tensor2D>(tf.mul(dg, tf.expandDims(closest, 2)), 1);
-        const b = tf.add(tf.neg(tf.sum(tf.mul(df, closest), 1)), rowDot(w, x1));
-        const d3 = project(tf.concat([x1, x0], 0), tf.concat([w, w], 0), tf.concat([b, b], 0) as tf.Tensor1D);
-        const d1 = tf.slice(d3, [0, 0], [batch, -1]);
-        const d2 = tf.slice(d3, [batch, 0], [batch, -1]);
-        const a0 = tf.maximum(rowNorm(d3, cfg.norm), MIN_NORM);
-        const a1 = tf.slice(a0, [0], [batch]);
-        const a2 = tf.slice(a0, [batch], [batch]);
-        const alpha = tf.expandDims(tf.clipByValue(tf.div(a1, tf.add(a1, a2)), 0, cfg.alphaMax), 1);
-        return tf.clipByValue(tf.add(tf.mul(tf.add(x1, tf.mul(d1, cfg.eta)), tf.sub(1, alpha)), tf.mul(tf.add(x0, tf.mul(d2, cfg.eta)), alpha)), 0, 1);
-      });
-      tf.dispose([lin.df, lin.dg]);
+      let next: tf.Tensor2D;
+      try {
+        next = tf.tidy((): tf.Tensor2D => {
+          const { df, dg } = lin;
+          const dist = tf.div(tf.abs(df), tf.add(dualNorm(dg, cfg.norm), 1e-12));
+          // The candidate whose linearised boundary is closest (FAB-T has one candidate, the target).
+          const closest = df.shape[1] === 1 ? tf.onesLike(df) : tf.cast(tf.oneHot(tf.argMin(dist, 1), df.shape[1]), 'float32');
+          const w = tf.sum<tf.Tensor2D>(tf.mul(dg, tf.expandDims(closest, 2)), 1);
+          const b = tf.add(tf.neg(tf.sum(tf.mul(df, closest), 1)), rowDot(w, x1));
+          const d3 = project(tf.concat([x1, x0], 0), tf.concat([w, w], 0), tf.concat([b, b], 0) as tf.Tensor1D);
+          const d1 = tf.slice(d3, [0, 0], [batch, -1]);
+          const d2 = tf.slice(d3, [batch, 0], [batch, -1]);
+          const a0 = tf.maximum(rowNorm(d3, cfg.norm), MIN_NORM);
+          const a1 = tf.slice(a0, [0], [batch]);
+          const a2 = tf.slice(a0, [batch], [batch]);
+          const alpha = tf.expandDims(tf.clipByValue(tf.div(a1, tf.add(a1, a2)), 0, cfg.alphaMax), 1);
+          return tf.clipByValue(tf.add<tf.Tensor2D>(tf.mul(tf.add(x1, tf.mul(d1, cfg.eta)), tf.sub(1, alpha)), tf.mul(tf.add(x0, tf.mul(d2, cfg.eta)), alpha)), 0, 1);
+        });
+      } finally {
+        tf.dispose([lin.df, lin.dg]);
+      }
       state.set('x1', next);
       const logits = tf.tidy(() => f(next));
       tf.tidy(() => {

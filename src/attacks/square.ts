@@ -53,10 +53,12 @@ export interface SquareResult {
 /**
  * The square-size schedule of Square Attack (Andriushchenko et al. 2020, arXiv 1912.00049): `p` starts at
  * `pInit` and halves after iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of a 10 000-query run;
- * for another budget the iteration is first rescaled to `⌊iteration/queries·10 000⌋`. Internal; exported for tests.
+ * for another budget the iteration is first rescaled to `⌊iteration/queries·10 000⌋`, unless `rescale` is false (the
+ * reference AutoAttack's Square, `resc_schedule=False`: its 5000 queries run the first half of the schedule, down to
+ * `pInit/128`). Internal; exported for tests.
  */
-export function squareSchedule(iteration: number, queries: number, pInit: number): number {
-  const it = Math.floor((iteration / queries) * 10000);
+export function squareSchedule(iteration: number, queries: number, pInit: number, rescale = true): number {
+  const it = rescale ? Math.floor((iteration / queries) * 10000) : iteration;
   const thresholds = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000];
   const halvings = thresholds.filter((t) => it > t).length;
   return pInit / 2 ** halvings;
@@ -148,6 +150,8 @@ interface SquareConfig {
   readonly pInit: number;
   readonly bounds: Bounds;
   readonly seed: number | undefined;
+  /** Whether the p schedule is rescaled to the budget (true except in AutoAttack's suite, as the reference). */
+  readonly rescale: boolean;
 }
 
 /** Checks {@link square}'s options once (errors naming `fn`) and fills in the defaults. */
@@ -158,7 +162,7 @@ function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConf
   const budget = options.queries === undefined ? 5000 : checkInteger(fn, 'queries', options.queries, 1);
   const pInit = options.pInit ?? 0.8;
   if (typeof pInit !== 'number' || !(pInit > 0 && pInit <= 1)) rangeError(fn, 'pInit', 'be a number in (0, 1]', pInit);
-  return { eps, norm, budget, pInit, bounds, seed };
+  return { eps, norm, budget, pInit, bounds, seed, rescale: true };
 }
 
 /**
@@ -179,9 +183,12 @@ export function squareAttack(options: Readonly<SquareOptions>): AttackValue {
   return squareAttackAs('squareAttack', options);
 }
 
-/** {@link squareAttack} whose errors name `as`. Internal. */
-export function squareAttackAs(as: string, options: Readonly<SquareOptions>): AttackValue {
-  const cfg = resolveSquare(as, options);
+/** {@link squareAttack} whose errors name `as`; with `reference`, as AutoAttack's suite runs it. Internal. */
+export function squareAttackAs(as: string, options: Readonly<SquareOptions>, reference?: { readonly autoAttack: true }): AttackValue {
+  const resolved = resolveSquare(as, options);
+  // As AutoAttack builds it (fra31/auto-attack): the schedule not rescaled, and `queries` proposals after the two
+  // queries at x and at the start (the reference counts proposals only).
+  const cfg: SquareConfig = reference === undefined ? resolved : { ...resolved, rescale: false, budget: resolved.budget + 2 };
   return attackValue(as, { eps: cfg.eps, norm: cfg.norm, bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => runSquare(as, model, x, y, cfg, seed));
 }
 
@@ -577,7 +584,7 @@ function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: 
     for (let iteration = 0; iteration < budget - 2 && eps > 0; iteration++) {
       const idx = attacked();
       if (idx?.length === 0) break;
-      const p = squareSchedule(iteration, budget, pInit);
+      const p = squareSchedule(iteration, cfg.rescale ? budget : budget - 2, pInit, cfg.rescale);
       let candidates: tf.Tensor;
       if (cfg.norm === 'l2') {
         const side = l2WindowSide(g, p);

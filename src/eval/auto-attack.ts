@@ -35,18 +35,28 @@ const RANDOMNESS_CALLS = 5;
 async function preChecks(fn: string, model: Model, x: tf.Tensor, version: string): Promise<SanityFlag[]> {
   const n = Math.min(x.shape[0] ?? 0, CHECKED_POINTS);
   if (n === 0) return [];
-  const stats = tf.tidy(() => {
-    const head = tf.slice(x, 0, n);
-    const calls = version === 'rand' ? 1 : RANDOMNESS_CALLS;
-    const outputs = Array.from({ length: calls }, () => checkLogits(fn, model(head), n));
-    const first = outputs[0] ?? checkLogits(fn, model(head), n);
-    const unit = outputs.map((z) => tf.div(z, tf.add(tf.norm(z, 'euclidean', 1, true), 1e-10)));
-    let spread: tf.Tensor = tf.scalar(0);
-    for (let i = 0; i < unit.length; i++) {
-      for (let j = i + 1; j < unit.length; j++) spread = tf.maximum(spread, tf.max(tf.norm(tf.sub(unit[i] ?? first, unit[j] ?? first), 'euclidean', 1)));
+  const head = tf.slice(x, 0, n);
+  // Each call in its own scope, so that only its [n, C] output (and its normalised rows) outlive it.
+  const calls: Array<{ z: tf.Tensor; unit: tf.Tensor }> = [];
+  let stats: tf.Tensor;
+  try {
+    for (let k = 0; k < (version === 'rand' ? 1 : RANDOMNESS_CALLS); k++) {
+      calls.push(tf.tidy(() => {
+        const z = tf.clone(checkLogits(fn, model(head), n));
+        return { z, unit: tf.div(z, tf.add(tf.norm(z, 'euclidean', 1, true), 1e-10)) };
+      }));
     }
-    return tf.stack([tf.max(first), tf.min(first), tf.max(tf.abs(tf.sub(tf.sum(first, 1), 1))), spread]);
-  });
+    stats = tf.tidy(() => {
+      const first = calls[0]?.z ?? tf.zeros([n, 1]);
+      let spread: tf.Tensor = tf.scalar(0);
+      for (let i = 0; i < calls.length; i++) {
+        for (let j = i + 1; j < calls.length; j++) spread = tf.maximum(spread, tf.max(tf.norm(tf.sub(calls[i]?.unit ?? first, calls[j]?.unit ?? first), 'euclidean', 1)));
+      }
+      return tf.stack([tf.max(first), tf.min(first), tf.max(tf.abs(tf.sub(tf.sum(first, 1), 1))), spread]);
+    });
+  } finally {
+    tf.dispose([head, ...calls.flatMap((c) => [c.z, c.unit])]);
+  }
   let values: Float32Array;
   try {
     [values = new Float32Array(4)] = await readWithChecks([stats]);
