@@ -79,7 +79,7 @@ function runReference(dataFile: string, runs: readonly Run[]): ReferenceRun[] {
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 }
   );
   if (reference.status !== 0) throw new Error(`compare-autoattack: the reference failed (status ${String(reference.status)})`);
-  return reference.stdout.trim().split('\n').map((line) => JSON.parse(line) as ReferenceRun);
+  return reference.stdout.trim().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as ReferenceRun);
 }
 
 /** The reference's figures from its own log ("using … version", "initial accuracy: …%", "robust accuracy after X: …%"). */

@@ -22,39 +22,37 @@ function problem(n: number, d: number, seed: number, offsetScale: number): { t: 
 }
 
 /**
- * Float64: the most `⟨w, d⟩` can move toward `b − ⟨w, t⟩` with `t + d` in the box, as a function of the radius λ in
- * the given norm; and the smallest λ that reaches the hyperplane (bisection), or undefined when no point of the box does.
+ * Float64: the smallest radius, in the given norm, of a step `d` with `⟨w, t + d⟩ = b` and `t + d` in the box, or
+ * undefined when no point of the box reaches the hyperplane. Each coordinate can move `room_j` toward the side that
+ * brings `⟨w, ·⟩` to b. L∞: the largest move λ per coordinate reaches `Σ|w_j|·min(λ, room_j)`, increasing in λ:
+ * bisection on λ. L2: the minimiser is `|d_j| = min(α|w_j|, room_j)` (the KKT conditions of the box-constrained
+ * least-norm problem): bisection on α, then the norm of that d.
  */
 function smallestRadius(t: number[], w: number[], b: number, norm: 'linf' | 'l2'): number | undefined {
   const gap = b - t.reduce((s, v, j) => s + v * (w[j] ?? 0), 0);
-  // Room per coordinate in the direction that moves ⟨w, ·⟩ toward b.
   const room = t.map((v, j) => ((w[j] ?? 0) * gap > 0 ? 1 - v : v));
-  const reach = (lambda: number): number => {
-    if (norm === 'linf') return w.reduce((s, wj, j) => s + Math.abs(wj) * Math.min(lambda, room[j] ?? 0), 0);
-    // L2: d_j = min(α|w_j|, room_j) with α such that ‖d‖₂ = λ (bisection on α), then Σ |w_j| d_j.
-    let lo = 0;
-    let hi = 1e6;
-    for (let k = 0; k < 200; k++) {
-      const a = (lo + hi) / 2;
-      const norm2 = Math.sqrt(w.reduce((s, wj, j) => s + Math.min(a * Math.abs(wj), room[j] ?? 0) ** 2, 0));
-      if (norm2 < lambda) lo = a;
-      else hi = a;
-    }
-    return w.reduce((s, wj, j) => s + Math.abs(wj) * Math.min(lo * Math.abs(wj), room[j] ?? 0), 0);
-  };
-  const maxRadius = norm === 'linf' ? 1 : Math.sqrt(t.length);
-  if (reach(maxRadius) < Math.abs(gap)) return undefined;
+  const move = (scale: number): number[] => w.map((wj, j) => Math.min(norm === 'linf' ? scale : scale * Math.abs(wj), room[j] ?? 0));
+  const reach = (scale: number): number => move(scale).reduce((s, m, j) => s + Math.abs(w[j] ?? 0) * m, 0);
+  if (reach(1e9) < Math.abs(gap)) return undefined;
   let lo = 0;
-  let hi = maxRadius;
+  let hi = norm === 'linf' ? 1 : 1e9;
   for (let k = 0; k < 200; k++) {
     const mid = (lo + hi) / 2;
     if (reach(mid) < Math.abs(gap)) lo = mid;
     else hi = mid;
   }
-  return hi;
+  if (norm === 'linf') return hi;
+  return Math.sqrt(move(hi).reduce((s, m) => s + m * m, 0));
 }
 
-describe('FAB projections against a float64 solution', () => {
+describe.each(['cpu', 'wasm'] as const)('FAB projections against a float64 solution (%s)', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+  });
+  afterAll(async () => {
+    await useBackend('cpu');
+  });
+
   it.each([
     ['linf', 6, 7],
     ['linf', 8, 33],
@@ -101,6 +99,35 @@ describe('FAB projections against a float64 solution', () => {
       return [d, e];
     });
     tf.dispose([t, w, b]);
+  });
+});
+
+describe('fab on wasm', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
+  afterAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it('gives what cpu gives (a trained toy model, FAB and FAB-T)', async () => {
+    const runs = async (name: 'cpu' | 'wasm'): Promise<number[][]> => {
+      await useBackend(name);
+      const p = toyProblem();
+      const a = fab(p.model, p.x, p.y, { eps: 0.1, steps: 10 });
+      const b = fabTargeted(p.model, p.x, p.y, { eps: 0.1, steps: 10, targetClasses: 2 });
+      const out = [Array.from(await a.data()), Array.from(await b.data())];
+      tf.dispose([a, b]);
+      p.dispose();
+      return out;
+    };
+    const onCpu = await runs('cpu');
+    const onWasm = await runs('wasm');
+    onCpu.forEach((values, k) => {
+      const other = onWasm[k] ?? [];
+      const worst = values.reduce((m, v, i) => Math.max(m, Math.abs(v - (other[i] ?? NaN))), 0);
+      expect(worst).toBeLessThan(1e-4);
+    });
   });
 });
 

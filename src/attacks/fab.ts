@@ -97,10 +97,22 @@ function rowDot(a: tf.Tensor, b: tf.Tensor): tf.Tensor1D {
   return tf.sum(tf.mul(a, b), 1);
 }
 
+/**
+ * `out[n, j] = m[n, idx[n, j]]` for `m` `[N, K]` and `idx` `[N, J]` int32: one gather on axis 0 of `m` flattened, at
+ * `n·K + idx[n, j]`. (tfjs' `gather` with `batchDims = 1` says this directly, but the wasm backend of tfjs 4.22 returns
+ * wrong values for it, and reads out of bounds on large inputs.)
+ */
+function takeAlongRows(m: tf.Tensor, idx: tf.Tensor): tf.Tensor2D {
+  const [n = 0, k = 0] = m.shape;
+  const j = idx.shape[1] ?? 1;
+  const offsets = tf.reshape(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(k, 'int32')), [n, 1]);
+  return tf.reshape(tf.gather(tf.reshape(m, [n * k]), tf.reshape(tf.add(idx, offsets), [n * j])), [n, j]);
+}
+
 /** Column `idx[n]` of row `n` of `m` (`[N, K]`, `idx` `[N]` int32), `[N]`. */
 function pick(m: tf.Tensor, idx: tf.Tensor): tf.Tensor1D {
   const n = m.shape[0] ?? 0;
-  return tf.reshape(tf.gather(m, tf.reshape(idx, [n, 1]), 1, 1), [n]);
+  return tf.reshape(takeAlongRows(m, tf.reshape(idx, [n, 1])), [n]);
 }
 
 /** The last column of an `[N, K]` tensor, `[N]`. */
@@ -154,9 +166,9 @@ export function fabProjectLinf(t: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): 
     const { values: roomDesc, indices: order } = tf.topk(room, dim);
     const gap = tf.sub(bo, rowDot(wo, t));
     const atCorner = rowDot(wo, corner);
-    const ws = tf.gather(wo, order, 1, 1);
+    const ws = takeAlongRows(wo, order);
     const s = tf.cumsum(tf.abs(ws), 1);
-    const sb = tf.add(tf.cumsum(tf.neg(tf.mul(ws, tf.gather(corner, order, 1, 1))), 1), tf.expandDims(atCorner, 1));
+    const sb = tf.add(tf.cumsum(tf.neg(tf.mul(ws, takeAlongRows(corner, order))), 1), tf.expandDims(atCorner, 1));
     const allIn = tf.sub(lastColumn(sb), tf.mul(lastColumn(s), lastColumn(roomDesc)));
     const inside = tf.greater(tf.sub(gap, allIn), 0);
     const search = tf.logicalAnd(tf.greater(tf.sub(gap, atCorner), 0), tf.logicalNot(inside));
@@ -200,7 +212,7 @@ export function fabProjectL2(t: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf
     const rs2Full = tf.concat([tf.slice(rsFull, [0, 1], [n, dim - 1]), tf.zeros([n, 1])], 1);
     const rs = tf.where(tf.equal(rsFull, BIG), tf.zerosLike(rsFull), rsFull);
     const rs2 = tf.where(tf.equal(rs2Full, BIG), tf.zerosLike(rs2Full), rs2Full);
-    const w2s = tf.gather(tf.square(wo), order, 1, 1);
+    const w2s = takeAlongRows(tf.square(wo), order);
     const w5 = tf.sum(w2s, 1, true);
     const ws = tf.sub(w5, tf.cumsum(w2s, 1));
     const d = tf.where(used, tf.neg(tf.mul(r, wo)), tf.zerosLike(wo));
