@@ -288,3 +288,21 @@ describe('evaluate and worstCase refuse an unbounded minimum-norm attack value',
     p.dispose();
   });
 });
+
+describe('deepFool on wasm', () => {
+  it("gives cpu's result (tfjs' wasm OneHot with a float32 dtype writes integer bits: ardkit casts instead)", async () => {
+    const run = async (backend: 'cpu' | 'wasm'): Promise<number[]> => {
+      await useBackend(backend);
+      const p = toyProblem();
+      const adv = deepFool(p.model, p.x, p.y, { steps: 5 });
+      const out = Array.from(await adv.data());
+      adv.dispose();
+      p.dispose();
+      return out;
+    };
+    const onCpu = await run('cpu');
+    const onWasm = await run('wasm');
+    await useBackend('cpu');
+    expect(onWasm.reduce((m, v, i) => Math.max(m, Math.abs(v - (onCpu[i] ?? NaN))), 0)).toBeLessThan(1e-4);
+  });
+});

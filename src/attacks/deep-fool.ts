@@ -161,10 +161,10 @@ function candidateDifferences(fn: string, model: Model, x: tf.Tensor, y: tf.Tens
     const logits = checkLogits(fn, model(x), x.shape[0] ?? 0, maxLabel, y);
     const classes = logits.shape[1];
     const others = Math.min(candidates ?? classes, classes) - 1;
-    const label = tf.oneHot(y, classes, 1, 0, 'float32');
+    const label = tf.cast(tf.oneHot(y, classes), 'float32');
     const masked = tf.where(tf.cast(label, 'bool'), tf.fill(logits.shape, -Infinity), logits);
     const ranked = tf.topk(masked, others).indices;
-    return tf.unstack(ranked, 1).map((k) => tf.sub<tf.Tensor2D>(tf.oneHot(k as tf.Tensor1D, classes, 1, 0, 'float32'), label));
+    return tf.unstack(ranked, 1).map((k) => tf.sub<tf.Tensor2D>(tf.cast(tf.oneHot(k as tf.Tensor1D, classes), 'float32'), label));
   });
 }
 
