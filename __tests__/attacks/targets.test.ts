@@ -5,7 +5,7 @@
  * beyond the input checks, and none synchronous on the device path.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fgsm, fgsmAttack, pgd, pgdAttack } from '../../src/attacks/index.js';
+import { cwLinf, cwLinfAttack, fgsm, fgsmAttack, pgd, pgdAttack } from '../../src/attacks/index.js';
 import { miFgsm } from '../../src/attacks/mi-fgsm.js';
 import { selectTargets, type TargetSelection } from '../../src/attacks/targets.js';
 import { deferChecksForTesting, flushChecks, pendingChecks } from '../../src/core/device-checks.js';
@@ -112,7 +112,9 @@ describe('attacks with target', () => {
   const forms: Array<[string, (y: tf.Tensor1D, o: { target?: TargetSelection; targeted?: boolean; seed?: number }) => tf.Tensor]> = [
     ['pgd', (y, o) => pgd(p.model, p.x, y, { eps: EPS, steps: 5, ...o })],
     ['fgsm', (y, o) => fgsm(p.model, p.x, y, { eps: EPS, ...o })],
-    ['miFgsm', (y, o) => miFgsm(p.model, p.x, y, { eps: EPS, steps: 5, ...o })]
+    ['miFgsm', (y, o) => miFgsm(p.model, p.x, y, { eps: EPS, steps: 5, ...o })],
+    ['cwLinf', (y, o) => cwLinf(p.model, p.x, y, { eps: EPS, steps: 5, ...o })],
+    ['cwLinfAttack', (y, o) => cwLinfAttack({ eps: EPS, steps: 5, ...o })(p.model, p.x, y)]
   ];
 
   describe.each(forms)('%s', (name, run) => {

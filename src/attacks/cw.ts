@@ -3,7 +3,8 @@ import type { Model } from '../core/model.js';
 import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
 import { attackValue, type AttackValue } from './attack-value.js';
-import { resolveObjective, resolveTargeted, runLossAttack, type LossAttackConfig } from './runner.js';
+import { resolveObjective } from './runner.js';
+import { resolveTargeting, runTargetableLossAttack, type TargetableLossConfig, type TargetSelection } from './targets.js';
 
 /** Options of {@link cwLinf}. */
 export interface CwLinfOptions extends PerturbationOptions {
@@ -11,6 +12,13 @@ export interface CwLinfOptions extends PerturbationOptions {
   readonly kappa?: number;
   /** When true, `y` holds target classes and the attack maximises `−max(max_{j≠t} z_j − z_t + κ, 0)`. @defaultValue false */
   readonly targeted?: boolean;
+  /**
+   * Makes the attack targeted with targets it picks itself from the clean logits: `y` holds the **true** labels
+   * (`'random'`, seeded by `seed`; `'leastLikely'`; or your function, see {@link TargetSelection}). `targeted` must be
+   * left out with it.
+   * @defaultValue undefined (y is attacked as `targeted` says)
+   */
+  readonly target?: TargetSelection;
 }
 
 /**
@@ -38,7 +46,7 @@ export type CwOptions = CwLinfOptions;
 export function cwLinf(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): tf.Tensor {
   const fn = 'cwLinf';
   const config = resolveCwLinf(fn, options);
-  return runLossAttack(fn, model, x, y, config, config.seed);
+  return runTargetableLossAttack(fn, model, x, y, config, config.seed);
 }
 
 /**
@@ -59,10 +67,10 @@ export function cwLinf(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Read
 export function cw(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): tf.Tensor {
   const fn = 'cw';
   const config = resolveCwLinf(fn, options);
-  return runLossAttack(fn, model, x, y, config, config.seed);
+  return runTargetableLossAttack(fn, model, x, y, config, config.seed);
 }
 
-const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted');
+const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted', 'target');
 
 /**
  * Checks {@link cwLinf}'s options once, with errors naming `fn`, and fills in the defaults: the configuration
@@ -70,18 +78,19 @@ const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 
  *
  * @throws RangeError/TypeError for invalid options, as {@link cwLinf}.
  */
-export function resolveCwLinf(fn: string, options: Readonly<CwLinfOptions>): LossAttackConfig {
+export function resolveCwLinf(fn: string, options: Readonly<CwLinfOptions>): TargetableLossConfig {
   checkKnownKeys(fn, options, CW_LINF_KEYS);
   const kappa = options.kappa === undefined ? 0 : checkFinite(fn, 'kappa', options.kappa);
-  const objective = resolveObjective(fn, 'cw', resolveTargeted(fn, options.targeted), kappa);
-  return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective };
+  const { targeted, target } = resolveTargeting(fn, options.target, options.targeted);
+  const objective = resolveObjective(fn, 'cw', targeted, kappa);
+  return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective, target };
 }
 
 /** The attack value of {@link cwLinf} whose errors name `fn` (the factory the user called). */
 function cwLinfValue(fn: string, options: Readonly<CwLinfOptions>): AttackValue {
   const config = resolveCwLinf(fn, options);
   return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runLossAttack(fn, model, x, y, config, seed)
+    xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
   }));
 }
 
