@@ -209,3 +209,25 @@ export function expectRelClose(actual: number, expected: number, tol = 1e-5, flo
   expect(Number.isFinite(actual)).toBe(true);
   expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tol * Math.max(Math.abs(expected), floor));
 }
+
+/**
+ * Runs `f` with every synchronous readback throwing: `Tensor.dataSync`, `arraySync`, `bufferSync` and the engine's
+ * `readSync` they go through (not the cpu backend's own `readSync`, which its kernels use as a GPU's never need to).
+ * The attacks' device path (webgl, webgpu) must pass through it.
+ */
+export function withoutSyncReads<T>(f: () => T): T {
+  const fail = (): never => {
+    throw new Error('synchronous readback');
+  };
+  const spies = [
+    jest.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(fail),
+    jest.spyOn(tf.Tensor.prototype, 'arraySync').mockImplementation(fail),
+    jest.spyOn(tf.Tensor.prototype, 'bufferSync').mockImplementation(fail),
+    jest.spyOn(tf.engine(), 'readSync').mockImplementation(fail)
+  ];
+  try {
+    return f();
+  } finally {
+    spies.forEach((s) => { s.mockRestore(); });
+  }
+}

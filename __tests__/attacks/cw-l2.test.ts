@@ -13,7 +13,7 @@ import type { Model } from '../../src/core/index.js';
 import { deferChecksForTesting, flushChecks } from '../../src/core/device-checks.js';
 import { evaluate } from '../../src/eval/index.js';
 import { readbacks } from '../../scripts/lib/readbacks.js';
-import { accuracy, expectNoLeak, expectThrowsNoLeak, rows, testRandom, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { accuracy, expectNoLeak, expectThrowsNoLeak, rows, testRandom, toyProblem, useBackend, withoutSyncReads, type ToyProblem } from '../helpers.js';
 
 const D = 8;
 /** The normal of the affine binary model's boundary: `z₀ − z₁ = a·x + β`. */
@@ -66,27 +66,6 @@ function recording(model: Model): { model: Model; calls: Array<{ x: number[][]; 
       return z;
     }
   };
-}
-
-/**
- * Runs `f` with every synchronous readback throwing (the device path of webgl and webgpu, as
- * __tests__/attacks/device-path.test.ts does).
- */
-function withoutSyncReads<T>(f: () => T): T {
-  const fail = (): never => {
-    throw new Error('synchronous readback');
-  };
-  const spies = [
-    jest.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'arraySync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'bufferSync').mockImplementation(fail),
-    jest.spyOn(tf.engine(), 'readSync').mockImplementation(fail)
-  ];
-  try {
-    return f();
-  } finally {
-    spies.forEach((s) => { s.mockRestore(); });
-  }
 }
 
 let p: ToyProblem;

@@ -12,7 +12,7 @@ import type { Model } from '../../src/core/index.js';
 import { pgdAt } from '../../src/train/index.js';
 import { evaluate, worstCase } from '../../src/eval/index.js';
 import { readbacks } from '../../scripts/lib/readbacks.js';
-import { accuracy, expectNoLeak, expectRejectsNoLeak, expectThrowsNoLeak, linearLogits, linearModel, maxDistance, rows, testRandom, toyProblem, useBackend, type LinearModel, type ToyProblem } from '../helpers.js';
+import { accuracy, expectNoLeak, expectRejectsNoLeak, expectThrowsNoLeak, linearLogits, linearModel, maxDistance, rows, testRandom, toyProblem, useBackend, withoutSyncReads, type LinearModel, type ToyProblem } from '../helpers.js';
 
 const D = 6;
 const C = 4;
@@ -38,24 +38,6 @@ function deepFool64(m: LinearModel, x: number[], y: number, norm: 'l2' | 'linf',
   const l2 = Math.sqrt(w.reduce((s, v) => s + v * v, 0));
   const r = w.map((v) => (norm === 'l2' ? (distance * v) / l2 : distance * Math.sign(v)));
   return x.map((v, i) => v + (1 + overshoot) * (r[i] ?? 0));
-}
-
-/** Runs `f` with every synchronous readback throwing (as on webgpu in Node). */
-function withoutSyncReads<T>(f: () => T): T {
-  const fail = (): never => {
-    throw new Error('synchronous readback');
-  };
-  const spies = [
-    jest.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'arraySync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'bufferSync').mockImplementation(fail),
-    jest.spyOn(tf.engine(), 'readSync').mockImplementation(fail)
-  ];
-  try {
-    return f();
-  } finally {
-    spies.forEach((s) => { s.mockRestore(); });
-  }
 }
 
 describe('deepFool', () => {

@@ -21,29 +21,7 @@ import {
 } from '../../src/attacks/index.js';
 import { deferChecksForTesting, flushChecks, pendingChecks } from '../../src/core/device-checks.js';
 import type { Model } from '../../src/core/index.js';
-import { accuracy, linearModel, maxDistance, toyProblem, useBackend, type LinearModel, type ToyProblem } from '../helpers.js';
-
-/**
- * Runs `f` with every synchronous readback throwing: `Tensor.dataSync`, `arraySync`, `bufferSync` and the engine's
- * `readSync` they go through. (Not the cpu backend's own `readSync`: its kernels read their inputs through it, as a
- * GPU backend's kernels never need to.)
- */
-function withoutSyncReads<T>(f: () => T): T {
-  const fail = (): never => {
-    throw new Error('synchronous readback');
-  };
-  const spies = [
-    jest.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'arraySync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'bufferSync').mockImplementation(fail),
-    jest.spyOn(tf.engine(), 'readSync').mockImplementation(fail)
-  ];
-  try {
-    return f();
-  } finally {
-    spies.forEach((s) => { s.mockRestore(); });
-  }
-}
+import { accuracy, linearModel, maxDistance, toyProblem, useBackend, withoutSyncReads, type LinearModel, type ToyProblem } from '../helpers.js';
 
 /** Fresh copies of the toy data, which no value check has seen yet (checks remember the tensors they passed). */
 function fresh(p: ToyProblem): { x: tf.Tensor; y: tf.Tensor1D; dispose: () => void } {

@@ -10,21 +10,7 @@ import { deferChecksForTesting, flushChecks, pendingChecks } from '../../src/cor
 import type { Model } from '../../src/core/index.js';
 import { crossEntropy } from '../../src/losses/index.js';
 import { readbacks } from '../../scripts/lib/readbacks.js';
-import {
-  accuracy,
-  expectNoLeak,
-  expectThrowsNoLeak,
-  linearLogits,
-  linearModel,
-  maxDistance,
-  rows,
-  softmax64,
-  testRandom,
-  toyProblem,
-  useBackend,
-  type LinearModel,
-  type ToyProblem
-} from '../helpers.js';
+import { accuracy, expectNoLeak, expectThrowsNoLeak, linearLogits, linearModel, maxDistance, rows, softmax64, testRandom, toyProblem, useBackend, withoutSyncReads, type LinearModel, type ToyProblem } from '../helpers.js';
 
 const D = 6;
 const C = 3;
@@ -70,24 +56,6 @@ function miFgsm64(
 function inputs(seed: number): number[][] {
   const r = testRandom(seed);
   return Array.from({ length: B }, () => Array.from({ length: D }, () => 0.1 + 0.8 * r()));
-}
-
-/** Runs `f` with every synchronous readback throwing (as on webgpu in Node). */
-function withoutSyncReads<T>(f: () => T): T {
-  const fail = (): never => {
-    throw new Error('synchronous readback');
-  };
-  const spies = [
-    jest.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'arraySync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'bufferSync').mockImplementation(fail),
-    jest.spyOn(tf.engine(), 'readSync').mockImplementation(fail)
-  ];
-  try {
-    return f();
-  } finally {
-    spies.forEach((s) => { s.mockRestore(); });
-  }
 }
 
 describe('miFgsm', () => {

@@ -11,7 +11,7 @@ import { selectTargets, type TargetSelection } from '../../src/attacks/targets.j
 import { deferChecksForTesting, flushChecks, pendingChecks } from '../../src/core/device-checks.js';
 import type { Model } from '../../src/core/index.js';
 import { readbacks } from '../../scripts/lib/readbacks.js';
-import { accuracy, expectNoLeak, expectThrowsNoLeak, randomLogits, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { accuracy, expectNoLeak, expectThrowsNoLeak, randomLogits, toyProblem, useBackend, withoutSyncReads, type ToyProblem } from '../helpers.js';
 
 const EPS = 0.2;
 let p: ToyProblem;
@@ -31,24 +31,6 @@ const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 /** The clean logits of the toy model as plain rows. */
 function cleanLogits(): number[][] {
   return tf.tidy(() => p.model(p.x).arraySync());
-}
-
-/** Runs `f` with every synchronous readback throwing (as on webgpu in Node). */
-function withoutSyncReads<T>(f: () => T): T {
-  const fail = (): never => {
-    throw new Error('synchronous readback');
-  };
-  const spies = [
-    jest.spyOn(tf.Tensor.prototype, 'dataSync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'arraySync').mockImplementation(fail),
-    jest.spyOn(tf.Tensor.prototype, 'bufferSync').mockImplementation(fail),
-    jest.spyOn(tf.engine(), 'readSync').mockImplementation(fail)
-  ];
-  try {
-    return f();
-  } finally {
-    spies.forEach((s) => { s.mockRestore(); });
-  }
 }
 
 describe('selectTargets', () => {
