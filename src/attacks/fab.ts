@@ -253,8 +253,8 @@ interface FabRunResult {
 /**
  * The linearisation FAB projects on at an iterate `u` `[B, D]` (unit box): the differences `df = z_k − z_y` and their
  * gradients `dg` `[B, K, D]` for the candidate classes (every class, the label's difference set to 1e10; or the target
- * only). Untargeted: one forward and backward pass on the batch tiled C times, class k's copy carrying the cotangent of
- * logit k.
+ * only). Untargeted: forward and backward passes on the batch tiled over chunks of the classes (at most TILED_ROWS rows
+ * each), class k's copy carrying the cotangent of logit k.
  */
 function linearise(
   fn: string,

@@ -277,6 +277,17 @@ function windowExtent(layout: SquareLayout, offsets: Float32Array, length: numbe
 }
 
 /**
+ * `[B, D]` 0/1: the `win.h × win.w` window of each point at (`top`, `left`), every channel: the outer product of its
+ * row and column extents, per point. To be called inside a tidy scope.
+ */
+function windowMask(layout: SquareLayout, top: Float32Array, left: Float32Array, win: { h: number; w: number }, g: Geometry): tf.Tensor {
+  const batch = top.length;
+  const rows = windowExtent(layout, top, win.h, layout.rowIndex);
+  const columns = windowExtent(layout, left, win.w, layout.columnIndex);
+  return tf.reshape(tf.matMul(tf.reshape(rows, [batch, g.height, 1]), tf.reshape(columns, [batch, 1, g.width * g.channels])), [batch, g.size]);
+}
+
+/**
  * The proposals of one iteration, `[B, D]`, built on the device: per point a `win.h × win.w` window (a mask from the
  * row and column indices compared with the point's offsets) whose values become `clip(x ± ε)` with one sign per
  * channel, from the first of the point's sign sets that changes the window (when none does, the proposal is `best`
@@ -292,10 +303,7 @@ function proposeSquares(
   win: { h: number; w: number }
 ): tf.Tensor {
   const batch = best.shape[0] ?? 0;
-  const rows = windowExtent(layout, draws.top, win.h, layout.rowIndex);
-  const columns = windowExtent(layout, draws.left, win.w, layout.columnIndex);
-  // The outer product of the two extents, per point.
-  const window = tf.reshape(tf.matMul(tf.reshape(rows, [batch, g.height, 1]), tf.reshape(columns, [batch, 1, g.width * g.channels])), [batch, g.size]);
+  const window = windowMask(layout, draws.top, draws.left, win, g);
   // Per point and channel, `[B, C, 1]`: how many values of the window +ε (−ε) would change.
   const changes = (values: tf.Tensor): tf.Tensor => tf.reshape(tf.matMul(tf.mul(window, tf.cast(tf.notEqual(values, best), 'float32')), layout.channelOf), [batch, g.channels, 1]);
   const positive = tf.tensor3d(draws.positive, [batch, SIGN_SETS, g.channels]);
@@ -425,14 +433,6 @@ function drawL2(rng: Random, batch: number, g: Geometry, s: number): SquareL2Dra
   return { top, left, top2, left2, pattern, signs };
 }
 
-/** `[B, D]` 0/1: the `s × s` window of each point at (`top`, `left`), every channel. To be called inside a tidy scope. */
-function windowMask(layout: SquareLayout, top: Float32Array, left: Float32Array, s: number, g: Geometry): tf.Tensor {
-  const batch = top.length;
-  const rows = windowExtent(layout, top, s, layout.rowIndex);
-  const columns = windowExtent(layout, left, s, layout.columnIndex);
-  return tf.reshape(tf.matMul(tf.reshape(rows, [batch, g.height, 1]), tf.reshape(columns, [batch, 1, g.width * g.channels])), [batch, g.size]);
-}
-
 /**
  * The L2 proposals of one iteration, `[B, D]` (Andriushchenko et al. 2020, Sec. 3.3; the reference's L2 update): per
  * point and channel, the perturbation δ = best − x inside the second window moves into the first, where the new
@@ -442,8 +442,8 @@ function windowMask(layout: SquareLayout, top: Float32Array, left: Float32Array,
  */
 function proposeL2(layout: SquareLayout, origin: tf.Tensor, best: tf.Tensor, draws: SquareL2Draws, g: Geometry, s: number, eps: number, bounds: Bounds): tf.Tensor {
   const batch = best.shape[0] ?? 0;
-  const first = windowMask(layout, draws.top, draws.left, s, g);
-  const second = windowMask(layout, draws.top2, draws.left2, s, g);
+  const first = windowMask(layout, draws.top, draws.left, { h: s, w: s }, g);
+  const second = windowMask(layout, draws.top2, draws.left2, { h: s, w: s }, g);
   const perChannel = (v: tf.Tensor): tf.Tensor => tf.matMul(v, layout.channelOf);
   const spread = (v: tf.Tensor): tf.Tensor => tf.matMul(v, layout.channelOf, false, true);
   const delta = tf.sub(best, origin);
