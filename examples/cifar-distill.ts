@@ -27,8 +27,8 @@ import { fromLayersModel, type Model } from 'ardkit/core';
 import { cifarAugment, loadCifar } from 'ardkit/data';
 import { autoAttack, evaluate } from 'ardkit/eval';
 import { fileSystem, loadOnnx } from 'ardkit/io';
-import { mobileNetV2, preActResNet18, resNet18, smallCnn, studentFromLayers, wideResNet, type CifarNetOptions } from 'ardkit/models';
-import { adaad, ard, crdnd, fit, iad, ltd, multiStep, pgdAt, rslad, trades, type FitData, type Objective, type Student } from 'ardkit/train';
+import { mobileNetV2, preActResNet18, resNet18, smallCnn, studentFromLayers, wideResNet, withTemperatureLayer, type CifarNetOptions } from 'ardkit/models';
+import { adaad, ard, crdnd, fit, iad, ltd, multiStep, pgdAt, rslad, trades, type FitData, type LtdObjective, type Objective, type Student } from 'ardkit/train';
 import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
 import { chooseBackend, progress } from './common.js';
 
@@ -419,16 +419,20 @@ async function main(): Promise<void> {
   console.log(`${`teacher (${teacherName})`.padEnd(36)}${pct(teacherResult.clean)}${pct(teacherResult.attacks.pgd)}${pct(undefined).padStart(12)}`);
   console.log(`${`student (${studentArch}, ${method})`.padEnd(36)}${pct(studentResult.clean)}${pct(studentResult.attacks.pgd)}${pct(robust / nTest).padStart(12)}`);
 
-  // The student in tfjs' format, read back once to check that it gives the same logits.
-  await studentNet.save(fileSystem(opts.out));
+  // The student in tfjs' format as it is deployed (LTD's with its logits divided by τ_S, a Rescaling layer in the
+  // file), read back once to check that it gives the logits that were evaluated.
+  const tauS = method === 'ltd' ? (objective as LtdObjective).studentTemperature : undefined;
+  const deployedNet = tauS === undefined ? studentNet : withTemperatureLayer(studentNet, tauS);
+  await deployedNet.save(fileSystem(opts.out));
   const reloaded = await tfl.loadLayersModel(fileSystem(path.join(opts.out, 'model.json')));
   const probe = tf.slice(test.x, 0, Math.min(nTest, 16));
-  const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(fromLayersModel(reloaded)(probe), fromLayersModel(studentNet)(probe)))));
+  const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(fromLayersModel(reloaded)(probe), student(probe)))));
   const maxGap = (await gap.data())[0] ?? NaN;
   console.log(`\n  saved the student to ${opts.out}/model.json (reloaded: max |Δ logits| = ${String(maxGap)})`);
-  if (method === 'ltd') console.log('  LTD deploys the student with its logits divided by τ_S (ltd(...).deploy); the saved network outputs the undivided logits');
+  if (tauS !== undefined) console.log(`  LTD's student is saved as it deploys: its logits divided by τ_S = ${String(tauS)} (withTemperatureLayer, a Rescaling layer)`);
   tf.dispose([probe, gap, trainSet.x, trainSet.y, test.x, test.y]);
   reloaded.dispose();
+  if (deployedNet !== studentNet) deployedNet.dispose();
   studentNet.dispose();
   objective.dispose?.();
   disposeTeacher();

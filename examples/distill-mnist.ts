@@ -8,8 +8,9 @@
  * Teachers are trained once and cached in examples/.cache (fit's own checkpoints: a finished run resumes to its end).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ard, adaad, crdnd, fit, iad, ltd, mart, mtard, natural, pgdAt, rslad, trades, type Objective } from 'ardkit/train';
+import { ard, adaad, crdnd, fit, iad, ltd, mart, mtard, natural, pgdAt, rslad, trades, type LtdObjective, type Objective } from 'ardkit/train';
 import type { Model } from 'ardkit/core';
+import { withTemperatureLayer } from 'ardkit/models';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
 import { asModel, chooseBackend, saveModel, mlp, progress, robustnessTable } from './common.js';
@@ -106,7 +107,11 @@ async function main(): Promise<void> {
     eps,
     seed
   );
-  await saveModel(studentNet, `distill-${method}-student`);
+  // Saved as deployed: LTD's student with its logits divided by τ_S, a layer of the file.
+  const tauS = (objective as Partial<LtdObjective>).studentTemperature;
+  const deployedNet = tauS === undefined ? studentNet : withTemperatureLayer(studentNet, tauS);
+  await saveModel(deployedNet, `distill-${method}-student`);
+  if (deployedNet !== studentNet) deployedNet.dispose();
   await saveModel(teacherNet, 'distill-teacher');
   objective.dispose?.();
   tf.dispose([train.x, train.y, test.x, test.y]);

@@ -12,6 +12,7 @@ import { fit, ltd, pgdAt } from 'ardkit/train';
 import { cwLinf, pgd } from 'ardkit/attacks';
 import { evaluate, sanityChecks } from 'ardkit/eval';
 import type { Model } from 'ardkit/core';
+import { withTemperatureLayer } from 'ardkit/models';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, parseOptions, positive } from './cli.js';
 import { asModel, chooseBackend, mlp, progress, saveModel } from './common.js';
@@ -93,8 +94,12 @@ async function main(): Promise<void> {
           cell.flags = (await sanityChecks(deployed, xs, ys, { eps, seed: 0 })).map((f) => f.id);
           tf.dispose([xs, ys]);
         }
-        // The student of the first seed is kept, in tfjs' format (the deployed model divides these logits by τ_S).
-        if (seed === 0) await saveModel(net, `ltd-student-t${String(tauT)}-s${String(tauS)}`);
+        // The student of the first seed is kept, in tfjs' format, as it deploys: its logits divided by τ_S.
+        if (seed === 0) {
+          const deployedNet = withTemperatureLayer(net, tauS);
+          await saveModel(deployedNet, `ltd-student-t${String(tauT)}-s${String(tauS)}`);
+          deployedNet.dispose();
+        }
         net.dispose();
       }
       cells.push(cell);

@@ -17,7 +17,8 @@ import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradient
 import { pgd } from 'ardkit/attacks';
 import { autoAttack, evaluate } from 'ardkit/eval';
 import { fileSystem } from 'ardkit/io';
-import { adaad, ard, cosine, fit, ltd, mtard, natural, pgdAt, rslad, type FitOptions, type Objective } from 'ardkit/train';
+import { withTemperatureLayer } from 'ardkit/models';
+import { adaad, ard, cosine, fit, ltd, mtard, natural, pgdAt, rslad, type FitOptions, type LtdObjective, type Objective } from 'ardkit/train';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
 import { adversarialGrid, asModel, chooseBackend, mnistCnn, progress, saveModel } from './common.js';
@@ -112,7 +113,13 @@ async function main(): Promise<void> {
 
   console.log(`\nAutoAttack (APGD-CE, APGD-T, Square) at ε = ${String(eps)} on ${String(testSize)} MNIST test images`);
   const rows: Row[] = [];
-  for (const [name, net, seconds] of [['teacher, PGD-AT', teacherNet, teacherSeconds] as const, ...students.map((s) => [s.name, s.net, s.seconds] as const)]) {
+  // Each student as its method deploys it: LTD's with its logits divided by τ_S (a layer, so that it saves so too).
+  const deployed = (s: (typeof students)[number]): tfl.LayersModel => {
+    const tau = (s.objective as Partial<LtdObjective>).studentTemperature;
+    return tau === undefined ? s.net : withTemperatureLayer(s.net, tau);
+  };
+  const deployedNets = students.map(deployed);
+  for (const [name, net, seconds] of [['teacher, PGD-AT', teacherNet, teacherSeconds] as const, ...students.map((s, i) => [s.name, deployedNets[i] ?? s.net, s.seconds] as const)]) {
     const r = await autoAttack(asModel(net), test.x, test.y, { eps, seed });
     rows.push({ name, params: params(net), clean: r.clean, autoAttack: r.worstCase, seconds });
     console.log(`  ${name.padEnd(22)} clean ${pct(r.clean)}  AutoAttack ${pct(r.worstCase)}`);
@@ -129,7 +136,7 @@ async function main(): Promise<void> {
   for (const [i, s] of students.entries()) {
     const points: Array<[number, number]> = [];
     for (const e of curveEps) {
-      const r = await evaluate(asModel(s.net), test.x, test.y, { attacks: e === 0 ? {} : { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps: e, steps: 20, seed }) }, batchSize: 500 });
+      const r = await evaluate(asModel(deployedNets[i] ?? s.net), test.x, test.y, { attacks: e === 0 ? {} : { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps: e, steps: 20, seed }) }, batchSize: 500 });
       points.push([e, e === 0 ? r.clean : (r.attacks.pgd20 ?? NaN)]);
     }
     curves.push({ label: s.name, points, color: colors[i] ?? '#000000' });
@@ -139,8 +146,8 @@ async function main(): Promise<void> {
     robustnessCurveSvg(curves, { title: 'Robust accuracy of the students against ε (PGD-20)', subtitle: `${String(testSize)} MNIST test images; trained at ε = ${String(eps)}` })
   );
   const robustStudent = students[0];
-  if (robustStudent !== undefined) fs.writeFileSync(path.join(outDir, 'distillation-grid.png'), await adversarialGrid(asModel(robustStudent.net), test.x, test.y, eps, seed));
-  for (const s of students) await saveModel(s.net, s.dir, opts.out);
+  if (robustStudent !== undefined) fs.writeFileSync(path.join(outDir, 'distillation-grid.png'), await adversarialGrid(asModel(deployedNets[0] ?? robustStudent.net), test.x, test.y, eps, seed));
+  for (const [i, s] of students.entries()) await saveModel(deployedNets[i] ?? s.net, s.dir, opts.out);
   await saveModel(teacherNet, 'teacher', opts.out);
   if (opts['update-demo']) {
     for (const [from, to] of [['standard-student', 'standard-student'], ['robust-student', 'robust-student']] as const) {
@@ -151,8 +158,9 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(outDir, 'distillation.json'), `${JSON.stringify({ eps, method, testSize, trainSize, rows, curves }, null, 2)}\n`);
   console.log(`\nwritten to ${path.relative(process.cwd(), outDir) || '.'}/: distillation-curve.svg, distillation-grid.png, distillation.json, and the models ${[...students.map((s) => s.dir), 'teacher'].join(', ')} (model.json + weights.bin)`);
 
-  for (const s of students) {
+  for (const [i, s] of students.entries()) {
     s.objective.dispose?.();
+    if (deployedNets[i] !== s.net) deployedNets[i]?.dispose();
     s.net.dispose();
   }
   cleanTeacher?.dispose();

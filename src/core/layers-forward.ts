@@ -196,6 +196,13 @@ function compileLayer(layer: LayerLike, inputShapes: ReadonlyArray<ReadonlyArray
     case 'Flatten':
       // tfjs-layers flattens channels-last tensors in memory order (it transposes channels-first ones first).
       return channelsLast ? ([x]) => tf.reshape(x as tf.Tensor, [(x as tf.Tensor).shape[0] ?? -1, -1]) : undefined;
+    case 'Rescaling': {
+      // x·scale + offset, as tfjs-layers computes it (e.g. withTemperatureLayer's z/τ, Keras' input rescaling).
+      const scale = config['scale'];
+      const offset = config['offset'] ?? 0;
+      if (typeof scale !== 'number' || typeof offset !== 'number') return undefined;
+      return ([x]) => tf.add(tf.mul(tf.cast(x as tf.Tensor, 'float32'), scale), offset);
+    }
     case 'ZeroPadding2D': {
       const p = config['padding'];
       const ok = Array.isArray(p) && p.length === 2 && p.every((q) => Array.isArray(q) && q.length === 2 && q.every((n) => Number.isInteger(n) && (n as number) >= 0));

@@ -1,7 +1,8 @@
 /**
  * Model builders: small models for the examples, the tests and the benchmark (`smallCnn`); the CIFAR networks of
  * robust-training code (`resNet18`, `preActResNet18`, `wideResNet`, `mobileNetV2`); DARHT's student–teacher head and
- * `studentFromLayers`. This entry point imports `@tensorflow/tfjs-layers` (an optional peer dependency); no other
+ * `studentFromLayers`; `withTemperatureLayer` (LTD's deployed student as a model that saves and loads). This entry point
+ * imports `@tensorflow/tfjs-layers` (an optional peer dependency); no other
  * ardkit entry point does.
  *
  * **Weight names of the CIFAR networks.** Their layers are named after the module paths of the PyTorch reference code,
@@ -32,3 +33,4 @@ export { type WideResNetOptions, wideResNet } from './wide-resnet.js';
 export { mobileNetV2 } from './mobilenet-v2.js';
 export { type StudentTeacherHead, type StudentTeacherHeadOptions, type StudentTeacherOutputs, studentTeacherHead } from './student-teacher-head.js';
 export { type StudentFromLayersOptions, studentFromLayers } from './student-from-layers.js';
+export { withTemperatureLayer } from './temperature-layer.js';
