@@ -73,8 +73,9 @@ async function main(): Promise<void> {
     });
   }
   // How often adversarial examples of one teacher fool another: DARHT prefers teachers that rarely share them.
-  const probe = { x: tf.slice(test.x, 0, 300), y: tf.slice(test.y, 0, 300) };
-  console.log('\nadversarial transfer between teachers (share of PGD-10 examples made on the row that fool the column):');
+  const nProbe = Math.min(300, test.x.shape[0] ?? 0); // tf.slice past the end reads garbage on wasm
+  const probe = { x: tf.slice(test.x, 0, nProbe), y: tf.slice(test.y, 0, nProbe) };
+  console.log(`\nadversarial transfer between teachers (share of PGD-10 examples made on the row that fool the column, ${String(nProbe)} test images):`);
   for (const a of teachers) {
     const xAdv = pgd(asModel(a), probe.x, probe.y, { eps, steps: 10, seed });
     const rates = tf.tidy(() => tf.stack(teachers.map((b) => tf.mean(tf.cast(tf.notEqual(tf.argMax(asModel(b)(xAdv), 1), probe.y), 'float32')))));
