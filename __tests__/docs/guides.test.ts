@@ -3,7 +3,8 @@
  * (strict NodeNext, `ardkit/*` mapped to the sources, so no build is needed) and runs on the cpu backend.
  *
  * A block preceded by `<!-- snippet: typecheck-only -->` is only type-checked (it needs a browser or a backend
- * that Node lacks). Blocks in other languages (```sh, ```text) are not checked.
+ * that Node lacks); one preceded by `<!-- snippet: continues -->` extends the block before it into one program
+ * (`snippets.ts` says how). Blocks in other languages (```sh, ```text) are not checked.
  *
  * Running: each snippet is bundled with esbuild (tfjs left external, `ardkit/*` aliased to `src/`), and one Node
  * process imports them one after another, resetting the backend to cpu before each.
@@ -11,19 +12,10 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ts from 'typescript';
+import { bundleSnippets, extractSnippets, root, typecheckSnippets, writeSnippets } from './snippets.js';
 
-const root = path.join(__dirname, '..', '..');
 const guidesDir = path.join(root, 'docs', 'guides');
 const workDir = path.join(root, '.tmp', 'snippets');
-
-interface Snippet {
-  readonly id: string;
-  readonly guide: string;
-  readonly line: number;
-  readonly code: string;
-  readonly run: boolean;
-}
 
 function markdownFiles(dir: string): string[] {
   return fs
@@ -31,27 +23,10 @@ function markdownFiles(dir: string): string[] {
     .flatMap((e) => (e.isDirectory() ? markdownFiles(path.join(dir, e.name)) : e.name.endsWith('.md') ? [path.join(dir, e.name)] : []));
 }
 
-function extractSnippets(): Snippet[] {
-  const out: Snippet[] = [];
-  for (const file of markdownFiles(guidesDir).sort()) {
-    const text = fs.readFileSync(file, 'utf8');
-    const guide = path.relative(guidesDir, file);
-    const re = /(<!--\s*snippet:\s*typecheck-only\s*-->\s*\n)?^```ts\n([\s\S]*?)^```$/gm;
-    for (const m of text.matchAll(re)) {
-      const line = text.slice(0, m.index).split('\n').length + (m[1] === undefined ? 0 : 1);
-      const id = `${guide.replace(/\.md$/, '').replace(/[^\w]+/g, '-')}-L${String(line)}`;
-      out.push({ id, guide, line, code: m[2] ?? '', run: m[1] === undefined });
-    }
-  }
-  return out;
-}
-
-const snippets = extractSnippets();
+const snippets = markdownFiles(guidesDir).sort().flatMap(extractSnippets);
 
 beforeAll(() => {
-  fs.rmSync(workDir, { recursive: true, force: true });
-  fs.mkdirSync(workDir, { recursive: true });
-  for (const s of snippets) fs.writeFileSync(path.join(workDir, `${s.id}.ts`), s.code);
+  writeSnippets(snippets, workDir);
 });
 
 describe('docs/guides snippets', () => {
@@ -67,49 +42,12 @@ describe('docs/guides snippets', () => {
   });
 
   it('type-check (strict, NodeNext)', () => {
-    const options: ts.CompilerOptions = {
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
-      types: ['node'],
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      exactOptionalPropertyTypes: true,
-      noUnusedLocals: true,
-      skipLibCheck: true,
-      noEmit: true,
-      baseUrl: root,
-      paths: { ardkit: ['src/index.ts'], 'ardkit/*': ['src/*/index.ts'] }
-    };
-    const program = ts.createProgram(
-      snippets.map((s) => path.join(workDir, `${s.id}.ts`)),
-      options
-    );
-    const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file === undefined || d.file.fileName.startsWith(workDir));
-    const messages = diagnostics.map((d) => {
-      const where = d.file === undefined ? '' : `${path.basename(d.file.fileName)}:${String(d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1)}`;
-      return `${where} ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-    });
-    expect(messages).toEqual([]);
+    expect(typecheckSnippets(snippets, workDir)).toEqual([]);
   }, 300_000);
 
   it('run on the cpu backend', async () => {
-    const { build } = await import('esbuild');
     const runnable = snippets.filter((s) => s.run);
-    for (const s of runnable) {
-      await build({
-        entryPoints: [path.join(workDir, `${s.id}.ts`)],
-        outfile: path.join(workDir, `${s.id}.mjs`),
-        bundle: true,
-        format: 'esm',
-        platform: 'node',
-        target: 'node18',
-        logLevel: 'error',
-        external: ['@tensorflow/*'],
-        alias: { ardkit: path.join(root, 'src', 'index.ts'), ...Object.fromEntries(fs.readdirSync(path.join(root, 'src'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).map((f) => [`ardkit/${f}`, path.join(root, 'src', f, 'index.ts')])) }
-      });
-    }
+    await bundleSnippets(runnable, workDir);
     const runner = [
       "import * as tf from '@tensorflow/tfjs-core';",
       "import '@tensorflow/tfjs-backend-cpu';",
