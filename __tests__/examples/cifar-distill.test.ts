@@ -149,6 +149,24 @@ describe('examples/cifar-distill.ts', () => {
     net.dispose();
   });
 
+  it('with --method ltd saves the student as it deploys: logits / τ_S, a Rescaling layer that plain tfjs-layers loads', async () => {
+    const r = await run([...small('ckpt-ltd', 'student-ltd'), '--method', 'ltd', '--epochs', '1']);
+    expectSuccess(r);
+    expect(r.stdout).toContain('(reloaded: max |Δ logits| = 0)');
+    expect(r.stdout).toContain("LTD's student is saved as it deploys: its logits divided by τ_S = 2");
+    const topology = fs.readFileSync(path.join(work, 'student-ltd', 'model.json'), 'utf8');
+    expect(topology).toContain('"class_name":"Rescaling"');
+    expect(topology).toMatch(/"scale":0\.5\b/);
+    // The accuracy printed for the deployed student is the saved file's (argmax is unchanged by τ_S, the logits are not).
+    const net = await tfl.loadLayersModel(fileSystem(path.join(work, 'student-ltd')));
+    const row = /^student \(small CNN, ltd\)\s+([\d.]+)%/m.exec(r.stdout);
+    const test = await loadCifar(path.join(cifar10, 'test_batch.bin'), { variant: 10, limit: 8 });
+    const correct = tf.tidy(() => tf.sum(tf.cast(tf.equal(tf.argMax(net.predict(test.x) as tf.Tensor2D, 1), test.y), 'int32')).dataSync()[0] ?? -1);
+    expect(((correct / 8) * 100).toFixed(1)).toBe(row?.[1]);
+    tf.dispose([test.x, test.y]);
+    net.dispose();
+  });
+
   it('stopped by --steps in its second epoch and resumed, ends with the uninterrupted student, byte for byte', async () => {
     if (uninterrupted === undefined) throw new Error('needs the uninterrupted run of the test before');
     const args = small('ckpt-b', 'student-b');
