@@ -1,9 +1,8 @@
 /**
  * Model builders: small models for the examples, the tests and the benchmark (`smallCnn`); the CIFAR networks of
  * robust-training code (`resNet18`, `preActResNet18`, `wideResNet`, `mobileNetV2`); DARHT's student–teacher head and
- * `studentFromLayers`; `withTemperatureLayer` (LTD's deployed student as a model that saves and loads). This entry point
- * imports `@tensorflow/tfjs-layers` (an optional peer dependency); no other
- * ardkit entry point does.
+ * `studentFromLayers`; `withTemperatureLayer` (LTD's deployed student as a model that saves and loads). This entry
+ * point imports `@tensorflow/tfjs-layers` (an optional peer dependency); no other ardkit entry point does.
  *
  * **Weight names of the CIFAR networks.** Their layers are named after the module paths of the PyTorch reference code,
  * `.` written `_` (tfjs layer names allow letters, digits, `_`, `-`, `.` and `/`, but `/` separates a layer from its

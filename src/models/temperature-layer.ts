@@ -16,9 +16,9 @@ import { rangeError, typeError } from '../core/errors.js';
  *
  * @param net - the trained network, a tfjs-layers `LayersModel` with one output, the logits `[B, C]`.
  * @param temperature - `τ > 0`, e.g. `ltd(...).studentTemperature`.
- * @returns a new `tfl.LayersModel` with `net`'s inputs and the output `net(x)/τ`.
- * @throws TypeError when `net` is not a tfjs-layers `LayersModel`; RangeError when `temperature` is not a finite number
- * > 0, or when `net` does not have exactly one output of rank 2.
+ * @returns a new `tfl.LayersModel`: an input of `net`'s shape, the output `net(x)/τ`.
+ * @throws TypeError when `net` is not a tfjs-layers `LayersModel`; RangeError when `temperature` is not a finite
+ * number above 0, or when `net` does not have exactly one input and one output of rank 2.
  * @example
  * const objective = ltd({ teacher, eps: 0.1 });
  * await fit(net, { x, y }, objective);
