@@ -36,7 +36,7 @@ export function withTemperatureLayer(net: tfl.LayersModel, temperature: number):
   if (input === undefined || otherInputs.length > 0) rangeError(fn, 'net', 'have exactly one input, of known shape (build it first)', `${String(inputs?.length ?? 0)} inputs`);
   if (logits === undefined || otherOutputs.length > 0) rangeError(fn, 'net', 'have exactly one output, the logits', `${String(outputs?.length ?? 0)} outputs`);
   if (logits.shape.length !== 2) rangeError(fn, 'net', 'output logits of rank 2 ([B, C])', logits.shape);
-  const { fresh, output } = callAgain(net, input, logits);
+  const { fresh, output } = callAgain(fn, net, input, logits);
   const scaled = tfl.layers.rescaling({ scale: 1 / tau, name: `${net.name}_temperature` }).apply(output) as tfl.SymbolicTensor;
   return tfl.model({ inputs: fresh, outputs: scaled, name: `${net.name}_deployed` });
 }
@@ -46,14 +46,14 @@ export function withTemperatureLayer(net: tfl.LayersModel, temperature: number):
  * counts as a use of the layer, so that tfjs keeps its weights until every model built on it is disposed (a model
  * built on `net`'s own symbolic tensors would not count, and disposing it would dispose `net`'s weights).
  */
-function callAgain(net: tfl.LayersModel, input: tfl.SymbolicTensor, logits: tfl.SymbolicTensor): { fresh: tfl.SymbolicTensor; output: tfl.SymbolicTensor } {
+function callAgain(fn: string, net: tfl.LayersModel, input: tfl.SymbolicTensor, logits: tfl.SymbolicTensor): { fresh: tfl.SymbolicTensor; output: tfl.SymbolicTensor } {
   const fresh = tfl.input({ shape: input.shape.slice(1), dtype: input.dtype, name: `${net.name}_input` });
   const again = new Map<number, tfl.SymbolicTensor>([[input.id, fresh]]);
   const visit = (t: tfl.SymbolicTensor): tfl.SymbolicTensor => {
     const known = again.get(t.id);
     if (known !== undefined) return known;
     const node = t.sourceLayer.inboundNodes[t.nodeIndex];
-    if (node === undefined) return rangeError('withTemperatureLayer', 'net', 'be a graph that reaches its output from its input', t.name);
+    if (node === undefined) return rangeError(fn, 'net', 'be a graph that reaches its output from its input', t.name);
     const args = node.inputTensors.map(visit);
     const out = t.sourceLayer.apply(args.length === 1 ? (args[0] as tfl.SymbolicTensor) : args, node.callArgs) as tfl.SymbolicTensor | tfl.SymbolicTensor[];
     const outs = Array.isArray(out) ? out : [out];
@@ -61,7 +61,7 @@ function callAgain(net: tfl.LayersModel, input: tfl.SymbolicTensor, logits: tfl.
       const o2 = outs[i];
       if (o2 !== undefined) again.set(o.id, o2);
     });
-    return again.get(t.id) ?? rangeError('withTemperatureLayer', 'net', 'be a graph whose layers give back their outputs', t.name);
+    return again.get(t.id) ?? rangeError(fn, 'net', 'be a graph whose layers give back their outputs', t.name);
   };
   return { fresh, output: visit(logits) };
 }
