@@ -577,7 +577,7 @@ export function resolveApgdTargeted(fn: string, options: Readonly<ApgdTargetedOp
 }
 
 /**
- * {@link apgd} as an attack value (see `pgdAttack`): APGD-CE or APGD-DLR configured, and its options checked, once, when
+ * {@link apgd} as an {@link Attack} (see `pgdAttack`): APGD-CE or APGD-DLR configured, and its options checked, once, when
  * made; errors of its calls name `apgdAttack`; a call's seed overrides `options.seed`.
  *
  * @param options - see {@link ApgdOptions}; `eps` is required.
@@ -602,7 +602,7 @@ export function apgdAttackFrom(fn: string, config: ApgdAttackConfig): Attack {
 }
 
 /**
- * {@link apgdTargeted} as an attack value (see {@link apgdAttack}); errors of its calls name `apgdTargetedAttack`.
+ * {@link apgdTargeted} as an {@link Attack} (see {@link apgdAttack}); errors of its calls name `apgdTargetedAttack`.
  *
  * @param options - see {@link ApgdTargetedOptions}; `eps` is required.
  * @returns an {@link Attack}.

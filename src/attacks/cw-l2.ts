@@ -361,7 +361,7 @@ export function cwL2<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, op
 }
 
 /**
- * {@link cwL2} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * {@link cwL2} as an {@link Attack} (see `pgdAttack`): options checked once, when made; errors of its calls name
  * `cwL2Attack`. Its threat model is `{ eps, norm: 'l2', bounds }`, with `eps = Infinity` when no `eps` is given:
  * `evaluate` and `worstCase` take `cwL2Attack({ eps })`, next to L2 attacks of radius ε, and reject it without `eps`.
  * `detailed` also returns `success` (`[B]` bool): true where an adversarial `x'` was found (within `eps`). A call's

@@ -87,7 +87,7 @@ export function resolveCwLinf(fn: string, options: Readonly<CwLinfOptions>): Tar
   return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective, target };
 }
 
-/** The attack value of {@link cwLinf} whose errors name `fn` (the factory the user called). */
+/** The attack of {@link cwLinf} whose errors name `fn` (the factory the user called). */
 function cwLinfValue(fn: string, options: Readonly<CwLinfOptions>): Attack {
   const config = resolveCwLinf(fn, options);
   return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
@@ -96,7 +96,7 @@ function cwLinfValue(fn: string, options: Readonly<CwLinfOptions>): Attack {
 }
 
 /**
- * {@link cwLinf} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * {@link cwLinf} as an {@link Attack} (see `pgdAttack`): options checked once, when made; errors of its calls name
  * `cwLinfAttack`; a call's seed overrides `options.seed`.
  *
  * @param options - see {@link CwLinfOptions}; `eps` is required.

@@ -32,7 +32,7 @@ export interface DeepFoolOptions {
   readonly candidates?: number;
   /**
    * When given, `x'` is projected on the ε-ball around `x` in `norm` (Foolbox's clipping of a minimisation attack's
-   * perturbation), and the attack value's threat model carries this ε. Without it DeepFool is unbounded: it returns
+   * perturbation), and the attack's threat model carries this ε. Without it DeepFool is unbounded: it returns
    * the perturbation it found, however large. Requires `norm`.
    * @defaultValue undefined (unbounded)
    */
@@ -95,13 +95,13 @@ export function deepFool<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D
 }
 
 /**
- * {@link deepFool} as an attack value: options checked once, when made; errors of its calls name `deepFoolAttack`.
+ * {@link deepFool} as an {@link Attack}: options checked once, when made; errors of its calls name `deepFoolAttack`.
  * DeepFool draws nothing at random, so a call's seed is checked but changes nothing.
  *
  * Its threat model carries `eps` when given; without it, `eps` is `Infinity`, which says what DeepFool is: a
  * minimal-perturbation attack with no radius. `evaluate` and `worstCase` then report the share of points DeepFool
  * fails to misclassify at any distance, not a robust accuracy at a radius; an objective of `fit` rejects it, as it
- * rejects every attack value whose ε differs from its own. Give `eps` (and `norm`) to count it as an ε-bounded attack.
+ * rejects every attack whose ε differs from its own. Give `eps` (and `norm`) to count it as an ε-bounded attack.
  *
  * @param options - see {@link DeepFoolOptions}.
  * @returns an {@link Attack} with the threat model `{ eps: eps ?? Infinity, norm, bounds }`.

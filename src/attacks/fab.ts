@@ -541,7 +541,7 @@ export function fabAttackFrom(fn: string, config: FabConfig): Attack {
 }
 
 /**
- * {@link fab} as an attack value: options checked once, when made; errors of its calls name `fabAttack`.
+ * {@link fab} as an {@link Attack}: options checked once, when made; errors of its calls name `fabAttack`.
  * `detailed` adds `success` (`[B]` bool: broken within ε).
  *
  * @param options - see {@link FabOptions}; `eps` is required.
@@ -556,7 +556,7 @@ export function fabAttack(options: Readonly<FabOptions>): Attack {
 }
 
 /**
- * {@link fabTargeted} as an attack value: options checked once, when made; errors of its calls name
+ * {@link fabTargeted} as an {@link Attack}: options checked once, when made; errors of its calls name
  * `fabTargetedAttack`. `detailed` adds `success` (`[B]` bool: broken within ε).
  *
  * @param options - see {@link FabTargetedOptions}; `eps` is required.

@@ -78,7 +78,7 @@ export function resolveFgsm(fn: string, options: Readonly<FgsmOptions>): Targeta
 }
 
 /**
- * {@link fgsm} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * {@link fgsm} as an {@link Attack} (see `pgdAttack`): options checked once, when made; errors of its calls name
  * `fgsmAttack`. FGSM draws nothing at random, so a call's seed is checked but changes nothing, except with
  * `target: 'random'`, whose targets it seeds (overriding `options.seed`).
  *

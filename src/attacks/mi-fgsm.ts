@@ -93,7 +93,7 @@ export function miFgsm<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, 
 }
 
 /**
- * {@link miFgsm} as an attack value (see `pgdAttack`): configured once, called anywhere an `Attack` goes. Options are
+ * {@link miFgsm} as an {@link Attack} (see `pgdAttack`): configured once, called anywhere an `Attack` goes. Options are
  * checked here, once; errors of its calls name `miFgsmAttack`. A call's seed (which only `target: 'random'` uses)
  * overrides `options.seed`.
  *

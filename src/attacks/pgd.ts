@@ -77,7 +77,7 @@ export function resolvePgd(fn: string, options: Readonly<PgdOptions>): Targetabl
 }
 
 /**
- * {@link pgd} as an attack value: configured once, called anywhere an `Attack` goes (`evaluate`, `worstCase`,
+ * {@link pgd} as an {@link Attack}: configured once, called anywhere an `Attack` goes (`evaluate`, `worstCase`,
  * `robustnessCurve`, `transferability`, an objective's `attack`). Options are checked here, once (its calls check only
  * their inputs), and errors of its calls name `pgdAttack`. A call's `seed` (fit gives one per batch) overrides
  * `options.seed`.

@@ -171,7 +171,7 @@ export function resolveSquare(fn: string, options: Readonly<SquareOptions>): Squ
 }
 
 /**
- * {@link square} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * {@link square} as an {@link Attack} (see `pgdAttack`): options checked once, when made; errors of its calls name
  * `squareAttack`; a call's seed overrides `options.seed`. {@link Attack.detailed} also returns the queries spent
  * and the success per point, as tensors the caller disposes; a plain call returns `x'` alone (and releases them).
  *

@@ -84,7 +84,7 @@ export function runTradesAttack(fn: string, model: Model, x: tf.Tensor, config: 
 }
 
 /**
- * {@link tradesAttack} as an attack value: the TRADES inner maximisation of `KL(σ(f(x)) ‖ σ(f(x')))`, which needs no
+ * {@link tradesAttack} as an {@link Attack}: the TRADES inner maximisation of `KL(σ(f(x)) ‖ σ(f(x')))`, which needs no
  * labels (the `y` of a call is ignored). Options are checked once, when made; errors of its calls name `tradesKlAttack`; a
  * call's seed overrides `options.seed`.
  *

@@ -49,7 +49,7 @@ export interface WorstCaseResult<K extends string = string, T extends tf.Tensor 
  * @returns a promise of a {@link WorstCaseResult}: per-point robust masks, accuracy after each attack, seconds per
  * attack, and `x'` (the first adversarial example per point); the caller disposes `xAdv`.
  * @throws the promise rejects with a TypeError when model or an attack is not a function; a RangeError for no
- * attacks, an unbounded attack value (a minimum-norm attack made without `eps`), invalid x or labels, an attack
+ * attacks, an unbounded attack (a minimum-norm attack made without `eps`), invalid x or labels, an attack
  * returning the wrong shape, or a model returning the wrong shape; any error
  * an attack throws (nothing leaks).
  * @example

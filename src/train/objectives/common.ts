@@ -21,7 +21,7 @@ export interface AttackSettings extends Omit<PerturbationOptions, 'seed'> {
    * The attack that makes the training inputs `x'`, in place of the method's own (e.g. `apgdAttack({ eps })`, an
    * L2 attack, an EoT attack, or any function `(model, x, y, { seed }) ↦ x'`). It is called against the model the
    * method attacks (the student in inference mode, or LTD's deployed student) with a fresh seed per batch from
-   * `fit`'s seeded source. An attack value's threat model must match `eps`, `norm` and `bounds`; the settings of the
+   * `fit`'s seeded source. An attack's threat model must match `eps`, `norm` and `bounds`; the settings of the
    * method's own attack (`steps`, `stepSize`, `randomStart`, `normalStd`) cannot be given with it.
    * @defaultValue the method's own attack (PGD, or the method's KL attack), with the settings above
    */
