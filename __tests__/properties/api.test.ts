@@ -6,11 +6,11 @@
  */
 import * as fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, apgdTargeted, cwLinf, fgsm, pgd, tradesAttack } from '../../src/attacks/index.js';
+import { apgd, apgdTargeted, cwLinf, fgsm, pgd, square, tradesAttack } from '../../src/attacks/index.js';
 import { ardLoss, crossEntropy, cwMarginLoss, dlrLoss, kdLoss, klDivergence, martLoss, representationDistance, rsladLoss, tradesLoss } from '../../src/losses/index.js';
 import { evaluate } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
-import { squareDetailed, useBackend } from '../helpers.js';
+import { useBackend } from '../helpers.js';
 
 const SEED = 20261201;
 const RUNS = 250;
@@ -240,12 +240,7 @@ describe('attacks: a valid result or a clear error naming the attack, never a le
   });
   it('square', () => {
     run(
-      property('square', (m, x, y, o) => {
-        // The detail tensors are the caller's too: only x' is checked here.
-        const r = squareDetailed(m, x, y, o as never);
-        tf.dispose([r.queries, r.success]);
-        return r.xAdv;
-      }, withinEps),
+      property('square', (m, x, y, o) => square(m, x, y, o as never), withinEps),
       attackOptions(['eps', 'queries', 'seed', 'typo']),
       // Square's per-query work makes each call slower: fewer runs.
       100
