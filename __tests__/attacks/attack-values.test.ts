@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { apgd, apgdAttack, apgdTargeted, apgdTargetedAttack, autoAttackSuite, cwLinf, cwLinfAttack, fgsm, fgsmAttack, isAttack, pgd, pgdAttack, square, squareAttack, tradesAttack, tradesKlAttack, type Attack } from '../../src/attacks/index.js';
 import { evaluate, robustnessCurve, transferability, worstCase } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
-import { squareDetailed, expectNoLeak, expectThrowsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { expectNoLeak, expectThrowsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
 
 let p: ToyProblem;
 beforeAll(async () => {
@@ -73,14 +73,26 @@ describe('attack values', () => {
     tf.dispose([own, again, other, want]);
   });
 
-  it('squareAttack.detailed returns the queries and successes of square', () => {
-    const a = squareAttack({ eps: 0.3, queries: 40, seed: 1 });
-    const d = a.detailed(p.model, p.x, p.y);
-    const r = squareDetailed(p.model, p.x, p.y, { eps: 0.3, queries: 40, seed: 1 });
-    expect(Array.from(d.queries?.dataSync() ?? [])).toEqual(Array.from(r.queries.dataSync()));
-    expect(Array.from(d.success?.dataSync() ?? [])).toEqual(Array.from(r.success.dataSync()));
-    expect(values(d.xAdv)).toEqual(values(r.xAdv));
-    tf.dispose([d.xAdv, r.xAdv, r.queries, r.success, ...(d.queries === undefined ? [] : [d.queries]), ...(d.success === undefined ? [] : [d.success])]);
+  it('square returns the x\' of squareAttack.detailed, which also returns the queries and successes per point', () => {
+    const d = squareAttack({ eps: 0.3, queries: 40, seed: 1 }).detailed(p.model, p.x, p.y);
+    const xAdv = square(p.model, p.x, p.y, { eps: 0.3, queries: 40, seed: 1 });
+    expect(values(d.xAdv)).toEqual(values(xAdv));
+    expect([d.queries?.dtype, d.success?.dtype, d.queries?.shape, xAdv.shape]).toEqual(['int32', 'bool', [p.x.shape[0]], p.x.shape]);
+    const fooled = Array.from(tf.tidy(() => tf.notEqual(tf.argMax(p.model(xAdv), 1), p.y).dataSync()));
+    expect(Array.from(d.success?.dataSync() ?? [])).toEqual(fooled);
+    tf.dispose([d.xAdv, xAdv, d.queries, d.success].filter((t) => t !== undefined));
+  });
+
+  it('tradesAttack takes labels, as every attack, and ignores them; its former form without labels gives the same x\'', () => {
+    const withLabels = tradesAttack(p.model, p.x, p.y, { eps: EPS, steps: 3, seed: 2 });
+    const otherLabels = tf.tidy(() => tf.cast(tf.mod(tf.add(p.y, 1), 2), 'int32') as tf.Tensor1D);
+    const ignored = tradesAttack(p.model, p.x, otherLabels, { eps: EPS, steps: 3, seed: 2 });
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the former signature, kept until its removal
+    const former = tradesAttack(p.model, p.x, { eps: EPS, steps: 3, seed: 2 });
+    expect(values(ignored)).toEqual(values(withLabels));
+    expect(values(former)).toEqual(values(withLabels));
+    expect(withLabels.shape).toEqual(p.x.shape);
+    tf.dispose([withLabels, otherLabels, ignored, former]);
   });
 
   it('bad options are errors when the value is made, naming the factory, the option, the rule and the value', () => {
