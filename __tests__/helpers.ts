@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 // tfjs-core alone registers no gradients in Node; tfjs-layers does, as users' programs would.
 import '@tensorflow/tfjs-layers';
 import type { Model } from '../src/core/model.js';
+import { squareAttack, type SquareOptions } from '../src/attacks/square.js';
 import { testRandom } from './test-random.js';
 
 // Silences tfjs' one-time 'install tfjs-node' console notice in test output.
@@ -230,4 +231,11 @@ export function withoutSyncReads<T>(f: () => T): T {
   } finally {
     spies.forEach((s) => { s.mockRestore(); });
   }
+}
+
+/** Square's `x'` with the queries spent and the success per point (`squareAttack(options).detailed`), all owned by the caller. */
+export function squareDetailed(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: SquareOptions): { xAdv: tf.Tensor; queries: tf.Tensor1D; success: tf.Tensor1D } {
+  const { xAdv, queries, success } = squareAttack(options).detailed(model, x, y);
+  if (queries === undefined || success === undefined) throw new Error('squareAttack: detailed() lacks queries or success');
+  return { xAdv, queries, success };
 }

@@ -7,7 +7,7 @@
  *   node --disable-warning=ExperimentalWarning --loader ts-node/esm bench/toy-evaluation.ts
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, apgdTargeted, pgd, square } from '../src/attacks/index.js';
+import { apgd, apgdTargeted, pgd, squareAttack } from '../src/attacks/index.js';
 import type { Model } from '../src/core/index.js';
 import { sanityChecks, autoAttack } from '../src/eval/index.js';
 import { accuracy, toyProblem, useBackend } from '../__tests__/helpers.js';
@@ -40,10 +40,10 @@ async function main(): Promise<void> {
     t0 = performance.now();
     row('APGD-T (100 steps, 3 targets)', apgdTargeted(p.model, p.x, p.y, { eps, seed: 0 }), t0);
     t0 = performance.now();
-    const s = square(p.model, p.x, p.y, { eps, queries: 5000, seed: 0 });
-    const spent = Array.from(await s.queries.data());
-    const succeeded = await s.success.data();
-    tf.dispose([s.queries, s.success]);
+    const s = squareAttack({ eps, queries: 5000, seed: 0 }).detailed(p.model, p.x, p.y);
+    const spent = Array.from((await s.queries?.data()) ?? []);
+    const succeeded = (await s.success?.data()) ?? [];
+    tf.dispose([s.queries, s.success].filter((t) => t !== undefined));
     const used = spent.filter((_, i) => succeeded[i] === 1).sort((a, b) => a - b);
     const median = used.length === 0 ? NaN : (used[Math.floor(used.length / 2)] ?? NaN);
     const mean = used.reduce((a, q) => a + q, 0) / Math.max(used.length, 1);

@@ -6,7 +6,7 @@
  * function takes them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, apgdAttack, apgdTargeted, apgdTargetedAttack, autoAttackSuite, cwLinf, cwLinfAttack, fgsm, fgsmAttack, isAttackValue, pgd, pgdAttack, square, squareAttack, tradesAttack, tradesKlAttack, type AttackValue } from '../../src/attacks/index.js';
+import { apgd, apgdAttack, apgdTargeted, apgdTargetedAttack, autoAttackSuite, cwLinf, cwLinfAttack, fgsm, fgsmAttack, isAttack, pgd, pgdAttack, square, squareAttack, tradesAttack, tradesKlAttack, type Attack } from '../../src/attacks/index.js';
 import { evaluate, robustnessCurve, transferability, worstCase } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
 import { expectNoLeak, expectThrowsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
@@ -22,20 +22,20 @@ const EPS = 0.1;
 const values = (t: tf.Tensor): number[] => Array.from(t.dataSync());
 
 /** [name, the value, the function form with the same options and a given seed]. */
-const pairs: Array<[string, () => AttackValue, (m: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => tf.Tensor]> = [
+const pairs: Array<[string, () => Attack, (m: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => tf.Tensor]> = [
   ['pgdAttack', () => pgdAttack({ eps: EPS, steps: 5 }), (m, x, y, seed) => pgd(m, x, y, { eps: EPS, steps: 5, ...(seed === undefined ? {} : { seed }) })],
   ['fgsmAttack', () => fgsmAttack({ eps: EPS }), (m, x, y) => fgsm(m, x, y, { eps: EPS })],
   ['cwLinfAttack', () => cwLinfAttack({ eps: EPS, steps: 5, kappa: 1 }), (m, x, y, seed) => cwLinf(m, x, y, { eps: EPS, steps: 5, kappa: 1, ...(seed === undefined ? {} : { seed }) })],
   ['apgdAttack', () => apgdAttack({ eps: EPS, steps: 10, loss: 'dlr' }), (m, x, y, seed) => apgd(m, x, y, { eps: EPS, steps: 10, loss: 'dlr', ...(seed === undefined ? {} : { seed }) })],
   ['apgdTargetedAttack', () => apgdTargetedAttack({ eps: EPS, steps: 10, targetClasses: 2 }), (m, x, y, seed) => apgdTargeted(m, x, y, { eps: EPS, steps: 10, targetClasses: 2, ...(seed === undefined ? {} : { seed }) })],
-  ['squareAttack', () => squareAttack({ eps: EPS, queries: 50 }), (m, x, y, seed) => square(m, x, y, { eps: EPS, queries: 50, ...(seed === undefined ? {} : { seed }) }).xAdv],
-  ['tradesKlAttack', () => tradesKlAttack({ eps: EPS, steps: 5 }), (m, x, _y, seed) => tradesAttack(m, x, { eps: EPS, steps: 5, ...(seed === undefined ? {} : { seed }) })]
+  ['squareAttack', () => squareAttack({ eps: EPS, queries: 50 }), (m, x, y, seed) => square(m, x, y, { eps: EPS, queries: 50, ...(seed === undefined ? {} : { seed }) })],
+  ['tradesKlAttack', () => tradesKlAttack({ eps: EPS, steps: 5 }), (m, x, y, seed) => tradesAttack(m, x, y, { eps: EPS, steps: 5, ...(seed === undefined ? {} : { seed }) })]
 ];
 
 describe('attack values', () => {
   it.each(pairs)('%s gives what its function form gives, for the seed of the call', (_name, make, form) => {
     const a = make();
-    expect(isAttackValue(a)).toBe(true);
+    expect(isAttack(a)).toBe(true);
     for (const seed of [3, 4]) {
       const got = a(p.model, p.x, p.y, { seed });
       const want = form(p.model, p.x, p.y, seed);
@@ -73,14 +73,26 @@ describe('attack values', () => {
     tf.dispose([own, again, other, want]);
   });
 
-  it('squareAttack.detailed returns the queries and successes of square', () => {
-    const a = squareAttack({ eps: 0.3, queries: 40, seed: 1 });
-    const d = a.detailed(p.model, p.x, p.y);
-    const r = square(p.model, p.x, p.y, { eps: 0.3, queries: 40, seed: 1 });
-    expect(Array.from(d.queries?.dataSync() ?? [])).toEqual(Array.from(r.queries.dataSync()));
-    expect(Array.from(d.success?.dataSync() ?? [])).toEqual(Array.from(r.success.dataSync()));
-    expect(values(d.xAdv)).toEqual(values(r.xAdv));
-    tf.dispose([d.xAdv, r.xAdv, r.queries, r.success, ...(d.queries === undefined ? [] : [d.queries]), ...(d.success === undefined ? [] : [d.success])]);
+  it('square returns the x\' of squareAttack.detailed, which also returns the queries and successes per point', () => {
+    const d = squareAttack({ eps: 0.3, queries: 40, seed: 1 }).detailed(p.model, p.x, p.y);
+    const xAdv = square(p.model, p.x, p.y, { eps: 0.3, queries: 40, seed: 1 });
+    expect(values(d.xAdv)).toEqual(values(xAdv));
+    expect([d.queries?.dtype, d.success?.dtype, d.queries?.shape, xAdv.shape]).toEqual(['int32', 'bool', [p.x.shape[0]], p.x.shape]);
+    const fooled = Array.from(tf.tidy(() => tf.notEqual(tf.argMax(p.model(xAdv), 1), p.y).dataSync()));
+    expect(Array.from(d.success?.dataSync() ?? [])).toEqual(fooled);
+    tf.dispose([d.xAdv, xAdv, d.queries, d.success].filter((t) => t !== undefined));
+  });
+
+  it('tradesAttack takes labels, as every attack, and ignores them; its former form without labels gives the same x\'', () => {
+    const withLabels = tradesAttack(p.model, p.x, p.y, { eps: EPS, steps: 3, seed: 2 });
+    const otherLabels = tf.tidy(() => tf.cast(tf.mod(tf.add(p.y, 1), 2), 'int32') as tf.Tensor1D);
+    const ignored = tradesAttack(p.model, p.x, otherLabels, { eps: EPS, steps: 3, seed: 2 });
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the former signature, kept until its removal
+    const former = tradesAttack(p.model, p.x, { eps: EPS, steps: 3, seed: 2 });
+    expect(values(ignored)).toEqual(values(withLabels));
+    expect(values(former)).toEqual(values(withLabels));
+    expect(withLabels.shape).toEqual(p.x.shape);
+    tf.dispose([withLabels, otherLabels, ignored, former]);
   });
 
   it('bad options are errors when the value is made, naming the factory, the option, the rule and the value', () => {
@@ -103,7 +115,7 @@ describe('attack values', () => {
 
   it('autoAttackSuite members are attack values whose errors name autoAttackSuite', () => {
     const suite = autoAttackSuite({ eps: EPS, steps: 5, queries: 20 });
-    expect(Object.values(suite).every(isAttackValue)).toBe(true);
+    expect(Object.values(suite).every(isAttack)).toBe(true);
     expect(Object.values(suite).map((a) => a.attackName)).toEqual(['autoAttackSuite', 'autoAttackSuite', 'autoAttackSuite', 'autoAttackSuite']);
     expect(() => suite['apgd-ce']?.(p.model, tf.add(p.x, 2), p.y)).toThrow(/^autoAttackSuite: x must lie inside bounds/);
   });

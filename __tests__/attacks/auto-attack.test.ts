@@ -3,10 +3,10 @@
  * eot (means and averaged gradients), bad inputs and leaks.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, apgdTargeted, autoAttackSuite, eot, fabAttack, fabTargeted, pgdAttack, square, type Attack } from '../../src/attacks/index.js';
+import { apgd, apgdTargeted, autoAttackSuite, eot, fabAttack, fabTargeted, pgdAttack, type AttackFunction } from '../../src/attacks/index.js';
 import { autoAttack, worstCase, type WorstCaseProgress } from '../../src/eval/index.js';
 import type { Model } from '../../src/core/index.js';
-import { accuracy, expectNoLeak, expectRejectsNoLeak, expectThrowsNoLeak, maxDistance, rows, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
+import { squareDetailed, accuracy, expectNoLeak, expectRejectsNoLeak, expectThrowsNoLeak, maxDistance, rows, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
 import { SCRIPTED_LABELS, SCRIPTED_SCORES, readsFeatures } from '../scripted.js';
 
 /**
@@ -18,7 +18,7 @@ const labels = [...SCRIPTED_LABELS];
 const scripted: Model = readsFeatures(0);
 
 /** An attack that breaks the examples `ids` and writes `marker` into feature 4 of every row it returns. */
-function breaking(ids: number[], marker: number, seen?: number[][]): Attack {
+function breaking(ids: number[], marker: number, seen?: number[][]): AttackFunction {
   return (_m, x, y) => {
     const xs = x.arraySync() as number[][];
     const ys = Array.from(y.dataSync());
@@ -70,7 +70,7 @@ describe('worstCase on a scripted problem', () => {
 
   it('takes an array of attacks, named by index, and skips attacks once nothing is left to attack', async () => {
     let calls = 0;
-    const counting: Attack = (m, xb, yb) => {
+    const counting: AttackFunction = (m, xb, yb) => {
       calls += 1;
       return breaking([0, 1, 2, 3, 4], 0.1)(m, xb, yb);
     };
@@ -87,9 +87,9 @@ describe('worstCase on a scripted problem', () => {
     await expectRejectsNoLeak(() => worstCase(scripted, x, y, null as never), /^worstCase: attacks must be an object/, TypeError);
     await expectRejectsNoLeak(
       () => worstCase(scripted, x, y, { half: (_m, xb) => tf.slice(xb, 0, 1) }),
-      /^worstCase: attacks.half must return adversarial inputs of the input's shape \[5, 5\] \(got a float32 tensor of shape \[1, 5\]\)/
+      /^worstCase: attacks.half must return adversarial inputs of the batch's shape \[5, 5\] \(got a float32 tensor of shape \[1, 5\]\)/
     );
-    const failing: Attack = () => { throw new Error('attack failed'); };
+    const failing: AttackFunction = () => { throw new Error('attack failed'); };
     await expectRejectsNoLeak(() => worstCase(scripted, x, y, { A: breaking([0], 0.5), failing }), /attack failed/, Error);
     const short = tf.tensor1d([0, 1], 'int32');
     await expectRejectsNoLeak(() => worstCase(scripted, x, short, { A: breaking([0], 0.5) }), /^worstCase: y must have shape \[6\]/);
@@ -113,7 +113,7 @@ describe('autoAttack on a trained toy model', () => {
     const r = await autoAttack(p.model, p.x, p.y, { eps, ...budget });
     expect(Object.keys(r.attacks)).toEqual(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
     expect(r.warnings).toEqual([]);
-    const squared = square(p.model, p.x, p.y, { eps, queries: budget.queries, seed: 0 });
+    const squared = squareDetailed(p.model, p.x, p.y, { eps, queries: budget.queries, seed: 0 });
     tf.dispose([squared.queries, squared.success]);
     const alone = {
       'apgd-ce': apgd(p.model, p.x, p.y, { eps, steps: budget.steps, seed: 0 }),
@@ -179,8 +179,8 @@ describe('autoAttack on a trained toy model', () => {
     await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, queries: -1 }), /^autoAttack: queries must be an integer >= 1 \(got -1\)/);
     await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, seed: NaN }), /^autoAttack: seed must be a finite number \(got NaN\)/);
     await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, attacks: [pgdAttack({ eps })] }), /^autoAttack: attacks must be given only with version 'custom'/);
-    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, version: 'custom' }), /^autoAttack: attacks must be a non-empty array of attack values/);
-    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, version: 'custom', attacks: [(_m: Model, x: tf.Tensor) => tf.clone(x)] as never }), /^autoAttack: attacks\[0\] must be an attack value made by a factory/);
+    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, version: 'custom' }), /^autoAttack: attacks must be a non-empty array of attacks/);
+    await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, version: 'custom', attacks: [(_m: Model, x: tf.Tensor) => tf.clone(x)] as never }), /^autoAttack: attacks\[0\] must be an attack made by a factory/);
     await expectRejectsNoLeak(() => autoAttack(p.model, p.x, p.y, { eps, onWarning: 3 as never }), /^autoAttack: onWarning must be a function/, TypeError);
     expect(() => autoAttackSuite({ eps, onProgress: () => undefined } as never)).toThrow(/^autoAttackSuite: options must only have the keys .* \(got "onProgress"\)/);
     expect(() => autoAttackSuite({ eps: -1 })).toThrow(/^autoAttackSuite: eps must be a finite number >= 0 \(got -1\)/);

@@ -258,7 +258,7 @@ describe('cwL2 invariants', () => {
     expect(Array.from(again?.dataSync() ?? [])).toEqual(Array.from(a?.dataSync() ?? []));
     expect(Array.from(b?.dataSync() ?? [])).not.toEqual(Array.from(a?.dataSync() ?? []));
     expect(Array.from(fromValue.dataSync())).toEqual(Array.from(b?.dataSync() ?? []));
-    tf.dispose([a, again, b, fromValue].filter((t): t is tf.Tensor => t !== undefined));
+    tf.dispose([a, again, b, fromValue].filter((t) => t !== undefined));
   });
 
   it('cwL2Attack gives what cwL2 gives; evaluate takes it with eps and rejects it without', async () => {

@@ -16,12 +16,11 @@ import {
   projectedGradientAscent,
   square,
   squareAttack,
-  tradesAttack,
-  type SquareResult
+  tradesAttack
 } from '../../src/attacks/index.js';
 import { deferChecksForTesting, flushChecks, pendingChecks } from '../../src/core/device-checks.js';
 import type { Model } from '../../src/core/index.js';
-import { accuracy, linearModel, maxDistance, toyProblem, useBackend, withoutSyncReads, type LinearModel, type ToyProblem } from '../helpers.js';
+import { squareDetailed, accuracy, linearModel, maxDistance, toyProblem, useBackend, withoutSyncReads, type LinearModel, type ToyProblem } from '../helpers.js';
 
 /** Fresh copies of the toy data, which no value check has seen yet (checks remember the tensors they passed). */
 function fresh(p: ToyProblem): { x: tf.Tensor; y: tf.Tensor1D; dispose: () => void } {
@@ -31,7 +30,7 @@ function fresh(p: ToyProblem): { x: tf.Tensor; y: tf.Tensor1D; dispose: () => vo
 }
 
 /** The tensors of a Square result. */
-function squareTensors(r: SquareResult): tf.Tensor[] {
+function squareTensors(r: ReturnType<typeof squareDetailed>): tf.Tensor[] {
   return [r.xAdv, r.queries, r.success];
 }
 
@@ -60,7 +59,7 @@ describe('every attack on the device path reads nothing back synchronously', () 
     ['apgdTargeted linf, 2 targets', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => apgdTargeted(m, x, y, { eps: linf, steps: 4, targetClasses: 2, seed: 1 })],
     ['apgdAttack', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => apgdAttack({ eps: linf, steps: 3, seed: 2 })(m, x, y)],
     ['square', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => {
-      const r = square(m, x, y, { eps: linf, queries: 60, seed: 1 });
+      const r = squareDetailed(m, x, y, { eps: linf, queries: 60, seed: 1 });
       tf.dispose([r.queries, r.success]);
       return r.xAdv;
     }],
@@ -69,7 +68,7 @@ describe('every attack on the device path reads nothing back synchronously', () 
     ['pgd l2', 'l2', l2, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(m, x, y, { eps: l2, norm: 'l2', steps: 5, seed: 1 })],
     ['fgsm', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => fgsm(m, x, y, { eps: linf })],
     ['cwLinf', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => cwLinf(m, x, y, { eps: linf, steps: 5, seed: 1 })],
-    ['tradesAttack', 'linf', linf, (m: Model, x: tf.Tensor): tf.Tensor => tradesAttack(m, x, { eps: linf, steps: 5, seed: 1 })],
+    ['tradesAttack', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => tradesAttack(m, x, y, { eps: linf, steps: 5, seed: 1 })],
     ['pgd on eot(model, 2)', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => pgd(eot(m, 2), x, y, { eps: linf, steps: 3, seed: 1 })],
     ['projectedGradientAscent', 'linf', linf, (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor =>
       projectedGradientAscent((xa) => tf.neg(tf.sum(tf.mul(m(xa), tf.oneHot(y, 4)), 1)), x, { eps: linf, steps: 3, seed: 1 })]
@@ -94,7 +93,7 @@ describe('every attack on the device path reads nothing back synchronously', () 
   it('square: queries (int32) and success (bool) stay on the device, and squareAttack.detailed hands them over', async () => {
     const data = fresh(p);
     const before = tf.memory().numTensors;
-    const r = withoutSyncReads(() => square(p.model, data.x, data.y, { eps: 0.12, queries: 80, seed: 4 }));
+    const r = withoutSyncReads(() => squareDetailed(p.model, data.x, data.y, { eps: 0.12, queries: 80, seed: 4 }));
     const d = withoutSyncReads(() => squareAttack({ eps: 0.12, queries: 80, seed: 4 }).detailed(p.model, data.x, data.y));
     await flushChecks();
     expect([r.queries.dtype, r.success.dtype]).toEqual(['int32', 'bool']);
@@ -113,7 +112,7 @@ describe('every attack on the device path reads nothing back synchronously', () 
 
   it('square returns points misclassified at x unchanged, with one query', async () => {
     const wrong = tf.tidy(() => tf.cast(tf.mod(tf.add(p.y, 1), p.numClasses), 'int32') as tf.Tensor1D);
-    const r = withoutSyncReads(() => square(p.model, p.x, wrong, { eps: 0.1, queries: 20, seed: 1 }));
+    const r = withoutSyncReads(() => squareDetailed(p.model, p.x, wrong, { eps: 0.1, queries: 20, seed: 1 }));
     await flushChecks();
     expect(Array.from(r.xAdv.dataSync())).toEqual(Array.from(p.x.dataSync()));
     expect(Array.from(r.queries.dataSync()).every((q) => q === 1)).toBe(true);
@@ -139,7 +138,7 @@ describe('every attack on the device path reads nothing back synchronously', () 
     };
     await expect(run(() => apgd(p.model, p.x, big, { eps: 0.1, steps: 2 }))).rejects.toThrow(/^apgd: y must hold class indices < 4 \(the model's number of classes\)/);
     await expect(run(() => apgdTargeted(p.model, p.x, big, { eps: 0.1, steps: 2, targetClasses: 1 }))).rejects.toThrow(/^apgdTargeted: y must hold class indices < 4 \(the model's number of classes\)/);
-    await expect(run(() => squareTensors(square(p.model, p.x, big, { eps: 0.1, queries: 3 })))).rejects.toThrow(/^square: y must hold class indices < 4 \(the model's number of classes\)/);
+    await expect(run(() => square(p.model, p.x, big, { eps: 0.1, queries: 3 }))).rejects.toThrow(/^square: y must hold class indices < 4 \(the model's number of classes\)/);
     big.dispose();
   });
 
@@ -190,7 +189,7 @@ describe('the device path agrees with the host path', () => {
     const flat = tf.reshape(p.x, [p.x.shape[0], 20]);
     const y = tf.tidy(() => tf.cast(tf.argMax(lin.model(flat), 1), 'int32') as tf.Tensor1D);
     for (const [model, x, labels] of [[p.model, p.x, p.y], [lin.model, flat, y]] as const) {
-      const { host, device } = await bothPaths(() => square(model, x, labels, { eps: 0.1, queries: 120, seed: 5 }));
+      const { host, device } = await bothPaths(() => squareDetailed(model, x, labels, { eps: 0.1, queries: 120, seed: 5 }));
       expect(Array.from(device.queries.dataSync())).toEqual(Array.from(host.queries.dataSync()));
       expect(Array.from(device.success.dataSync())).toEqual(Array.from(host.success.dataSync()));
       expect(maxDistance(device.xAdv, host.xAdv, 'linf')).toBeLessThanOrEqual(1e-6);

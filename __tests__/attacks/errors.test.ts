@@ -77,7 +77,7 @@ describe('attack input validation', () => {
   describe.each([
     ['pgd', (o: Record<string, unknown>): tf.Tensor => pgd(lin.model, x, y, { eps: 0.1, ...o })],
     ['cwLinf', (o: Record<string, unknown>): tf.Tensor => cwLinf(lin.model, x, y, { eps: 0.1, ...o })],
-    ['tradesAttack', (o: Record<string, unknown>): tf.Tensor => tradesAttack(lin.model, x, { eps: 0.1, ...o })]
+    ['tradesAttack', (o: Record<string, unknown>): tf.Tensor => tradesAttack(lin.model, x, y, { eps: 0.1, ...o })]
   ])('%s iterative options', (name, run) => {
     it.each([
       [{ steps: 0 }, /steps must be an integer >= 1 \(got 0\)/],
@@ -103,7 +103,7 @@ describe('attack input validation', () => {
   it('cwLinf rejects a non-finite kappa; tradesAttack a model of the wrong batch size', () => {
     expectThrowsNoLeak(() => cwLinf(lin.model, x, y, { eps: 0.1, kappa: NaN }), /^cwLinf: kappa must be a finite number \(got NaN\)/);
     const wrongBatch: Model = (input) => tf.concat([lin.model(input), lin.model(input)]);
-    expectThrowsNoLeak(() => tradesAttack(wrongBatch, x, { eps: 0.1 }), /^tradesAttack: model must return logits of shape \[2, C\]/);
+    expectThrowsNoLeak(() => tradesAttack(wrongBatch, x, y, { eps: 0.1 }), /^tradesAttack: model must return logits of shape \[2, C\]/);
   });
 
   it('projectedGradientAscent rejects a non-function objective and a scalar objective', () => {

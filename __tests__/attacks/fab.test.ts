@@ -259,7 +259,7 @@ describe('fab invariants on a trained toy model', () => {
     const predicted = Array.from(tf.tidy(() => tf.argMax(p.model(out.xAdv), 1)).dataSync());
     const labels = Array.from(p.y.dataSync());
     success.forEach((s, i) => { expect(s === 1).toBe(predicted[i] !== labels[i]); });
-    tf.dispose([out.xAdv, out.success].filter((t): t is tf.Tensor => t !== undefined));
+    tf.dispose([out.xAdv, out.success].filter((t) => t !== undefined));
     expectNoLeak(() => fabAttack({ eps: 0.1, steps: 3 })(p.model, p.x, p.y));
     expectNoLeak(() => fab(p.model, p.x, p.y, { eps: 0.1, norm: 'l2', steps: 3, restarts: 2 }));
     expectNoLeak(() => fabTargeted(p.model, p.x, p.y, { eps: 0.1, steps: 3, targetClasses: 2 }));

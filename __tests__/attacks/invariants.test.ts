@@ -60,7 +60,7 @@ const cases: Case[] = [
     eps: EPS,
     iterative: true,
     stochastic: true,
-    run: (m, x, _y, steps, seed) => tradesAttack(m, x, { eps: EPS, steps, stepSize: EPS / 4, seed })
+    run: (m, x, y, steps, seed) => tradesAttack(m, x, y, { eps: EPS, steps, stepSize: EPS / 4, seed })
   },
   {
     name: 'projectedGradientAscent (custom objective)',

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { apgd, autoAttackSuite, square, squareAttack } from '../../src/attacks/index.js';
 import { squareL2Pattern, squareSchedule } from '../../src/attacks/square.js';
 import type { Model } from '../../src/core/index.js';
-import { accuracy, expectNoLeak, expectThrowsNoLeak, linearModel, maxDistance, rows, toyProblem, useBackend, type LinearModel, type ToyProblem } from '../helpers.js';
+import { squareDetailed, accuracy, expectNoLeak, expectThrowsNoLeak, linearModel, maxDistance, rows, toyProblem, useBackend, type LinearModel, type ToyProblem } from '../helpers.js';
 
 describe('squareSchedule', () => {
   it('halves p after iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000 of 10 000, rescaled to the budget', () => {
@@ -30,7 +30,7 @@ describe('squareSchedule', () => {
     const suite = autoAttackSuite({ eps: 0.1, queries: 7, seed: 0 });
     const out = suite.square?.detailed(strong, x, y);
     expect(Array.from((await out?.queries?.data()) ?? [])).toEqual([9, 9]);
-    tf.dispose([out?.xAdv, out?.queries, out?.success].filter((t): t is tf.Tensor => t !== undefined));
+    tf.dispose([out?.xAdv, out?.queries, out?.success].filter((t) => t !== undefined));
     tf.dispose([x, y]);
   });
 });
@@ -45,7 +45,7 @@ describe.each(['cpu', 'wasm'] as const)('square on a trained toy model (%s)', (b
 
   it('stays in the ε-ball and the bounds, spends at most its budget, and fools points', () => {
     const budget = 200;
-    const r = square(p.model, p.x, p.y, { eps: 0.12, queries: budget, seed: 3 });
+    const r = squareDetailed(p.model, p.x, p.y, { eps: 0.12, queries: budget, seed: 3 });
     expect(r.xAdv.shape).toEqual(p.x.shape);
     expect(maxDistance(r.xAdv, p.x, 'linf')).toBeLessThanOrEqual(0.12 + 1e-6);
     expect(tf.min(r.xAdv).dataSync()[0]).toBeGreaterThanOrEqual(0);
@@ -67,12 +67,12 @@ describe.each(['cpu', 'wasm'] as const)('square on a trained toy model (%s)', (b
   });
 
   it('is seeded, and leaks nothing', () => {
-    const a = square(p.model, p.x, p.y, { eps: 0.1, queries: 30, seed: 9 });
-    const b = square(p.model, p.x, p.y, { eps: 0.1, queries: 30, seed: 9 });
+    const a = squareDetailed(p.model, p.x, p.y, { eps: 0.1, queries: 30, seed: 9 });
+    const b = squareDetailed(p.model, p.x, p.y, { eps: 0.1, queries: 30, seed: 9 });
     expect(Array.from(a.xAdv.dataSync())).toEqual(Array.from(b.xAdv.dataSync()));
     expect(Array.from(a.queries.dataSync())).toEqual(Array.from(b.queries.dataSync()));
     tf.dispose([a.xAdv, b.xAdv, a.queries, b.queries, a.success, b.success]);
-    expectNoLeak(() => { const r = square(p.model, p.x, p.y, { eps: 0.1, queries: 20, seed: 1 }); return [r.xAdv, r.queries, r.success]; });
+    expectNoLeak(() => { const r = squareDetailed(p.model, p.x, p.y, { eps: 0.1, queries: 20, seed: 1 }); return [r.xAdv, r.queries, r.success]; });
   });
 });
 
@@ -92,7 +92,7 @@ describe('square: queries and gradients', () => {
     };
     const gradients = jest.spyOn(tf.engine(), 'gradients');
     try {
-      const r = square(counted, p.x, p.y, { eps: 0.1, queries: 100, seed: 2 });
+      const r = squareDetailed(counted, p.x, p.y, { eps: 0.1, queries: 100, seed: 2 });
       expect(gradients).not.toHaveBeenCalled();
       expect(rowsSeen).toBe(Array.from(r.queries.dataSync()).reduce((a, q) => a + q, 0));
       tf.dispose([r.xAdv, r.queries, r.success]);
@@ -114,7 +114,7 @@ describe('square: queries and gradients', () => {
     };
     const noGradient = tf.customGrad(forward);
     expectThrowsNoLeak(() => apgd(noGradient, p.x, p.y, { eps: 0.1, steps: 2 }), /no gradient for you/, Error);
-    const r = square(noGradient, p.x, p.y, { eps: 0.15, queries: 100, seed: 2 });
+    const r = squareDetailed(noGradient, p.x, p.y, { eps: 0.15, queries: 100, seed: 2 });
     expect(accuracy(p.model, r.xAdv, p.y)).toBeLessThan(0.5);
     tf.dispose([r.xAdv, r.queries, r.success]);
   });
@@ -123,7 +123,7 @@ describe('square: queries and gradients', () => {
     const lin = linearModel(4 * 5 * 3, 4, 8);
     const x = tf.tidy(() => tf.add<tf.Tensor4D>(tf.mul(tf.randomUniform([6, 4, 5, 3], 0, 1, 'float32', 1), 0.5), 0.25));
     const y = tf.tidy(() => tf.cast(tf.argMax(lin.model(x), 1), 'int32') as tf.Tensor1D);
-    const r = square(lin.model, x, y, { eps: 0.2, queries: 2, seed: 4 }); // one query at x, one at the stripes
+    const r = squareDetailed(lin.model, x, y, { eps: 0.2, queries: 2, seed: 4 }); // one query at x, one at the stripes
     expect(Array.from(r.queries.dataSync())).toEqual([2, 2, 2, 2, 2, 2]);
     const delta = rows(tf.tidy(() => tf.sub(r.xAdv, x)));
     for (const row of delta) {
@@ -141,7 +141,7 @@ describe('square: queries and gradients', () => {
 
   it('returns points misclassified at x unchanged, after one query', () => {
     const wrong = tf.tidy(() => tf.cast(tf.mod(tf.add(p.y, 1), p.numClasses), 'int32') as tf.Tensor1D);
-    const r = square(p.model, p.x, wrong, { eps: 0.1, queries: 50, seed: 1 });
+    const r = squareDetailed(p.model, p.x, wrong, { eps: 0.1, queries: 50, seed: 1 });
     expect(Array.from(r.xAdv.dataSync())).toEqual(Array.from(p.x.dataSync()));
     expect(Array.from(r.queries.dataSync()).every((q) => q === 1)).toBe(true);
     expect(Array.from(r.success.dataSync()).every((v) => v === 1)).toBe(true);
@@ -150,7 +150,7 @@ describe('square: queries and gradients', () => {
 
   it('treats [B, D] vectors as one row, with the same threat model', () => {
     const flat = tf.reshape(p.x, [p.x.shape[0], 20]);
-    const r = square(p.model, flat, p.y, { eps: 0.12, queries: 100, seed: 5 });
+    const r = squareDetailed(p.model, flat, p.y, { eps: 0.12, queries: 100, seed: 5 });
     expect(maxDistance(r.xAdv, flat, 'linf')).toBeLessThanOrEqual(0.12 + 1e-6);
     expect(accuracy(p.model, r.xAdv, p.y)).toBeLessThan(accuracy(p.model, flat, p.y));
     tf.dispose([flat, r.xAdv, r.queries, r.success]);
@@ -184,15 +184,15 @@ describe('square input validation', () => {
     [{ eps: 0.1, norm: 'l1' }, /norm must be one of "linf", "l2" \(got "l1"\)/],
     [{ eps: 0.1, steps: 3 }, /options must only have the keys eps, norm, queries, pInit, bounds, seed \(got "steps"\)/]
   ])('rejects options %p', (options, message) => {
-    expectThrowsNoLeak(() => square(lin.model, x, y, options as never).xAdv, new RegExp(`^square: ${message.source}`));
+    expectThrowsNoLeak(() => square(lin.model, x, y, options as never), new RegExp(`^square: ${message.source}`));
   });
 
   it('rejects bad labels, inputs and models, and leaks nothing when the model throws', () => {
     const short = tf.tensor1d([0], 'int32');
-    expectThrowsNoLeak(() => square(lin.model, x, short, { eps: 0.1 }).xAdv, /^square: y must have shape \[2\] to match the batch/);
-    expectThrowsNoLeak(() => square(3 as never, x, y, { eps: 0.1 }).xAdv, /^square: model must be a function/, TypeError);
+    expectThrowsNoLeak(() => square(lin.model, x, short, { eps: 0.1 }), /^square: y must have shape \[2\] to match the batch/);
+    expectThrowsNoLeak(() => square(3 as never, x, y, { eps: 0.1 }), /^square: model must be a function/, TypeError);
     const wrong: Model = (t) => tf.tidy(() => tf.concat([lin.model(t), lin.model(t)]));
-    expectThrowsNoLeak(() => square(wrong, x, y, { eps: 0.1 }).xAdv, /^square: model must return logits of shape \[2, C\]/);
+    expectThrowsNoLeak(() => square(wrong, x, y, { eps: 0.1 }), /^square: model must return logits of shape \[2, C\]/);
     let calls = 0;
     const flaky: Model = (t) => {
       calls += 1;
@@ -200,7 +200,7 @@ describe('square input validation', () => {
       return lin.model(t);
     };
     const yPred = tf.tidy(() => tf.cast(tf.argMax(lin.model(x), 1), 'int32') as tf.Tensor1D);
-    expectThrowsNoLeak(() => square(flaky, x, yPred, { eps: 0.01, queries: 10 }).xAdv, /model failed/, Error);
+    expectThrowsNoLeak(() => square(flaky, x, yPred, { eps: 0.01, queries: 10 }), /model failed/, Error);
     tf.dispose([short, yPred]);
   });
 });
@@ -241,7 +241,7 @@ describe('square, L2', () => {
   });
 
   it('stays in the L2 ball and the box, fools points, spends at most its budget, and is seeded', async () => {
-    const a = square(model, big, p.y, { eps: 1, norm: 'l2', queries: 150, seed: 3 });
+    const a = squareDetailed(model, big, p.y, { eps: 1, norm: 'l2', queries: 150, seed: 3 });
     expect(maxDistance(a.xAdv, big, 'l2')).toBeLessThanOrEqual(1 + 1e-5);
     expect(tf.tidy(() => tf.min(a.xAdv).dataSync()[0])).toBeGreaterThanOrEqual(0);
     expect(tf.tidy(() => tf.max(a.xAdv).dataSync()[0])).toBeLessThanOrEqual(1);
@@ -251,14 +251,14 @@ describe('square, L2', () => {
     const predicted = Array.from(tf.tidy(() => tf.argMax(model(a.xAdv), 1)).dataSync());
     const labels = Array.from(p.y.dataSync());
     fooled.forEach((f, i) => { if (f === 1) expect(predicted[i]).not.toBe(labels[i]); });
-    const b = square(model, big, p.y, { eps: 1, norm: 'l2', queries: 150, seed: 3 });
+    const b = squareDetailed(model, big, p.y, { eps: 1, norm: 'l2', queries: 150, seed: 3 });
     expect(Array.from(b.xAdv.dataSync())).toEqual(Array.from(a.xAdv.dataSync()));
     tf.dispose([a.xAdv, a.queries, a.success, b.xAdv, b.queries, b.success]);
   });
 
   it('a larger budget never fools fewer points; squareAttack carries the L2 threat model; nothing leaks', () => {
     const fooled = (queries: number): number => {
-      const r = square(model, big, p.y, { eps: 0.6, norm: 'l2', queries, seed: 1 });
+      const r = squareDetailed(model, big, p.y, { eps: 0.6, norm: 'l2', queries, seed: 1 });
       const n = Array.from(r.success.dataSync()).reduce((s, v) => s + v, 0);
       tf.dispose([r.xAdv, r.queries, r.success]);
       return n;
@@ -267,11 +267,11 @@ describe('square, L2', () => {
     const attack = squareAttack({ eps: 0.6, norm: 'l2', queries: 20, seed: 1 });
     expect(attack.threat).toEqual({ eps: 0.6, norm: 'l2', bounds: [0, 1] });
     expectNoLeak(() => attack(model, big, p.y));
-    expectNoLeak(() => { const r = square(model, big, p.y, { eps: 0.6, norm: 'l2', queries: 20, seed: 1 }); return [r.xAdv, r.queries, r.success]; });
+    expectNoLeak(() => { const r = squareDetailed(model, big, p.y, { eps: 0.6, norm: 'l2', queries: 20, seed: 1 }); return [r.xAdv, r.queries, r.success]; });
   });
 
   it('rejects inputs that are not images of side >= 5, naming the function called', () => {
-    expectThrowsNoLeak(() => square(p.model, p.x, p.y, { eps: 0.5, norm: 'l2' }).xAdv, /^square: x must be images \[B, H, W\] or \[B, H, W, C\] with H, W >= 5 for the L2 Square Attack/);
+    expectThrowsNoLeak(() => square(p.model, p.x, p.y, { eps: 0.5, norm: 'l2' }), /^square: x must be images \[B, H, W\] or \[B, H, W, C\] with H, W >= 5 for the L2 Square Attack/);
     const flat = tf.reshape(p.x, [p.x.shape[0], 20]);
     expectThrowsNoLeak(() => squareAttack({ eps: 0.5, norm: 'l2' })(p.model, flat, p.y), /^squareAttack: x must be images/);
     flat.dispose();

@@ -326,12 +326,7 @@ interface AttackCase {
 }
 
 const EPS = 0.15;
-/** Square's detail tensors are the caller's: released here, only x' is compared. */
-const squareXAdv = (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => {
-  const r = square(m, x, y, { eps: EPS, queries: 200, seed: 6 });
-  tf.dispose([r.queries, r.success]);
-  return r.xAdv;
-};
+const squareXAdv = (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => square(m, x, y, { eps: EPS, queries: 200, seed: 6 });
 /**
  * Square L2 needs images of side ≥ 5: it attacks the 2× nearest upsampling of x through the model on its 2×2 average
  * pooling, and the pooled x' is compared (pooling at most halves an L2 perturbation, so x' stays in the ball).
@@ -340,9 +335,9 @@ const squareL2XAdv = (m: Model, x: tf.Tensor, y: tf.Tensor1D): tf.Tensor => {
   const [n = 1, h = 1, w = 1] = x.shape;
   const pooled: Model = (xa) => m(tf.avgPool(xa as tf.Tensor4D, 2, 2, 'valid'));
   const big = tf.tidy(() => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [2 * h, 2 * w]));
-  const r = square(pooled, big, y, { eps: 0.8, norm: 'l2', queries: 200, seed: 6 });
-  const out = tf.tidy(() => tf.reshape(tf.avgPool(r.xAdv as tf.Tensor4D, 2, 2, 'valid'), [n, h, w, 1]));
-  tf.dispose([big, r.xAdv, r.queries, r.success]);
+  const xAdv = square(pooled, big, y, { eps: 0.8, norm: 'l2', queries: 200, seed: 6 });
+  const out = tf.tidy(() => tf.reshape(tf.avgPool(xAdv, 2, 2, 'valid'), [n, h, w, 1]));
+  tf.dispose([big, xAdv]);
   return out;
 };
 const attackCases: readonly AttackCase[] = [
@@ -350,7 +345,7 @@ const attackCases: readonly AttackCase[] = [
   { name: 'pgd linf', norm: 'linf', eps: EPS, run: (m, x, y) => pgd(m, x, y, { eps: EPS, steps: 10, seed: 1 }) },
   { name: 'pgd l2', norm: 'l2', eps: 0.8, run: (m, x, y) => pgd(m, x, y, { eps: 0.8, norm: 'l2', steps: 10, seed: 2 }) },
   { name: 'cw κ=0', norm: 'linf', eps: EPS, run: (m, x, y) => cwLinf(m, x, y, { eps: EPS, steps: 10, seed: 3 }) },
-  { name: 'tradesAttack', norm: 'linf', eps: EPS, run: (m, x) => tradesAttack(m, x, { eps: EPS, steps: 10, seed: 4 }) },
+  { name: 'tradesAttack', norm: 'linf', eps: EPS, run: (m, x, y) => tradesAttack(m, x, y, { eps: EPS, steps: 10, seed: 4 }) },
   { name: 'apgd ce', norm: 'linf', eps: EPS, run: (m, x, y) => apgd(m, x, y, { eps: EPS, steps: 10, seed: 5 }) },
   { name: 'apgd dlr l2', norm: 'l2', eps: 0.8, run: (m, x, y) => apgd(m, x, y, { eps: 0.8, norm: 'l2', loss: 'dlr', steps: 10, seed: 5 }) },
   { name: 'apgdTargeted', norm: 'linf', eps: EPS, run: (m, x, y) => apgdTargeted(m, x, y, { eps: EPS, steps: 10, targetClasses: 3, seed: 5 }) },

@@ -1,6 +1,6 @@
 /** evaluate's sequential (AutoAttack-style) mode gives worstCase's per-point results, in batches. */
 import * as tf from '@tensorflow/tfjs-core';
-import { type Attack } from '../../src/attacks/index.js';
+import { type AttackFunction } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { evaluate, worstCase } from '../../src/eval/index.js';
 import { expectRejectsNoLeak, useBackend } from '../helpers.js';
@@ -12,7 +12,7 @@ const labels = [...SCRIPTED_LABELS];
 const model: Model = readsFeatures(0);
 
 /** Breaks the examples `ids`; records the ids it was given. */
-function breaking(ids: number[], seen: number[]): Attack {
+function breaking(ids: number[], seen: number[]): AttackFunction {
   return (_m, x, y) => {
     const xs = x.arraySync() as number[][];
     const ys = Array.from(y.dataSync());
@@ -69,7 +69,7 @@ describe('evaluate with sequential: true', () => {
     await expectRejectsNoLeak(() => evaluate(model, x, y, { sequential: 'yes' as never }), /^evaluate: sequential must be a boolean \(got "yes"\)/, TypeError);
     await expectRejectsNoLeak(
       () => evaluate(model, x, y, { attacks: { half: (_m, xb) => tf.slice(xb, 0, 1) }, sequential: true, batchSize: 3 }),
-      /^evaluate: attacks.half must return adversarial inputs of the input's shape \[3, 4\]/
+      /^evaluate: attacks.half must return adversarial inputs of the batch's shape \[3, 4\]/
     );
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fgsm, pgd, type Attack } from '../../src/attacks/index.js';
+import { fgsm, pgd, type AttackFunction } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { evaluate } from '../../src/eval/index.js';
 import { expectRejectsNoLeak, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
@@ -14,7 +14,7 @@ const scores = SCRIPTED_SCORES.map((row) => [...row]);
 const labels = [...SCRIPTED_LABELS];
 const model: Model = readsFeatures(0);
 
-function breaking(ids: number[]): Attack {
+function breaking(ids: number[]): AttackFunction {
   return (_m, x, y) => {
     const rows = x.arraySync() as number[][];
     const ys = Array.from(y.dataSync());

@@ -5,7 +5,7 @@
  * function the user called before any attack runs, and leaks nothing.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, pgd, type Attack } from '../../src/attacks/index.js';
+import { apgd, pgd, type AttackFunction } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { deferChecksForTesting, pendingChecks } from '../../src/core/device-checks.js';
 import {
@@ -98,7 +98,7 @@ async function plainWorstCase(r: WorstCaseResult): Promise<object> {
  * The scripted problem (see scripted.ts): logits are features 0–2, feature 3 is the example's id/10. An attack that
  * sets the first three features of the examples `ids` to the one-hot of a wrong class, on the device.
  */
-function breaking(ids: number[], calls?: { n: number }): Attack {
+function breaking(ids: number[], calls?: { n: number }): AttackFunction {
   return (_m, x, y) =>
     tf.tidy(() => {
       if (calls !== undefined) calls.n += 1;
@@ -181,7 +181,7 @@ describe('ardkit/eval reads asynchronously only, on the path GPU backends take',
 
   it('transferability and selectTeachers give the usual results', async () => {
     const flipped: Model = (xs) => tf.tidy(() => tf.reverse(p.model(xs), 1));
-    const attack: Attack = (m, xb, yb) => pgd(m, xb, yb, { eps: 0.15, steps: 3, seed: 2 });
+    const attack: AttackFunction = (m, xb, yb) => pgd(m, xb, yb, { eps: 0.15, steps: 3, seed: 2 });
     const [usual, device] = await bothPaths(p.x, p.y, (xs, ys) => transferability({ a: p.model, b: flipped, c: p.model }, xs, ys, attack, { batchSize: 12 }));
     expect(device).toEqual(usual);
     const t = device as Awaited<ReturnType<typeof transferability>>;
@@ -211,7 +211,7 @@ describe('ardkit/eval reads asynchronously only, on the path GPU backends take',
 
     it('autoAttack, robustnessCurve, sanityChecks and transferability', async () => {
       const calls = { n: 0 };
-      const counted: Attack = (m, xb, yb) => {
+      const counted: AttackFunction = (m, xb, yb) => {
         calls.n += 1;
         return pgd(m, xb, yb, { eps: 0.1, steps: 1 });
       };

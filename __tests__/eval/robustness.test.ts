@@ -1,6 +1,6 @@
 /** robustnessCurve, transferability and selectTeachers: exact answers on scripted problems, invariants on a toy model. */
 import * as tf from '@tensorflow/tfjs-core';
-import { apgd, pgd, type Attack } from '../../src/attacks/index.js';
+import { apgd, pgd, type AttackFunction } from '../../src/attacks/index.js';
 import type { Model } from '../../src/core/index.js';
 import { robustnessCurve, selectTeachers, transferability, type TransferabilityResult } from '../../src/eval/index.js';
 import { expectRejectsNoLeak, testRandom, toyProblem, useBackend, type ToyProblem } from '../helpers.js';
@@ -15,7 +15,7 @@ const labels = [...SCRIPTED_LABELS];
 const readsFirst: Model = readsFeatures(0);
 const readsSecond: Model = readsFeatures(4);
 /** Sets features 0–2 to the one-hot of a wrong class, on every row. */
-const rewriteFirst: Attack = (_m, x, y) => {
+const rewriteFirst: AttackFunction = (_m, x, y) => {
   const xs = x.arraySync() as number[][];
   const ys = Array.from(y.dataSync());
   return tf.tensor2d(xs.map((row, i) => row.map((v, c) => (c < 3 ? (c === ((ys[i] ?? 0) + 1) % 3 ? 1 : 0) : v))));
@@ -61,7 +61,7 @@ describe('transferability and selectTeachers on a scripted problem', () => {
       () => transferability([readsFirst], x, y, (_m, xb) => tf.slice(xb, 0, 1), { batchSize: 2 }),
       /^transferability: attack must return adversarial inputs of the batch's shape \[2, 7\] \(got a float32 tensor of shape \[1, 7\]\)/
     );
-    const failing: Attack = () => { throw new Error('attack failed'); };
+    const failing: AttackFunction = () => { throw new Error('attack failed'); };
     await expectRejectsNoLeak(() => transferability([readsFirst, readsSecond], x, y, failing), /attack failed/, Error);
     await expectRejectsNoLeak(() => transferability([readsFirst], x, y, rewriteFirst, { batchSize: 0 }), /^transferability: batchSize must be an integer >= 1 \(got 0\)/);
   });
@@ -168,7 +168,7 @@ describe('transferability and robustnessCurve on trained toy models', () => {
   });
 
   it('robustnessCurve rejects bad arguments', async () => {
-    const attack = (eps: number): Attack => (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 1 });
+    const attack = (eps: number): AttackFunction => (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 1 });
     await expect(robustnessCurve(p.model, p.x, p.y, attack, [])).rejects.toThrow(/^robustnessCurve: epsilons must be a non-empty array of radii/);
     await expect(robustnessCurve(p.model, p.x, p.y, attack, [0.1, -1])).rejects.toThrow(/^robustnessCurve: epsilons\[1\] must be a finite number >= 0 \(got -1\)/);
     await expect(robustnessCurve(p.model, p.x, p.y, 3 as never, [0.1])).rejects.toThrow(/^robustnessCurve: attack must be a function/);

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../../src/core/random.js';
-import { apgdAttack, pgdAttack, type Attack } from '../../src/attacks/index.js';
+import { apgdAttack, pgdAttack, type AttackFunction } from '../../src/attacks/index.js';
 import {
   adaad,
   ard,
@@ -35,11 +35,11 @@ const K = 3;
 const EPS = 0.1;
 
 /** An APGD attack value wrapped to record its calls' seeds and outputs. */
-function spy(): { attack: Attack; seeds: Array<number | undefined>; outputs: number[][] } {
+function spy(): { attack: AttackFunction; seeds: Array<number | undefined>; outputs: number[][] } {
   const inner = apgdAttack({ eps: EPS, steps: 5 });
   const seeds: Array<number | undefined> = [];
   const outputs: number[][] = [];
-  const attack: Attack = (model, x, y, call) => {
+  const attack: AttackFunction = (model, x, y, call) => {
     seeds.push(call?.seed);
     const out = inner(model, x, y, call);
     outputs.push(Array.from(out.dataSync()));
@@ -63,7 +63,7 @@ describe('every adversarial objective trains with a user-supplied attack', () =>
     fixtures.dispose();
   });
 
-  const cases: Array<[string, (attack: Attack) => { objective: Objective; student: () => Student; key: string }]> = [
+  const cases: Array<[string, (attack: AttackFunction) => { objective: Objective; student: () => Student; key: string }]> = [
     ['pgdAt', (attack) => ({ objective: pgdAt({ eps: EPS, attack }), student: () => linearStudent(1).student, key: 'xAdv' })],
     ['trades', (attack) => ({ objective: trades({ eps: EPS, attack }), student: () => linearStudent(1).student, key: 'xAdv' })],
     ['mart', (attack) => ({ objective: mart({ eps: EPS, attack }), student: () => linearStudent(1).student, key: 'xAdv' })],
@@ -127,12 +127,12 @@ describe('every adversarial objective trains with a user-supplied attack', () =>
     expect(() => trades({ eps: EPS, attack: pgdAttack({ eps: EPS, norm: 'l2' }) })).toThrow(/^trades: attack must have the objective's norm linf \(got "pgdAttack with norm l2"\)$/);
     expect(() => ard({ eps: EPS, teacher, bounds: [-1, 1], attack: pgdAttack({ eps: EPS }) })).toThrow(/^ard: attack must have the objective's bounds \[-1, 1\] \(got "pgdAttack with bounds \[0, 1\]"\)$/);
     expect(() => mart({ eps: EPS, steps: 3, attack: pgdAttack({ eps: EPS }) })).toThrow(/^mart: steps must be left out when an attack is given \(configure the attack itself\) \(got 3\)$/);
-    expect(() => pgdAt({ eps: EPS, attack: 5 as unknown as Attack })).toThrow(TypeError);
-    expect(() => pgdAt({ eps: EPS, attack: 5 as unknown as Attack })).toThrow(/^pgdAt: attack must be a function \(got 5\)$/);
+    expect(() => pgdAt({ eps: EPS, attack: 5 as unknown as AttackFunction })).toThrow(TypeError);
+    expect(() => pgdAt({ eps: EPS, attack: 5 as unknown as AttackFunction })).toThrow(/^pgdAt: attack must be a function \(got 5\)$/);
     const data = blobs(16, K, 5);
     const { net } = linearStudent(10);
     const before = tf.memory().numTensors;
-    const wrong: Attack = (_m, x) => tf.slice(x, 0, 1);
+    const wrong: AttackFunction = (_m, x) => tf.slice(x, 0, 1);
     await expect(fit(net, data, pgdAt({ eps: EPS, attack: wrong }), { epochs: 1, batchSize: 8 })).rejects.toThrow(/^pgdAt: attack must return adversarial inputs of the batch's shape \[8, 12\]/);
     expect(tf.memory().numTensors).toBe(before);
     net.dispose();

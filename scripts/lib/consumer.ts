@@ -95,7 +95,7 @@ tf.setBackend('cpu').then(() => {
 const MTS = `import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
-import { fgsm, type FgsmOptions, type Attack } from 'ardkit/attacks';
+import { fgsm, type FgsmOptions, type AttackFunction } from 'ardkit/attacks';
 import type { Model } from 'ardkit/core';
 import { evaluate, type EvaluationResult } from 'ardkit/eval';
 import { fileSystem } from 'ardkit/io';
@@ -106,7 +106,7 @@ const options: FgsmOptions = { eps: 0.1 };
 // @ts-expect-error eps is a number: the declarations are strict enough to reject a string
 const wrong: FgsmOptions = { eps: '0.1' };
 void wrong;
-const attack: Attack = (m, x, y) => fgsm(m, x, y, options);
+const attack: AttackFunction = (m, x, y) => fgsm(m, x, y, options);
 const x = tf.tensor2d([[0.2, 0.4, 0.6, 0.8]]);
 const y = tf.tensor1d([1], 'int32');
 await tf.setBackend('cpu');

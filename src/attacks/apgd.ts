@@ -21,7 +21,8 @@ import { ballProjector } from './projections.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
 import { correctOnDevice, gatherRows, indicesWhere, scatterRows } from './rows.js';
 import { tensorSlots } from './slots.js';
-import { attackValue, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack } from './types.js';
 
 /** The losses APGD maximises: cross-entropy or the Difference of Logits Ratio. */
 export type ApgdLoss = 'ce' | 'dlr';
@@ -504,24 +505,24 @@ function targetClass(logits: readonly number[], classes: number, point: number, 
  * const xAdv = apgd(model, x, y, { eps: 8 / 255 });                        // APGD-CE, L∞, 100 steps
  * const xDlr = apgd(model, x, y, { eps: 0.5, norm: 'l2', loss: 'dlr', restarts: 5, seed: 0 });
  */
-export function apgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<ApgdOptions>): tf.Tensor {
+export function apgd<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<ApgdOptions>): T {
   const fn = 'apgd';
   const config = resolveApgdAttack(fn, options);
-  return runApgdAttack(fn, model, x, y, config, config.seed);
+  return runApgdAttack(fn, model, x, y, config, config.seed) as T;
 }
 
 /**
  * An APGD variant resolved once: the shared settings, the per-example loss, the fewest classes it needs and its rounds
  * (one untargeted round, or one per target class). {@link runApgdAttack} runs it without checking options again.
  */
-interface ApgdAttackConfig extends ApgdConfig {
+export interface ApgdAttackConfig extends ApgdConfig {
   readonly loss: RunLoss;
   readonly minClasses: number;
   readonly rounds: (classes: number) => Round[];
 }
 
-/** Checks {@link apgd}'s options once (errors naming `fn`) and fills in the defaults. */
-function resolveApgdAttack(fn: string, options: Readonly<ApgdOptions>): ApgdAttackConfig {
+/** Checks {@link apgd}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
+export function resolveApgdAttack(fn: string, options: Readonly<ApgdOptions>): ApgdAttackConfig {
   const cfg = resolveApgd(fn, options);
   checkKnownKeys(fn, options, APGD_KEYS);
   const lossName = options.loss === undefined ? 'ce' : checkOneOf(fn, 'loss', options.loss, APGD_LOSSES);
@@ -559,14 +560,14 @@ const APGD_TARGETED_KEYS = optionKeys<ApgdTargetedOptions>()(...BASE_KEYS, 'targ
  * @example
  * const xAdv = apgdTargeted(model, x, y, { eps: 0.3, targetClasses: 9, seed: 0 });
  */
-export function apgdTargeted(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<ApgdTargetedOptions>): tf.Tensor {
+export function apgdTargeted<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<ApgdTargetedOptions>): T {
   const fn = 'apgdTargeted';
   const config = resolveApgdTargeted(fn, options);
-  return runApgdAttack(fn, model, x, y, config, config.seed);
+  return runApgdAttack(fn, model, x, y, config, config.seed) as T;
 }
 
-/** Checks {@link apgdTargeted}'s options once (errors naming `fn`) and fills in the defaults. */
-function resolveApgdTargeted(fn: string, options: Readonly<ApgdTargetedOptions>): ApgdAttackConfig {
+/** Checks {@link apgdTargeted}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
+export function resolveApgdTargeted(fn: string, options: Readonly<ApgdTargetedOptions>): ApgdAttackConfig {
   const cfg = resolveApgd(fn, options);
   checkKnownKeys(fn, options, APGD_TARGETED_KEYS);
   const targetClasses = options.targetClasses === undefined ? 9 : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
@@ -576,44 +577,40 @@ function resolveApgdTargeted(fn: string, options: Readonly<ApgdTargetedOptions>)
 }
 
 /**
- * {@link apgd} as an attack value (see `pgdAttack`): APGD-CE or APGD-DLR configured, and its options checked, once, when
+ * {@link apgd} as an {@link Attack} (see `pgdAttack`): APGD-CE or APGD-DLR configured, and its options checked, once, when
  * made; errors of its calls name `apgdAttack`; a call's seed overrides `options.seed`.
  *
  * @param options - see {@link ApgdOptions}; `eps` is required.
- * @returns an {@link AttackValue}.
+ * @returns an {@link Attack}.
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * await fit(net, data, pgdAt({ attack: apgdAttack({ eps: 0.3, steps: 10 }) }));
  */
-export function apgdAttack(options: Readonly<ApgdOptions>): AttackValue {
-  return apgdAttackAs('apgdAttack', options);
+export function apgdAttack(options: Readonly<ApgdOptions>): Attack {
+  const fn = 'apgdAttack';
+  return apgdAttackFrom(fn, resolveApgdAttack(fn, options));
 }
 
-/** {@link apgdAttack} whose errors name `as`: the function the user called (e.g. `autoAttack`). Internal. */
-export function apgdAttackAs(as: string, options: Readonly<ApgdOptions>): AttackValue {
-  const config = resolveApgdAttack(as, options);
-  return attackValue(as, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runApgdAttack(as, model, x, y, config, seed)
+/**
+ * The {@link Attack} of an APGD variant resolved once (by `resolveApgdAttack` or `resolveApgdTargeted`), whose calls'
+ * errors name `fn`: `apgdAttack`, `apgdTargetedAttack`, or the suite that made it (`autoAttack`). Internal.
+ */
+export function apgdAttackFrom(fn: string, config: ApgdAttackConfig): Attack {
+  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+    xAdv: runApgdAttack(fn, model, x, y, config, seed)
   }));
 }
 
 /**
- * {@link apgdTargeted} as an attack value (see {@link apgdAttack}); errors of its calls name `apgdTargetedAttack`.
+ * {@link apgdTargeted} as an {@link Attack} (see {@link apgdAttack}); errors of its calls name `apgdTargetedAttack`.
  *
  * @param options - see {@link ApgdTargetedOptions}; `eps` is required.
- * @returns an {@link AttackValue}.
+ * @returns an {@link Attack}.
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * const r = await worstCase(model, x, y, [apgdAttack({ eps: 0.3 }), apgdTargetedAttack({ eps: 0.3 })]);
  */
-export function apgdTargetedAttack(options: Readonly<ApgdTargetedOptions>): AttackValue {
-  return apgdTargetedAttackAs('apgdTargetedAttack', options);
-}
-
-/** {@link apgdTargetedAttack} whose errors name `as`. Internal. */
-export function apgdTargetedAttackAs(as: string, options: Readonly<ApgdTargetedOptions>): AttackValue {
-  const config = resolveApgdTargeted(as, options);
-  return attackValue(as, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runApgdAttack(as, model, x, y, config, seed)
-  }));
+export function apgdTargetedAttack(options: Readonly<ApgdTargetedOptions>): Attack {
+  const fn = 'apgdTargetedAttack';
+  return apgdAttackFrom(fn, resolveApgdTargeted(fn, options));
 }

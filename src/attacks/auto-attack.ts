@@ -1,15 +1,16 @@
 import { checkInteger, checkKnownKeys, optionKeys, checkOneOf, type Bounds } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
-import { apgdAttackAs, apgdTargetedAttackAs } from './apgd.js';
-import { fabAttackAs, fabTargetedAttackAs } from './fab.js';
+import { apgdAttackFrom, resolveApgdAttack, resolveApgdTargeted, type ApgdOptions, type ApgdTargetedOptions } from './apgd.js';
+import { fabAttackFrom, resolveFab, type FabOptions, type FabTargetedOptions } from './fab.js';
 import type { Norm } from './norms.js';
 import { resolveThreat } from './options.js';
-import { squareAttackAs } from './square.js';
-import { isAttackValue, type AttackValue } from './attack-value.js';
+import { referenceSquare, resolveSquare, squareAttackFrom, type SquareOptions } from './square.js';
+import { isAttack } from './attack.js';
+import type { Attack } from './types.js';
 
 /**
  * Which AutoAttack ensemble to run: the reference's `'standard'`, `'plus'` and `'rand'` versions (fra31/auto-attack),
- * `'custom'` (the attack values you list), or ardkit's own quick `'fast'` preset.
+ * `'custom'` (the attacks you list), or ardkit's own quick `'fast'` preset.
  */
 export type AutoAttackVersion = 'standard' | 'plus' | 'rand' | 'custom' | 'fast';
 
@@ -27,7 +28,7 @@ export interface AutoAttackSuiteOptions {
    * - `'standard'`: APGD-CE (1 run), APGD-T (9 target classes), FAB-T (9 target classes), Square (5000 queries);
    * - `'plus'`: APGD-CE and APGD-DLR (5 restarts each), FAB (5 restarts), Square (5000 queries), APGD-T, FAB-T;
    * - `'rand'`: APGD-CE and APGD-DLR with Expectation over Transformation over 20 draws, for randomised models;
-   * - `'custom'`: the attack values of `attacks`, in order;
+   * - `'custom'`: the attacks of `attacks`, in order;
    * - `'fast'` (ardkit's own preset, not one of the reference's): APGD-CE and APGD-T with 3 target classes, for quick
    *   checks of models that `sanityChecks` finds no gradient masking in. Its figure is not AutoAttack's.
    * @defaultValue 'standard'
@@ -42,8 +43,8 @@ export interface AutoAttackSuiteOptions {
    * reference's schedule for AutoAttack (not rescaled to the budget). @defaultValue 5000
    */
   readonly queries?: number;
-  /** The attack values of the `'custom'` version, run in this order (named by their `attackName`). */
-  readonly attacks?: readonly AttackValue[];
+  /** The attacks of the `'custom'` version, run in this order (named by their `attackName`). */
+  readonly attacks?: readonly Attack[];
   /** The valid input box. @defaultValue [0, 1] */
   readonly bounds?: Bounds;
   /** Seed of every member's randomness. @defaultValue 0 (AutoAttack's default: evaluations are reproducible) */
@@ -59,27 +60,27 @@ const PLUS_RESTARTS = 5;
 const RAND_EOT_SAMPLES = 20;
 
 /**
- * The members of the AutoAttack ensemble (Croce & Hein 2020, arXiv 2003.01690) as named attack values, in run order, as
+ * The members of the AutoAttack ensemble (Croce & Hein 2020, arXiv 2003.01690) as named attacks, in run order, as
  * the reference implementation's versions define them (see {@link AutoAttackSuiteOptions.version}): `'apgd-ce'` and
  * `'apgd-dlr'` ({@link apgd}), `'apgd-t'` ({@link apgdTargeted}), `'fab'` and `'fab-t'` ({@link fab},
  * {@link fabTargeted}) and `'square'` ({@link square}), for L∞ and L2. Pass them to `worstCase` (in `ardkit/eval`), or
  * to `evaluate` to run each on every point; `autoAttack` runs them in sequence on the points still robust.
  *
  * @param options - see {@link AutoAttackSuiteOptions}.
- * @returns an object of named attack values, in run order.
+ * @returns an object of named attacks, in run order.
  * @throws RangeError for a missing or invalid eps, an unknown norm or version, steps, targetClasses or queries that
- * are not positive integers, `attacks` given with a version other than 'custom' (or missing, empty or not attack values
+ * are not positive integers, `attacks` given with a version other than 'custom' (or missing, empty or not attacks made by factories
  * with 'custom'), invalid bounds or seed, or an unknown option.
  * @example
  * const r = await evaluate(model, x, y, { attacks: autoAttackSuite({ eps: 0.3 }), sequential: true });
  * const plus = autoAttackSuite({ eps: 0.5, norm: 'l2', version: 'plus' });
  */
-export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Record<string, AttackValue> {
+export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Record<string, Attack> {
   return buildSuite('autoAttackSuite', options, SUITE_KEYS);
 }
 
 /** {@link autoAttackSuite} for options that may hold more `keys`, with errors naming `fn`. Internal. */
-export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options: Readonly<O>, keys: readonly (keyof O & string)[]): Record<string, AttackValue> {
+export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options: Readonly<O>, keys: readonly (keyof O & string)[]): Record<string, Attack> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, keys);
   const suiteOptions: Readonly<AutoAttackSuiteOptions> = options;
@@ -95,46 +96,52 @@ export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options
     rangeError(fn, 'attacks', `be given only with version 'custom' (version '${version}' defines its own members)`, options.attacks);
   }
   const common = { eps, norm, steps, bounds, seed };
+  // The members, configured here, once; their calls' errors name `fn`, the function the user called.
+  const apgdCe = (o: ApgdOptions): Attack => apgdAttackFrom(fn, resolveApgdAttack(fn, o));
+  const apgdT = (o: ApgdTargetedOptions): Attack => apgdAttackFrom(fn, resolveApgdTargeted(fn, o));
+  const fabU = (o: FabOptions): Attack => fabAttackFrom(fn, resolveFab(fn, o, false));
+  const fabT = (o: FabTargetedOptions): Attack => fabAttackFrom(fn, resolveFab(fn, o, true));
+  const squareRef = (o: SquareOptions): Attack => squareAttackFrom(fn, referenceSquare(resolveSquare(fn, o)));
   switch (version) {
     case 'standard':
       return {
-        'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce' }),
-        'apgd-t': apgdTargetedAttackAs(fn, { ...common, targetClasses }),
-        'fab-t': fabTargetedAttackAs(fn, { ...common, targetClasses }),
-        square: squareAttackAs(fn, { eps, norm, queries, bounds, seed }, { autoAttack: true })
+        'apgd-ce': apgdCe({ ...common, loss: 'ce' }),
+        'apgd-t': apgdT({ ...common, targetClasses }),
+        'fab-t': fabT({ ...common, targetClasses }),
+        square: squareRef({ eps, norm, queries, bounds, seed })
       };
     case 'plus':
       return {
-        'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce', restarts: PLUS_RESTARTS }),
-        'apgd-dlr': apgdAttackAs(fn, { ...common, loss: 'dlr', restarts: PLUS_RESTARTS }),
-        fab: fabAttackAs(fn, { ...common, restarts: PLUS_RESTARTS }),
-        square: squareAttackAs(fn, { eps, norm, queries, bounds, seed }, { autoAttack: true }),
-        'apgd-t': apgdTargetedAttackAs(fn, { ...common, targetClasses }),
-        'fab-t': fabTargetedAttackAs(fn, { ...common, targetClasses })
+        'apgd-ce': apgdCe({ ...common, loss: 'ce', restarts: PLUS_RESTARTS }),
+        'apgd-dlr': apgdCe({ ...common, loss: 'dlr', restarts: PLUS_RESTARTS }),
+        fab: fabU({ ...common, restarts: PLUS_RESTARTS }),
+        square: squareRef({ eps, norm, queries, bounds, seed }),
+        'apgd-t': apgdT({ ...common, targetClasses }),
+        'fab-t': fabT({ ...common, targetClasses })
       };
     case 'rand':
       return {
-        'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce', eotSamples: RAND_EOT_SAMPLES }),
-        'apgd-dlr': apgdAttackAs(fn, { ...common, loss: 'dlr', eotSamples: RAND_EOT_SAMPLES })
+        'apgd-ce': apgdCe({ ...common, loss: 'ce', eotSamples: RAND_EOT_SAMPLES }),
+        'apgd-dlr': apgdCe({ ...common, loss: 'dlr', eotSamples: RAND_EOT_SAMPLES })
       };
     case 'fast':
       return {
-        'apgd-ce': apgdAttackAs(fn, { ...common, loss: 'ce' }),
-        'apgd-t': apgdTargetedAttackAs(fn, { ...common, targetClasses })
+        'apgd-ce': apgdCe({ ...common, loss: 'ce' }),
+        'apgd-t': apgdT({ ...common, targetClasses })
       };
     case 'custom':
       return customSuite(fn, options.attacks);
   }
 }
 
-/** The `'custom'` version: the listed attack values, keyed by `attackName` (`name#2`, … for repeats). */
-function customSuite(fn: string, attacks: unknown): Record<string, AttackValue> {
+/** The `'custom'` version: the listed attacks, keyed by `attackName` (`name#2`, … for repeats). */
+function customSuite(fn: string, attacks: unknown): Record<string, Attack> {
   if (!Array.isArray(attacks) || attacks.length === 0) {
-    rangeError(fn, 'attacks', "be a non-empty array of attack values (made by pgdAttack, apgdAttack, fabAttack, …) with version 'custom'", attacks);
+    rangeError(fn, 'attacks', "be a non-empty array of attacks (made by pgdAttack, apgdAttack, fabAttack, …) with version 'custom'", attacks);
   }
-  const suite: Record<string, AttackValue> = {};
+  const suite: Record<string, Attack> = {};
   (attacks as unknown[]).forEach((attack, i) => {
-    if (!isAttackValue(attack)) rangeError(fn, `attacks[${String(i)}]`, 'be an attack value made by a factory (pgdAttack, apgdAttack, fabAttack, …)', attack);
+    if (!isAttack(attack)) rangeError(fn, `attacks[${String(i)}]`, 'be an attack made by a factory (pgdAttack, apgdAttack, fabAttack, …)', attack);
     let name = attack.attackName;
     for (let k = 2; name in suite; k++) name = `${attack.attackName}#${String(k)}`;
     suite[name] = attack;

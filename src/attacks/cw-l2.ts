@@ -15,7 +15,8 @@ import {
 import { typeError } from '../core/errors.js';
 import { checksReadAtOnce } from '../core/device-checks.js';
 import { marginPerExample } from '../losses/cw-margin.js';
-import { attackValue, type AttackOutput, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack, AttackOutput } from './types.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
 import { checkSeed } from './options.js';
 import { checkAttackInputs } from './runner.js';
@@ -351,30 +352,30 @@ function binarySearch(fn: string, model: Model, x: tf.Tensor, labels: tf.Tensor1
  * const strong = cwL2(model, x, y, { binarySearchSteps: 5, steps: 5000, kappa: 10 });
  * const within = cwL2(model, x, y, { eps: 1.5 });                         // x where no x' with ‖δ‖₂ ≤ 1.5 was found
  */
-export function cwL2(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwL2Options> = {}): tf.Tensor {
+export function cwL2<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<CwL2Options> = {}): T {
   const fn = 'cwL2';
   const config = resolveCwL2(fn, options);
   const r = runCwL2(fn, model, x, y, config, config.seed);
   r.success.dispose();
-  return r.xAdv;
+  return r.xAdv as T;
 }
 
 /**
- * {@link cwL2} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * {@link cwL2} as an {@link Attack} (see `pgdAttack`): options checked once, when made; errors of its calls name
  * `cwL2Attack`. Its threat model is `{ eps, norm: 'l2', bounds }`, with `eps = Infinity` when no `eps` is given:
  * `evaluate` and `worstCase` take `cwL2Attack({ eps })`, next to L2 attacks of radius ε, and reject it without `eps`.
  * `detailed` also returns `success` (`[B]` bool): true where an adversarial `x'` was found (within `eps`). A call's
  * seed overrides `options.seed` (it only seeds `target: 'random'`).
  *
  * @param options - see {@link CwL2Options}; every option has a default.
- * @returns an {@link AttackValue}.
+ * @returns an {@link Attack}.
  * @throws RangeError/TypeError for invalid options (see {@link cwL2}), when made; for invalid inputs, when called.
  * @example
  * const r = await evaluate(model, x, y, { attacks: { cwL2: cwL2Attack({ eps: 1.5 }) } }); // robust accuracy at ‖δ‖₂ ≤ 1.5
  * const { xAdv, success } = cwL2Attack({ steps: 200 }).detailed(model, x, y);
  */
-export function cwL2Attack(options: Readonly<CwL2Options> = {}): AttackValue {
+export function cwL2Attack(options: Readonly<CwL2Options> = {}): Attack {
   const fn = 'cwL2Attack';
   const config = resolveCwL2(fn, options);
-  return attackValue(fn, { eps: config.eps, norm: 'l2', bounds: config.bounds }, config.seed, (model, x, y, seed): AttackOutput => runCwL2(fn, model, x, y, config, seed));
+  return makeAttack(fn, { eps: config.eps, norm: 'l2', bounds: config.bounds }, config.seed, (model, x, y, seed): AttackOutput => runCwL2(fn, model, x, y, config, seed));
 }

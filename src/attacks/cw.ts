@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
-import { attackValue, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack } from './types.js';
 import { resolveObjective } from './runner.js';
 import { resolveTargeting, runTargetableLossAttack, type TargetableLossConfig, type TargetSelection } from './targets.js';
 
@@ -43,10 +44,10 @@ export type CwOptions = CwLinfOptions;
  * @example
  * const xAdv = cwLinf(model, x, y, { eps: 0.3, kappa: 50, steps: 30 });
  */
-export function cwLinf(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): tf.Tensor {
+export function cwLinf<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): T {
   const fn = 'cwLinf';
   const config = resolveCwLinf(fn, options);
-  return runTargetableLossAttack(fn, model, x, y, config, config.seed);
+  return runTargetableLossAttack(fn, model, x, y, config, config.seed) as T;
 }
 
 /**
@@ -64,10 +65,10 @@ export function cwLinf(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Read
  * @example
  * const xAdv = cw(model, x, y, { eps: 0.3, kappa: 50, steps: 30 }); // now: cwLinf(model, x, y, { … })
  */
-export function cw(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): tf.Tensor {
+export function cw<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): T {
   const fn = 'cw';
   const config = resolveCwLinf(fn, options);
-  return runTargetableLossAttack(fn, model, x, y, config, config.seed);
+  return runTargetableLossAttack(fn, model, x, y, config, config.seed) as T;
 }
 
 const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted', 'target');
@@ -86,25 +87,25 @@ export function resolveCwLinf(fn: string, options: Readonly<CwLinfOptions>): Tar
   return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective, target };
 }
 
-/** The attack value of {@link cwLinf} whose errors name `fn` (the factory the user called). */
-function cwLinfValue(fn: string, options: Readonly<CwLinfOptions>): AttackValue {
+/** The attack of {@link cwLinf} whose errors name `fn` (the factory the user called). */
+function cwLinfValue(fn: string, options: Readonly<CwLinfOptions>): Attack {
   const config = resolveCwLinf(fn, options);
-  return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
     xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
   }));
 }
 
 /**
- * {@link cwLinf} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * {@link cwLinf} as an {@link Attack} (see `pgdAttack`): options checked once, when made; errors of its calls name
  * `cwLinfAttack`; a call's seed overrides `options.seed`.
  *
  * @param options - see {@link CwLinfOptions}; `eps` is required.
- * @returns an {@link AttackValue}.
+ * @returns an {@link Attack}.
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * const r = await evaluate(model, x, y, { attacks: { cw20: cwLinfAttack({ eps: 0.3, steps: 20 }) } });
  */
-export function cwLinfAttack(options: Readonly<CwLinfOptions>): AttackValue {
+export function cwLinfAttack(options: Readonly<CwLinfOptions>): Attack {
   return cwLinfValue('cwLinfAttack', options);
 }
 
@@ -114,11 +115,11 @@ export function cwLinfAttack(options: Readonly<CwLinfOptions>): AttackValue {
  * @deprecated Renamed {@link cwLinfAttack}; for the paper's L2 attack use `cwL2Attack`. This alias will be removed in
  * a later release.
  * @param options - see {@link CwLinfOptions}; `eps` is required.
- * @returns an {@link AttackValue}.
+ * @returns an {@link Attack}.
  * @throws as {@link cwLinfAttack}, naming `cwAttack`.
  * @example
  * const cw20 = cwAttack({ eps: 0.3, steps: 20 }); // now: cwLinfAttack({ eps: 0.3, steps: 20 })
  */
-export function cwAttack(options: Readonly<CwLinfOptions>): AttackValue {
+export function cwAttack(options: Readonly<CwLinfOptions>): Attack {
   return cwLinfValue('cwAttack', options);
 }

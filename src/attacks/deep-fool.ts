@@ -7,7 +7,8 @@ import { checkAttackInputs } from './runner.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
 import { ballProjector } from './projections.js';
 import { tensorSlots } from './slots.js';
-import { attackValue, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack } from './types.js';
 
 /** Options of {@link deepFool}. */
 export interface DeepFoolOptions {
@@ -31,7 +32,7 @@ export interface DeepFoolOptions {
   readonly candidates?: number;
   /**
    * When given, `x'` is projected on the ε-ball around `x` in `norm` (Foolbox's clipping of a minimisation attack's
-   * perturbation), and the attack value's threat model carries this ε. Without it DeepFool is unbounded: it returns
+   * perturbation), and the attack's threat model carries this ε. Without it DeepFool is unbounded: it returns
    * the perturbation it found, however large. Requires `norm`.
    * @defaultValue undefined (unbounded)
    */
@@ -88,30 +89,30 @@ interface DeepFoolConfig {
  * const xInf = deepFool(model, x, y, { norm: 'linf', candidates: 10 });
  * const bounded = deepFool(model, x, y, { norm: 'l2', eps: 0.5 }); // x' projected on the L2 ball of 0.5
  */
-export function deepFool(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<DeepFoolOptions> = {}): tf.Tensor {
+export function deepFool<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<DeepFoolOptions> = {}): T {
   const fn = 'deepFool';
-  return runDeepFool(fn, model, x, y, resolveDeepFool(fn, options));
+  return runDeepFool(fn, model, x, y, resolveDeepFool(fn, options)) as T;
 }
 
 /**
- * {@link deepFool} as an attack value: options checked once, when made; errors of its calls name `deepFoolAttack`.
+ * {@link deepFool} as an {@link Attack}: options checked once, when made; errors of its calls name `deepFoolAttack`.
  * DeepFool draws nothing at random, so a call's seed is checked but changes nothing.
  *
  * Its threat model carries `eps` when given; without it, `eps` is `Infinity`, which says what DeepFool is: a
  * minimal-perturbation attack with no radius. `evaluate` and `worstCase` then report the share of points DeepFool
  * fails to misclassify at any distance, not a robust accuracy at a radius; an objective of `fit` rejects it, as it
- * rejects every attack value whose ε differs from its own. Give `eps` (and `norm`) to count it as an ε-bounded attack.
+ * rejects every attack whose ε differs from its own. Give `eps` (and `norm`) to count it as an ε-bounded attack.
  *
  * @param options - see {@link DeepFoolOptions}.
- * @returns an {@link AttackValue} with the threat model `{ eps: eps ?? Infinity, norm, bounds }`.
+ * @returns an {@link Attack} with the threat model `{ eps: eps ?? Infinity, norm, bounds }`.
  * @throws RangeError/TypeError for invalid options (see {@link deepFool}), when made; for invalid inputs, when called.
  * @example
  * const r = await evaluate(model, x, y, { attacks: { deepFool: deepFoolAttack({ norm: 'l2', eps: 0.5 }) } });
  */
-export function deepFoolAttack(options: Readonly<DeepFoolOptions> = {}): AttackValue {
+export function deepFoolAttack(options: Readonly<DeepFoolOptions> = {}): Attack {
   const fn = 'deepFoolAttack';
   const config = resolveDeepFool(fn, options);
-  return attackValue(fn, { eps: config.eps ?? Infinity, norm: config.norm, bounds: config.bounds }, undefined, (model, x, y) => ({
+  return makeAttack(fn, { eps: config.eps ?? Infinity, norm: config.norm, bounds: config.bounds }, undefined, (model, x, y) => ({
     xAdv: runDeepFool(fn, model, x, y, config)
   }));
 }

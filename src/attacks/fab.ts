@@ -9,7 +9,8 @@ import { checkAttackInputs } from './runner.js';
 import { correctOnDevice } from './rows.js';
 import { safeGradient } from './safe-gradient.js';
 import { tensorSlots } from './slots.js';
-import { attackValue, type AttackOutput, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack, AttackOutput } from './types.js';
 
 /** Options shared by {@link fab} and {@link fabTargeted}. */
 export interface FabBaseOptions {
@@ -50,7 +51,7 @@ export interface FabTargetedOptions extends FabBaseOptions {
 }
 
 /** FAB's options with every default filled in. Internal. */
-interface FabConfig {
+export interface FabConfig {
   readonly eps: number;
   readonly norm: Norm;
   readonly steps: number;
@@ -76,7 +77,7 @@ const TILED_ROWS = 4096;
 const NOT_FOUND = 1e10;
 
 /** Checks FAB's options once, with errors naming `fn`, and fills in the defaults. */
-function resolveFab(fn: string, options: Readonly<FabTargetedOptions>, targeted: boolean): FabConfig {
+export function resolveFab(fn: string, options: Readonly<FabTargetedOptions>, targeted: boolean): FabConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, targeted ? FAB_TARGETED_KEYS : FAB_KEYS);
   const { eps, norm, bounds, seed } = resolveThreat(fn, options);
@@ -498,11 +499,11 @@ function runFab(fn: string, model: Model, x: unknown, y: unknown, cfg: FabConfig
  * const xAdv = fab(model, x, y, { eps: 0.3 });                        // L∞, 100 steps
  * const xL2 = fab(model, x, y, { eps: 1.5, norm: 'l2', restarts: 5, seed: 0 });
  */
-export function fab(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<FabOptions>): tf.Tensor {
+export function fab<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<FabOptions>): T {
   const fn = 'fab';
   const out = runFab(fn, model, x, y, resolveFab(fn, options, false));
   out.success?.dispose();
-  return out.xAdv;
+  return out.xAdv as T;
 }
 
 /**
@@ -522,53 +523,49 @@ export function fab(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonl
  * @example
  * const xAdv = fabTargeted(model, x, y, { eps: 8 / 255 });            // FAB-T, 9 targets
  */
-export function fabTargeted(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<FabTargetedOptions>): tf.Tensor {
+export function fabTargeted<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<FabTargetedOptions>): T {
   const fn = 'fabTargeted';
   const out = runFab(fn, model, x, y, resolveFab(fn, options, true));
   out.success?.dispose();
-  return out.xAdv;
+  return out.xAdv as T;
 }
 
-/** {@link fabAttack} with errors naming `fn` (AutoAttack's members name the suite). Internal. */
-export function fabAttackAs(fn: string, options: Readonly<FabOptions>): AttackValue {
-  const config = resolveFab(fn, options, false);
-  return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) =>
-    runFab(fn, model, x, y, seed === config.seed ? config : { ...config, seed })
-  );
-}
-
-/** {@link fabTargetedAttack} with errors naming `fn`. Internal. */
-export function fabTargetedAttackAs(fn: string, options: Readonly<FabTargetedOptions>): AttackValue {
-  const config = resolveFab(fn, options, true);
-  return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) =>
+/**
+ * The {@link Attack} of a FAB or FAB-T configuration resolved once by {@link resolveFab}, whose calls' errors name `fn`:
+ * `fabAttack`, `fabTargetedAttack`, or the suite that made it (`autoAttack`). Internal.
+ */
+export function fabAttackFrom(fn: string, config: FabConfig): Attack {
+  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) =>
     runFab(fn, model, x, y, seed === config.seed ? config : { ...config, seed })
   );
 }
 
 /**
- * {@link fab} as an attack value: options checked once, when made; errors of its calls name `fabAttack`.
+ * {@link fab} as an {@link Attack}: options checked once, when made; errors of its calls name `fabAttack`.
  * `detailed` adds `success` (`[B]` bool: broken within ε).
  *
  * @param options - see {@link FabOptions}; `eps` is required.
- * @returns an {@link AttackValue} (its norm, the given bounds).
+ * @returns an {@link Attack} (its norm, the given bounds).
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * const r = await evaluate(model, x, y, { attacks: { fab: fabAttack({ eps: 0.3 }) } });
  */
-export function fabAttack(options: Readonly<FabOptions>): AttackValue {
-  return fabAttackAs('fabAttack', options);
+export function fabAttack(options: Readonly<FabOptions>): Attack {
+  const fn = 'fabAttack';
+  return fabAttackFrom(fn, resolveFab(fn, options, false));
 }
 
 /**
- * {@link fabTargeted} as an attack value: options checked once, when made; errors of its calls name
+ * {@link fabTargeted} as an {@link Attack}: options checked once, when made; errors of its calls name
  * `fabTargetedAttack`. `detailed` adds `success` (`[B]` bool: broken within ε).
  *
  * @param options - see {@link FabTargetedOptions}; `eps` is required.
- * @returns an {@link AttackValue} (its norm, the given bounds).
+ * @returns an {@link Attack} (its norm, the given bounds).
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * const r = await evaluate(model, x, y, { attacks: { 'fab-t': fabTargetedAttack({ eps: 0.3 }) } });
  */
-export function fabTargetedAttack(options: Readonly<FabTargetedOptions>): AttackValue {
-  return fabTargetedAttackAs('fabTargetedAttack', options);
+export function fabTargetedAttack(options: Readonly<FabTargetedOptions>): Attack {
+  const fn = 'fabTargetedAttack';
+  return fabAttackFrom(fn, resolveFab(fn, options, true));
 }

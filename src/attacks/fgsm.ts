@@ -4,9 +4,9 @@ import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import type { Bounds } from '../core/validate.js';
 import { resolveObjective } from './runner.js';
 import { resolveTargeting, runTargetableLossAttack, type TargetableLossConfig, type TargetSelection } from './targets.js';
-import type { AttackLoss } from './types.js';
 import { resolvePerturbation, type PerturbationOptions } from './options.js';
-import { attackValue, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack, AttackLoss } from './types.js';
 
 /** Options of {@link fgsm}. */
 export interface FgsmOptions {
@@ -43,10 +43,10 @@ export interface FgsmOptions {
  * const xAdv = fgsm(model, x, y, { eps: 0.1 });
  * const toward = fgsm(model, x, y, { eps: 0.1, target: 'leastLikely' }); // y: true labels
  */
-export function fgsm(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<FgsmOptions>): tf.Tensor {
+export function fgsm<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<FgsmOptions>): T {
   const fn = 'fgsm';
   const config = resolveFgsm(fn, options);
-  return runTargetableLossAttack(fn, model, x, y, config, config.seed);
+  return runTargetableLossAttack(fn, model, x, y, config, config.seed) as T;
 }
 
 const FGSM_KEYS = optionKeys<FgsmOptions>()('eps', 'loss', 'targeted', 'target', 'bounds', 'seed');
@@ -78,20 +78,20 @@ export function resolveFgsm(fn: string, options: Readonly<FgsmOptions>): Targeta
 }
 
 /**
- * {@link fgsm} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * {@link fgsm} as an {@link Attack} (see `pgdAttack`): options checked once, when made; errors of its calls name
  * `fgsmAttack`. FGSM draws nothing at random, so a call's seed is checked but changes nothing, except with
  * `target: 'random'`, whose targets it seeds (overriding `options.seed`).
  *
  * @param options - see {@link FgsmOptions}; `eps` is required.
- * @returns an {@link AttackValue} (L∞, the given bounds).
+ * @returns an {@link Attack} (L∞, the given bounds).
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * const r = await evaluate(model, x, y, { attacks: { fgsm: fgsmAttack({ eps: 0.1 }) } });
  */
-export function fgsmAttack(options: Readonly<FgsmOptions>): AttackValue {
+export function fgsmAttack(options: Readonly<FgsmOptions>): Attack {
   const fn = 'fgsmAttack';
   const config = resolveFgsm(fn, options);
-  return attackValue(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+  return makeAttack(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
     xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
   }));
 }

@@ -4,13 +4,13 @@ import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, ch
 import { resolveThreat } from './options.js';
 import { checkAttackInputs, resolveObjective } from './runner.js';
 import { resolveTargeting, withTargets, type TargetSelection } from './targets.js';
-import type { AttackLoss, LossFn } from './types.js';
 import { checkPerExample } from './projected-gradient-ascent.js';
 import { safeGradient } from './safe-gradient.js';
 import { ballProjector } from './projections.js';
 import { signStepUnchecked } from './steps.js';
 import { tensorSlots } from './slots.js';
-import { attackValue, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack, AttackLoss, LossFn } from './types.js';
 
 /** Options of {@link miFgsm}. */
 export interface MiFgsmOptions {
@@ -86,28 +86,28 @@ interface MiFgsmConfig {
  * const like = miFgsm(model, x, y, { eps: 8 / 255, steps: 10, stepSize: 2 / 255, decay: 1 }); // torchattacks' MIFGSM
  * const toward = miFgsm(model, x, y, { eps: 8 / 255, target: 'random', seed: 0 }); // y: true labels
  */
-export function miFgsm(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<MiFgsmOptions>): tf.Tensor {
+export function miFgsm<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<MiFgsmOptions>): T {
   const fn = 'miFgsm';
   const config = resolveMiFgsm(fn, options);
-  return runMiFgsm(fn, model, x, y, config, config.seed);
+  return runMiFgsm(fn, model, x, y, config, config.seed) as T;
 }
 
 /**
- * {@link miFgsm} as an attack value (see `pgdAttack`): configured once, called anywhere an `Attack` goes. Options are
+ * {@link miFgsm} as an {@link Attack} (see `pgdAttack`): configured once, called anywhere an `Attack` goes. Options are
  * checked here, once; errors of its calls name `miFgsmAttack`. A call's seed (which only `target: 'random'` uses)
  * overrides `options.seed`.
  *
  * @param options - see {@link MiFgsmOptions}; `eps` is required.
- * @returns an {@link AttackValue} with the threat model `{ eps, norm: 'linf', bounds }`.
+ * @returns an {@link Attack} with the threat model `{ eps, norm: 'linf', bounds }`.
  * @throws RangeError/TypeError for invalid options (see {@link miFgsm}), when made; for invalid inputs, when called.
  * @example
  * const mi = miFgsmAttack({ eps: 8 / 255 });
  * const r = await evaluate(model, x, y, { attacks: { mi } });
  */
-export function miFgsmAttack(options: Readonly<MiFgsmOptions>): AttackValue {
+export function miFgsmAttack(options: Readonly<MiFgsmOptions>): Attack {
   const fn = 'miFgsmAttack';
   const config = resolveMiFgsm(fn, options);
-  return attackValue(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+  return makeAttack(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
     xAdv: runMiFgsm(fn, model, x, y, config, seed)
   }));
 }

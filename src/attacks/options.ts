@@ -77,7 +77,7 @@ export function resolveThreat(fn: string, options: Readonly<ThreatOptions>, what
 
 /**
  * Checks an optional seed (a finite number, or undefined) with errors naming `fn`: the seed of the options, or the
- * seed of one call of an attack value (an input of the call, checked per call like the tensors; it costs no readback).
+ * seed of one call of an attack (an input of the call, checked per call like the tensors; it costs no readback).
  */
 export function checkSeed(fn: string, seed: unknown): number | undefined {
   if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) rangeError(fn, 'seed', 'be a finite number', seed);

@@ -2,8 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
-import type { AttackLoss } from './types.js';
-import { attackValue, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack, AttackLoss } from './types.js';
 import { resolveObjective } from './runner.js';
 import { resolveTargeting, runTargetableLossAttack, type TargetableLossConfig, type TargetSelection } from './targets.js';
 
@@ -56,10 +56,10 @@ export const PGD_KEYS = optionKeys<PgdOptions>()(...PERTURBATION_KEYS, 'loss', '
  * const xAdvL2 = pgd(model, x, y, { eps: 2, norm: 'l2', steps: 20 });
  * const xToward = pgd(model, x, y, { eps: 0.3, target: 'random', seed: 1 }); // y: true labels
  */
-export function pgd(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<PgdOptions>): tf.Tensor {
+export function pgd<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<PgdOptions>): T {
   const fn = 'pgd';
   const config = resolvePgd(fn, options);
-  return runTargetableLossAttack(fn, model, x, y, config, config.seed);
+  return runTargetableLossAttack(fn, model, x, y, config, config.seed) as T;
 }
 
 /**
@@ -77,23 +77,23 @@ export function resolvePgd(fn: string, options: Readonly<PgdOptions>): Targetabl
 }
 
 /**
- * {@link pgd} as an attack value: configured once, called anywhere an `Attack` goes (`evaluate`, `worstCase`,
+ * {@link pgd} as an {@link Attack}: configured once, called anywhere an `Attack` goes (`evaluate`, `worstCase`,
  * `robustnessCurve`, `transferability`, an objective's `attack`). Options are checked here, once (its calls check only
  * their inputs), and errors of its calls name `pgdAttack`. A call's `seed` (fit gives one per batch) overrides
  * `options.seed`.
  *
  * @param options - see {@link PgdOptions}; `eps` is required.
- * @returns an {@link AttackValue} with the threat model `{ eps, norm, bounds }`.
+ * @returns an {@link Attack} with the threat model `{ eps, norm, bounds }`.
  * @throws RangeError/TypeError for invalid options (see {@link pgd}), when made; for invalid inputs, when called.
  * @example
  * const pgd20 = pgdAttack({ eps: 0.3, steps: 20 });
  * const r = await evaluate(model, x, y, { attacks: { pgd20 } });
  * await fit(net, data, trades({ eps: 0.3, attack: pgdAttack({ eps: 0.3, loss: 'cw' }) }));
  */
-export function pgdAttack(options: Readonly<PgdOptions>): AttackValue {
+export function pgdAttack(options: Readonly<PgdOptions>): Attack {
   const fn = 'pgdAttack';
   const config = resolvePgd(fn, options);
-  return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
     xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
   }));
 }

@@ -1,6 +1,6 @@
 /**
  * What the model-and-labels attacks share: the input checks, the loss they ascend, and the runner of a
- * projected-gradient attack on a loss of the logits (pgd, fgsm, cw and their attack values).
+ * projected-gradient attack on a loss of the logits (pgd, fgsm, cw and their attacks).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
@@ -61,9 +61,9 @@ export interface LossAttackConfig extends ResolvedPerturbation {
 
 /**
  * Runs a projected-gradient attack of `model` with a resolved {@link LossAttackConfig}, shared by pgd, fgsm and cw
- * and their attack values. It checks the call's inputs (model, `x` inside the bounds, labels, the model's logits) but
+ * and their attacks. It checks the call's inputs (model, `x` inside the bounds, labels, the model's logits) but
  * never the options: those were resolved once by the caller. `seed` is this call's seed (the function forms pass
- * `options.seed`, the attack values the call's seed or their own); it replaces `config.seed`. Internal.
+ * `options.seed`, the attacks the call's seed or their own); it replaces `config.seed`. Internal.
  */
 export function runLossAttack(fn: string, model: Model, x: unknown, y: unknown, config: LossAttackConfig, seed: number | undefined): tf.Tensor {
   const inputs = checkAttackInputs(fn, model, x, y, config.bounds);

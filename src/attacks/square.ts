@@ -10,7 +10,8 @@ import { indicesWhere } from './rows.js';
 import { tensorSlots } from './slots.js';
 import { resolveThreat } from './options.js';
 import type { Norm } from './norms.js';
-import { attackValue, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack, AttackOutput } from './types.js';
 
 /** Options of {@link square}. */
 export interface SquareOptions {
@@ -32,8 +33,10 @@ export interface SquareOptions {
 }
 
 /**
- * What {@link square} returns: three tensors that stay on the device (read them with `await t.data()`), all owned by
- * the caller, who disposes them.
+ * What `square` returned before it returned `x'` alone: `squareAttack(options).detailed(model, x, y)` returns the same
+ * three tensors (as an {@link AttackOutput}), all owned by the caller.
+ * @deprecated Use `squareAttack(options).detailed(model, x, y)`, whose `queries` and `success` are this type's. Removed in
+ * the next minor release.
  */
 export interface SquareResult {
   /** `x'`, same shape as `x`, inside the ε-ball and the bounds. */
@@ -123,27 +126,29 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  * @param x - clean inputs inside `bounds`.
  * @param y - `[B]` int32 true labels.
  * @param options - see {@link SquareOptions}; defaults: L∞, 5000 queries, pInit 0.8.
- * @returns a {@link SquareResult}: `x'` (shape of `x`), the queries spent per point (`[B]` int32) and the per-point
- * success (`[B]` bool), three tensors the caller disposes.
+ * @returns `x'`, same shape and type as `x`, inside the ε-ball and `bounds`; the caller disposes it. The queries spent
+ * per point and the per-point success come from `squareAttack(options).detailed(model, x, y)`.
  * @throws RangeError when eps is missing, negative or NaN, the norm is unknown, queries is not a positive integer, pInit
  * is not in (0, 1], labels are invalid, x lies outside bounds, x is not an image of side ≥ 5 (L2) or the model returns
  * the wrong shape; TypeError when model is not a function.
  * @example
- * const { xAdv, queries, success } = square(model, x, y, { eps: 0.3, queries: 1000, seed: 0 });
- * const fooled = (await success.data()).reduce((n, v) => n + v, 0);
- * const spent = await queries.data(); // Int32Array, one count per point
- * tf.dispose([xAdv, queries, success]);
+ * const xAdv = square(model, x, y, { eps: 0.3, queries: 1000, seed: 0 });
+ * const { xAdv: xa, queries, success } = squareAttack({ eps: 0.3, queries: 1000, seed: 0 }).detailed(model, x, y);
+ * const spent = await queries?.data(); // Int32Array, one count per point
+ * tf.dispose([xAdv, xa, queries, success].filter((t) => t !== undefined));
  */
-export function square(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SquareOptions>): SquareResult {
+export function square<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<SquareOptions>): T {
   const fn = 'square';
   const config = resolveSquare(fn, options);
-  return runSquare(fn, model, x, y, config, config.seed);
+  const out = runSquare(fn, model, x, y, config, config.seed);
+  tf.dispose([out.queries, out.success]);
+  return out.xAdv as T;
 }
 
 const SQUARE_KEYS = optionKeys<SquareOptions>()('eps', 'norm', 'queries', 'pInit', 'bounds', 'seed');
 
-/** {@link SquareOptions} checked once, with the defaults filled in: what {@link runSquare} runs. */
-interface SquareConfig {
+/** {@link SquareOptions} checked once, with the defaults filled in: what {@link runSquare} runs. Internal. */
+export interface SquareConfig {
   readonly eps: number;
   readonly norm: Norm;
   readonly budget: number;
@@ -154,8 +159,8 @@ interface SquareConfig {
   readonly rescale: boolean;
 }
 
-/** Checks {@link square}'s options once (errors naming `fn`) and fills in the defaults. */
-function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConfig {
+/** Checks {@link square}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
+export function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
   checkKnownKeys(fn, options, SQUARE_KEYS);
   const { eps, norm, bounds, seed } = resolveThreat(fn, options);
@@ -166,12 +171,12 @@ function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConf
 }
 
 /**
- * {@link square} as an attack value (see `pgdAttack`): options checked once, when made; errors of its calls name
- * `squareAttack`; a call's seed overrides `options.seed`. {@link AttackValue.detailed} also returns the queries spent
+ * {@link square} as an {@link Attack} (see `pgdAttack`): options checked once, when made; errors of its calls name
+ * `squareAttack`; a call's seed overrides `options.seed`. {@link Attack.detailed} also returns the queries spent
  * and the success per point, as tensors the caller disposes; a plain call returns `x'` alone (and releases them).
  *
  * @param options - see {@link SquareOptions}; `eps` is required.
- * @returns an {@link AttackValue} (its norm, the given bounds).
+ * @returns an {@link Attack} (its norm, the given bounds).
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * const sq = squareAttack({ eps: 0.3, queries: 1000, seed: 0 });
@@ -179,17 +184,25 @@ function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConf
  * console.log(await queries?.data());
  * tf.dispose([xAdv, queries, success].filter((t) => t !== undefined));
  */
-export function squareAttack(options: Readonly<SquareOptions>): AttackValue {
-  return squareAttackAs('squareAttack', options);
+export function squareAttack(options: Readonly<SquareOptions>): Attack {
+  const fn = 'squareAttack';
+  return squareAttackFrom(fn, resolveSquare(fn, options));
 }
 
-/** {@link squareAttack} whose errors name `as`; with `reference`, as AutoAttack's suite runs it. Internal. */
-export function squareAttackAs(as: string, options: Readonly<SquareOptions>, reference?: { readonly autoAttack: true }): AttackValue {
-  const resolved = resolveSquare(as, options);
-  // As AutoAttack builds it (fra31/auto-attack): the schedule not rescaled, and `queries` proposals after the two
-  // queries at x and at the start (the reference counts proposals only).
-  const cfg: SquareConfig = reference === undefined ? resolved : { ...resolved, rescale: false, budget: resolved.budget + 2 };
-  return attackValue(as, { eps: cfg.eps, norm: cfg.norm, bounds: cfg.bounds }, cfg.seed, (model, x, y, seed) => runSquare(as, model, x, y, cfg, seed));
+/**
+ * A Square configuration as AutoAttack builds it (fra31/auto-attack): the schedule not rescaled, and `queries`
+ * proposals after the two queries at x and at the start (the reference counts proposals only). Internal.
+ */
+export function referenceSquare(config: SquareConfig): SquareConfig {
+  return { ...config, rescale: false, budget: config.budget + 2 };
+}
+
+/**
+ * The {@link Attack} of a Square configuration resolved once by {@link resolveSquare} (or {@link referenceSquare}),
+ * whose calls' errors name `fn`: `squareAttack`, or the suite that made it (`autoAttack`). Internal.
+ */
+export function squareAttackFrom(fn: string, config: SquareConfig): Attack {
+  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => runSquare(fn, model, x, y, config, seed));
 }
 
 /**
@@ -474,7 +487,7 @@ type SquareSlot = 'plus' | 'minus' | 'origin' | 'best' | 'loss' | 'queries' | 's
  * nothing is read back, the model sees the whole batch every iteration, and the budget is always run out. The draws,
  * and so the results, are the same either way.
  */
-function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig, seed: number | undefined): SquareResult {
+function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig, seed: number | undefined): Required<AttackOutput> {
   const { budget, pInit, eps } = cfg;
   const [lo, hi] = cfg.bounds;
   const inputs = checkAttackInputs(fn, model, x, y, [lo, hi]);

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFunction, checkInBounds, checkInput, checkKnownKeys, checkLogits } from '../core/validate.js';
+import { isTensor } from '../core/errors.js';
 import { klFromLogits } from '../losses/kl-divergence.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from './options.js';
-import { attackValue, type AttackValue } from './attack-value.js';
+import { makeAttack } from './attack.js';
+import type { Attack } from './types.js';
 import { ascend } from './projected-gradient-ascent.js';
 
 /** Options of {@link tradesAttack}: as {@link PerturbationOptions}, with `randomStart` defaulting to `'normal'`. */
@@ -12,20 +14,43 @@ export type TradesAttackOptions = PerturbationOptions;
 /**
  * The TRADES inner maximisation (Zhang et al. 2019, arXiv 1901.08573): PGD maximising
  * `KL(σ(f(x)) ‖ σ(f(x')))`, the divergence of the prediction at `x'` from the clean prediction,
- * starting from `x + 0.001·N(0, 1)`. Needs no labels.
+ * starting from `x + 0.001·N(0, 1)`. It needs no labels: it takes `y` as every attack does (so that it is called
+ * the same way) and ignores it.
  *
  * @param model - a {@link Model} returning logits `[B, C]`.
  * @param x - clean inputs `[B, ...]` inside `bounds`.
+ * @param y - `[B]` int32 labels, ignored (the attack pushes away from the clean prediction).
  * @param options - see {@link PerturbationOptions}; defaults: 10 steps, α = 2.5ε/steps, `'normal'` start with σ = 0.001.
- * @returns `x'`, same shape as `x`; the caller disposes it.
+ * @returns `x'`, same shape and type as `x`; the caller disposes it.
  * @throws RangeError for invalid options, x outside bounds or a model output of the wrong shape; TypeError when model is not a function.
  * @example
- * const xAdv = tradesAttack(model, x, { eps: 0.3, steps: 40, stepSize: 0.01 });
+ * const xAdv = tradesAttack(model, x, y, { eps: 0.3, steps: 40, stepSize: 0.01 });
  */
-export function tradesAttack(model: Model, x: tf.Tensor, options: Readonly<TradesAttackOptions>): tf.Tensor {
+export function tradesAttack<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<TradesAttackOptions>): T;
+/**
+ * {@link tradesAttack} without labels, its former signature.
+ *
+ * @param model - a {@link Model} returning logits `[B, C]`.
+ * @param x - clean inputs `[B, ...]` inside `bounds`.
+ * @param options - see {@link PerturbationOptions}.
+ * @returns `x'`, same shape and type as `x`; the caller disposes it.
+ * @throws as {@link tradesAttack}.
+ * @example
+ * const xAdv = tradesAttack(model, x, { eps: 0.3 });
+ * @deprecated Pass the labels, `tradesAttack(model, x, y, options)`, as to every attack; they are ignored. Removed in
+ * the next minor release.
+ */
+export function tradesAttack<T extends tf.Tensor>(model: Model, x: T, options: Readonly<TradesAttackOptions>): T;
+export function tradesAttack<T extends tf.Tensor>(
+  model: Model,
+  x: T,
+  yOrOptions: tf.Tensor1D | Readonly<TradesAttackOptions>,
+  maybeOptions?: Readonly<TradesAttackOptions>
+): T {
   const fn = 'tradesAttack';
-  const config = resolveTradesAttack(fn, options);
-  return runTradesAttack(fn, model, x, config, config.seed);
+  const options = isTensor(yOrOptions) ? maybeOptions : yOrOptions;
+  const config = resolveTradesAttack(fn, options as Readonly<TradesAttackOptions>);
+  return runTradesAttack(fn, model, x, config, config.seed) as T;
 }
 
 /**
@@ -59,20 +84,20 @@ export function runTradesAttack(fn: string, model: Model, x: tf.Tensor, config: 
 }
 
 /**
- * {@link tradesAttack} as an attack value: the TRADES inner maximisation of `KL(σ(f(x)) ‖ σ(f(x')))`, which needs no
+ * {@link tradesAttack} as an {@link Attack}: the TRADES inner maximisation of `KL(σ(f(x)) ‖ σ(f(x')))`, which needs no
  * labels (the `y` of a call is ignored). Options are checked once, when made; errors of its calls name `tradesKlAttack`; a
  * call's seed overrides `options.seed`.
  *
  * @param options - see {@link TradesAttackOptions}; `eps` is required.
- * @returns an {@link AttackValue}.
+ * @returns an {@link Attack}.
  * @throws RangeError/TypeError for invalid options, when made; for invalid inputs, when called.
  * @example
  * await fit(net, data, pgdAt({ attack: tradesKlAttack({ eps: 0.3 }) }));
  */
-export function tradesKlAttack(options: Readonly<TradesAttackOptions>): AttackValue {
+export function tradesKlAttack(options: Readonly<TradesAttackOptions>): Attack {
   const fn = 'tradesKlAttack';
   const config = resolveTradesAttack(fn, options);
-  return attackValue(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, _y, seed) => ({
+  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, _y, seed) => ({
     xAdv: runTradesAttack(fn, model, x, config, seed)
   }));
 }

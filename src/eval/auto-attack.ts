@@ -5,7 +5,8 @@ import { rangeError } from '../core/errors.js';
 import { readWithChecks } from '../core/device-checks.js';
 import { buildSuite, SUITE_KEYS, type AutoAttackSuiteOptions } from '../attacks/auto-attack.js';
 import type { SanityFlag } from './sanity-checks.js';
-import { worstCaseAs, type WorstCaseOptions, type WorstCaseResult } from './worst-case.js';
+import { attackEntries } from '../attacks/attack.js';
+import { runWorstCase, type WorstCaseOptions, type WorstCaseResult } from './worst-case.js';
 
 /** Options of {@link autoAttack}: the suite's options (see `autoAttackSuite` in `ardkit/attacks`) and callbacks. */
 export interface AutoAttackOptions extends AutoAttackSuiteOptions, WorstCaseOptions {
@@ -17,7 +18,7 @@ export interface AutoAttackOptions extends AutoAttackSuiteOptions, WorstCaseOpti
 }
 
 /** What {@link autoAttack} returns: {@link WorstCaseResult} and the warnings raised before the attacks ran. */
-export interface AutoAttackResult extends WorstCaseResult {
+export interface AutoAttackResult<T extends tf.Tensor = tf.Tensor> extends WorstCaseResult<string, T> {
   /** The checks' warnings (`probabilities`, `randomized`), also passed to `onWarning`; empty when none fired. */
   readonly warnings: readonly SanityFlag[];
 }
@@ -109,7 +110,7 @@ async function preChecks(fn: string, model: Model, x: tf.Tensor, version: string
  * console.log(`clean ${r.clean}, AutoAttack ${r.worstCase}`, r.attacks); // accuracy after each member
  * r.xAdv.dispose();
  */
-export async function autoAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<AutoAttackOptions>): Promise<AutoAttackResult> {
+export async function autoAttack<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<AutoAttackOptions>): Promise<AutoAttackResult<T>> {
   const fn = 'autoAttack';
   const suite = buildSuite(fn, options, [...SUITE_KEYS, 'onProgress', 'onWarning']);
   if (options.onWarning !== undefined) checkFunction(fn, 'onWarning', options.onWarning);
@@ -129,10 +130,10 @@ export async function autoAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, opt
       }
     });
   }
-  // worstCaseAs reads the checks queued on webgl and webgpu (the box above, the labels) before the first member runs.
+  // runWorstCase reads the checks queued on webgl and webgpu (the box above, the labels) before the first member runs.
   const warnings = await preChecks(fn, model, input, version);
   const warn = options.onWarning ?? ((flag: SanityFlag): void => { console.warn(flag.message); });
   for (const flag of warnings) warn(flag);
-  const result = await worstCaseAs(fn, model, input, y, suite, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
+  const result = await runWorstCase(fn, attackEntries(fn, suite), model, x, y, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
   return { ...result, warnings };
 }

@@ -14,9 +14,12 @@ import {
   checkedSlice,
   optionKeys
 } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
-import type { Attack } from '../attacks/types.js';
-import { checkBoundedAttack, runSequential } from './worst-case.js';
+import type { Attack, AttackFunction } from '../attacks/types.js';
+import { attackEntries } from '../attacks/attack.js';
+import { runSequence } from '../attacks/multi-attack.js';
+import { byName, share, type EvaluationResult } from './result.js';
+
+export type { EvaluationMode, EvaluationResult } from './result.js';
 
 /** Progress of {@link evaluate}, reported after each batch. */
 export interface EvaluateProgress {
@@ -26,60 +29,24 @@ export interface EvaluateProgress {
   readonly total: number;
 }
 
-/** Options of {@link evaluate}. */
-export interface EvaluateOptions {
-  /** Attacks by name, each `(model, x, y) ↦ x'`. @defaultValue {} (clean accuracy only) */
-  readonly attacks?: Readonly<Record<string, Attack>>;
+/** Options of {@link evaluate}; `K` is the attacks' names. */
+export interface EvaluateOptions<K extends string = string> {
+  /**
+   * Attacks by name: attacks made by factories (`pgdAttack(…)`, `autoAttackSuite(…)`'s members, …) or plain functions
+   * `(model, x, y) ↦ x'`. The result's `attacks` has these keys. @defaultValue {} (clean accuracy only)
+   */
+  readonly attacks?: Readonly<Record<K, AttackFunction>>;
   /** Examples per batch; bounds memory, not the result. @defaultValue 256 */
   readonly batchSize?: number;
   /** Called after each batch. */
   readonly onProgress?: (progress: EvaluateProgress) => void;
   /**
    * Run the attacks AutoAttack-style: in order, each only on the points of the batch that every earlier attack
-   * failed on (see `worstCase` in `ardkit/attacks`). Cheaper, with the same worst case; `attacks` then reports the
+   * failed on (see `multiAttack` in `ardkit/attacks`, and `worstCase`). Cheaper, with the same worst case; `attacks` then reports the
    * accuracy after each attack and every attack before it, not each attack alone.
    * @defaultValue false
    */
   readonly sequential?: boolean;
-}
-
-/** How the attacks of an evaluation ran: each on every point, or in order, each on the points still robust. */
-export type EvaluationMode = 'independent' | 'sequential';
-
-/**
- * What an evaluation measured: the one result type of `evaluate`, `worstCase` and `autoAttack` (which add to it), and
- * what `fit`'s validation reports a part of. Accuracies are fractions in `[0, 1]`.
- */
-export interface EvaluationResult {
-  /** Number of examples. */
-  readonly n: number;
-  /**
-   * `'independent'`: every attack ran on every point, and `attacks` holds each attack's own robust accuracy.
-   * `'sequential'`: the attacks ran in order, each on the points all earlier ones failed on, and `attacks` holds the
-   * accuracy after each attack and every attack before it. `worstCase` means the same in both.
-   */
-  readonly mode: EvaluationMode;
-  /** Clean accuracy. */
-  readonly clean: number;
-  /**
-   * Robust accuracy per attack: the share of points classified correctly on `x` **and** on the attack's `x'`
-   * (AutoAttack's definition, so it never exceeds clean accuracy). With `sequential`, the accuracy after this
-   * attack and every attack before it.
-   */
-  readonly attacks: Readonly<Record<string, number>>;
-  /** Worst case: the share of points correct on `x` and on every attack's `x'`. */
-  readonly worstCase: number;
-  /** Per point, 1 where the point counts as correct (clean) or robust (per attack, worst case). */
-  readonly perPoint: {
-    /** 1 where the clean input is classified correctly. */
-    readonly clean: Uint8Array;
-    /** Per attack, 1 where the point is correct on `x` and on the attack's `x'` (with `sequential`: on every attack so far). */
-    readonly attacks: Readonly<Record<string, Uint8Array>>;
-    /** 1 where the point is correct on `x` and on every attack's `x'`. */
-    readonly worstCase: Uint8Array;
-  };
-  /** Seconds spent in each attack (including the model calls on its outputs). */
-  readonly seconds: Readonly<Record<string, number>>;
 }
 
 /**
@@ -96,32 +63,51 @@ export interface EvaluationResult {
  * @param y - `[N]` int32 labels.
  * @param options - see {@link EvaluateOptions}.
  * @returns a promise of an {@link EvaluationResult}; no tensors.
- * @throws the promise rejects with a RangeError/TypeError for invalid inputs or options, an unbounded attack value (a
- * minimum-norm attack made without `eps`), an attack that returns the wrong shape, or any error an attack throws.
+ * @throws the promise rejects with a RangeError/TypeError for invalid inputs or options, an unbounded attack (a
+ * minimum-norm attack made without `eps`), a plain attack function that returns the wrong shape or dtype, or any error
+ * an attack throws.
  * @example
  * const r = await evaluate(model, xTest, yTest, {
- *   attacks: { fgsm: (m, x, y) => fgsm(m, x, y, { eps: 0.1 }), pgd20: (m, x, y) => pgd(m, x, y, { eps: 0.1, steps: 20 }) },
+ *   attacks: { fgsm: fgsmAttack({ eps: 0.1 }), pgd20: pgdAttack({ eps: 0.1, steps: 20 }) },
  *   batchSize: 500,
  * });
- * console.log(r.clean, r.attacks.pgd20, r.worstCase);
+ * console.log(r.clean, r.attacks.pgd20, r.worstCase); // r.attacks: Record<'fgsm' | 'pgd20', number>
  */
-export function evaluate(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): Promise<EvaluationResult> {
-  return evaluateAs('evaluate', model, x, y, options);
+export async function evaluate<K extends string = string>(
+  model: Model,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  options: Readonly<EvaluateOptions<K>> = {}
+): Promise<EvaluationResult<K>> {
+  const fn = 'evaluate';
+  return runEvaluation(fn, model, x, y, resolveEvaluate<K>(fn, options));
 }
 
-/** {@link evaluate}, with errors that name `fn`: the public function the user called (e.g. `robustnessCurve`). */
-export async function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<EvaluateOptions> = {}): Promise<EvaluationResult> {
+/** {@link EvaluateOptions} checked once: the attacks taken (plain functions wrapped), the defaults filled in. Internal. */
+export interface EvaluateConfig<K extends string = string> {
+  readonly entries: ReadonlyArray<readonly [K, Attack]>;
+  readonly batchSize: number;
+  readonly sequential: boolean;
+  readonly onProgress: ((progress: EvaluateProgress) => void) | undefined;
+}
+
+/** Checks {@link evaluate}'s options once, with errors naming `fn` (the function the user called). Internal. */
+export function resolveEvaluate<K extends string>(fn: string, options: Readonly<EvaluateOptions<K>>): EvaluateConfig<K> {
   checkKnownKeys(fn, options, optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential'));
-  checkFunction(fn, 'model', model);
   const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
-  const attacks = options.attacks ?? {};
-  if (typeof attacks !== 'object') typeError(fn, 'attacks', 'be an object of named attack functions', attacks);
-  for (const [name, attack] of Object.entries(attacks)) {
-    if (typeof attack !== 'function') typeError(fn, `attacks.${name}`, 'be a function (model, x, y) => xAdv', attack);
-    checkBoundedAttack(fn, `attacks.${name}`, attack);
-  }
+  const entries = attackEntries<K>(fn, options.attacks ?? {}, true);
   if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
   const sequential = options.sequential === undefined ? false : checkBoolean(fn, 'sequential', options.sequential);
+  return { entries, batchSize, sequential, onProgress: options.onProgress };
+}
+
+/**
+ * An evaluation with options resolved by {@link resolveEvaluate}: checks the call's inputs (errors naming `fn`), then
+ * runs the batches. Internal; {@link evaluate} and `robustnessCurve` run it.
+ */
+export async function runEvaluation<K extends string>(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, config: EvaluateConfig<K>): Promise<EvaluationResult<K>> {
+  const { entries, batchSize, sequential } = config;
+  checkFunction(fn, 'model', model);
   const input = checkInput(fn, 'x', x);
   const n = input.shape[0] ?? 0;
   checkLabels(fn, 'y', y, n);
@@ -129,10 +115,10 @@ export async function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.T
   // On webgl and webgpu the checks above are queued on the device: read now, in one readback, before any attack runs.
   const maxLabel = await checkLabelsAsync(fn, 'y', y, n);
 
-  const names = Object.keys(attacks);
+  const names = entries.map(([name]) => name);
   const clean = new Uint8Array(n);
-  const perAttack: Record<string, Uint8Array> = Object.fromEntries(names.map((name) => [name, new Uint8Array(n)]));
-  const seconds: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
+  const perAttack = byName(names, () => new Uint8Array(n));
+  const seconds = byName(names, () => 0);
 
   /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
   const correct = (xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
@@ -149,20 +135,15 @@ export async function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.T
     const masks: tf.Tensor[] = [];
     try {
       masks.push(correct(xb, yb, size));
-      for (const name of names) {
-        const attack = attacks[name];
-        if (attack === undefined) continue;
+      for (const [name, attack] of entries) {
         const t0 = performance.now();
         const xAdv = attack(model, xb, yb);
         try {
-          if (!(xAdv instanceof tf.Tensor) || xAdv.shape.some((d, i) => d !== xb.shape[i]) || xAdv.rank !== xb.rank) {
-            rangeError(fn, `attacks.${name}`, `return adversarial inputs of the batch's shape [${xb.shape.join(', ')}]`, xAdv);
-          }
           masks.push(correct(xAdv, yb, size));
         } finally {
-          if (xAdv instanceof tf.Tensor && xAdv !== xb) xAdv.dispose();
+          if (xAdv !== xb) xAdv.dispose();
         }
-        seconds[name] = (seconds[name] ?? 0) + (performance.now() - t0) / 1000;
+        seconds[name] += (performance.now() - t0) / 1000;
       }
       const stacked = tf.stack(masks);
       let all: Float32Array;
@@ -172,18 +153,18 @@ export async function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.T
         stacked.dispose();
       }
       clean.set(all.subarray(0, size), start);
-      names.forEach((name, i) => perAttack[name]?.set(all.subarray((i + 1) * size, (i + 2) * size), start));
+      names.forEach((name, i) => { perAttack[name].set(all.subarray((i + 1) * size, (i + 2) * size), start); });
     } finally {
       tf.dispose(masks);
     }
   };
   /** The attacks in order, each on the points of the batch still robust. */
   const runBatchSequentially = async (xb: tf.Tensor, yb: tf.Tensor1D, start: number): Promise<void> => {
-    const run = await runSequential(fn, model, xb, yb, maxLabel, Object.entries(attacks), false);
+    const run = await runSequence(fn, model, xb, yb, maxLabel, entries, false);
     clean.set(run.clean, start);
     names.forEach((name, i) => {
-      perAttack[name]?.set(run.after[i] ?? run.clean, start);
-      seconds[name] = (seconds[name] ?? 0) + (run.seconds[i] ?? 0);
+      perAttack[name].set(run.after[i] ?? run.clean, start);
+      seconds[name] += run.seconds[i] ?? 0;
     });
   };
 
@@ -199,25 +180,23 @@ export async function evaluateAs(fn: string, model: Model, x: tf.Tensor, y: tf.T
       xb.dispose();
       yb.dispose();
     }
-    options.onProgress?.({ done: start + size, total: n });
+    config.onProgress?.({ done: start + size, total: n });
   }
 
   const worst = Uint8Array.from(clean);
   for (const name of names) {
     const robust = perAttack[name];
-    if (robust === undefined) continue;
     for (let i = 0; i < n; i++) {
       // A point is robust to an attack only if it was also classified correctly to begin with.
       robust[i] = (robust[i] ?? 0) & (clean[i] ?? 0);
       worst[i] = (worst[i] ?? 0) & (robust[i] ?? 0);
     }
   }
-  const share = (v: Uint8Array): number => (n === 0 ? 0 : v.reduce((s, b) => s + b, 0) / n);
   return {
     n,
     mode: sequential ? 'sequential' : 'independent',
     clean: share(clean),
-    attacks: Object.fromEntries(names.map((name) => [name, share(perAttack[name] ?? new Uint8Array(0))])),
+    attacks: byName(names, (name) => share(perAttack[name])),
     worstCase: share(worst),
     perPoint: { clean, attacks: perAttack, worstCase: worst },
     seconds

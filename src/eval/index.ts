@@ -7,7 +7,8 @@
  * on every backend, webgpu included (whose synchronous readback throws in Node and returns zeros in the browser).
  * @packageDocumentation
  */
-export { type EvaluateOptions, type EvaluateProgress, type EvaluationMode, type EvaluationResult, evaluate } from './evaluate.js';
+export { type EvaluationMode, type EvaluationResult } from './result.js';
+export { type EvaluateOptions, type EvaluateProgress, evaluate } from './evaluate.js';
 export { type WorstCaseOptions, type WorstCaseProgress, type WorstCaseResult, worstCase } from './worst-case.js';
 export { type AutoAttackOptions, type AutoAttackResult, autoAttack } from './auto-attack.js';
 export {

@@ -12,8 +12,8 @@ import {
   optionKeys
 } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
-import type { Attack } from '../attacks/types.js';
-import { evaluateAs } from './evaluate.js';
+import type { AttackFunction } from '../attacks/types.js';
+import { resolveEvaluate, runEvaluation } from './evaluate.js';
 
 /** Progress of {@link robustnessCurve}, reported after each ε. */
 export interface RobustnessCurveProgress {
@@ -60,21 +60,21 @@ export interface RobustnessCurve {
  * @param model - a {@link Model} returning logits `[B, C]`.
  * @param x - inputs `[N, ...]`.
  * @param y - `[N]` int32 labels.
- * @param attack - `ε ↦` an {@link Attack} at that radius.
+ * @param attack - `ε ↦` an `Attack` at that radius (or a plain function).
  * @param epsilons - the radii, finite numbers `>= 0`.
  * @param options - see {@link RobustnessCurveOptions}.
  * @returns a promise of a {@link RobustnessCurve}; no tensors.
  * @throws the promise rejects with a TypeError when model or attack is not a function; a RangeError for an empty or
  * invalid `epsilons`, invalid inputs, or an attack returning the wrong shape; any error an attack throws.
  * @example
- * const curve = await robustnessCurve(model, x, y, (eps) => (m, xb, yb) => apgd(m, xb, yb, { eps }), [0, 0.05, 0.1, 0.2, 0.3]);
+ * const curve = await robustnessCurve(model, x, y, (eps) => apgdAttack({ eps }), [0, 0.05, 0.1, 0.2, 0.3]);
  * console.log(curve.accuracy);
  */
 export async function robustnessCurve(
   model: Model,
   x: tf.Tensor,
   y: tf.Tensor1D,
-  attack: (eps: number) => Attack,
+  attack: (eps: number) => AttackFunction,
   epsilons: readonly number[],
   options: Readonly<RobustnessCurveOptions> = {}
 ): Promise<RobustnessCurve> {
@@ -102,12 +102,12 @@ export async function robustnessCurve(
   for (const [index, eps] of epsilons.entries()) {
     const atEps = attack(eps);
     if (typeof atEps !== 'function') rangeError(fn, 'attack', `return an attack function for eps = ${String(eps)}`, atEps);
-    const r = await evaluateAs(fn, model, x, y, { attacks: { attack: atEps }, batchSize });
+    const r = await runEvaluation(fn, model, x, y, resolveEvaluate(fn, { attacks: { attack: atEps }, batchSize }));
     clean = r.clean;
-    accuracy.push(r.attacks.attack ?? 0);
-    perPoint.push(r.perPoint.attacks.attack ?? new Uint8Array(r.n));
-    seconds.push(r.seconds.attack ?? 0);
-    options.onProgress?.({ eps, index, count: epsilons.length, accuracy: r.attacks.attack ?? 0 });
+    accuracy.push(r.attacks.attack);
+    perPoint.push(r.perPoint.attacks.attack);
+    seconds.push(r.seconds.attack);
+    options.onProgress?.({ eps, index, count: epsilons.length, accuracy: r.attacks.attack });
   }
   return { epsilons: [...epsilons], accuracy, clean, perPoint, seconds };
 }

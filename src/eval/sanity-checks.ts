@@ -18,7 +18,7 @@ import { resolveThreat } from '../attacks/options.js';
 import { checkAttackInputs } from '../attacks/runner.js';
 import { safeGradient } from '../attacks/safe-gradient.js';
 import { gatherRows, indicesWhere } from '../attacks/rows.js';
-import { square } from '../attacks/square.js';
+import { squareAttack } from '../attacks/square.js';
 
 /** The checks {@link sanityChecks} runs. */
 export type SanityCheckId =
@@ -210,12 +210,12 @@ export async function sanityChecks(model: Model, x: tf.Tensor, y: tf.Tensor1D, o
       const ys = gatherRows(inputs.y, idx);
       let broken: number;
       try {
-        const r = square(model, xs, ys, { eps, queries, bounds, seed });
+        const r = squareAttack({ eps, queries, bounds, seed }).detailed(model, xs, ys);
         try {
-          const [success = new Float32Array(0)] = await readWithChecks([r.success]);
+          const [success = new Float32Array(0)] = await readWithChecks(r.success === undefined ? [] : [r.success]);
           broken = success.reduce((s, v) => s + v, 0);
         } finally {
-          tf.dispose([r.xAdv, r.queries, r.success]);
+          tf.dispose([r.xAdv, r.queries, r.success].filter((t) => t !== undefined));
         }
       } finally {
         tf.dispose([xs, ys]);

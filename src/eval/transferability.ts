@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
-import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits, checkedSlice } from '../core/validate.js';
-import { isTensor, rangeError, typeError } from '../core/errors.js';
-import type { Attack } from '../attacks/types.js';
+import { checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits, checkedSlice } from '../core/validate.js';
+import { rangeError, typeError } from '../core/errors.js';
+import type { AttackFunction } from '../attacks/types.js';
+import { toAttack } from '../attacks/attack.js';
 
 /** Options of {@link transferability}. */
 export interface TransferabilityOptions {
@@ -50,7 +51,7 @@ function modelEntries(fn: string, models: unknown): Array<[string, Model]> {
  * @param models - the models, named (object) or by index (array).
  * @param x - inputs `[N, ...]`.
  * @param y - `[N]` int32 labels.
- * @param attack - the {@link Attack} run on each source model.
+ * @param attack - the attack run on each source model: an `Attack` made by a factory or a plain function.
  * @param options - see {@link TransferabilityOptions}.
  * @returns a promise of a {@link TransferabilityResult}; no tensors.
  * @throws the promise rejects with a TypeError when a model or the attack is not a function; a RangeError for no
@@ -64,13 +65,13 @@ export async function transferability(
   models: Readonly<Record<string, Model>> | readonly Model[],
   x: tf.Tensor,
   y: tf.Tensor1D,
-  attack: Attack,
+  attack: AttackFunction,
   options: Readonly<TransferabilityOptions> = {}
 ): Promise<TransferabilityResult> {
   const fn = 'transferability';
   checkKnownKeys(fn, options, optionKeys<TransferabilityOptions>()('batchSize'));
   const entries = modelEntries(fn, models);
-  checkFunction(fn, 'attack', attack);
+  const attacker = toAttack(fn, 'attack', attack);
   const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
   const input = checkInput(fn, 'x', x);
   const n = input.shape[0] ?? 0;
@@ -92,13 +93,11 @@ export async function transferability(
     try {
       for (const [, model] of entries) masks.push(correct(model, xb, yb, size));
       for (const [, source] of entries) {
-        const xAdv: unknown = attack(source, xb, yb);
+        const xAdv = attacker(source, xb, yb);
         try {
-          const same = isTensor(xAdv) && xAdv.rank === xb.rank && xAdv.shape.every((d, k) => d === xb.shape[k]);
-          if (!same) rangeError(fn, 'attack', `return adversarial inputs of the batch's shape [${xb.shape.join(', ')}]`, xAdv);
           for (const [, target] of entries) masks.push(correct(target, xAdv, yb, size));
         } finally {
-          if (xAdv instanceof tf.Tensor && xAdv !== xb) xAdv.dispose();
+          if (xAdv !== xb) xAdv.dispose();
         }
       }
       const stacked = tf.stack(masks);

@@ -32,7 +32,7 @@ export interface TradesOptions {
  * @returns a scalar, or `[B]` with `reduction: 'none'`; the caller disposes it.
  * @throws RangeError for mismatched shapes, labels out of range, a negative or non-finite β; TypeError for wrong dtypes.
  * @example
- * const xAdv = tradesAttack(model, x, { eps: 0.3, steps: 40, stepSize: 0.01 });
+ * const xAdv = tradesAttack(model, x, y, { eps: 0.3, steps: 40, stepSize: 0.01 });
  * const loss = tradesLoss({ clean: model(x), adv: model(xAdv), labels: y }, { beta: 1 });
  */
 export function tradesLoss<O extends Readonly<TradesOptions> = DefaultReduction>(inputs: Readonly<TradesInputs>, options: O = {} as O): Reduced<O> {

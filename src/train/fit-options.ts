@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkNonNegative, checkPositive } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
-import type { Attack } from '../attacks/types.js';
+import type { AttackFunction } from '../attacks/types.js';
 import type { Augmentation } from '../data/augment.js';
 import type { EvaluationResult } from '../eval/evaluate.js';
 import type { Schedule } from './schedules.js';
@@ -66,7 +66,7 @@ export interface ValidationOptions {
   /** Labels. */
   readonly y: tf.Tensor1D;
   /** Attacks by name. @defaultValue {} (clean accuracy) */
-  readonly attacks?: Readonly<Record<string, Attack>>;
+  readonly attacks?: Readonly<Record<string, AttackFunction>>;
   /** @defaultValue 256 */
   readonly batchSize?: number;
   /** Validate every N epochs (and after the last). @defaultValue 1 */

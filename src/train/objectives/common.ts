@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
 import { checkFunction, checkKnownKeys, optionKeys, type Bounds } from '../../core/validate.js';
-import type { Attack } from '../../attacks/types.js';
-import { isAttackValue } from '../../attacks/attack-value.js';
+import type { Attack, AttackFunction } from '../../attacks/types.js';
+import { isAttack, toAttack } from '../../attacks/attack.js';
 import type { Norm } from '../../attacks/norms.js';
 import { isTensor, rangeError, typeError } from '../../core/errors.js';
 import { resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from '../../attacks/options.js';
@@ -21,11 +21,11 @@ export interface AttackSettings extends Omit<PerturbationOptions, 'seed'> {
    * The attack that makes the training inputs `x'`, in place of the method's own (e.g. `apgdAttack({ eps })`, an
    * L2 attack, an EoT attack, or any function `(model, x, y, { seed }) ↦ x'`). It is called against the model the
    * method attacks (the student in inference mode, or LTD's deployed student) with a fresh seed per batch from
-   * `fit`'s seeded source. An attack value's threat model must match `eps`, `norm` and `bounds`; the settings of the
+   * `fit`'s seeded source. An attack's threat model must match `eps`, `norm` and `bounds`; the settings of the
    * method's own attack (`steps`, `stepSize`, `randomStart`, `normalStd`) cannot be given with it.
    * @defaultValue the method's own attack (PGD, or the method's KL attack), with the settings above
    */
-  readonly attack?: Attack;
+  readonly attack?: AttackFunction;
 }
 
 /** The keys of {@link AttackSettings}. */
@@ -35,10 +35,12 @@ export const ATTACK_KEYS = optionKeys<AttackSettings>()('eps', 'norm', 'steps', 
 const OWN_ATTACK_KEYS = ['steps', 'stepSize', 'randomStart', 'normalStd'] as const satisfies readonly (keyof AttackSettings)[];
 
 /**
- * The user's `attack`, checked against the objective's threat model; undefined when the method's own attack runs.
+ * The user's `attack`, checked against the objective's threat model and taken as an {@link Attack} (a plain function is
+ * wrapped, so that its output is checked: the batch's shape and dtype, inside the objective's bounds); undefined when
+ * the method's own attack runs.
  *
  * @throws TypeError when `attack` is not a function; RangeError when it comes with settings of the method's own
- * attack, or is an attack value whose ε, norm or bounds differ from the objective's.
+ * attack, or is an attack whose ε, norm or bounds differ from the objective's.
  */
 export function userAttack(fn: string, options: Readonly<AttackSettings>, threat: { readonly eps: number; readonly norm?: Norm | undefined; readonly bounds: Bounds }): Attack | undefined {
   const attack = options.attack;
@@ -47,32 +49,29 @@ export function userAttack(fn: string, options: Readonly<AttackSettings>, threat
   for (const k of OWN_ATTACK_KEYS) {
     if (options[k] !== undefined) rangeError(fn, k, 'be left out when an attack is given (configure the attack itself)', options[k]);
   }
-  if (isAttackValue(attack)) {
+  const norm = threat.norm ?? 'linf';
+  if (isAttack(attack) && attack.threat !== undefined) {
     const t = attack.threat;
-    const norm = threat.norm ?? 'linf';
     if (t.eps !== threat.eps) rangeError(fn, 'attack', `have the objective's eps ${String(threat.eps)}`, `${attack.attackName} with eps ${String(t.eps)}`);
     if (t.norm !== norm) rangeError(fn, 'attack', `have the objective's norm ${norm}`, `${attack.attackName} with norm ${t.norm}`);
     if (t.bounds[0] !== threat.bounds[0] || t.bounds[1] !== threat.bounds[1]) {
       rangeError(fn, 'attack', `have the objective's bounds [${threat.bounds.join(', ')}]`, `${attack.attackName} with bounds [${t.bounds.join(', ')}]`);
     }
   }
-  return attack;
+  return toAttack(fn, 'attack', attack, { eps: threat.eps, norm, bounds: threat.bounds });
 }
 
 /**
  * The batch's adversarial inputs: the user's attack (called with a fresh seed), or the method's own, `own(seed)`.
  * One seed is drawn either way, so a run's random stream does not depend on which attack ran.
  *
- * @throws RangeError naming `fn` when the user's attack returns something other than inputs of the batch's shape.
+ * The user's attack was taken by {@link userAttack}, which checks a plain function's output on each call; `_fn` is no
+ * longer used (kept so that the objectives' calls stay as they are until the function-name context replaces it).
  */
-export function adversarial(fn: string, custom: Attack | undefined, ctx: BatchContext, model: Model, x: tf.Tensor, y: tf.Tensor1D, own: (seed: number) => tf.Tensor): tf.Tensor {
+export function adversarial(_fn: string, custom: Attack | undefined, ctx: BatchContext, model: Model, x: tf.Tensor, y: tf.Tensor1D, own: (seed: number) => tf.Tensor): tf.Tensor {
   const seed = ctx.rng.nextSeed();
   if (custom === undefined) return own(seed);
-  const out: unknown = custom(model, x, y, { seed });
-  if (!isTensor(out) || out.rank !== x.rank || out.shape.some((d, i) => d !== x.shape[i])) {
-    rangeError(fn, 'attack', `return adversarial inputs of the batch's shape [${x.shape.join(', ')}]`, out);
-  }
-  return out;
+  return custom(model, x, y, { seed });
 }
 
 /**
