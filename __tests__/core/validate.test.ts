@@ -16,11 +16,9 @@ import {
   checkOneOf,
   checkPositive,
   checkSameShape,
-  checkTensor,
-  formatValue,
-  rangeError,
-  typeError
-} from '../../src/core/index.js';
+  checkTensor
+} from '../../src/core/validate.js';
+import { formatValue, rangeError, typeError } from '../../src/core/errors.js';
 import { expectThrowsNoLeak, useBackend } from '../helpers.js';
 import { crossEntropy } from '../../src/losses/index.js';
 import type { Reduction } from '../../src/core/index.js';
