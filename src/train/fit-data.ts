@@ -4,6 +4,7 @@ import { flushChecks } from '../core/device-checks.js';
 import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, checkTensor, inheritChecks, type Bounds } from '../core/validate.js';
 import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Augmentation, AugmentContext } from '../data/augment.js';
+import { batchRows } from '../data/batch-rows.js';
 import type { Objective } from './objective.js';
 import type { Student } from './student.js';
 
@@ -60,17 +61,7 @@ function unpack(fn: string, batch: unknown): { x: tf.Tensor; y: tf.Tensor1D } {
 /** One pass over the data as batches; tensor data is shuffled with `permutation` and gathered. */
 export async function* passOver(fn: string, data: FitData, batchSize: number, permutation: Int32Array | undefined): AsyncGenerator<{ x: tf.Tensor; y: tf.Tensor1D }> {
   if (isTensorData(data)) {
-    const n = data.x.shape[0] ?? 0;
-    for (let start = 0; start < n; start += batchSize) {
-      const size = Math.min(batchSize, n - start);
-      let batch: { x: tf.Tensor; y: tf.Tensor1D };
-      if (permutation === undefined) {
-        batch = { x: tf.slice(data.x, start, size), y: tf.slice(data.y, start, size) };
-      } else {
-        const idx = tf.tensor1d(permutation.subarray(start, start + size), 'int32');
-        batch = { x: tf.gather(data.x, idx), y: tf.gather(data.y, idx) };
-        idx.dispose();
-      }
+    for (const batch of batchRows(data.x, data.y, batchSize, permutation, Math.ceil((data.x.shape[0] ?? 0) / batchSize))) {
       // What fit checked of the whole set holds for its batches: the objective's attacks read nothing back.
       inheritChecks(batch.x, data.x);
       inheritChecks(batch.y, data.y);

@@ -2,8 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { isTensor, rangeError } from '../core/errors.js';
 import type { Random } from '../core/random.js';
-import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { acquireLock } from './lock.js';
+import { loadLatestCheckpoint, saveCheckpoint } from '../io/checkpoint-store.js';
+import { acquireLock } from '../io/lock.js';
 import type { CheckpointOptions, EpochInfo } from './fit-options.js';
 import type { Objective } from './objective.js';
 import type { Student } from './student.js';
