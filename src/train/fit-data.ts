@@ -5,7 +5,8 @@ import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, 
 import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Augmentation, AugmentContext } from '../data/augment.js';
 import { batchRows } from '../data/batch-rows.js';
-import type { Objective } from './objective.js';
+import type { Objective, ObjectiveState } from './objective.js';
+import { initialState } from './objective-state.js';
 import type { Student } from './student.js';
 
 /** Examples as tensors: inputs `[N, ...]` and int32 labels `[N]`. */
@@ -200,10 +201,11 @@ function reportCodes(fn: string, values: ArrayLike<number>, offset: number, numC
 
 /**
  * Probes the student's class count on one example (peeking at the first batch of an iterable, which is trained on
- * normally afterwards), lets the objective check the student and its teachers, and checks tensor data and the
- * validation set. Everything it makes is released, also when it throws.
+ * normally afterwards), lets the objective check the student and its teachers, checks tensor data and the
+ * validation set, and last makes the objective's state (its `init`, on the same example). Everything else it makes is
+ * released, also when it throws.
  *
- * @returns the number of classes.
+ * @returns the number of classes, and the objective's state (the caller's to release).
  */
 export async function probeData(
   fn: string,
@@ -212,7 +214,7 @@ export async function probeData(
   objective: Objective,
   batchSize: number,
   validation: Examples | undefined
-): Promise<number> {
+): Promise<{ numClasses: number; state: ObjectiveState }> {
   if (typeof data !== 'object' || data === null) typeError(fn, 'data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);
   let sample: tf.Tensor | undefined;
   let first: { x: tf.Tensor; y: tf.Tensor1D } | undefined;
@@ -251,7 +253,7 @@ export async function probeData(
     }
     // On webgl and webgpu the checks above are queued on the device: read them now, before any training.
     await flushChecks();
-    return numClasses;
+    return { numClasses, state: initialState(objective, { student: net, numClasses, sample: probe }) };
   } finally {
     sample?.dispose();
     if (first !== undefined) tf.dispose([first.x, first.y]);
