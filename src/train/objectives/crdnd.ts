@@ -39,10 +39,28 @@ function featureWidth(fn: string, arg: string, features: unknown, rule: string):
   return features.shape[1] ?? 0;
 }
 
-/** The learned compensation's weights `W` of the state (`M = softmax_rows(W)`). */
-function learnedWeights(fn: string, weights: tf.Tensor | undefined): tf.Tensor2D {
+/** The widths of the student's and the teacher's features on `sample`: `[d_S, d_T]`. */
+function featureWidths(fn: string, student: Student, teacherFeatures: (x: tf.Tensor) => tf.Tensor2D, sample: tf.Tensor): [number, number] {
+  return [
+    featureWidth(fn, 'student', student.forward(sample, false).features, 'expose features for embeddings: "features" (use studentFromLayers)'),
+    featureWidth(fn, 'teacherFeatures', teacherFeatures(sample), 'return features [B, d]')
+  ];
+}
+
+/** The projection `[d_S, d_T]` of the student's features onto the teacher's width (Glorot-uniform), when they differ. */
+function makeProjection(fn: string, [ds, dt]: [number, number], seed: number | undefined): tf.Variable | undefined {
+  if (ds === dt) return undefined;
+  const limit = Math.sqrt(6 / (ds + dt));
+  return tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', seed), true, `${fn}_projection_${String(Date.now())}`);
+}
+
+/**
+ * The learned compensation's term `KL(σ(T(x)) ‖ σ(S(x'))·M)`, `M = softmax_rows(W)` with `W` the state's
+ * `compensation`: `σ(S)·M` is a distribution, so its log serves as logits (softmax(log p) = p).
+ */
+function learnedKl(fn: string, teacherClean: tf.Tensor2D, studentLogits: tf.Tensor2D, weights: tf.Tensor | undefined): tf.Scalar {
   if (weights === undefined) rangeError(fn, 'state', "hold the learned compensation (made by init) with compensation: 'learned'", weights);
-  return weights as tf.Tensor2D;
+  return klDivergence(teacherClean, tf.log(tf.matMul(tf.softmax(studentLogits), tf.softmax(weights))) as tf.Tensor2D);
 }
 
 /** What CRDND prepares per batch outside the tape. */
@@ -87,33 +105,19 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
   const teacherFeatures = options.teacherFeatures;
   const projectionSeed = options.seed;
   if (embeddings === 'features') checkFunction(fn, 'teacherFeatures', teacherFeatures);
-  /** The projection of the student's features onto the teacher's width, when they differ (learned with the student). */
-  const projectionFor = (student: Student, sample: tf.Tensor): tf.Variable | undefined => {
-    if (embeddings !== 'features' || teacherFeatures === undefined) return undefined;
-    const ds = featureWidth(fn, 'student', student.forward(sample, false).features, 'expose features for embeddings: "features" (use studentFromLayers)');
-    const dt = featureWidth(fn, 'teacherFeatures', teacherFeatures(sample), 'return features [B, d]');
-    if (ds === dt) return undefined;
-    const limit = Math.sqrt(6 / (ds + dt));
-    return tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', projectionSeed), true, `crdnd_projection_${String(Date.now())}`);
-  };
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
     check: (student, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
-      if (embeddings === 'features' && teacherFeatures !== undefined) {
-        featureWidth(fn, 'student', student.forward(sample, false).features, 'expose features for embeddings: "features" (use studentFromLayers)');
-        featureWidth(fn, 'teacherFeatures', teacherFeatures(sample), 'return features [B, d]');
-      }
+      if (embeddings === 'features' && teacherFeatures !== undefined) featureWidths(fn, student, teacherFeatures, sample);
     },
     // The learned compensation's weights and the projection: trainable variables of the state, made per run.
     init: ({ student, numClasses, sample }) => {
-      const compensation = mode === 'learned' ? createCompensation(numClasses, { name: 'crdnd_compensation' }).weights : undefined;
-      const projection = projectionFor(student, sample);
-      return {
-        values: {},
-        tensors: { ...(compensation === undefined ? {} : { compensation }), ...(projection === undefined ? {} : { projection }) }
-      };
+      const compensation = mode === 'learned' ? { compensation: createCompensation(numClasses, { name: 'crdnd_compensation' }).weights } : {};
+      const widths = embeddings === 'features' && teacherFeatures !== undefined ? featureWidths(fn, student, teacherFeatures, sample) : undefined;
+      const projection = widths === undefined ? undefined : makeProjection(fn, widths, projectionSeed);
+      return { values: {}, tensors: { ...compensation, ...(projection === undefined ? {} : { projection }) } };
     },
     prepare: (x, y, ctx) => {
       const teacherClean = teacher(x);
@@ -126,11 +130,7 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
     loss: (p, _x, _y, ctx, state) => {
       const out = ctx.student.forward(p.xAdv, true);
       const { compensation, projection } = state.tensors;
-      // 'learned': σ(S)·M, M = softmax_rows(W), is a distribution, so its log serves as logits (softmax(log p) = p).
-      const kl =
-        p.targets === undefined
-          ? klDivergence(p.teacherClean, tf.log(tf.matMul(tf.softmax(out.logits), tf.softmax(learnedWeights(fn, compensation)))) as tf.Tensor2D)
-          : klDivergence(p.targets, out.logits, { targetType: 'probabilities' });
+      const kl = p.targets === undefined ? learnedKl(fn, p.teacherClean, out.logits, compensation) : klDivergence(p.targets, out.logits, { targetType: 'probabilities' });
       let own: tf.Tensor2D = out.logits;
       if (embeddings === 'features') {
         own = out.features as tf.Tensor2D;

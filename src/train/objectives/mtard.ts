@@ -68,6 +68,23 @@ function stateOf(w: MtardState): ObjectiveState {
 /** What MTARD prepares per batch. */
 type Prepared = { xAdv: tf.Tensor; robustTeacherAdv: tf.Tensor2D; cleanTeacherClean: tf.Tensor2D };
 
+/** η of a batch scaled by the schedule's factor `learningRate / baseLearningRate`, at most max(η, 1). */
+function scheduledEta(eta: number, ctx: BatchContext): number {
+  const base = ctx.baseLearningRate;
+  const factor = Number.isFinite(base) && base > 0 && Number.isFinite(ctx.learningRate) ? Math.max(0, ctx.learningRate / base) : 1;
+  return Math.min(eta * factor, Math.max(eta, 1));
+}
+
+/** The state after a batch whose KL terms were `klNat`, `klAdv`: {@link mtardWeights} with η (unchanged unless both are > 0). */
+function nextState(state: ObjectiveState, terms: Readonly<Record<string, number>>, eta: number): ObjectiveState {
+  const nat = terms.klNat ?? 0;
+  const adv = terms.klAdv ?? 0;
+  if (!(nat > 0 && adv > 0)) return state;
+  const w = weightsOf(state);
+  // η = 0 (a zero learning rate) moves nothing, but the first losses are still recorded.
+  return stateOf(eta > 0 ? mtardWeights(w, nat, adv, { eta }) : { ...w, natInitial: w.natInitial ?? nat, advInitial: w.advInitial ?? adv });
+}
+
 /**
  * MTARD (Zhao et al., ECCV 2022): two teachers, `mtardLoss` with weights adapted every batch by `mtardWeights` from
  * the two KL terms, η following the learning-rate schedule (`etaSchedule`); `x'` = PGD on the student's cross-entropy.
@@ -98,13 +115,6 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
   const etaSchedule =
     options.etaSchedule === undefined ? 'learningRate' : checkOneOf(fn, 'etaSchedule', options.etaSchedule, ['learningRate', 'constant'] as const);
   const klReduction = checkKlReduction(fn, options.klReduction);
-  /** η of this batch: scaled by the schedule's factor `learningRate / baseLearningRate` unless constant. */
-  const etaOf = (ctx: BatchContext): number => {
-    if (etaSchedule === 'constant') return eta;
-    const base = ctx.baseLearningRate;
-    const factor = Number.isFinite(base) && base > 0 && Number.isFinite(ctx.learningRate) ? Math.max(0, ctx.learningRate / base) : 1;
-    return Math.min(eta * factor, Math.max(eta, 1));
-  };
   const objective: Objective<Prepared> & MtardObjective = {
     name: fn,
     bounds: attack.bounds,
@@ -136,17 +146,7 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
         accuracyLogits: studentAdv
       };
     },
-    update: (state, terms, ctx) => {
-      const nat = terms.klNat ?? 0;
-      const adv = terms.klAdv ?? 0;
-      if (!(nat > 0 && adv > 0)) return state;
-      const w = weightsOf(state);
-      const batchEta = etaOf(ctx);
-      // η = 0 (a zero learning rate) moves nothing, but the first losses are still recorded.
-      return stateOf(
-        batchEta > 0 ? mtardWeights(w, nat, adv, { eta: batchEta }) : { ...w, natInitial: w.natInitial ?? nat, advInitial: w.advInitial ?? adv }
-      );
-    }
+    update: (state, terms, ctx) => nextState(state, terms, etaSchedule === 'constant' ? eta : scheduledEta(eta, ctx))
   };
   return objective;
 }
