@@ -99,6 +99,13 @@ export interface Objective<P extends tf.TensorContainer = tf.TensorContainer> {
    */
   skip?(terms: Readonly<Record<string, number>>): boolean;
   /**
+   * Releases resources the objective holds itself. `fit` never calls it: what `init` made is `fit`'s and released
+   * when it ends, and no objective of ardkit holds anything, so calling it is never needed.
+   * @deprecated Kept so that code written for the stateful objectives of earlier releases still compiles; it will be
+   * removed in the next major release.
+   */
+  dispose?(): void;
+  /**
    * The model as the method deploys it, given the trained student's logits (e.g. LTD divides them by `τ_S`).
    * `fit`'s validation evaluates it; without `deploy` the student is deployed as it is.
    */
