@@ -1,6 +1,6 @@
 /**
  * The checkpoint store: checkpoints of `fit` as folders of a tensor file and a manifest, written atomically through
- * {@link writeFileAtomic} (the synced write model saving uses too), verified by checksums when read (Node only).
+ * `writeFileAtomic` (atomic-write.ts) (the synced write model saving uses too), verified by checksums when read (Node only).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { rangeError } from '../core/errors.js';

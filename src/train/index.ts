@@ -18,7 +18,7 @@ export {
   type ValidationOptions,
   fit
 } from './fit.js';
-export { type BatchContext, type LossTerms, type Objective, type ObjectiveState } from './objective.js';
+export { type BatchContext, type LossTerms, type Objective, type ObjectiveSetup, type ObjectiveState } from './objective.js';
 export { type LayersStudentLike, type LayersTeacherLike, type LayersWeightLike, type Student, type StudentOutputs, type TeacherLike, asStudent, asTeacher, asVariable, featuresOf } from './student.js';
 export { type Schedule, type ScheduleContext, cosine, linearWarmup, multiStep } from './schedules.js';
 export { type Checkpoint, type CheckpointRecovery, type LoadCheckpointOptions, type NamedTensor, type SaveHooks, type SkippedCheckpoint, loadLatestCheckpoint, saveCheckpoint } from '../io/checkpoint-store.js';

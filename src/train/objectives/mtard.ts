@@ -39,13 +39,13 @@ export interface MtardObjectiveOptions extends AttackSettings {
 }
 
 /**
- * The MTARD objective: its state is {@link MtardState} as numbers (`natWeight`, `advWeight`, and `natInitial`,
+ * The MTARD objective: its state is `MtardState` (`ardkit/losses`) as numbers (`natWeight`, `advWeight`, and `natInitial`,
  * `advInitial` once recorded), which `fit` returns as `objectiveValues`.
  */
 export interface MtardObjective extends Objective {
   /** The starting weights, `{ natWeight: 0.5, advWeight: 0.5 }`, as an objective state. */
   init(): ObjectiveState;
-  /** The state after a batch: {@link mtardWeights} of the batch's `klNat` and `klAdv`, with this batch's η. */
+  /** The state after a batch: `mtardWeights` of the batch's `klNat` and `klAdv`, with this batch's η. */
   update(state: ObjectiveState, terms: Readonly<Record<string, number>>, ctx: BatchContext): ObjectiveState;
 }
 
@@ -75,7 +75,7 @@ function scheduledEta(eta: number, ctx: BatchContext): number {
   return Math.min(eta * factor, Math.max(eta, 1));
 }
 
-/** The state after a batch whose KL terms were `klNat`, `klAdv`: {@link mtardWeights} with η (unchanged unless both are > 0). */
+/** The state after a batch whose KL terms were `klNat`, `klAdv`: `mtardWeights` with η (unchanged unless both are > 0). */
 function nextState(state: ObjectiveState, terms: Readonly<Record<string, number>>, eta: number): ObjectiveState {
   const nat = terms.klNat ?? 0;
   const adv = terms.klAdv ?? 0;
