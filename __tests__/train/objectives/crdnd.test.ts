@@ -138,6 +138,22 @@ describe('crdnd', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
+    it('releases M when fit fails after init: a corrupt checkpoint to resume from', async () => {
+      const data = blobs(48, K, 3);
+      const teacherRef = linearModel(DIM, K, 43);
+      const objective = crdnd({ ...ATTACK, teacher: teacherRef.model, compensation: 'learned' });
+      const net = mlp(K, 6);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ardkit-crdnd-'));
+      fs.writeFileSync(path.join(dir, 'latest.json'), '{"checkpoint": "epoch-0001"');
+      const before = tf.memory().numTensors;
+      await expect(fit(net, data, objective, { epochs: 1, batchSize: 24, seed: 1, checkpoint: { dir }, resume: true })).rejects.toThrow(RangeError);
+      expect(tf.memory().numTensors).toBe(before);
+      net.dispose();
+      tf.dispose([data.x, data.y]);
+      teacherRef.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
     it('trains two students one after the other: each run makes its own M and releases it', async () => {
       const data = blobs(48, K, 3);
       const teacherRef = linearModel(DIM, K, 43);
