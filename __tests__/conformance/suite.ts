@@ -675,12 +675,10 @@ async function runFits(weights: MlpWeights, weights2: MlpWeights, data: ToyData)
         const history = await fit(made.student, { x, y }, made.objective, { epochs: 2, batchSize: 16, seed: 1, learningRate: 0.05 });
         const w = made.net.getWeights();
         const values = await Promise.all(w.map(async (t) => Array.from(await t.data())));
-        made.objective.dispose?.();
         made.net.dispose();
         made = undefined;
         out.set(c.name, { weights: Float32Array.from(values.flat()), loss: history.epochs.at(-1)?.loss ?? NaN, leaked: tf.memory().numTensors - before });
       } catch (e) {
-        made?.objective.dispose?.();
         made?.net.dispose();
         out.set(c.name, { weights: new Float32Array(0), loss: NaN, leaked: 0, error: e instanceof Error ? e.message : String(e) });
       }

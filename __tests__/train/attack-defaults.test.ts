@@ -26,7 +26,7 @@ import {
 import { asStudent, studentModel } from '../../src/train/student.js';
 import type { Model } from '../../src/core/index.js';
 import { useBackend } from '../helpers.js';
-import { blobs, darhtStudent, linearStudent, linearTeachers } from './fixtures.js';
+import { blobs, darhtStudent, linearStudent, linearTeachers, NO_STATE } from './fixtures.js';
 
 const K = 3;
 const EPS = 0.1;
@@ -92,7 +92,7 @@ describe('adversarial objectives attack at the scale of ε by default', () => {
       baseLearningRate: 0.01
     };
     const before = tf.memory().numTensors;
-    const prepared = tf.tidy(() => objective.prepare(data.x, data.y, ctx)) as Record<string, tf.Tensor | tf.Tensor[]>;
+    const prepared = tf.tidy(() => objective.prepare(data.x, data.y, ctx, NO_STATE)) as Record<string, tf.Tensor | tf.Tensor[]>;
     const xAdv = prepared[key] as tf.Tensor;
     const [minDist, maxDist] = tf.tidy(() => {
       const d = tf.max(tf.abs(tf.sub(xAdv, data.x)), 1);
@@ -105,7 +105,6 @@ describe('adversarial objectives attack at the scale of ε by default', () => {
       .filter((t) => t !== data.x && t !== data.y);
     tf.dispose(own);
     expect(tf.memory().numTensors).toBe(before);
-    objective.dispose?.();
     tf.dispose([sample, data.x, data.y]);
   });
 });

@@ -126,7 +126,6 @@ describe('fit', () => {
     const firstThree = (losses[0]! + losses[1]! + losses[2]!) / 3;
     const lastThree = (losses[9]! + losses[10]! + losses[11]!) / 3;
     expect(lastThree).toBeLessThan(firstThree);
-    objective.dispose?.();
     if ('dispose' in net && typeof net.dispose === 'function') net.dispose();
   });
 
@@ -188,7 +187,6 @@ describe('fit', () => {
       const history = await fit(second, data, objSecond, { ...options, epochs: 3, checkpoint: { dir }, resume: true });
       expect(history.epochs.map((e) => e.epoch)).toEqual([0, 1, 2]);
       expect(weightsOf(second.weights.map((w) => w.read()))).toEqual(weightsOf(whole.weights.map((w) => w.read())));
-      for (const o of [objWhole, objFirst, objSecond]) o.dispose?.();
       for (const n of [whole, first, second]) n.dispose();
     }
   });

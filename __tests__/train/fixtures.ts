@@ -2,12 +2,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { testRandom } from '../helpers.js';
-import { fit, natural, type Student } from '../../src/train/index.js';
+import { fit, natural, type ObjectiveState, type Student } from '../../src/train/index.js';
 import { studentModel } from '../../src/train/student.js';
 import { studentFromLayers, studentTeacherHead } from '../../src/models/index.js';
 import type { Model } from '../../src/core/index.js';
 
 export const DIM = 12;
+
+/** The empty objective state, for calling a stateless objective's (or a state-free part's) hooks by hand. */
+export const NO_STATE: ObjectiveState = { values: {}, tensors: {} };
 
 /** `k` classes of points around prototypes in [0, 1]^DIM; `spread` is the noise half-width. */
 export function blobs(n: number, k: number, seed: number, spread = 0.25): { x: tf.Tensor2D; y: tf.Tensor1D } {

@@ -152,7 +152,6 @@ describe('every method trains a robust student on real MNIST', () => {
     await trainNet(student, objective);
     const model = asModel(net);
     results[name] = await score(objective.deploy === undefined ? model : objective.deploy(model));
-    objective.dispose?.();
     net.dispose();
     // Printed for the record: the floors below are checked against these.
     console.log(`${name}: clean ${results[name].clean.toFixed(3)}, PGD-10 ${results[name].pgd.toFixed(3)}`);

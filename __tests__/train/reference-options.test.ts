@@ -16,14 +16,13 @@ import {
   multiStep,
   rslad,
   type BatchContext,
-  type MtardObjective,
   type Objective,
   type Schedule,
   type Student
 } from '../../src/train/index.js';
 import { asStudent, studentModel } from '../../src/train/student.js';
 import { expectRelClose, linearModel, useBackend, type LinearModel } from '../helpers.js';
-import { blobs, DIM, mlp } from './fixtures.js';
+import { blobs, DIM, mlp, NO_STATE } from './fixtures.js';
 
 const K = 3;
 const ATTACK = { eps: 0.1, steps: 3, stepSize: 0.05 };
@@ -65,7 +64,7 @@ function contextFor(student: Student, seed: number, learningRate = 0.1, baseLear
 
 /** `prepare`'s adversarial examples (the rest of what it prepares is disposed). */
 function preparedAdv(objective: Objective, x: tf.Tensor, y: tf.Tensor1D, ctx: BatchContext): tf.Tensor {
-  const p = objective.prepare(x, y, ctx) as Record<string, tf.Tensor>;
+  const p = objective.prepare(x, y, ctx, NO_STATE) as Record<string, tf.Tensor>;
   const xAdv = p.xAdv!;
   tf.dispose(Object.values(p).filter((t) => t !== xAdv));
   return xAdv;
@@ -204,7 +203,8 @@ describe('reference-code options of the objectives', () => {
   });
 
   describe('etaSchedule', () => {
-    async function mtardRun(options: { etaSchedule?: 'learningRate' | 'constant'; schedule?: Schedule; epochs?: number; batchSize?: number }): Promise<MtardObjective> {
+    /** MTARD's weights after a run: the objective's state, returned by fit as objectiveValues. */
+    async function mtardRun(options: { etaSchedule?: 'learningRate' | 'constant'; schedule?: Schedule; epochs?: number; batchSize?: number }): Promise<Readonly<Record<string, number>>> {
       const objective = mtard({
         ...ATTACK,
         cleanTeacher: teacher2,
@@ -213,7 +213,7 @@ describe('reference-code options of the objectives', () => {
         ...(options.etaSchedule === undefined ? {} : { etaSchedule: options.etaSchedule })
       });
       const net = mlp(K, 2);
-      await fit(net, data, objective, {
+      const history = await fit(net, data, objective, {
         epochs: options.epochs ?? 1,
         batchSize: options.batchSize ?? 16,
         seed: 3,
@@ -221,46 +221,50 @@ describe('reference-code options of the objectives', () => {
         ...(options.schedule === undefined ? {} : { schedule: options.schedule })
       });
       net.dispose();
-      return objective;
+      return history.objectiveValues;
     }
 
     it("'learningRate' (the default) moves the weights half as far as 'constant' under a halved rate", async () => {
       // Two batches: the first records L_first (and leaves w at 0.5), the second moves w by η_batch·(w − r_nat/(r_nat + r_adv))
       // with identical students and losses in every run.
       const half: Schedule = (base) => base / 2;
-      const constant = (await mtardRun({ etaSchedule: 'constant', schedule: half })).state();
-      const following = (await mtardRun({ etaSchedule: 'learningRate', schedule: half })).state();
-      const byDefault = (await mtardRun({ schedule: half })).state();
-      expect(Math.abs(constant.natWeight - 0.5)).toBeGreaterThan(1e-4);
+      const constant = await mtardRun({ etaSchedule: 'constant', schedule: half });
+      const following = await mtardRun({ etaSchedule: 'learningRate', schedule: half });
+      const byDefault = await mtardRun({ schedule: half });
+      expect(Math.abs(constant.natWeight! - 0.5)).toBeGreaterThan(1e-4);
       expect(following.natInitial).toBe(constant.natInitial);
       expect(following.advInitial).toBe(constant.advInitial);
-      expectRelClose(following.natWeight - 0.5, 0.5 * (constant.natWeight - 0.5), 1e-9);
-      expectRelClose(following.advWeight, 1 - following.natWeight, 1e-12);
+      expectRelClose(following.natWeight! - 0.5, 0.5 * (constant.natWeight! - 0.5), 1e-9);
+      expectRelClose(following.advWeight!, 1 - following.natWeight!, 1e-12);
       expect(byDefault).toEqual(following);
       // Without a schedule the factor is 1: both give the same weights.
-      const plain = (await mtardRun({})).state();
-      const plainConstant = (await mtardRun({ etaSchedule: 'constant' })).state();
+      const plain = await mtardRun({});
+      const plainConstant = await mtardRun({ etaSchedule: 'constant' });
       expect(plain).toEqual(plainConstant);
     });
 
     it("follows the authors' rule under multiStep (gamma 0.1): η × 0.1 after the milestone", async () => {
       // One batch per epoch: epoch 1 records L_first, epoch 2 (after the milestone) is the first move.
       const schedule = multiStep({ milestones: [1] });
-      const constant = (await mtardRun({ etaSchedule: 'constant', schedule, epochs: 2, batchSize: 32 })).state();
-      const following = (await mtardRun({ schedule, epochs: 2, batchSize: 32 })).state();
-      expect(Math.abs(constant.natWeight - 0.5)).toBeGreaterThan(1e-4);
-      expectRelClose(following.natWeight - 0.5, 0.1 * (constant.natWeight - 0.5), 1e-9);
+      const constant = await mtardRun({ etaSchedule: 'constant', schedule, epochs: 2, batchSize: 32 });
+      const following = await mtardRun({ schedule, epochs: 2, batchSize: 32 });
+      expect(Math.abs(constant.natWeight! - 0.5)).toBeGreaterThan(1e-4);
+      expectRelClose(following.natWeight! - 0.5, 0.1 * (constant.natWeight! - 0.5), 1e-9);
     });
 
     it('reads the rate from the context given to update; a zero rate records L_first and moves nothing', () => {
       const objective = mtard({ ...ATTACK, cleanTeacher: teacher2, robustTeacher: teacher, eta: 0.2 });
       const { student, dispose } = modeStudent(1);
-      objective.update!({ klNat: 2, klAdv: 4 }, contextFor(student, 1, 0, 0.1));
-      expect(objective.state()).toEqual({ natWeight: 0.5, advWeight: 0.5, natInitial: 2, advInitial: 4 });
-      objective.update!({ klNat: 1.5, klAdv: 1 }, contextFor(student, 1, 0.025, 0.1));
+      const start = objective.init();
+      expect(start).toEqual({ values: { natWeight: 0.5, advWeight: 0.5 }, tensors: {} });
+      const first = objective.update(start, { klNat: 2, klAdv: 4 }, contextFor(student, 1, 0, 0.1));
+      expect(first.values).toEqual({ natWeight: 0.5, advWeight: 0.5, natInitial: 2, advInitial: 4 });
+      // update is pure: the state it was given is unchanged.
+      expect(start.values).toEqual({ natWeight: 0.5, advWeight: 0.5 });
+      const second = objective.update(first, { klNat: 1.5, klAdv: 1 }, contextFor(student, 1, 0.025, 0.1));
       const rNat = 1.5 / 2;
       const rAdv = 1 / 4;
-      expectRelClose(objective.state().natWeight, 0.5 - 0.2 * 0.25 * (0.5 - rNat / (rNat + rAdv)), 1e-12);
+      expectRelClose(second.values.natWeight!, 0.5 - 0.2 * 0.25 * (0.5 - rNat / (rNat + rAdv)), 1e-12);
       dispose();
     });
 

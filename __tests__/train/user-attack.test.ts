@@ -29,7 +29,7 @@ import {
 import { asStudent, studentModel } from '../../src/train/student.js';
 import type { Model } from '../../src/core/index.js';
 import { useBackend } from '../helpers.js';
-import { blobs, darhtStudent, linearStudent, linearTeachers } from './fixtures.js';
+import { blobs, darhtStudent, linearStudent, linearTeachers, NO_STATE } from './fixtures.js';
 
 const K = 3;
 const EPS = 0.1;
@@ -89,7 +89,7 @@ describe('every adversarial objective trains with a user-supplied attack', () =>
     const ctx: BatchContext = {
       epoch: 0, epochs: 1, batch: 0, progress: 0, batchesPerEpoch: 1, rng: createRandom(5), student, studentModel: studentModel(student), learningRate: 0.01, baseLearningRate: 0.01
     };
-    const prepared = tf.tidy(() => objective.prepare(data.x, data.y, ctx)) as Record<string, tf.Tensor | tf.Tensor[]>;
+    const prepared = tf.tidy(() => objective.prepare(data.x, data.y, ctx, NO_STATE)) as Record<string, tf.Tensor | tf.Tensor[]>;
     // DARHT flips its coin first, then draws the attack's seed.
     const expected = createRandom(5);
     if (key === 'xt') expected.next();
@@ -97,7 +97,6 @@ describe('every adversarial objective trains with a user-supplied attack', () =>
     // ARREST starts from the standard model, so every example is adversarial and xTrain is the attack's output.
     expect(Array.from((prepared[key] as tf.Tensor).dataSync())).toEqual(s.outputs[0]);
     tf.dispose(Object.values(prepared).flat().filter((t) => t !== data.x && t !== data.y));
-    objective.dispose?.();
 
     const again = spy();
     const fresh = make(again.attack);
@@ -105,7 +104,6 @@ describe('every adversarial objective trains with a user-supplied attack', () =>
     expect(again.seeds).toHaveLength(3);
     expect(new Set(again.seeds).size).toBe(3);
     expect(Number.isFinite(history.epochs[0]!.loss)).toBe(true);
-    fresh.objective.dispose?.();
     tf.dispose([sample, data.x, data.y]);
   });
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
 import { formatValue, rangeError } from '../core/errors.js';
+import { batchRows } from './batch-rows.js';
 
 /** Options of {@link batches}. */
 export interface BatchOptions {
@@ -94,16 +95,7 @@ export function batches<X extends tf.Tensor, Y extends tf.Tensor>(x: X, y: Y, op
         throw new TypeError(`${fn}: ${arg} must stay alive while its batches are iterated (got a disposed tensor)`);
       }
     }
-    const order = shuffle ? rng.permutation(n) : undefined;
-    for (let b = 0; b < batchesPerEpoch; b++) {
-      const start = b * batchSize;
-      const size = Math.min(batchSize, n - start);
-      yield tf.tidy(() => {
-        if (order === undefined) return { x: tf.slice(x, start, size), y: tf.slice(y, start, size) };
-        const rows = tf.tensor1d(order.subarray(start, start + size), 'int32');
-        return { x: tf.gather(x, rows), y: tf.gather(y, rows) };
-      });
-    }
+    yield* batchRows(x, y, batchSize, shuffle ? rng.permutation(n) : undefined, batchesPerEpoch);
   };
 
   return {

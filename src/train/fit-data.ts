@@ -4,7 +4,9 @@ import { flushChecks } from '../core/device-checks.js';
 import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, checkTensor, inheritChecks, type Bounds } from '../core/validate.js';
 import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
 import type { Augmentation, AugmentContext } from '../data/augment.js';
-import type { Objective } from './objective.js';
+import { batchRows } from '../data/batch-rows.js';
+import type { Objective, ObjectiveState } from './objective.js';
+import { initialState } from './objective-state.js';
 import type { Student } from './student.js';
 
 /** Examples as tensors: inputs `[N, ...]` and int32 labels `[N]`. */
@@ -60,17 +62,7 @@ function unpack(fn: string, batch: unknown): { x: tf.Tensor; y: tf.Tensor1D } {
 /** One pass over the data as batches; tensor data is shuffled with `permutation` and gathered. */
 export async function* passOver(fn: string, data: FitData, batchSize: number, permutation: Int32Array | undefined): AsyncGenerator<{ x: tf.Tensor; y: tf.Tensor1D }> {
   if (isTensorData(data)) {
-    const n = data.x.shape[0] ?? 0;
-    for (let start = 0; start < n; start += batchSize) {
-      const size = Math.min(batchSize, n - start);
-      let batch: { x: tf.Tensor; y: tf.Tensor1D };
-      if (permutation === undefined) {
-        batch = { x: tf.slice(data.x, start, size), y: tf.slice(data.y, start, size) };
-      } else {
-        const idx = tf.tensor1d(permutation.subarray(start, start + size), 'int32');
-        batch = { x: tf.gather(data.x, idx), y: tf.gather(data.y, idx) };
-        idx.dispose();
-      }
+    for (const batch of batchRows(data.x, data.y, batchSize, permutation, Math.ceil((data.x.shape[0] ?? 0) / batchSize))) {
       // What fit checked of the whole set holds for its batches: the objective's attacks read nothing back.
       inheritChecks(batch.x, data.x);
       inheritChecks(batch.y, data.y);
@@ -209,10 +201,11 @@ function reportCodes(fn: string, values: ArrayLike<number>, offset: number, numC
 
 /**
  * Probes the student's class count on one example (peeking at the first batch of an iterable, which is trained on
- * normally afterwards), lets the objective check the student and its teachers, and checks tensor data and the
- * validation set. Everything it makes is released, also when it throws.
+ * normally afterwards), lets the objective check the student and its teachers, checks tensor data and the
+ * validation set, and last makes the objective's state (its `init`, on the same example). Everything else it makes is
+ * released, also when it throws.
  *
- * @returns the number of classes.
+ * @returns the number of classes, and the objective's state (the caller's to release).
  */
 export async function probeData(
   fn: string,
@@ -221,7 +214,7 @@ export async function probeData(
   objective: Objective,
   batchSize: number,
   validation: Examples | undefined
-): Promise<number> {
+): Promise<{ numClasses: number; state: ObjectiveState }> {
   if (typeof data !== 'object' || data === null) typeError(fn, 'data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);
   let sample: tf.Tensor | undefined;
   let first: { x: tf.Tensor; y: tf.Tensor1D } | undefined;
@@ -260,7 +253,7 @@ export async function probeData(
     }
     // On webgl and webgpu the checks above are queued on the device: read them now, before any training.
     await flushChecks();
-    return numClasses;
+    return { numClasses, state: initialState(objective, { student: net, numClasses, sample: probe }) };
   } finally {
     sample?.dispose();
     if (first !== undefined) tf.dispose([first.x, first.y]);

@@ -57,6 +57,11 @@ export interface EpochInfo {
 export interface FitHistory {
   /** One entry per epoch, resumed epochs included. */
   readonly epochs: readonly EpochInfo[];
+  /**
+   * The objective's numbers at the end of training (`ObjectiveState.values`, e.g. MTARD's `natWeight`, `advWeight`
+   * and reference losses); `{}` for an objective without state. Its tensors are released when `fit` returns.
+   */
+  readonly objectiveValues: Readonly<Record<string, number>>;
 }
 
 /** Validation through `evaluate` after some epochs. */

@@ -1,11 +1,15 @@
-/** `fit`'s checkpoints: the folder probe and lock, resuming from the latest checkpoint, and saving after an epoch. */
+/**
+ * `fit`'s checkpoints: the folder probe and lock, resuming from the latest checkpoint, and saving after an epoch. The
+ * store and the lock live in io/ (checkpoint-store.ts, lock.ts).
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import { isTensor, rangeError } from '../core/errors.js';
 import type { Random } from '../core/random.js';
-import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { acquireLock } from './lock.js';
+import { loadLatestCheckpoint, saveCheckpoint } from '../io/checkpoint-store.js';
+import { acquireLock } from '../io/lock.js';
 import type { CheckpointOptions, EpochInfo } from './fit-options.js';
-import type { Objective } from './objective.js';
+import type { ObjectiveState } from './objective.js';
+import { restoredState } from './objective-state.js';
 import type { Student } from './student.js';
 
 /** Names of the optimizer state that tfjs' `getWeights` leaves out, saved so that resume is exact. */
@@ -67,46 +71,54 @@ export async function openCheckpoints(fn: string, ckpt: CheckpointOptions | unde
   return acquireLock(fn, ckpt.dir);
 }
 
+/** What a resume restored: the epoch to continue from and the objective's state. */
+export interface Resumed {
+  readonly epoch: number;
+  readonly state: ObjectiveState;
+}
+
+/** Puts a checkpoint's student weights into the student's variables, checking their count and shapes. */
+function restoreWeights(fn: string, net: Student, weights: readonly tf.Tensor[]): void {
+  if (weights.length !== net.variables.length) {
+    rangeError(fn, 'resume', `find ${String(net.variables.length)} student variables in the checkpoint`, weights.length);
+  }
+  net.variables.forEach((v, i) => {
+    const w = weights[i];
+    if (w === undefined || w.shape.join(',') !== v.shape.join(',')) {
+      rangeError(fn, 'resume', `find variable ${String(i)} of shape [${v.shape.join(', ')}] in the checkpoint`, w);
+    }
+    v.assign(w);
+  });
+}
+
 /**
  * Restores weights, optimizer state, objective state and random state from the newest readable checkpoint (warning
  * when it had to fall back past a damaged one).
  *
- * @returns the epoch to continue from (0 without a checkpoint); the saved history is appended to `history`.
+ * @returns the epoch to continue from (0 without a checkpoint) and the objective's state (`state` restored, or
+ * itself); the saved history is appended to `history`.
  */
 export async function resumeFrom(
   fn: string,
   ckpt: CheckpointOptions,
-  net: Student,
-  optimizer: tf.Optimizer,
-  objective: Objective,
-  rng: Random,
-  history: EpochInfo[]
-): Promise<number> {
+  run: { readonly net: Student; readonly optimizer: tf.Optimizer; readonly state: ObjectiveState; readonly rng: Random; readonly history: EpochInfo[] }
+): Promise<Resumed> {
   const saved = await loadLatestCheckpoint(ckpt.dir, { fallback: true });
-  if (saved === undefined) return 0;
+  if (saved === undefined) return { epoch: 0, state: run.state };
   if (saved.recovery !== undefined) {
     const why = saved.recovery.skipped.map((k) => `${k.folder}: ${k.reason}`).join('; ');
     console.warn(`fit: resuming from ${saved.recovery.folder}, the newest readable checkpoint (skipped ${why})`);
   }
   try {
-    if (saved.weights.length !== net.variables.length) {
-      rangeError(fn, 'resume', `find ${String(net.variables.length)} student variables in the checkpoint`, saved.weights.length);
-    }
-    net.variables.forEach((v, i) => {
-      const w = saved.weights[i];
-      if (w === undefined || w.shape.join(',') !== v.shape.join(',')) {
-        rangeError(fn, 'resume', `find variable ${String(i)} of shape [${v.shape.join(', ')}] in the checkpoint`, w);
-      }
-      v.assign(w);
-    });
+    restoreWeights(fn, run.net, saved.weights);
     const own = saved.optimizer.filter((o) => !o.name.startsWith(EXACT_STATE_PREFIX));
-    if (own.length > 0) await optimizer.setWeights(own.map((o) => ({ name: o.name, tensor: o.tensor })));
-    restoreExactState(optimizer, saved.optimizer);
-    objective.setState?.({ values: saved.objectiveValues, tensors: saved.objectiveTensors });
-    rng.setState(saved.randomState);
+    if (own.length > 0) await run.optimizer.setWeights(own.map((o) => ({ name: o.name, tensor: o.tensor })));
+    restoreExactState(run.optimizer, saved.optimizer);
+    const state = restoredState(run.state, { values: saved.objectiveValues, tensors: saved.objectiveTensors });
+    run.rng.setState(saved.randomState);
     const extra = saved.extra as { history?: EpochInfo[] } | null;
-    if (extra?.history !== undefined) history.push(...extra.history);
-    return saved.epoch;
+    if (extra?.history !== undefined) run.history.push(...extra.history);
+    return { epoch: saved.epoch, state };
   } finally {
     tf.dispose([...saved.weights, ...saved.optimizer.map((o) => o.tensor), ...Object.values(saved.objectiveTensors)]);
   }
@@ -116,25 +128,20 @@ export async function resumeFrom(
 export async function saveEpoch(
   ckpt: CheckpointOptions,
   epoch: number,
-  net: Student,
-  optimizer: tf.Optimizer,
-  objective: Objective,
-  rng: Random,
-  history: readonly EpochInfo[]
+  run: { readonly net: Student; readonly optimizer: tf.Optimizer; readonly state: ObjectiveState; readonly rng: Random; readonly history: readonly EpochInfo[] }
 ): Promise<void> {
-  const state = objective.getState?.();
-  const optimizerState = await optimizer.getWeights();
+  const optimizerState = await run.optimizer.getWeights();
   try {
     await saveCheckpoint(
       ckpt.dir,
       {
         epoch,
-        randomState: rng.getState(),
-        weights: net.variables,
-        optimizer: [...optimizerState, ...exactState(optimizer)],
-        objectiveValues: state?.values ?? {},
-        objectiveTensors: state?.tensors ?? {},
-        extra: { history }
+        randomState: run.rng.getState(),
+        weights: run.net.variables,
+        optimizer: [...optimizerState, ...exactState(run.optimizer)],
+        objectiveValues: run.state.values,
+        objectiveTensors: run.state.tensors,
+        extra: { history: run.history }
       },
       ckpt.keep === undefined ? {} : { keep: ckpt.keep }
     );

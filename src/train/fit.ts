@@ -1,16 +1,19 @@
 /**
- * `fit`: the training loop. Its parts live beside it: options (fit-options.ts), the data pipeline (fit-data.ts), one
- * step (train-step.ts) and checkpoints (fit-resume.ts).
+ * `fit`: the training loop, read as tfjs-layers' `fitLoop`: epochs of batches, with validation, checkpoints, the
+ * summary and the user's hooks as callbacks. Its parts live beside it: options (fit-options.ts), the run it holds
+ * (fit-run.ts), the data pipeline (fit-data.ts), one step (train-step.ts), the readback (readback.ts), the callbacks
+ * (callbacks.ts, fit-callbacks.ts) and checkpoints (fit-resume.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createRandom } from '../core/random.js';
-import { evaluate } from '../eval/evaluate.js';
 import type { BatchContext, Objective } from './objective.js';
-import { asStudent, studentModel, type LayersStudentLike, type Student } from './student.js';
-import { augmentBatch, checkArrivingBatch, isTensorData, passOver, probeData, reportArrivingBatch, type ArrivingChecks, type FitData } from './fit-data.js';
-import { makeOptimizer, resolveFitOptions, setLearningRate, type EpochInfo, type FitHistory, type FitOptions } from './fit-options.js';
-import { applyUpdate, disposeExcept, EpochLog, gradientStep, type StepOutput } from './train-step.js';
-import { disposeOptimizer, openCheckpoints, resumeFrom, saveEpoch } from './fit-resume.js';
+import { asStudent, type LayersStudentLike, type Student } from './student.js';
+import { augmentBatch, checkArrivingBatch, isTensorData, passOver, type ArrivingChecks, type FitData } from './fit-data.js';
+import { resolveFitOptions, type FitHistory, type FitOptions } from './fit-options.js';
+import { applyUpdate, disposeExcept, gradientStep, type StepOutput } from './train-step.js';
+import { CallbackList } from './callbacks.js';
+import { Checkpoints, EpochProgress, History, UserHooks, Validation } from './fit-callbacks.js';
+import { openRun, type FitRun } from './fit-run.js';
+import { Readback, type BatchPlace, type EmitBatch } from './readback.js';
 
 export type { BatchIterator, DatasetLike, Examples, FitBatch, FitData, TfDataBatch } from './fit-data.js';
 export type { BatchInfo, CheckpointOptions, EpochInfo, FitHistory, FitOptions, ValidationOptions, ValidationResult } from './fit-options.js';
@@ -20,16 +23,18 @@ export type { BatchInfo, CheckpointOptions, EpochInfo, FitHistory, FitOptions, V
  *
  * Per batch: the objective prepares what it needs outside the gradient tape (adversarial examples against the
  * student in inference mode, each frozen teacher's outputs once per input), computes its loss terms inside the
- * tape, and the gradients of the total update the student's (and the objective's own) trainable variables.
- * Shuffling, augmentation (`augment`), attack starts and coin flips draw from one seeded source, and checkpoints
- * hold everything needed to continue exactly: weights, optimizer state, epoch, random state and objective state. A run interrupted after
- * epoch k and resumed ends with the same weights as an uninterrupted one (same seed and backend).
+ * tape, and the gradients of the total update the student's (and the objective state's) trainable variables; the
+ * objective's `update` then gives its next state. Shuffling, augmentation (`augment`), attack starts and coin flips
+ * draw from one seeded source, and checkpoints hold everything needed to continue exactly: weights, optimizer state,
+ * epoch, random state and objective state. A run interrupted after epoch k and resumed ends with the same weights as
+ * an uninterrupted one (same seed and backend). What `fit` made (its optimizer, the objective's state) is released
+ * when it returns or throws: an objective can train another student afterwards.
  *
  * @param student - a `Student` (see `studentFromLayers` in `ardkit/models`) or a tfjs-layers model (logits only).
  * @param data - see {@link FitData}.
  * @param objective - the training objective.
  * @param options - see {@link FitOptions}.
- * @returns the history of epochs.
+ * @returns the history of epochs, and the objective's final numbers (e.g. MTARD's weights).
  * @throws RangeError/TypeError for invalid options, data whose x and y lengths differ, labels out of range, a
  * student or teacher of another class count, or a checkpoint folder that is not writable; Error naming the epoch,
  * batch and term when a loss becomes non-finite (unless the objective's skip rule drops the batch).
@@ -41,110 +46,118 @@ export type { BatchInfo, CheckpointOptions, EpochInfo, FitHistory, FitOptions, V
 export async function fit(student: Student | LayersStudentLike, data: FitData, objective: Objective, options: Readonly<FitOptions> = {}): Promise<FitHistory> {
   const fn = 'fit';
   const o = resolveFitOptions(fn, objective, options);
-  const net = asStudent(fn, student);
-  const numClasses = await probeData(fn, net, data, objective, o.batchSize, o.validation);
-  const release = await openCheckpoints(fn, o.checkpoint);
-  const optimizer = makeOptimizer(o);
-  const rng = createRandom(o.seed);
-  const history: EpochInfo[] = [];
-  let startEpoch = 0;
+  const run = await openRun(fn, o, asStudent(fn, student), data, objective);
   try {
-    if (o.resume && o.checkpoint !== undefined) startEpoch = await resumeFrom(fn, o.checkpoint, net, optimizer, objective, rng, history);
-  } catch (error) {
-    // fit's own optimizer is released on every path (a corrupt checkpoint, a mismatched one).
-    if (o.optimizer === undefined) disposeOptimizer(optimizer);
-    await release();
-    throw error;
-  }
-  const trainable = [...net.trainableVariables, ...(objective.variables ?? [])];
-  const decayed = new Set(net.trainableVariables.map((v) => v.name));
-  const model = studentModel(net);
-  // A skip rule or an update that reads the terms needs each batch's values before the next batch.
-  const immediate = o.logEvery === 1 || objective.skip !== undefined || objective.update !== undefined;
-  let batchesPerEpoch = isTensorData(data) ? Math.ceil((data.x.shape[0] ?? 0) / o.batchSize) : 1;
-  const report = (values: ArrayLike<number>, offset: number): void => { reportArrivingBatch(fn, values, offset, numClasses, objective.bounds); };
-  try {
-    for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
-      const t0 = performance.now();
-      const permutation = isTensorData(data) && o.shuffle ? rng.permutation(data.x.shape[0] ?? 0) : undefined;
-      const log = new EpochLog(fn, objective.name, epoch, o.onBatchEnd, isTensorData(data) ? batchesPerEpoch : undefined, report);
-      let batch = 0;
-      let seenInPass = 0;
-      let lr = o.baseRate;
-      try {
-        for await (const { x, y } of passOver(fn, data, o.batchSize, permutation)) {
-          // The batch the objective trains on: x, or its augmentation (disposed here, x with the batch).
-          let xTrain: tf.Tensor = x;
-          let prepared: tf.TensorContainer | undefined;
-          let step: StepOutput | undefined;
-          let checks: ArrivingChecks | undefined;
-          let deferred = false;
-          try {
-            // Data that arrives in batches is checked on the device and read back with the batch's loss.
-            if (!isTensorData(data)) checks = checkArrivingBatch(fn, x, y, numClasses, objective.bounds, seenInPass);
-            seenInPass += x.shape[0] ?? 0;
-            lr = o.schedule === undefined ? o.baseRate : o.schedule(o.baseRate, { epoch, batch, batchesPerEpoch, epochs: o.epochs });
-            if (o.manageRate) setLearningRate(optimizer, lr);
-            const batchesKnown = isTensorData(data) || epoch > startEpoch ? batchesPerEpoch : undefined;
-            const ctx: BatchContext = { epoch, epochs: o.epochs, batch, progress: epoch / o.epochs, batchesPerEpoch: batchesKnown, rng,
-              student: net, studentModel: model, learningRate: lr, baseLearningRate: o.baseRate };
-            // A seed per batch only with augment, so that a run without it draws what it always did.
-            if (o.augment !== undefined) xTrain = augmentBatch(fn, o.augment, x, { seed: rng.nextSeed(), epoch, batch });
-            const input = xTrain;
-            prepared = tf.tidy(() => objective.prepare(input, y, ctx));
-            step = gradientStep(objective, prepared, xTrain, y, ctx, trainable);
-            if (immediate) {
-              const v = await log.readStep(step.readout, step.termNames, step.hasAccuracy, checks);
-              const skip = objective.skip?.(v.terms) ?? false;
-              if (!skip) {
-                log.failIfNonFinite(batch, v);
-                applyUpdate(optimizer, trainable, step.grads, o.weightDecay, decayed);
-                objective.update?.(v.terms, ctx);
-              }
-              tf.dispose(step.grads);
-              await log.record({ batch, size: x.shape[0] ?? 0, lr }, v, skip);
-            } else {
-              applyUpdate(optimizer, trainable, step.grads, o.weightDecay, decayed);
-              log.defer({ batch, size: x.shape[0] ?? 0, lr }, step.readout, step.termNames, step.hasAccuracy, checks);
-              deferred = true;
-              checks = undefined;
-              if (log.pending >= o.logEvery) await log.flush();
-            }
-          } catch (error) {
-            // A bad batch not yet read back is the likely cause (a label beyond the classes, NaN inputs): said first.
-            throw await log.causeOf(error, checks);
-          } finally {
-            checks?.codes.dispose();
-            if (step !== undefined) {
-              tf.dispose(step.grads);
-              if (!deferred) step.readout.dispose();
-            }
-            if (prepared !== undefined) disposeExcept(prepared, [x, xTrain, y]);
-            if (xTrain !== x) xTrain.dispose();
-            tf.dispose([x, y]);
-          }
-          batch += 1;
-        }
-        await log.flush();
-      } finally {
-        log.dispose();
-      }
-      if (!isTensorData(data)) batchesPerEpoch = Math.max(1, batch);
-      let info: EpochInfo = log.summary(lr, batch, (performance.now() - t0) / 1000);
-      const v = o.validation;
-      if (v !== undefined && ((epoch + 1) % (v.every ?? 1) === 0 || epoch + 1 === o.epochs)) {
-        const deployed = objective.deploy === undefined ? model : objective.deploy(model);
-        const r = await evaluate(deployed, v.x, v.y, { ...(v.attacks === undefined ? {} : { attacks: v.attacks }), ...(v.batchSize === undefined ? {} : { batchSize: v.batchSize }) });
-        info = { ...info, validation: { clean: r.clean, attacks: r.attacks, worstCase: r.worstCase } };
-      }
-      history.push(info);
-      const ckpt = o.checkpoint;
-      if (ckpt !== undefined && ((epoch + 1) % (ckpt.every ?? 1) === 0 || epoch + 1 === o.epochs)) await saveEpoch(ckpt, epoch + 1, net, optimizer, objective, rng, history);
-      await o.onEpochEnd?.(info);
-    }
+    const progress = new EpochProgress(o.baseRate);
+    await fitLoop(run, progress, new CallbackList(callbacksOf(run, progress)));
+    return { epochs: run.history, objectiveValues: run.state.values };
   } finally {
-    if (o.optimizer === undefined) disposeOptimizer(optimizer);
-    await release();
+    await run.close();
   }
-  return { epochs: history };
+}
+
+/** The run's callbacks, in the order each event reaches them. */
+function callbacksOf(run: FitRun, progress: EpochProgress): Array<EpochProgress | Validation | History | Checkpoints | UserHooks> {
+  const o = run.o;
+  return [
+    progress,
+    ...(o.validation === undefined ? [] : [new Validation(run, o.validation)]),
+    new History(run.history),
+    ...(o.checkpoint === undefined ? [] : [new Checkpoints(run, o.checkpoint)]),
+    new UserHooks({ onBatchEnd: o.onBatchEnd, onEpochEnd: o.onEpochEnd }, isTensorData(run.data) ? run.batchesPerEpoch : undefined)
+  ];
+}
+
+/** The epochs of a run, from the first one not yet trained (after a resume). */
+async function fitLoop(run: FitRun, progress: EpochProgress, callbacks: CallbackList): Promise<void> {
+  await callbacks.onTrainBegin();
+  for (let epoch = run.startEpoch; epoch < run.o.epochs; epoch++) {
+    await callbacks.onEpochBegin(epoch);
+    const batches = await runEpoch(run, epoch, callbacks);
+    if (!isTensorData(run.data)) run.batchesPerEpoch = Math.max(1, batches);
+    await callbacks.onEpochEnd(epoch, { info: progress.summary(epoch) });
+  }
+  await callbacks.onTrainEnd();
+}
+
+/** One pass over the data; every batch's values reach `onBatchEnd` once read back. Returns the number of batches. */
+async function runEpoch(run: FitRun, epoch: number, callbacks: CallbackList): Promise<number> {
+  const data = run.data;
+  const permutation = isTensorData(data) && run.o.shuffle ? run.rng.permutation(data.x.shape[0] ?? 0) : undefined;
+  const reads = new Readback(run.fn, run.objective.name, run.report);
+  const emit: EmitBatch = async (log) => { await callbacks.onBatchEnd(log); };
+  let batch = 0;
+  let offset = 0;
+  try {
+    for await (const b of passOver(run.fn, data, run.o.batchSize, permutation)) {
+      await trainBatch(run, reads, b, { epoch, batch, offset }, emit);
+      offset += b.x.shape[0] ?? 0;
+      batch += 1;
+    }
+    await reads.flush(emit);
+  } finally {
+    reads.dispose();
+  }
+  return batch;
+}
+
+/**
+ * One batch: its checks (data from an iterable), the context, the augmentation, the objective's preparation and the
+ * gradient step; then either read back and applied (`immediate`) or applied and read back later with its group.
+ * The batch and all it made are released here; a failure names a bad batch first when one is the likely cause.
+ */
+async function trainBatch(run: FitRun, reads: Readback, b: { x: tf.Tensor; y: tf.Tensor1D }, at: { epoch: number; batch: number; offset: number }, emit: EmitBatch): Promise<void> {
+  const { x, y } = b;
+  let xTrain: tf.Tensor = x;
+  let prepared: tf.TensorContainer | undefined;
+  let step: StepOutput | undefined;
+  let checks: ArrivingChecks | undefined;
+  let handed = false;
+  try {
+    // Data that arrives in batches is checked on the device and read back with the batch's loss.
+    if (!isTensorData(run.data)) checks = checkArrivingBatch(run.fn, x, y, run.numClasses, run.objective.bounds, at.offset);
+    const ctx = run.context(at.epoch, at.batch);
+    // A seed per batch only with augment, so that a run without it draws what it always did.
+    if (run.o.augment !== undefined) xTrain = augmentBatch(run.fn, run.o.augment, x, { seed: run.rng.nextSeed(), epoch: at.epoch, batch: at.batch });
+    const input = xTrain;
+    const state = run.state;
+    prepared = tf.tidy(() => run.objective.prepare(input, y, ctx, state));
+    step = gradientStep(run.objective, prepared, { x: xTrain, y }, ctx, state, run.trainable());
+    const place: BatchPlace = { epoch: at.epoch, batch: at.batch, size: x.shape[0] ?? 0, learningRate: ctx.learningRate };
+    if (run.immediate) {
+      await readThenUpdate(run, reads, { step, checks, place, ctx }, emit);
+      return;
+    }
+    applyUpdate(run.optimizer, run.trainable(), step.grads, run.o.weightDecay, run.decayed);
+    reads.defer(place, step, checks);
+    handed = true;
+    if (reads.pending >= run.o.logEvery) await reads.flush(emit);
+  } catch (error) {
+    throw await reads.causeOf(error, handed ? undefined : checks);
+  } finally {
+    if (step !== undefined) tf.dispose(step.grads);
+    if (!handed) tf.dispose([...(step === undefined ? [] : [step.readout]), ...(checks === undefined ? [] : [checks.codes])]);
+    if (prepared !== undefined) disposeExcept(prepared, [x, xTrain, y]);
+    if (xTrain !== x) xTrain.dispose();
+    tf.dispose([x, y]);
+  }
+}
+
+/** The immediate path: the batch's values first, then (unless the skip rule drops it) the update and the state's update. */
+async function readThenUpdate(
+  run: FitRun,
+  reads: Readback,
+  batch: { readonly step: StepOutput; readonly checks: ArrivingChecks | undefined; readonly place: BatchPlace; readonly ctx: BatchContext },
+  emit: EmitBatch
+): Promise<void> {
+  const { step, checks, place, ctx } = batch;
+  const v = await reads.read(step, checks);
+  const skipped = run.objective.skip?.(v.terms) ?? false;
+  if (!skipped) {
+    reads.failIfNonFinite(place, v);
+    applyUpdate(run.optimizer, run.trainable(), step.grads, run.o.weightDecay, run.decayed);
+    run.update(v.terms, ctx);
+  }
+  tf.dispose(step.grads);
+  await emit({ ...place, values: v, skipped });
 }

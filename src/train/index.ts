@@ -18,10 +18,10 @@ export {
   type ValidationOptions,
   fit
 } from './fit.js';
-export { type BatchContext, type LossTerms, type Objective, type ObjectiveState } from './objective.js';
+export { type BatchContext, type LossTerms, type Objective, type ObjectiveSetup, type ObjectiveState } from './objective.js';
 export { type LayersStudentLike, type LayersTeacherLike, type LayersWeightLike, type Student, type StudentOutputs, type TeacherLike, asStudent, asTeacher, asVariable, featuresOf } from './student.js';
 export { type Schedule, type ScheduleContext, cosine, linearWarmup, multiStep } from './schedules.js';
-export { type Checkpoint, type CheckpointRecovery, type LoadCheckpointOptions, type NamedTensor, type SaveHooks, type SkippedCheckpoint, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+export { type Checkpoint, type CheckpointRecovery, type LoadCheckpointOptions, type NamedTensor, type SaveHooks, type SkippedCheckpoint, loadLatestCheckpoint, saveCheckpoint } from '../io/checkpoint-store.js';
 export { type AttackSettings } from './objectives/common.js';
 export { natural } from './objectives/natural.js';
 export { type PgdAtOptions, pgdAt } from './objectives/pgd-at.js';

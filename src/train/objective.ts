@@ -38,20 +38,36 @@ export interface LossTerms {
   readonly accuracyLogits?: tf.Tensor2D;
 }
 
-/** What an objective saves in a checkpoint: plain numbers, and tensors by name. */
+/**
+ * An objective's state, held by `fit` between batches (optax's `init`/`update` state): plain numbers, and tensors by
+ * name. Checkpoints save it as it is; trainable `tf.Variable`s among the tensors (CRDND's learned compensation) are
+ * optimised with the student.
+ */
 export interface ObjectiveState {
   /** JSON-serialisable values (e.g. MTARD's weights). */
   readonly values: Readonly<Record<string, number>>;
-  /** Tensors (e.g. CRDND's learned compensation); the receiver copies what it keeps. */
+  /** Tensors (e.g. CRDND's learned compensation), owned by `fit`, which disposes them when it ends. */
   readonly tensors: Readonly<Record<string, tf.Tensor>>;
 }
 
+/** What `fit` hands to {@link Objective.init}, after checking the data and the objective. */
+export interface ObjectiveSetup {
+  /** The student to be trained. */
+  readonly student: Student;
+  /** The number of classes of the student's logits. */
+  readonly numClasses: number;
+  /** One training example, `[1, ...]`. */
+  readonly sample: tf.Tensor;
+}
+
 /**
- * A training method as `fit` runs it. Per batch, `fit` calls `prepare` outside the gradient tape (adversarial
- * examples, teacher outputs: each teacher runs once per batch and input, and every term reuses its output), then
- * `loss` inside the tape, then applies the gradients of `total` to the student's (and the objective's own)
- * trainable variables, then calls `update` with the term values. Tensors returned by `prepare` are disposed by
- * `fit` after the step (the batch's `x` and `y` excepted).
+ * A training method as `fit` runs it, with its state explicit as in optax: `fit` calls `init` once per run and holds
+ * the state; per batch it calls `prepare` outside the gradient tape (adversarial examples, teacher outputs: each
+ * teacher runs once per batch and input, and every term reuses its output), then `loss` inside the tape, then
+ * applies the gradients of `total` to the student's variables and the state's trainable variables, then `update`
+ * with the term values, which returns the next state. Tensors returned by `prepare` are disposed by `fit` after the
+ * step (the batch's `x` and `y` excepted); the state's tensors when they leave the state and when `fit` ends, so an
+ * objective holds nothing itself and can train any number of students, one after another or at once.
  */
 export interface Objective<P extends tf.TensorContainer = tf.TensorContainer> {
   /** The method's name, used in messages and checkpoints. */
@@ -63,24 +79,31 @@ export interface Objective<P extends tf.TensorContainer = tf.TensorContainer> {
    * (e.g. that teachers have the student's class count, DARHT's feature-map width).
    */
   check?(student: Student, numClasses: number, sample: tf.Tensor): void;
+  /**
+   * The state before the first batch (e.g. MTARD's weights, CRDND's learned compensation as trainable variables),
+   * made once per `fit`; `fit` owns and disposes its tensors. Without `init` the state is empty.
+   */
+  init?(setup: ObjectiveSetup): ObjectiveState;
   /** Outside the tape: everything the loss needs that is not differentiated. */
-  prepare(x: tf.Tensor, y: tf.Tensor1D, ctx: BatchContext): P;
+  prepare(x: tf.Tensor, y: tf.Tensor1D, ctx: BatchContext, state: ObjectiveState): P;
   /** Inside the tape: the loss terms. */
-  loss(prepared: P, x: tf.Tensor, y: tf.Tensor1D, ctx: BatchContext): LossTerms;
-  /** After the update, with the batch's term values. */
-  update?(terms: Readonly<Record<string, number>>, ctx: BatchContext): void;
+  loss(prepared: P, x: tf.Tensor, y: tf.Tensor1D, ctx: BatchContext, state: ObjectiveState): LossTerms;
+  /**
+   * After the update, with the batch's term values: the next state (`state` itself when nothing changes). Tensors of
+   * `state` missing from the result are disposed by `fit`.
+   */
+  update?(state: ObjectiveState, terms: Readonly<Record<string, number>>, ctx: BatchContext): ObjectiveState;
   /**
    * A batch to skip (no update) given its term values, e.g. DARHT skips batches whose cross-entropy exceeds 8.
    * Non-finite values in skipped batches do not stop training.
    */
   skip?(terms: Readonly<Record<string, number>>): boolean;
-  /** Trainable variables the objective owns, optimised with the student (e.g. CRDND's learned compensation). */
-  readonly variables?: readonly tf.Variable[];
-  /** The state to checkpoint. */
-  getState?(): ObjectiveState;
-  /** Restores a checkpointed state. */
-  setState?(state: ObjectiveState): void;
-  /** Releases the objective's own tensors and variables. */
+  /**
+   * Releases resources the objective holds itself. `fit` never calls it: what `init` made is `fit`'s and released
+   * when it ends, and no objective of ardkit holds anything, so calling it is never needed.
+   * @deprecated Kept so that code written for the stateful objectives of earlier releases still compiles; it will be
+   * removed in the next major release.
+   */
   dispose?(): void;
   /**
    * The model as the method deploys it, given the trained student's logits (e.g. LTD divides them by `τ_S`).

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { klDivergence } from '../../losses/kl-divergence.js';
 import { contrastiveRelationLoss } from '../../losses/contrastive.js';
-import { compensatedTargets, createCompensation, type Compensation } from '../../losses/compensation.js';
+import { compensatedTargets, createCompensation } from '../../losses/compensation.js';
 import { checkFunction, checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
 import { isTensor, rangeError } from '../../core/errors.js';
-import { asTeacher, type TeacherLike } from '../student.js';
+import { asTeacher, type Student, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
 import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
 
@@ -33,6 +33,36 @@ export interface CrdndObjectiveOptions extends AttackSettings {
   readonly seed?: number;
 }
 
+/** The width `d` of features `[B, d]`; a RangeError naming `arg` and `rule` otherwise. */
+function featureWidth(fn: string, arg: string, features: unknown, rule: string): number {
+  if (!isTensor(features) || features.rank !== 2) rangeError(fn, arg, rule, features);
+  return features.shape[1] ?? 0;
+}
+
+/** The widths of the student's and the teacher's features on `sample`: `[d_S, d_T]`. */
+function featureWidths(fn: string, student: Student, teacherFeatures: (x: tf.Tensor) => tf.Tensor2D, sample: tf.Tensor): [number, number] {
+  return [
+    featureWidth(fn, 'student', student.forward(sample, false).features, 'expose features for embeddings: "features" (use studentFromLayers)'),
+    featureWidth(fn, 'teacherFeatures', teacherFeatures(sample), 'return features [B, d]')
+  ];
+}
+
+/** The projection `[d_S, d_T]` of the student's features onto the teacher's width (Glorot-uniform), when they differ. */
+function makeProjection(fn: string, [ds, dt]: [number, number], seed: number | undefined): tf.Variable | undefined {
+  if (ds === dt) return undefined;
+  const limit = Math.sqrt(6 / (ds + dt));
+  return tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', seed), true, `${fn}_projection_${String(Date.now())}`);
+}
+
+/**
+ * The learned compensation's term `KL(σ(T(x)) ‖ σ(S(x'))·M)`, `M = softmax_rows(W)` with `W` the state's
+ * `compensation`: `σ(S)·M` is a distribution, so its log serves as logits (softmax(log p) = p).
+ */
+function learnedKl(fn: string, teacherClean: tf.Tensor2D, studentLogits: tf.Tensor2D, weights: tf.Tensor | undefined): tf.Scalar {
+  if (weights === undefined) rangeError(fn, 'state', "hold the learned compensation (made by init) with compensation: 'learned'", weights);
+  return klDivergence(teacherClean, tf.log(tf.matMul(tf.softmax(studentLogits), tf.softmax(weights))) as tf.Tensor2D);
+}
+
 /** What CRDND prepares per batch outside the tape. */
 type Prepared = {
   xAdv: tf.Tensor;
@@ -49,8 +79,9 @@ type Prepared = {
  * of the student's features is learned with the student.
  *
  * @param options - the teacher, the compensation, β, λ_c, τ_c, the embeddings and the attack settings (`eps` required).
- * @returns the objective; terms: `kl`, `nce`. Its `variables` (learned compensation, projection) train with the student
- * and are saved in checkpoints; `dispose()` releases them.
+ * @returns the objective; terms: `kl`, `nce`. Its state's tensors, `compensation` (the learned `W`, `M = softmax_rows(W)`)
+ * and `projection`, are trainable variables made by `init` for each run: they train with the student, are saved in
+ * checkpoints, and `fit` releases them when it ends.
  * @throws RangeError/TypeError for invalid settings, a teacher of another class count, or missing features.
  * @example
  * await fit(student, { x, y }, crdnd({ teacher, eps: 8 / 255, compensation: 'learned' }));
@@ -74,30 +105,19 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
   const teacherFeatures = options.teacherFeatures;
   const projectionSeed = options.seed;
   if (embeddings === 'features') checkFunction(fn, 'teacherFeatures', teacherFeatures);
-  let compensation: Compensation | undefined;
-  let projection: tf.Variable | undefined;
-  const variables = (): tf.Variable[] => [...(compensation?.variables ?? []), ...(projection === undefined ? [] : [projection])];
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
-    get variables() {
-      return variables();
-    },
     check: (student, c, sample) => {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
-      if (mode === 'learned' && compensation === undefined) compensation = createCompensation(c, { name: 'crdnd_compensation' });
-      if (embeddings === 'features' && teacherFeatures !== undefined) {
-        const own = student.forward(sample, false).features;
-        if (!isTensor(own)) rangeError(fn, 'student', 'expose features for embeddings: "features" (use studentFromLayers)', own);
-        const theirs = teacherFeatures(sample);
-        if (!isTensor(theirs) || theirs.rank !== 2) rangeError(fn, 'teacherFeatures', 'return features [B, d]', theirs);
-        const ds = own.shape[1] ?? 0;
-        const dt = theirs.shape[1] ?? 0;
-        if (ds !== dt && projection === undefined) {
-          const limit = Math.sqrt(6 / (ds + dt));
-          projection = tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', projectionSeed), true, `crdnd_projection_${String(Date.now())}`);
-        }
-      }
+      if (embeddings === 'features' && teacherFeatures !== undefined) featureWidths(fn, student, teacherFeatures, sample);
+    },
+    // The learned compensation's weights and the projection: trainable variables of the state, made per run.
+    init: ({ student, numClasses, sample }) => {
+      const compensation = mode === 'learned' ? { compensation: createCompensation(numClasses, { name: 'crdnd_compensation' }).weights } : {};
+      const widths = embeddings === 'features' && teacherFeatures !== undefined ? featureWidths(fn, student, teacherFeatures, sample) : undefined;
+      const projection = widths === undefined ? undefined : makeProjection(fn, widths, projectionSeed);
+      return { values: {}, tensors: { ...compensation, ...(projection === undefined ? {} : { projection }) } };
     },
     prepare: (x, y, ctx) => {
       const teacherClean = teacher(x);
@@ -107,14 +127,10 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
         ? { xAdv, teacherClean, targets: compensatedTargets(teacherClean, y, { beta }), teacherEmbeddings }
         : { xAdv, teacherClean, teacherEmbeddings };
     },
-    loss: (p, _x, _y, ctx) => {
+    loss: (p, _x, _y, ctx, state) => {
       const out = ctx.student.forward(p.xAdv, true);
-      // 'learned': σ(S)·M is a distribution, so its log serves as logits (softmax(log p) = p).
-      const kl = (
-        p.targets === undefined
-          ? klDivergence(p.teacherClean, tf.log((compensation as Compensation).apply(out.logits)))
-          : klDivergence(p.targets, out.logits, { targetType: 'probabilities' })
-      );
+      const { compensation, projection } = state.tensors;
+      const kl = p.targets === undefined ? learnedKl(fn, p.teacherClean, out.logits, compensation) : klDivergence(p.targets, out.logits, { targetType: 'probabilities' });
       let own: tf.Tensor2D = out.logits;
       if (embeddings === 'features') {
         own = out.features as tf.Tensor2D;
@@ -122,25 +138,6 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
       }
       const nce = contrastiveRelationLoss(own, p.teacherEmbeddings, { temperature });
       return { total: tf.add<tf.Scalar>(kl, tf.mul(nce, lambda)), terms: { kl, nce }, accuracyLogits: out.logits };
-    },
-    getState: () => ({
-      values: {},
-      tensors: {
-        ...(compensation === undefined ? {} : { compensation: compensation.weights }),
-        ...(projection === undefined ? {} : { projection })
-      }
-    }),
-    setState: (s) => {
-      const comp = s.tensors.compensation;
-      if (comp !== undefined && compensation !== undefined) compensation.weights.assign(comp);
-      const proj = s.tensors.projection;
-      if (proj !== undefined && projection !== undefined) projection.assign(proj);
-    },
-    dispose: () => {
-      compensation?.dispose();
-      projection?.dispose();
-      compensation = undefined;
-      projection = undefined;
     }
   };
   return objective;

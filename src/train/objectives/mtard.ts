@@ -4,7 +4,7 @@ import { mtardLoss, mtardWeights, type MtardState } from '../../losses/mtard.js'
 import { checkKlReduction, klFactor } from '../../losses/validate.js';
 import { checkOneOf, checkPositive } from '../../core/validate.js';
 import { asTeacher, type TeacherLike } from '../student.js';
-import type { BatchContext, Objective } from '../objective.js';
+import type { BatchContext, Objective, ObjectiveState } from '../objective.js';
 import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link mtard}. */
@@ -38,20 +38,59 @@ export interface MtardObjectiveOptions extends AttackSettings {
   readonly klReduction?: 'batchmean' | 'classMean';
 }
 
-/** The MTARD objective, with its current adaptive weights. */
+/**
+ * The MTARD objective: its state is `MtardState` (`ardkit/losses`) as numbers (`natWeight`, `advWeight`, and `natInitial`,
+ * `advInitial` once recorded), which `fit` returns as `objectiveValues`.
+ */
 export interface MtardObjective extends Objective {
-  /** The current weights and reference losses. */
-  readonly state: () => MtardState;
+  /** The starting weights, `{ natWeight: 0.5, advWeight: 0.5 }`, as an objective state. */
+  init(): ObjectiveState;
+  /** The state after a batch: `mtardWeights` of the batch's `klNat` and `klAdv`, with this batch's η. */
+  update(state: ObjectiveState, terms: Readonly<Record<string, number>>, ctx: BatchContext): ObjectiveState;
+}
+
+/** MTARD's weights and reference losses read from an objective state (absent weights start at 0.5). */
+function weightsOf(state: ObjectiveState): MtardState {
+  const v = state.values;
+  return {
+    natWeight: v.natWeight ?? 0.5,
+    advWeight: v.advWeight ?? 0.5,
+    ...(v.natInitial === undefined ? {} : { natInitial: v.natInitial }),
+    ...(v.advInitial === undefined ? {} : { advInitial: v.advInitial })
+  };
+}
+
+/** An objective state holding MTARD's weights and reference losses (the names checkpoints have always used). */
+function stateOf(w: MtardState): ObjectiveState {
+  return { values: { ...w }, tensors: {} };
 }
 
 /** What MTARD prepares per batch. */
 type Prepared = { xAdv: tf.Tensor; robustTeacherAdv: tf.Tensor2D; cleanTeacherClean: tf.Tensor2D };
 
+/** η of a batch scaled by the schedule's factor `learningRate / baseLearningRate`, at most max(η, 1). */
+function scheduledEta(eta: number, ctx: BatchContext): number {
+  const base = ctx.baseLearningRate;
+  const factor = Number.isFinite(base) && base > 0 && Number.isFinite(ctx.learningRate) ? Math.max(0, ctx.learningRate / base) : 1;
+  return Math.min(eta * factor, Math.max(eta, 1));
+}
+
+/** The state after a batch whose KL terms were `klNat`, `klAdv`: `mtardWeights` with η (unchanged unless both are > 0). */
+function nextState(state: ObjectiveState, terms: Readonly<Record<string, number>>, eta: number): ObjectiveState {
+  const nat = terms.klNat ?? 0;
+  const adv = terms.klAdv ?? 0;
+  if (!(nat > 0 && adv > 0)) return state;
+  const w = weightsOf(state);
+  // η = 0 (a zero learning rate) moves nothing, but the first losses are still recorded.
+  return stateOf(eta > 0 ? mtardWeights(w, nat, adv, { eta }) : { ...w, natInitial: w.natInitial ?? nat, advInitial: w.advInitial ?? adv });
+}
+
 /**
  * MTARD (Zhao et al., ECCV 2022): two teachers, `mtardLoss` with weights adapted every batch by `mtardWeights` from
  * the two KL terms, η following the learning-rate schedule (`etaSchedule`); `x'` = PGD on the student's cross-entropy.
  * As in the authors' code (zhaoshiji123/MTARD `mtard/mtard_loss.py`), that attack starts from `x + 0.001·N(0, 1)`
- * with the student in inference mode. The weights and their reference losses are saved in checkpoints.
+ * with the student in inference mode. The weights and their reference losses are the objective's state: `fit` holds
+ * them, saves them in checkpoints and returns them as `objectiveValues`.
  *
  * @param options - both teachers, attack settings (`eps` required), η and its schedule, τ and the KL reduction.
  * @returns the objective; terms: `klAdv`, `klNat`, `natWeight`.
@@ -76,31 +115,24 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
   const etaSchedule =
     options.etaSchedule === undefined ? 'learningRate' : checkOneOf(fn, 'etaSchedule', options.etaSchedule, ['learningRate', 'constant'] as const);
   const klReduction = checkKlReduction(fn, options.klReduction);
-  /** η of this batch: scaled by the schedule's factor `learningRate / baseLearningRate` unless constant. */
-  const etaOf = (ctx: BatchContext): number => {
-    if (etaSchedule === 'constant') return eta;
-    const base = ctx.baseLearningRate;
-    const factor = Number.isFinite(base) && base > 0 && Number.isFinite(ctx.learningRate) ? Math.max(0, ctx.learningRate / base) : 1;
-    return Math.min(eta * factor, Math.max(eta, 1));
-  };
-  let state: MtardState = { natWeight: 0.5, advWeight: 0.5 };
-  const objective: Objective<Prepared> & { state: () => MtardState } = {
+  const objective: Objective<Prepared> & MtardObjective = {
     name: fn,
     bounds: attack.bounds,
-    state: () => state,
     check: (_s, c, sample) => {
       checkTeachers(fn, [['cleanTeacher', cleanTeacher], ['robustTeacher', robustTeacher]], c, sample);
     },
+    init: () => stateOf({ natWeight: 0.5, advWeight: 0.5 }),
     prepare: (x, y, ctx) => {
       const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
       return { xAdv, robustTeacherAdv: robustTeacher(xAdv), cleanTeacherClean: cleanTeacher(x) };
     },
-    loss: (p, x, _y, ctx) => {
+    loss: (p: Prepared, x, _y, ctx, state) => {
+      const w = weightsOf(state);
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const studentClean = logitsOf(ctx.student, x);
       const total = mtardLoss(
         { studentAdv, studentClean, robustTeacherAdv: p.robustTeacherAdv, cleanTeacherClean: p.cleanTeacherClean },
-        { advWeight: state.advWeight, natWeight: state.natWeight, temperature, klReduction }
+        { advWeight: w.advWeight, natWeight: w.natWeight, temperature, klReduction }
       );
       const scale = klFactor(klReduction, studentAdv);
       const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergence(target, input), scale);
@@ -109,40 +141,12 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
         terms: {
           klAdv: kl(p.robustTeacherAdv, studentAdv),
           klNat: kl(p.cleanTeacherClean, studentClean),
-          natWeight: tf.scalar(state.natWeight)
+          natWeight: tf.scalar(w.natWeight)
         },
         accuracyLogits: studentAdv
       };
     },
-    update: (terms, ctx) => {
-      const nat = terms.klNat ?? 0;
-      const adv = terms.klAdv ?? 0;
-      if (!(nat > 0 && adv > 0)) return;
-      const batchEta = etaOf(ctx);
-      // η = 0 (a zero learning rate) moves nothing, but the first losses are still recorded.
-      state =
-        batchEta > 0
-          ? mtardWeights(state, nat, adv, { eta: batchEta })
-          : { ...state, natInitial: state.natInitial ?? nat, advInitial: state.advInitial ?? adv };
-    },
-    getState: () => ({
-      values: {
-        natWeight: state.natWeight,
-        advWeight: state.advWeight,
-        ...(state.natInitial === undefined ? {} : { natInitial: state.natInitial }),
-        ...(state.advInitial === undefined ? {} : { advInitial: state.advInitial })
-      },
-      tensors: {}
-    }),
-    setState: (s) => {
-      const v = s.values;
-      state = {
-        natWeight: v.natWeight ?? 0.5,
-        advWeight: v.advWeight ?? 0.5,
-        ...(v.natInitial === undefined ? {} : { natInitial: v.natInitial }),
-        ...(v.advInitial === undefined ? {} : { advInitial: v.advInitial })
-      };
-    }
+    update: (state, terms, ctx) => nextState(state, terms, etaSchedule === 'constant' ? eta : scheduledEta(eta, ctx))
   };
   return objective;
 }

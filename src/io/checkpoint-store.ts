@@ -1,5 +1,10 @@
+/**
+ * The checkpoint store: checkpoints of `fit` as folders of a tensor file and a manifest, written atomically through
+ * `writeFileAtomic` (atomic-write.ts) (the synced write model saving uses too), verified by checksums when read (Node only).
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import { rangeError } from '../core/errors.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 /** A tensor with a name, as optimizers save their state. */
 export interface NamedTensor {
@@ -83,17 +88,6 @@ export interface SaveHooks {
   readonly beforeCommit?: () => void;
 }
 
-async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
-  const { open } = await import('node:fs/promises');
-  const handle = await open(path, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Writes a checkpoint atomically: everything goes to a temporary folder that is synced and renamed into place
  * (`epoch-0001/`), and only then is `latest.json` replaced (written to a temporary file, synced, renamed). A crash
@@ -149,17 +143,15 @@ export async function saveCheckpoint(dir: string, checkpoint: Checkpoint, option
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp);
   try {
-    await writeSynced(path.join(tmp, DATA), data);
+    await writeFileAtomic(path.join(tmp, DATA), data);
     const manifestText = JSON.stringify(manifest);
-    await writeSynced(path.join(tmp, MANIFEST), manifestText);
-    await writeSynced(path.join(tmp, MANIFEST_SUM), sha256(manifestText));
+    await writeFileAtomic(path.join(tmp, MANIFEST), manifestText);
+    await writeFileAtomic(path.join(tmp, MANIFEST_SUM), sha256(manifestText));
     options.hooks?.beforeCommit?.();
     const final = path.join(dir, name);
     await fs.rm(final, { recursive: true, force: true });
     await fs.rename(tmp, final);
-    const latestTmp = path.join(dir, `.${LATEST}.tmp`);
-    await writeSynced(latestTmp, JSON.stringify({ checkpoint: name }));
-    await fs.rename(latestTmp, path.join(dir, LATEST));
+    await writeFileAtomic(path.join(dir, LATEST), JSON.stringify({ checkpoint: name }));
   } catch (error) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw new Error(`saveCheckpoint: cannot write a checkpoint to ${dir}: ${(error as Error).message}`, { cause: error });

@@ -1,5 +1,6 @@
 /** A lock file that keeps two `fit` runs from writing the same checkpoint folder (Node only). */
 import { rangeError } from '../core/errors.js';
+import { writeSynced } from './atomic-write.js';
 
 /** The lock file's name inside a checkpoint folder. */
 export const LOCK_FILE = '.ardkit-lock';
@@ -38,13 +39,7 @@ export async function acquireLock(fn: string, dir: string): Promise<() => Promis
   const mine: LockContent = { pid: process.pid, hostname: os.hostname(), since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const handle = await fs.open(file, 'wx');
-      try {
-        await handle.writeFile(JSON.stringify(mine));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeSynced(file, JSON.stringify(mine), { exclusive: true });
       return async () => {
         const now = await fs.readFile(file, 'utf8').catch(() => '');
         if (now === JSON.stringify(mine)) await fs.rm(file, { force: true });
