@@ -6,7 +6,7 @@ import {
   checkInteger,
   checkKnownKeys,
   optionKeys,
-  checkLogits,
+  checkModelLogits,
   checkOneOf,
   type Bounds
 } from '../core/validate.js';
@@ -172,7 +172,7 @@ function apgdRun(
   const batch = x.shape[0] ?? 0;
   const rank = x.rank;
   const evaluate = safeLossAndGradient((xa) => {
-    const logits = checkLogits(fn, model(xa), batch, -1, y);
+    const logits = checkModelLogits(fn, model, model(xa), batch, -1, y);
     return { loss: loss(logits, y, targets), logits };
   });
   const projector = ballProjector(x, cfg.eps, cfg.norm, cfg.bounds);
@@ -325,7 +325,7 @@ function runApgd(
   checkGradientsRegistered(fn);
   const batch = inputs.x.shape[0] ?? 0;
   const logits = tf.tidy(() => {
-    const z = checkLogits(fn, model(inputs.x), batch, inputs.maxLabel, inputs.y);
+    const z = checkModelLogits(fn, model, model(inputs.x), batch, inputs.maxLabel, inputs.y);
     if (z.shape[1] < minClasses) {
       rangeError(fn, 'model', `return logits for at least ${String(minClasses)} classes (the ${minClasses === 4 ? 'targeted ' : ''}DLR loss needs them)`, z);
     }

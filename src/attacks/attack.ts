@@ -80,13 +80,32 @@ export function isAttackValue(attack: unknown): attack is Attack {
  * @throws TypeError when `attack` is not a function (when taken); RangeError when the wrapped function returns
  * something other than inputs of the batch's shape and dtype, or outside `box` (when called).
  */
+/**
+ * An attack function of ardkit (`pgd`, `fgsm`, …) passed where an attack goes is called without its options and
+ * fails on them: the error then says to pass the configured attack its factory makes. Other errors pass unchanged.
+ */
+function functionFormHint(fn: string, arg: string, user: AttackFunction, error: unknown): unknown {
+  const formOf = /^(\w+): options must|^(\w+): (eps|options)\b/.exec(error instanceof Error ? error.message : '');
+  if (user.length < 4 || !(error instanceof TypeError || error instanceof RangeError) || formOf === null) return error;
+  const form = user.name === '' ? 'pgd' : user.name;
+  return new TypeError(
+    `${fn}: ${arg} must be an attack that runs as (model, x, y), such as ${form}Attack({ eps, … }) (got ${form}, an attack function that needs its options: ${error.message})`,
+    { cause: error }
+  );
+}
+
 export function toAttack(fn: string, arg: string, attack: unknown, box?: ThreatModel): Attack {
   if (isAttack(attack)) return attack;
   if (typeof attack !== 'function') typeError(fn, arg, 'be a function (model, x, y) => xAdv or an attack made by a factory (pgdAttack(…), …)', attack);
   const user = attack as AttackFunction;
   const name = user.name === '' ? arg : user.name;
   return makeAttack(name, box, undefined, (model, x, y, seed) => {
-    const out: unknown = user(model, x, y, seed === undefined ? undefined : { seed });
+    let out: unknown;
+    try {
+      out = user(model, x, y, seed === undefined ? undefined : { seed });
+    } catch (error) {
+      throw functionFormHint(fn, arg, user, error);
+    }
     return { xAdv: checkOutput(fn, arg, out, x, box?.bounds) };
   });
 }

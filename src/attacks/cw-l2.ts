@@ -6,7 +6,7 @@ import {
   checkGradientsRegistered,
   checkInteger,
   checkKnownKeys,
-  checkLogits,
+  checkModelLogits,
   checkNonNegative,
   checkPositive,
   optionKeys,
@@ -149,7 +149,7 @@ function runCwL2(fn: string, model: Model, x: unknown, y: unknown, cfg: CwL2Conf
   const selection = cfg.target;
   if (selection === undefined) return binarySearch(fn, model, inputs.x, inputs.y, inputs.maxLabel, cfg);
   const batch = inputs.x.shape[0] ?? 0;
-  const targets = tf.tidy(() => selectTargets(fn, selection, checkLogits(fn, model(inputs.x), batch, inputs.maxLabel, inputs.y), inputs.y, seed));
+  const targets = tf.tidy(() => selectTargets(fn, selection, checkModelLogits(fn, model, model(inputs.x), batch, inputs.maxLabel, inputs.y), inputs.y, seed));
   try {
     // The targets were checked against the model's classes when they were picked.
     return binarySearch(fn, model, inputs.x, targets, -1, cfg);
@@ -200,7 +200,7 @@ function binarySearch(fn: string, model: Model, x: tf.Tensor, labels: tf.Tensor1
   const state = tensorSlots<Slot>(fn);
   const objective = safeLossAndGradient((w) => {
     const xa = toBox(w);
-    const logits = checkLogits(fn, model(xa), batch, maxLabel, labels);
+    const logits = checkModelLogits(fn, model, model(xa), batch, maxLabel, labels);
     return { loss: tf.add(squaredDistance(xa), tf.mul(state.get('c'), f(logits))), logits };
   });
   // The host path may stop a round once every point has stopped (one scalar readback per check); the device path

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBounds, checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, checkOneOf, optionKeys, type Bounds } from '../core/validate.js';
+import { checkBounds, checkGradientsRegistered, checkInteger, checkKnownKeys, checkModelLogits, checkNonNegative, checkOneOf, optionKeys, type Bounds } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import { NORMS, type Norm } from './norms.js';
 import { checkAttackInputs } from './runner.js';
@@ -159,7 +159,7 @@ function unitL2(g: tf.Tensor, rank: number): tf.Tensor {
  */
 function candidateDifferences(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, maxLabel: number, candidates: number | undefined): tf.Tensor2D[] {
   return tf.tidy(() => {
-    const logits = checkLogits(fn, model(x), x.shape[0] ?? 0, maxLabel, y);
+    const logits = checkModelLogits(fn, model, model(x), x.shape[0] ?? 0, maxLabel, y);
     const classes = logits.shape[1];
     const others = Math.min(candidates ?? classes, classes) - 1;
     const label = tf.cast(tf.oneHot(y, classes), 'float32');
@@ -186,7 +186,7 @@ function runDeepFool(fn: string, model: Model, x: unknown, y: unknown, config: D
     // One vector-Jacobian product per candidate: ∇ₓ Σ_b (z_k − z_y)_b is, row by row, w'_k of each example.
     const linearisations = differences.map((difference) =>
       safeLossAndGradient((xa) => {
-        const logits = checkLogits(fn, model(xa), batch, inputs.maxLabel, inputs.y);
+        const logits = checkModelLogits(fn, model, model(xa), batch, inputs.maxLabel, inputs.y);
         return { loss: tf.sum(tf.mul(logits, difference), 1), logits };
       })
     );

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInteger, checkLogits } from '../core/validate.js';
+import { checkFunction, checkInteger, checkModelLogits } from '../core/validate.js';
 import { formatValue } from '../core/errors.js';
 
 /**
@@ -28,10 +28,10 @@ export function eot(model: Model, samples: number): Model {
   return (x: tf.Tensor): tf.Tensor2D =>
     tf.tidy(() => {
       const batch = x.shape[0] ?? 0;
-      const first = checkLogits(fn, model(x), batch);
+      const first = checkModelLogits(fn, model, model(x), batch);
       let sum: tf.Tensor2D = first;
       for (let s = 1; s < samples; s++) {
-        const z = checkLogits(fn, model(x), batch);
+        const z = checkModelLogits(fn, model, model(x), batch);
         if (z.shape[1] !== first.shape[1]) {
           throw new RangeError(`${fn}: model must return the same shape on every sample (got ${formatValue(first.shape)} and ${formatValue(z.shape)})`);
         }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, optionKeys, type Bounds } from '../core/validate.js';
+import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkModelLogits, checkNonNegative, optionKeys, type Bounds } from '../core/validate.js';
 import { resolveThreat } from './options.js';
 import { checkAttackInputs, resolveObjective } from './runner.js';
 import { resolveTargeting, withTargets, type TargetSelection } from './targets.js';
@@ -146,7 +146,7 @@ function runMiFgsm(fn: string, model: Model, x: unknown, y: unknown, config: MiF
   checkGradientsRegistered(fn);
   const batch = inputs.x.shape[0] ?? 0;
   const gradient = safeGradient((xa: tf.Tensor) => {
-    const logits = checkLogits(fn, model(xa), batch, inputs.maxLabel, inputs.y);
+    const logits = checkModelLogits(fn, model, model(xa), batch, inputs.maxLabel, inputs.y);
     const values = config.objective(logits, inputs.y);
     checkPerExample(fn, 'loss', values, batch);
     return tf.sum(values);

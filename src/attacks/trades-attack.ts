@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInBounds, checkInput, checkKnownKeys, checkLogits } from '../core/validate.js';
+import { checkFunction, checkInBounds, checkInput, checkKnownKeys, checkModelLogits } from '../core/validate.js';
 import { isTensor } from '../core/errors.js';
 import { klFromLogits } from '../losses/kl-divergence.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from './options.js';
@@ -75,9 +75,9 @@ export function runTradesAttack(fn: string, model: Model, x: tf.Tensor, config: 
   const input = checkInput(fn, 'x', x);
   checkInBounds(fn, 'x', input, config.bounds);
   const batch = input.shape[0] ?? 0;
-  const clean = tf.tidy(() => checkLogits(fn, model(input), batch));
+  const clean = tf.tidy(() => checkModelLogits(fn, model, model(input), batch));
   try {
-    return ascend(fn, (xa) => klFromLogits(clean, checkLogits(fn, model(xa), batch)), input, seed === config.seed ? config : { ...config, seed });
+    return ascend(fn, (xa) => klFromLogits(clean, checkModelLogits(fn, model, model(xa), batch)), input, seed === config.seed ? config : { ...config, seed });
   } finally {
     clean.dispose();
   }

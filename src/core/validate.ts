@@ -248,7 +248,13 @@ function forget(t: tf.Tensor): void {
  */
 export function checkLabels(fn: string, arg: string, value: unknown, batch: number, numClasses?: number, offset = 0): number {
   const y = checkTensor(fn, arg, value);
-  if (y.dtype !== 'int32') typeError(fn, arg, 'be an int32 tensor of class indices', y);
+  // One-hot labels [B, C] are the commonest mistake: say what to pass instead.
+  if (y.rank === 2 && y.shape[0] === batch && (y.shape[1] ?? 0) >= 2) {
+    (y.dtype === 'int32' ? rangeError : typeError)(fn, arg, `be class indices [${String(batch)}], not one-hot rows: pass tf.argMax(${arg}, 1)`, y);
+  }
+  if (y.dtype !== 'int32') {
+    typeError(fn, arg, `be an int32 tensor of class indices${y.dtype === 'float32' ? ` (cast them: tf.cast(${arg}, 'int32'))` : ''}`, y);
+  }
   if (y.rank !== 1 || y.shape[0] !== batch) {
     rangeError(fn, arg, `have shape [${String(batch)}] to match the batch`, y);
   }
@@ -331,13 +337,17 @@ export function checkExamplesInBounds(fn: string, arg: string, x: tf.Tensor, bou
   deviceCheck(
     () => {
       const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
-      return tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1));
+      const inside = tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1));
+      // The last two codes, min and max, say whether the data look like 8-bit pixels.
+      return tf.concat([tf.cast(inside, 'float32'), tf.reshape(tf.min(flat), [1]), tf.reshape(tf.max(flat), [1])]);
     },
-    (inside) => {
+    (codes) => {
+      const inside = codes.subarray(0, codes.length - 2);
       const bad = inside.findIndex((v) => v === 0);
       if (bad >= 0) {
         forget(x);
-        rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `example ${String(bad + offset)} has values outside`);
+        const hint = pixelHint(bounds, codes[codes.length - 2] ?? NaN, codes[codes.length - 1] ?? NaN);
+        rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]${hint}`, `example ${String(bad + offset)} has values outside`);
       }
     }
   );
@@ -377,6 +387,15 @@ export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offse
 }
 
 /**
+ * The fix for the commonest bounds mistake, images in 0–255 checked against the unit box: a hint appended to the
+ * rule, or nothing when the values do not look like 8-bit pixels.
+ */
+export function pixelHint(bounds: Bounds, min: number, max: number): string {
+  const unit = bounds[0] === 0 && bounds[1] === 1;
+  return unit && min >= 0 && max > 1 && max <= 255 ? ' (images in 0–255? divide them by 255, or pass bounds: [0, 255])' : '';
+}
+
+/**
  * Checks that every element of `x` is a number inside `[lo, hi]` (read at once on cpu, wasm and tensorflow, queued on
  * the device elsewhere: see `flushChecks`). Out-of-range inputs are an error rather than a silent clip: they usually
  * mean an unnormalised image (0..255) or a wrong pipeline.
@@ -400,7 +419,7 @@ export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bou
       if (!(min >= bounds[0] && max <= bounds[1])) {
         forget(x);
         const shown = (v: number): string => String(Number(v.toPrecision(7)));
-        rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `values in [${shown(min)}, ${shown(max)}]`);
+        rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]${pixelHint(bounds, min, max)}`, `values in [${shown(min)}, ${shown(max)}]`);
       }
       learn(x, { range: [min, max] });
     }
@@ -502,4 +521,42 @@ export function optionKeys<T extends object>(): <const K extends readonly (keyof
   ...keys: K & (Exclude<keyof T, K[number]> extends never ? unknown : { readonly missing: Exclude<keyof T, K[number]> })
 ) => K {
   return (...keys) => keys;
+}
+
+/** Models whose outputs were checked once not to be probabilities (see {@link checkModelLogits}). */
+const probedModels = new WeakSet();
+
+/**
+ * {@link checkLogits} of `model`'s output, and, the first time a model is seen, a warning when its outputs are
+ * probabilities rather than logits: every row in [0, 1] and summing to 1 (within 1e-4), the output of a softmax,
+ * whose gradients vanish under attack (the robust accuracy is then overstated). A value check on the device, read at
+ * once on cpu and wasm and with the next readback elsewhere, once per model. Internal.
+ */
+export function checkModelLogits(fn: string, model: object, out: unknown, batch: number, maxLabel = -1, labels?: tf.Tensor): tf.Tensor2D {
+  const z = checkLogits(fn, out, batch, maxLabel, labels);
+  if (probedModels.has(model)) return z;
+  probedModels.add(model);
+  deviceCheck(
+    () => tf.stack([tf.min(z), tf.max(z), tf.max(tf.abs(tf.sub(tf.sum(z, 1), 1)))]),
+    (stats) => {
+      const [min, max, sumError] = [stats[0] ?? NaN, stats[1] ?? NaN, stats[2] ?? NaN];
+      if (min >= 0 && max <= 1 && sumError < 1e-4) {
+        console.warn(
+          `${fn}: the model's outputs look like probabilities (rows in [0, 1] that sum to 1), not logits: take the outputs ` +
+            'before the softmax (a last layer without activation), or attacks lose their gradients and overstate robustness.'
+        );
+      }
+    }
+  );
+  return z;
+}
+
+/**
+ * Inside a gradient computation (`tf.grad`, `tf.variableGrads`, `optimizer.minimize`), refuses to go on when tfjs'
+ * gradients are not registered (tfjs-core alone, without `@tensorflow/tfjs` or tfjs-layers imported), with the fix,
+ * instead of tfjs' "gradient function not found" at the end of the step. Outside one, does nothing. Internal.
+ */
+export function checkGradientsInTape(fn: string): void {
+  const state = (tf.engine() as unknown as { state: { gradientDepth?: number } }).state;
+  if ((state.gradientDepth ?? 0) > 0) checkGradientsRegistered(fn);
 }

@@ -10,7 +10,7 @@ import {
   checkKnownKeys,
   checkLabels,
   checkLabelsAsync,
-  checkLogits,
+  checkModelLogits,
   checkedSlice,
   optionKeys
 } from '../core/validate.js';
@@ -123,7 +123,7 @@ export async function runEvaluation<K extends string>(fn: string, model: Model, 
   /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
   const correct = (xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
     tf.tidy(() => {
-      const logits = checkLogits(fn, model(xs), size, maxLabel);
+      const logits = checkModelLogits(fn, model, model(xs), size, maxLabel);
       return tf.cast(tf.equal(tf.argMax(logits, 1), ys), 'int32');
     });
 

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkLabels, checkOneOf, checkPositive, checkTensor } from '../core/validate.js';
+import { checkGradientsInTape, checkKnownKeys, checkLabels, checkOneOf, checkPositive, checkTensor } from '../core/validate.js';
 import { REDUCTIONS, type Reduction } from '../core/reduce.js';
 import { formatValue, rangeError, typeError } from '../core/errors.js';
 import { deviceCheck } from '../core/device-checks.js';
 
 /** Checks a float logits tensor `[B, C]` with `C >= 2`. */
 export function checkLogitsArg(fn: string, arg: string, value: unknown): tf.Tensor2D {
+  checkGradientsInTape(fn);
   const z = checkTensor(fn, arg, value, { exact: 2 });
   if (z.dtype !== 'float32') typeError(fn, arg, 'be a float32 tensor', z);
   if ((z.shape[1] ?? 0) < 2) rangeError(fn, arg, 'have at least 2 classes', z);
