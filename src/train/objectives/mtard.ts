@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { klDivergence } from '../../losses/kl-divergence.js';
-import { mtardLoss, mtardWeights, type MtardState } from '../../losses/mtard.js';
-import { checkKlReduction, klFactor } from '../../losses/validate.js';
-import { checkOneOf, checkPositive } from '../../core/validate.js';
+import { klDivergenceCore } from '../../losses/kl-divergence.js';
+import { MTARD_FIELDS, mtardLossCore, mtardWeights, type MtardConfig, type MtardState } from '../../losses/mtard.js';
+import { klFactor } from '../../losses/kl.js';
+import { oneOf, positive } from '../../core/options.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { BatchContext, Objective } from '../objective.js';
-import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, KL_MEAN, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link mtard}. */
 export interface MtardObjectiveOptions extends AttackSettings {
@@ -63,19 +63,24 @@ type Prepared = { xAdv: tf.Tensor; robustTeacherAdv: tf.Tensor2D; cleanTeacherCl
 export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective {
   const fn = 'mtard';
   // The authors' attack starts from x + 0.001·N(0, 1) (mtard_loss.py).
-  const attack = checkObjectiveOptions(fn, options, ['cleanTeacher', 'robustTeacher', 'eta', 'temperature', 'etaSchedule', 'klReduction'], {
-    randomStart: 'normal',
-    steps: 10
-  });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['cleanTeacher', 'robustTeacher', 'eta', 'temperature', 'etaSchedule', 'klReduction'],
+    {
+      eta: positive(0.025),
+      temperature: MTARD_FIELDS.temperature,
+      etaSchedule: oneOf(['learningRate', 'constant'], 'learningRate'),
+      klReduction: MTARD_FIELDS.klReduction
+    },
+    { randomStart: 'normal', steps: 10 }
+  );
   const custom = userAttack(fn, options, attack);
   const own = ownPgd(attack);
   const cleanTeacher = asTeacher(fn, 'cleanTeacher', options.cleanTeacher);
   const robustTeacher = asTeacher(fn, 'robustTeacher', options.robustTeacher);
-  const eta = options.eta === undefined ? 0.025 : checkPositive(fn, 'eta', options.eta);
-  const temperature = options.temperature === undefined ? 1 : checkPositive(fn, 'temperature', options.temperature);
-  const etaSchedule =
-    options.etaSchedule === undefined ? 'learningRate' : checkOneOf(fn, 'etaSchedule', options.etaSchedule, ['learningRate', 'constant'] as const);
-  const klReduction = checkKlReduction(fn, options.klReduction);
+  const { eta, etaSchedule, klReduction } = config;
+  const loss: MtardConfig = { advWeight: 0.5, natWeight: 0.5, temperature: config.temperature, reduction: 'mean', klReduction };
   /** η of this batch: scaled by the schedule's factor `learningRate / baseLearningRate` unless constant. */
   const etaOf = (ctx: BatchContext): number => {
     if (etaSchedule === 'constant') return eta;
@@ -93,17 +98,21 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
     },
     prepare: (x, y, ctx) => {
       const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
-      return { xAdv, robustTeacherAdv: robustTeacher(xAdv), cleanTeacherClean: cleanTeacher(x) };
+      return {
+        xAdv,
+        robustTeacherAdv: teacherLogits(fn, 'robustTeacher', robustTeacher, xAdv),
+        cleanTeacherClean: teacherLogits(fn, 'cleanTeacher', cleanTeacher, x)
+      };
     },
     loss: (p, x, _y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const studentClean = logitsOf(ctx.student, x);
-      const total = mtardLoss(
+      const total = mtardLossCore(
         { studentAdv, studentClean, robustTeacherAdv: p.robustTeacherAdv, cleanTeacherClean: p.cleanTeacherClean },
-        { advWeight: state.advWeight, natWeight: state.natWeight, temperature, klReduction }
-      );
+        { ...loss, advWeight: state.advWeight, natWeight: state.natWeight }
+      ) as tf.Scalar;
       const scale = klFactor(klReduction, studentAdv);
-      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergence(target, input), scale);
+      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergenceCore(target, input, KL_MEAN), scale);
       return {
         total,
         terms: {
