@@ -4,9 +4,10 @@
  * loss, and not at the first batch inside the gradient tape), before any tensor exists or any teacher runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adaad, ard, arrest, crdnd, darht, iad, ltd, mart, mtard, rslad, trades, type Objective } from '../../src/train/index.js';
+import { adaad, ard, arrest, crdnd, darht, fit, iad, ltd, mart, mtard, rslad, trades, type Objective } from '../../src/train/index.js';
 import type { Model } from '../../src/core/index.js';
-import { expectThrowsNoLeak, useBackend } from '../helpers.js';
+import { expectRejectsNoLeak, expectThrowsNoLeak, useBackend } from '../helpers.js';
+import { blobs, linearStudent } from './fixtures.js';
 
 beforeAll(async () => {
   await useBackend('cpu');
@@ -77,5 +78,20 @@ describe('a bad loss option throws when the objective is made, naming the object
       crdnd({ ...ATTACK, teacher, temperature: 1, beta: 0 })
     ];
     expect(made.map((o) => o.name)).toEqual(['ard', 'iad', 'adaad', 'ltd', 'crdnd']);
+  });
+});
+
+describe('per batch, the loss options are not checked again, but the teacher logits still are (by shape)', () => {
+  it('a teacher whose logits ignore the batch size is named at the first batch, not broadcast', async () => {
+    // [1, 3] whatever the batch: fit's check on one example passes, the KL would silently broadcast.
+    const constant: Model = () => tf.zeros([1, 3]);
+    const s = linearStudent(4);
+    const data = blobs(16, 3, 2);
+    await expectRejectsNoLeak(
+      () => fit(s.student, data, ard({ ...ATTACK, teacher: constant }), { epochs: 1, batchSize: 8, seed: 1 }),
+      /^ard: teacher must return logits \[B, C\] for a batch of 8 \(got a float32 tensor of shape \[1, 3\]\)$/
+    );
+    s.net.dispose();
+    tf.dispose([data.x, data.y]);
   });
 });

@@ -33,7 +33,8 @@ type Prepared = { xAdv: tf.Tensor; teacherAdv: tf.Tensor2D; teacherClean?: tf.Te
  *
  * @param options - the teacher, attack settings (`eps` required), α and the KL reduction.
  * @returns the objective; terms: `adaad`.
- * @throws RangeError/TypeError for invalid settings, an unknown `klReduction`, or a teacher that is not a model.
+ * @throws RangeError/TypeError, when it is made, for invalid settings (the loss's α outside [0, 1] included), an unknown
+ * `klReduction`, or a teacher that is not a model.
  * @example
  * await fit(student, { x, y }, adaad({ teacher, eps: 8 / 255 }));
  */

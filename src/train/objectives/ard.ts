@@ -64,8 +64,9 @@ export function attackModelFor(mode: 'inference' | 'training', ctx: BatchContext
  *
  * @param options - the teacher, attack settings (`eps` required), τ, α, the KL reduction and the attack mode.
  * @returns the objective; terms: `ard`.
- * @throws RangeError/TypeError for invalid settings, an unknown `klReduction` or `attackMode`, or a teacher that is not
- * a model.
+ * @throws RangeError/TypeError, when it is made, for invalid settings (the loss's τ ≤ 0 and α outside [0, 1] included), an
+ * unknown `klReduction` or `attackMode`, or a teacher that is not a model; per batch, RangeError for a teacher whose
+ * logits are not `[B, C]`.
  * @example
  * await fit(student, { x, y }, ard({ teacher, eps: 8 / 255, temperature: 30 }));
  * // The authors' conventions:

@@ -40,7 +40,8 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D; teacherAdv: tf.Ten
  *
  * @param options - the teacher, attack settings (`eps` required), τ, α, β, the introspection start and the attack mode.
  * @returns the objective; terms: `iad`.
- * @throws RangeError/TypeError for invalid settings, an unknown `attackMode`, or a teacher that is not a model.
+ * @throws RangeError/TypeError, when it is made, for invalid settings (the loss's τ ≤ 0, α outside [0, 1] and β < 0
+ * included), an unknown `attackMode`, or a teacher that is not a model.
  * @example
  * await fit(student, { x, y }, iad({ teacher, eps: 8 / 255 }), { epochs: 10 });
  */
