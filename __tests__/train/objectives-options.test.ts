@@ -47,6 +47,8 @@ const cases: readonly Case[] = [
     /^mtard: klReduction must be one of "batchmean", "classMean" \(got "elementMean"\)$/
   ],
   ['mtard eta (its own)', () => mtard({ ...ATTACK, cleanTeacher: teacher, robustTeacher: teacher, eta: 0 }), /^mtard: eta must be a finite number > 0 \(got 0\)$/],
+  // mtardWeights takes η in (0, 1]: η = 2 used to pass the factory and throw at the first weight update.
+  ['mtard eta > 1 (the update\'s)', () => mtard({ ...ATTACK, cleanTeacher: teacher, robustTeacher: teacher, eta: 2 }), /^mtard: eta must be a number in \(0, 1\] \(got 2\)$/],
   ['ltd studentTemperature', () => ltd({ ...ATTACK, teacher, studentTemperature: 0 }), /^ltd: studentTemperature must be a finite number > 0 \(got 0\)$/],
   ['ltd teacherTemperature', () => ltd({ ...ATTACK, teacher, teacherTemperature: NaN }), /^ltd: teacherTemperature must be a finite number > 0 \(got NaN\)$/],
   ['ltd beta', () => ltd({ ...ATTACK, teacher, base: 'trades', beta: -6 }), /^ltd: beta must be a finite number >= 0 \(got -6\)$/],

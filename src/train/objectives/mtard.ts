@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { klDivergenceCore } from '../../losses/kl-divergence.js';
 import { MTARD_FIELDS, mtardLossCore, mtardWeights, type MtardConfig, type MtardState } from '../../losses/mtard.js';
 import { klFactor } from '../../losses/kl.js';
-import { oneOf, positive } from '../../core/options.js';
+import { oneOf, positive, type OptionField } from '../../core/options.js';
+import { rangeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { BatchContext, Objective } from '../objective.js';
 import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, KL_MEAN, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
@@ -13,7 +14,7 @@ export interface MtardObjectiveOptions extends AttackSettings {
   readonly cleanTeacher: TeacherLike;
   /** The robust (adversarially trained) teacher `T_adv`. */
   readonly robustTeacher: TeacherLike;
-  /** η of the weight update. @defaultValue 0.025 */
+  /** η of the weight update, in (0, 1] (as `mtardWeights` takes it). @defaultValue 0.025 */
   readonly eta?: number;
   /** τ. @defaultValue 1 */
   readonly temperature?: number;
@@ -44,6 +45,15 @@ export interface MtardObjective extends Objective {
   readonly state: () => MtardState;
 }
 
+/** η: a number in (0, 1], checked when the objective is made (`mtardWeights` would reject it at the first update). */
+const ETA_FIELD: OptionField<number> = {
+  parse: (fn, arg, value) => {
+    const eta = positive(0.025).parse(fn, arg, value);
+    if (eta > 1) rangeError(fn, arg, 'be a number in (0, 1]', eta);
+    return eta;
+  }
+};
+
 /** What MTARD prepares per batch. */
 type Prepared = { xAdv: tf.Tensor; robustTeacherAdv: tf.Tensor2D; cleanTeacherClean: tf.Tensor2D };
 
@@ -68,7 +78,7 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
     options,
     ['cleanTeacher', 'robustTeacher', 'eta', 'temperature', 'etaSchedule', 'klReduction'],
     {
-      eta: positive(0.025),
+      eta: ETA_FIELD,
       temperature: MTARD_FIELDS.temperature,
       etaSchedule: oneOf(['learningRate', 'constant'], 'learningRate'),
       klReduction: MTARD_FIELDS.klReduction
