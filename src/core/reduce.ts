@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkOneOf } from './validate.js';
+import { oneOf, type OptionField } from './options.js';
 
 /** How per-example values are combined: `'mean'` over examples, `'sum'`, or `'none'` (per example). */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -19,10 +20,17 @@ export const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
  * const loss = reduce(perExample, 'mean');
  */
 export function reduce(perExample: tf.Tensor, reduction: Reduction, fn = 'reduce'): tf.Tensor {
-  checkOneOf(fn, 'reduction', reduction, REDUCTIONS);
+  return applyReduction(perExample, checkOneOf(fn, 'reduction', reduction, REDUCTIONS));
+}
+
+/** {@link reduce} of a reduction already checked (a resolved config's): the losses' cores use it. Internal. */
+export function applyReduction(perExample: tf.Tensor, reduction: Reduction): tf.Tensor {
   if (reduction === 'none') return perExample;
   return reduction === 'mean' ? tf.mean(perExample) : tf.sum(perExample);
 }
+
+/** The `reduction` option of every loss: one of {@link REDUCTIONS}, `'mean'` when left out. Internal. */
+export const REDUCTION_FIELD: OptionField<Reduction> = /* @__PURE__ */ oneOf(REDUCTIONS, 'mean');
 
 /**
  * What a loss returns for its options: a `[B]` tensor for `reduction: 'none'`, a scalar for `'mean'`, `'sum'` or no

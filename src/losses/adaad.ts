@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkKlReduction, checkLossInputs, checkReduction, checkUnitWeight, klFactor, klPerExample, requireInput } from './validate.js';
+import { parseOptions, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { KL_REDUCTION_FIELD, klFactor, klPerExample } from './kl.js';
+import { checkLossInputs, requireInput } from './validate.js';
 
 /** The logits {@link adaadLoss} needs. */
 export interface AdaadInputs {
@@ -52,22 +53,52 @@ export interface AdaadOptions {
  */
 export function adaadLoss<O extends Readonly<AdaadOptions> = DefaultReduction>(inputs: Readonly<AdaadInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'adaadLoss';
-  checkKnownKeys(fn, options, optionKeys<AdaadOptions>()('alpha', 'reduction', 'klReduction'));
-  const alpha = checkUnitWeight(fn, 'alpha', options.alpha, 1);
-  const reduction = checkReduction(fn, options.reduction);
-  const klReduction = checkKlReduction(fn, options.klReduction);
+  const config = resolveAdaadOptions(fn, options);
   const { logits } = checkLossInputs(fn, inputs, {
     required: ['studentAdv', 'teacherAdv'],
     optional: ['studentClean', 'teacherClean'],
     labels: 'none'
   });
-  const studentClean = alpha < 1 ? requireInput(fn, 'inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
-  const teacherClean = alpha < 1 ? requireInput(fn, 'inputs.teacherClean', logits.teacherClean, 'when alpha < 1') : undefined;
-  const scale = klFactor(klReduction, logits.studentAdv);
-  return (tf.tidy(() => {
-    const adv = tf.mul(klPerExample(logits.teacherAdv, logits.studentAdv), alpha * scale);
+  const studentClean = config.alpha < 1 ? requireInput(fn, 'inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
+  const teacherClean = config.alpha < 1 ? requireInput(fn, 'inputs.teacherClean', logits.teacherClean, 'when alpha < 1') : undefined;
+  const { studentAdv, teacherAdv } = logits;
+  return adaadLossCore(
+    studentClean !== undefined && teacherClean !== undefined ? { studentAdv, teacherAdv, studentClean, teacherClean } : { studentAdv, teacherAdv },
+    config
+  ) as Reduced<O>;
+}
+
+/** {@link AdaadOptions} resolved: every default filled in, every value checked. */
+export type AdaadConfig = Resolved<AdaadOptions>;
+
+/** How each of {@link AdaadOptions} is checked and defaulted; the `adaad` objective takes α and klReduction from here. Internal. */
+export const ADAAD_FIELDS: OptionFields<AdaadOptions> = {
+  alpha: /* @__PURE__ */ unitWeight(1),
+  reduction: REDUCTION_FIELD,
+  klReduction: KL_REDUCTION_FIELD
+};
+
+/**
+ * Resolves {@link adaadLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
+ *
+ * @throws RangeError naming `fn` for an unknown key, α outside [0, 1], an unknown reduction or klReduction.
+ */
+export function resolveAdaadOptions(fn: string, options: Readonly<AdaadOptions>): AdaadConfig {
+  return parseOptions(fn, options, ADAAD_FIELDS);
+}
+
+/**
+ * {@link adaadLoss} on logits of one shape `[B, C]` and a resolved config, unchecked; the clean term is added when
+ * both clean logits are given (the caller gives them when α < 1). Internal.
+ */
+export function adaadLossCore(inputs: Readonly<AdaadInputs>, config: AdaadConfig): tf.Tensor {
+  const { alpha } = config;
+  const { studentClean, teacherClean } = inputs;
+  const scale = klFactor(config.klReduction, inputs.studentAdv);
+  return tf.tidy(() => {
+    const adv = tf.mul(klPerExample(inputs.teacherAdv, inputs.studentAdv), alpha * scale);
     const total =
       studentClean !== undefined && teacherClean !== undefined ? tf.add(adv, tf.mul(klPerExample(teacherClean, studentClean), (1 - alpha) * scale)) : adv;
-    return reduce(total, reduction, fn);
-  })) as Reduced<O>;
+    return applyReduction(total, config.reduction);
+  });
 }

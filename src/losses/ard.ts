@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { parseOptions, positive, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
-import { checkKlReduction, checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klFactor, klPerExample, requireInput } from './validate.js';
+import { KL_REDUCTION_FIELD, klFactor, klPerExample } from './kl.js';
+import { checkLossInputs, requireInput } from './validate.js';
 
 /** The logits {@link ardLoss} needs. */
 export interface ArdInputs {
@@ -53,17 +54,48 @@ export interface ArdOptions {
  */
 export function ardLoss<O extends Readonly<ArdOptions> = DefaultReduction>(inputs: Readonly<ArdInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'ardLoss';
-  checkKnownKeys(fn, options, optionKeys<ArdOptions>()('temperature', 'alpha', 'reduction', 'klReduction'));
-  const tau = checkTemperature(fn, 'temperature', options.temperature, 30);
-  const alpha = checkUnitWeight(fn, 'alpha', options.alpha, 1);
-  const reduction = checkReduction(fn, options.reduction);
-  const klReduction = checkKlReduction(fn, options.klReduction);
+  const config = resolveArdOptions(fn, options);
   const { logits, labels } = checkLossInputs(fn, inputs, { required: ['studentAdv', 'teacherClean'], optional: ['studentClean'], labels: 'optional' });
-  const clean = alpha < 1 ? requireInput(fn, 'inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
-  const y = alpha < 1 ? requireInput(fn, 'inputs.labels', labels, 'when alpha < 1') : undefined;
-  return (tf.tidy(() => {
-    const kd = tf.mul(klPerExample(logits.teacherClean, logits.studentAdv, tau, tau), alpha * tau * tau * klFactor(klReduction, logits.studentAdv));
-    const total = clean !== undefined && y !== undefined ? tf.add(kd, tf.mul(crossEntropyPerExample(clean, y), 1 - alpha)) : kd;
-    return reduce(total, reduction, fn);
-  })) as Reduced<O>;
+  const studentClean = config.alpha < 1 ? requireInput(fn, 'inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
+  const y = config.alpha < 1 ? requireInput(fn, 'inputs.labels', labels, 'when alpha < 1') : undefined;
+  return ardLossCore(
+    studentClean !== undefined && y !== undefined
+      ? { studentAdv: logits.studentAdv, teacherClean: logits.teacherClean, studentClean, labels: y }
+      : { studentAdv: logits.studentAdv, teacherClean: logits.teacherClean },
+    config
+  ) as Reduced<O>;
+}
+
+/** {@link ArdOptions} resolved: every default filled in, every value checked. */
+export type ArdConfig = Resolved<ArdOptions>;
+
+/** How each of {@link ArdOptions} is checked and defaulted; the `ard` objective takes its loss options from here. Internal. */
+export const ARD_FIELDS: OptionFields<ArdOptions> = {
+  temperature: /* @__PURE__ */ positive(30),
+  alpha: /* @__PURE__ */ unitWeight(1),
+  reduction: REDUCTION_FIELD,
+  klReduction: KL_REDUCTION_FIELD
+};
+
+/**
+ * Resolves {@link ardLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
+ *
+ * @throws RangeError naming `fn` for an unknown key, τ ≤ 0 or NaN, α outside [0, 1], an unknown reduction or klReduction.
+ */
+export function resolveArdOptions(fn: string, options: Readonly<ArdOptions>): ArdConfig {
+  return parseOptions(fn, options, ARD_FIELDS);
+}
+
+/**
+ * {@link ardLoss} on inputs of one shape `[B, C]` (labels in range) and a resolved config, unchecked; the clean term
+ * is added when `studentClean` and `labels` are given (the caller gives them when α < 1). Internal.
+ */
+export function ardLossCore(inputs: Readonly<ArdInputs>, config: ArdConfig): tf.Tensor {
+  const { temperature: tau, alpha } = config;
+  return tf.tidy(() => {
+    const kd = tf.mul(klPerExample(inputs.teacherClean, inputs.studentAdv, tau, tau), alpha * tau * tau * klFactor(config.klReduction, inputs.studentAdv));
+    const { studentClean, labels } = inputs;
+    const total = studentClean !== undefined && labels !== undefined ? tf.add(kd, tf.mul(crossEntropyPerExample(studentClean, labels), 1 - alpha)) : kd;
+    return applyReduction(total, config.reduction);
+  });
 }

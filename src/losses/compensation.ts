@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { nonNegative, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { rangeError } from '../core/errors.js';
 import { checkLogitsAndLabels, checkLogitsArg } from './validate.js';
 
@@ -29,13 +30,20 @@ export interface CompensatedTargetsOptions {
  */
 export function compensatedTargets(teacherLogits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CompensatedTargetsOptions> = {}): tf.Tensor2D {
   const fn = 'compensatedTargets';
-  checkKnownKeys(fn, options, optionKeys<CompensatedTargetsOptions>()('beta'));
-  const beta = options.beta === undefined ? 1 : checkNonNegative(fn, 'beta', options.beta);
+  const config = parseOptions(fn, options, COMPENSATED_TARGETS_FIELDS);
   const [z, y] = checkLogitsAndLabels(fn, teacherLogits, labels, 'teacherLogits', 'labels');
+  return compensatedTargetsCore(z, y, config);
+}
+
+/** How each of {@link CompensatedTargetsOptions} is checked and defaulted; `crdnd` takes β from here. Internal. */
+export const COMPENSATED_TARGETS_FIELDS: OptionFields<CompensatedTargetsOptions> = { beta: /* @__PURE__ */ nonNegative(1) };
+
+/** {@link compensatedTargets} on teacher logits `[B, C]`, labels in range and a resolved config, unchecked. Internal. */
+export function compensatedTargetsCore(teacherLogits: tf.Tensor2D, labels: tf.Tensor1D, config: Resolved<CompensatedTargetsOptions>): tf.Tensor2D {
   return tf.tidy(() => {
-    const probs = tf.softmax(z);
-    const oneHot = tf.oneHot(y, z.shape[1]);
-    const w = tf.expandDims(tf.pow(tf.sum(tf.mul(probs, oneHot), 1), beta), 1);
+    const probs = tf.softmax(teacherLogits);
+    const oneHot = tf.oneHot(labels, teacherLogits.shape[1]);
+    const w = tf.expandDims(tf.pow(tf.sum(tf.mul(probs, oneHot), 1), config.beta), 1);
     return tf.add<tf.Tensor2D>(tf.mul(w, probs), tf.mul(tf.sub(1, w), oneHot));
   });
 }

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, optionKeys, checkTensor } from '../core/validate.js';
+import { checkTensor } from '../core/validate.js';
 import { formatValue, rangeError, typeError } from '../core/errors.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkReduction, checkTemperature } from './validate.js';
+import { parseOptions, positive, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 
 /** Options of {@link contrastiveRelationLoss}. */
 export interface ContrastiveOptions {
@@ -47,9 +47,7 @@ export function contrastiveRelationLoss<O extends Readonly<ContrastiveOptions> =
   teacherEmbeddings: tf.Tensor2D,
   options: O = {} as O): Reduced<O> {
   const fn = 'contrastiveRelationLoss';
-  checkKnownKeys(fn, options, optionKeys<ContrastiveOptions>()('temperature', 'reduction'));
-  const temperature = checkTemperature(fn, 'temperature', options.temperature, 0.1);
-  const reduction = checkReduction(fn, options.reduction);
+  const config = parseOptions(fn, options, CONTRASTIVE_FIELDS);
   const s = checkTensor(fn, 'studentEmbeddings', studentEmbeddings, { exact: 2 });
   const t = checkTensor(fn, 'teacherEmbeddings', teacherEmbeddings, { exact: 2 });
   if (s.dtype !== 'float32') typeError(fn, 'studentEmbeddings', 'be a float32 tensor', s);
@@ -60,5 +58,19 @@ export function contrastiveRelationLoss<O extends Readonly<ContrastiveOptions> =
     );
   }
   if (s.shape[0] === 0) rangeError(fn, 'studentEmbeddings', 'hold at least one example', s);
-  return (tf.tidy(() => reduce(infoNcePerExample(s as tf.Tensor2D, t as tf.Tensor2D, temperature), reduction, fn))) as Reduced<O>;
+  return contrastiveRelationLossCore(s as tf.Tensor2D, t as tf.Tensor2D, config) as Reduced<O>;
+}
+
+/** {@link ContrastiveOptions} resolved: every default filled in, every value checked. */
+export type ContrastiveConfig = Resolved<ContrastiveOptions>;
+
+/** How each of {@link ContrastiveOptions} is checked and defaulted; `crdnd` takes τ_c from here. Internal. */
+export const CONTRASTIVE_FIELDS: OptionFields<ContrastiveOptions> = {
+  temperature: /* @__PURE__ */ positive(0.1),
+  reduction: REDUCTION_FIELD
+};
+
+/** {@link contrastiveRelationLoss} on float embeddings of one shape `[B, D]` and a resolved config, unchecked. Internal. */
+export function contrastiveRelationLossCore(studentEmbeddings: tf.Tensor2D, teacherEmbeddings: tf.Tensor2D, config: ContrastiveConfig): tf.Tensor {
+  return tf.tidy(() => applyReduction(infoNcePerExample(studentEmbeddings, teacherEmbeddings, config.temperature), config.reduction));
 }

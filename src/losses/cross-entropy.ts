@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkLogitsAndLabels, checkReduction } from './validate.js';
+import { parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { checkLogitsAndLabels } from './validate.js';
 
 /** Options of {@link crossEntropy}. */
 export interface CrossEntropyOptions {
@@ -31,8 +31,18 @@ export function crossEntropyPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D)
  */
 export function crossEntropy<O extends Readonly<CrossEntropyOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
   const fn = 'crossEntropy';
-  checkKnownKeys(fn, options, optionKeys<CrossEntropyOptions>()('reduction'));
-  const reduction = checkReduction(fn, options.reduction);
+  const config = parseOptions(fn, options, CROSS_ENTROPY_FIELDS);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
-  return (tf.tidy(() => reduce(crossEntropyPerExample(z, y), reduction, fn))) as Reduced<O>;
+  return crossEntropyCore(z, y, config) as Reduced<O>;
+}
+
+/** How each of {@link CrossEntropyOptions} is checked and defaulted. Internal. */
+export const CROSS_ENTROPY_FIELDS: OptionFields<CrossEntropyOptions> = { reduction: REDUCTION_FIELD };
+
+/**
+ * {@link crossEntropy} on logits `[B, C]`, labels in range and a resolved config, unchecked: the objectives' `ce`
+ * terms. Internal.
+ */
+export function crossEntropyCore(logits: tf.Tensor2D, labels: tf.Tensor1D, config: Resolved<CrossEntropyOptions>): tf.Tensor {
+  return tf.tidy(() => applyReduction(crossEntropyPerExample(logits, labels), config.reduction));
 }

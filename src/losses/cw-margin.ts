@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkLogitsAndLabels, checkReduction } from './validate.js';
+import { finite, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { checkLogitsAndLabels } from './validate.js';
 
 /** Options of {@link cwMarginLoss}. */
 export interface CwMarginOptions {
@@ -48,9 +48,18 @@ export function cwTargetedPerExample(logits: tf.Tensor2D, targets: tf.Tensor1D, 
  */
 export function cwMarginLoss<O extends Readonly<CwMarginOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
   const fn = 'cwMarginLoss';
-  checkKnownKeys(fn, options, optionKeys<CwMarginOptions>()('kappa', 'reduction'));
-  const kappa = checkFinite(fn, 'kappa', options.kappa ?? 0);
-  const reduction = checkReduction(fn, options.reduction);
+  const config = parseOptions(fn, options, CW_MARGIN_FIELDS);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
-  return (tf.tidy(() => reduce(cwMarginPerExample(z, y, kappa), reduction, fn))) as Reduced<O>;
+  return cwMarginLossCore(z, y, config) as Reduced<O>;
+}
+
+/** How each of {@link CwMarginOptions} is checked and defaulted. Internal. */
+export const CW_MARGIN_FIELDS: OptionFields<CwMarginOptions> = {
+  kappa: /* @__PURE__ */ finite(0),
+  reduction: REDUCTION_FIELD
+};
+
+/** {@link cwMarginLoss} on logits `[B, C]`, labels in range and a resolved config, unchecked. Internal. */
+export function cwMarginLossCore(logits: tf.Tensor2D, labels: tf.Tensor1D, config: Resolved<CwMarginOptions>): tf.Tensor {
+  return tf.tidy(() => applyReduction(cwMarginPerExample(logits, labels, config.kappa), config.reduction));
 }

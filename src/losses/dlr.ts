@@ -1,15 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkLabels, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { checkLabels } from '../core/validate.js';
+import { parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { rangeError } from '../core/errors.js';
 import { marginPerExample } from './cw-margin.js';
-import { checkLogitsAndLabels, checkReduction } from './validate.js';
+import { checkLogitsAndLabels } from './validate.js';
 
 /** Options of {@link dlrLoss} and {@link targetedDlrLoss}. */
 export interface DlrOptions {
   /** @defaultValue 'mean' */
   readonly reduction?: Reduction;
 }
+
+/** How each of {@link DlrOptions} is checked and defaulted. Internal. */
+export const DLR_FIELDS: OptionFields<DlrOptions> = { reduction: REDUCTION_FIELD };
+
+/** {@link DlrOptions} resolved. */
+export type DlrConfig = Resolved<DlrOptions>;
 
 /** Keeps the DLR denominator away from zero when the top logits tie (Croce & Hein's constant). */
 const DLR_EPSILON = 1e-12;
@@ -81,11 +88,15 @@ function checkDlrClasses(fn: string, logits: tf.Tensor2D, min: number): void {
  */
 export function dlrLoss<O extends Readonly<DlrOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
   const fn = 'dlrLoss';
-  checkKnownKeys(fn, options, optionKeys<DlrOptions>()('reduction'));
-  const reduction = checkReduction(fn, options.reduction);
+  const config = parseOptions(fn, options, DLR_FIELDS);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
   checkDlrClasses(fn, z, 3);
-  return (tf.tidy(() => reduce(dlrPerExample(z, y), reduction, fn))) as Reduced<O>;
+  return dlrLossCore(z, y, config) as Reduced<O>;
+}
+
+/** {@link dlrLoss} on logits `[B, C]` (C ≥ 3), labels in range and a resolved config, unchecked. Internal. */
+export function dlrLossCore(logits: tf.Tensor2D, labels: tf.Tensor1D, config: DlrConfig): tf.Tensor {
+  return tf.tidy(() => applyReduction(dlrPerExample(logits, labels), config.reduction));
 }
 
 /**
@@ -109,10 +120,14 @@ export function targetedDlrLoss<O extends Readonly<DlrOptions> = DefaultReductio
   targets: tf.Tensor1D,
   options: O = {} as O): Reduced<O> {
   const fn = 'targetedDlrLoss';
-  checkKnownKeys(fn, options, optionKeys<DlrOptions>()('reduction'));
-  const reduction = checkReduction(fn, options.reduction);
+  const config = parseOptions(fn, options, DLR_FIELDS);
   const [z, y] = checkLogitsAndLabels(fn, logits, labels);
   checkLabels(fn, 'targets', targets, z.shape[0], z.shape[1]);
   checkDlrClasses(fn, z, 4);
-  return (tf.tidy(() => reduce(targetedDlrPerExample(z, y, targets), reduction, fn))) as Reduced<O>;
+  return targetedDlrLossCore(z, y, targets, config) as Reduced<O>;
+}
+
+/** {@link targetedDlrLoss} on logits `[B, C]` (C ≥ 4), labels and targets in range and a resolved config, unchecked. Internal. */
+export function targetedDlrLossCore(logits: tf.Tensor2D, labels: tf.Tensor1D, targets: tf.Tensor1D, config: DlrConfig): tf.Tensor {
+  return tf.tidy(() => applyReduction(targetedDlrPerExample(logits, labels, targets), config.reduction));
 }

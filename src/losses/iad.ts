@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBoolean, checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { flag, nonNegative, parseOptions, positive, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
-import { checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klPerExample, requireInput, trueClassLogProb } from './validate.js';
+import { klPerExample, trueClassLogProb } from './kl.js';
+import { checkLossInputs, requireInput } from './validate.js';
 
 /** The logits {@link iadLoss} needs. */
 export interface IadInputs {
@@ -52,28 +53,61 @@ export interface IadOptions {
  */
 export function iadLoss<O extends Readonly<IadOptions> = DefaultReduction>(inputs: Readonly<IadInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'iadLoss';
-  checkKnownKeys(fn, options, optionKeys<IadOptions>()('temperature', 'alpha', 'beta', 'introspection', 'reduction'));
-  const tau = checkTemperature(fn, 'temperature', options.temperature, 1);
-  const alpha = checkUnitWeight(fn, 'alpha', options.alpha, 1);
-  const beta = options.beta === undefined ? 0.1 : checkNonNegative(fn, 'beta', options.beta);
-  const introspection = options.introspection === undefined ? true : checkBoolean(fn, 'introspection', options.introspection);
-  const reduction = checkReduction(fn, options.reduction);
+  const config = resolveIadOptions(fn, options);
   const { logits, labels } = checkLossInputs(fn, inputs, {
     required: ['studentAdv', 'studentClean', 'teacherClean'],
     optional: ['teacherAdv'],
     labels: 'optional'
   });
-  const teacherAdv = introspection ? requireInput(fn, 'inputs.teacherAdv', logits.teacherAdv, 'when introspection is on') : undefined;
-  const y = introspection || alpha < 1 ? requireInput(fn, 'inputs.labels', labels, 'when introspection is on or alpha < 1') : undefined;
-  return (tf.tidy(() => {
-    let total: tf.Tensor = tf.mul(klPerExample(logits.teacherClean, logits.studentAdv, tau, tau), alpha * tau * tau);
+  const teacherAdv = config.introspection ? requireInput(fn, 'inputs.teacherAdv', logits.teacherAdv, 'when introspection is on') : undefined;
+  const y = config.introspection || config.alpha < 1 ? requireInput(fn, 'inputs.labels', labels, 'when introspection is on or alpha < 1') : undefined;
+  const { studentAdv, studentClean, teacherClean } = logits;
+  return iadLossCore(
+    { studentAdv, studentClean, teacherClean, ...(teacherAdv === undefined ? {} : { teacherAdv }), ...(y === undefined ? {} : { labels: y }) },
+    config
+  ) as Reduced<O>;
+}
+
+/** {@link IadOptions} resolved: every default filled in, every value checked. */
+export type IadConfig = Resolved<IadOptions>;
+
+/** How each of {@link IadOptions} is checked and defaulted; the `iad` objective takes τ, α and β from here. Internal. */
+export const IAD_FIELDS: OptionFields<IadOptions> = {
+  temperature: /* @__PURE__ */ positive(1),
+  alpha: /* @__PURE__ */ unitWeight(1),
+  beta: /* @__PURE__ */ nonNegative(0.1),
+  introspection: /* @__PURE__ */ flag(true),
+  reduction: REDUCTION_FIELD
+};
+
+/**
+ * Resolves {@link iadLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
+ *
+ * @throws RangeError naming `fn` for an unknown key, τ ≤ 0 or NaN, α outside [0, 1], β negative or an unknown
+ * reduction; TypeError for an introspection that is not a boolean.
+ */
+export function resolveIadOptions(fn: string, options: Readonly<IadOptions>): IadConfig {
+  return parseOptions(fn, options, IAD_FIELDS);
+}
+
+/**
+ * {@link iadLoss} on logits of one shape `[B, C]` (labels in range) and a resolved config, unchecked. The introspection
+ * term is added when `config.introspection` and `teacherAdv` and `labels` are given, the clean CE when α < 1 and
+ * `labels` are given: the caller gives what the config needs. Internal.
+ */
+export function iadLossCore(inputs: Readonly<IadInputs>, config: IadConfig): tf.Tensor {
+  const { temperature: tau, alpha, beta } = config;
+  const teacherAdv = config.introspection ? inputs.teacherAdv : undefined;
+  const y = inputs.labels;
+  return tf.tidy(() => {
+    let total: tf.Tensor = tf.mul(klPerExample(inputs.teacherClean, inputs.studentAdv, tau, tau), alpha * tau * tau);
     if (teacherAdv !== undefined && y !== undefined) {
       // a = p^β as exp(β·log p): finite gradient even where p underflows to 0.
       const reliability = tf.exp(tf.mul(trueClassLogProb(teacherAdv, y), beta));
-      const introspect = tf.mul(tf.mul(klPerExample(logits.studentClean, logits.studentAdv), tf.sub(1, reliability)), alpha);
+      const introspect = tf.mul(tf.mul(klPerExample(inputs.studentClean, inputs.studentAdv), tf.sub(1, reliability)), alpha);
       total = tf.add(total, introspect);
     }
-    if (alpha < 1 && y !== undefined) total = tf.add(total, tf.mul(crossEntropyPerExample(logits.studentClean, y), 1 - alpha));
-    return reduce(total, reduction, fn);
-  })) as Reduced<O>;
+    if (alpha < 1 && y !== undefined) total = tf.add(total, tf.mul(crossEntropyPerExample(inputs.studentClean, y), 1 - alpha));
+    return applyReduction(total, config.reduction);
+  });
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkLogitsPair, checkReduction, checkTemperature, klPerExample } from './validate.js';
+import { finite, parseOptions, positive, type OptionField, type OptionFields } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { klPerExample } from './kl.js';
+import { checkLogitsPair } from './validate.js';
 
 /** Options of {@link kdLoss}. */
 export interface KdOptions {
@@ -33,11 +34,40 @@ export interface KdOptions {
  */
 export function kdLoss<O extends Readonly<KdOptions> = DefaultReduction>(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, options: O = {} as O): Reduced<O> {
   const fn = 'kdLoss';
-  checkKnownKeys(fn, options, optionKeys<KdOptions>()('studentTemperature', 'teacherTemperature', 'scale', 'reduction'));
-  const tauS = checkTemperature(fn, 'studentTemperature', options.studentTemperature, 1);
-  const tauT = checkTemperature(fn, 'teacherTemperature', options.teacherTemperature, 1);
-  const scale = options.scale === undefined ? tauS * tauS : checkFinite(fn, 'scale', options.scale);
-  const reduction = checkReduction(fn, options.reduction);
+  const config = resolveKdOptions(fn, options);
   const [s, t] = checkLogitsPair(fn, 'studentLogits', studentLogits, 'teacherLogits', teacherLogits);
-  return (tf.tidy(() => reduce(tf.mul(klPerExample(t, s, tauT, tauS), scale), reduction, fn))) as Reduced<O>;
+  return kdLossCore(s, t, config) as Reduced<O>;
+}
+
+/** {@link KdOptions} resolved: every default filled in (`scale` = τ_S² when left out), every value checked. */
+export interface KdConfig {
+  readonly studentTemperature: number;
+  readonly teacherTemperature: number;
+  readonly scale: number;
+  readonly reduction: Reduction;
+}
+
+/** How each of {@link KdOptions} is checked and defaulted (`scale` left undefined: its default is τ_S²). Internal. */
+export const KD_FIELDS: OptionFields<Omit<KdOptions, 'scale'>> & { readonly scale: OptionField<number | undefined> } = {
+  studentTemperature: /* @__PURE__ */ positive(1),
+  teacherTemperature: /* @__PURE__ */ positive(1),
+  scale: /* @__PURE__ */ finite(),
+  reduction: REDUCTION_FIELD
+};
+
+/**
+ * Resolves {@link kdLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
+ *
+ * @throws RangeError naming `fn` for an unknown key, a temperature ≤ 0 or NaN, a non-finite scale or an unknown reduction.
+ */
+export function resolveKdOptions(fn: string, options: Readonly<KdOptions>): KdConfig {
+  const o = parseOptions(fn, options, KD_FIELDS);
+  return { ...o, scale: o.scale ?? o.studentTemperature * o.studentTemperature };
+}
+
+/** {@link kdLoss} on student and teacher logits of one shape `[B, C]` and a resolved config, unchecked. Internal. */
+export function kdLossCore(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, config: KdConfig): tf.Tensor {
+  return tf.tidy(() =>
+    applyReduction(tf.mul(klPerExample(teacherLogits, studentLogits, config.teacherTemperature, config.studentTemperature), config.scale), config.reduction)
+  );
 }

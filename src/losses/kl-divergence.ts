@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, optionKeys, checkOneOf } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkLogitsPair, checkProbabilities, checkReduction, klFromProbsPerExample, klPerExample } from './validate.js';
+import { oneOf, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { klFromProbsPerExample, klPerExample } from './kl.js';
+import { checkLogitsPair, checkProbabilities } from './validate.js';
 
 /** Options of {@link klDivergence}. */
 export interface KlDivergenceOptions {
@@ -43,10 +44,27 @@ export function klDivergence<O extends Readonly<KlDivergenceOptions> = DefaultRe
   inputLogits: tf.Tensor2D,
   options: O = {} as O): Reduced<O> {
   const fn = 'klDivergence';
-  checkKnownKeys(fn, options, optionKeys<KlDivergenceOptions>()('reduction', 'targetType'));
-  const reduction = checkReduction(fn, options.reduction);
-  const targetType = options.targetType === undefined ? 'logits' : checkOneOf(fn, 'targetType', options.targetType, ['logits', 'probabilities'] as const);
+  const config = parseOptions(fn, options, KL_DIVERGENCE_FIELDS);
   const [p, q] = checkLogitsPair(fn, 'targetLogits', targetLogits, 'inputLogits', inputLogits);
-  if (targetType === 'probabilities') checkProbabilities(fn, 'targetLogits', p);
-  return (tf.tidy(() => reduce(targetType === 'logits' ? klFromLogits(p, q) : klFromProbsPerExample(p, q), reduction, fn))) as Reduced<O>;
+  if (config.targetType === 'probabilities') checkProbabilities(fn, 'targetLogits', p);
+  return klDivergenceCore(p, q, config) as Reduced<O>;
+}
+
+/** {@link KlDivergenceOptions} resolved: every default filled in, every value checked. */
+export type KlDivergenceConfig = Resolved<KlDivergenceOptions>;
+
+/** How each of {@link KlDivergenceOptions} is checked and defaulted. Internal. */
+export const KL_DIVERGENCE_FIELDS: OptionFields<KlDivergenceOptions> = {
+  reduction: REDUCTION_FIELD,
+  targetType: /* @__PURE__ */ oneOf(['logits', 'probabilities'], 'logits')
+};
+
+/**
+ * {@link klDivergence} on two tensors of one shape `[B, C]` (target probabilities already checked with
+ * `targetType: 'probabilities'`) and a resolved config, unchecked: the objectives' KL terms. Internal.
+ */
+export function klDivergenceCore(targetLogits: tf.Tensor2D, inputLogits: tf.Tensor2D, config: KlDivergenceConfig): tf.Tensor {
+  return tf.tidy(() =>
+    applyReduction(config.targetType === 'logits' ? klFromLogits(targetLogits, inputLogits) : klFromProbsPerExample(targetLogits, inputLogits), config.reduction)
+  );
 }

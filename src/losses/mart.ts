@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkNonNegative, checkOneOf, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { nonNegative, oneOf, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
-import { checkLossInputs, checkReduction, klPerExample, requireInput, trueClassProb } from './validate.js';
+import { klPerExample, trueClassProb } from './kl.js';
+import { checkLossInputs, requireInput } from './validate.js';
 
 /** The logits {@link martLoss} needs. */
 export interface MartInputs {
@@ -70,17 +71,39 @@ export function marginBoostPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D):
  */
 export function martLoss<O extends Readonly<MartOptions> = DefaultReduction>(inputs: Readonly<MartInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'martLoss';
-  checkKnownKeys(fn, options, optionKeys<MartOptions>()('beta', 'boost', 'reduction'));
-  const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
-  const boost = options.boost === undefined ? 'reference' : checkOneOf(fn, 'boost', options.boost, ['reference', 'exact'] as const);
-  const reduction = checkReduction(fn, options.reduction);
+  const config = resolveMartOptions(fn, options);
   const { logits, labels } = checkLossInputs(fn, inputs, { required: ['clean', 'adv'], labels: 'required' });
   const y = requireInput(fn, 'inputs.labels', labels, 'for the cross-entropy term');
-  return (tf.tidy(() => {
-    const margin = boost === 'exact' ? marginBoostPerExample(logits.adv, y) : boundedMarginBoostPerExample(logits.adv, y);
-    const boosted = tf.add(crossEntropyPerExample(logits.adv, y), margin);
-    const weight = tf.sub(1, trueClassProb(logits.clean, y));
-    const kl = tf.mul(tf.mul(klPerExample(logits.clean, logits.adv), weight), beta);
-    return reduce(tf.add(boosted, kl), reduction, fn);
-  })) as Reduced<O>;
+  return martLossCore({ clean: logits.clean, adv: logits.adv, labels: y }, config) as Reduced<O>;
+}
+
+/** {@link MartOptions} resolved: every default filled in, every value checked. */
+export type MartConfig = Resolved<MartOptions>;
+
+/** How each of {@link MartOptions} is checked and defaulted; the `mart` objective takes β and the boost from here. Internal. */
+export const MART_FIELDS: OptionFields<MartOptions> = {
+  beta: /* @__PURE__ */ nonNegative(6),
+  boost: /* @__PURE__ */ oneOf(['reference', 'exact'], 'reference'),
+  reduction: REDUCTION_FIELD
+};
+
+/**
+ * Resolves {@link martLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
+ *
+ * @throws RangeError naming `fn` for an unknown key, a negative or non-finite β, an unknown boost or reduction.
+ */
+export function resolveMartOptions(fn: string, options: Readonly<MartOptions>): MartConfig {
+  return parseOptions(fn, options, MART_FIELDS);
+}
+
+/** {@link martLoss} on logits of one shape `[B, C]`, labels in range, and a resolved config, unchecked. Internal. */
+export function martLossCore(inputs: Readonly<MartInputs>, config: MartConfig): tf.Tensor {
+  const { clean, adv, labels: y } = inputs;
+  return tf.tidy(() => {
+    const margin = config.boost === 'exact' ? marginBoostPerExample(adv, y) : boundedMarginBoostPerExample(adv, y);
+    const boosted = tf.add(crossEntropyPerExample(adv, y), margin);
+    const weight = tf.sub(1, trueClassProb(clean, y));
+    const kl = tf.mul(tf.mul(klPerExample(clean, adv), weight), config.beta);
+    return applyReduction(tf.add(boosted, kl), config.reduction);
+  });
 }

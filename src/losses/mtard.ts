@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative, checkPositive, optionKeys } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkKlReduction, checkLossInputs, checkReduction, checkTemperature, checkUnitWeight, klFactor, klPerExample } from './validate.js';
+import { parseOptions, positive, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { KL_REDUCTION_FIELD, klFactor, klPerExample } from './kl.js';
+import { checkLossInputs } from './validate.js';
 
 /** The logits {@link mtardLoss} needs. */
 export interface MtardInputs {
@@ -59,27 +61,52 @@ export interface MtardLossOptions {
  */
 export function mtardLoss<O extends Readonly<MtardLossOptions> = DefaultReduction>(inputs: Readonly<MtardInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'mtardLoss';
-  checkKnownKeys(fn, options, optionKeys<MtardLossOptions>()('advWeight', 'natWeight', 'temperature', 'reduction', 'klReduction'));
-  const wAdv = checkUnitWeight(fn, 'advWeight', options.advWeight, 0.5);
-  const wNat = checkUnitWeight(fn, 'natWeight', options.natWeight, 0.5);
-  const tau = checkTemperature(fn, 'temperature', options.temperature, 1);
-  const reduction = checkReduction(fn, options.reduction);
-  const klReduction = checkKlReduction(fn, options.klReduction);
+  const config = resolveMtardOptions(fn, options);
   const { logits } = checkLossInputs(fn, inputs, {
     required: ['studentAdv', 'studentClean', 'robustTeacherAdv', 'cleanTeacherClean'],
     labels: 'none'
   });
-  const scale = tau * tau * klFactor(klReduction, logits.studentAdv);
-  return (tf.tidy(() =>
-    reduce(
+  return mtardLossCore(logits, config) as Reduced<O>;
+}
+
+/** {@link MtardLossOptions} resolved: every default filled in, every value checked. */
+export type MtardConfig = Resolved<MtardLossOptions>;
+
+/** How each of {@link MtardLossOptions} is checked and defaulted; the `mtard` objective takes τ and klReduction from here. Internal. */
+export const MTARD_FIELDS: OptionFields<MtardLossOptions> = {
+  advWeight: /* @__PURE__ */ unitWeight(0.5),
+  natWeight: /* @__PURE__ */ unitWeight(0.5),
+  temperature: /* @__PURE__ */ positive(1),
+  reduction: REDUCTION_FIELD,
+  klReduction: KL_REDUCTION_FIELD
+};
+
+/**
+ * Resolves {@link mtardLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
+ *
+ * @throws RangeError naming `fn` for an unknown key, weights outside [0, 1], τ ≤ 0 or NaN, an unknown reduction or
+ * klReduction.
+ */
+export function resolveMtardOptions(fn: string, options: Readonly<MtardLossOptions>): MtardConfig {
+  return parseOptions(fn, options, MTARD_FIELDS);
+}
+
+/**
+ * {@link mtardLoss} on logits of one shape `[B, C]` and a resolved config (the objective's weights change per batch
+ * in a copy of it), unchecked. Internal.
+ */
+export function mtardLossCore(inputs: Readonly<MtardInputs>, config: MtardConfig): tf.Tensor {
+  const tau = config.temperature;
+  const scale = tau * tau * klFactor(config.klReduction, inputs.studentAdv);
+  return tf.tidy(() =>
+    applyReduction(
       tf.add(
-        tf.mul(klPerExample(logits.robustTeacherAdv, logits.studentAdv, tau, tau), wAdv * scale),
-        tf.mul(klPerExample(logits.cleanTeacherClean, logits.studentClean, tau, tau), wNat * scale)
+        tf.mul(klPerExample(inputs.robustTeacherAdv, inputs.studentAdv, tau, tau), config.advWeight * scale),
+        tf.mul(klPerExample(inputs.cleanTeacherClean, inputs.studentClean, tau, tau), config.natWeight * scale)
       ),
-      reduction,
-      fn
+      config.reduction
     )
-  )) as Reduced<O>;
+  );
 }
 
 /** The adaptive weights of MTARD and the reference losses they are measured against. */
@@ -120,16 +147,26 @@ export function mtardWeights(state: Readonly<MtardState>, natLoss: number, advLo
   const fn = 'mtardWeights';
   if (typeof state !== 'object' || state === null) typeError(fn, 'state', 'be an object { natWeight, advWeight }', state);
   checkKnownKeys(fn, options, optionKeys<MtardWeightsOptions>()('eta'));
-  const natWeight = checkUnitWeight(fn, 'state.natWeight', state.natWeight, 0.5);
-  checkUnitWeight(fn, 'state.advWeight', state.advWeight, 0.5);
+  const natWeight = MTARD_FIELDS.natWeight.parse(fn, 'state.natWeight', state.natWeight);
+  MTARD_FIELDS.advWeight.parse(fn, 'state.advWeight', state.advWeight);
   checkPositive(fn, 'natLoss', natLoss);
   checkPositive(fn, 'advLoss', advLoss);
   const eta = options.eta === undefined ? 0.025 : checkNonNegative(fn, 'eta', options.eta);
   if (eta === 0 || eta > 1) rangeError(fn, 'eta', 'be a number in (0, 1]', eta);
   const natInitial = state.natInitial === undefined ? natLoss : checkPositive(fn, 'state.natInitial', state.natInitial);
   const advInitial = state.advInitial === undefined ? advLoss : checkPositive(fn, 'state.advInitial', state.advInitial);
+  return mtardWeightsCore({ natWeight, advWeight: 1 - natWeight, natInitial, advInitial }, natLoss, advLoss, eta);
+}
+
+/**
+ * {@link mtardWeights} on a state, losses and η already checked (losses > 0, η in (0, 1]), unchecked: for a training
+ * loop that updates the weights every batch. The first call records `L_first`. Internal.
+ */
+export function mtardWeightsCore(state: Readonly<MtardState>, natLoss: number, advLoss: number, eta: number): MtardState {
+  const natInitial = state.natInitial ?? natLoss;
+  const advInitial = state.advInitial ?? advLoss;
   const rNat = natLoss / natInitial;
   const rAdv = advLoss / advInitial;
-  const next = natWeight - eta * (natWeight - rNat / (rNat + rAdv));
+  const next = state.natWeight - eta * (state.natWeight - rNat / (rNat + rAdv));
   return { natWeight: next, advWeight: 1 - next, natInitial, advInitial };
 }

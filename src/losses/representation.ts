@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkOneOf, checkSameShape, checkTensor, optionKeys } from '../core/validate.js';
+import { checkSameShape, checkTensor } from '../core/validate.js';
 import { rangeError, typeError } from '../core/errors.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkReduction } from './validate.js';
+import { oneOf, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 
 /** How {@link representationDistance} compares two representations. */
 export type RepresentationMetric = 'cosine' | 'l2' | 'squaredL2';
@@ -52,13 +52,25 @@ export function representationDistancePerExample(a: tf.Tensor, b: tf.Tensor, met
  */
 export function representationDistance<O extends Readonly<RepresentationDistanceOptions> = DefaultReduction>(a: tf.Tensor, b: tf.Tensor, options: O = {} as O): Reduced<O> {
   const fn = 'representationDistance';
-  checkKnownKeys(fn, options, optionKeys<RepresentationDistanceOptions>()('metric', 'reduction'));
-  const metric = options.metric === undefined ? 'cosine' : checkOneOf(fn, 'metric', options.metric, ['cosine', 'l2', 'squaredL2'] as const);
-  const reduction = checkReduction(fn, options.reduction);
+  const config = parseOptions(fn, options, REPRESENTATION_FIELDS);
   const ta = checkTensor(fn, 'a', a, { min: 1 });
   const tb = checkTensor(fn, 'b', b, { min: 1 });
   checkSameShape(fn, 'a', ta, 'b', tb);
   if (ta.dtype !== 'float32' || tb.dtype !== 'float32') typeError(fn, ta.dtype !== 'float32' ? 'a' : 'b', 'be a float32 tensor', ta.dtype !== 'float32' ? ta : tb);
   if (ta.shape[0] === 0) rangeError(fn, 'a', 'hold at least one example', ta);
-  return (tf.tidy(() => reduce(representationDistancePerExample(ta, tb, metric), reduction, fn))) as Reduced<O>;
+  return representationDistanceCore(ta, tb, config) as Reduced<O>;
+}
+
+/** {@link RepresentationDistanceOptions} resolved: every default filled in, every value checked. */
+export type RepresentationDistanceConfig = Resolved<RepresentationDistanceOptions>;
+
+/** How each of {@link RepresentationDistanceOptions} is checked and defaulted; `arrest` takes its metric from here. Internal. */
+export const REPRESENTATION_FIELDS: OptionFields<RepresentationDistanceOptions> = {
+  metric: /* @__PURE__ */ oneOf(['cosine', 'l2', 'squaredL2'], 'cosine'),
+  reduction: REDUCTION_FIELD
+};
+
+/** {@link representationDistance} on float tensors of one shape `[B, ...]` and a resolved config, unchecked. Internal. */
+export function representationDistanceCore(a: tf.Tensor, b: tf.Tensor, config: RepresentationDistanceConfig): tf.Tensor {
+  return tf.tidy(() => applyReduction(representationDistancePerExample(a, b, config.metric), config.reduction));
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { checkKlReduction, checkLossInputs, checkReduction, klFactor, klPerExample } from './validate.js';
+import { nonNegative, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { KL_REDUCTION_FIELD, klFactor, klPerExample } from './kl.js';
+import { checkLossInputs } from './validate.js';
 
 /** The logits {@link rsladLoss} needs. */
 export interface RsladInputs {
@@ -50,21 +51,41 @@ export interface RsladOptions {
  */
 export function rsladLoss<O extends Readonly<RsladOptions> = DefaultReduction>(inputs: Readonly<RsladInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'rsladLoss';
-  checkKnownKeys(fn, options, optionKeys<RsladOptions>()('advWeight', 'cleanWeight', 'reduction', 'klReduction'));
-  const advWeight = options.advWeight === undefined ? 5 / 6 : checkNonNegative(fn, 'advWeight', options.advWeight);
-  const cleanWeight = options.cleanWeight === undefined ? 1 / 6 : checkNonNegative(fn, 'cleanWeight', options.cleanWeight);
-  const reduction = checkReduction(fn, options.reduction);
-  const klReduction = checkKlReduction(fn, options.klReduction);
+  const config = resolveRsladOptions(fn, options);
   const { logits } = checkLossInputs(fn, inputs, { required: ['studentAdv', 'studentClean', 'teacherClean'], labels: 'none' });
-  const scale = klFactor(klReduction, logits.studentAdv);
-  return (tf.tidy(() =>
-    reduce(
+  return rsladLossCore(logits, config) as Reduced<O>;
+}
+
+/** {@link RsladOptions} resolved: every default filled in, every value checked. */
+export type RsladConfig = Resolved<RsladOptions>;
+
+/** How each of {@link RsladOptions} is checked and defaulted; the `rslad` objective takes its loss options from here. Internal. */
+export const RSLAD_FIELDS: OptionFields<RsladOptions> = {
+  advWeight: /* @__PURE__ */ nonNegative(5 / 6),
+  cleanWeight: /* @__PURE__ */ nonNegative(1 / 6),
+  reduction: REDUCTION_FIELD,
+  klReduction: KL_REDUCTION_FIELD
+};
+
+/**
+ * Resolves {@link rsladLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
+ *
+ * @throws RangeError naming `fn` for an unknown key, a negative or non-finite weight, an unknown reduction or klReduction.
+ */
+export function resolveRsladOptions(fn: string, options: Readonly<RsladOptions>): RsladConfig {
+  return parseOptions(fn, options, RSLAD_FIELDS);
+}
+
+/** {@link rsladLoss} on logits of one shape `[B, C]` and a resolved config, unchecked. Internal. */
+export function rsladLossCore(inputs: Readonly<RsladInputs>, config: RsladConfig): tf.Tensor {
+  const scale = klFactor(config.klReduction, inputs.studentAdv);
+  return tf.tidy(() =>
+    applyReduction(
       tf.add(
-        tf.mul(klPerExample(logits.teacherClean, logits.studentAdv), advWeight * scale),
-        tf.mul(klPerExample(logits.teacherClean, logits.studentClean), cleanWeight * scale)
+        tf.mul(klPerExample(inputs.teacherClean, inputs.studentAdv), config.advWeight * scale),
+        tf.mul(klPerExample(inputs.teacherClean, inputs.studentClean), config.cleanWeight * scale)
       ),
-      reduction,
-      fn
+      config.reduction
     )
-  )) as Reduced<O>;
+  );
 }

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, optionKeys, checkLabels, checkOneOf } from '../core/validate.js';
+import { checkLabels } from '../core/validate.js';
 import { formatValue, rangeError, typeError } from '../core/errors.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { oneOf, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
-import { checkLogitsArg, checkReduction, klPerExample } from './validate.js';
+import { klPerExample } from './kl.js';
+import { checkLogitsArg } from './validate.js';
 
 /** Options of {@link teacherFeatureMapLoss}. */
 export interface TeacherFeatureMapOptions {
@@ -41,11 +43,7 @@ export function teacherFeatureMapLoss<O extends Readonly<TeacherFeatureMapOption
   labels: tf.Tensor1D,
   options: O = {} as O): Reduced<O> {
   const fn = 'teacherFeatureMapLoss';
-  checkKnownKeys(fn, options, optionKeys<TeacherFeatureMapOptions>()('divergence', 'weighting', 'reduction'));
-  const divergence = options.divergence === undefined ? 'kl' : checkOneOf(fn, 'divergence', options.divergence, ['kl', 'mse'] as const);
-  const weighting =
-    options.weighting === undefined ? 'teacherConfidence' : checkOneOf(fn, 'weighting', options.weighting, ['teacherConfidence', 'uniform'] as const);
-  const reduction = checkReduction(fn, options.reduction);
+  const config = parseOptions(fn, options, TEACHER_FEATURE_MAP_FIELDS);
   if (!Array.isArray(teacherLogits)) typeError(fn, 'teacherLogits', 'be an array of [B, C] logits tensors', teacherLogits);
   if (teacherLogits.length === 0) rangeError(fn, 'teacherLogits', 'hold at least one teacher', '[]');
   const teachers = teacherLogits.map((t, i) => checkLogitsArg(fn, `teacherLogits[${String(i)}]`, t));
@@ -67,14 +65,39 @@ export function teacherFeatureMapLoss<O extends Readonly<TeacherFeatureMapOption
     );
   }
   checkLabels(fn, 'labels', labels, batch, classes);
-  return (tf.tidy(() => {
+  return teacherFeatureMapLossCore(z, teachers, labels, config) as Reduced<O>;
+}
+
+/** {@link TeacherFeatureMapOptions} resolved: every default filled in, every value checked. */
+export type TeacherFeatureMapConfig = Resolved<TeacherFeatureMapOptions>;
+
+/** How each of {@link TeacherFeatureMapOptions} is checked and defaulted; `darht` takes its options from here. Internal. */
+export const TEACHER_FEATURE_MAP_FIELDS: OptionFields<TeacherFeatureMapOptions> = {
+  divergence: /* @__PURE__ */ oneOf(['kl', 'mse'], 'kl'),
+  weighting: /* @__PURE__ */ oneOf(['teacherConfidence', 'uniform'], 'teacherConfidence'),
+  reduction: REDUCTION_FIELD
+};
+
+/**
+ * {@link teacherFeatureMapLoss} on a feature map `[B, M·C]`, M teacher logits `[B, C]`, labels in range and a resolved
+ * config, unchecked. Internal.
+ */
+export function teacherFeatureMapLossCore(
+  featureMap: tf.Tensor2D,
+  teacherLogits: readonly tf.Tensor2D[],
+  labels: tf.Tensor1D,
+  config: TeacherFeatureMapConfig
+): tf.Tensor {
+  const batch = featureMap.shape[0];
+  const classes = teacherLogits[0]?.shape[1] ?? 0;
+  return tf.tidy(() => {
     let total: tf.Tensor = tf.zeros([batch]);
-    teachers.forEach((t, i) => {
-      const block = tf.slice(z, [0, i * classes], [batch, classes]);
-      const d = divergence === 'kl' ? klPerExample(t, block) : tf.mean(tf.square(tf.sub(block, t)), 1);
-      const w = weighting === 'uniform' ? tf.scalar(1) : tf.exp(tf.neg(tf.mean(crossEntropyPerExample(t, labels))));
+    teacherLogits.forEach((t, i) => {
+      const block = tf.slice(featureMap, [0, i * classes], [batch, classes]);
+      const d = config.divergence === 'kl' ? klPerExample(t, block) : tf.mean(tf.square(tf.sub(block, t)), 1);
+      const w = config.weighting === 'uniform' ? tf.scalar(1) : tf.exp(tf.neg(tf.mean(crossEntropyPerExample(t, labels))));
       total = tf.add(total, tf.mul(d, w));
     });
-    return reduce(total, reduction, fn);
-  })) as Reduced<O>;
+    return applyReduction(total, config.reduction);
+  });
 }

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, checkNonNegative, optionKeys } from '../core/validate.js';
-import { reduce, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
+import { nonNegative, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
+import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
-import { checkLossInputs, checkReduction, klPerExample, requireInput } from './validate.js';
+import { klPerExample } from './kl.js';
+import { checkLossInputs, requireInput } from './validate.js';
 
 /** The logits {@link tradesLoss} needs. */
 export interface TradesInputs {
@@ -37,12 +38,36 @@ export interface TradesOptions {
  */
 export function tradesLoss<O extends Readonly<TradesOptions> = DefaultReduction>(inputs: Readonly<TradesInputs>, options: O = {} as O): Reduced<O> {
   const fn = 'tradesLoss';
-  checkKnownKeys(fn, options, optionKeys<TradesOptions>()('beta', 'reduction'));
-  const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
-  const reduction = checkReduction(fn, options.reduction);
+  const config = resolveTradesOptions(fn, options);
   const { logits, labels } = checkLossInputs(fn, inputs, { required: ['clean', 'adv'], labels: 'required' });
   const y = requireInput(fn, 'inputs.labels', labels, 'for the cross-entropy term');
-  return (tf.tidy(() =>
-    reduce(tf.add(crossEntropyPerExample(logits.clean, y), tf.mul(klPerExample(logits.clean, logits.adv), beta)), reduction, fn)
-  )) as Reduced<O>;
+  return tradesLossCore({ clean: logits.clean, adv: logits.adv, labels: y }, config) as Reduced<O>;
+}
+
+/** {@link TradesOptions} resolved: every default filled in, every value checked. */
+export type TradesConfig = Resolved<TradesOptions>;
+
+/** How each of {@link TradesOptions} is checked and defaulted; the `trades` objective takes β from here. Internal. */
+export const TRADES_FIELDS: OptionFields<TradesOptions> = {
+  beta: /* @__PURE__ */ nonNegative(6),
+  reduction: REDUCTION_FIELD
+};
+
+/**
+ * Resolves {@link tradesLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
+ *
+ * @throws RangeError naming `fn` for an unknown key, a negative or non-finite β, or an unknown reduction.
+ */
+export function resolveTradesOptions(fn: string, options: Readonly<TradesOptions>): TradesConfig {
+  return parseOptions(fn, options, TRADES_FIELDS);
+}
+
+/** {@link tradesLoss} on logits of one shape `[B, C]`, labels in range, and a resolved config, unchecked. Internal. */
+export function tradesLossCore(inputs: Readonly<TradesInputs>, config: TradesConfig): tf.Tensor {
+  return tf.tidy(() =>
+    applyReduction(
+      tf.add(crossEntropyPerExample(inputs.clean, inputs.labels), tf.mul(klPerExample(inputs.clean, inputs.adv), config.beta)),
+      config.reduction
+    )
+  );
 }

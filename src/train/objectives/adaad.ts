@@ -1,10 +1,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { klFromLogits } from '../../losses/kl-divergence.js';
-import { adaadLoss } from '../../losses/adaad.js';
-import { checkKlReduction } from '../../losses/validate.js';
+import { ADAAD_FIELDS, adaadLossCore, type AdaadConfig } from '../../losses/adaad.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownAscent, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownAscent, checkObjectiveOptions, checkTeachers, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link adaad}. */
 export interface AdaadObjectiveOptions extends AttackSettings {
@@ -34,18 +33,25 @@ type Prepared = { xAdv: tf.Tensor; teacherAdv: tf.Tensor2D; teacherClean?: tf.Te
  *
  * @param options - the teacher, attack settings (`eps` required), α and the KL reduction.
  * @returns the objective; terms: `adaad`.
- * @throws RangeError/TypeError for invalid settings, an unknown `klReduction`, or a teacher that is not a model.
+ * @throws RangeError/TypeError, when it is made, for invalid settings (the loss's α outside [0, 1] included), an unknown
+ * `klReduction`, or a teacher that is not a model.
  * @example
  * await fit(student, { x, y }, adaad({ teacher, eps: 8 / 255 }));
  */
 export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
   const fn = 'adaad';
-  const attack = checkObjectiveOptions(fn, options, ['teacher', 'alpha', 'klReduction'], { randomStart: 'normal', steps: 10 });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['teacher', 'alpha', 'klReduction'],
+    { alpha: ADAAD_FIELDS.alpha, klReduction: ADAAD_FIELDS.klReduction },
+    { randomStart: 'normal', steps: 10 }
+  );
   const custom = userAttack(fn, options, attack);
   const own = ownAscent(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const alpha = options.alpha ?? 1;
-  const klReduction = checkKlReduction(fn, options.klReduction);
+  const { alpha } = config;
+  const loss: AdaadConfig = { alpha, klReduction: config.klReduction, reduction: 'mean' };
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
@@ -54,16 +60,17 @@ export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
     },
     prepare: (x, y, ctx) => {
       const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own((xa) => klFromLogits(teacher(xa), ctx.studentModel(xa)), x, seed));
-      return alpha < 1 ? { xAdv, teacherAdv: teacher(xAdv), teacherClean: teacher(x) } : { xAdv, teacherAdv: teacher(xAdv) };
+      const teacherAdv = teacherLogits(fn, 'teacher', teacher, xAdv);
+      return alpha < 1 ? { xAdv, teacherAdv, teacherClean: teacherLogits(fn, 'teacher', teacher, x) } : { xAdv, teacherAdv };
     },
     loss: (p, x, _y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const total = adaadLoss(
+      const total = adaadLossCore(
         p.teacherClean === undefined
           ? { studentAdv, teacherAdv: p.teacherAdv }
           : { studentAdv, teacherAdv: p.teacherAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean },
-        { alpha, klReduction }
-      );
+        loss
+      ) as tf.Scalar;
       return { total, terms: { adaad: total }, accuracyLogits: studentAdv };
     }
   };

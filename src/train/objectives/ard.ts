@@ -1,11 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { ardLoss } from '../../losses/ard.js';
-import { checkKlReduction } from '../../losses/validate.js';
+import { ARD_FIELDS, ardLossCore, type ArdConfig } from '../../losses/ard.js';
 import type { Model } from '../../core/model.js';
-import { checkOneOf, checkPositive } from '../../core/validate.js';
+import { oneOf, type OptionField } from '../../core/options.js';
 import { asTeacher, type Student, type TeacherLike } from '../student.js';
 import type { BatchContext, Objective } from '../objective.js';
-import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link ard}. */
 export interface ArdObjectiveOptions extends AttackSettings {
@@ -49,6 +48,9 @@ function trainingModel(student: Student): Model {
   };
 }
 
+/** The `attackMode` option of `ard` and `iad`. */
+export const ATTACK_MODE_FIELD: OptionField<'inference' | 'training'> = /* @__PURE__ */ oneOf(['inference', 'training'], 'inference');
+
 /** The model an attack runs against in the given mode. */
 export function attackModelFor(mode: 'inference' | 'training', ctx: BatchContext): Model {
   return mode === 'training' ? trainingModel(ctx.student) : ctx.studentModel;
@@ -62,8 +64,9 @@ export function attackModelFor(mode: 'inference' | 'training', ctx: BatchContext
  *
  * @param options - the teacher, attack settings (`eps` required), τ, α, the KL reduction and the attack mode.
  * @returns the objective; terms: `ard`.
- * @throws RangeError/TypeError for invalid settings, an unknown `klReduction` or `attackMode`, or a teacher that is not
- * a model.
+ * @throws RangeError/TypeError, when it is made, for invalid settings (the loss's τ ≤ 0 and α outside [0, 1] included), an
+ * unknown `klReduction` or `attackMode`, or a teacher that is not a model; per batch, RangeError for a teacher whose
+ * logits are not `[B, C]`.
  * @example
  * await fit(student, { x, y }, ard({ teacher, eps: 8 / 255, temperature: 30 }));
  * // The authors' conventions:
@@ -71,17 +74,18 @@ export function attackModelFor(mode: 'inference' | 'training', ctx: BatchContext
  */
 export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
   const fn = 'ard';
-  const attack = checkObjectiveOptions(fn, options, ['teacher', 'temperature', 'alpha', 'klReduction', 'attackMode'], {
-    randomStart: 'uniform',
-    steps: 10
-  });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['teacher', 'temperature', 'alpha', 'klReduction', 'attackMode'],
+    { temperature: ARD_FIELDS.temperature, alpha: ARD_FIELDS.alpha, klReduction: ARD_FIELDS.klReduction, attackMode: ATTACK_MODE_FIELD },
+    { randomStart: 'uniform', steps: 10 }
+  );
   const custom = userAttack(fn, options, attack);
   const own = ownPgd(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const temperature = options.temperature === undefined ? 30 : checkPositive(fn, 'temperature', options.temperature);
-  const alpha = options.alpha ?? 1;
-  const klReduction = checkKlReduction(fn, options.klReduction);
-  const attackMode = options.attackMode === undefined ? 'inference' : checkOneOf(fn, 'attackMode', options.attackMode, ['inference', 'training'] as const);
+  const { attackMode } = config;
+  const loss: ArdConfig = { temperature: config.temperature, alpha: config.alpha, klReduction: config.klReduction, reduction: 'mean' };
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
@@ -90,14 +94,16 @@ export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
     },
     prepare: (x, y, ctx) => ({
       xAdv: adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => own(attackModelFor(attackMode, ctx), x, y, seed)),
-      teacherClean: teacher(x)
+      teacherClean: teacherLogits(fn, 'teacher', teacher, x)
     }),
     loss: (p, x, y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const total = ardLoss(
-        alpha < 1 ? { studentAdv, teacherClean: p.teacherClean, studentClean: logitsOf(ctx.student, x), labels: y } : { studentAdv, teacherClean: p.teacherClean },
-        { temperature, alpha, klReduction }
-      );
+      const total = ardLossCore(
+        loss.alpha < 1
+          ? { studentAdv, teacherClean: p.teacherClean, studentClean: logitsOf(ctx.student, x), labels: y }
+          : { studentAdv, teacherClean: p.teacherClean },
+        loss
+      ) as tf.Scalar;
       return { total, terms: { ard: total }, accuracyLogits: studentAdv };
     }
   };

@@ -1,10 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { crossEntropy } from '../../losses/cross-entropy.js';
-import { representationDistance, representationDistancePerExample, type RepresentationMetric } from '../../losses/representation.js';
-import { checkFunction, checkNonNegative, checkOneOf } from '../../core/validate.js';
+import { crossEntropyCore } from '../../losses/cross-entropy.js';
+import {
+  REPRESENTATION_FIELDS,
+  representationDistanceCore,
+  representationDistancePerExample,
+  type RepresentationDistanceConfig,
+  type RepresentationMetric
+} from '../../losses/representation.js';
+import { checkFunction } from '../../core/validate.js';
+import { nonNegative } from '../../core/options.js';
 import { isTensor, rangeError } from '../../core/errors.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownPgd, checkObjectiveOptions, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, MEAN, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link arrest}. */
 export interface ArrestObjectiveOptions extends AttackSettings {
@@ -39,14 +46,19 @@ type Prepared = { xTrain: tf.Tensor; standard: tf.Tensor2D; replayed: tf.Scalar 
  */
 export function arrest(options: Readonly<ArrestObjectiveOptions>): Objective {
   const fn = 'arrest';
-  const attack = checkObjectiveOptions(fn, options, ['standardFeatures', 'lambda', 'gamma', 'metric'], { randomStart: 'uniform', steps: 10 });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['standardFeatures', 'lambda', 'gamma', 'metric'],
+    { lambda: nonNegative(1), gamma: nonNegative(0.1), metric: REPRESENTATION_FIELDS.metric },
+    { randomStart: 'uniform', steps: 10 }
+  );
   const custom = userAttack(fn, options, attack);
   const ownAttack = ownPgd(attack);
   checkFunction(fn, 'standardFeatures', options.standardFeatures);
   const standardFeatures = options.standardFeatures;
-  const lambda = options.lambda === undefined ? 1 : checkNonNegative(fn, 'lambda', options.lambda);
-  const gamma = options.gamma === undefined ? 0.1 : checkNonNegative(fn, 'gamma', options.gamma);
-  const metric = options.metric === undefined ? 'cosine' : checkOneOf(fn, 'metric', options.metric, ['cosine', 'l2', 'squaredL2'] as const);
+  const { lambda, gamma, metric } = config;
+  const distance: RepresentationDistanceConfig = { metric, reduction: 'mean' };
   const [lo, hi] = attack.bounds ?? [0, 1];
   const objective: Objective<Prepared> = {
     name: fn,
@@ -72,9 +84,9 @@ export function arrest(options: Readonly<ArrestObjectiveOptions>): Objective {
     },
     loss: (p, x, y, ctx) => {
       const z = ctx.student.forward(p.xTrain, true).logits;
-      const ce = crossEntropy(z, y);
+      const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
       const own = ctx.student.forward(x, true).features as tf.Tensor2D;
-      const rgkd = representationDistance(own, p.standard, { metric });
+      const rgkd = representationDistanceCore(own, p.standard, distance) as tf.Scalar;
       return { total: tf.add<tf.Scalar>(ce, tf.mul(rgkd, lambda)), terms: { ce, rgkd, replayed: tf.clone(p.replayed) }, accuracyLogits: z };
     }
   };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
-import { checkFunction, checkKnownKeys, optionKeys, type Bounds } from '../../core/validate.js';
+import { checkFunction, optionKeys, type Bounds } from '../../core/validate.js';
+import { parseOptions, type OptionField, type Parsed } from '../../core/options.js';
 import type { Attack, AttackFunction } from '../../attacks/types.js';
 import { isAttack, toAttack } from '../../attacks/attack.js';
 import type { Norm } from '../../attacks/norms.js';
@@ -9,6 +10,7 @@ import { resolvePerturbation, type PerturbationOptions, type ResolvedPerturbatio
 import { resolveObjective, runLossAttack, type LossAttackConfig } from '../../attacks/runner.js';
 import { runTradesAttack } from '../../attacks/trades-attack.js';
 import { runAscent, type InputObjective } from '../../attacks/projected-gradient-ascent.js';
+import type { KlDivergenceConfig } from '../../losses/kl-divergence.js';
 import type { Student } from '../student.js';
 import type { BatchContext } from '../objective.js';
 
@@ -74,26 +76,49 @@ export function adversarial(_fn: string, custom: Attack | undefined, ctx: BatchC
   return custom(model, x, y, { seed });
 }
 
+/** The defaults of the method's own attack that differ between methods. */
+export interface OwnAttackDefaults {
+  readonly randomStart: 'uniform' | 'normal';
+  readonly steps: number;
+}
+
+/** The keys of an objective's options `O` besides the attack settings. */
+type OwnKeys<O> = Exclude<keyof O & string, keyof AttackSettings>;
+
 /**
- * Validates an objective's options once, when the objective is made: only `known` keys plus the attack keys, attack
- * settings valid (ε given). Returns the method's own attack settings resolved (defaults filled in, `seed` left
- * undefined: each batch passes its own), for {@link ownPgd}, {@link ownTradesAttack} or {@link ownAscent}, which run
- * them per batch without parsing them again.
+ * Parses an objective's options once, when the objective is made: only `known` keys plus the attack keys, every
+ * option of `fields` resolved (the objective's own and those it passes to its loss, so that a bad loss option throws
+ * here, naming the objective, and not at the first batch), and the attack settings valid (ε given). The options that
+ * are neither fields nor attack settings (teachers, feature functions) are left to the caller. Returns the fields'
+ * values and the method's own attack settings resolved (defaults filled in, `seed` left undefined: each batch passes
+ * its own), for {@link ownPgd}, {@link ownTradesAttack} or {@link ownAscent}, which run them per batch without parsing
+ * them again.
  */
-export function checkObjectiveOptions<O extends AttackSettings, const K extends readonly Exclude<keyof O & string, keyof AttackSettings>[]>(
+export function checkObjectiveOptions<
+  O extends AttackSettings,
+  const K extends readonly OwnKeys<O>[],
+  const F extends { readonly [P in keyof F]: P extends K[number] ? OptionField<Exclude<O[P & keyof O], undefined>> : never }
+>(
   fn: string,
   options: Readonly<O>,
   // Checked by the compiler in both directions, as optionKeys does: every key of the objective's own options.
-  known: K & (Exclude<keyof O & string, keyof AttackSettings | K[number]> extends never ? unknown : { readonly missing: Exclude<keyof O & string, keyof AttackSettings | K[number]> }),
-  defaults: { randomStart: 'uniform' | 'normal'; steps: number }
-): ResolvedPerturbation {
+  known: K & (Exclude<OwnKeys<O>, K[number]> extends never ? unknown : { readonly missing: Exclude<OwnKeys<O>, K[number]> }),
+  fields: F,
+  defaults: OwnAttackDefaults | ((config: Parsed<F>) => OwnAttackDefaults)
+): { readonly attack: ResolvedPerturbation; readonly config: Parsed<F> } {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  checkKnownKeys<O>(fn, options, [...known, ...ATTACK_KEYS]);
+  const config = parseOptions(fn, options, fields as Readonly<Record<string, OptionField<unknown>>>, [...known, ...ATTACK_KEYS]) as Parsed<F>;
   const o: Record<string, unknown> = { ...(options as AttackSettings) };
   delete o.attack;
-  const r = resolvePerturbation(fn, o as unknown as PerturbationOptions, defaults);
-  return { ...r, seed: undefined };
+  const r = resolvePerturbation(fn, o as unknown as PerturbationOptions, typeof defaults === 'function' ? defaults(config) : defaults);
+  return { attack: { ...r, seed: undefined }, config };
 }
+
+/** The reduction of the loss terms an objective computes: the mean over the batch. */
+export const MEAN: { readonly reduction: 'mean' } = { reduction: 'mean' };
+
+/** The reported KL terms: the batch mean of the per-example class sums. */
+export const KL_MEAN: KlDivergenceConfig = { reduction: 'mean', targetType: 'logits' };
 
 /** The method's own attack on `(model, x, y)`, resolved once; each call runs it with the batch's seed. */
 export type OwnAttack = (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number) => tf.Tensor;
@@ -149,12 +174,15 @@ export function batchProgress(ctx: BatchContext): number {
 }
 
 /**
- * Checks an optional fraction in [0, 1] and returns it, or `fallback` when it is `undefined`.
+ * The teacher's logits on the batch `x`, checked by shape only (nothing is read back): `[B, C]` for a batch of B. The
+ * number of classes was checked once, before training, by {@link checkTeachers}.
  *
- * @throws RangeError naming `fn` and `name` when the value is not a number in [0, 1].
+ * @throws RangeError naming `fn` and `name` when the teacher returns anything else.
  */
-export function checkFraction(fn: string, name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) rangeError(fn, name, 'be a fraction in [0, 1]', value);
-  return value;
+export function teacherLogits(fn: string, name: string, teacher: Model, x: tf.Tensor): tf.Tensor2D {
+  const out: unknown = teacher(x);
+  if (!isTensor(out) || out.rank !== 2 || out.shape[0] !== x.shape[0]) {
+    rangeError(fn, name, `return logits [B, C] for a batch of ${String(x.shape[0])}`, out);
+  }
+  return out as tf.Tensor2D;
 }

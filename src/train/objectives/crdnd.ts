@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { klDivergence } from '../../losses/kl-divergence.js';
-import { contrastiveRelationLoss } from '../../losses/contrastive.js';
-import { compensatedTargets, createCompensation } from '../../losses/compensation.js';
-import { checkFunction, checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
+import { klDivergenceCore, type KlDivergenceConfig } from '../../losses/kl-divergence.js';
+import { CONTRASTIVE_FIELDS, contrastiveRelationLossCore, type ContrastiveConfig } from '../../losses/contrastive.js';
+import { COMPENSATED_TARGETS_FIELDS, compensatedTargetsCore, createCompensation } from '../../losses/compensation.js';
+import { checkFunction } from '../../core/validate.js';
+import { nonNegative, oneOf } from '../../core/options.js';
 import { isTensor, rangeError } from '../../core/errors.js';
 import { asTeacher, type Student, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, KL_MEAN, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link crdnd}. */
 export interface CrdndObjectiveOptions extends AttackSettings {
@@ -60,7 +61,7 @@ function makeProjection(fn: string, [ds, dt]: [number, number], seed: number | u
  */
 function learnedKl(fn: string, teacherClean: tf.Tensor2D, studentLogits: tf.Tensor2D, weights: tf.Tensor | undefined): tf.Scalar {
   if (weights === undefined) rangeError(fn, 'state', "hold the learned compensation (made by init) with compensation: 'learned'", weights);
-  return klDivergence(teacherClean, tf.log(tf.matMul(tf.softmax(studentLogits), tf.softmax(weights))) as tf.Tensor2D);
+  return klDivergenceCore(teacherClean, tf.log(tf.matMul(tf.softmax(studentLogits), tf.softmax(weights))) as tf.Tensor2D, KL_MEAN) as tf.Scalar;
 }
 
 /** What CRDND prepares per batch outside the tape. */
@@ -88,20 +89,25 @@ type Prepared = {
  */
 export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
   const fn = 'crdnd';
-  const attack = checkObjectiveOptions(
+  const { attack, config } = checkObjectiveOptions(
     fn,
     options,
     ['teacher', 'compensation', 'beta', 'lambda', 'temperature', 'embeddings', 'teacherFeatures', 'seed'],
+    {
+      compensation: oneOf(['confidence', 'learned'], 'confidence'),
+      beta: COMPENSATED_TARGETS_FIELDS.beta,
+      lambda: nonNegative(1),
+      temperature: CONTRASTIVE_FIELDS.temperature,
+      embeddings: oneOf(['logits', 'features'], 'logits')
+    },
     { randomStart: 'uniform', steps: 10 }
   );
   const custom = userAttack(fn, options, attack);
   const own = ownPgd(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const mode = options.compensation === undefined ? 'confidence' : checkOneOf(fn, 'compensation', options.compensation, ['confidence', 'learned'] as const);
-  const beta = options.beta === undefined ? 1 : checkNonNegative(fn, 'beta', options.beta);
-  const lambda = options.lambda === undefined ? 1 : checkNonNegative(fn, 'lambda', options.lambda);
-  const temperature = options.temperature === undefined ? 0.1 : checkPositive(fn, 'temperature', options.temperature);
-  const embeddings = options.embeddings === undefined ? 'logits' : checkOneOf(fn, 'embeddings', options.embeddings, ['logits', 'features'] as const);
+  const { compensation: mode, beta, lambda, embeddings } = config;
+  const contrastive: ContrastiveConfig = { temperature: config.temperature, reduction: 'mean' };
+  const probabilities: KlDivergenceConfig = { reduction: 'mean', targetType: 'probabilities' };
   const teacherFeatures = options.teacherFeatures;
   const projectionSeed = options.seed;
   if (embeddings === 'features') checkFunction(fn, 'teacherFeatures', teacherFeatures);
@@ -120,23 +126,23 @@ export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
       return { values: {}, tensors: { ...compensation, ...(projection === undefined ? {} : { projection }) } };
     },
     prepare: (x, y, ctx) => {
-      const teacherClean = teacher(x);
+      const teacherClean = teacherLogits(fn, 'teacher', teacher, x);
       const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
       const teacherEmbeddings = embeddings === 'logits' || teacherFeatures === undefined ? tf.clone(teacherClean) : teacherFeatures(x);
       return mode === 'confidence'
-        ? { xAdv, teacherClean, targets: compensatedTargets(teacherClean, y, { beta }), teacherEmbeddings }
+        ? { xAdv, teacherClean, targets: compensatedTargetsCore(teacherClean, y, { beta }), teacherEmbeddings }
         : { xAdv, teacherClean, teacherEmbeddings };
     },
     loss: (p, _x, _y, ctx, state) => {
       const out = ctx.student.forward(p.xAdv, true);
       const { compensation, projection } = state.tensors;
-      const kl = p.targets === undefined ? learnedKl(fn, p.teacherClean, out.logits, compensation) : klDivergence(p.targets, out.logits, { targetType: 'probabilities' });
+      const kl = p.targets === undefined ? learnedKl(fn, p.teacherClean, out.logits, compensation) : (klDivergenceCore(p.targets, out.logits, probabilities) as tf.Scalar);
       let own: tf.Tensor2D = out.logits;
       if (embeddings === 'features') {
         own = out.features as tf.Tensor2D;
         if (projection !== undefined) own = tf.matMul(own, projection);
       }
-      const nce = contrastiveRelationLoss(own, p.teacherEmbeddings, { temperature });
+      const nce = contrastiveRelationLossCore(own, p.teacherEmbeddings, contrastive) as tf.Scalar;
       return { total: tf.add<tf.Scalar>(kl, tf.mul(nce, lambda)), terms: { kl, nce }, accuracyLogits: out.logits };
     }
   };

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { crossEntropy } from '../../losses/cross-entropy.js';
-import { teacherFeatureMapLoss } from '../../losses/teacher-feature-map.js';
-import { checkOneOf, checkPositive } from '../../core/validate.js';
+import { crossEntropyCore } from '../../losses/cross-entropy.js';
+import { TEACHER_FEATURE_MAP_FIELDS, teacherFeatureMapLossCore, type TeacherFeatureMapConfig } from '../../losses/teacher-feature-map.js';
+import { fraction, positive } from '../../core/options.js';
 import { isTensor, rangeError, typeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownPgd, batchProgress, checkObjectiveOptions, checkTeachers, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, batchProgress, checkObjectiveOptions, checkTeachers, MEAN, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link darht}. */
 export interface DarhtObjectiveOptions extends AttackSettings {
@@ -52,29 +52,28 @@ type Prepared = { xt: tf.Tensor; teacherLogits: tf.Tensor2D[] };
  */
 export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
   const fn = 'darht';
-  const known = ['teachers', 'ceOnlyUntil', 'jointUntil', 'skipAbove', 'adversarialProbability', 'divergence', 'weighting'] as const;
-  const attack = checkObjectiveOptions(fn, options, known, {
-    randomStart: 'normal',
-    steps: 10
-  });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['teachers', 'ceOnlyUntil', 'jointUntil', 'skipAbove', 'adversarialProbability', 'divergence', 'weighting'],
+    {
+      ceOnlyUntil: fraction(50 / 350),
+      jointUntil: fraction(1),
+      skipAbove: positive(8),
+      adversarialProbability: fraction(0.5),
+      divergence: TEACHER_FEATURE_MAP_FIELDS.divergence,
+      weighting: TEACHER_FEATURE_MAP_FIELDS.weighting
+    },
+    { randomStart: 'normal', steps: 10 }
+  );
+  const { ceOnlyUntil, jointUntil, skipAbove, adversarialProbability: pAdv } = config;
+  if (jointUntil < ceOnlyUntil) rangeError(fn, 'jointUntil', `be >= ceOnlyUntil (${String(ceOnlyUntil)})`, jointUntil);
   const custom = userAttack(fn, options, attack);
   const own = ownPgd(attack);
   if (!Array.isArray(options.teachers)) typeError(fn, 'teachers', 'be an array of models', options.teachers);
   if (options.teachers.length === 0) rangeError(fn, 'teachers', 'hold at least one teacher', '[]');
   const teachers = options.teachers.map((t, i) => asTeacher(fn, `teachers[${String(i)}]`, t));
-  const fraction = (name: string, v: unknown, fallback: number): number => {
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) rangeError(fn, name, 'be a fraction in [0, 1]', v);
-    return v;
-  };
-  const ceOnlyUntil = fraction('ceOnlyUntil', options.ceOnlyUntil, 50 / 350);
-  const jointUntil = fraction('jointUntil', options.jointUntil, 1);
-  if (jointUntil < ceOnlyUntil) rangeError(fn, 'jointUntil', `be >= ceOnlyUntil (${String(ceOnlyUntil)})`, jointUntil);
-  const skipAbove = options.skipAbove === undefined ? 8 : checkPositive(fn, 'skipAbove', options.skipAbove);
-  const pAdv = fraction('adversarialProbability', options.adversarialProbability, 0.5);
-  const divergence = options.divergence === undefined ? 'kl' : checkOneOf(fn, 'divergence', options.divergence, ['kl', 'mse'] as const);
-  const weighting =
-    options.weighting === undefined ? 'teacherConfidence' : checkOneOf(fn, 'weighting', options.weighting, ['teacherConfidence', 'uniform'] as const);
+  const kdConfig: TeacherFeatureMapConfig = { divergence: config.divergence, weighting: config.weighting, reduction: 'mean' };
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
@@ -94,12 +93,12 @@ export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
     prepare: (x, y, ctx) => {
       const attacked = ctx.rng.next() < pAdv;
       const xt = attacked ? adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) : x;
-      return { xt, teacherLogits: teachers.map((t) => t(xt)) };
+      return { xt, teacherLogits: teachers.map((t, i) => teacherLogits(fn, `teachers[${String(i)}]`, t, xt)) };
     },
     loss: (p, _x, y, ctx) => {
       const out = ctx.student.forward(p.xt, true);
-      const ce = crossEntropy(out.logits, y);
-      const kd = teacherFeatureMapLoss(out.featureMap as tf.Tensor2D, p.teacherLogits, y, { divergence, weighting });
+      const ce = crossEntropyCore(out.logits, y, MEAN) as tf.Scalar;
+      const kd = teacherFeatureMapLossCore(out.featureMap as tf.Tensor2D, p.teacherLogits, y, kdConfig) as tf.Scalar;
       // Phases by batch, not by epoch: with few epochs an epoch-based switch lands far from the fractions.
       const at = batchProgress(ctx);
       const total = at < ceOnlyUntil ? ce : at < jointUntil ? tf.add<tf.Scalar>(ce, kd) : kd;

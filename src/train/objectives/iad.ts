@@ -1,11 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { iadLoss } from '../../losses/iad.js';
-import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
-import { rangeError } from '../../core/errors.js';
+import { IAD_FIELDS, iadLossCore, type IadConfig } from '../../losses/iad.js';
+import { fraction } from '../../core/options.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownPgd, batchProgress, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
-import { attackModelFor } from './ard.js';
+import { adversarial, ownPgd, batchProgress, checkObjectiveOptions, checkTeachers, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
+import { ATTACK_MODE_FIELD, attackModelFor } from './ard.js';
 
 /** Options of {@link iad}. */
 export interface IadObjectiveOptions extends AttackSettings {
@@ -41,25 +40,31 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D; teacherAdv: tf.Ten
  *
  * @param options - the teacher, attack settings (`eps` required), τ, α, β, the introspection start and the attack mode.
  * @returns the objective; terms: `iad`.
- * @throws RangeError/TypeError for invalid settings, an unknown `attackMode`, or a teacher that is not a model.
+ * @throws RangeError/TypeError, when it is made, for invalid settings (the loss's τ ≤ 0, α outside [0, 1] and β < 0
+ * included), an unknown `attackMode`, or a teacher that is not a model.
  * @example
  * await fit(student, { x, y }, iad({ teacher, eps: 8 / 255 }), { epochs: 10 });
  */
 export function iad(options: Readonly<IadObjectiveOptions>): Objective {
   const fn = 'iad';
-  const attack = checkObjectiveOptions(fn, options, ['teacher', 'temperature', 'alpha', 'beta', 'introspectionFrom', 'attackMode'], {
-    randomStart: 'uniform',
-    steps: 10
-  });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['teacher', 'temperature', 'alpha', 'beta', 'introspectionFrom', 'attackMode'],
+    {
+      temperature: IAD_FIELDS.temperature,
+      alpha: IAD_FIELDS.alpha,
+      beta: IAD_FIELDS.beta,
+      introspectionFrom: fraction(0.3),
+      attackMode: ATTACK_MODE_FIELD
+    },
+    { randomStart: 'uniform', steps: 10 }
+  );
   const custom = userAttack(fn, options, attack);
   const own = ownPgd(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const temperature = options.temperature === undefined ? 1 : checkPositive(fn, 'temperature', options.temperature);
-  const alpha = options.alpha ?? 1;
-  const beta = options.beta === undefined ? 0.1 : checkNonNegative(fn, 'beta', options.beta);
-  const from = options.introspectionFrom ?? 0.3;
-  if (typeof from !== 'number' || !(from >= 0 && from <= 1)) rangeError(fn, 'introspectionFrom', 'be a fraction in [0, 1]', from);
-  const attackMode = options.attackMode === undefined ? 'inference' : checkOneOf(fn, 'attackMode', options.attackMode, ['inference', 'training'] as const);
+  const { introspectionFrom: from, attackMode } = config;
+  const loss: IadConfig = { temperature: config.temperature, alpha: config.alpha, beta: config.beta, introspection: true, reduction: 'mean' };
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
@@ -68,14 +73,14 @@ export function iad(options: Readonly<IadObjectiveOptions>): Objective {
     },
     prepare: (x, y, ctx) => {
       const xAdv = adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => own(attackModelFor(attackMode, ctx), x, y, seed));
-      return { xAdv, teacherClean: teacher(x), teacherAdv: teacher(xAdv) };
+      return { xAdv, teacherClean: teacherLogits(fn, 'teacher', teacher, x), teacherAdv: teacherLogits(fn, 'teacher', teacher, xAdv) };
     },
     loss: (p, x, y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const total = iadLoss(
+      const total = iadLossCore(
         { studentAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean, teacherAdv: p.teacherAdv, labels: y },
-        { temperature, alpha, beta, introspection: batchProgress(ctx) >= from }
-      );
+        { ...loss, introspection: batchProgress(ctx) >= from }
+      ) as tf.Scalar;
       return { total, terms: { iad: total }, accuracyLogits: studentAdv };
     }
   };

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { kdLoss } from '../../losses/kd.js';
-import { checkNonNegative, checkOneOf, checkPositive } from '../../core/validate.js';
+import { kdLossCore, type KdConfig } from '../../losses/kd.js';
+import { TRADES_FIELDS } from '../../losses/trades.js';
+import { oneOf, positive } from '../../core/options.js';
 import { withTemperature, type Model } from '../../core/model.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownPgd, ownTradesAttack, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, ownTradesAttack, checkObjectiveOptions, checkTeachers, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link ltd}. */
 export interface LtdObjectiveOptions extends AttackSettings {
@@ -54,18 +55,21 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D };
  */
 export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
   const fn = 'ltd';
-  const base = options.base === undefined ? 'pgdAt' : checkOneOf(fn, 'base', options.base, ['pgdAt', 'trades'] as const);
-  const attack = checkObjectiveOptions(fn, options, ['teacher', 'base', 'teacherTemperature', 'studentTemperature', 'beta'], {
-    randomStart: base === 'trades' ? 'normal' : 'uniform',
-    steps: 10
-  });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['teacher', 'base', 'teacherTemperature', 'studentTemperature', 'beta'],
+    { base: oneOf(['pgdAt', 'trades'], 'pgdAt'), teacherTemperature: positive(0.5), studentTemperature: positive(2), beta: TRADES_FIELDS.beta },
+    (c) => ({ randomStart: c.base === 'trades' ? 'normal' : 'uniform', steps: 10 })
+  );
   const custom = userAttack(fn, options, attack);
   const ownPgdAttack = ownPgd(attack);
   const ownKlAttack = ownTradesAttack(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const tauT = options.teacherTemperature === undefined ? 0.5 : checkPositive(fn, 'teacherTemperature', options.teacherTemperature);
-  const tauS = options.studentTemperature === undefined ? 2 : checkPositive(fn, 'studentTemperature', options.studentTemperature);
-  const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
+  const { base, teacherTemperature: tauT, studentTemperature: tauS, beta } = config;
+  // Both KLs are kdLoss with scale 1: the teacher's soft labels at τ_T, and TRADES' clean prediction at τ_S.
+  const kd: KdConfig = { studentTemperature: tauS, teacherTemperature: tauT, scale: 1, reduction: 'mean' };
+  const kl: KdConfig = { studentTemperature: tauS, teacherTemperature: tauS, scale: 1, reduction: 'mean' };
   const objective: Objective<Prepared> & { studentTemperature: number; deploy(student: Model): Model } = {
     name: fn,
     bounds: attack.bounds,
@@ -77,20 +81,19 @@ export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
     prepare: (x, y, ctx) => {
       const deployed = withTemperature(ctx.studentModel, tauS);
       const xAdv = adversarial(fn, custom, ctx, deployed, x, y, (seed) => (base === 'pgdAt' ? ownPgdAttack(deployed, x, y, seed) : ownKlAttack(deployed, x, seed)));
-      return { xAdv, teacherClean: teacher(x) };
+      return { xAdv, teacherClean: teacherLogits(fn, 'teacher', teacher, x) };
     },
     loss: (p, x, _y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const temps = { studentTemperature: tauS, teacherTemperature: tauT, scale: 1 };
       if (base === 'pgdAt') {
-        const kd = kdLoss(studentAdv, p.teacherClean, temps);
-        return { total: kd, terms: { kd }, accuracyLogits: studentAdv };
+        const kdTerm = kdLossCore(studentAdv, p.teacherClean, kd) as tf.Scalar;
+        return { total: kdTerm, terms: { kd: kdTerm }, accuracyLogits: studentAdv };
       }
       const studentClean = logitsOf(ctx.student, x);
-      const kd = kdLoss(studentClean, p.teacherClean, temps);
+      const kdTerm = kdLossCore(studentClean, p.teacherClean, kd) as tf.Scalar;
       // KL(σ(S(x)/τ_S) ‖ σ(S(x')/τ_S)): the clean prediction is the target, as in TRADES.
-      const kl = kdLoss(studentAdv, studentClean, { studentTemperature: tauS, teacherTemperature: tauS, scale: 1 });
-      return { total: tf.add<tf.Scalar>(kd, tf.mul(kl, beta)), terms: { kd, kl }, accuracyLogits: studentAdv };
+      const klTerm = kdLossCore(studentAdv, studentClean, kl) as tf.Scalar;
+      return { total: tf.add<tf.Scalar>(kdTerm, tf.mul(klTerm, beta)), terms: { kd: kdTerm, kl: klTerm }, accuracyLogits: studentAdv };
     }
   };
   return objective;

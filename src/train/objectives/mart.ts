@@ -1,8 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { martLoss } from '../../losses/mart.js';
-import { checkNonNegative, checkOneOf } from '../../core/validate.js';
+import { MART_FIELDS, martLossCore, type MartConfig } from '../../losses/mart.js';
+import { fraction } from '../../core/options.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownPgd, batchProgress, checkFraction, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, batchProgress, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link mart}. */
 export interface MartObjectiveOptions extends AttackSettings {
@@ -38,12 +38,17 @@ type Prepared = { xAdv: tf.Tensor };
  */
 export function mart(options: Readonly<MartObjectiveOptions>): Objective {
   const fn = 'mart';
-  const attack = checkObjectiveOptions(fn, options, ['beta', 'boost', 'betaWarmup'], { randomStart: 'normal', steps: 10 });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['beta', 'boost', 'betaWarmup'],
+    { beta: MART_FIELDS.beta, boost: MART_FIELDS.boost, betaWarmup: fraction(0.1) },
+    { randomStart: 'normal', steps: 10 }
+  );
   const custom = userAttack(fn, options, attack);
   const own = ownPgd(attack);
-  const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
-  const boost = options.boost === undefined ? 'reference' : checkOneOf(fn, 'boost', options.boost, ['reference', 'exact'] as const);
-  const warmup = checkFraction(fn, 'betaWarmup', options.betaWarmup, 0.1);
+  const { beta, betaWarmup: warmup } = config;
+  const loss: MartConfig = { beta, boost: config.boost, reduction: 'mean' };
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
@@ -51,7 +56,7 @@ export function mart(options: Readonly<MartObjectiveOptions>): Objective {
     loss: (p, x, y, ctx) => {
       const adv = logitsOf(ctx.student, p.xAdv);
       const ramp = warmup === 0 ? 1 : Math.min(1, batchProgress(ctx) / warmup);
-      const total = martLoss({ clean: logitsOf(ctx.student, x), adv, labels: y }, { beta: beta * ramp, boost });
+      const total = martLossCore({ clean: logitsOf(ctx.student, x), adv, labels: y }, { ...loss, beta: beta * ramp }) as tf.Scalar;
       return { total, terms: { mart: total }, accuracyLogits: adv };
     }
   };

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { klDivergence } from '../../losses/kl-divergence.js';
-import { mtardLoss, mtardWeights, type MtardState } from '../../losses/mtard.js';
-import { checkKlReduction, klFactor } from '../../losses/validate.js';
-import { checkOneOf, checkPositive } from '../../core/validate.js';
+import { klDivergenceCore } from '../../losses/kl-divergence.js';
+import { MTARD_FIELDS, mtardLossCore, mtardWeights, type MtardConfig, type MtardState } from '../../losses/mtard.js';
+import { klFactor } from '../../losses/kl.js';
+import { oneOf, positive, type OptionField } from '../../core/options.js';
+import { rangeError } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { BatchContext, Objective, ObjectiveState } from '../objective.js';
-import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, KL_MEAN, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link mtard}. */
 export interface MtardObjectiveOptions extends AttackSettings {
@@ -13,7 +14,7 @@ export interface MtardObjectiveOptions extends AttackSettings {
   readonly cleanTeacher: TeacherLike;
   /** The robust (adversarially trained) teacher `T_adv`. */
   readonly robustTeacher: TeacherLike;
-  /** η of the weight update. @defaultValue 0.025 */
+  /** η of the weight update, in (0, 1] (as `mtardWeights` takes it). @defaultValue 0.025 */
   readonly eta?: number;
   /** τ. @defaultValue 1 */
   readonly temperature?: number;
@@ -65,6 +66,15 @@ function stateOf(w: MtardState): ObjectiveState {
   return { values: { ...w }, tensors: {} };
 }
 
+/** η: a number in (0, 1], checked when the objective is made (`mtardWeights` would reject it at the first update). */
+const ETA_FIELD: OptionField<number> = {
+  parse: (fn, arg, value) => {
+    const eta = positive(0.025).parse(fn, arg, value);
+    if (eta > 1) rangeError(fn, arg, 'be a number in (0, 1]', eta);
+    return eta;
+  }
+};
+
 /** What MTARD prepares per batch. */
 type Prepared = { xAdv: tf.Tensor; robustTeacherAdv: tf.Tensor2D; cleanTeacherClean: tf.Tensor2D };
 
@@ -102,19 +112,24 @@ function nextState(state: ObjectiveState, terms: Readonly<Record<string, number>
 export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective {
   const fn = 'mtard';
   // The authors' attack starts from x + 0.001·N(0, 1) (mtard_loss.py).
-  const attack = checkObjectiveOptions(fn, options, ['cleanTeacher', 'robustTeacher', 'eta', 'temperature', 'etaSchedule', 'klReduction'], {
-    randomStart: 'normal',
-    steps: 10
-  });
+  const { attack, config } = checkObjectiveOptions(
+    fn,
+    options,
+    ['cleanTeacher', 'robustTeacher', 'eta', 'temperature', 'etaSchedule', 'klReduction'],
+    {
+      eta: ETA_FIELD,
+      temperature: MTARD_FIELDS.temperature,
+      etaSchedule: oneOf(['learningRate', 'constant'], 'learningRate'),
+      klReduction: MTARD_FIELDS.klReduction
+    },
+    { randomStart: 'normal', steps: 10 }
+  );
   const custom = userAttack(fn, options, attack);
   const own = ownPgd(attack);
   const cleanTeacher = asTeacher(fn, 'cleanTeacher', options.cleanTeacher);
   const robustTeacher = asTeacher(fn, 'robustTeacher', options.robustTeacher);
-  const eta = options.eta === undefined ? 0.025 : checkPositive(fn, 'eta', options.eta);
-  const temperature = options.temperature === undefined ? 1 : checkPositive(fn, 'temperature', options.temperature);
-  const etaSchedule =
-    options.etaSchedule === undefined ? 'learningRate' : checkOneOf(fn, 'etaSchedule', options.etaSchedule, ['learningRate', 'constant'] as const);
-  const klReduction = checkKlReduction(fn, options.klReduction);
+  const { eta, etaSchedule, klReduction } = config;
+  const loss: MtardConfig = { advWeight: 0.5, natWeight: 0.5, temperature: config.temperature, reduction: 'mean', klReduction };
   const objective: Objective<Prepared> & MtardObjective = {
     name: fn,
     bounds: attack.bounds,
@@ -124,18 +139,22 @@ export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective 
     init: () => stateOf({ natWeight: 0.5, advWeight: 0.5 }),
     prepare: (x, y, ctx) => {
       const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
-      return { xAdv, robustTeacherAdv: robustTeacher(xAdv), cleanTeacherClean: cleanTeacher(x) };
+      return {
+        xAdv,
+        robustTeacherAdv: teacherLogits(fn, 'robustTeacher', robustTeacher, xAdv),
+        cleanTeacherClean: teacherLogits(fn, 'cleanTeacher', cleanTeacher, x)
+      };
     },
     loss: (p: Prepared, x, _y, ctx, state) => {
       const w = weightsOf(state);
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const studentClean = logitsOf(ctx.student, x);
-      const total = mtardLoss(
+      const total = mtardLossCore(
         { studentAdv, studentClean, robustTeacherAdv: p.robustTeacherAdv, cleanTeacherClean: p.cleanTeacherClean },
-        { advWeight: w.advWeight, natWeight: w.natWeight, temperature, klReduction }
-      );
+        { ...loss, advWeight: w.advWeight, natWeight: w.natWeight }
+      ) as tf.Scalar;
       const scale = klFactor(klReduction, studentAdv);
-      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergence(target, input), scale);
+      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergenceCore(target, input, KL_MEAN), scale);
       return {
         total,
         terms: {

@@ -1,7 +1,8 @@
-import { crossEntropy } from '../../losses/cross-entropy.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { crossEntropyCore } from '../../losses/cross-entropy.js';
 import { checkKnownKeys } from '../../core/validate.js';
 import type { Objective } from '../objective.js';
-import { logitsOf } from './common.js';
+import { logitsOf, MEAN } from './common.js';
 
 /** What the objective prepares per batch outside the tape. */
 type Prepared = Record<string, never>;
@@ -23,7 +24,7 @@ export function natural(options: Readonly<Record<string, never>> = {}): Objectiv
     prepare: () => ({}),
     loss: (_p, x, y, ctx) => {
       const z = logitsOf(ctx.student, x);
-      const ce = crossEntropy(z, y);
+      const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
       return { total: ce, terms: { ce }, accuracyLogits: z };
     }
   };

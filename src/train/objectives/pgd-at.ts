@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { crossEntropy } from '../../losses/cross-entropy.js';
+import { crossEntropyCore } from '../../losses/cross-entropy.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownPgd, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownPgd, checkObjectiveOptions, logitsOf, MEAN, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link pgdAt}: the PGD attack's settings (ε required; 10 steps, α = 2.5ε/steps, uniform start). */
 export type PgdAtOptions = AttackSettings;
@@ -21,7 +21,7 @@ type Prepared = { xAdv: tf.Tensor };
  */
 export function pgdAt(options: Readonly<PgdAtOptions>): Objective {
   const fn = 'pgdAt';
-  const attack = checkObjectiveOptions(fn, options, [], { randomStart: 'uniform', steps: 10 });
+  const { attack } = checkObjectiveOptions(fn, options, [], {}, { randomStart: 'uniform', steps: 10 });
   const custom = userAttack(fn, options, attack);
   const own = ownPgd(attack);
   const objective: Objective<Prepared> = {
@@ -30,7 +30,7 @@ export function pgdAt(options: Readonly<PgdAtOptions>): Objective {
     prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) }),
     loss: (p, _x, y, ctx) => {
       const z = logitsOf(ctx.student, p.xAdv);
-      const ce = crossEntropy(z, y);
+      const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
       return { total: ce, terms: { ce }, accuracyLogits: z };
     }
   };

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { klFromLogits } from '../../losses/kl-divergence.js';
-import { klDivergence } from '../../losses/kl-divergence.js';
-import { rsladLoss } from '../../losses/rslad.js';
-import { checkKlReduction, klFactor } from '../../losses/validate.js';
+import { klDivergenceCore, klFromLogits } from '../../losses/kl-divergence.js';
+import { RSLAD_FIELDS, rsladLossCore, type RsladConfig } from '../../losses/rslad.js';
+import { klFactor } from '../../losses/kl.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownAscent, checkObjectiveOptions, checkTeachers, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownAscent, checkObjectiveOptions, checkTeachers, KL_MEAN, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link rslad}. */
 export interface RsladObjectiveOptions extends AttackSettings {
@@ -38,11 +37,13 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D };
  */
 export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
   const fn = 'rslad';
-  const attack = checkObjectiveOptions(fn, options, ['teacher', 'klReduction'], { randomStart: 'normal', steps: 10 });
+  const { attack, config } = checkObjectiveOptions(fn, options, ['teacher', 'klReduction'], { klReduction: RSLAD_FIELDS.klReduction }, { randomStart: 'normal', steps: 10 });
   const custom = userAttack(fn, options, attack);
   const own = ownAscent(attack);
   const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const klReduction = checkKlReduction(fn, options.klReduction);
+  const { klReduction } = config;
+  // The paper's weights, rsladLoss's defaults.
+  const loss: RsladConfig = { advWeight: 5 / 6, cleanWeight: 1 / 6, reduction: 'mean', klReduction };
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
@@ -50,16 +51,16 @@ export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
       checkTeachers(fn, [['teacher', teacher]], c, sample);
     },
     prepare: (x, y, ctx) => {
-      const teacherClean = teacher(x);
+      const teacherClean = teacherLogits(fn, 'teacher', teacher, x);
       const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own((xa) => klFromLogits(teacherClean, ctx.studentModel(xa)), x, seed));
       return { xAdv, teacherClean };
     },
     loss: (p, x, _y, ctx) => {
       const studentAdv = logitsOf(ctx.student, p.xAdv);
       const studentClean = logitsOf(ctx.student, x);
-      const total = rsladLoss({ studentAdv, studentClean, teacherClean: p.teacherClean }, { klReduction });
+      const total = rsladLossCore({ studentAdv, studentClean, teacherClean: p.teacherClean }, loss) as tf.Scalar;
       const scale = klFactor(klReduction, studentAdv);
-      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergence(target, input), scale);
+      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergenceCore(target, input, KL_MEAN), scale);
       return {
         total,
         terms: { klAdv: kl(p.teacherClean, studentAdv), klClean: kl(p.teacherClean, studentClean) },

@@ -1,10 +1,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { crossEntropy } from '../../losses/cross-entropy.js';
-import { klDivergence } from '../../losses/kl-divergence.js';
-import { tradesLoss } from '../../losses/trades.js';
-import { checkNonNegative } from '../../core/validate.js';
+import { crossEntropyCore } from '../../losses/cross-entropy.js';
+import { klDivergenceCore } from '../../losses/kl-divergence.js';
+import { TRADES_FIELDS, tradesLossCore, type TradesConfig } from '../../losses/trades.js';
 import type { Objective } from '../objective.js';
-import { adversarial, ownTradesAttack, checkObjectiveOptions, logitsOf, type AttackSettings, userAttack } from './common.js';
+import { adversarial, ownTradesAttack, checkObjectiveOptions, KL_MEAN, logitsOf, MEAN, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link trades}. */
 export interface TradesObjectiveOptions extends AttackSettings {
@@ -27,10 +26,10 @@ type Prepared = { xAdv: tf.Tensor };
  */
 export function trades(options: Readonly<TradesObjectiveOptions>): Objective {
   const fn = 'trades';
-  const attack = checkObjectiveOptions(fn, options, ['beta'], { randomStart: 'normal', steps: 10 });
+  const { attack, config } = checkObjectiveOptions(fn, options, ['beta'], { beta: TRADES_FIELDS.beta }, { randomStart: 'normal', steps: 10 });
   const custom = userAttack(fn, options, attack);
   const own = ownTradesAttack(attack);
-  const beta = options.beta === undefined ? 6 : checkNonNegative(fn, 'beta', options.beta);
+  const loss: TradesConfig = { beta: config.beta, reduction: 'mean' };
   const objective: Objective<Prepared> = {
     name: fn,
     bounds: attack.bounds,
@@ -38,8 +37,9 @@ export function trades(options: Readonly<TradesObjectiveOptions>): Objective {
     loss: (p, x, y, ctx) => {
       const clean = logitsOf(ctx.student, x);
       const adv = logitsOf(ctx.student, p.xAdv);
-      const total = tradesLoss({ clean, adv, labels: y }, { beta });
-      return { total, terms: { ce: crossEntropy(clean, y), kl: klDivergence(clean, adv) }, accuracyLogits: adv };
+      const total = tradesLossCore({ clean, adv, labels: y }, loss) as tf.Scalar;
+      const ce = crossEntropyCore(clean, y, MEAN) as tf.Scalar;
+      return { total, terms: { ce, kl: klDivergenceCore(clean, adv, KL_MEAN) as tf.Scalar }, accuracyLogits: adv };
     }
   };
   return objective;
