@@ -13,6 +13,11 @@
  * Resumable: every model is trained through fit's checkpoints in --cache, and every evaluation is kept there, so an
  * interrupted run picks up where it stopped. Teachers are trained once (seed 0) and shared by the students of every
  * seed; the seeds vary the students' initialisation, data order and attack starts.
+ *
+ * The pieces: methods-cli.ts (options, parsed by `parseCommandLine`), methods-models.ts (data, networks),
+ * methods-teachers.ts (training, teachers, DARHT's choice), methods-students.ts (the methods, as recipes of
+ * examples/recipes.ts), methods-evaluate.ts, methods-cache.ts (file cache, PID claims), methods-workers.ts (--jobs),
+ * methods-progress.ts and methods-report.ts; this file runs them.
  */
 import * as path from 'node:path';
 import type { Model } from 'ardkit/core';
