@@ -8,14 +8,16 @@
  * Teachers are trained once and cached in examples/.cache (fit's own checkpoints: a finished run resumes to its end).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ard, adaad, crdnd, fit, iad, ltd, mart, mtard, natural, pgdAt, rslad, trades, type LtdObjective, type Objective } from 'ardkit/train';
+import { fit, type LtdObjective, type Objective } from 'ardkit/train';
 import type { Model } from 'ardkit/core';
 import { withTemperatureLayer } from 'ardkit/models';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
 import { asModel, chooseBackend, saveModel, mlp, progress, robustnessTable } from './common.js';
+import { buildRecipe, deployedModel, recipeNeeds, recipeObjective, type RecipeName } from './recipes.js';
 
-const METHODS = ['natural', 'pgdAt', 'trades', 'mart', 'ard', 'rslad', 'iad', 'adaad', 'mtard', 'ltd', 'crdnd'] as const;
+/** The recipes (examples/recipes.ts) whose student is the plain MLP: every one but AFT, ARREST and DARHT. */
+const METHODS = ['natural', 'pgdAt', 'trades', 'mart', 'ard', 'rslad', 'iad', 'adaad', 'mtard', 'ltd', 'crdnd'] as const satisfies readonly RecipeName[];
 type Method = (typeof METHODS)[number];
 
 const opts = parseOptions(`Usage: examples/distill-mnist.ts --method <${METHODS.join('|')}> [options]`, {
@@ -62,40 +64,26 @@ async function main(): Promise<void> {
   console.log(`robust distillation on real MNIST: method ${method}, ε = ${String(eps)}, backend ${backend}`);
   const train = await loadMnist('train', trainSize);
   const test = await loadMnist('test', testSize);
-  const attack = { eps, steps: 5 };
   const key = `${String(trainSize)}-${String(eps)}-${String(seed)}`;
 
   const teacherNet = mlp([256, 256], seed + 1, 'teacher');
   console.log('teacher: MLP 784-256-256-10, PGD adversarial training (PGD-5)');
-  await trainCached('teacher', teacherNet, train, pgdAt(attack), teacherEpochs, seed, `teacher-pgdat-${key}-${String(teacherEpochs)}`);
+  await trainCached('teacher', teacherNet, train, recipeObjective('pgdAt', { eps }), teacherEpochs, seed, `teacher-pgdat-${key}-${String(teacherEpochs)}`);
   const teacher = asModel(teacherNet);
 
   let cleanTeacher: Model | undefined;
-  if (method === 'mtard') {
+  if (recipeNeeds(method).includes('cleanTeacher')) {
     const cleanNet = mlp([256, 256], seed + 2, 'clean_teacher');
     console.log('clean teacher: MLP 784-256-256-10, standard training');
-    await trainCached('clean teacher', cleanNet, train, natural(), teacherEpochs, seed, `teacher-natural-${key}-${String(teacherEpochs)}`);
+    await trainCached('clean teacher', cleanNet, train, recipeObjective('natural', { eps }), teacherEpochs, seed, `teacher-natural-${key}-${String(teacherEpochs)}`);
     cleanTeacher = asModel(cleanNet);
   }
 
-  const objectives: Record<Method, () => Objective & { deploy?: (m: Model) => Model }> = {
-    natural: () => natural(),
-    pgdAt: () => pgdAt(attack),
-    trades: () => trades({ ...attack, beta: 1 }),
-    mart: () => mart(attack),
-    ard: () => ard({ ...attack, teacher }),
-    rslad: () => rslad({ ...attack, teacher }),
-    iad: () => iad({ ...attack, teacher }),
-    adaad: () => adaad({ ...attack, teacher }),
-    mtard: () => mtard({ ...attack, robustTeacher: teacher, cleanTeacher: cleanTeacher ?? teacher }),
-    ltd: () => ltd({ ...attack, teacher }),
-    crdnd: () => crdnd({ ...attack, teacher })
-  };
-  const objective = objectives[method]();
-  const studentNet = mlp([64], seed + 3, 'student');
+  const built = buildRecipe(method, { eps, teacher, ...(cleanTeacher === undefined ? {} : { cleanTeacher }) }, { net: () => mlp([64], seed + 3, 'student') });
+  const { objective, net: studentNet } = built;
   console.log(`student: MLP 784-64-10, ${method}`);
-  await fit(studentNet, train, objective, { epochs, batchSize: 128, seed, optimizer: tf.train.adam(0.01), ...progress('student', epochs) });
-  const student = objective.deploy === undefined ? asModel(studentNet) : objective.deploy(asModel(studentNet));
+  await fit(built.student, train, objective, { epochs, batchSize: 128, seed, optimizer: tf.train.adam(0.01), ...progress('student', epochs) });
+  const student = deployedModel(built, asModel(studentNet));
 
   await robustnessTable(
     [

@@ -18,13 +18,15 @@ import { pgd } from 'ardkit/attacks';
 import { autoAttack, evaluate } from 'ardkit/eval';
 import { fileSystem } from 'ardkit/io';
 import { withTemperatureLayer } from 'ardkit/models';
-import { adaad, ard, cosine, fit, ltd, mtard, natural, pgdAt, rslad, type FitOptions, type LtdObjective, type Objective } from 'ardkit/train';
+import { cosine, fit, type FitOptions, type LtdObjective, type Objective } from 'ardkit/train';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
 import { adversarialGrid, asModel, chooseBackend, mnistCnn, progress, saveModel } from './common.js';
 import { robustnessCurveSvg, type Curve } from './pictures.js';
+import { buildRecipe, recipeNeeds, recipeObjective, type BuiltRecipe, type RecipeName } from './recipes.js';
 
-const METHODS = ['rslad', 'ard', 'adaad', 'mtard', 'ltd'] as const;
+/** The distillation recipes of examples/recipes.ts the example offers. */
+const METHODS = ['rslad', 'ard', 'adaad', 'mtard', 'ltd'] as const satisfies readonly RecipeName[];
 type Method = (typeof METHODS)[number];
 
 const opts = parseOptions('Usage: npm run example -- [options]', {
@@ -66,14 +68,13 @@ async function main(): Promise<void> {
   console.log(`ardkit: robust distillation on real MNIST (ε = ${String(eps)}, method ${method}, backend ${backend})`);
   const train = await loadMnist('train', trainSize);
   const test = await loadMnist('test', testSize);
-  // PGD-5 with α = 2.5ε/5 for training, as the method benchmark (bench/methods.ts).
-  const attack = { eps, steps: 5 };
+  // The recipes of examples/recipes.ts, as the method benchmark (bench/methods.ts): PGD-5 with α = 2.5ε/5 for training.
   const fitOptions = (label: string, n: number, rate: number): Partial<FitOptions> => ({ epochs: n, batchSize: 128, seed, optimizer: tf.train.adam(rate), ...progress(label, n) });
 
   const teacherNet = mnistCnn([16, 32], 128, seed + 1);
   console.log(`teacher: CNN conv16-conv32-dense128 (${String(params(teacherNet))} parameters), PGD-AT, ${String(teacherEpochs)} epochs (cached)`);
   const tTeacher = performance.now();
-  await fit(teacherNet, train, pgdAt(attack), {
+  await fit(teacherNet, train, recipeObjective('pgdAt', { eps }), {
     ...fitOptions('teacher', teacherEpochs, 0.003),
     schedule: cosine(),
     // The key names everything the teacher depends on (r1: Adam 0.003, cosine decay, batch 128, PGD-5): change the
@@ -85,29 +86,24 @@ async function main(): Promise<void> {
   const teacher = asModel(teacherNet);
 
   let cleanTeacher: tfl.Sequential | undefined;
-  if (method === 'mtard') {
+  if (recipeNeeds(method).includes('cleanTeacher')) {
     cleanTeacher = mnistCnn([16, 32], 128, seed + 2);
-    await fit(cleanTeacher, train, natural(), { ...fitOptions('clean teacher', teacherEpochs, 0.003), schedule: cosine() });
+    await fit(cleanTeacher, train, recipeObjective('natural', { eps }), { ...fitOptions('clean teacher', teacherEpochs, 0.003), schedule: cosine() });
   }
-  const objectives: Record<Method, () => Objective> = {
-    rslad: () => rslad({ ...attack, teacher }),
-    ard: () => ard({ ...attack, teacher }),
-    adaad: () => adaad({ ...attack, teacher }),
-    mtard: () => mtard({ ...attack, robustTeacher: teacher, cleanTeacher: asModel(cleanTeacher ?? teacherNet) }),
-    ltd: () => ltd({ ...attack, teacher })
-  };
+  const inputs = { eps, teacher, ...(cleanTeacher === undefined ? {} : { cleanTeacher: asModel(cleanTeacher) }) };
+  const parts = { net: () => mnistCnn([8, 16], 0, seed + 3) };
 
   // Three students from the same initialisation: distilled, PGD-AT (the baseline at the same budget), standard.
-  const students: Array<{ name: string; dir: string; objective: Objective; net: tfl.Sequential; seconds: number }> = [
-    { name: `student, ${method}`, dir: 'robust-student', objective: objectives[method](), net: mnistCnn([8, 16], 0, seed + 3), seconds: 0 },
-    { name: 'student, PGD-AT', dir: 'pgdat-student', objective: pgdAt(attack), net: mnistCnn([8, 16], 0, seed + 3), seconds: 0 },
-    { name: 'student, standard', dir: 'standard-student', objective: natural(), net: mnistCnn([8, 16], 0, seed + 3), seconds: 0 }
+  const students: Array<BuiltRecipe & { name: string; dir: string; seconds: number }> = [
+    { name: `student, ${method}`, dir: 'robust-student', ...buildRecipe(method, inputs, parts), seconds: 0 },
+    { name: 'student, PGD-AT', dir: 'pgdat-student', ...buildRecipe('pgdAt', inputs, parts), seconds: 0 },
+    { name: 'student, standard', dir: 'standard-student', ...buildRecipe('natural', inputs, parts), seconds: 0 }
   ];
   const studentParams = params(students[0]?.net ?? teacherNet);
   console.log(`students: CNN conv8-conv16 (${String(studentParams)} parameters, ${(params(teacherNet) / studentParams).toFixed(0)}× smaller), ${String(epochs)} epochs each`);
   for (const s of students) {
     const t = performance.now();
-    await fit(s.net, train, s.objective, fitOptions(s.name, epochs, 0.01));
+    await fit(s.student, train, s.objective, fitOptions(s.name, epochs, 0.01));
     s.seconds = (performance.now() - t) / 1000;
   }
 
