@@ -1,3 +1,4 @@
+import { named } from '../../src/core/errors.js';
 /**
  * multiAttack, the sequential combinator (torchattacks' MultiAttack) that worstCase and autoAttack run and evaluate's
  * sequential mode runs per batch: exact bookkeeping on the scripted problem, the same result as worstCase, bad
@@ -132,20 +133,20 @@ describe('toAttack: the one place a plain attack function is taken', () => {
 
   it('passes attacks made by factories as they are, and wraps a plain function once, as an Attack', () => {
     const made = pgdAttack({ eps: 0.1 });
-    expect(toAttack('f', 'attack', made)).toBe(made);
+    expect(named('f', () => toAttack('attack', made))).toBe(made);
     const plain: AttackFunction = function mine(_m, xb) { return tf.add(xb, 0); };
-    const wrapped = toAttack('f', 'attack', plain);
+    const wrapped = named('f', () => toAttack('attack', plain));
     expect(isAttack(wrapped)).toBe(true);
     expect(isAttack(plain)).toBe(false);
     expect(wrapped.attackName).toBe('mine');
     expect(wrapped.threat).toBeUndefined();
-    expectThrowsNoLeak(() => toAttack('f', 'attack', 'pgd'), /^f: attack must be a function \(model, x, y\) => xAdv or an attack made by a factory/, TypeError);
+    expectThrowsNoLeak(() => named('f', () => toAttack('attack', 'pgd')), /^f: attack must be a function \(model, x, y\) => xAdv or an attack made by a factory/, TypeError);
   });
 
   it('clones x returned as it is, so that the caller owns what it gets', () => {
     const x = tf.tensor2d([[0.1, 0.2]]);
     const y = tf.tensor1d([0], 'int32');
-    const wrapped = toAttack('f', 'attack', (_m: Model, xb: tf.Tensor) => xb);
+    const wrapped = named('f', () => toAttack('attack', (_m: Model, xb: tf.Tensor) => xb));
     const out = wrapped(scripted, x, y);
     expect(out).not.toBe(x);
     out.dispose();
@@ -157,10 +158,10 @@ describe('toAttack: the one place a plain attack function is taken', () => {
     const x = tf.tensor2d([[0.1, 0.2], [0.3, 0.4]]);
     const y = tf.tensor1d([0, 1], 'int32');
     const box = { eps: 0.1, norm: 'linf' as const, bounds: [0, 1] as const };
-    const outside = toAttack('pgdAt', 'attack', (_m: Model, xb: tf.Tensor) => tf.add(xb, 2), box);
+    const outside = named('pgdAt', () => toAttack('attack', (_m: Model, xb: tf.Tensor) => tf.add(xb, 2), box));
     expect(outside.threat).toEqual(box);
     expectThrowsNoLeak(() => outside(scripted, x, y), /^pgdAt: attack's x' must lie inside bounds \[0, 1\] \(got "values in \[2.1, 2.4\]"\)/);
-    const inside = toAttack('pgdAt', 'attack', (_m: Model, xb: tf.Tensor) => tf.add(xb, 0.05), box);
+    const inside = named('pgdAt', () => toAttack('attack', (_m: Model, xb: tf.Tensor) => tf.add(xb, 0.05), box));
     const ok = inside(scripted, x, y);
     await flushChecks();
     expect(ok.shape).toEqual([2, 2]);

@@ -1,3 +1,4 @@
+import { named } from '../../src/core/errors.js';
 /**
  * Target selection (`target: 'random' | 'leastLikely' | function`) of pgd, fgsm and miFgsm: the targets picked from
  * the clean logits, computed independently here; the attack then equals the targeted attack on those targets; seeded
@@ -39,9 +40,9 @@ describe('selectTargets', () => {
     const c = 4;
     const z = tf.tensor2d(randomLogits(b, c, 3, 1));
     const labels = tf.tensor1d(Array.from({ length: b }, (_, i) => i % c), 'int32');
-    const t = selectTargets('test', 'random', z, labels, 7);
-    const again = selectTargets('test', 'random', z, labels, 7);
-    const other = selectTargets('test', 'random', z, labels, 8);
+    const t = named('test', () => selectTargets('random', z, labels, 7));
+    const again = named('test', () => selectTargets('random', z, labels, 7));
+    const other = named('test', () => selectTargets('random', z, labels, 8));
     expect(t.dtype).toBe('int32');
     const ts = values(t);
     const counts = Array.from({ length: c }, () => Array.from({ length: c }, () => 0));
@@ -67,7 +68,7 @@ describe('selectTargets', () => {
     const rows = randomLogits(50, 7, 5, 2);
     const z = tf.tensor2d(rows);
     const labels = tf.zeros<tf.Rank.R1>([50], 'int32');
-    const t = selectTargets('test', 'leastLikely', z, labels, undefined);
+    const t = named('test', () => selectTargets('leastLikely', z, labels, undefined));
     expect(values(t)).toEqual(rows.map((r) => r.indexOf(Math.min(...r))));
     tf.dispose([z, labels, t]);
   });
@@ -77,10 +78,10 @@ describe('selectTargets', () => {
     const labels = tf.tensor1d([0, 1, 2], 'int32');
     const kept = tf.tensor1d([3, 3, 0], 'int32');
     let seen: number[][] = [];
-    const t = selectTargets('test', (logits, ys) => {
+    const t = named('test', () => selectTargets((logits, ys) => {
       seen = [values(logits), values(ys)];
       return kept;
-    }, z, labels, undefined);
+    }, z, labels, undefined));
     expect(seen).toEqual([values(z), [0, 1, 2]]);
     expect(values(t)).toEqual([3, 3, 0]);
     t.dispose();
@@ -102,7 +103,7 @@ describe('attacks with target', () => {
   describe.each(forms)('%s', (name, run) => {
     it.each(['random', 'leastLikely'] as const)("target '%s' equals the targeted attack toward the targets picked by hand", (selection) => {
       const seed = 11;
-      const picked = tf.tidy(() => selectTargets('test', selection, p.model(p.x), p.y, seed));
+      const picked = tf.tidy(() => named('test', () => selectTargets(selection, p.model(p.x), p.y, seed)));
       if (selection === 'leastLikely') expect(values(picked)).toEqual(cleanLogits().map((r) => r.indexOf(Math.min(...r))));
       const got = run(p.y, { target: selection, seed });
       const want = run(picked, { targeted: true, seed });

@@ -1,3 +1,4 @@
+import { named } from '../../src/core/errors.js';
 /**
  * The compiled forward pass of tfjs-layers models (src/core/layers-forward.ts) against `apply`: the same logits, input
  * gradients and weight gradients for every builder and for each layer kind it compiles; `apply` for what it does not
@@ -109,7 +110,7 @@ describe('compiled forward pass vs tfjs-layers apply', () => {
     });
     expect(compileLayersForward(net)?.sameInTraining).toBe(true);
     const x = tf.randomUniform([5, 6, 6, 1], 0, 1, 'float32', 2);
-    const weights = net.trainableWeights.map((w) => asVariable('test', w.read()));
+    const weights = net.trainableWeights.map((w) => named('test', () => asVariable(w.read())));
     const loss = (m: (x: tf.Tensor) => tf.Tensor) => (): tf.Scalar => tf.sum<tf.Scalar>(tf.square(m(x)));
     const a = tf.variableGrads(loss(fromLayersModel(net, { training: true })), weights);
     const b = tf.variableGrads(loss(applyModel(net, true)), weights);

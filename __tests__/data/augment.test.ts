@@ -1,3 +1,4 @@
+import { named } from '../../src/core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../../src/core/index.js';
 import { checkFiniteExamples, checkInBounds } from '../../src/core/validate.js';
@@ -228,14 +229,14 @@ describe.each(['cpu', 'wasm'] as const)('augmentation (%s)', (backend) => {
   it('crops and flips keep what the value checks established about x (the crop\'s range widened to hold 0)', async () => {
     // Values in [0.25, 0.75]: finite and inside [0.2, 1], but a zero-padded crop is not.
     const x = tf.tidy(() => tf.add<tf.Tensor4D>(tf.mul(randomImages([4, 5, 5, 1], 3).x, 0.5), 0.25));
-    checkFiniteExamples('test', 'x', x);
+    named('test', () => { checkFiniteExamples('x', x); });
     const cropped = randomCrop(x, { padding: 1, seed: 2 });
     const flipped = randomFlip(x, { seed: 2 });
     const both = cifarAugment()(x, { seed: 3, epoch: 0, batch: 0 });
-    expect(await readbacks(() => { checkInBounds('test', 'x', cropped, [0, 1]); checkInBounds('test', 'x', both, [0, 1]); })).toBe(0);
-    expect(await readbacks(() => { checkInBounds('test', 'x', flipped, [0.2, 1]); })).toBe(0);
+    expect(await readbacks(() => { named('test', () => { checkInBounds('x', cropped, [0, 1]); }); named('test', () => { checkInBounds('x', both, [0, 1]); }); })).toBe(0);
+    expect(await readbacks(() => { named('test', () => { checkInBounds('x', flipped, [0.2, 1]); }); })).toBe(0);
     // The crop's zeros lie outside [0.2, 1]: the check reads the values and says so.
-    expect(() => { checkInBounds('test', 'x', cropped, [0.2, 1]); }).toThrow(/^test: x must lie inside bounds \[0.2, 1\] \(got "values in \[0, /);
+    expect(() => { named('test', () => { checkInBounds('x', cropped, [0.2, 1]); }); }).toThrow(/^test: x must lie inside bounds \[0.2, 1\] \(got "values in \[0, /);
     tf.dispose([x, cropped, flipped, both]);
   });
 

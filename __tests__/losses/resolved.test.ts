@@ -1,3 +1,4 @@
+import { named } from '../../src/core/errors.js';
 /**
  * Every loss is a public function that resolves its options once (defaults filled in, values checked) and checks its
  * inputs, and an internal core that takes the resolved config and tensors only: the core computes exactly what the
@@ -56,30 +57,30 @@ function same(publicForm: () => tf.Tensor, coreForm: () => tf.Tensor): void {
 describe('each core computes what its public loss returns', () => {
   it.each([
     ['ardLoss', () => ardLoss({ studentAdv: a, teacherClean: b, studentClean: c, labels: y }, { alpha: 0.7, temperature: 4, klReduction: 'classMean' }),
-      () => ardLossCore({ studentAdv: a, teacherClean: b, studentClean: c, labels: y }, resolveArdOptions('t', { alpha: 0.7, temperature: 4, klReduction: 'classMean' }))],
+      () => ardLossCore({ studentAdv: a, teacherClean: b, studentClean: c, labels: y }, named('t', () => resolveArdOptions({ alpha: 0.7, temperature: 4, klReduction: 'classMean' })))],
     ['rsladLoss', () => rsladLoss({ studentAdv: a, studentClean: b, teacherClean: c }, { reduction: 'none' }),
-      () => rsladLossCore({ studentAdv: a, studentClean: b, teacherClean: c }, resolveRsladOptions('t', { reduction: 'none' }))],
-    ['tradesLoss', () => tradesLoss({ clean: a, adv: b, labels: y }, { beta: 2 }), () => tradesLossCore({ clean: a, adv: b, labels: y }, resolveTradesOptions('t', { beta: 2 }))],
+      () => rsladLossCore({ studentAdv: a, studentClean: b, teacherClean: c }, named('t', () => resolveRsladOptions({ reduction: 'none' })))],
+    ['tradesLoss', () => tradesLoss({ clean: a, adv: b, labels: y }, { beta: 2 }), () => tradesLossCore({ clean: a, adv: b, labels: y }, named('t', () => resolveTradesOptions({ beta: 2 })))],
     ['martLoss', () => martLoss({ clean: a, adv: b, labels: y }, { boost: 'exact', reduction: 'sum' }),
-      () => martLossCore({ clean: a, adv: b, labels: y }, resolveMartOptions('t', { boost: 'exact', reduction: 'sum' }))],
-    ['kdLoss', () => kdLoss(a, b, { studentTemperature: 3 }), () => kdLossCore(a, b, resolveKdOptions('t', { studentTemperature: 3 }))],
+      () => martLossCore({ clean: a, adv: b, labels: y }, named('t', () => resolveMartOptions({ boost: 'exact', reduction: 'sum' })))],
+    ['kdLoss', () => kdLoss(a, b, { studentTemperature: 3 }), () => kdLossCore(a, b, named('t', () => resolveKdOptions({ studentTemperature: 3 })))],
     ['iadLoss', () => iadLoss({ studentAdv: a, studentClean: b, teacherClean: c, teacherAdv: d, labels: y }, { alpha: 0.5 }),
-      () => iadLossCore({ studentAdv: a, studentClean: b, teacherClean: c, teacherAdv: d, labels: y }, resolveIadOptions('t', { alpha: 0.5 }))],
+      () => iadLossCore({ studentAdv: a, studentClean: b, teacherClean: c, teacherAdv: d, labels: y }, named('t', () => resolveIadOptions({ alpha: 0.5 })))],
     ['adaadLoss', () => adaadLoss({ studentAdv: a, teacherAdv: b, studentClean: c, teacherClean: d }, { alpha: 0.25 }),
-      () => adaadLossCore({ studentAdv: a, teacherAdv: b, studentClean: c, teacherClean: d }, resolveAdaadOptions('t', { alpha: 0.25 }))],
+      () => adaadLossCore({ studentAdv: a, teacherAdv: b, studentClean: c, teacherClean: d }, named('t', () => resolveAdaadOptions({ alpha: 0.25 })))],
     ['mtardLoss', () => mtardLoss({ studentAdv: a, studentClean: b, robustTeacherAdv: c, cleanTeacherClean: d }, { advWeight: 0.3, natWeight: 0.7, temperature: 2 }),
-      () => mtardLossCore({ studentAdv: a, studentClean: b, robustTeacherAdv: c, cleanTeacherClean: d }, resolveMtardOptions('t', { advWeight: 0.3, natWeight: 0.7, temperature: 2 }))],
-    ['crossEntropy', () => crossEntropy(a, y), () => crossEntropyCore(a, y, parseOptions('t', {}, CROSS_ENTROPY_FIELDS))],
-    ['klDivergence', () => klDivergence(a, b, { reduction: 'none' }), () => klDivergenceCore(a, b, parseOptions('t', { reduction: 'none' }, KL_DIVERGENCE_FIELDS))],
-    ['cwMarginLoss', () => cwMarginLoss(a, y, { kappa: 1 }), () => cwMarginLossCore(a, y, parseOptions('t', { kappa: 1 }, CW_MARGIN_FIELDS))],
-    ['dlrLoss', () => dlrLoss(a, y), () => dlrLossCore(a, y, parseOptions('t', {}, DLR_FIELDS))],
-    ['targetedDlrLoss', () => targetedDlrLoss(a, y, t), () => targetedDlrLossCore(a, y, t, parseOptions('t', {}, DLR_FIELDS))],
+      () => mtardLossCore({ studentAdv: a, studentClean: b, robustTeacherAdv: c, cleanTeacherClean: d }, named('t', () => resolveMtardOptions({ advWeight: 0.3, natWeight: 0.7, temperature: 2 })))],
+    ['crossEntropy', () => crossEntropy(a, y), () => crossEntropyCore(a, y, named('t', () => parseOptions({}, CROSS_ENTROPY_FIELDS)))],
+    ['klDivergence', () => klDivergence(a, b, { reduction: 'none' }), () => klDivergenceCore(a, b, named('t', () => parseOptions({ reduction: 'none' }, KL_DIVERGENCE_FIELDS)))],
+    ['cwMarginLoss', () => cwMarginLoss(a, y, { kappa: 1 }), () => cwMarginLossCore(a, y, named('t', () => parseOptions({ kappa: 1 }, CW_MARGIN_FIELDS)))],
+    ['dlrLoss', () => dlrLoss(a, y), () => dlrLossCore(a, y, named('t', () => parseOptions({}, DLR_FIELDS)))],
+    ['targetedDlrLoss', () => targetedDlrLoss(a, y, t), () => targetedDlrLossCore(a, y, t, named('t', () => parseOptions({}, DLR_FIELDS)))],
     ['representationDistance', () => representationDistance(a, b, { metric: 'l2' }),
-      () => representationDistanceCore(a, b, parseOptions('t', { metric: 'l2' }, REPRESENTATION_FIELDS))],
-    ['contrastiveRelationLoss', () => contrastiveRelationLoss(a, b), () => contrastiveRelationLossCore(a, b, parseOptions('t', {}, CONTRASTIVE_FIELDS))],
-    ['compensatedTargets', () => compensatedTargets(a, y, { beta: 2 }), () => compensatedTargetsCore(a, y, parseOptions('t', { beta: 2 }, COMPENSATED_TARGETS_FIELDS))],
+      () => representationDistanceCore(a, b, named('t', () => parseOptions({ metric: 'l2' }, REPRESENTATION_FIELDS)))],
+    ['contrastiveRelationLoss', () => contrastiveRelationLoss(a, b), () => contrastiveRelationLossCore(a, b, named('t', () => parseOptions({}, CONTRASTIVE_FIELDS)))],
+    ['compensatedTargets', () => compensatedTargets(a, y, { beta: 2 }), () => compensatedTargetsCore(a, y, named('t', () => parseOptions({ beta: 2 }, COMPENSATED_TARGETS_FIELDS)))],
     ['teacherFeatureMapLoss', () => teacherFeatureMapLoss(tf.concat([a, b], 1), [c, d], y),
-      () => teacherFeatureMapLossCore(tf.concat([a, b], 1), [c, d], y, parseOptions('t', {}, TEACHER_FEATURE_MAP_FIELDS))]
+      () => teacherFeatureMapLossCore(tf.concat([a, b], 1), [c, d], y, named('t', () => parseOptions({}, TEACHER_FEATURE_MAP_FIELDS)))]
   ] as Array<[string, () => tf.Tensor, () => tf.Tensor]>)('%s', (_name, publicForm, coreForm) => {
     const before = tf.memory().numTensors;
     tf.tidy(() => { same(publicForm, coreForm); });
@@ -99,20 +100,20 @@ describe('each core computes what its public loss returns', () => {
 
 describe('the resolvers fill in the documented defaults and name the caller', () => {
   it('defaults', () => {
-    expect(resolveArdOptions('t', {})).toEqual({ temperature: 30, alpha: 1, reduction: 'mean', klReduction: 'batchmean' });
-    expect(resolveRsladOptions('t', {})).toEqual({ advWeight: 5 / 6, cleanWeight: 1 / 6, reduction: 'mean', klReduction: 'batchmean' });
-    expect(resolveTradesOptions('t', {})).toEqual({ beta: 6, reduction: 'mean' });
-    expect(resolveMartOptions('t', {})).toEqual({ beta: 6, boost: 'reference', reduction: 'mean' });
-    expect(resolveKdOptions('t', { studentTemperature: 3 })).toEqual({ studentTemperature: 3, teacherTemperature: 1, scale: 9, reduction: 'mean' });
-    expect(resolveIadOptions('t', {})).toEqual({ temperature: 1, alpha: 1, beta: 0.1, introspection: true, reduction: 'mean' });
-    expect(resolveAdaadOptions('t', {})).toEqual({ alpha: 1, reduction: 'mean', klReduction: 'batchmean' });
-    expect(resolveMtardOptions('t', {})).toEqual({ advWeight: 0.5, natWeight: 0.5, temperature: 1, reduction: 'mean', klReduction: 'batchmean' });
-    expect(MTARD_FIELDS.natWeight.parse('t', 'natWeight', undefined)).toBe(0.5);
+    expect(named('t', () => resolveArdOptions({}))).toEqual({ temperature: 30, alpha: 1, reduction: 'mean', klReduction: 'batchmean' });
+    expect(named('t', () => resolveRsladOptions({}))).toEqual({ advWeight: 5 / 6, cleanWeight: 1 / 6, reduction: 'mean', klReduction: 'batchmean' });
+    expect(named('t', () => resolveTradesOptions({}))).toEqual({ beta: 6, reduction: 'mean' });
+    expect(named('t', () => resolveMartOptions({}))).toEqual({ beta: 6, boost: 'reference', reduction: 'mean' });
+    expect(named('t', () => resolveKdOptions({ studentTemperature: 3 }))).toEqual({ studentTemperature: 3, teacherTemperature: 1, scale: 9, reduction: 'mean' });
+    expect(named('t', () => resolveIadOptions({}))).toEqual({ temperature: 1, alpha: 1, beta: 0.1, introspection: true, reduction: 'mean' });
+    expect(named('t', () => resolveAdaadOptions({}))).toEqual({ alpha: 1, reduction: 'mean', klReduction: 'batchmean' });
+    expect(named('t', () => resolveMtardOptions({}))).toEqual({ advWeight: 0.5, natWeight: 0.5, temperature: 1, reduction: 'mean', klReduction: 'batchmean' });
+    expect(named('t', () => MTARD_FIELDS.natWeight.parse('natWeight', undefined))).toBe(0.5);
   });
 
   it('errors name the function passed in, the option and the value', () => {
-    expect(() => resolveArdOptions('myObjective', { alpha: 2 })).toThrow(/^myObjective: alpha must be a number in \[0, 1\] \(got 2\)$/);
-    expect(() => resolveKdOptions('myObjective', { scale: NaN })).toThrow(/^myObjective: scale must be a finite number \(got NaN\)$/);
-    expect(() => resolveIadOptions('myObjective', { introspection: 'yes' as never })).toThrow(TypeError);
+    expect(() => named('myObjective', () => resolveArdOptions({ alpha: 2 }))).toThrow(/^myObjective: alpha must be a number in \[0, 1\] \(got 2\)$/);
+    expect(() => named('myObjective', () => resolveKdOptions({ scale: NaN }))).toThrow(/^myObjective: scale must be a finite number \(got NaN\)$/);
+    expect(() => named('myObjective', () => resolveIadOptions({ introspection: 'yes' as never }))).toThrow(TypeError);
   });
 });

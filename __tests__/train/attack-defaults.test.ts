@@ -1,3 +1,4 @@
+import { named } from '../../src/core/errors.js';
 /**
  * Every adversarial objective, given only ε, attacks with the step rule the attacks use (2.5·ε/steps) unless the
  * user sets stepSize: on a linear model the batch it prepares reaches ‖δ‖∞ ≥ 0.95·ε for every example. An absolute
@@ -75,7 +76,7 @@ describe('adversarial objectives attack at the scale of ε by default', () => {
 
   it.each(cases)('%s: ‖x′ − x‖∞ ≥ 0.95·ε for every example, and ≤ ε', (_name, make) => {
     const { objective, student: makeStudent, key } = make();
-    const student = asStudent('test', makeStudent());
+    const student = named('test', () => asStudent(makeStudent()));
     const data = blobs(24, K, 3);
     const sample = tf.slice(data.x, 0, 1);
     tf.tidy(() => objective.check?.(student, K, sample));

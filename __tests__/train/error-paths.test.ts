@@ -164,7 +164,7 @@ describe('error paths', () => {
     expectThrowsNoLeak(() => pgd(intModel, data.x, data.y, { eps: 0.1 }), rule('pgd'), TypeError);
     expectThrowsNoLeak(() => apgd(intModel, data.x, data.y, { eps: 0.1, steps: 4 }), rule('apgd'), TypeError);
     expectThrowsNoLeak(() => square(intModel, data.x, data.y, { eps: 0.1, queries: 4 }), rule('square'), TypeError);
-    expectThrowsNoLeak(() => tradesAttack(intModel, data.x, { eps: 0.1 }), rule('tradesAttack'), TypeError);
+    expectThrowsNoLeak(() => tradesAttack(intModel, data.x, data.y, { eps: 0.1 }), rule('tradesAttack'), TypeError);
     expectThrowsNoLeak(() => fgsm(intModel, data.x, data.y, { eps: 0.1 }), rule('fgsm'), TypeError);
     w.dispose();
   });

@@ -161,7 +161,7 @@ describe('fit', () => {
     const asModel = (net: typeof clean): Model => (x) => net.apply(x) as tf.Tensor2D;
     const rClean = await evaluate(asModel(clean), toy.x, toy.y, { attacks });
     const rRobust = await evaluate(asModel(robust), toy.x, toy.y, { attacks });
-    expect(rRobust.attacks.pgd).toBeGreaterThan(rClean.attacks.pgd! + 0.1);
+    expect(rRobust.attacks.pgd).toBeGreaterThan(rClean.attacks.pgd + 0.1);
     tf.dispose([toy.x, toy.y]);
     clean.dispose();
     robust.dispose();

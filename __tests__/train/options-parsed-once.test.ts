@@ -17,7 +17,7 @@ import {
   pgdAttack,
   squareAttack,
   tradesKlAttack,
-  type AttackValue
+  type Attack
 } from '../../src/attacks/index.js';
 import { adaad, ard, arrest, crdnd, darht, featuresOf, fit, iad, ltd, mart, mtard, pgdAt, rslad, trades, type Objective } from '../../src/train/index.js';
 import { toyProblem, useBackend } from '../helpers.js';
@@ -63,7 +63,7 @@ describe('attack values read their options only when made', () => {
     p.dispose();
   });
 
-  const factories: Array<[string, (o: never) => AttackValue, object]> = [
+  const factories: Array<[string, (o: never) => Attack, object]> = [
     ['pgdAttack', pgdAttack, { eps: EPS, steps: 2, seed: 1 }],
     ['cwLinfAttack', cwLinfAttack, { eps: EPS, steps: 2, kappa: 1 }],
     ['fgsmAttack', fgsmAttack, { eps: EPS }],
@@ -170,10 +170,10 @@ describe('resolvePerturbation, the parser of every gradient attack, runs when an
   });
 
   it.each([
-    ['pgdAttack', (): AttackValue => pgdAttack({ ...SETTINGS })],
-    ['cwLinfAttack', (): AttackValue => cwLinfAttack({ ...SETTINGS })],
-    ['fgsmAttack', (): AttackValue => fgsmAttack({ eps: EPS })],
-    ['tradesKlAttack', (): AttackValue => tradesKlAttack({ ...SETTINGS })]
+    ['pgdAttack', (): Attack => pgdAttack({ ...SETTINGS })],
+    ['cwLinfAttack', (): Attack => cwLinfAttack({ ...SETTINGS })],
+    ['fgsmAttack', (): Attack => fgsmAttack({ eps: EPS })],
+    ['tradesKlAttack', (): Attack => tradesKlAttack({ ...SETTINGS })]
   ])('%s: once when made, never in its calls', (_name, make) => {
     const attack = make();
     expect(spy).toHaveBeenCalledTimes(1);

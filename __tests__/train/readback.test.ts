@@ -1,5 +1,6 @@
 /** fit's readback: one read per group of deferred batches, emitted in order, a non-finite loss named, nothing leaked. */
 import * as tf from '@tensorflow/tfjs-core';
+import { named } from '../../src/core/errors.js';
 import { Readback, type BatchPlace } from '../../src/train/readback.js';
 import type { BatchLog } from '../../src/train/callbacks.js';
 import type { StepOutput } from '../../src/train/train-step.js';
@@ -18,7 +19,7 @@ describe('Readback', () => {
   });
 
   it('reads one step back as its total, terms and correct count; the caller keeps the step', async () => {
-    const reads = new Readback('fit', 'test', () => {});
+    const reads = new Readback('test', () => {});
     const s = step(1.5, 0.5, 3);
     const v = await reads.read(s, undefined);
     expect(v).toEqual({ total: 1.5, terms: { a: 0.5 }, correct: 3 });
@@ -28,7 +29,7 @@ describe('Readback', () => {
 
   it('emits the deferred batches in order at a flush, and releases their readouts', async () => {
     const before = tf.memory().numTensors;
-    const reads = new Readback('fit', 'test', () => {});
+    const reads = new Readback('test', () => {});
     reads.defer(place(0), step(1, 0.25, 2), undefined);
     reads.defer(place(1), step(2, 0.5, 4), undefined);
     expect(reads.pending).toBe(2);
@@ -41,11 +42,11 @@ describe('Readback', () => {
 
   it('names the epoch, batch and term of a non-finite loss at the flush, after emitting the batches before it', async () => {
     const before = tf.memory().numTensors;
-    const reads = new Readback('fit', 'broken', () => {});
+    const reads = new Readback('broken', () => {});
     reads.defer(place(0), step(1, 0.25, 2), undefined);
     reads.defer(place(1), step(NaN, 0.5, 4), undefined);
     const seen: number[] = [];
-    await expect(reads.flush(async (log) => { seen.push(log.batch); await Promise.resolve(); })).rejects.toThrow(
+    await expect(named('fit', () => reads.flush(async (log) => { seen.push(log.batch); await Promise.resolve(); }))).rejects.toThrow(
       /^fit: the loss became non-finite at epoch 1, batch 2 \(term "total" = NaN\) with objective broken$/
     );
     expect(seen).toEqual([0]);
@@ -54,7 +55,7 @@ describe('Readback', () => {
 
   it('releases what was never read back (after an error)', () => {
     const before = tf.memory().numTensors;
-    const reads = new Readback('fit', 'test', () => {});
+    const reads = new Readback('test', () => {});
     reads.defer(place(0), step(1, 0.25, 2), undefined);
     reads.dispose();
     expect(tf.memory().numTensors).toBe(before);

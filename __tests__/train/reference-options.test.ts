@@ -1,3 +1,4 @@
+import { named } from '../../src/core/errors.js';
 /**
  * The authors' reference-code conventions as objective options: the KL divided by the number of classes
  * (`klReduction: 'classMean'`), the attack run with the student in training mode (`attackMode`), and MTARD's η
@@ -132,7 +133,7 @@ describe('reference-code options of the objectives', () => {
           tfl.layers.dense({ units: K, kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }) })
         ]
       });
-      const student = asStudent('test', net);
+      const student = named('test', () => asStudent(net));
       const movingMean = (): number[] => Array.from(net.layers[1]!.getWeights()[2]!.dataSync());
       const start = movingMean();
       for (const make of [(): Objective => ard({ ...ATTACK, teacher }), (): Objective => iad({ ...ATTACK, teacher, attackMode: 'inference' })]) {

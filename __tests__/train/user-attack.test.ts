@@ -1,3 +1,4 @@
+import { named } from '../../src/core/errors.js';
 /**
  * Every adversarial objective trains with a user-supplied attack (`attack: Attack`): APGD for all of them here, a
  * wrapped attack value that counts its calls. The objective calls it once per batch, against the model it attacks,
@@ -82,7 +83,7 @@ describe('every adversarial objective trains with a user-supplied attack', () =>
   it.each(cases)('%s: one call per batch with a fresh seed; the prepared batch is its output; fit trains', async (_name, make) => {
     const s = spy();
     const { objective, student: makeStudent, key } = make(s.attack);
-    const student = asStudent('test', makeStudent());
+    const student = named('test', () => asStudent(makeStudent()));
     const data = blobs(24, K, 3);
     const sample = tf.slice(data.x, 0, 1);
     tf.tidy(() => objective.check?.(student, K, sample));

@@ -10,7 +10,7 @@ import {
   checkOneOf,
   type Bounds
 } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named, argumentError } from '../core/errors.js';
 import { checksReadAtOnce } from '../core/device-checks.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { dlrPerExample, targetedDlrPerExample } from '../losses/dlr.js';
@@ -86,12 +86,12 @@ interface ApgdConfig {
 const BASE_KEYS = optionKeys<ApgdBaseOptions>()('eps', 'norm', 'steps', 'restarts', 'bounds', 'seed', 'eotSamples');
 
 /** Validates the options shared by both APGD variants; throws before any tensor exists. */
-function resolveApgd(fn: string, options: Readonly<ApgdBaseOptions>): ApgdConfig {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  const { eps, norm, bounds, seed } = resolveThreat(fn, options);
-  const steps = options.steps === undefined ? 100 : checkInteger(fn, 'steps', options.steps, 1);
-  const restarts = options.restarts === undefined ? 1 : checkInteger(fn, 'restarts', options.restarts, 1);
-  const eotSamples = options.eotSamples === undefined ? 1 : checkInteger(fn, 'eotSamples', options.eotSamples, 1);
+function resolveApgd(options: Readonly<ApgdBaseOptions>): ApgdConfig {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
+  const { eps, norm, bounds, seed } = resolveThreat(options);
+  const steps = options.steps === undefined ? 100 : checkInteger('steps', options.steps, 1);
+  const restarts = options.restarts === undefined ? 1 : checkInteger('restarts', options.restarts, 1);
+  const eotSamples = options.eotSamples === undefined ? 1 : checkInteger('eotSamples', options.eotSamples, 1);
   return { eps, norm, steps, restarts, bounds, seed, eotSamples };
 }
 
@@ -160,7 +160,6 @@ function randomStart(x: tf.Tensor, cfg: ApgdConfig, rng: Random, project: (v: tf
  * it reads nothing back, so a GPU backend never stalls inside the loop.
  */
 function apgdRun(
-  fn: string,
   model: Model,
   x: tf.Tensor,
   y: tf.Tensor1D,
@@ -172,7 +171,7 @@ function apgdRun(
   const batch = x.shape[0] ?? 0;
   const rank = x.rank;
   const evaluate = safeLossAndGradient((xa) => {
-    const logits = checkModelLogits(fn, model, model(xa), batch, -1, y);
+    const logits = checkModelLogits(model, model(xa), batch, -1, y);
     return { loss: loss(logits, y, targets), logits };
   });
   const projector = ballProjector(x, cfg.eps, cfg.norm, cfg.bounds);
@@ -191,7 +190,7 @@ function apgdRun(
   };
   const get = (name: string): tf.Tensor => {
     const t = live[name];
-    if (t === undefined) throw new Error(`${fn}: internal state ${name} missing`);
+    if (t === undefined) throw argumentError(Error, `internal state ${name} missing`);
     return t;
   };
   /** Loss, gradient and misclassification `[B]` (bool) at an iterate; the gradient becomes the state `grad`. */
@@ -312,7 +311,6 @@ interface Round {
  * see {@link runApgdOnDevice}.
  */
 function runApgd(
-  fn: string,
   model: Model,
   x: tf.Tensor,
   y: tf.Tensor1D,
@@ -321,20 +319,20 @@ function runApgd(
   minClasses: number,
   rounds: (classes: number) => Round[]
 ): tf.Tensor {
-  const inputs = checkAttackInputs(fn, model, x, y, cfg.bounds);
-  checkGradientsRegistered(fn);
+  const inputs = checkAttackInputs(model, x, y, cfg.bounds);
+  checkGradientsRegistered();
   const batch = inputs.x.shape[0] ?? 0;
   const logits = tf.tidy(() => {
-    const z = checkModelLogits(fn, model, model(inputs.x), batch, inputs.maxLabel, inputs.y);
+    const z = checkModelLogits(model, model(inputs.x), batch, inputs.maxLabel, inputs.y);
     if (z.shape[1] < minClasses) {
-      rangeError(fn, 'model', `return logits for at least ${String(minClasses)} classes (the ${minClasses === 4 ? 'targeted ' : ''}DLR loss needs them)`, z);
+      rangeError('model', `return logits for at least ${String(minClasses)} classes (the ${minClasses === 4 ? 'targeted ' : ''}DLR loss needs them)`, z);
     }
     // A copy: a model may return a tensor it keeps (or its input), which must not be disposed here.
     return tf.clone(z);
   });
   try {
     const run = checksReadAtOnce() ? runApgdOnHost : runApgdOnDevice;
-    return run(fn, model, inputs, logits, cfg, loss, rounds(logits.shape[1]));
+    return run(model, inputs, logits, cfg, loss, rounds(logits.shape[1]));
   } finally {
     logits.dispose();
   }
@@ -351,7 +349,7 @@ interface ApgdInputs {
  * clean predictions, the labels and `x` are read once, each run takes only the points still robust (gathered on the
  * device by index), and its result is read back and merged into the host copy of `x'`.
  */
-function runApgdOnHost(fn: string, model: Model, inputs: ApgdInputs, logits: tf.Tensor2D, cfg: ApgdConfig, loss: RunLoss, rounds: readonly Round[]): tf.Tensor {
+function runApgdOnHost(model: Model, inputs: ApgdInputs, logits: tf.Tensor2D, cfg: ApgdConfig, loss: RunLoss, rounds: readonly Round[]): tf.Tensor {
   const batch = inputs.x.shape[0] ?? 0;
   const classes = logits.shape[1];
   const cleanLogits = Array.from(logits.dataSync());
@@ -380,7 +378,7 @@ function runApgdOnHost(fn: string, model: Model, inputs: ApgdInputs, logits: tf.
       const ts = targets === undefined ? undefined : tf.tensor1d(targets, 'int32');
       let result: HostRunResult;
       try {
-        const run = apgdRun(fn, model, xs, ys, ts, cfg, loss, rng);
+        const run = apgdRun(model, xs, ys, ts, cfg, loss, rng);
         try {
           result = {
             best: Float32Array.from(run.best.dataSync()),
@@ -413,12 +411,12 @@ function runApgdOnHost(fn: string, model: Model, inputs: ApgdInputs, logits: tf.
  * misclassified iterate where it found one, else its best iterate where its loss beats the best loss so far. The same
  * rule as the host path, point by point; only the random starts differ (they are drawn for the whole batch).
  */
-function runApgdOnDevice(fn: string, model: Model, inputs: ApgdInputs, logits: tf.Tensor2D, cfg: ApgdConfig, loss: RunLoss, rounds: readonly Round[]): tf.Tensor {
+function runApgdOnDevice(model: Model, inputs: ApgdInputs, logits: tf.Tensor2D, cfg: ApgdConfig, loss: RunLoss, rounds: readonly Round[]): tf.Tensor {
   if (cfg.eps === 0) return tf.clone(inputs.x);
   const batch = inputs.x.shape[0] ?? 0;
   const classes = logits.shape[1];
   const perRow = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [batch, ...new Array<number>(inputs.x.rank - 1).fill(1)]);
-  const state = tensorSlots<'xAdv' | 'robust' | 'bestLoss' | 'order'>(fn);
+  const state = tensorSlots<'xAdv' | 'robust' | 'bestLoss' | 'order'>();
   const rng = createRandom(cfg.seed);
   try {
     state.set('xAdv', tf.clone(inputs.x));
@@ -436,7 +434,7 @@ function runApgdOnDevice(fn: string, model: Model, inputs: ApgdInputs, logits: t
       const targets = rank === undefined ? undefined : tf.tidy(() => tf.reshape<tf.Rank.R1>(tf.slice(state.get('order'), [0, rank - 1], [batch, 1]), [batch]));
       try {
         for (let r = 0; r < cfg.restarts; r++) {
-          const run = apgdRun(fn, model, inputs.x, inputs.y, targets, cfg, loss, rng);
+          const run = apgdRun(model, inputs.x, inputs.y, targets, cfg, loss, rng);
           try {
             tf.tidy(() => {
               const robust = state.get('robust');
@@ -506,9 +504,10 @@ function targetClass(logits: readonly number[], classes: number, point: number, 
  * const xDlr = apgd(model, x, y, { eps: 0.5, norm: 'l2', loss: 'dlr', restarts: 5, seed: 0 });
  */
 export function apgd<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<ApgdOptions>): T {
-  const fn = 'apgd';
-  const config = resolveApgdAttack(fn, options);
-  return runApgdAttack(fn, model, x, y, config, config.seed) as T;
+  return named('apgd', () => {
+    const config = resolveApgdAttack(options);
+    return runApgdAttack(model, x, y, config, config.seed) as T;
+  });
 }
 
 /**
@@ -522,10 +521,10 @@ export interface ApgdAttackConfig extends ApgdConfig {
 }
 
 /** Checks {@link apgd}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
-export function resolveApgdAttack(fn: string, options: Readonly<ApgdOptions>): ApgdAttackConfig {
-  const cfg = resolveApgd(fn, options);
-  checkKnownKeys(fn, options, APGD_KEYS);
-  const lossName = options.loss === undefined ? 'ce' : checkOneOf(fn, 'loss', options.loss, APGD_LOSSES);
+export function resolveApgdAttack(options: Readonly<ApgdOptions>): ApgdAttackConfig {
+  const cfg = resolveApgd(options);
+  checkKnownKeys(options, APGD_KEYS);
+  const lossName = options.loss === undefined ? 'ce' : checkOneOf('loss', options.loss, APGD_LOSSES);
   const loss: RunLoss = lossName === 'ce' ? (z, labels) => crossEntropyPerExample(z, labels) : (z, labels) => dlrPerExample(z, labels);
   return { ...cfg, loss, minClasses: lossName === 'dlr' ? 3 : 2, rounds: () => [{}] };
 }
@@ -534,8 +533,8 @@ export function resolveApgdAttack(fn: string, options: Readonly<ApgdOptions>): A
  * Runs a resolved APGD variant on one call's inputs (checked here), never checking options. `seed` is this call's
  * seed; it replaces `config.seed`.
  */
-function runApgdAttack(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, config: ApgdAttackConfig, seed: number | undefined): tf.Tensor {
-  return runApgd(fn, model, x, y, seed === config.seed ? config : { ...config, seed }, config.loss, config.minClasses, config.rounds);
+function runApgdAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, config: ApgdAttackConfig, seed: number | undefined): tf.Tensor {
+  return runApgd(model, x, y, seed === config.seed ? config : { ...config, seed }, config.loss, config.minClasses, config.rounds);
 }
 
 const APGD_KEYS = optionKeys<ApgdOptions>()(...BASE_KEYS, 'loss');
@@ -561,16 +560,17 @@ const APGD_TARGETED_KEYS = optionKeys<ApgdTargetedOptions>()(...BASE_KEYS, 'targ
  * const xAdv = apgdTargeted(model, x, y, { eps: 0.3, targetClasses: 9, seed: 0 });
  */
 export function apgdTargeted<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<ApgdTargetedOptions>): T {
-  const fn = 'apgdTargeted';
-  const config = resolveApgdTargeted(fn, options);
-  return runApgdAttack(fn, model, x, y, config, config.seed) as T;
+  return named('apgdTargeted', () => {
+    const config = resolveApgdTargeted(options);
+    return runApgdAttack(model, x, y, config, config.seed) as T;
+  });
 }
 
 /** Checks {@link apgdTargeted}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
-export function resolveApgdTargeted(fn: string, options: Readonly<ApgdTargetedOptions>): ApgdAttackConfig {
-  const cfg = resolveApgd(fn, options);
-  checkKnownKeys(fn, options, APGD_TARGETED_KEYS);
-  const targetClasses = options.targetClasses === undefined ? 9 : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
+export function resolveApgdTargeted(options: Readonly<ApgdTargetedOptions>): ApgdAttackConfig {
+  const cfg = resolveApgd(options);
+  checkKnownKeys(options, APGD_TARGETED_KEYS);
+  const targetClasses = options.targetClasses === undefined ? 9 : checkInteger('targetClasses', options.targetClasses, 1);
   const loss: RunLoss = (z, labels, targets) => targetedDlrPerExample(z, labels, targets ?? labels);
   const rounds = (classes: number): Round[] => Array.from({ length: Math.min(targetClasses, classes - 1) }, (_, i) => ({ targetRank: i + 1 }));
   return { ...cfg, loss, minClasses: 4, rounds };
@@ -587,17 +587,18 @@ export function resolveApgdTargeted(fn: string, options: Readonly<ApgdTargetedOp
  * await fit(net, data, pgdAt({ attack: apgdAttack({ eps: 0.3, steps: 10 }) }));
  */
 export function apgdAttack(options: Readonly<ApgdOptions>): Attack {
-  const fn = 'apgdAttack';
-  return apgdAttackFrom(fn, resolveApgdAttack(fn, options));
+  return named('apgdAttack', () => {
+    return apgdAttackFrom('apgdAttack', resolveApgdAttack(options));
+  });
 }
 
 /**
  * The {@link Attack} of an APGD variant resolved once (by `resolveApgdAttack` or `resolveApgdTargeted`), whose calls'
  * errors name `fn`: `apgdAttack`, `apgdTargetedAttack`, or the suite that made it (`autoAttack`). Internal.
  */
-export function apgdAttackFrom(fn: string, config: ApgdAttackConfig): Attack {
-  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runApgdAttack(fn, model, x, y, config, seed)
+export function apgdAttackFrom(name: string, config: ApgdAttackConfig): Attack {
+  return makeAttack(name, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+    xAdv: runApgdAttack(model, x, y, config, seed)
   }));
 }
 
@@ -611,6 +612,7 @@ export function apgdAttackFrom(fn: string, config: ApgdAttackConfig): Attack {
  * const r = await worstCase(model, x, y, [apgdAttack({ eps: 0.3 }), apgdTargetedAttack({ eps: 0.3 })]);
  */
 export function apgdTargetedAttack(options: Readonly<ApgdTargetedOptions>): Attack {
-  const fn = 'apgdTargetedAttack';
-  return apgdAttackFrom(fn, resolveApgdTargeted(fn, options));
+  return named('apgdTargetedAttack', () => {
+    return apgdAttackFrom('apgdTargetedAttack', resolveApgdTargeted(options));
+  });
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkInBounds, type Bounds } from '../core/validate.js';
-import { isTensor, rangeError, typeError } from '../core/errors.js';
+import { isTensor, rangeError, typeError, named, argumentError, runningName } from '../core/errors.js';
 import { checkSeed } from './options.js';
 import type { Attack, AttackCall, AttackFunction, AttackOutput, ThreatModel } from './types.js';
 
@@ -21,11 +21,12 @@ export function makeAttack(
   name: string,
   threat: ThreatModel | undefined,
   seed: number | undefined,
-  run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => AttackOutput
+  run: (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: number | undefined) => AttackOutput,
+  context: string | undefined = name
 ): Attack {
   // The runners return x' of the input's shape and dtype: the one place the input's tensor type is carried over.
   const detailed = <T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, call?: AttackCall): AttackOutput<T> =>
-    run(model, x, y, checkSeed(name, call?.seed) ?? seed) as AttackOutput<T>;
+    runNamed(context, () => run(model, x, y, checkSeed(call?.seed) ?? seed) as AttackOutput<T>);
   const attack = <T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, call?: AttackCall): T => {
     const out = detailed(model, x, y, call);
     tf.dispose([out.queries, out.success].filter((t): t is tf.Tensor1D => t !== undefined));
@@ -45,7 +46,9 @@ export function makeAttack(
  * if (isAttack(attack)) console.log(attack.attackName, attack.threat?.eps);
  */
 export function isAttack(attack: unknown): attack is Attack {
-  return typeof attack === 'function' && (attack as unknown as Record<symbol, unknown>)[MADE] === true;
+  return named('isAttack', () => {
+    return typeof attack === 'function' && (attack as unknown as Record<symbol, unknown>)[MADE] === true;
+  });
 }
 
 /**
@@ -65,7 +68,9 @@ export type AttackValue = Attack;
  * @deprecated Use {@link isAttack}. Removed in the next minor release.
  */
 export function isAttackValue(attack: unknown): attack is Attack {
-  return isAttack(attack);
+  return named('isAttackValue', () => {
+    return isAttack(attack);
+  });
 }
 
 /**
@@ -80,50 +85,56 @@ export function isAttackValue(attack: unknown): attack is Attack {
  * @throws TypeError when `attack` is not a function (when taken); RangeError when the wrapped function returns
  * something other than inputs of the batch's shape and dtype, or outside `box` (when called).
  */
+/** Runs `body` named `context` (see `named`), or as it is without one. */
+function runNamed<R>(context: string | undefined, body: () => R): R {
+  return context === undefined ? body() : named(context, body);
+}
+
 /**
  * An attack function of ardkit (`pgd`, `fgsm`, …) passed where an attack goes is called without its options and
  * fails on them: the error then says to pass the configured attack its factory makes. Other errors pass unchanged.
  */
-function functionFormHint(fn: string, arg: string, user: AttackFunction, error: unknown): unknown {
+function functionFormHint(arg: string, user: AttackFunction, error: unknown): unknown {
   const formOf = /^(\w+): options must|^(\w+): (eps|options)\b/.exec(error instanceof Error ? error.message : '');
   if (user.length < 4 || !(error instanceof TypeError || error instanceof RangeError) || formOf === null) return error;
   const form = user.name === '' ? 'pgd' : user.name;
-  return new TypeError(
-    `${fn}: ${arg} must be an attack that runs as (model, x, y), such as ${form}Attack({ eps, … }) (got ${form}, an attack function that needs its options: ${error.message})`,
+  return argumentError(TypeError, `${arg} must be an attack that runs as (model, x, y), such as ${form}Attack({ eps, … }) (got ${form}, an attack function that needs its options: ${error.message})`,
     { cause: error }
   );
 }
 
-export function toAttack(fn: string, arg: string, attack: unknown, box?: ThreatModel): Attack {
+export function toAttack(arg: string, attack: unknown, box?: ThreatModel): Attack {
   if (isAttack(attack)) return attack;
-  if (typeof attack !== 'function') typeError(fn, arg, 'be a function (model, x, y) => xAdv or an attack made by a factory (pgdAttack(…), …)', attack);
+  if (typeof attack !== 'function') typeError(arg, 'be a function (model, x, y) => xAdv or an attack made by a factory (pgdAttack(…), …)', attack);
   const user = attack as AttackFunction;
   const name = user.name === '' ? arg : user.name;
+  // Its calls' errors name the function that took it (runningName() now: evaluate, an objective, …), not the user's function.
+  const consumer = runningName();
   return makeAttack(name, box, undefined, (model, x, y, seed) => {
     let out: unknown;
     try {
       out = user(model, x, y, seed === undefined ? undefined : { seed });
     } catch (error) {
-      throw functionFormHint(fn, arg, user, error);
+      throw functionFormHint(arg, user, error);
     }
-    return { xAdv: checkOutput(fn, arg, out, x, box?.bounds) };
-  });
+    return { xAdv: checkOutput(arg, out, x, box?.bounds) };
+  }, consumer);
 }
 
 /** A plain attack's output checked: a tensor of the input's shape and dtype, inside `bounds` when given; `x` cloned. */
-function checkOutput(fn: string, arg: string, out: unknown, x: tf.Tensor, bounds: Bounds | undefined): tf.Tensor {
+function checkOutput(arg: string, out: unknown, x: tf.Tensor, bounds: Bounds | undefined): tf.Tensor {
   if (!isTensor(out) || out.rank !== x.rank || out.shape.some((d, i) => d !== x.shape[i])) {
     if (isTensor(out) && out !== x) out.dispose();
-    rangeError(fn, arg, `return adversarial inputs of the batch's shape [${x.shape.join(', ')}]`, out);
+    rangeError(arg, `return adversarial inputs of the batch's shape [${x.shape.join(', ')}]`, out);
   }
   if (out.dtype !== x.dtype) {
     if (out !== x) out.dispose();
-    rangeError(fn, arg, `return adversarial inputs of the batch's dtype ${x.dtype}`, out);
+    rangeError(arg, `return adversarial inputs of the batch's dtype ${x.dtype}`, out);
   }
   if (out === x) return tf.clone(x);
   if (bounds !== undefined) {
     try {
-      checkInBounds(fn, `${arg}'s x'`, out, bounds);
+      checkInBounds(`${arg}'s x'`, out, bounds);
     } catch (error) {
       out.dispose();
       throw error;
@@ -137,9 +148,9 @@ function checkOutput(fn: string, arg: string, out: unknown, x: tf.Tensor, bounds
  * attack run without a bound breaks nearly every point at some distance, so accuracy under it is not robust accuracy.
  * Internal.
  */
-export function checkBoundedAttack(fn: string, arg: string, attack: Attack): void {
+export function checkBoundedAttack(arg: string, attack: Attack): void {
   if (attack.threat === undefined || Number.isFinite(attack.threat.eps)) return;
-  rangeError(fn, arg, `be bounded: ${attack.attackName} was made without eps, so it counts points broken at any distance; give it eps (the radius robust accuracy is measured at)`, attack.threat.eps);
+  rangeError(arg, `be bounded: ${attack.attackName} was made without eps, so it counts points broken at any distance; give it eps (the radius robust accuracy is measured at)`, attack.threat.eps);
 }
 
 /**
@@ -150,16 +161,16 @@ export function checkBoundedAttack(fn: string, arg: string, attack: Attack): voi
  * @throws TypeError when `attacks` is not an object or an entry is not a function; RangeError for no attacks (unless
  * `empty`) or an unbounded attack.
  */
-export function attackEntries<K extends string>(fn: string, attacks: unknown, empty = false): Array<[K, Attack]> {
+export function attackEntries<K extends string>(attacks: unknown, empty = false): Array<[K, Attack]> {
   if (typeof attacks !== 'object' || attacks === null) {
-    typeError(fn, 'attacks', 'be an object (or array) of attacks (pgdAttack(…), …) or functions (model, x, y) => xAdv', attacks);
+    typeError('attacks', 'be an object (or array) of attacks (pgdAttack(…), …) or functions (model, x, y) => xAdv', attacks);
   }
   const entries = Object.entries(attacks as Record<string, unknown>);
-  if (entries.length === 0 && !empty) rangeError(fn, 'attacks', 'hold at least one attack', attacks);
+  if (entries.length === 0 && !empty) rangeError('attacks', 'hold at least one attack', attacks);
   return entries.map(([name, value]) => {
     const arg = `attacks.${name}`;
-    const attack = toAttack(fn, arg, value);
-    checkBoundedAttack(fn, arg, attack);
+    const attack = toAttack(arg, value);
+    checkBoundedAttack(arg, attack);
     return [name as K, attack];
   });
 }

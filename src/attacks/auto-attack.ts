@@ -1,5 +1,5 @@
 import { checkInteger, checkKnownKeys, optionKeys, checkOneOf, type Bounds } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import { apgdAttackFrom, resolveApgdAttack, resolveApgdTargeted, type ApgdOptions, type ApgdTargetedOptions } from './apgd.js';
 import { fabAttackFrom, resolveFab, type FabOptions, type FabTargetedOptions } from './fab.js';
 import type { Norm } from './norms.js';
@@ -76,32 +76,34 @@ const RAND_EOT_SAMPLES = 20;
  * const plus = autoAttackSuite({ eps: 0.5, norm: 'l2', version: 'plus' });
  */
 export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Record<string, Attack> {
-  return buildSuite('autoAttackSuite', options, SUITE_KEYS);
+  return named('autoAttackSuite', () => {
+    return buildSuite('autoAttackSuite', options, SUITE_KEYS);
+  });
 }
 
 /** {@link autoAttackSuite} for options that may hold more `keys`, with errors naming `fn`. Internal. */
-export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options: Readonly<O>, keys: readonly (keyof O & string)[]): Record<string, Attack> {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  checkKnownKeys(fn, options, keys);
+export function buildSuite<O extends AutoAttackSuiteOptions>(name: string, options: Readonly<O>, keys: readonly (keyof O & string)[]): Record<string, Attack> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
+  checkKnownKeys(options, keys);
   const suiteOptions: Readonly<AutoAttackSuiteOptions> = options;
-  const threat = resolveThreat(fn, { ...suiteOptions, seed: options.seed ?? 0 });
+  const threat = resolveThreat({ ...suiteOptions, seed: options.seed ?? 0 });
   const { eps, norm, bounds } = threat;
   const seed = threat.seed ?? 0;
-  const version = options.version === undefined ? 'standard' : checkOneOf(fn, 'version', options.version, AUTO_ATTACK_VERSIONS);
-  const steps = options.steps === undefined ? 100 : checkInteger(fn, 'steps', options.steps, 1);
+  const version = options.version === undefined ? 'standard' : checkOneOf('version', options.version, AUTO_ATTACK_VERSIONS);
+  const steps = options.steps === undefined ? 100 : checkInteger('steps', options.steps, 1);
   const targetClasses =
-    options.targetClasses === undefined ? (version === 'fast' ? 3 : 9) : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
-  const queries = options.queries === undefined ? 5000 : checkInteger(fn, 'queries', options.queries, 1);
+    options.targetClasses === undefined ? (version === 'fast' ? 3 : 9) : checkInteger('targetClasses', options.targetClasses, 1);
+  const queries = options.queries === undefined ? 5000 : checkInteger('queries', options.queries, 1);
   if (version !== 'custom' && options.attacks !== undefined) {
-    rangeError(fn, 'attacks', `be given only with version 'custom' (version '${version}' defines its own members)`, options.attacks);
+    rangeError('attacks', `be given only with version 'custom' (version '${version}' defines its own members)`, options.attacks);
   }
   const common = { eps, norm, steps, bounds, seed };
-  // The members, configured here, once; their calls' errors name `fn`, the function the user called.
-  const apgdCe = (o: ApgdOptions): Attack => apgdAttackFrom(fn, resolveApgdAttack(fn, o));
-  const apgdT = (o: ApgdTargetedOptions): Attack => apgdAttackFrom(fn, resolveApgdTargeted(fn, o));
-  const fabU = (o: FabOptions): Attack => fabAttackFrom(fn, resolveFab(fn, o, false));
-  const fabT = (o: FabTargetedOptions): Attack => fabAttackFrom(fn, resolveFab(fn, o, true));
-  const squareRef = (o: SquareOptions): Attack => squareAttackFrom(fn, referenceSquare(resolveSquare(fn, o)));
+  // The members, configured here, once; their calls' errors name `name`, the function the user called.
+  const apgdCe = (o: ApgdOptions): Attack => apgdAttackFrom(name, resolveApgdAttack(o));
+  const apgdT = (o: ApgdTargetedOptions): Attack => apgdAttackFrom(name, resolveApgdTargeted(o));
+  const fabU = (o: FabOptions): Attack => fabAttackFrom(name, resolveFab(o, false));
+  const fabT = (o: FabTargetedOptions): Attack => fabAttackFrom(name, resolveFab(o, true));
+  const squareRef = (o: SquareOptions): Attack => squareAttackFrom(name, referenceSquare(resolveSquare(o)));
   switch (version) {
     case 'standard':
       return {
@@ -130,18 +132,18 @@ export function buildSuite<O extends AutoAttackSuiteOptions>(fn: string, options
         'apgd-t': apgdT({ ...common, targetClasses })
       };
     case 'custom':
-      return customSuite(fn, options.attacks);
+      return customSuite(options.attacks);
   }
 }
 
 /** The `'custom'` version: the listed attacks, keyed by `attackName` (`name#2`, … for repeats). */
-function customSuite(fn: string, attacks: unknown): Record<string, Attack> {
+function customSuite(attacks: unknown): Record<string, Attack> {
   if (!Array.isArray(attacks) || attacks.length === 0) {
-    rangeError(fn, 'attacks', "be a non-empty array of attacks (made by pgdAttack, apgdAttack, fabAttack, …) with version 'custom'", attacks);
+    rangeError('attacks', "be a non-empty array of attacks (made by pgdAttack, apgdAttack, fabAttack, …) with version 'custom'", attacks);
   }
   const suite: Record<string, Attack> = {};
   (attacks as unknown[]).forEach((attack, i) => {
-    if (!isAttack(attack)) rangeError(fn, `attacks[${String(i)}]`, 'be an attack made by a factory (pgdAttack, apgdAttack, fabAttack, …)', attack);
+    if (!isAttack(attack)) rangeError(`attacks[${String(i)}]`, 'be an attack made by a factory (pgdAttack, apgdAttack, fabAttack, …)', attack);
     let name = attack.attackName;
     for (let k = 2; name in suite; k++) name = `${attack.attackName}#${String(k)}`;
     suite[name] = attack;

@@ -12,7 +12,7 @@ import {
   optionKeys,
   type Bounds
 } from '../core/validate.js';
-import { typeError } from '../core/errors.js';
+import { typeError, named } from '../core/errors.js';
 import { checksReadAtOnce } from '../core/device-checks.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { makeAttack } from './attack.js';
@@ -114,22 +114,22 @@ const MIN_DECREASE = 1e-4;
  *
  * @throws TypeError/RangeError for invalid options, as {@link cwL2}.
  */
-function resolveCwL2(fn: string, options: Readonly<CwL2Options>): CwL2Config {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object', options);
-  checkKnownKeys(fn, options, CW_L2_KEYS);
-  const { targeted, target } = resolveTargeting(fn, options.target, options.targeted);
+function resolveCwL2(options: Readonly<CwL2Options>): CwL2Config {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object', options);
+  checkKnownKeys(options, CW_L2_KEYS);
+  const { targeted, target } = resolveTargeting(options.target, options.targeted);
   return {
     targeted,
     target,
-    kappa: options.kappa === undefined ? 0 : checkNonNegative(fn, 'kappa', options.kappa),
-    binarySearchSteps: options.binarySearchSteps === undefined ? 9 : checkInteger(fn, 'binarySearchSteps', options.binarySearchSteps, 1),
-    initialConst: options.initialConst === undefined ? 1e-3 : checkPositive(fn, 'initialConst', options.initialConst),
-    steps: options.steps === undefined ? 1000 : checkInteger(fn, 'steps', options.steps, 1),
-    learningRate: options.learningRate === undefined ? 0.01 : checkPositive(fn, 'learningRate', options.learningRate),
-    abortEarly: options.abortEarly === undefined ? true : checkBoolean(fn, 'abortEarly', options.abortEarly),
-    eps: options.eps === undefined ? Infinity : checkNonNegative(fn, 'eps', options.eps),
-    bounds: options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds),
-    seed: checkSeed(fn, options.seed)
+    kappa: options.kappa === undefined ? 0 : checkNonNegative('kappa', options.kappa),
+    binarySearchSteps: options.binarySearchSteps === undefined ? 9 : checkInteger('binarySearchSteps', options.binarySearchSteps, 1),
+    initialConst: options.initialConst === undefined ? 1e-3 : checkPositive('initialConst', options.initialConst),
+    steps: options.steps === undefined ? 1000 : checkInteger('steps', options.steps, 1),
+    learningRate: options.learningRate === undefined ? 0.01 : checkPositive('learningRate', options.learningRate),
+    abortEarly: options.abortEarly === undefined ? true : checkBoolean('abortEarly', options.abortEarly),
+    eps: options.eps === undefined ? Infinity : checkNonNegative('eps', options.eps),
+    bounds: options.bounds === undefined ? ([0, 1] as const) : checkBounds(options.bounds),
+    seed: checkSeed(options.seed)
   };
 }
 
@@ -143,16 +143,16 @@ interface CwL2Result {
  * The attack on validated options: checks the call's inputs, picks the targets when `target` is set (from the clean
  * logits, seeded by `seed`), then runs the binary search. Internal.
  */
-function runCwL2(fn: string, model: Model, x: unknown, y: unknown, cfg: CwL2Config, seed: number | undefined): CwL2Result {
-  const inputs = checkAttackInputs(fn, model, x, y, cfg.bounds);
-  checkGradientsRegistered(fn);
+function runCwL2(model: Model, x: unknown, y: unknown, cfg: CwL2Config, seed: number | undefined): CwL2Result {
+  const inputs = checkAttackInputs(model, x, y, cfg.bounds);
+  checkGradientsRegistered();
   const selection = cfg.target;
-  if (selection === undefined) return binarySearch(fn, model, inputs.x, inputs.y, inputs.maxLabel, cfg);
+  if (selection === undefined) return binarySearch(model, inputs.x, inputs.y, inputs.maxLabel, cfg);
   const batch = inputs.x.shape[0] ?? 0;
-  const targets = tf.tidy(() => selectTargets(fn, selection, checkModelLogits(fn, model, model(inputs.x), batch, inputs.maxLabel, inputs.y), inputs.y, seed));
+  const targets = tf.tidy(() => selectTargets(selection, checkModelLogits(model, model(inputs.x), batch, inputs.maxLabel, inputs.y), inputs.y, seed));
   try {
     // The targets were checked against the model's classes when they were picked.
-    return binarySearch(fn, model, inputs.x, targets, -1, cfg);
+    return binarySearch(model, inputs.x, targets, -1, cfg);
   } finally {
     targets.dispose();
   }
@@ -178,7 +178,7 @@ type Slot =
  * Every per-point quantity (c and its bounds, the best point and its distance, Adam's moments, which points still
  * run) stays on the device. Internal.
  */
-function binarySearch(fn: string, model: Model, x: tf.Tensor, labels: tf.Tensor1D, maxLabel: number, cfg: CwL2Config): CwL2Result {
+function binarySearch(model: Model, x: tf.Tensor, labels: tf.Tensor1D, maxLabel: number, cfg: CwL2Config): CwL2Result {
   const batch = x.shape[0] ?? 0;
   const perRow = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [batch, ...new Array<number>(x.rank - 1).fill(1)]);
   const [lo, hi] = cfg.bounds;
@@ -197,10 +197,10 @@ function binarySearch(fn: string, model: Model, x: tf.Tensor, labels: tf.Tensor1
     const predicted = tf.argMax(tf.add(z, shift), 1);
     return cfg.targeted ? tf.equal(predicted, labels) : tf.notEqual(predicted, labels);
   };
-  const state = tensorSlots<Slot>(fn);
+  const state = tensorSlots<Slot>();
   const objective = safeLossAndGradient((w) => {
     const xa = toBox(w);
-    const logits = checkModelLogits(fn, model, model(xa), batch, maxLabel, labels);
+    const logits = checkModelLogits(model, model(xa), batch, maxLabel, labels);
     return { loss: tf.add(squaredDistance(xa), tf.mul(state.get('c'), f(logits))), logits };
   });
   // The host path may stop a round once every point has stopped (one scalar readback per check); the device path
@@ -353,11 +353,12 @@ function binarySearch(fn: string, model: Model, x: tf.Tensor, labels: tf.Tensor1
  * const within = cwL2(model, x, y, { eps: 1.5 });                         // x where no x' with ‖δ‖₂ ≤ 1.5 was found
  */
 export function cwL2<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<CwL2Options> = {}): T {
-  const fn = 'cwL2';
-  const config = resolveCwL2(fn, options);
-  const r = runCwL2(fn, model, x, y, config, config.seed);
-  r.success.dispose();
-  return r.xAdv as T;
+  return named('cwL2', () => {
+    const config = resolveCwL2(options);
+    const r = runCwL2(model, x, y, config, config.seed);
+    r.success.dispose();
+    return r.xAdv as T;
+  });
 }
 
 /**
@@ -375,7 +376,8 @@ export function cwL2<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, op
  * const { xAdv, success } = cwL2Attack({ steps: 200 }).detailed(model, x, y);
  */
 export function cwL2Attack(options: Readonly<CwL2Options> = {}): Attack {
-  const fn = 'cwL2Attack';
-  const config = resolveCwL2(fn, options);
-  return makeAttack(fn, { eps: config.eps, norm: 'l2', bounds: config.bounds }, config.seed, (model, x, y, seed): AttackOutput => runCwL2(fn, model, x, y, config, seed));
+  return named('cwL2Attack', () => {
+    const config = resolveCwL2(options);
+    return makeAttack('cwL2Attack', { eps: config.eps, norm: 'l2', bounds: config.bounds }, config.seed, (model, x, y, seed): AttackOutput => named('cwL2Attack', () => runCwL2(model, x, y, config, seed)));
+  });
 }

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
@@ -45,9 +46,10 @@ export type CwOptions = CwLinfOptions;
  * const xAdv = cwLinf(model, x, y, { eps: 0.3, kappa: 50, steps: 30 });
  */
 export function cwLinf<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): T {
-  const fn = 'cwLinf';
-  const config = resolveCwLinf(fn, options);
-  return runTargetableLossAttack(fn, model, x, y, config, config.seed) as T;
+  return named('cwLinf', () => {
+    const config = resolveCwLinf(options);
+    return runTargetableLossAttack(model, x, y, config, config.seed) as T;
+  });
 }
 
 /**
@@ -66,9 +68,10 @@ export function cwLinf<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, 
  * const xAdv = cw(model, x, y, { eps: 0.3, kappa: 50, steps: 30 }); // now: cwLinf(model, x, y, { … })
  */
 export function cw<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<CwLinfOptions>): T {
-  const fn = 'cw';
-  const config = resolveCwLinf(fn, options);
-  return runTargetableLossAttack(fn, model, x, y, config, config.seed) as T;
+  return named('cw', () => {
+    const config = resolveCwLinf(options);
+    return runTargetableLossAttack(model, x, y, config, config.seed) as T;
+  });
 }
 
 const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted', 'target');
@@ -79,19 +82,19 @@ const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 
  *
  * @throws RangeError/TypeError for invalid options, as {@link cwLinf}.
  */
-export function resolveCwLinf(fn: string, options: Readonly<CwLinfOptions>): TargetableLossConfig {
-  checkKnownKeys(fn, options, CW_LINF_KEYS);
-  const kappa = options.kappa === undefined ? 0 : checkFinite(fn, 'kappa', options.kappa);
-  const { targeted, target } = resolveTargeting(fn, options.target, options.targeted);
-  const objective = resolveObjective(fn, 'cw', targeted, kappa);
-  return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective, target };
+export function resolveCwLinf(options: Readonly<CwLinfOptions>): TargetableLossConfig {
+  checkKnownKeys(options, CW_LINF_KEYS);
+  const kappa = options.kappa === undefined ? 0 : checkFinite('kappa', options.kappa);
+  const { targeted, target } = resolveTargeting(options.target, options.targeted);
+  const objective = resolveObjective('cw', targeted, kappa);
+  return { ...resolvePerturbation(options, { randomStart: 'uniform', steps: 10 }), objective, target };
 }
 
 /** The attack of {@link cwLinf} whose errors name `fn` (the factory the user called). */
-function cwLinfValue(fn: string, options: Readonly<CwLinfOptions>): Attack {
-  const config = resolveCwLinf(fn, options);
-  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
+function cwLinfValue(name: string, options: Readonly<CwLinfOptions>): Attack {
+  const config = resolveCwLinf(options);
+  return makeAttack(name, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
+    xAdv: runTargetableLossAttack(model, x, y, config, seed)
   }));
 }
 
@@ -106,7 +109,9 @@ function cwLinfValue(fn: string, options: Readonly<CwLinfOptions>): Attack {
  * const r = await evaluate(model, x, y, { attacks: { cw20: cwLinfAttack({ eps: 0.3, steps: 20 }) } });
  */
 export function cwLinfAttack(options: Readonly<CwLinfOptions>): Attack {
-  return cwLinfValue('cwLinfAttack', options);
+  return named('cwLinfAttack', () => {
+    return cwLinfValue('cwLinfAttack', options);
+  });
 }
 
 /**
@@ -121,5 +126,7 @@ export function cwLinfAttack(options: Readonly<CwLinfOptions>): Attack {
  * const cw20 = cwAttack({ eps: 0.3, steps: 20 }); // now: cwLinfAttack({ eps: 0.3, steps: 20 })
  */
 export function cwAttack(options: Readonly<CwLinfOptions>): Attack {
-  return cwLinfValue('cwAttack', options);
+  return named('cwAttack', () => {
+    return cwLinfValue('cwAttack', options);
+  });
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkBounds, checkGradientsRegistered, checkInteger, checkKnownKeys, checkModelLogits, checkNonNegative, checkOneOf, optionKeys, type Bounds } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named, argumentError } from '../core/errors.js';
 import { NORMS, type Norm } from './norms.js';
 import { checkAttackInputs } from './runner.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
@@ -90,8 +90,9 @@ interface DeepFoolConfig {
  * const bounded = deepFool(model, x, y, { norm: 'l2', eps: 0.5 }); // x' projected on the L2 ball of 0.5
  */
 export function deepFool<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<DeepFoolOptions> = {}): T {
-  const fn = 'deepFool';
-  return runDeepFool(fn, model, x, y, resolveDeepFool(fn, options)) as T;
+  return named('deepFool', () => {
+    return runDeepFool(model, x, y, resolveDeepFool(options)) as T;
+  });
 }
 
 /**
@@ -110,25 +111,26 @@ export function deepFool<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D
  * const r = await evaluate(model, x, y, { attacks: { deepFool: deepFoolAttack({ norm: 'l2', eps: 0.5 }) } });
  */
 export function deepFoolAttack(options: Readonly<DeepFoolOptions> = {}): Attack {
-  const fn = 'deepFoolAttack';
-  const config = resolveDeepFool(fn, options);
-  return makeAttack(fn, { eps: config.eps ?? Infinity, norm: config.norm, bounds: config.bounds }, undefined, (model, x, y) => ({
-    xAdv: runDeepFool(fn, model, x, y, config)
-  }));
+  return named('deepFoolAttack', () => {
+    const config = resolveDeepFool(options);
+    return makeAttack('deepFoolAttack', { eps: config.eps ?? Infinity, norm: config.norm, bounds: config.bounds }, undefined, (model, x, y) => named('deepFoolAttack', () => ({
+      xAdv: runDeepFool(model, x, y, config)
+    })));
+  });
 }
 
 /** Checks {@link deepFool}'s options once, with errors naming `fn`, and fills in the defaults. */
-function resolveDeepFool(fn: string, options: Readonly<DeepFoolOptions>): DeepFoolConfig {
-  checkKnownKeys(fn, options, DEEP_FOOL_KEYS);
-  const eps = options.eps === undefined ? undefined : checkNonNegative(fn, 'eps', options.eps);
+function resolveDeepFool(options: Readonly<DeepFoolOptions>): DeepFoolConfig {
+  checkKnownKeys(options, DEEP_FOOL_KEYS);
+  const eps = options.eps === undefined ? undefined : checkNonNegative('eps', options.eps);
   if (eps !== undefined && options.norm === undefined) {
-    rangeError(fn, 'norm', 'be given with eps, "l2" or "linf" (DeepFool defaults to L2, the ε-bounded attacks to L∞)', undefined);
+    rangeError('norm', 'be given with eps, "l2" or "linf" (DeepFool defaults to L2, the ε-bounded attacks to L∞)', undefined);
   }
-  const norm = options.norm === undefined ? 'l2' : checkOneOf(fn, 'norm', options.norm, NORMS);
-  const steps = options.steps === undefined ? 50 : checkInteger(fn, 'steps', options.steps, 1);
-  const overshoot = options.overshoot === undefined ? 0.02 : checkNonNegative(fn, 'overshoot', options.overshoot);
-  const candidates = options.candidates === undefined ? undefined : checkInteger(fn, 'candidates', options.candidates, 2);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
+  const norm = options.norm === undefined ? 'l2' : checkOneOf('norm', options.norm, NORMS);
+  const steps = options.steps === undefined ? 50 : checkInteger('steps', options.steps, 1);
+  const overshoot = options.overshoot === undefined ? 0.02 : checkNonNegative('overshoot', options.overshoot);
+  const candidates = options.candidates === undefined ? undefined : checkInteger('candidates', options.candidates, 2);
+  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(options.bounds);
   return { norm, steps, overshoot, candidates, eps, bounds };
 }
 
@@ -157,9 +159,9 @@ function unitL2(g: tf.Tensor, rank: number): tf.Tensor {
  * The candidate classes as `[B, C]` float32 differences `e_k − e_y`, one per candidate rank (the `k − 1` other classes
  * with the largest clean logits, most likely first): `Σ_c z_c·(e_k − e_y)_c = z_k − z_y`. The caller disposes them.
  */
-function candidateDifferences(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, maxLabel: number, candidates: number | undefined): tf.Tensor2D[] {
+function candidateDifferences(model: Model, x: tf.Tensor, y: tf.Tensor1D, maxLabel: number, candidates: number | undefined): tf.Tensor2D[] {
   return tf.tidy(() => {
-    const logits = checkModelLogits(fn, model, model(x), x.shape[0] ?? 0, maxLabel, y);
+    const logits = checkModelLogits(model, model(x), x.shape[0] ?? 0, maxLabel, y);
     const classes = logits.shape[1];
     const others = Math.min(candidates ?? classes, classes) - 1;
     const label = tf.cast(tf.oneHot(y, classes), 'float32');
@@ -173,20 +175,20 @@ function candidateDifferences(fn: string, model: Model, x: tf.Tensor, y: tf.Tens
  * Runs a resolved DeepFool: checks the call's inputs (never the options), then `steps` iterations on the whole batch
  * with a per-point mask of the points still classified correctly, all on the device. Internal.
  */
-function runDeepFool(fn: string, model: Model, x: unknown, y: unknown, config: DeepFoolConfig): tf.Tensor {
-  const inputs = checkAttackInputs(fn, model, x, y, config.bounds);
-  checkGradientsRegistered(fn);
+function runDeepFool(model: Model, x: unknown, y: unknown, config: DeepFoolConfig): tf.Tensor {
+  const inputs = checkAttackInputs(model, x, y, config.bounds);
+  checkGradientsRegistered();
   const batch = inputs.x.shape[0] ?? 0;
   const rank = inputs.x.rank;
   const [lo, hi] = config.bounds;
-  const slots = tensorSlots<'xAdv' | 'active'>(fn);
+  const slots = tensorSlots<'xAdv' | 'active'>();
   let differences: tf.Tensor2D[] = [];
   try {
-    differences = candidateDifferences(fn, model, inputs.x, inputs.y, inputs.maxLabel, config.candidates);
+    differences = candidateDifferences(model, inputs.x, inputs.y, inputs.maxLabel, config.candidates);
     // One vector-Jacobian product per candidate: ∇ₓ Σ_b (z_k − z_y)_b is, row by row, w'_k of each example.
     const linearisations = differences.map((difference) =>
       safeLossAndGradient((xa) => {
-        const logits = checkModelLogits(fn, model, model(xa), batch, inputs.maxLabel, inputs.y);
+        const logits = checkModelLogits(model, model(xa), batch, inputs.maxLabel, inputs.y);
         return { loss: tf.sum(tf.mul(logits, difference), 1), logits };
       })
     );
@@ -217,7 +219,7 @@ function runDeepFool(fn: string, model: Model, x: unknown, y: unknown, config: D
             tf.dispose([grad, loss, logits]);
           }
         }
-        if (active === undefined || best === undefined) throw new Error(`${fn}: internal state missing`);
+        if (active === undefined || best === undefined) throw argumentError(Error, 'internal state missing');
         const { distance, normal } = best;
         const direction = config.norm === 'l2' ? unitL2(normal, rank) : tf.sign(normal);
         // r = |f'_l|/‖w'_l‖_q · direction; a point with no gradient at all does not move.

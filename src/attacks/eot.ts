@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFunction, checkInteger, checkModelLogits } from '../core/validate.js';
-import { formatValue } from '../core/errors.js';
+import { formatValue, named, argumentError } from '../core/errors.js';
 
 /**
  * Expectation over Transformation (Athalye et al. 2018, arXiv 1707.07397) for stochastic models (random
@@ -22,21 +22,22 @@ import { formatValue } from '../core/errors.js';
  * const xAdv = apgd(averaged, x, y, { eps: 0.03 });
  */
 export function eot(model: Model, samples: number): Model {
-  const fn = 'eot';
-  checkFunction(fn, 'model', model);
-  checkInteger(fn, 'samples', samples, 1);
-  return (x: tf.Tensor): tf.Tensor2D =>
-    tf.tidy(() => {
-      const batch = x.shape[0] ?? 0;
-      const first = checkModelLogits(fn, model, model(x), batch);
-      let sum: tf.Tensor2D = first;
-      for (let s = 1; s < samples; s++) {
-        const z = checkModelLogits(fn, model, model(x), batch);
-        if (z.shape[1] !== first.shape[1]) {
-          throw new RangeError(`${fn}: model must return the same shape on every sample (got ${formatValue(first.shape)} and ${formatValue(z.shape)})`);
+  return named('eot', () => {
+    checkFunction('model', model);
+    checkInteger('samples', samples, 1);
+    return (x: tf.Tensor): tf.Tensor2D =>
+      named('eot', () => tf.tidy(() => {
+        const batch = x.shape[0] ?? 0;
+        const first = checkModelLogits(model, model(x), batch);
+        let sum: tf.Tensor2D = first;
+        for (let s = 1; s < samples; s++) {
+          const z = checkModelLogits(model, model(x), batch);
+          if (z.shape[1] !== first.shape[1]) {
+            throw argumentError(RangeError, `model must return the same shape on every sample (got ${formatValue(first.shape)} and ${formatValue(z.shape)})`);
+          }
+          sum = tf.add(sum, z);
         }
-        sum = tf.add(sum, z);
-      }
-      return tf.div(sum, samples);
-    });
+        return tf.div(sum, samples);
+      }));
+  });
 }

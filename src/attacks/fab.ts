@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
 import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkModelLogits, checkPositive, optionKeys, type Bounds } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named, argumentError } from '../core/errors.js';
 import type { Norm } from './norms.js';
 import { resolveThreat } from './options.js';
 import { checkAttackInputs } from './runner.js';
@@ -77,19 +77,19 @@ const TILED_ROWS = 4096;
 const NOT_FOUND = 1e10;
 
 /** Checks FAB's options once, with errors naming `fn`, and fills in the defaults. */
-export function resolveFab(fn: string, options: Readonly<FabTargetedOptions>, targeted: boolean): FabConfig {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  checkKnownKeys(fn, options, targeted ? FAB_TARGETED_KEYS : FAB_KEYS);
-  const { eps, norm, bounds, seed } = resolveThreat(fn, options);
-  const steps = options.steps === undefined ? 100 : checkInteger(fn, 'steps', options.steps, 1);
-  const restarts = options.restarts === undefined ? 1 : checkInteger(fn, 'restarts', options.restarts, 1);
-  const alphaMax = options.alphaMax === undefined ? 0.1 : checkPositive(fn, 'alphaMax', options.alphaMax);
-  if (alphaMax > 1) rangeError(fn, 'alphaMax', 'be in (0, 1]', alphaMax);
-  const eta = options.eta === undefined ? 1.05 : checkPositive(fn, 'eta', options.eta);
-  if (eta < 1) rangeError(fn, 'eta', 'be a finite number >= 1 (the overshoot of each step)', eta);
-  const beta = options.beta === undefined ? 0.9 : checkPositive(fn, 'beta', options.beta);
-  if (beta > 1) rangeError(fn, 'beta', 'be in (0, 1]', beta);
-  const targetClasses = !targeted ? undefined : options.targetClasses === undefined ? 9 : checkInteger(fn, 'targetClasses', options.targetClasses, 1);
+export function resolveFab(options: Readonly<FabTargetedOptions>, targeted: boolean): FabConfig {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
+  checkKnownKeys(options, targeted ? FAB_TARGETED_KEYS : FAB_KEYS);
+  const { eps, norm, bounds, seed } = resolveThreat(options);
+  const steps = options.steps === undefined ? 100 : checkInteger('steps', options.steps, 1);
+  const restarts = options.restarts === undefined ? 1 : checkInteger('restarts', options.restarts, 1);
+  const alphaMax = options.alphaMax === undefined ? 0.1 : checkPositive('alphaMax', options.alphaMax);
+  if (alphaMax > 1) rangeError('alphaMax', 'be in (0, 1]', alphaMax);
+  const eta = options.eta === undefined ? 1.05 : checkPositive('eta', options.eta);
+  if (eta < 1) rangeError('eta', 'be a finite number >= 1 (the overshoot of each step)', eta);
+  const beta = options.beta === undefined ? 0.9 : checkPositive('beta', options.beta);
+  if (beta > 1) rangeError('beta', 'be in (0, 1]', beta);
+  const targetClasses = !targeted ? undefined : options.targetClasses === undefined ? 9 : checkInteger('targetClasses', options.targetClasses, 1);
   return { eps, norm, steps, restarts, alphaMax, eta, beta, bounds, seed, targetClasses };
 }
 
@@ -258,7 +258,6 @@ interface FabRunResult {
  * each), class k's copy carrying the cotangent of logit k.
  */
 function linearise(
-  fn: string,
   f: (u: tf.Tensor) => tf.Tensor2D,
   u: tf.Tensor2D,
   y: tf.Tensor1D,
@@ -275,7 +274,7 @@ function linearise(
       return tf.sum(diff);
     })(u);
     const z = logitsOut.z;
-    if (z === undefined) throw new Error(`${fn}: internal: no logits`);
+    if (z === undefined) throw argumentError(Error, 'internal: no logits');
     return tf.tidy(() => {
       const df = tf.reshape(tf.sum(tf.mul(z, tf.sub(tf.oneHot(targets, classes), tf.oneHot(y, classes))), 1), [batch, 1]);
       const out = { df: df as tf.Tensor2D, dg: tf.reshape<tf.Rank.R3>(g, [batch, 1, dim]) };
@@ -304,7 +303,7 @@ function linearise(
       }
     }
     const z = logitsOut.z;
-    if (z === undefined) throw new Error(`${fn}: internal: no logits`);
+    if (z === undefined) throw argumentError(Error, 'internal: no logits');
     const g = parts.length === 1 ? (parts[0] as tf.Tensor) : tf.concat(parts, 0);
     if (parts.length > 1) tf.dispose(parts);
     parts.length = 0;
@@ -334,7 +333,6 @@ function linearise(
  * so far, then moves back to `x₀ + β(x − x₀)`.
  */
 function fabRun(
-  fn: string,
   f: (u: tf.Tensor) => tf.Tensor2D,
   x0: tf.Tensor2D,
   y: tf.Tensor1D,
@@ -346,7 +344,7 @@ function fabRun(
 ): FabRunResult {
   const [batch] = x0.shape;
   const project = cfg.norm === 'linf' ? fabProjectLinf : fabProjectL2;
-  const state = tensorSlots<'x1' | 'adv' | 'res'>(fn);
+  const state = tensorSlots<'x1' | 'adv' | 'res'>();
   try {
     state.set('adv', tf.clone(x0));
     state.set('res', tf.fill([batch], NOT_FOUND));
@@ -357,7 +355,7 @@ function fabRun(
     }));
     for (let k = 0; k < cfg.steps; k++) {
       const x1 = state.get('x1') as tf.Tensor2D;
-      const lin = linearise(fn, f, x1, y, targets, classes);
+      const lin = linearise(f, x1, y, targets, classes);
       let next: tf.Tensor2D;
       try {
         next = tf.tidy((): tf.Tensor2D => {
@@ -402,9 +400,9 @@ function fabRun(
  * counts for a point still robust where it is misclassified and within ε of `x` (the reference's rule), and the point
  * is then out. Points misclassified at `x` are returned unchanged. Nothing is read back.
  */
-function runFab(fn: string, model: Model, x: unknown, y: unknown, cfg: FabConfig): AttackOutput {
-  const inputs = checkAttackInputs(fn, model, x, y, cfg.bounds);
-  checkGradientsRegistered(fn);
+function runFab(model: Model, x: unknown, y: unknown, cfg: FabConfig): AttackOutput {
+  const inputs = checkAttackInputs(model, x, y, cfg.bounds);
+  checkGradientsRegistered();
   const xIn = inputs.x;
   const labels = inputs.y;
   const batch = xIn.shape[0] ?? 0;
@@ -416,12 +414,12 @@ function runFab(fn: string, model: Model, x: unknown, y: unknown, cfg: FabConfig
   const f = (u: tf.Tensor): tf.Tensor2D => {
     const rows = u.shape[0] ?? 0;
     const xs = lo === 0 && span === 1 ? tf.reshape(u, [rows, ...shape.slice(1)]) : tf.reshape(tf.add(tf.mul(u, span), lo), [rows, ...shape.slice(1)]);
-    return checkModelLogits(fn, model, model(xs), rows, -1);
+    return checkModelLogits(model, model(xs), rows, -1);
   };
-  const clean = tf.tidy(() => tf.clone(checkModelLogits(fn, model, model(xIn), batch, inputs.maxLabel, labels)));
+  const clean = tf.tidy(() => tf.clone(checkModelLogits(model, model(xIn), batch, inputs.maxLabel, labels)));
   const classes = clean.shape[1];
-  if (cfg.targetClasses !== undefined && classes < 2) rangeError(fn, 'model', 'return logits for at least 2 classes', clean);
-  const state = tensorSlots<'xAdv' | 'robust' | 'x0' | 'order'>(fn);
+  if (cfg.targetClasses !== undefined && classes < 2) rangeError('model', 'return logits for at least 2 classes', clean);
+  const state = tensorSlots<'xAdv' | 'robust' | 'x0' | 'order'>();
   try {
     state.set('xAdv', tf.clone(xIn));
     state.set('robust', correctOnDevice(clean, labels));
@@ -440,12 +438,12 @@ function runFab(fn: string, model: Model, x: unknown, y: unknown, cfg: FabConfig
         const targets = rank === undefined ? undefined : tf.tidy(() => tf.reshape<tf.Rank.R1>(tf.slice(state.get('order'), [0, rank - 1], [batch, 1]), [batch]));
         try {
           for (let r = 0; r < cfg.restarts; r++) {
-            const run = fabRun(fn, f, state.get('x0') as tf.Tensor2D, labels, targets, classes, cfg, cfg.eps / span, r > 0 ? rng : undefined);
+            const run = fabRun(f, state.get('x0') as tf.Tensor2D, labels, targets, classes, cfg, cfg.eps / span, r > 0 ? rng : undefined);
             try {
               const candidate = tf.tidy(() => tf.reshape(lo === 0 && span === 1 ? run.adv : tf.add(tf.mul(run.adv, span), lo), shape));
               let logits: tf.Tensor2D;
               try {
-                logits = tf.tidy(() => checkModelLogits(fn, model, model(candidate), batch));
+                logits = tf.tidy(() => checkModelLogits(model, model(candidate), batch));
               } catch (error) {
                 candidate.dispose();
                 throw error;
@@ -500,10 +498,11 @@ function runFab(fn: string, model: Model, x: unknown, y: unknown, cfg: FabConfig
  * const xL2 = fab(model, x, y, { eps: 1.5, norm: 'l2', restarts: 5, seed: 0 });
  */
 export function fab<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<FabOptions>): T {
-  const fn = 'fab';
-  const out = runFab(fn, model, x, y, resolveFab(fn, options, false));
-  out.success?.dispose();
-  return out.xAdv as T;
+  return named('fab', () => {
+    const out = runFab(model, x, y, resolveFab(options, false));
+    out.success?.dispose();
+    return out.xAdv as T;
+  });
 }
 
 /**
@@ -524,19 +523,20 @@ export function fab<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, opt
  * const xAdv = fabTargeted(model, x, y, { eps: 8 / 255 });            // FAB-T, 9 targets
  */
 export function fabTargeted<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<FabTargetedOptions>): T {
-  const fn = 'fabTargeted';
-  const out = runFab(fn, model, x, y, resolveFab(fn, options, true));
-  out.success?.dispose();
-  return out.xAdv as T;
+  return named('fabTargeted', () => {
+    const out = runFab(model, x, y, resolveFab(options, true));
+    out.success?.dispose();
+    return out.xAdv as T;
+  });
 }
 
 /**
  * The {@link Attack} of a FAB or FAB-T configuration resolved once by {@link resolveFab}, whose calls' errors name `fn`:
  * `fabAttack`, `fabTargetedAttack`, or the suite that made it (`autoAttack`). Internal.
  */
-export function fabAttackFrom(fn: string, config: FabConfig): Attack {
-  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) =>
-    runFab(fn, model, x, y, seed === config.seed ? config : { ...config, seed })
+export function fabAttackFrom(name: string, config: FabConfig): Attack {
+  return makeAttack(name, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) =>
+    runFab(model, x, y, seed === config.seed ? config : { ...config, seed })
   );
 }
 
@@ -551,8 +551,9 @@ export function fabAttackFrom(fn: string, config: FabConfig): Attack {
  * const r = await evaluate(model, x, y, { attacks: { fab: fabAttack({ eps: 0.3 }) } });
  */
 export function fabAttack(options: Readonly<FabOptions>): Attack {
-  const fn = 'fabAttack';
-  return fabAttackFrom(fn, resolveFab(fn, options, false));
+  return named('fabAttack', () => {
+    return fabAttackFrom('fabAttack', resolveFab(options, false));
+  });
 }
 
 /**
@@ -566,6 +567,7 @@ export function fabAttack(options: Readonly<FabOptions>): Attack {
  * const r = await evaluate(model, x, y, { attacks: { 'fab-t': fabTargetedAttack({ eps: 0.3 }) } });
  */
 export function fabTargetedAttack(options: Readonly<FabTargetedOptions>): Attack {
-  const fn = 'fabTargetedAttack';
-  return fabAttackFrom(fn, resolveFab(fn, options, true));
+  return named('fabTargetedAttack', () => {
+    return fabAttackFrom('fabTargetedAttack', resolveFab(options, true));
+  });
 }

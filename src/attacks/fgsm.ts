@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
@@ -44,9 +45,10 @@ export interface FgsmOptions {
  * const toward = fgsm(model, x, y, { eps: 0.1, target: 'leastLikely' }); // y: true labels
  */
 export function fgsm<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<FgsmOptions>): T {
-  const fn = 'fgsm';
-  const config = resolveFgsm(fn, options);
-  return runTargetableLossAttack(fn, model, x, y, config, config.seed) as T;
+  return named('fgsm', () => {
+    const config = resolveFgsm(options);
+    return runTargetableLossAttack(model, x, y, config, config.seed) as T;
+  });
 }
 
 const FGSM_KEYS = optionKeys<FgsmOptions>()('eps', 'loss', 'targeted', 'target', 'bounds', 'seed');
@@ -70,11 +72,11 @@ function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {
  *
  * @throws RangeError/TypeError for invalid options, as {@link fgsm}.
  */
-export function resolveFgsm(fn: string, options: Readonly<FgsmOptions>): TargetableLossConfig {
-  checkKnownKeys(fn, options, FGSM_KEYS);
-  const { targeted, target } = resolveTargeting(fn, options.target, options.targeted);
-  const objective = resolveObjective(fn, options.loss, targeted);
-  return { ...resolvePerturbation(fn, asPgd(options), { randomStart: 'none', steps: 1 }), objective, target };
+export function resolveFgsm(options: Readonly<FgsmOptions>): TargetableLossConfig {
+  checkKnownKeys(options, FGSM_KEYS);
+  const { targeted, target } = resolveTargeting(options.target, options.targeted);
+  const objective = resolveObjective(options.loss, targeted);
+  return { ...resolvePerturbation(asPgd(options), { randomStart: 'none', steps: 1 }), objective, target };
 }
 
 /**
@@ -89,9 +91,10 @@ export function resolveFgsm(fn: string, options: Readonly<FgsmOptions>): Targeta
  * const r = await evaluate(model, x, y, { attacks: { fgsm: fgsmAttack({ eps: 0.1 }) } });
  */
 export function fgsmAttack(options: Readonly<FgsmOptions>): Attack {
-  const fn = 'fgsmAttack';
-  const config = resolveFgsm(fn, options);
-  return makeAttack(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
-  }));
+  return named('fgsmAttack', () => {
+    const config = resolveFgsm(options);
+    return makeAttack('fgsmAttack', { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => named('fgsmAttack', () => ({
+      xAdv: runTargetableLossAttack(model, x, y, config, seed)
+    })));
+  });
 }

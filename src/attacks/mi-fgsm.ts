@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkModelLogits, checkNonNegative, optionKeys, type Bounds } from '../core/validate.js';
@@ -87,9 +88,10 @@ interface MiFgsmConfig {
  * const toward = miFgsm(model, x, y, { eps: 8 / 255, target: 'random', seed: 0 }); // y: true labels
  */
 export function miFgsm<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<MiFgsmOptions>): T {
-  const fn = 'miFgsm';
-  const config = resolveMiFgsm(fn, options);
-  return runMiFgsm(fn, model, x, y, config, config.seed) as T;
+  return named('miFgsm', () => {
+    const config = resolveMiFgsm(options);
+    return runMiFgsm(model, x, y, config, config.seed) as T;
+  });
 }
 
 /**
@@ -105,22 +107,23 @@ export function miFgsm<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, 
  * const r = await evaluate(model, x, y, { attacks: { mi } });
  */
 export function miFgsmAttack(options: Readonly<MiFgsmOptions>): Attack {
-  const fn = 'miFgsmAttack';
-  const config = resolveMiFgsm(fn, options);
-  return makeAttack(fn, { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runMiFgsm(fn, model, x, y, config, seed)
-  }));
+  return named('miFgsmAttack', () => {
+    const config = resolveMiFgsm(options);
+    return makeAttack('miFgsmAttack', { eps: config.eps, norm: 'linf', bounds: config.bounds }, config.seed, (model, x, y, seed) => named('miFgsmAttack', () => ({
+      xAdv: runMiFgsm(model, x, y, config, seed)
+    })));
+  });
 }
 
 /** Checks {@link miFgsm}'s options once, with errors naming `fn`, and fills in the defaults. */
-function resolveMiFgsm(fn: string, options: Readonly<MiFgsmOptions>): MiFgsmConfig {
-  checkKnownKeys(fn, options, MI_FGSM_KEYS);
-  const { eps, bounds, seed } = resolveThreat(fn, options);
-  const steps = options.steps === undefined ? 10 : checkInteger(fn, 'steps', options.steps, 1);
-  const stepSize = options.stepSize === undefined ? eps / steps : checkNonNegative(fn, 'stepSize', options.stepSize);
-  const decay = options.decay === undefined ? 1 : checkNonNegative(fn, 'decay', options.decay);
-  const { targeted, target } = resolveTargeting(fn, options.target, options.targeted);
-  const objective = resolveObjective(fn, options.loss, targeted);
+function resolveMiFgsm(options: Readonly<MiFgsmOptions>): MiFgsmConfig {
+  checkKnownKeys(options, MI_FGSM_KEYS);
+  const { eps, bounds, seed } = resolveThreat(options);
+  const steps = options.steps === undefined ? 10 : checkInteger('steps', options.steps, 1);
+  const stepSize = options.stepSize === undefined ? eps / steps : checkNonNegative('stepSize', options.stepSize);
+  const decay = options.decay === undefined ? 1 : checkNonNegative('decay', options.decay);
+  const { targeted, target } = resolveTargeting(options.target, options.targeted);
+  const objective = resolveObjective(options.loss, targeted);
   return { eps, steps, stepSize, decay, bounds, seed, objective, target };
 }
 
@@ -137,22 +140,22 @@ function normalizeByMeanAbs(g: tf.Tensor): tf.Tensor {
  * Runs a resolved MI-FGSM: checks the call's inputs (never the options); with `config.target`, first picks the targets
  * from the true labels `y`. `seed` is the call's seed (only `target: 'random'` draws). Internal.
  */
-function runMiFgsm(fn: string, model: Model, x: unknown, y: unknown, config: MiFgsmConfig, seed: number | undefined): tf.Tensor {
+function runMiFgsm(model: Model, x: unknown, y: unknown, config: MiFgsmConfig, seed: number | undefined): tf.Tensor {
   const target = config.target;
   if (target !== undefined) {
-    return withTargets(fn, model, x, y, config.bounds, target, seed, (targets) => runMiFgsm(fn, model, x, targets, { ...config, target: undefined }, seed));
+    return withTargets(model, x, y, config.bounds, target, seed, (targets) => runMiFgsm(model, x, targets, { ...config, target: undefined }, seed));
   }
-  const inputs = checkAttackInputs(fn, model, x, y, config.bounds);
-  checkGradientsRegistered(fn);
+  const inputs = checkAttackInputs(model, x, y, config.bounds);
+  checkGradientsRegistered();
   const batch = inputs.x.shape[0] ?? 0;
   const gradient = safeGradient((xa: tf.Tensor) => {
-    const logits = checkModelLogits(fn, model, model(xa), batch, inputs.maxLabel, inputs.y);
+    const logits = checkModelLogits(model, model(xa), batch, inputs.maxLabel, inputs.y);
     const values = config.objective(logits, inputs.y);
-    checkPerExample(fn, 'loss', values, batch);
+    checkPerExample('loss', values, batch);
     return tf.sum(values);
   });
   const projector = ballProjector(inputs.x, config.eps, 'linf', config.bounds);
-  const slots = tensorSlots<'xAdv' | 'momentum'>(fn);
+  const slots = tensorSlots<'xAdv' | 'momentum'>();
   try {
     slots.set('xAdv', tf.clone(inputs.x));
     slots.set('momentum', tf.zerosLike(inputs.x));

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
@@ -93,15 +94,16 @@ export interface MultiAttack<K extends string = string> {
  * xAdv.dispose();
  */
 export function multiAttack<K extends string>(attacks: Readonly<Record<K, AttackFunction>> | readonly (AttackFunction)[]): MultiAttack<K> {
-  const fn = 'multiAttack';
-  const entries = attackEntries<K>(fn, attacks);
-  return {
-    attackName: fn,
-    names: entries.map(([name]) => name),
-    attacks: entries.map(([, attack]) => attack),
-    run: <T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<MultiAttackRunOptions> = {}): Promise<MultiAttackResult<K, T>> =>
-      runMultiAttack(fn, entries, model, x, y, options)
-  };
+  return named('multiAttack', () => {
+    const entries = attackEntries<K>(attacks);
+    return {
+      attackName: 'multiAttack',
+      names: entries.map(([name]) => name),
+      attacks: entries.map(([, attack]) => attack),
+      run: <T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<MultiAttackRunOptions> = {}): Promise<MultiAttackResult<K, T>> =>
+        named('multiAttack', () => runMultiAttack(entries, model, x, y, options))
+    };
+  });
 }
 
 /**
@@ -109,21 +111,20 @@ export function multiAttack<K extends string>(attacks: Readonly<Record<K, Attack
  * user called: `multiAttack`, `worstCase`, `autoAttack`); the labels' check is read before any attack runs. Internal.
  */
 export async function runMultiAttack<K extends string, T extends tf.Tensor>(
-  fn: string,
   entries: ReadonlyArray<readonly [K, Attack]>,
   model: Model,
   x: T,
   y: tf.Tensor1D,
   options: Readonly<MultiAttackRunOptions>
 ): Promise<MultiAttackResult<K, T>> {
-  checkKnownKeys(fn, options, optionKeys<MultiAttackRunOptions>()('onProgress'));
-  checkFunction(fn, 'model', model);
-  if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
-  const input = checkInput(fn, 'x', x);
+  checkKnownKeys(options, optionKeys<MultiAttackRunOptions>()('onProgress'));
+  checkFunction('model', model);
+  if (options.onProgress !== undefined) checkFunction('onProgress', options.onProgress);
+  const input = checkInput('x', x);
   const n = input.shape[0] ?? 0;
   // On webgl and webgpu the labels' check (and any queued before it) is read now, before any attack runs.
-  const maxLabel = await checkLabelsAsync(fn, 'y', y, n);
-  const run = await runSequence(fn, model, input, y, maxLabel, entries, true, (index, robust, seconds) => {
+  const maxLabel = await checkLabelsAsync('y', y, n);
+  const run = await runSequence(model, input, y, maxLabel, entries, true, (index, robust, seconds) => {
     options.onProgress?.({ attack: entries[index]?.[0] ?? '', index, count: entries.length, robust, total: n, seconds });
   });
   const byName = <V>(values: readonly V[], fallback: V): Record<K, V> =>
@@ -183,7 +184,6 @@ function mergeRows(target: tf.Tensor, source: tf.Tensor, indices: readonly numbe
  * {@link runMultiAttack} and `evaluate` (sequential mode, per batch) validate first.
  */
 export async function runSequence<K extends string>(
-  fn: string,
   model: Model,
   x: tf.Tensor,
   y: tf.Tensor1D,
@@ -195,7 +195,7 @@ export async function runSequence<K extends string>(
   const batch = x.shape[0] ?? 0;
   /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
   const correct = (xs: tf.Tensor, ys: tf.Tensor1D): tf.Tensor =>
-    tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkModelLogits(fn, model, model(xs), ys.shape[0], maxLabel), 1), ys), 'int32'));
+    tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkModelLogits(model, model(xs), ys.shape[0], maxLabel), 1), ys), 'int32'));
   const clean = await readMask(correct(x, y));
   const robust = Uint8Array.from(clean);
   const after: Uint8Array[] = [];

@@ -67,20 +67,20 @@ export interface ResolvedThreat {
  * The one place that checks a threat model: ε (required, ≥ 0), the norm, the input box and the seed, with errors
  * naming `fn`, the function the user called. `what` completes the message for a missing ε.
  */
-export function resolveThreat(fn: string, options: Readonly<ThreatOptions>, what = 'the radius of the threat model'): ResolvedThreat {
-  if (options.eps === undefined) rangeError(fn, 'eps', `be given (${what})`, undefined);
-  const eps = checkNonNegative(fn, 'eps', options.eps);
-  const norm = options.norm === undefined ? 'linf' : checkOneOf(fn, 'norm', options.norm, NORMS);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(fn, options.bounds);
-  return { eps, norm, bounds, seed: checkSeed(fn, options.seed) };
+export function resolveThreat(options: Readonly<ThreatOptions>, what = 'the radius of the threat model'): ResolvedThreat {
+  if (options.eps === undefined) rangeError('eps', `be given (${what})`, undefined);
+  const eps = checkNonNegative('eps', options.eps);
+  const norm = options.norm === undefined ? 'linf' : checkOneOf('norm', options.norm, NORMS);
+  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(options.bounds);
+  return { eps, norm, bounds, seed: checkSeed(options.seed) };
 }
 
 /**
  * Checks an optional seed (a finite number, or undefined) with errors naming `fn`: the seed of the options, or the
  * seed of one call of an attack (an input of the call, checked per call like the tensors; it costs no readback).
  */
-export function checkSeed(fn: string, seed: unknown): number | undefined {
-  if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) rangeError(fn, 'seed', 'be a finite number', seed);
+export function checkSeed(seed: unknown): number | undefined {
+  if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) rangeError('seed', 'be a finite number', seed);
   return seed;
 }
 
@@ -90,16 +90,15 @@ export function checkSeed(fn: string, seed: unknown): number | undefined {
  * check options again.
  */
 export function resolvePerturbation(
-  fn: string,
   options: Readonly<PerturbationOptions>,
   defaults: { readonly randomStart: RandomStart; readonly steps: number }
 ): ResolvedPerturbation {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  const { eps, norm, bounds, seed } = resolveThreat(fn, options);
-  const steps = options.steps === undefined ? defaults.steps : checkInteger(fn, 'steps', options.steps, 1);
-  const stepSize = options.stepSize === undefined ? (2.5 * eps) / steps : checkNonNegative(fn, 'stepSize', options.stepSize);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
+  const { eps, norm, bounds, seed } = resolveThreat(options);
+  const steps = options.steps === undefined ? defaults.steps : checkInteger('steps', options.steps, 1);
+  const stepSize = options.stepSize === undefined ? (2.5 * eps) / steps : checkNonNegative('stepSize', options.stepSize);
   const randomStart =
-    options.randomStart === undefined ? defaults.randomStart : checkOneOf(fn, 'randomStart', options.randomStart, RANDOM_STARTS);
-  const normalStd = options.normalStd === undefined ? 0.001 : checkPositive(fn, 'normalStd', options.normalStd);
+    options.randomStart === undefined ? defaults.randomStart : checkOneOf('randomStart', options.randomStart, RANDOM_STARTS);
+  const normalStd = options.normalStd === undefined ? 0.001 : checkPositive('normalStd', options.normalStd);
   return { eps, norm, steps, stepSize, randomStart, normalStd, bounds, seed };
 }

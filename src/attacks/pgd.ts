@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
@@ -57,9 +58,10 @@ export const PGD_KEYS = optionKeys<PgdOptions>()(...PERTURBATION_KEYS, 'loss', '
  * const xToward = pgd(model, x, y, { eps: 0.3, target: 'random', seed: 1 }); // y: true labels
  */
 export function pgd<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<PgdOptions>): T {
-  const fn = 'pgd';
-  const config = resolvePgd(fn, options);
-  return runTargetableLossAttack(fn, model, x, y, config, config.seed) as T;
+  return named('pgd', () => {
+    const config = resolvePgd(options);
+    return runTargetableLossAttack(model, x, y, config, config.seed) as T;
+  });
 }
 
 /**
@@ -69,11 +71,11 @@ export function pgd<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, opt
  *
  * @throws RangeError/TypeError for invalid options, as {@link pgd}.
  */
-export function resolvePgd(fn: string, options: Readonly<PgdOptions>): TargetableLossConfig {
-  checkKnownKeys(fn, options, PGD_KEYS);
-  const { targeted, target } = resolveTargeting(fn, options.target, options.targeted);
-  const objective = resolveObjective(fn, options.loss, targeted);
-  return { ...resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 }), objective, target };
+export function resolvePgd(options: Readonly<PgdOptions>): TargetableLossConfig {
+  checkKnownKeys(options, PGD_KEYS);
+  const { targeted, target } = resolveTargeting(options.target, options.targeted);
+  const objective = resolveObjective(options.loss, targeted);
+  return { ...resolvePerturbation(options, { randomStart: 'uniform', steps: 10 }), objective, target };
 }
 
 /**
@@ -91,9 +93,10 @@ export function resolvePgd(fn: string, options: Readonly<PgdOptions>): Targetabl
  * await fit(net, data, trades({ eps: 0.3, attack: pgdAttack({ eps: 0.3, loss: 'cw' }) }));
  */
 export function pgdAttack(options: Readonly<PgdOptions>): Attack {
-  const fn = 'pgdAttack';
-  const config = resolvePgd(fn, options);
-  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({
-    xAdv: runTargetableLossAttack(fn, model, x, y, config, seed)
-  }));
+  return named('pgdAttack', () => {
+    const config = resolvePgd(options);
+    return makeAttack('pgdAttack', { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => named('pgdAttack', () => ({
+      xAdv: runTargetableLossAttack(model, x, y, config, seed)
+    })));
+  });
 }

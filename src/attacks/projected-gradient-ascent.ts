@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom, type Random } from '../core/random.js';
 import { checkFunction, checkGradientsRegistered, checkInBounds, checkInput, checkKnownKeys } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 import { perExampleL2 } from './norms.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from './options.js';
 import { l2StepUnchecked, signStepUnchecked } from './steps.js';
@@ -34,10 +34,11 @@ export function projectedGradientAscent(
   x: tf.Tensor,
   options: Readonly<PerturbationOptions>
 ): tf.Tensor {
-  const fn = 'projectedGradientAscent';
-  checkFunction(fn, 'objective', objective);
-  const config = resolveAscent(fn, options);
-  return runAscent(fn, objective, x, config, config.seed);
+  return named('projectedGradientAscent', () => {
+    checkFunction('objective', objective);
+    const config = resolveAscent(options);
+    return runAscent(objective, x, config, config.seed);
+  });
 }
 
 /**
@@ -46,9 +47,9 @@ export function projectedGradientAscent(
  *
  * @throws RangeError/TypeError for invalid options, as {@link projectedGradientAscent}.
  */
-export function resolveAscent(fn: string, options: Readonly<PerturbationOptions>): ResolvedPerturbation {
-  const config = resolvePerturbation(fn, options, { randomStart: 'uniform', steps: 10 });
-  checkKnownKeys(fn, options, PERTURBATION_KEYS);
+export function resolveAscent(options: Readonly<PerturbationOptions>): ResolvedPerturbation {
+  const config = resolvePerturbation(options, { randomStart: 'uniform', steps: 10 });
+  checkKnownKeys(options, PERTURBATION_KEYS);
   return config;
 }
 
@@ -56,16 +57,16 @@ export function resolveAscent(fn: string, options: Readonly<PerturbationOptions>
  * {@link projectedGradientAscent} with a resolved configuration: checks `x` (an input inside the bounds), never the
  * options. `seed` is this call's seed; it replaces `config.seed`. Internal.
  */
-export function runAscent(fn: string, objective: InputObjective, x: tf.Tensor, config: ResolvedPerturbation, seed: number | undefined): tf.Tensor {
-  checkInput(fn, 'x', x);
-  checkInBounds(fn, 'x', x, config.bounds);
-  return ascend(fn, objective, x, seed === config.seed ? config : { ...config, seed }, 'objective');
+export function runAscent(objective: InputObjective, x: tf.Tensor, config: ResolvedPerturbation, seed: number | undefined): tf.Tensor {
+  checkInput('x', x);
+  checkInBounds('x', x, config.bounds);
+  return ascend(objective, x, seed === config.seed ? config : { ...config, seed }, 'objective');
 }
 
 /** Checks that an objective returned per-example values `[B]`. Internal (the ascent and miFgsm). */
-export function checkPerExample(fn: string, arg: string, value: tf.Tensor, batch: number): void {
+export function checkPerExample(arg: string, value: tf.Tensor, batch: number): void {
   if (!(value instanceof tf.Tensor) || value.rank !== 1 || value.shape[0] !== batch) {
-    rangeError(fn, arg, `return per-example values of shape [${String(batch)}]`, value);
+    rangeError(arg, `return per-example values of shape [${String(batch)}]`, value);
   }
 }
 
@@ -74,20 +75,19 @@ export function checkPerExample(fn: string, arg: string, value: tf.Tensor, batch
  * intermediate is released each step; on an error the partial result is disposed before rethrowing.
  */
 export function ascend(
-  fn: string,
   objective: InputObjective,
   x: tf.Tensor,
   r: ResolvedPerturbation,
   objectiveArg = 'loss'
 ): tf.Tensor {
-  checkGradientsRegistered(fn);
+  checkGradientsRegistered();
   const batch = x.shape[0] ?? 0;
   const rng = createRandom(r.seed);
   const projector = ballProjector(x, r.eps, r.norm, r.bounds);
   const project = projector.project;
   const gradient = safeGradient((xa: tf.Tensor) => {
     const values = objective(xa);
-    checkPerExample(fn, objectiveArg, values, batch);
+    checkPerExample(objectiveArg, values, batch);
     return tf.sum(values);
   });
   let xAdv: tf.Tensor | undefined;

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBounds, checkNonNegative, checkSameShape, checkTensor, type Bounds } from '../core/validate.js';
 import { perExampleL2 } from './norms.js';
@@ -18,13 +19,14 @@ const DEFAULT_BOUNDS: Bounds = [0, 1];
  * const inside = projectLinf(xAdv, x, 0.3);
  */
 export function projectLinf(xAdv: tf.Tensor, x: tf.Tensor, eps: number, bounds: Bounds = DEFAULT_BOUNDS): tf.Tensor {
-  const fn = 'projectLinf';
-  checkTensor(fn, 'xAdv', xAdv);
-  checkTensor(fn, 'x', x);
-  checkSameShape(fn, 'xAdv', xAdv, 'x', x);
-  checkNonNegative(fn, 'eps', eps);
-  const [lo, hi] = checkBounds(fn, bounds);
-  return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(xAdv, tf.sub(x, eps)), tf.add(x, eps)), lo, hi));
+  return named('projectLinf', () => {
+    checkTensor('xAdv', xAdv);
+    checkTensor('x', x);
+    checkSameShape('xAdv', xAdv, 'x', x);
+    checkNonNegative('eps', eps);
+    const [lo, hi] = checkBounds(bounds);
+    return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(xAdv, tf.sub(x, eps)), tf.add(x, eps)), lo, hi));
+  });
 }
 
 /**
@@ -42,12 +44,13 @@ export function projectLinf(xAdv: tf.Tensor, x: tf.Tensor, eps: number, bounds: 
  * const inside = projectL2(xAdv, x, 2.0);
  */
 export function projectL2(xAdv: tf.Tensor, x: tf.Tensor, eps: number, bounds: Bounds = DEFAULT_BOUNDS): tf.Tensor {
-  const fn = 'projectL2';
-  checkTensor(fn, 'xAdv', xAdv, { min: 1 });
-  checkTensor(fn, 'x', x);
-  checkSameShape(fn, 'xAdv', xAdv, 'x', x);
-  checkNonNegative(fn, 'eps', eps);
-  return projectL2Unchecked(xAdv, x, eps, checkBounds(fn, bounds));
+  return named('projectL2', () => {
+    checkTensor('xAdv', xAdv, { min: 1 });
+    checkTensor('x', x);
+    checkSameShape('xAdv', xAdv, 'x', x);
+    checkNonNegative('eps', eps);
+    return projectL2Unchecked(xAdv, x, eps, checkBounds(bounds));
+  });
 }
 
 /** {@link projectL2} without validation, for attack loops. */

@@ -18,34 +18,33 @@ import type { LossFn } from './types.js';
  * targeted form is the margin of the target over the best other class, `−max(max_{j≠t} z_j − z_t + κ, 0)`
  * (negating the untargeted margin would give no gradient until the target already wins).
  */
-export function resolveObjective(fn: string, loss: unknown, targeted: boolean, kappa = 0): LossFn {
+export function resolveObjective(loss: unknown, targeted: boolean, kappa = 0): LossFn {
   if (loss === 'cw') {
     return targeted ? (z, t) => cwTargetedPerExample(z, t, kappa) : (z, y) => cwMarginPerExample(z, y, kappa);
   }
   let base: LossFn;
   if (loss === undefined || loss === 'ce') base = crossEntropyPerExample;
   else if (typeof loss === 'function') base = loss as LossFn;
-  else return rangeError(fn, 'loss', 'be "ce", "cw" or a function (logits, labels) => per-example loss', loss);
+  else return rangeError('loss', 'be "ce", "cw" or a function (logits, labels) => per-example loss', loss);
   return targeted ? (z, t) => tf.neg(base(z, t)) : base;
 }
 
 /** Resolves the `targeted` option. */
-export function resolveTargeted(fn: string, targeted: unknown): boolean {
-  return targeted === undefined ? false : checkBoolean(fn, 'targeted', targeted);
+export function resolveTargeted(targeted: unknown): boolean {
+  return targeted === undefined ? false : checkBoolean('targeted', targeted);
 }
 
 /** What every model-and-labels attack validates before it makes a tensor. */
 export function checkAttackInputs(
-  fn: string,
   model: unknown,
   x: unknown,
   y: unknown,
   bounds: readonly [number, number]
 ): { x: tf.Tensor; y: tf.Tensor1D; maxLabel: number } {
-  checkFunction(fn, 'model', model);
-  const input = checkInput(fn, 'x', x);
-  const maxLabel = checkLabels(fn, 'y', y, input.shape[0] ?? 0);
-  checkInBounds(fn, 'x', input, bounds);
+  checkFunction('model', model);
+  const input = checkInput('x', x);
+  const maxLabel = checkLabels('y', y, input.shape[0] ?? 0);
+  checkInBounds('x', input, bounds);
   return { x: input, y: y as tf.Tensor1D, maxLabel };
 }
 
@@ -65,12 +64,12 @@ export interface LossAttackConfig extends ResolvedPerturbation {
  * never the options: those were resolved once by the caller. `seed` is this call's seed (the function forms pass
  * `options.seed`, the attacks the call's seed or their own); it replaces `config.seed`. Internal.
  */
-export function runLossAttack(fn: string, model: Model, x: unknown, y: unknown, config: LossAttackConfig, seed: number | undefined): tf.Tensor {
-  const inputs = checkAttackInputs(fn, model, x, y, config.bounds);
+export function runLossAttack(model: Model, x: unknown, y: unknown, config: LossAttackConfig, seed: number | undefined): tf.Tensor {
+  const inputs = checkAttackInputs(model, x, y, config.bounds);
   const batch = inputs.x.shape[0] ?? 0;
   const objective = (xa: tf.Tensor): tf.Tensor => {
-    const logits = checkModelLogits(fn, model, model(xa), batch, inputs.maxLabel, inputs.y);
+    const logits = checkModelLogits(model, model(xa), batch, inputs.maxLabel, inputs.y);
     return config.objective(logits, inputs.y);
   };
-  return ascend(fn, objective, inputs.x, seed === config.seed ? config : { ...config, seed });
+  return ascend(objective, inputs.x, seed === config.seed ? config : { ...config, seed });
 }

@@ -1,3 +1,4 @@
+import { argumentError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -18,11 +19,11 @@ export interface TensorSlots<K extends string> {
 }
 
 /** Creates an empty {@link TensorSlots}; `fn` names the function in internal errors. Internal. */
-export function tensorSlots<K extends string>(fn: string): TensorSlots<K> {
+export function tensorSlots<K extends string>(): TensorSlots<K> {
   const live = new Map<K, tf.Tensor>();
   const get = (name: K): tf.Tensor => {
     const t = live.get(name);
-    if (t === undefined) throw new Error(`${fn}: internal state ${name} missing`);
+    if (t === undefined) throw argumentError(Error, `internal state ${name} missing`);
     return t;
   };
   return {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
 import { checkInteger, checkKnownKeys, optionKeys, checkModelLogits, type Bounds } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import { checksReadAtOnce } from '../core/device-checks.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { checkAttackInputs } from './runner.js';
@@ -138,11 +138,12 @@ function windowSize(g: Geometry, p: number): { h: number; w: number } {
  * tf.dispose([xAdv, xa, queries, success].filter((t) => t !== undefined));
  */
 export function square<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<SquareOptions>): T {
-  const fn = 'square';
-  const config = resolveSquare(fn, options);
-  const out = runSquare(fn, model, x, y, config, config.seed);
-  tf.dispose([out.queries, out.success]);
-  return out.xAdv as T;
+  return named('square', () => {
+    const config = resolveSquare(options);
+    const out = runSquare(model, x, y, config, config.seed);
+    tf.dispose([out.queries, out.success]);
+    return out.xAdv as T;
+  });
 }
 
 const SQUARE_KEYS = optionKeys<SquareOptions>()('eps', 'norm', 'queries', 'pInit', 'bounds', 'seed');
@@ -160,13 +161,13 @@ export interface SquareConfig {
 }
 
 /** Checks {@link square}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
-export function resolveSquare(fn: string, options: Readonly<SquareOptions>): SquareConfig {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  checkKnownKeys(fn, options, SQUARE_KEYS);
-  const { eps, norm, bounds, seed } = resolveThreat(fn, options);
-  const budget = options.queries === undefined ? 5000 : checkInteger(fn, 'queries', options.queries, 1);
+export function resolveSquare(options: Readonly<SquareOptions>): SquareConfig {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
+  checkKnownKeys(options, SQUARE_KEYS);
+  const { eps, norm, bounds, seed } = resolveThreat(options);
+  const budget = options.queries === undefined ? 5000 : checkInteger('queries', options.queries, 1);
   const pInit = options.pInit ?? 0.8;
-  if (typeof pInit !== 'number' || !(pInit > 0 && pInit <= 1)) rangeError(fn, 'pInit', 'be a number in (0, 1]', pInit);
+  if (typeof pInit !== 'number' || !(pInit > 0 && pInit <= 1)) rangeError('pInit', 'be a number in (0, 1]', pInit);
   return { eps, norm, budget, pInit, bounds, seed, rescale: true };
 }
 
@@ -185,8 +186,9 @@ export function resolveSquare(fn: string, options: Readonly<SquareOptions>): Squ
  * tf.dispose([xAdv, queries, success].filter((t) => t !== undefined));
  */
 export function squareAttack(options: Readonly<SquareOptions>): Attack {
-  const fn = 'squareAttack';
-  return squareAttackFrom(fn, resolveSquare(fn, options));
+  return named('squareAttack', () => {
+    return squareAttackFrom('squareAttack', resolveSquare(options));
+  });
 }
 
 /**
@@ -201,8 +203,8 @@ export function referenceSquare(config: SquareConfig): SquareConfig {
  * The {@link Attack} of a Square configuration resolved once by {@link resolveSquare} (or {@link referenceSquare}),
  * whose calls' errors name `fn`: `squareAttack`, or the suite that made it (`autoAttack`). Internal.
  */
-export function squareAttackFrom(fn: string, config: SquareConfig): Attack {
-  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => runSquare(fn, model, x, y, config, seed));
+export function squareAttackFrom(name: string, config: SquareConfig): Attack {
+  return makeAttack(name, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => runSquare(model, x, y, config, seed));
 }
 
 /**
@@ -487,20 +489,20 @@ type SquareSlot = 'plus' | 'minus' | 'origin' | 'best' | 'loss' | 'queries' | 's
  * nothing is read back, the model sees the whole batch every iteration, and the budget is always run out. The draws,
  * and so the results, are the same either way.
  */
-function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig, seed: number | undefined): Required<AttackOutput> {
+function runSquare(model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig, seed: number | undefined): Required<AttackOutput> {
   const { budget, pInit, eps } = cfg;
   const [lo, hi] = cfg.bounds;
-  const inputs = checkAttackInputs(fn, model, x, y, [lo, hi]);
+  const inputs = checkAttackInputs(model, x, y, [lo, hi]);
   const batch = inputs.x.shape[0] ?? 0;
   const g = geometry(inputs.x.shape);
   if (cfg.norm === 'l2' && (g.height < 5 || g.width < 5)) {
-    rangeError(fn, 'x', 'be images [B, H, W] or [B, H, W, C] with H, W >= 5 for the L2 Square Attack (its windows are squares)', inputs.x);
+    rangeError('x', 'be images [B, H, W] or [B, H, W, C] with H, W >= 5 for the L2 Square Attack (its windows are squares)', inputs.x);
   }
   const rng = createRandom(seed);
   const onHost = checksReadAtOnce();
   /** Host path only: the labels, read once. */
   const labels = onHost ? inputs.y.dataSync() : undefined;
-  const state = tensorSlots<SquareSlot>(fn);
+  const state = tensorSlots<SquareSlot>();
   const layout = squareLayout(g);
 
   /** Margins `z_y − max_{j≠y} z_j` `[B]` at `candidates`, one query per point of `idx` (all points when undefined). */
@@ -508,7 +510,7 @@ function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: 
     tf.tidy(() => {
       const xs = tf.reshape(candidates, inputs.x.shape);
       if (idx === undefined || idx.length === batch) {
-        return marginPerExample(checkModelLogits(fn, model, model(xs), batch, inputs.maxLabel, inputs.y), inputs.y);
+        return marginPerExample(checkModelLogits(model, model(xs), batch, inputs.maxLabel, inputs.y), inputs.y);
       }
       // Host path: the rows of the points still attacked, copied on the host (tfjs' cpu gather is slow, and reading
       // back is cheap on the backends of this path).
@@ -518,7 +520,7 @@ function runSquare(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: 
       const at = tf.tensor1d(Int32Array.from(idx), 'int32');
       const ys = tf.tensor1d(Int32Array.from(idx, (b) => labels?.[b] ?? 0), 'int32');
       const subset = tf.tensor(rows, [idx.length, ...inputs.x.shape.slice(1)]);
-      const margins = marginPerExample(checkModelLogits(fn, model, model(subset), idx.length, inputs.maxLabel, ys), ys);
+      const margins = marginPerExample(checkModelLogits(model, model(subset), idx.length, inputs.maxLabel, ys), ys);
       return tf.scatterND(tf.reshape(at, [idx.length, 1]), margins, [batch]);
     });
   /** Host path only: the points not fooled yet (one readback); undefined on the device path. */

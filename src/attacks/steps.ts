@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNonNegative, checkSameShape, checkTensor } from '../core/validate.js';
 import { perExampleL2 } from './norms.js';
@@ -18,12 +19,13 @@ const TINY = 1e-12;
  * const next = signStep(xAdv, grad, 0.01);
  */
 export function signStep(x: tf.Tensor, grad: tf.Tensor, stepSize: number): tf.Tensor {
-  const fn = 'signStep';
-  checkTensor(fn, 'x', x);
-  checkTensor(fn, 'grad', grad);
-  checkSameShape(fn, 'x', x, 'grad', grad);
-  checkNonNegative(fn, 'stepSize', stepSize);
-  return signStepUnchecked(x, grad, stepSize);
+  return named('signStep', () => {
+    checkTensor('x', x);
+    checkTensor('grad', grad);
+    checkSameShape('x', x, 'grad', grad);
+    checkNonNegative('stepSize', stepSize);
+    return signStepUnchecked(x, grad, stepSize);
+  });
 }
 
 /** {@link signStep} without validation, for attack loops. */
@@ -44,12 +46,13 @@ export function signStepUnchecked(x: tf.Tensor, grad: tf.Tensor, stepSize: numbe
  * const next = l2Step(xAdv, grad, 0.1);
  */
 export function l2Step(x: tf.Tensor, grad: tf.Tensor, stepSize: number): tf.Tensor {
-  const fn = 'l2Step';
-  checkTensor(fn, 'x', x, { min: 1 });
-  checkTensor(fn, 'grad', grad);
-  checkSameShape(fn, 'x', x, 'grad', grad);
-  checkNonNegative(fn, 'stepSize', stepSize);
-  return l2StepUnchecked(x, grad, stepSize);
+  return named('l2Step', () => {
+    checkTensor('x', x, { min: 1 });
+    checkTensor('grad', grad);
+    checkSameShape('x', x, 'grad', grad);
+    checkNonNegative('stepSize', stepSize);
+    return l2StepUnchecked(x, grad, stepSize);
+  });
 }
 
 /** {@link l2Step} without validation, for attack loops. */

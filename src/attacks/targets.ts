@@ -44,13 +44,13 @@ export interface ResolvedTargeting {
  * @throws RangeError when `target` is given with `targeted`, or is not `'random'`, `'leastLikely'` or a function;
  * TypeError when `targeted` is not a boolean.
  */
-export function resolveTargeting(fn: string, target: unknown, targeted: unknown): ResolvedTargeting {
-  if (target === undefined) return { targeted: resolveTargeted(fn, targeted), target: undefined };
+export function resolveTargeting(target: unknown, targeted: unknown): ResolvedTargeting {
+  if (target === undefined) return { targeted: resolveTargeted(targeted), target: undefined };
   if (targeted !== undefined) {
-    rangeError(fn, 'targeted', 'be left out when target is given (target makes the attack targeted, with y the true labels)', targeted);
+    rangeError('targeted', 'be left out when target is given (target makes the attack targeted, with y the true labels)', targeted);
   }
   if (typeof target !== 'function' && !(SELECTIONS as readonly unknown[]).includes(target)) {
-    rangeError(fn, 'target', 'be "random", "leastLikely" or a function (logits, labels) => [B] int32 target classes', target);
+    rangeError('target', 'be "random", "leastLikely" or a function (logits, labels) => [B] int32 target classes', target);
   }
   return { targeted: true, target: target as TargetSelection };
 }
@@ -66,7 +66,7 @@ const TARGET_STREAM = 0x7a3d1c55;
  *
  * @throws RangeError/TypeError when a function returns anything but `[B]` int32 classes in `[0, C)`.
  */
-export function selectTargets(fn: string, selection: TargetSelection, logits: tf.Tensor2D, labels: tf.Tensor1D, seed: number | undefined): tf.Tensor1D {
+export function selectTargets(selection: TargetSelection, logits: tf.Tensor2D, labels: tf.Tensor1D, seed: number | undefined): tf.Tensor1D {
   const batch = logits.shape[0];
   const classes = logits.shape[1];
   if (selection === 'random') {
@@ -87,12 +87,12 @@ export function selectTargets(fn: string, selection: TargetSelection, logits: tf
   }
   return tf.tidy(() => {
     const out: unknown = selection(logits, labels);
-    if (!isTensor(out)) typeError(fn, 'target', `return a tf.Tensor of [${String(batch)}] int32 target classes`, out);
-    if (out.dtype !== 'int32') typeError(fn, 'target', 'return int32 target classes', out);
-    if (out.rank !== 1 || out.shape[0] !== batch) rangeError(fn, 'target', `return target classes of shape [${String(batch)}]`, out);
+    if (!isTensor(out)) typeError('target', `return a tf.Tensor of [${String(batch)}] int32 target classes`, out);
+    if (out.dtype !== 'int32') typeError('target', 'return int32 target classes', out);
+    if (out.rank !== 1 || out.shape[0] !== batch) rangeError('target', `return target classes of shape [${String(batch)}]`, out);
     // A copy: the function may return a tensor it keeps (or the labels), which the attack must not dispose.
     const targets = tf.clone(out) as tf.Tensor1D;
-    checkLabels(fn, 'target', targets, batch, classes);
+    checkLabels('target', targets, batch, classes);
     return targets;
   });
 }
@@ -103,7 +103,6 @@ export function selectTargets(fn: string, selection: TargetSelection, logits: tf
  * The targets are released afterwards, also when `run` throws. Internal.
  */
 export function withTargets(
-  fn: string,
   model: Model,
   x: unknown,
   y: unknown,
@@ -112,11 +111,11 @@ export function withTargets(
   seed: number | undefined,
   run: (targets: tf.Tensor1D) => tf.Tensor
 ): tf.Tensor {
-  const inputs = checkAttackInputs(fn, model, x, y, bounds);
+  const inputs = checkAttackInputs(model, x, y, bounds);
   const batch = inputs.x.shape[0] ?? 0;
   const targets = tf.tidy(() => {
-    const logits = checkModelLogits(fn, model, model(inputs.x), batch, inputs.maxLabel, inputs.y);
-    return selectTargets(fn, selection, logits, inputs.y, seed);
+    const logits = checkModelLogits(model, model(inputs.x), batch, inputs.maxLabel, inputs.y);
+    return selectTargets(selection, logits, inputs.y, seed);
   });
   try {
     return run(targets);
@@ -135,8 +134,8 @@ export interface TargetableLossConfig extends LossAttackConfig {
  * Runs a resolved pgd, fgsm or miFgsm-style loss attack: on `y` as given, or, with `config.target`, toward the targets
  * picked from the true labels `y` (the same `seed` seeds the targets and the random start). Internal.
  */
-export function runTargetableLossAttack(fn: string, model: Model, x: unknown, y: unknown, config: TargetableLossConfig, seed: number | undefined): tf.Tensor {
+export function runTargetableLossAttack(model: Model, x: unknown, y: unknown, config: TargetableLossConfig, seed: number | undefined): tf.Tensor {
   const target = config.target;
-  if (target === undefined) return runLossAttack(fn, model, x, y, config, seed);
-  return withTargets(fn, model, x, y, config.bounds, target, seed, (targets) => runLossAttack(fn, model, x, targets, config, seed));
+  if (target === undefined) return runLossAttack(model, x, y, config, seed);
+  return withTargets(model, x, y, config.bounds, target, seed, (targets) => runLossAttack(model, x, targets, config, seed));
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkFunction, checkInBounds, checkInput, checkKnownKeys, checkModelLogits } from '../core/validate.js';
-import { isTensor } from '../core/errors.js';
+import { isTensor, named } from '../core/errors.js';
 import { klFromLogits } from '../losses/kl-divergence.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from './options.js';
 import { makeAttack } from './attack.js';
@@ -47,10 +47,11 @@ export function tradesAttack<T extends tf.Tensor>(
   yOrOptions: tf.Tensor1D | Readonly<TradesAttackOptions>,
   maybeOptions?: Readonly<TradesAttackOptions>
 ): T {
-  const fn = 'tradesAttack';
-  const options = isTensor(yOrOptions) ? maybeOptions : yOrOptions;
-  const config = resolveTradesAttack(fn, options as Readonly<TradesAttackOptions>);
-  return runTradesAttack(fn, model, x, config, config.seed) as T;
+  return named('tradesAttack', () => {
+    const options = isTensor(yOrOptions) ? maybeOptions : yOrOptions;
+    const config = resolveTradesAttack(options as Readonly<TradesAttackOptions>);
+    return runTradesAttack(model, x, config, config.seed) as T;
+  });
 }
 
 /**
@@ -60,9 +61,9 @@ export function tradesAttack<T extends tf.Tensor>(
  *
  * @throws RangeError/TypeError for invalid options, as {@link tradesAttack}.
  */
-export function resolveTradesAttack(fn: string, options: Readonly<TradesAttackOptions>): ResolvedPerturbation {
-  const config = resolvePerturbation(fn, options, { randomStart: 'normal', steps: 10 });
-  checkKnownKeys(fn, options, PERTURBATION_KEYS);
+export function resolveTradesAttack(options: Readonly<TradesAttackOptions>): ResolvedPerturbation {
+  const config = resolvePerturbation(options, { randomStart: 'normal', steps: 10 });
+  checkKnownKeys(options, PERTURBATION_KEYS);
   return config;
 }
 
@@ -70,14 +71,14 @@ export function resolveTradesAttack(fn: string, options: Readonly<TradesAttackOp
  * The TRADES-KL attack with a resolved configuration: checks the call's inputs (model, `x` inside the bounds, the
  * model's logits), never the options. `seed` is this call's seed; it replaces `config.seed`. Internal.
  */
-export function runTradesAttack(fn: string, model: Model, x: tf.Tensor, config: ResolvedPerturbation, seed: number | undefined): tf.Tensor {
-  checkFunction(fn, 'model', model);
-  const input = checkInput(fn, 'x', x);
-  checkInBounds(fn, 'x', input, config.bounds);
+export function runTradesAttack(model: Model, x: tf.Tensor, config: ResolvedPerturbation, seed: number | undefined): tf.Tensor {
+  checkFunction('model', model);
+  const input = checkInput('x', x);
+  checkInBounds('x', input, config.bounds);
   const batch = input.shape[0] ?? 0;
-  const clean = tf.tidy(() => checkModelLogits(fn, model, model(input), batch));
+  const clean = tf.tidy(() => checkModelLogits(model, model(input), batch));
   try {
-    return ascend(fn, (xa) => klFromLogits(clean, checkModelLogits(fn, model, model(xa), batch)), input, seed === config.seed ? config : { ...config, seed });
+    return ascend((xa) => klFromLogits(clean, checkModelLogits(model, model(xa), batch)), input, seed === config.seed ? config : { ...config, seed });
   } finally {
     clean.dispose();
   }
@@ -95,9 +96,10 @@ export function runTradesAttack(fn: string, model: Model, x: tf.Tensor, config: 
  * await fit(net, data, pgdAt({ attack: tradesKlAttack({ eps: 0.3 }) }));
  */
 export function tradesKlAttack(options: Readonly<TradesAttackOptions>): Attack {
-  const fn = 'tradesKlAttack';
-  const config = resolveTradesAttack(fn, options);
-  return makeAttack(fn, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, _y, seed) => ({
-    xAdv: runTradesAttack(fn, model, x, config, seed)
-  }));
+  return named('tradesKlAttack', () => {
+    const config = resolveTradesAttack(options);
+    return makeAttack('tradesKlAttack', { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, _y, seed) => named('tradesKlAttack', () => ({
+      xAdv: runTradesAttack(model, x, config, seed)
+    })));
+  });
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { typeError } from '../core/errors.js';
+import { typeError, named } from '../core/errors.js';
 
 const FN = 'registerNodeWebGpu';
 /** Dawn's Node bindings on npm (`create(options)` gives a `GPU`, `globals` the WebGPU classes and constants). */
@@ -202,50 +202,52 @@ async function describeAdapter(adapter: GpuAdapter): Promise<WebGpuAdapterDescri
  * console.log(await y.data()); // never dataSync() here
  */
 export async function registerNodeWebGpu(options: Readonly<NodeWebGpuOptions> = {}): Promise<NodeWebGpuStatus> {
-  checkKnownKeys(FN, options, optionKeys<NodeWebGpuOptions>()('dawnOptions'));
-  const given: unknown = options.dawnOptions ?? [];
-  if (!Array.isArray(given) || given.some((o) => typeof o !== 'string')) typeError(FN, 'dawnOptions', 'be an array of strings', given);
-  const dawnOptions = given as readonly string[];
-  installing ??= existingGpu() !== undefined ? Promise.resolve('existing' as const) : installDawn(dawnOptions);
-  const installed = await installing;
-  // A failed installation is tried again by the next call (the package may have been installed meanwhile).
-  if (typeof installed === 'object') {
-    installing = undefined;
-    return { found: false, reason: installed.reason };
-  }
-  const gpu = existingGpu();
-  if (gpu === undefined) return { found: false, reason: `${FN}: navigator.gpu was removed after it was installed` };
-  if (tf.findBackendFactory('webgpu') === null) {
-    try {
-      await importModule(WEBGPU_BACKEND_PACKAGE);
-    } catch (error) {
-      return { found: false, reason: `${FN}: '${WEBGPU_BACKEND_PACKAGE}' could not be loaded (${message(error)}); install it, with the same version as @tensorflow/tfjs-core` };
+  return named('registerNodeWebGpu', async () => {
+    checkKnownKeys(options, optionKeys<NodeWebGpuOptions>()('dawnOptions'));
+    const given: unknown = options.dawnOptions ?? [];
+    if (!Array.isArray(given) || given.some((o) => typeof o !== 'string')) typeError('dawnOptions', 'be an array of strings', given);
+    const dawnOptions = given as readonly string[];
+    installing ??= existingGpu() !== undefined ? Promise.resolve('existing' as const) : installDawn(dawnOptions);
+    const installed = await installing;
+    // A failed installation is tried again by the next call (the package may have been installed meanwhile).
+    if (typeof installed === 'object') {
+      installing = undefined;
+      return { found: false, reason: installed.reason };
     }
+    const gpu = existingGpu();
+    if (gpu === undefined) return { found: false, reason: `${FN}: navigator.gpu was removed after it was installed` };
     if (tf.findBackendFactory('webgpu') === null) {
-      return {
-        found: false,
-        reason:
+      try {
+        await importModule(WEBGPU_BACKEND_PACKAGE);
+      } catch (error) {
+        return { found: false, reason: `${FN}: '${WEBGPU_BACKEND_PACKAGE}' could not be loaded (${message(error)}); install it, with the same version as @tensorflow/tfjs-core` };
+      }
+      if (tf.findBackendFactory('webgpu') === null) {
+        return {
+          found: false,
+          reason:
           `${FN}: '${WEBGPU_BACKEND_PACKAGE}' was imported before navigator.gpu existed, so it did not register the webgpu ` +
           'backend; call registerNodeWebGpu() before anything imports it (or import it only after this call)'
-      };
+        };
+      }
     }
-  }
-  // The adapter tfjs' backend factory will ask for (tfjs-backend-webgpu reads the same flag).
-  let lowPower = false;
-  try {
-    lowPower = tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU');
-  } catch {
+    // The adapter tfjs' backend factory will ask for (tfjs-backend-webgpu reads the same flag).
+    let lowPower = false;
+    try {
+      lowPower = tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU');
+    } catch {
     // A tfjs-backend-webgpu without the flag: tfjs asks for the high-performance adapter.
-  }
-  let adapter: GpuAdapter | null;
-  try {
-    adapter = await gpu.requestAdapter({ powerPreference: lowPower ? 'low-power' : 'high-performance' });
-  } catch (error) {
+    }
+    let adapter: GpuAdapter | null;
+    try {
+      adapter = await gpu.requestAdapter({ powerPreference: lowPower ? 'low-power' : 'high-performance' });
+    } catch (error) {
     // Dawn lists the adapters it has after the first line (e.g. when dawnOptions' adapter= matches none): keep them.
-    const text = (error as { message?: unknown } | null)?.message;
-    const full = (typeof text === 'string' ? text : String(error)).trim().replace(/\s*\n\s*/g, ' ');
-    return { found: false, reason: `${FN}: navigator.gpu.requestAdapter() failed (${full})` };
-  }
-  if (adapter === null) return { found: false, reason: await noAdapterReason() };
-  return { found: true, adapter: await describeAdapter(adapter), gpu: installed };
+      const text = (error as { message?: unknown } | null)?.message;
+      const full = (typeof text === 'string' ? text : String(error)).trim().replace(/\s*\n\s*/g, ' ');
+      return { found: false, reason: `${FN}: navigator.gpu.requestAdapter() failed (${full})` };
+    }
+    if (adapter === null) return { found: false, reason: await noAdapterReason() };
+    return { found: true, adapter: await describeAdapter(adapter), gpu: installed };
+  });
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkBoolean, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named, argumentError } from '../core/errors.js';
 import { registerNodeWebGpu } from './node-webgpu.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
 import { checkThreads, registerWasmThreads } from './wasm-threads.js';
@@ -141,39 +141,39 @@ async function wasmThreads(threads: number | undefined): Promise<void> {
  * // or, in a fresh process: await useBestBackend({ threads: 1 }); // single-threaded wasm
  */
 export async function useBestBackend(options: Readonly<UseBestBackendOptions> = {}): Promise<NodeBackendName> {
-  const fn = 'useBestBackend';
-  checkKnownKeys(fn, options, optionKeys<UseBestBackendOptions>()('candidates', 'wasmTrainingKernels', 'threads'));
-  const given: unknown = options.candidates ?? DEFAULT_NODE_BACKENDS;
-  const names = NODE_BACKENDS.map((b) => JSON.stringify(b)).join(', ');
-  if (!Array.isArray(given) || given.length === 0) rangeError(fn, 'candidates', `be a non-empty array of ${names}`, given);
-  for (const name of given as unknown[]) {
-    if (!NODE_BACKENDS.includes(name as NodeBackendName)) rangeError(fn, 'candidates', `hold only ${names}`, name);
-  }
-  const candidates = given as readonly NodeBackendName[];
-  const kernels = options.wasmTrainingKernels === undefined ? true : checkBoolean(fn, 'wasmTrainingKernels', options.wasmTrainingKernels);
-  const threads = options.threads === undefined ? undefined : checkThreads(fn, options.threads);
-  const reasons: string[] = [];
-  for (const name of candidates) {
-    if (name === 'webgpu') {
-      const status = await registerNodeWebGpu();
-      if (!status.found) {
-        reasons.push(status.reason);
-        continue;
+  return named('useBestBackend', async () => {
+    checkKnownKeys(options, optionKeys<UseBestBackendOptions>()('candidates', 'wasmTrainingKernels', 'threads'));
+    const given: unknown = options.candidates ?? DEFAULT_NODE_BACKENDS;
+    const names = NODE_BACKENDS.map((b) => JSON.stringify(b)).join(', ');
+    if (!Array.isArray(given) || given.length === 0) rangeError('candidates', `be a non-empty array of ${names}`, given);
+    for (const name of given as unknown[]) {
+      if (!NODE_BACKENDS.includes(name as NodeBackendName)) rangeError('candidates', `hold only ${names}`, name);
+    }
+    const candidates = given as readonly NodeBackendName[];
+    const kernels = options.wasmTrainingKernels === undefined ? true : checkBoolean('wasmTrainingKernels', options.wasmTrainingKernels);
+    const threads = options.threads === undefined ? undefined : checkThreads(options.threads);
+    const reasons: string[] = [];
+    for (const name of candidates) {
+      if (name === 'webgpu') {
+        const status = await registerNodeWebGpu();
+        if (!status.found) {
+          reasons.push(status.reason);
+          continue;
+        }
+      } else if (!(await register(name, reasons))) continue;
+      if (name === 'wasm') {
+        if (tf.engine().registry['wasm'] === undefined) await wasmThreads(threads);
+        if (kernels) registerWasmTrainingKernels();
       }
-    } else if (!(await register(name, reasons))) continue;
-    if (name === 'wasm') {
-      if (tf.engine().registry['wasm'] === undefined) await wasmThreads(threads);
-      if (kernels) registerWasmTrainingKernels();
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return name;
+      }
+      reasons.push(`${name} is registered but did not initialise (tf.setBackend('${name}') resolved to false)`);
     }
-    if (await tf.setBackend(name)) {
-      await tf.ready();
-      return name;
-    }
-    reasons.push(`${name} is registered but did not initialise (tf.setBackend('${name}') resolved to false)`);
-  }
-  throw new Error(
-    `${fn}: none of the backends ${candidates.join(', ')} could be loaded; install one of ` +
+    throw argumentError(Error, `none of the backends ${candidates.join(', ')} could be loaded; install one of ` +
       `${candidates.map((c) => INSTALL[c]).join(', ')} (with the same version as @tensorflow/tfjs-core)` +
       (reasons.length === 0 ? '' : `. ${reasons.join('. ')}`)
-  );
+    );
+  });
 }

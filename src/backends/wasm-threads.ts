@@ -13,7 +13,7 @@
  * so every wasm kernel (and ardkit's training kernels) runs on it unchanged.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
 
 const FN = 'registerWasmThreads';
@@ -173,10 +173,10 @@ async function createThreadedModule(threads: number): Promise<WasmModule> {
  * @example
  * const threads = checkThreads('useBestBackend', options.threads);
  */
-export function checkThreads(fn: string, value: unknown): number {
-  const threads = checkInteger(fn, 'threads', value, 1);
+export function checkThreads(value: unknown): number {
+  const threads = checkInteger('threads', value, 1);
   if (threads > MAX_WASM_THREADS) {
-    rangeError(fn, 'threads', `be an integer from 1 to ${String(MAX_WASM_THREADS)} (tfjs' wasm build has 8 worker threads)`, threads);
+    rangeError('threads', `be an integer from 1 to ${String(MAX_WASM_THREADS)} (tfjs' wasm build has 8 worker threads)`, threads);
   }
   return threads;
 }
@@ -217,47 +217,49 @@ async function availableThreads(): Promise<number> {
  * await tf.setBackend('wasm');
  */
 export async function registerWasmThreads(options: Readonly<WasmThreadsOptions> = {}): Promise<number> {
-  checkKnownKeys(FN, options, optionKeys<WasmThreadsOptions>()('threads'));
-  const threads = options.threads === undefined ? await availableThreads() : checkThreads(FN, options.threads);
-  const factory = tf.findBackendFactory('wasm');
-  if (factory === null) {
-    throw new Error(`${FN}: the wasm backend is not registered; import '${PACKAGE}' first`);
-  }
-  const current = registered?.threads ?? 1;
-  if (tf.engine().registry['wasm'] !== undefined) {
-    if (threads === current) return threads;
-    throw new Error(
+  return named('registerWasmThreads', async () => {
+    checkKnownKeys(options, optionKeys<WasmThreadsOptions>()('threads'));
+    const threads = options.threads === undefined ? await availableThreads() : checkThreads(options.threads);
+    const factory = tf.findBackendFactory('wasm');
+    if (factory === null) {
+      throw new Error(`${FN}: the wasm backend is not registered; import '${PACKAGE}' first`);
+    }
+    const current = registered?.threads ?? 1;
+    if (tf.engine().registry['wasm'] !== undefined) {
+      if (threads === current) return threads;
+      throw new Error(
       `${FN}: the wasm backend is already initialised with ${String(current)} thread(s); call ${FN} before ` +
         'the first tf.setBackend(\'wasm\') (or tf.removeBackend(\'wasm\') first, which disposes its tensors)'
-    );
-  }
-  if (threads === current) return threads;
-  const stockFactory = registered?.stockFactory ?? factory;
-  // A threaded module registered earlier but never initialised is replaced: its workers are stopped.
-  const replaced = registered?.module;
-  if (threads === 1) {
-    tf.removeBackend('wasm');
-    tf.registerBackend('wasm', stockFactory, WASM_PRIORITY);
-    registered = undefined;
+      );
+    }
+    if (threads === current) return threads;
+    const stockFactory = registered?.stockFactory ?? factory;
+    // A threaded module registered earlier but never initialised is replaced: its workers are stopped.
+    const replaced = registered?.module;
+    if (threads === 1) {
+      tf.removeBackend('wasm');
+      tf.registerBackend('wasm', stockFactory, WASM_PRIORITY);
+      registered = undefined;
+      replaced?.PThread?.terminateAllThreads();
+      return 1;
+    }
+    const [pkg, module] = await Promise.all([loadWasmPackage(), createThreadedModule(threads)]);
     replaced?.PThread?.terminateAllThreads();
-    return 1;
-  }
-  const [pkg, module] = await Promise.all([loadWasmPackage(), createThreadedModule(threads)]);
-  replaced?.PThread?.terminateAllThreads();
-  tf.removeBackend('wasm');
-  tf.registerBackend(
-    'wasm',
-    () => {
+    tf.removeBackend('wasm');
+    tf.registerBackend(
+      'wasm',
+      () => {
       // BackendWasm reads the thread count tfjs keeps at module level when it initialises the pool.
-      pkg.setThreadsCount(threads);
-      const backend = new pkg.BackendWasm(module as never);
-      // The pool's threads wait for work forever, and Emscripten keeps a running thread's worker referenced:
-      // unreferenced, they no longer keep Node alive once the program is done.
-      for (const worker of module.PThread?.runningWorkers ?? []) worker.unref?.();
-      return backend;
-    },
-    WASM_PRIORITY
-  );
-  registered = { threads, module, stockFactory };
-  return threads;
+        pkg.setThreadsCount(threads);
+        const backend = new pkg.BackendWasm(module as never);
+        // The pool's threads wait for work forever, and Emscripten keeps a running thread's worker referenced:
+        // unreferenced, they no longer keep Node alive once the program is done.
+        for (const worker of module.PThread?.runningWorkers ?? []) worker.unref?.();
+        return backend;
+      },
+      WASM_PRIORITY
+    );
+    registered = { threads, module, stockFactory };
+    return threads;
+  });
 }

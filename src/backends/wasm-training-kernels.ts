@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { convGradientKernels } from './conv-gradients.js';
 import { batchMatMulKernel, castKernel, gatherKernel, identityKernel, maxPoolGradKernel, signKernel } from './wasm-fast-paths.js';
@@ -60,26 +61,28 @@ function required(f: tf.KernelFunc | undefined, name: string): tf.KernelFunc {
  * await tf.setBackend('wasm');
  */
 export function registerWasmTrainingKernels(): string[] {
-  const missing = REQUIRED.filter((name) => tf.getKernel(name, BACKEND) === undefined);
-  if (missing.length > 0) {
-    throw new Error(
-      'registerWasmTrainingKernels: the wasm backend is not registered (no wasm kernel ' +
+  return named('registerWasmTrainingKernels', () => {
+    const missing = REQUIRED.filter((name) => tf.getKernel(name, BACKEND) === undefined);
+    if (missing.length > 0) {
+      throw new Error(
+        'registerWasmTrainingKernels: the wasm backend is not registered (no wasm kernel ' +
         `${missing.map((m) => `'${m}'`).join(', ')}). Import '@tensorflow/tfjs-backend-wasm' first, ` +
         'with the same copy of @tensorflow/tfjs-core as ardkit.'
-    );
-  }
-  for (const [kernelName, make] of Object.entries(KERNELS)) {
-    const current = tf.getKernel(kernelName, BACKEND);
-    if (current !== undefined && current.kernelFunc === ours.get(kernelName)) continue;
-    const kernelFunc = make(current?.kernelFunc);
-    // Unregister first: registering over a kernel makes tfjs log a warning.
-    if (current !== undefined) tf.unregisterKernel(kernelName, BACKEND);
-    // Keep the replaced kernel's setup: the wrappers call it, and the backend runs setups when it initialises.
-    const config: tf.KernelConfig = { kernelName, backendName: BACKEND, kernelFunc };
-    if (current?.setupFunc !== undefined) config.setupFunc = current.setupFunc;
-    if (current?.disposeFunc !== undefined) config.disposeFunc = current.disposeFunc;
-    tf.registerKernel(config);
-    ours.set(kernelName, kernelFunc);
-  }
-  return Object.keys(KERNELS).sort();
+      );
+    }
+    for (const [kernelName, make] of Object.entries(KERNELS)) {
+      const current = tf.getKernel(kernelName, BACKEND);
+      if (current !== undefined && current.kernelFunc === ours.get(kernelName)) continue;
+      const kernelFunc = make(current?.kernelFunc);
+      // Unregister first: registering over a kernel makes tfjs log a warning.
+      if (current !== undefined) tf.unregisterKernel(kernelName, BACKEND);
+      // Keep the replaced kernel's setup: the wrappers call it, and the backend runs setups when it initialises.
+      const config: tf.KernelConfig = { kernelName, backendName: BACKEND, kernelFunc };
+      if (current?.setupFunc !== undefined) config.setupFunc = current.setupFunc;
+      if (current?.disposeFunc !== undefined) config.disposeFunc = current.disposeFunc;
+      tf.registerKernel(config);
+      ours.set(kernelName, kernelFunc);
+    }
+    return Object.keys(KERNELS).sort();
+  });
 }

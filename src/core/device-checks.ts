@@ -1,3 +1,5 @@
+import { runAs, runningName } from './errors.js';
+import { named } from './errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -51,7 +53,10 @@ export function deferChecksForTesting(defer: boolean | undefined): void {
  * host and throws on a failure. Read at once where {@link checksReadAtOnce}, else queued for the next asynchronous
  * boundary. Internal.
  */
-export function deviceCheck(codes: () => tf.Tensor, report: (values: Float32Array) => void): void {
+export function deviceCheck(codes: () => tf.Tensor, check: (values: Float32Array) => void): void {
+  // Its errors name the call that queued it, even when they surface at a later readback.
+  const name = runningName();
+  const report = (values: Float32Array): void => { runAs(name, () => { check(values); }); };
   const c = tf.tidy(() => tf.cast(tf.reshape(codes(), [-1]), 'float32'));
   if (checksReadAtOnce()) {
     let values: Float32Array;
@@ -130,5 +135,7 @@ export async function readWithChecks(tensors: readonly tf.Tensor[]): Promise<Flo
  * await flushChecks(); // throws "pgd: y must hold class indices >= 0 (got -1 at index 3)" for a bad label
  */
 export async function flushChecks(): Promise<void> {
-  await readWithChecks([]);
+  return named('flushChecks', async () => {
+    await readWithChecks([]);
+  });
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFunction, checkKnownKeys, checkPositive, optionKeys } from './validate.js';
-import { formatValue, isTensor, rangeError, typeError } from './errors.js';
+import { formatValue, isTensor, rangeError, typeError, named, argumentError } from './errors.js';
 import { layersForward } from './layers-forward.js';
 
 /**
@@ -44,20 +44,24 @@ export interface FromLayersModelOptions {
  * const logits = model(x); // [B, 10]
  */
 export function fromLayersModel(model: LayersModelLike, options: Readonly<FromLayersModelOptions> = {}): Model {
-  if (typeof model !== 'object' || model === null || typeof model.apply !== 'function') {
-    typeError('fromLayersModel', 'model', 'be a tfjs-layers model with an apply method', model);
-  }
-  const training = options.training ?? false;
-  const run = layersForward(model, training);
-  return (x: tf.Tensor): tf.Tensor2D => {
-    const out = run(x);
-    if (!(out instanceof tf.Tensor)) {
-      // Several outputs (or anything else): release what the model made before rejecting it.
-      tf.dispose(out as tf.TensorContainer);
-      typeError('fromLayersModel', 'model', 'return a single tensor of logits', out);
+  return named('fromLayersModel', () => {
+    if (typeof model !== 'object' || model === null || typeof model.apply !== 'function') {
+      typeError('model', 'be a tfjs-layers model with an apply method', model);
     }
-    return out as tf.Tensor2D;
-  };
+    const training = options.training ?? false;
+    const run = layersForward(model, training);
+    return (x: tf.Tensor): tf.Tensor2D => {
+      return named('fromLayersModel', () => {
+        const out = run(x);
+        if (!(out instanceof tf.Tensor)) {
+          // Several outputs (or anything else): release what the model made before rejecting it.
+          tf.dispose(out as tf.TensorContainer);
+          typeError('model', 'return a single tensor of logits', out);
+        }
+        return out as tf.Tensor2D;
+      });
+    };
+  });
 }
 
 /** What a graph model reports about one of its inputs: the name, and the shape (`-1` for a free dimension) and dtype. */
@@ -113,51 +117,54 @@ function isStringArray(value: unknown): value is readonly string[] {
 
 /** The node names and input infos of a loaded graph model; a TypeError naming `fromGraphModel` for anything else. */
 function graphNodes(model: unknown): Pick<GraphModelLike, 'inputNodes' | 'outputNodes' | 'inputs'> {
-  const fn = 'fromGraphModel';
-  const looksLayers = typeof model === 'object' && model !== null && typeof (model as { apply?: unknown }).apply === 'function';
-  const rule = `be a loaded tf.GraphModel, with execute, inputNodes and outputNodes${looksLayers ? ' (a tfjs-layers model goes through fromLayersModel)' : ''}`;
-  if (typeof model !== 'object' || model === null || typeof (model as { execute?: unknown }).execute !== 'function') {
-    typeError(fn, 'model', rule, model);
-  }
-  let nodes: { inputNodes: unknown; outputNodes: unknown; inputs: unknown };
-  try {
+  return named('fromGraphModel', () => {
+    const looksLayers = typeof model === 'object' && model !== null && typeof (model as { apply?: unknown }).apply === 'function';
+    const rule = `be a loaded tf.GraphModel, with execute, inputNodes and outputNodes${looksLayers ? ' (a tfjs-layers model goes through fromLayersModel)' : ''}`;
+    if (typeof model !== 'object' || model === null || typeof (model as { execute?: unknown }).execute !== 'function') {
+      typeError('model', rule, model);
+    }
+    let nodes: { inputNodes: unknown; outputNodes: unknown; inputs: unknown };
+    try {
     // GraphModel's getters read its graph, which a model not loaded yet lacks: they throw then.
-    const m = model as Record<'inputNodes' | 'outputNodes' | 'inputs', unknown>;
-    nodes = { inputNodes: m.inputNodes, outputNodes: m.outputNodes, inputs: m.inputs };
-  } catch (error) {
-    throw new TypeError(`${fn}: model must ${rule} (got a model whose graph cannot be read: ${(error as Error).message}); load it with tf.loadGraphModel`, { cause: error });
-  }
-  if (!isStringArray(nodes.inputNodes) || !isStringArray(nodes.outputNodes)) typeError(fn, 'model', rule, model);
-  const inputs = Array.isArray(nodes.inputs) ? (nodes.inputs as readonly GraphTensorInfoLike[]) : undefined;
-  return { inputNodes: nodes.inputNodes, outputNodes: nodes.outputNodes, ...(inputs === undefined ? {} : { inputs }) };
+      const m = model as Record<'inputNodes' | 'outputNodes' | 'inputs', unknown>;
+      nodes = { inputNodes: m.inputNodes, outputNodes: m.outputNodes, inputs: m.inputs };
+    } catch (error) {
+      throw argumentError(TypeError, `model must ${rule} (got a model whose graph cannot be read: ${(error as Error).message}); load it with tf.loadGraphModel`, { cause: error });
+    }
+    if (!isStringArray(nodes.inputNodes) || !isStringArray(nodes.outputNodes)) typeError('model', rule, model);
+    const inputs = Array.isArray(nodes.inputs) ? (nodes.inputs as readonly GraphTensorInfoLike[]) : undefined;
+    return { inputNodes: nodes.inputNodes, outputNodes: nodes.outputNodes, ...(inputs === undefined ? {} : { inputs }) };
+  });
 }
 
 /** The node an option names, or the graph's only node of that kind when the option is not given. */
 function pickNode(arg: 'inputName' | 'outputName', value: unknown, nodes: readonly string[]): string {
-  const fn = 'fromGraphModel';
-  if (value === undefined) {
-    if (nodes.length === 1) return nodes[0] as string;
-    const kind = arg === 'inputName' ? 'input that receives x' : 'output that holds the logits';
-    const listed = nodes.length === 0 ? 'none' : nodes.map((n) => JSON.stringify(n)).join(', ');
-    rangeError(fn, arg, `name the ${kind}, since the graph does not have exactly one (it has ${listed})`, value);
-  }
-  if (typeof value !== 'string') typeError(fn, arg, 'be a string naming a node of the graph', value);
-  if (value.length === 0) rangeError(fn, arg, 'be a string naming a node of the graph', value);
-  return value;
+  return named('fromGraphModel', () => {
+    if (value === undefined) {
+      if (nodes.length === 1) return nodes[0] as string;
+      const kind = arg === 'inputName' ? 'input that receives x' : 'output that holds the logits';
+      const listed = nodes.length === 0 ? 'none' : nodes.map((n) => JSON.stringify(n)).join(', ');
+      rangeError(arg, `name the ${kind}, since the graph does not have exactly one (it has ${listed})`, value);
+    }
+    if (typeof value !== 'string') typeError(arg, 'be a string naming a node of the graph', value);
+    if (value.length === 0) rangeError(arg, 'be a string naming a node of the graph', value);
+    return value;
+  });
 }
 
 /** Checks `x` against what the graph says about its input (a `-1` dimension takes any size). */
 function checkGraphInput(x: tf.Tensor, info: GraphTensorInfoLike | undefined): void {
-  const fn = 'fromGraphModel';
-  if (info === undefined) return;
-  const name = JSON.stringify(info.name);
-  if (typeof info.dtype === 'string' && info.dtype !== x.dtype) {
-    typeError(fn, 'x', `have the dtype of the graph's input ${name}, ${info.dtype}`, x);
-  }
-  const shape = info.shape;
-  if (shape !== undefined && (shape.length !== x.rank || shape.some((d, i) => d >= 0 && d !== x.shape[i]))) {
-    rangeError(fn, 'x', `have the shape of the graph's input ${name}, ${formatValue(shape)} (-1: any size)`, x);
-  }
+  named('fromGraphModel', () => {
+    if (info === undefined) return;
+    const name = JSON.stringify(info.name);
+    if (typeof info.dtype === 'string' && info.dtype !== x.dtype) {
+      typeError('x', `have the dtype of the graph's input ${name}, ${info.dtype}`, x);
+    }
+    const shape = info.shape;
+    if (shape !== undefined && (shape.length !== x.rank || shape.some((d, i) => d >= 0 && d !== x.shape[i]))) {
+      rangeError('x', `have the shape of the graph's input ${name}, ${formatValue(shape)} (-1: any size)`, x);
+    }
+  });
 }
 
 /**
@@ -165,30 +172,30 @@ function checkGraphInput(x: tf.Tensor, info: GraphTensorInfoLike | undefined): v
  * option at fault and what to do.
  */
 function executeGraph(model: GraphModelLike, inputName: string, x: tf.Tensor, outputName: string): unknown {
-  const fn = 'fromGraphModel';
-  try {
-    return model.execute({ [inputName]: x }, outputName);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (message.includes('executeAsync')) {
+  return named('fromGraphModel', () => {
+    try {
+      return model.execute({ [inputName]: x }, outputName);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (message.includes('executeAsync')) {
       // tf.grad needs a synchronous forward pass; tfjs-converter names the offending node and op.
-      const found = /node '([^']*)', which has the dynamic op '([^']*)'/.exec(message) ?? /the op '([^']*)' returned a promise/.exec(message);
-      const got = found === null ? message : found.length === 3 ? `the node "${found[1] ?? ''}" with the op ${found[2] ?? ''}` : `the op ${found[1] ?? ''}`;
-      throw new TypeError(
-        `${fn}: model must run with the synchronous execute(), which input gradients need, so its graph must have no ` +
+        const found = /node '([^']*)', which has the dynamic op '([^']*)'/.exec(message) ?? /the op '([^']*)' returned a promise/.exec(message);
+        const got = found === null ? message : found.length === 3 ? `the node "${found[1] ?? ''}" with the op ${found[2] ?? ''}` : `the op ${found[1] ?? ''}`;
+        throw argumentError(TypeError, 'model must run with the synchronous execute(), which input gradients need, so its graph must have no ' +
           `control-flow or dynamic-shape op (got ${got}); convert a graph without them (inference mode, no tf.cond or ` +
           'tf.while_loop, fixed shapes)',
         { cause: error }
-      );
+        );
+      }
+      if (message.includes('not found in the graph')) {
+        throw argumentError(RangeError, `outputName must name a node of the graph (got ${formatValue(outputName)})`, { cause: error });
+      }
+      if (message.includes('not part of graph')) {
+        throw argumentError(RangeError, `inputName must name a node of the graph (got ${formatValue(inputName)})`, { cause: error });
+      }
+      throw argumentError(Error, `the graph model failed on x (${formatValue(x)}): ${message}`, { cause: error });
     }
-    if (message.includes('not found in the graph')) {
-      throw new RangeError(`${fn}: outputName must name a node of the graph (got ${formatValue(outputName)})`, { cause: error });
-    }
-    if (message.includes('not part of graph')) {
-      throw new RangeError(`${fn}: inputName must name a node of the graph (got ${formatValue(inputName)})`, { cause: error });
-    }
-    throw new Error(`${fn}: the graph model failed on x (${formatValue(x)}): ${message}`, { cause: error });
-  }
+  });
 }
 
 /**
@@ -215,27 +222,30 @@ function executeGraph(model: GraphModelLike, inputName: string, x: tf.Tensor, ou
  * const xAdv = pgd(teacher, x, y, { eps: 0.3 });
  */
 export function fromGraphModel(model: GraphModelLike, options: Readonly<FromGraphModelOptions> = {}): Model {
-  const fn = 'fromGraphModel';
-  const graph = graphNodes(model);
-  checkKnownKeys(fn, options, GRAPH_MODEL_KEYS);
-  const inputName = pickNode('inputName', options.inputName, graph.inputNodes);
-  const outputName = pickNode('outputName', options.outputName, graph.outputNodes);
-  const info = graph.inputs?.find((i) => i.name === inputName);
-  return (x: tf.Tensor): tf.Tensor2D => {
-    if (!isTensor(x)) typeError(fn, 'x', 'be a tf.Tensor', x);
-    checkGraphInput(x, info);
-    const out = executeGraph(model, inputName, x, outputName);
-    const output = `the output ${JSON.stringify(outputName)}`;
-    if (!isTensor(out)) {
-      tf.dispose(out as tf.TensorContainer);
-      typeError(fn, output, 'be a single tensor of logits', out);
-    }
-    if (out.rank !== 2 || out.shape[0] !== x.shape[0]) {
-      out.dispose();
-      rangeError(fn, output, `be logits of shape [B, C], with B = ${String(x.shape[0])} as in x`, out);
-    }
-    return out as tf.Tensor2D;
-  };
+  return named('fromGraphModel', () => {
+    const graph = graphNodes(model);
+    checkKnownKeys(options, GRAPH_MODEL_KEYS);
+    const inputName = pickNode('inputName', options.inputName, graph.inputNodes);
+    const outputName = pickNode('outputName', options.outputName, graph.outputNodes);
+    const info = graph.inputs?.find((i) => i.name === inputName);
+    return (x: tf.Tensor): tf.Tensor2D => {
+      return named('fromGraphModel', () => {
+        if (!isTensor(x)) typeError('x', 'be a tf.Tensor', x);
+        checkGraphInput(x, info);
+        const out = executeGraph(model, inputName, x, outputName);
+        const output = `the output ${JSON.stringify(outputName)}`;
+        if (!isTensor(out)) {
+          tf.dispose(out as tf.TensorContainer);
+          typeError(output, 'be a single tensor of logits', out);
+        }
+        if (out.rank !== 2 || out.shape[0] !== x.shape[0]) {
+          out.dispose();
+          rangeError(output, `be logits of shape [B, C], with B = ${String(x.shape[0])} as in x`, out);
+        }
+        return out as tf.Tensor2D;
+      });
+    };
+  });
 }
 
 /**
@@ -250,7 +260,9 @@ export function fromGraphModel(model: GraphModelLike, options: Readonly<FromGrap
  * const deployed = withTemperature(student, 5);
  */
 export function withTemperature(model: Model, temperature: number): Model {
-  checkFunction('withTemperature', 'model', model);
-  checkPositive('withTemperature', 'temperature', temperature);
-  return (x: tf.Tensor): tf.Tensor2D => tf.tidy(() => tf.div(model(x), temperature));
+  return named('withTemperature', () => {
+    checkFunction('model', model);
+    checkPositive('temperature', temperature);
+    return (x: tf.Tensor): tf.Tensor2D => tf.tidy(() => tf.div(model(x), temperature));
+  });
 }

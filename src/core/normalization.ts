@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFunction, optionKeys } from './validate.js';
-import { isTensor, rangeError, typeError } from './errors.js';
+import { isTensor, rangeError, typeError, named } from './errors.js';
 import type { Model } from './model.js';
 
 /**
@@ -22,26 +22,26 @@ const KEYS = optionKeys<NormalizationOptions>()('mean', 'std');
  *
  * @internal
  */
-export function checkNormalization(fn: string, arg: string, value: unknown, channels?: number): { mean: number[]; std: number[] } {
+export function checkNormalization(arg: string, value: unknown, channels?: number): { mean: number[]; std: number[] } {
   const name = arg === '' ? 'normalization' : arg;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) typeError(fn, name, 'be an object { mean, std }', value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) typeError(name, 'be an object { mean, std }', value);
   const given = value as Partial<Record<'mean' | 'std', unknown>>;
   for (const key of Object.keys(given)) {
-    if (!(KEYS as readonly string[]).includes(key)) rangeError(fn, name, `only have the keys ${KEYS.join(', ')}`, key);
+    if (!(KEYS as readonly string[]).includes(key)) rangeError(name, `only have the keys ${KEYS.join(', ')}`, key);
   }
   const { mean, std } = given;
   const prefix = arg === '' ? '' : `${arg}.`;
   if (!Array.isArray(mean) || mean.length === 0 || !mean.every((m) => typeof m === 'number' && Number.isFinite(m))) {
-    rangeError(fn, `${prefix}mean`, 'be a non-empty array of finite numbers, one per channel', mean);
+    rangeError(`${prefix}mean`, 'be a non-empty array of finite numbers, one per channel', mean);
   }
   if (!Array.isArray(std) || std.length !== mean.length) {
-    rangeError(fn, `${prefix}std`, `be an array of the length of ${prefix}mean (${mean.length})`, std);
+    rangeError(`${prefix}std`, `be an array of the length of ${prefix}mean (${mean.length})`, std);
   }
   if (!std.every((s) => typeof s === 'number' && Number.isFinite(s) && s > 0)) {
-    rangeError(fn, `${prefix}std`, 'hold finite numbers > 0', std);
+    rangeError(`${prefix}std`, 'hold finite numbers > 0', std);
   }
   if (channels !== undefined && mean.length !== channels) {
-    rangeError(fn, `${prefix}mean`, `have one entry per input channel (${channels})`, mean);
+    rangeError(`${prefix}mean`, `have one entry per input channel (${channels})`, mean);
   }
   return { mean: [...(mean as number[])], std: [...(std as number[])] };
 }
@@ -66,14 +66,17 @@ export function checkNormalization(fn: string, arg: string, value: unknown, chan
  * const xAdv = pgd(cifarNet, x, y, { eps: 8 / 255 }); // x and xAdv stay in [0, 1]
  */
 export function withNormalization(model: Model, normalization: Readonly<NormalizationOptions>): Model {
-  const fn = 'withNormalization';
-  checkFunction(fn, 'model', model);
-  const { mean, std } = checkNormalization(fn, '', normalization);
-  return (x: tf.Tensor): tf.Tensor2D => {
-    if (!isTensor(x)) typeError(fn, 'x', 'be a tf.Tensor', x);
-    if (x.rank < 1 || x.shape[x.rank - 1] !== mean.length) {
-      rangeError(fn, 'x', `have ${mean.length} channels on its last axis (the length of mean and std)`, x);
-    }
-    return tf.tidy(() => model(tf.div(tf.sub(x, tf.tensor1d(mean)), tf.tensor1d(std))));
-  };
+  return named('withNormalization', () => {
+    checkFunction('model', model);
+    const { mean, std } = checkNormalization('', normalization);
+    return (x: tf.Tensor): tf.Tensor2D => {
+      return named('withNormalization', () => {
+        if (!isTensor(x)) typeError('x', 'be a tf.Tensor', x);
+        if (x.rank < 1 || x.shape[x.rank - 1] !== mean.length) {
+          rangeError('x', `have ${mean.length} channels on its last axis (the length of mean and std)`, x);
+        }
+        return tf.tidy(() => model(tf.div(tf.sub(x, tf.tensor1d(mean)), tf.tensor1d(std))));
+      });
+    };
+  });
 }

@@ -11,7 +11,7 @@ export interface OptionField<T> {
    *
    * @throws RangeError or TypeError naming `fn` and `arg` when the value breaks the field's rule.
    */
-  readonly parse: (fn: string, arg: string, value: unknown) => T;
+  readonly parse: (arg: string, value: unknown) => T;
 }
 
 /**
@@ -27,8 +27,8 @@ export type Resolved<O> = { readonly [K in keyof O]-?: Exclude<O[K], undefined> 
 export type Parsed<F> = { readonly [K in keyof F]: F[K] extends OptionField<infer T> ? T : never };
 
 /** A field that returns `fallback` for `undefined` and `check`'s result otherwise. */
-function field<T>(fallback: T, check: (fn: string, arg: string, value: unknown) => T): OptionField<T> {
-  return { parse: (fn, arg, value) => (value === undefined ? fallback : check(fn, arg, value)) };
+function field<T>(fallback: T, check: (arg: string, value: unknown) => T): OptionField<T> {
+  return { parse: (arg, value) => (value === undefined ? fallback : check(arg, value)) };
 }
 
 /**
@@ -75,8 +75,8 @@ export function finite(fallback?: number): OptionField<number | undefined> {
  * const FIELDS = { alpha: unitWeight(1) };
  */
 export function unitWeight(fallback: number): OptionField<number> {
-  return field(fallback, (fn, arg, value) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) rangeError(fn, arg, 'be a number in [0, 1]', value);
+  return field(fallback, (arg, value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) rangeError(arg, 'be a number in [0, 1]', value);
     return value;
   });
 }
@@ -89,8 +89,8 @@ export function unitWeight(fallback: number): OptionField<number> {
  * const FIELDS = { betaWarmup: fraction(0.1) };
  */
 export function fraction(fallback: number): OptionField<number> {
-  return field(fallback, (fn, arg, value) => {
-    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) rangeError(fn, arg, 'be a fraction in [0, 1]', value);
+  return field(fallback, (arg, value) => {
+    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) rangeError(arg, 'be a fraction in [0, 1]', value);
     return value;
   });
 }
@@ -114,7 +114,7 @@ export function flag(fallback: boolean): OptionField<boolean> {
  * const FIELDS = { boost: oneOf(['reference', 'exact'] as const, 'reference') };
  */
 export function oneOf<const T extends string>(allowed: readonly T[], fallback: T): OptionField<T> {
-  return field<T>(fallback, (fn, arg, value) => checkOneOf(fn, arg, value, allowed));
+  return field<T>(fallback, (arg, value) => checkOneOf(arg, value, allowed));
 }
 
 /**
@@ -133,14 +133,13 @@ export function oneOf<const T extends string>(allowed: readonly T[], fallback: T
  * const config = parseOptions('ardLoss', options, { temperature: positive(30), alpha: unitWeight(1) });
  */
 export function parseOptions<const F extends Readonly<Record<string, OptionField<unknown>>>>(
-  fn: string,
   options: object,
   fields: F,
   known: readonly string[] = Object.keys(fields)
 ): Parsed<F> {
-  checkKnownKeys(fn, options as Record<string, unknown>, known);
+  checkKnownKeys(options as Record<string, unknown>, known);
   const given = options as Readonly<Record<string, unknown>>;
   const out: Record<string, unknown> = {};
-  for (const [key, f] of Object.entries(fields)) out[key] = f.parse(fn, key, given[key]);
+  for (const [key, f] of Object.entries(fields)) out[key] = f.parse(key, given[key]);
   return out as Parsed<F>;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { rangeError } from './errors.js';
+import { rangeError, named } from './errors.js';
 
 /**
  * A seeded source of randomness. Every stochastic function in ardkit draws from one, so the
@@ -41,46 +41,48 @@ let unseededCounter = 0;
  * const noise = rng.uniform([2, 3], -0.1, 0.1); // the caller disposes it
  */
 export function createRandom(seed?: number): Random {
-  if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) {
-    rangeError('createRandom', 'seed', 'be a finite number', seed);
-  }
-  let state =
+  return named('createRandom', () => {
+    if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) {
+      rangeError('seed', 'be a finite number', seed);
+    }
+    let state =
     seed === undefined
       ? (Math.floor(Math.random() * 0x100000000) ^ (unseededCounter++ * 0x9e3779b9)) >>> 0
       : hashSeed(seed);
 
-  const nextSeed = (): number => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  const next = (): number => nextSeed() / 0x100000000;
-  const nextInt = (n: number): number => Math.floor(next() * n);
+    const nextSeed = (): number => {
+      state = (state + 0x9e3779b9) >>> 0;
+      let z = state;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    const next = (): number => nextSeed() / 0x100000000;
+    const nextInt = (n: number): number => Math.floor(next() * n);
 
-  return {
-    next,
-    nextSeed,
-    nextInt,
-    uniform: (shape, lo, hi) => tf.randomUniform([...shape], lo, hi, 'float32', nextSeed()),
-    normal: (shape, mean, std) => tf.randomNormal([...shape], mean, std, 'float32', nextSeed()),
-    permutation: (n) => {
-      const p = new Int32Array(n);
-      for (let i = 0; i < n; i++) p[i] = i;
-      for (let i = n - 1; i > 0; i--) {
-        const j = nextInt(i + 1);
-        const t = p[i] ?? 0;
-        p[i] = p[j] ?? 0;
-        p[j] = t;
+    return {
+      next,
+      nextSeed,
+      nextInt,
+      uniform: (shape, lo, hi) => tf.randomUniform([...shape], lo, hi, 'float32', nextSeed()),
+      normal: (shape, mean, std) => tf.randomNormal([...shape], mean, std, 'float32', nextSeed()),
+      permutation: (n) => {
+        const p = new Int32Array(n);
+        for (let i = 0; i < n; i++) p[i] = i;
+        for (let i = n - 1; i > 0; i--) {
+          const j = nextInt(i + 1);
+          const t = p[i] ?? 0;
+          p[i] = p[j] ?? 0;
+          p[j] = t;
+        }
+        return p;
+      },
+      getState: () => state,
+      setState: (s) => {
+        state = s >>> 0;
       }
-      return p;
-    },
-    getState: () => state,
-    setState: (s) => {
-      state = s >>> 0;
-    }
-  };
+    };
+  });
 }
 
 /** Maps any finite number (including fractions and negatives) to a 32-bit state. */

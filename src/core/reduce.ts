@@ -1,3 +1,4 @@
+import { named } from './errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { checkOneOf } from './validate.js';
 import { oneOf, type OptionField } from './options.js';
@@ -19,8 +20,10 @@ export const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
  * @example
  * const loss = reduce(perExample, 'mean');
  */
-export function reduce(perExample: tf.Tensor, reduction: Reduction, fn = 'reduce'): tf.Tensor {
-  return applyReduction(perExample, checkOneOf(fn, 'reduction', reduction, REDUCTIONS));
+export function reduce(perExample: tf.Tensor, reduction: Reduction): tf.Tensor {
+  return named('reduce', () => {
+    return applyReduction(perExample, checkOneOf('reduction', reduction, REDUCTIONS));
+  });
 }
 
 /** {@link reduce} of a reduction already checked (a resolved config's): the losses' cores use it. Internal. */

@@ -1,6 +1,6 @@
 /** The network type every training part shares: what `fit` trains and what `ardkit/models` builds. */
 import * as tf from '@tensorflow/tfjs-core';
-import { typeError } from './errors.js';
+import { typeError, named } from './errors.js';
 
 /** What a student's forward pass returns: its logits, and the internal outputs some objectives need. */
 export interface StudentOutputs {
@@ -40,7 +40,9 @@ function isVariable(t: tf.Tensor): t is tf.Variable {
  * @example
  * const v = asVariable('fit', layer.trainableWeights[0].read());
  */
-export function asVariable(fn: string, t: tf.Tensor): tf.Variable {
-  if (!isVariable(t)) typeError(fn, 'student', 'hold tf.Variable weights', t);
-  return t;
+export function asVariable(t: tf.Tensor): tf.Variable {
+  return named('asVariable', () => {
+    if (!isVariable(t)) typeError('student', 'hold tf.Variable weights', t);
+    return t;
+  });
 }

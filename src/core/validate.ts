@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { formatValue, isTensor, rangeError, typeError } from './errors.js';
+import { formatValue, isTensor, rangeError, typeError, argumentError } from './errors.js';
+import { runningName } from './errors.js';
 import { checksReadAtOnce, deviceCheck, readWithChecks } from './device-checks.js';
 
 /** Value bounds `[lo, hi]` of the inputs. */
@@ -12,9 +13,9 @@ export type Bounds = readonly [number, number];
  * @example
  * const eps = checkNonNegative('myAttack', 'eps', options.eps);
  */
-export function checkNonNegative(fn: string, arg: string, value: unknown): number {
+export function checkNonNegative(arg: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    rangeError(fn, arg, 'be a finite number >= 0', value);
+    rangeError(arg, 'be a finite number >= 0', value);
   }
   return value;
 }
@@ -26,9 +27,9 @@ export function checkNonNegative(fn: string, arg: string, value: unknown): numbe
  * @example
  * const tau = checkPositive('myLoss', 'temperature', options.temperature);
  */
-export function checkPositive(fn: string, arg: string, value: unknown): number {
+export function checkPositive(arg: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    rangeError(fn, arg, 'be a finite number > 0', value);
+    rangeError(arg, 'be a finite number > 0', value);
   }
   return value;
 }
@@ -40,9 +41,9 @@ export function checkPositive(fn: string, arg: string, value: unknown): number {
  * @example
  * const kappa = checkFinite('myAttack', 'kappa', options.kappa);
  */
-export function checkFinite(fn: string, arg: string, value: unknown): number {
+export function checkFinite(arg: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    rangeError(fn, arg, 'be a finite number', value);
+    rangeError(arg, 'be a finite number', value);
   }
   return value;
 }
@@ -54,9 +55,9 @@ export function checkFinite(fn: string, arg: string, value: unknown): number {
  * @example
  * const steps = checkInteger('myAttack', 'steps', options.steps, 1);
  */
-export function checkInteger(fn: string, arg: string, value: unknown, min = 1): number {
+export function checkInteger(arg: string, value: unknown, min = 1): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    rangeError(fn, arg, `be an integer >= ${String(min)}`, value);
+    rangeError(arg, `be an integer >= ${String(min)}`, value);
   }
   return value;
 }
@@ -68,9 +69,9 @@ export function checkInteger(fn: string, arg: string, value: unknown, min = 1): 
  * @example
  * const norm = checkOneOf('myAttack', 'norm', options.norm, ['linf', 'l2'] as const);
  */
-export function checkOneOf<T extends string>(fn: string, arg: string, value: unknown, allowed: readonly T[]): T {
+export function checkOneOf<T extends string>(arg: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    rangeError(fn, arg, `be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
+    rangeError(arg, `be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, value);
   }
   return value as T;
 }
@@ -82,8 +83,8 @@ export function checkOneOf<T extends string>(fn: string, arg: string, value: unk
  * @example
  * const targeted = checkBoolean('myAttack', 'targeted', options.targeted);
  */
-export function checkBoolean(fn: string, arg: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') typeError(fn, arg, 'be a boolean', value);
+export function checkBoolean(arg: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') typeError(arg, 'be a boolean', value);
   return value;
 }
 
@@ -94,7 +95,7 @@ export function checkBoolean(fn: string, arg: string, value: unknown): boolean {
  * @example
  * const [lo, hi] = checkBounds('myAttack', options.bounds ?? [0, 1]);
  */
-export function checkBounds(fn: string, bounds: unknown): Bounds {
+export function checkBounds(bounds: unknown): Bounds {
   if (
     !Array.isArray(bounds) ||
     bounds.length !== 2 ||
@@ -104,7 +105,7 @@ export function checkBounds(fn: string, bounds: unknown): Bounds {
     !Number.isFinite(bounds[1]) ||
     !(bounds[0] < bounds[1])
   ) {
-    rangeError(fn, 'bounds', 'be a pair [lo, hi] of finite numbers with lo < hi', bounds);
+    rangeError('bounds', 'be a pair [lo, hi] of finite numbers with lo < hi', bounds);
   }
   return [bounds[0], bounds[1]];
 }
@@ -116,14 +117,14 @@ export function checkBounds(fn: string, bounds: unknown): Bounds {
  * @example
  * const z = checkTensor('myLoss', 'logits', logits, { exact: 2 });
  */
-export function checkTensor(fn: string, arg: string, value: unknown, rank?: { exact?: number; min?: number }): tf.Tensor {
-  if (!isTensor(value)) typeError(fn, arg, 'be a tf.Tensor', value);
-  if (value.isDisposed) typeError(fn, arg, 'be a tensor that is not disposed', value);
+export function checkTensor(arg: string, value: unknown, rank?: { exact?: number; min?: number }): tf.Tensor {
+  if (!isTensor(value)) typeError(arg, 'be a tf.Tensor', value);
+  if (value.isDisposed) typeError(arg, 'be a tensor that is not disposed', value);
   if (rank?.exact !== undefined && value.rank !== rank.exact) {
-    rangeError(fn, arg, `have rank ${String(rank.exact)}`, value);
+    rangeError(arg, `have rank ${String(rank.exact)}`, value);
   }
   if (rank?.min !== undefined && value.rank < rank.min) {
-    rangeError(fn, arg, `have rank >= ${String(rank.min)}`, value);
+    rangeError(arg, `have rank >= ${String(rank.min)}`, value);
   }
   return value;
 }
@@ -135,10 +136,10 @@ export function checkTensor(fn: string, arg: string, value: unknown, rank?: { ex
  * @example
  * const input = checkInput('myAttack', 'x', x);
  */
-export function checkInput(fn: string, arg: string, value: unknown): tf.Tensor {
-  const x = checkTensor(fn, arg, value, { min: 1 });
-  if (x.dtype !== 'float32') typeError(fn, arg, 'be a float32 tensor', x);
-  if (x.shape[0] === 0) rangeError(fn, arg, 'hold at least one example', x);
+export function checkInput(arg: string, value: unknown): tf.Tensor {
+  const x = checkTensor(arg, value, { min: 1 });
+  if (x.dtype !== 'float32') typeError(arg, 'be a float32 tensor', x);
+  if (x.shape[0] === 0) rangeError(arg, 'hold at least one example', x);
   return x;
 }
 
@@ -149,8 +150,8 @@ export function checkInput(fn: string, arg: string, value: unknown): tf.Tensor {
  * @example
  * checkFunction('myAttack', 'model', model);
  */
-export function checkFunction(fn: string, arg: string, value: unknown): void {
-  if (typeof value !== 'function') typeError(fn, arg, 'be a function', value);
+export function checkFunction(arg: string, value: unknown): void {
+  if (typeof value !== 'function') typeError(arg, 'be a function', value);
 }
 
 /**
@@ -246,17 +247,17 @@ function forget(t: tf.Tensor): void {
  * @example
  * const maxLabel = checkLabels('myAttack', 'y', y, x.shape[0], 10);
  */
-export function checkLabels(fn: string, arg: string, value: unknown, batch: number, numClasses?: number, offset = 0): number {
-  const y = checkTensor(fn, arg, value);
+export function checkLabels(arg: string, value: unknown, batch: number, numClasses?: number, offset = 0): number {
+  const y = checkTensor(arg, value);
   // One-hot labels [B, C] are the commonest mistake: say what to pass instead.
   if (y.rank === 2 && y.shape[0] === batch && (y.shape[1] ?? 0) >= 2) {
-    (y.dtype === 'int32' ? rangeError : typeError)(fn, arg, `be class indices [${String(batch)}], not one-hot rows: pass tf.argMax(${arg}, 1)`, y);
+    (y.dtype === 'int32' ? rangeError : typeError)(arg, `be class indices [${String(batch)}], not one-hot rows: pass tf.argMax(${arg}, 1)`, y);
   }
   if (y.dtype !== 'int32') {
-    typeError(fn, arg, `be an int32 tensor of class indices${y.dtype === 'float32' ? ` (cast them: tf.cast(${arg}, 'int32'))` : ''}`, y);
+    typeError(arg, `be an int32 tensor of class indices${y.dtype === 'float32' ? ` (cast them: tf.cast(${arg}, 'int32'))` : ''}`, y);
   }
   if (y.rank !== 1 || y.shape[0] !== batch) {
-    rangeError(fn, arg, `have shape [${String(batch)}] to match the batch`, y);
+    rangeError(arg, `have shape [${String(batch)}] to match the batch`, y);
   }
   const facts = factsOf(y);
   if (facts?.maxLabel !== undefined && (numClasses === undefined || facts.maxLabel < numClasses)) return facts.maxLabel;
@@ -276,15 +277,15 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
         const at = `${String(v)} at index ${String(i + offset)}`;
         if (v < 0) {
           forget(y);
-          rangeError(fn, arg, 'hold class indices >= 0', at);
+          rangeError(arg, 'hold class indices >= 0', at);
         }
         if (entry.numClasses !== undefined && v >= entry.numClasses) {
           forget(y);
-          rangeError(fn, arg, `hold class indices < ${String(entry.numClasses)} (the number of classes)`, at);
+          rangeError(arg, `hold class indices < ${String(entry.numClasses)} (the number of classes)`, at);
         }
         if (entry.modelClasses !== undefined && v >= entry.modelClasses) {
           forget(y);
-          rangeError(fn, arg, `hold class indices < ${String(entry.modelClasses)} (the model's number of classes)`, at);
+          rangeError(arg, `hold class indices < ${String(entry.modelClasses)} (the model's number of classes)`, at);
         }
         if (v > max) max = v;
       }
@@ -309,8 +310,8 @@ export function checkLabels(fn: string, arg: string, value: unknown, batch: numb
  * checkFiniteExamples('myEval', 'x', x);
  * const maxLabel = await checkLabelsAsync('myEval', 'y', y, n);
  */
-export async function checkLabelsAsync(fn: string, arg: string, value: unknown, batch: number, numClasses?: number): Promise<number> {
-  const max = checkLabels(fn, arg, value, batch, numClasses);
+export async function checkLabelsAsync(arg: string, value: unknown, batch: number, numClasses?: number): Promise<number> {
+  const max = checkLabels(arg, value, batch, numClasses);
   await readWithChecks([]);
   if (max >= 0) return max;
   const y = value as tf.Tensor;
@@ -330,7 +331,7 @@ export async function checkLabelsAsync(fn: string, arg: string, value: unknown, 
  * @example
  * checkExamplesInBounds('fit', 'data.x', x, [0, 1]);
  */
-export function checkExamplesInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bounds, offset = 0): void {
+export function checkExamplesInBounds(arg: string, x: tf.Tensor, bounds: Bounds, offset = 0): void {
   if (x.rank === 0 || (x.shape[0] ?? 0) === 0) return;
   const range = factsOf(x)?.range;
   if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
@@ -347,7 +348,7 @@ export function checkExamplesInBounds(fn: string, arg: string, x: tf.Tensor, bou
       if (bad >= 0) {
         forget(x);
         const hint = pixelHint(bounds, codes[codes.length - 2] ?? NaN, codes[codes.length - 1] ?? NaN);
-        rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]${hint}`, `example ${String(bad + offset)} has values outside`);
+        rangeError(arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]${hint}`, `example ${String(bad + offset)} has values outside`);
       }
     }
   );
@@ -364,7 +365,7 @@ export function checkExamplesInBounds(fn: string, arg: string, x: tf.Tensor, bou
  * @example
  * checkFiniteExamples('fit', 'data.x', x);
  */
-export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offset = 0): void {
+export function checkFiniteExamples(arg: string, x: tf.Tensor, offset = 0): void {
   if (x.rank === 0 || (x.shape[0] ?? 0) === 0 || x.dtype === 'int32' || x.dtype === 'bool') return;
   if (factsOf(x)?.finite === true) return;
   const n = x.shape[0] ?? 0;
@@ -378,7 +379,7 @@ export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offse
       const bad = stats.subarray(0, n).findIndex((v) => v === 0);
       if (bad >= 0) {
         forget(x);
-        rangeError(fn, arg, 'hold finite numbers', `NaN or ±Infinity in example ${String(bad + offset)}`);
+        rangeError(arg, 'hold finite numbers', `NaN or ±Infinity in example ${String(bad + offset)}`);
       }
       learn(x, { range: [stats[n] ?? -Infinity, stats[n + 1] ?? Infinity] });
     }
@@ -392,7 +393,7 @@ export function checkFiniteExamples(fn: string, arg: string, x: tf.Tensor, offse
  */
 export function pixelHint(bounds: Bounds, min: number, max: number): string {
   const unit = bounds[0] === 0 && bounds[1] === 1;
-  return unit && min >= 0 && max > 1 && max <= 255 ? ' (images in 0–255? divide them by 255, or pass bounds: [0, 255])' : '';
+  return unit && min >= 0 && max >= 16 && max <= 255 ? ' (images in 0–255? divide them by 255, or pass bounds: [0, 255])' : '';
 }
 
 /**
@@ -404,7 +405,7 @@ export function pixelHint(bounds: Bounds, min: number, max: number): string {
  * @example
  * checkInBounds('myAttack', 'x', x, [0, 1]);
  */
-export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bounds): void {
+export function checkInBounds(arg: string, x: tf.Tensor, bounds: Bounds): void {
   const range = factsOf(x)?.range;
   if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
   deviceCheck(
@@ -414,12 +415,12 @@ export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bou
       const max = stats[1] ?? NaN;
       if (stats[2] !== 0) {
         forget(x);
-        rangeError(fn, arg, 'hold no NaN', 'NaN');
+        rangeError(arg, 'hold no NaN', 'NaN');
       }
       if (!(min >= bounds[0] && max <= bounds[1])) {
         forget(x);
         const shown = (v: number): string => String(Number(v.toPrecision(7)));
-        rangeError(fn, arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]${pixelHint(bounds, min, max)}`, `values in [${shown(min)}, ${shown(max)}]`);
+        rangeError(arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]${pixelHint(bounds, min, max)}`, `values in [${shown(min)}, ${shown(max)}]`);
       }
       learn(x, { range: [min, max] });
     }
@@ -436,18 +437,18 @@ export function checkInBounds(fn: string, arg: string, x: tf.Tensor, bounds: Bou
  * @example
  * const logits = checkLogits('myAttack', model(x), batch, maxLabel);
  */
-export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = -1, labels?: tf.Tensor): tf.Tensor2D {
+export function checkLogits(out: unknown, batch: number, maxLabel = -1, labels?: tf.Tensor): tf.Tensor2D {
   if (!isTensor(out)) {
-    typeError(fn, 'model', 'return a tf.Tensor of logits [B, C]', out);
+    typeError('model', 'return a tf.Tensor of logits [B, C]', out);
   }
-  if (out.dtype !== 'float32') typeError(fn, 'model', 'return float32 logits', out);
+  if (out.dtype !== 'float32') typeError('model', 'return float32 logits', out);
   if (out.rank !== 2 || out.shape[0] !== batch) {
-    rangeError(fn, 'model', `return logits of shape [${String(batch)}, C] for a batch of ${String(batch)}`, out);
+    rangeError('model', `return logits of shape [${String(batch)}, C] for a batch of ${String(batch)}`, out);
   }
   const classes = out.shape[1] ?? 0;
-  if (classes < 2) rangeError(fn, 'model', 'return logits for at least 2 classes', out);
+  if (classes < 2) rangeError('model', 'return logits for at least 2 classes', out);
   if (maxLabel >= classes) {
-    rangeError(fn, 'labels', `hold class indices < ${String(classes)} (the model's number of classes)`, maxLabel);
+    rangeError('labels', `hold class indices < ${String(classes)} (the model's number of classes)`, maxLabel);
   }
   const queued = labels === undefined ? undefined : queuedLabels.get(labels);
   if (queued !== undefined) queued.modelClasses = Math.min(queued.modelClasses ?? Infinity, classes);
@@ -461,10 +462,9 @@ export function checkLogits(fn: string, out: unknown, batch: number, maxLabel = 
  * @example
  * checkSameShape('signStep', 'x', x, 'grad', grad);
  */
-export function checkSameShape(fn: string, argA: string, a: tf.Tensor, argB: string, b: tf.Tensor): void {
+export function checkSameShape(argA: string, a: tf.Tensor, argB: string, b: tf.Tensor): void {
   if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new RangeError(
-      `${fn}: ${argA} and ${argB} must have the same shape (got ${formatValue(a.shape)} and ${formatValue(b.shape)})`
+    throw argumentError(RangeError, `${argA} and ${argB} must have the same shape (got ${formatValue(a.shape)} and ${formatValue(b.shape)})`
     );
   }
 }
@@ -479,13 +479,13 @@ export function checkSameShape(fn: string, argA: string, a: tf.Tensor, argB: str
  * @example
  * checkKnownKeys('myAttack', options, optionKeys<MyAttackOptions>()('eps', 'steps'));
  */
-export function checkKnownKeys<T extends object>(fn: string, options: T, known: readonly (keyof T & string)[]): void {
+export function checkKnownKeys<T extends object>(options: T, known: readonly (keyof T & string)[]): void {
   if (typeof options !== 'object' || (options as unknown) === null || Array.isArray(options)) {
-    typeError(fn, 'options', 'be an object', options);
+    typeError('options', 'be an object', options);
   }
   for (const key of Object.keys(options)) {
     if (!(known as readonly string[]).includes(key)) {
-      rangeError(fn, 'options', `only have the keys ${known.join(', ')}`, key);
+      rangeError('options', `only have the keys ${known.join(', ')}`, key);
     }
   }
 }
@@ -498,10 +498,9 @@ export function checkKnownKeys<T extends object>(fn: string, options: T, known: 
  * @example
  * checkGradientsRegistered('myAttack'); // before calling tf.grad
  */
-export function checkGradientsRegistered(fn: string): void {
+export function checkGradientsRegistered(): void {
   if (tf.getGradient('Sum') === undefined || tf.getGradient('Multiply') === undefined) {
-    throw new Error(
-      `${fn}: tfjs gradients are not registered, so no input gradient can be computed. ` +
+    throw argumentError(Error, 'tfjs gradients are not registered, so no input gradient can be computed. ' +
         "Import '@tensorflow/tfjs' or '@tensorflow/tfjs-layers' once in your program (in Node), " +
         "or '@tensorflow/tfjs-core/dist/register_all_gradients' (with a bundler)."
     );
@@ -532,8 +531,8 @@ const probedModels = new WeakSet();
  * whose gradients vanish under attack (the robust accuracy is then overstated). A value check on the device, read at
  * once on cpu and wasm and with the next readback elsewhere, once per model. Internal.
  */
-export function checkModelLogits(fn: string, model: object, out: unknown, batch: number, maxLabel = -1, labels?: tf.Tensor): tf.Tensor2D {
-  const z = checkLogits(fn, out, batch, maxLabel, labels);
+export function checkModelLogits(model: object, out: unknown, batch: number, maxLabel = -1, labels?: tf.Tensor): tf.Tensor2D {
+  const z = checkLogits(out, batch, maxLabel, labels);
   if (probedModels.has(model)) return z;
   probedModels.add(model);
   deviceCheck(
@@ -542,7 +541,7 @@ export function checkModelLogits(fn: string, model: object, out: unknown, batch:
       const [min, max, sumError] = [stats[0] ?? NaN, stats[1] ?? NaN, stats[2] ?? NaN];
       if (min >= 0 && max <= 1 && sumError < 1e-4) {
         console.warn(
-          `${fn}: the model's outputs look like probabilities (rows in [0, 1] that sum to 1), not logits: take the outputs ` +
+          `${runningName() ?? 'ardkit'}: the model's outputs look like probabilities (rows in [0, 1] that sum to 1), not logits: take the outputs ` +
             'before the softmax (a last layer without activation), or attacks lose their gradients and overstate robustness.'
         );
       }
@@ -556,7 +555,7 @@ export function checkModelLogits(fn: string, model: object, out: unknown, batch:
  * gradients are not registered (tfjs-core alone, without `@tensorflow/tfjs` or tfjs-layers imported), with the fix,
  * instead of tfjs' "gradient function not found" at the end of the step. Outside one, does nothing. Internal.
  */
-export function checkGradientsInTape(fn: string): void {
+export function checkGradientsInTape(): void {
   const state = (tf.engine() as unknown as { state: { gradientDepth?: number } }).state;
-  if ((state.gradientDepth ?? 0) > 0) checkGradientsRegistered(fn);
+  if ((state.gradientDepth ?? 0) > 0) checkGradientsRegistered();
 }

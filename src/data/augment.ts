@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkBoolean, checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
-import { typeError } from '../core/errors.js';
+import { typeError, named } from '../core/errors.js';
 import { randomCrop } from './random-crop.js';
 import { randomFlip } from './random-flip.js';
 
@@ -52,25 +52,28 @@ export interface CifarAugmentOptions {
  * // alone: const xAug = cifarAugment({ padding: 4 })(batch.x, { seed: 7, epoch: 0, batch: 0 });
  */
 export function cifarAugment(options: Readonly<CifarAugmentOptions> = {}): Augmentation {
-  const fn = 'cifarAugment';
-  checkKnownKeys(fn, options, optionKeys<CifarAugmentOptions>()('padding', 'flip'));
-  const padding = checkInteger(fn, 'padding', options.padding ?? 4, 0);
-  const flip = checkBoolean(fn, 'flip', options.flip ?? true);
-  return (x: tf.Tensor, ctx: Readonly<AugmentContext>): tf.Tensor => {
-    checkTensor(fn, 'x', x, { exact: 4 });
-    checkInput(fn, 'x', x);
-    if (typeof ctx !== 'object' || (ctx as unknown) === null) typeError(fn, 'ctx', 'be { seed, epoch, batch }', ctx);
-    const rng = createRandom(checkFinite(fn, 'ctx.seed', ctx.seed));
-    const cropSeed = rng.nextSeed();
-    const flipSeed = rng.nextSeed();
-    const images = x as tf.Tensor4D;
-    if (!flip) return randomCrop(images, { padding, seed: cropSeed });
-    if (padding === 0) return randomFlip(images, { seed: flipSeed });
-    const cropped = randomCrop(images, { padding, seed: cropSeed });
-    try {
-      return randomFlip(cropped, { seed: flipSeed });
-    } finally {
-      cropped.dispose();
-    }
-  };
+  return named('cifarAugment', () => {
+    checkKnownKeys(options, optionKeys<CifarAugmentOptions>()('padding', 'flip'));
+    const padding = checkInteger('padding', options.padding ?? 4, 0);
+    const flip = checkBoolean('flip', options.flip ?? true);
+    return (x: tf.Tensor, ctx: Readonly<AugmentContext>): tf.Tensor => {
+      return named('cifarAugment', () => {
+        checkTensor('x', x, { exact: 4 });
+        checkInput('x', x);
+        if (typeof ctx !== 'object' || (ctx as unknown) === null) typeError('ctx', 'be { seed, epoch, batch }', ctx);
+        const rng = createRandom(checkFinite('ctx.seed', ctx.seed));
+        const cropSeed = rng.nextSeed();
+        const flipSeed = rng.nextSeed();
+        const images = x as tf.Tensor4D;
+        if (!flip) return randomCrop(images, { padding, seed: cropSeed });
+        if (padding === 0) return randomFlip(images, { seed: flipSeed });
+        const cropped = randomCrop(images, { padding, seed: cropSeed });
+        try {
+          return randomFlip(cropped, { seed: flipSeed });
+        } finally {
+          cropped.dispose();
+        }
+      });
+    };
+  });
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
-import { formatValue, rangeError } from '../core/errors.js';
+import { formatValue, rangeError, named, argumentError } from '../core/errors.js';
 import { batchRows } from './batch-rows.js';
 
 /** Options of {@link batches}. */
@@ -67,46 +67,46 @@ export interface Batches<X extends tf.Tensor = tf.Tensor, Y extends tf.Tensor = 
  * }
  */
 export function batches<X extends tf.Tensor, Y extends tf.Tensor>(x: X, y: Y, options: Readonly<BatchOptions> = {}): Batches<X, Y> {
-  const fn = 'batches';
-  checkKnownKeys(fn, options, optionKeys<BatchOptions>()('batchSize', 'shuffle', 'dropRemainder', 'seed'));
-  checkTensor(fn, 'x', x, { min: 1 });
-  checkTensor(fn, 'y', y, { min: 1 });
-  const n = x.shape[0] ?? 0;
-  if (n === 0) rangeError(fn, 'x', 'hold at least one example', x);
-  if (y.shape[0] !== n) {
-    throw new RangeError(
-      `${fn}: x and y must hold the same number of examples (first dimension) (got ${formatValue(x.shape)} and ${formatValue(y.shape)})`
-    );
-  }
-  const batchSize = checkInteger(fn, 'batchSize', options.batchSize ?? 32, 1);
-  const shuffle = checkBoolean(fn, 'shuffle', options.shuffle ?? false);
-  const dropRemainder = checkBoolean(fn, 'dropRemainder', options.dropRemainder ?? false);
-  const seed = options.seed === undefined ? undefined : checkFinite(fn, 'seed', options.seed);
-  if (dropRemainder && batchSize > n) {
-    rangeError(fn, 'batchSize', `be <= the number of examples (${String(n)}) when dropRemainder is true, or no batch is left`, batchSize);
-  }
-  const rng = createRandom(seed);
-  const batchesPerEpoch = dropRemainder ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
-
-  /** One epoch, as a synchronous generator: nothing in it waits, and {@link asAsync} makes it an async iterator. */
-  const epoch = function* (): Generator<Batch<X, Y>, void, undefined> {
-    for (const [arg, t] of [['x', x], ['y', y]] as const) {
-      if (t.isDisposed) {
-        throw new TypeError(`${fn}: ${arg} must stay alive while its batches are iterated (got a disposed tensor)`);
-      }
+  return named('batches', () => {
+    checkKnownKeys(options, optionKeys<BatchOptions>()('batchSize', 'shuffle', 'dropRemainder', 'seed'));
+    checkTensor('x', x, { min: 1 });
+    checkTensor('y', y, { min: 1 });
+    const n = x.shape[0] ?? 0;
+    if (n === 0) rangeError('x', 'hold at least one example', x);
+    if (y.shape[0] !== n) {
+      throw argumentError(RangeError, `x and y must hold the same number of examples (first dimension) (got ${formatValue(x.shape)} and ${formatValue(y.shape)})`
+      );
     }
-    yield* batchRows(x, y, batchSize, shuffle ? rng.permutation(n) : undefined, batchesPerEpoch);
-  };
+    const batchSize = checkInteger('batchSize', options.batchSize ?? 32, 1);
+    const shuffle = checkBoolean('shuffle', options.shuffle ?? false);
+    const dropRemainder = checkBoolean('dropRemainder', options.dropRemainder ?? false);
+    const seed = options.seed === undefined ? undefined : checkFinite('seed', options.seed);
+    if (dropRemainder && batchSize > n) {
+      rangeError('batchSize', `be <= the number of examples (${String(n)}) when dropRemainder is true, or no batch is left`, batchSize);
+    }
+    const rng = createRandom(seed);
+    const batchesPerEpoch = dropRemainder ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
 
-  return {
-    numExamples: n,
-    batchesPerEpoch,
-    getState: () => rng.getState(),
-    setState: (state) => {
-      rng.setState(checkInteger(`${fn}.setState`, 'state', state, 0));
-    },
-    [Symbol.asyncIterator]: () => asAsync(epoch())
-  };
+    /** One epoch, as a synchronous generator: nothing in it waits, and {@link asAsync} makes it an async iterator. */
+    const epoch = function* (): Generator<Batch<X, Y>, void, undefined> {
+      for (const [arg, t] of [['x', x], ['y', y]] as const) {
+        if (t.isDisposed) {
+          throw argumentError(TypeError, `${arg} must stay alive while its batches are iterated (got a disposed tensor)`);
+        }
+      }
+      yield* batchRows(x, y, batchSize, shuffle ? rng.permutation(n) : undefined, batchesPerEpoch);
+    };
+
+    return {
+      numExamples: n,
+      batchesPerEpoch,
+      getState: () => rng.getState(),
+      setState: (state) => {
+        rng.setState(checkInteger('state', state, 0));
+      },
+      [Symbol.asyncIterator]: () => asAsync(epoch())
+    };
+  });
 }
 
 /** Wraps a generator as an async iterator; an error thrown by the generator becomes a rejection. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import { readBytes } from './read-bytes.js';
 import type { ImageDataset } from './types.js';
 
@@ -52,10 +52,11 @@ const PIXELS = 3 * PLANE;
  * const { shape, images, labels } = parseCifar(new Uint8Array(await (await fetch(url)).arrayBuffer()), { variant: 10 });
  */
 export function parseCifar(bytes: Uint8Array, options: Readonly<CifarOptions>, source = 'CIFAR data'): CifarArrays {
-  const fn = 'parseCifar';
-  const format = checkCifarOptions(fn, options, optionKeys<CifarOptions>()('variant', 'labels'));
-  if (!(bytes instanceof Uint8Array)) typeError(fn, 'bytes', 'be a Uint8Array', bytes);
-  return decodeCifar(fn, bytes, format, source);
+  return named('parseCifar', () => {
+    const format = checkCifarOptions(options, optionKeys<CifarOptions>()('variant', 'labels'));
+    if (!(bytes instanceof Uint8Array)) typeError('bytes', 'be a Uint8Array', bytes);
+    return decodeCifar(bytes, format, source);
+  });
 }
 
 /**
@@ -71,9 +72,10 @@ export function parseCifar(bytes: Uint8Array, options: Readonly<CifarOptions>, s
  * const test = await readCifar('cifar-10-batches-bin/test_batch.bin', { variant: 10 });
  */
 export async function readCifar(paths: string | readonly string[], options: Readonly<CifarOptions>): Promise<CifarArrays> {
-  const fn = 'readCifar';
-  const format = checkCifarOptions(fn, options, optionKeys<CifarOptions>()('variant', 'labels'));
-  return readCifarFiles(fn, checkPaths(fn, paths), format, Infinity);
+  return named('readCifar', async () => {
+    const format = checkCifarOptions(options, optionKeys<CifarOptions>()('variant', 'labels'));
+    return readCifarFiles(checkPaths(paths), format, Infinity);
+  });
 }
 
 /**
@@ -91,13 +93,14 @@ export async function readCifar(paths: string | readonly string[], options: Read
  * const { x, y } = await loadCifar(`${dir}/test.bin`, { variant: 100, labels: 'coarse', limit: 1000 });
  */
 export async function loadCifar(paths: string | readonly string[], options: Readonly<LoadCifarOptions>): Promise<ImageDataset> {
-  const fn = 'loadCifar';
-  const format = checkCifarOptions(fn, options, optionKeys<LoadCifarOptions>()('variant', 'labels', 'limit'));
-  const limit = options.limit === undefined ? Infinity : checkInteger(fn, 'limit', options.limit, 1);
-  const { images, labels } = await readCifarFiles(fn, checkPaths(fn, paths), format, limit);
-  const pixels = new Float32Array(images.length);
-  for (let i = 0; i < images.length; i++) pixels[i] = (images[i] ?? 0) / 255;
-  return { x: tf.tensor4d(pixels, [labels.length, SIDE, SIDE, 3]), y: tf.tensor1d(labels, 'int32') };
+  return named('loadCifar', async () => {
+    const format = checkCifarOptions(options, optionKeys<LoadCifarOptions>()('variant', 'labels', 'limit'));
+    const limit = options.limit === undefined ? Infinity : checkInteger('limit', options.limit, 1);
+    const { images, labels } = await readCifarFiles(checkPaths(paths), format, limit);
+    const pixels = new Float32Array(images.length);
+    for (let i = 0; i < images.length; i++) pixels[i] = (images[i] ?? 0) / 255;
+    return { x: tf.tensor4d(pixels, [labels.length, SIDE, SIDE, 3]), y: tf.tensor1d(labels, 'int32') };
+  });
 }
 
 interface CifarFormat {
@@ -105,32 +108,32 @@ interface CifarFormat {
   readonly coarse: boolean;
 }
 
-function checkCifarOptions<O extends CifarOptions>(fn: string, options: Readonly<O>, known: readonly (keyof O & string)[]): CifarFormat {
-  if (typeof options !== 'object' || options === null) typeError(fn, 'options', 'be an object with a variant (10 or 100)', options);
-  checkKnownKeys(fn, options, known);
+function checkCifarOptions<O extends CifarOptions>(options: Readonly<O>, known: readonly (keyof O & string)[]): CifarFormat {
+  if (typeof options !== 'object' || options === null) typeError('options', 'be an object with a variant (10 or 100)', options);
+  checkKnownKeys(options, known);
   const { variant, labels } = options;
-  if (variant !== 10 && variant !== 100) rangeError(fn, 'variant', 'be 10 or 100', variant);
+  if (variant !== 10 && variant !== 100) rangeError('variant', 'be 10 or 100', variant);
   if (variant === 10 && labels !== undefined) {
-    rangeError(fn, 'labels', "be left out for variant 10 (CIFAR-10 has one label per record; 'fine' and 'coarse' are CIFAR-100's)", labels);
+    rangeError('labels', "be left out for variant 10 (CIFAR-10 has one label per record; 'fine' and 'coarse' are CIFAR-100's)", labels);
   }
-  if (labels !== undefined && labels !== 'fine' && labels !== 'coarse') rangeError(fn, 'labels', 'be "fine" or "coarse"', labels);
+  if (labels !== undefined && labels !== 'fine' && labels !== 'coarse') rangeError('labels', 'be "fine" or "coarse"', labels);
   return { variant, coarse: labels === 'coarse' };
 }
 
-function checkPaths(fn: string, paths: unknown): readonly string[] {
+function checkPaths(paths: unknown): readonly string[] {
   const list: unknown[] = typeof paths === 'string' ? [paths] : Array.isArray(paths) ? paths : [];
   if (list.length === 0 || list.some((p) => typeof p !== 'string' || p.length === 0)) {
-    typeError(fn, 'paths', 'be a file path or a non-empty array of file paths', paths);
+    typeError('paths', 'be a file path or a non-empty array of file paths', paths);
   }
   return list as string[];
 }
 
-async function readCifarFiles(fn: string, paths: readonly string[], format: CifarFormat, limit: number): Promise<CifarArrays> {
+async function readCifarFiles(paths: readonly string[], format: CifarFormat, limit: number): Promise<CifarArrays> {
   const parts: CifarArrays[] = [];
   let count = 0;
   for (const path of paths) {
     if (count >= limit) break;
-    const part = decodeCifar(fn, await readBytes(fn, path), format, path);
+    const part = decodeCifar(await readBytes(path), format, path);
     parts.push(part);
     count += part.labels.length;
   }
@@ -149,7 +152,7 @@ async function readCifarFiles(fn: string, paths: readonly string[], format: Cifa
 }
 
 /** Checks the size and every label of the records, then rearranges the colour planes to channels last. */
-function decodeCifar(fn: string, bytes: Uint8Array, format: CifarFormat, source: string): CifarArrays {
+function decodeCifar(bytes: Uint8Array, format: CifarFormat, source: string): CifarArrays {
   const labelBytes = format.variant === 10 ? 1 : 2;
   const recordSize = labelBytes + PIXELS;
   const name = `CIFAR-${String(format.variant)}`;
@@ -161,7 +164,7 @@ function decodeCifar(fn: string, bytes: Uint8Array, format: CifarFormat, source:
       n === 0 && rest === 0
         ? '0 bytes'
         : `${String(bytes.length)} bytes: ${String(n)} records and ${String(rest)} bytes over (truncated, or not ${name})`;
-    rangeError(fn, source, `hold whole ${name} records of ${String(recordSize)} bytes (${layout})`, got);
+    rangeError(source, `hold whole ${name} records of ${String(recordSize)} bytes (${layout})`, got);
   }
   const ranges = format.variant === 10 ? [{ kind: 'labels', size: 10 }] : [{ kind: 'coarse labels', size: 20 }, { kind: 'fine labels', size: 100 }];
   const labels = new Int32Array(n);
@@ -171,7 +174,7 @@ function decodeCifar(fn: string, bytes: Uint8Array, format: CifarFormat, source:
     ranges.forEach(({ kind, size }, k) => {
       const label = bytes[start + k] ?? 0;
       if (label >= size) {
-        rangeError(fn, source, `hold ${name} ${kind} in 0…${String(size - 1)}`, `${String(label)} in record ${String(r)} at byte ${String(start + k)}`);
+        rangeError(source, `hold ${name} ${kind} in 0…${String(size - 1)}`, `${String(label)} in record ${String(r)} at byte ${String(start + k)}`);
       }
     });
     labels[r] = bytes[start + (format.variant === 100 && !format.coarse ? 1 : 0)] ?? 0;

@@ -1,5 +1,5 @@
 import { checkBoolean, checkKnownKeys, checkOneOf, optionKeys } from '../core/validate.js';
-import { typeError } from '../core/errors.js';
+import { typeError, named } from '../core/errors.js';
 
 /** Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST (gzipped IDX files). */
 export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
@@ -35,12 +35,13 @@ export interface IdxFiles {
  * const { x, y } = await loadIdxDataset(images, labels); // x [10000, 28, 28, 1], y [10000]
  */
 export function fashionMnistFiles(split: 'train' | 'test', options: Readonly<FashionMnistFilesOptions> = {}): IdxFiles {
-  const fn = 'fashionMnistFiles';
-  checkOneOf(fn, 'split', split, ['train', 'test'] as const);
-  checkKnownKeys(fn, options, optionKeys<FashionMnistFilesOptions>()('dir', 'gzipped'));
-  const dir = options.dir ?? FASHION_MNIST_DEBIAN_DIR;
-  if (typeof dir !== 'string' || dir.length === 0) typeError(fn, 'dir', 'be a non-empty string', dir);
-  const gz = checkBoolean(fn, 'gzipped', options.gzipped ?? true) ? '.gz' : '';
-  const prefix = `${dir.replace(/\/+$/, '')}/${split === 'train' ? 'train' : 't10k'}`;
-  return { images: `${prefix}-images-idx3-ubyte${gz}`, labels: `${prefix}-labels-idx1-ubyte${gz}` };
+  return named('fashionMnistFiles', () => {
+    checkOneOf('split', split, ['train', 'test'] as const);
+    checkKnownKeys(options, optionKeys<FashionMnistFilesOptions>()('dir', 'gzipped'));
+    const dir = options.dir ?? FASHION_MNIST_DEBIAN_DIR;
+    if (typeof dir !== 'string' || dir.length === 0) typeError('dir', 'be a non-empty string', dir);
+    const gz = checkBoolean('gzipped', options.gzipped ?? true) ? '.gz' : '';
+    const prefix = `${dir.replace(/\/+$/, '')}/${split === 'train' ? 'train' : 't10k'}`;
+    return { images: `${prefix}-images-idx3-ubyte${gz}`, labels: `${prefix}-labels-idx1-ubyte${gz}` };
+  });
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import { readBytes } from './read-bytes.js';
 import type { ImageDataset } from './types.js';
 
@@ -36,41 +36,41 @@ const IDX_TYPES: Readonly<Record<number, { size: number; make: (n: number) => Id
  * const { shape, data } = parseIdx(fs.readFileSync('t10k-labels-idx1-ubyte'));
  */
 export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
-  const fn = 'parseIdx';
-  if (!(bytes instanceof Uint8Array)) typeError(fn, 'bytes', 'be a Uint8Array', bytes);
-  if (bytes.length < 4) rangeError(fn, source, 'hold at least the 4-byte IDX header', `${String(bytes.length)} bytes`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint8(0) !== 0 || view.getUint8(1) !== 0) {
-    rangeError(fn, source, 'start with the IDX magic bytes 00 00', `${hex(view.getUint8(0))} ${hex(view.getUint8(1))}`);
-  }
-  const typeCode = view.getUint8(2);
-  const type = IDX_TYPES[typeCode];
-  if (type === undefined) rangeError(fn, source, 'have an IDX type code of 08, 09, 0b, 0c, 0d or 0e', hex(typeCode));
-  const ndims = view.getUint8(3);
-  const headerBytes = 4 + 4 * ndims;
-  if (bytes.length < headerBytes) {
-    rangeError(fn, source, `hold the ${String(ndims)} dimension sizes its header announces`, `${String(bytes.length)} bytes (truncated)`);
-  }
-  const shape: number[] = [];
-  for (let d = 0; d < ndims; d++) shape.push(view.getUint32(4 + 4 * d, false));
-  const count = shape.reduce((a, b) => a * b, 1);
-  const expected = headerBytes + count * type.size;
-  if (bytes.length !== expected) {
-    rangeError(
-      fn,
-      source,
+  return named('parseIdx', () => {
+    if (!(bytes instanceof Uint8Array)) typeError('bytes', 'be a Uint8Array', bytes);
+    if (bytes.length < 4) rangeError(source, 'hold at least the 4-byte IDX header', `${String(bytes.length)} bytes`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.getUint8(0) !== 0 || view.getUint8(1) !== 0) {
+      rangeError(source, 'start with the IDX magic bytes 00 00', `${hex(view.getUint8(0))} ${hex(view.getUint8(1))}`);
+    }
+    const typeCode = view.getUint8(2);
+    const type = IDX_TYPES[typeCode];
+    if (type === undefined) rangeError(source, 'have an IDX type code of 08, 09, 0b, 0c, 0d or 0e', hex(typeCode));
+    const ndims = view.getUint8(3);
+    const headerBytes = 4 + 4 * ndims;
+    if (bytes.length < headerBytes) {
+      rangeError(source, `hold the ${String(ndims)} dimension sizes its header announces`, `${String(bytes.length)} bytes (truncated)`);
+    }
+    const shape: number[] = [];
+    for (let d = 0; d < ndims; d++) shape.push(view.getUint32(4 + 4 * d, false));
+    const count = shape.reduce((a, b) => a * b, 1);
+    const expected = headerBytes + count * type.size;
+    if (bytes.length !== expected) {
+      rangeError(
+        source,
       `hold ${String(expected)} bytes for shape [${shape.join(', ')}]`,
       `${String(bytes.length)} bytes (${bytes.length < expected ? 'truncated' : 'trailing data'})`
-    );
-  }
-  let data: IdxData;
-  if (type.size === 1) {
-    data = typeCode === 0x08 ? bytes.slice(headerBytes, expected) : new Int8Array(bytes.slice(headerBytes, expected).buffer);
-  } else {
-    data = type.make(count);
-    for (let i = 0; i < count; i++) data[i] = type.read(view, headerBytes + i * type.size);
-  }
-  return { shape, data };
+      );
+    }
+    let data: IdxData;
+    if (type.size === 1) {
+      data = typeCode === 0x08 ? bytes.slice(headerBytes, expected) : new Int8Array(bytes.slice(headerBytes, expected).buffer);
+    } else {
+      data = type.make(count);
+      for (let i = 0; i < count; i++) data[i] = type.read(view, headerBytes + i * type.size);
+    }
+    return { shape, data };
+  });
 }
 
 function hex(v: number): string {
@@ -88,8 +88,10 @@ function hex(v: number): string {
  * const labels = await readIdx('/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz');
  */
 export async function readIdx(path: string): Promise<IdxArray> {
-  if (typeof path !== 'string' || path.length === 0) typeError('readIdx', 'path', 'be a non-empty string', path);
-  return parseIdx(await readBytes('readIdx', path), path);
+  return named('readIdx', async () => {
+    if (typeof path !== 'string' || path.length === 0) typeError('path', 'be a non-empty string', path);
+    return parseIdx(await readBytes(path), path);
+  });
 }
 
 /** Options of {@link loadIdxDataset}. */
@@ -110,23 +112,24 @@ export interface LoadIdxOptions {
  * const { x, y } = await loadIdxDataset(`${dir}/t10k-images-idx3-ubyte`, `${dir}/t10k-labels-idx1-ubyte`, { limit: 1000 });
  */
 export async function loadIdxDataset(imagesPath: string, labelsPath: string, options: Readonly<LoadIdxOptions> = {}): Promise<ImageDataset> {
-  const fn = 'loadIdxDataset';
-  checkKnownKeys(fn, options, optionKeys<LoadIdxOptions>()('limit'));
-  const limit = options.limit === undefined ? Infinity : checkInteger(fn, 'limit', options.limit, 1);
-  const [images, labels] = await Promise.all([readIdx(imagesPath), readIdx(labelsPath)]);
-  if (images.shape.length !== 3 || !(images.data instanceof Uint8Array)) {
-    rangeError(fn, imagesPath, 'be a uint8 IDX file of shape [N, H, W]', `shape [${images.shape.join(', ')}]`);
-  }
-  if (labels.shape.length !== 1 || !(labels.data instanceof Uint8Array)) {
-    rangeError(fn, labelsPath, 'be a uint8 IDX file of shape [N]', `shape [${labels.shape.join(', ')}]`);
-  }
-  const [n = 0, h = 0, w = 0] = images.shape;
-  if (labels.shape[0] !== n) {
-    rangeError(fn, labelsPath, `hold as many labels as ${imagesPath} holds images (${String(n)})`, labels.shape[0]);
-  }
-  const count = Math.min(n, limit);
-  const pixels = new Float32Array(count * h * w);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = (images.data[i] ?? 0) / 255;
-  const y = Int32Array.from(labels.data.subarray(0, count));
-  return { x: tf.tensor4d(pixels, [count, h, w, 1]), y: tf.tensor1d(y, 'int32') };
+  return named('loadIdxDataset', async () => {
+    checkKnownKeys(options, optionKeys<LoadIdxOptions>()('limit'));
+    const limit = options.limit === undefined ? Infinity : checkInteger('limit', options.limit, 1);
+    const [images, labels] = await Promise.all([readIdx(imagesPath), readIdx(labelsPath)]);
+    if (images.shape.length !== 3 || !(images.data instanceof Uint8Array)) {
+      rangeError(imagesPath, 'be a uint8 IDX file of shape [N, H, W]', `shape [${images.shape.join(', ')}]`);
+    }
+    if (labels.shape.length !== 1 || !(labels.data instanceof Uint8Array)) {
+      rangeError(labelsPath, 'be a uint8 IDX file of shape [N]', `shape [${labels.shape.join(', ')}]`);
+    }
+    const [n = 0, h = 0, w = 0] = images.shape;
+    if (labels.shape[0] !== n) {
+      rangeError(labelsPath, `hold as many labels as ${imagesPath} holds images (${String(n)})`, labels.shape[0]);
+    }
+    const count = Math.min(n, limit);
+    const pixels = new Float32Array(count * h * w);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (images.data[i] ?? 0) / 255;
+    const y = Int32Array.from(labels.data.subarray(0, count));
+    return { x: tf.tensor4d(pixels, [count, h, w, 1]), y: tf.tensor1d(y, 'int32') };
+  });
 }

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor, inheritChecks, optionKeys } from '../core/validate.js';
@@ -30,31 +31,32 @@ export interface RandomCropOptions {
  * const xAug = randomCrop(batch.x, { padding: 4, seed: step });
  */
 export function randomCrop(x: tf.Tensor4D, options: Readonly<RandomCropOptions> = {}): tf.Tensor4D {
-  const fn = 'randomCrop';
-  checkKnownKeys(fn, options, optionKeys<RandomCropOptions>()('padding', 'seed'));
-  checkTensor(fn, 'x', x, { exact: 4 });
-  checkInput(fn, 'x', x);
-  const padding = checkInteger(fn, 'padding', options.padding ?? 4, 0);
-  const seed = options.seed === undefined ? undefined : checkFinite(fn, 'seed', options.seed);
-  if (padding === 0) {
-    const copy = tf.clone(x);
-    inheritChecks(copy, x);
-    return copy;
-  }
-  const [b, h, w] = x.shape;
-  const rng = createRandom(seed);
-  const rows = new Int32Array(b * h);
-  const cols = new Int32Array(b * w);
-  for (let e = 0; e < b; e++) {
-    const dy = rng.nextInt(2 * padding + 1);
-    const dx = rng.nextInt(2 * padding + 1);
-    for (let i = 0; i < h; i++) rows[e * h + i] = dy + i;
-    for (let j = 0; j < w; j++) cols[e * w + j] = dx + j;
-  }
-  const out = tf.tidy(() => {
-    const padded = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
-    return gatherColumns(gatherRows(padded, rows, h), cols, w);
+  return named('randomCrop', () => {
+    checkKnownKeys(options, optionKeys<RandomCropOptions>()('padding', 'seed'));
+    checkTensor('x', x, { exact: 4 });
+    checkInput('x', x);
+    const padding = checkInteger('padding', options.padding ?? 4, 0);
+    const seed = options.seed === undefined ? undefined : checkFinite('seed', options.seed);
+    if (padding === 0) {
+      const copy = tf.clone(x);
+      inheritChecks(copy, x);
+      return copy;
+    }
+    const [b, h, w] = x.shape;
+    const rng = createRandom(seed);
+    const rows = new Int32Array(b * h);
+    const cols = new Int32Array(b * w);
+    for (let e = 0; e < b; e++) {
+      const dy = rng.nextInt(2 * padding + 1);
+      const dx = rng.nextInt(2 * padding + 1);
+      for (let i = 0; i < h; i++) rows[e * h + i] = dy + i;
+      for (let j = 0; j < w; j++) cols[e * w + j] = dx + j;
+    }
+    const out = tf.tidy(() => {
+      const padded = tf.pad(x, [[0, 0], [padding, padding], [padding, padding], [0, 0]]);
+      return gatherColumns(gatherRows(padded, rows, h), cols, w);
+    });
+    inheritChecks(out, x, 0);
+    return out;
   });
-  inheritChecks(out, x, 0);
-  return out;
 }

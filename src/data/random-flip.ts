@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkFinite, checkInput, checkKnownKeys, checkTensor, inheritChecks, optionKeys } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 import { gatherColumns } from './spatial-gather.js';
 
 /** Options of {@link randomFlip}. */
@@ -31,26 +31,27 @@ export interface RandomFlipOptions {
  * cropped.dispose();
  */
 export function randomFlip(x: tf.Tensor4D, options: Readonly<RandomFlipOptions> = {}): tf.Tensor4D {
-  const fn = 'randomFlip';
-  checkKnownKeys(fn, options, optionKeys<RandomFlipOptions>()('probability', 'seed'));
-  checkTensor(fn, 'x', x, { exact: 4 });
-  checkInput(fn, 'x', x);
-  const probability = options.probability ?? 0.5;
-  if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) {
-    rangeError(fn, 'probability', 'be a number in [0, 1]', probability);
-  }
-  const seed = options.seed === undefined ? undefined : checkFinite(fn, 'seed', options.seed);
-  const [b, , w] = x.shape;
-  const rng = createRandom(seed);
-  const cols = new Int32Array(b * w);
-  let flipped = 0;
-  for (let e = 0; e < b; e++) {
-    const flip = rng.next() < probability;
-    if (flip) flipped++;
-    for (let j = 0; j < w; j++) cols[e * w + j] = flip ? w - 1 - j : j;
-  }
-  const out = flipped === 0 ? tf.clone(x) : flipped === b ? tf.reverse(x, 2) : gatherColumns(x, cols, w);
-  // Pixels only move: what the value checks established about x holds for the result.
-  inheritChecks(out, x);
-  return out;
+  return named('randomFlip', () => {
+    checkKnownKeys(options, optionKeys<RandomFlipOptions>()('probability', 'seed'));
+    checkTensor('x', x, { exact: 4 });
+    checkInput('x', x);
+    const probability = options.probability ?? 0.5;
+    if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) {
+      rangeError('probability', 'be a number in [0, 1]', probability);
+    }
+    const seed = options.seed === undefined ? undefined : checkFinite('seed', options.seed);
+    const [b, , w] = x.shape;
+    const rng = createRandom(seed);
+    const cols = new Int32Array(b * w);
+    let flipped = 0;
+    for (let e = 0; e < b; e++) {
+      const flip = rng.next() < probability;
+      if (flip) flipped++;
+      for (let j = 0; j < w; j++) cols[e * w + j] = flip ? w - 1 - j : j;
+    }
+    const out = flipped === 0 ? tf.clone(x) : flipped === b ? tf.reverse(x, 2) : gatherColumns(x, cols, w);
+    // Pixels only move: what the value checks established about x holds for the result.
+    inheritChecks(out, x);
+    return out;
+  });
 }

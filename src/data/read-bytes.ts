@@ -1,3 +1,4 @@
+import { argumentError } from '../core/errors.js';
 /**
  * Reads a file's bytes in Node, gunzipping it when it starts with the gzip magic `1f 8b`. The `node:`
  * modules are imported inside the function, so `ardkit/data` stays importable in a browser.
@@ -9,20 +10,20 @@
  * @example
  * const bytes = await readBytes('readCifar', 'data_batch_1.bin');
  */
-export async function readBytes(fn: string, path: string): Promise<Uint8Array> {
+export async function readBytes(path: string): Promise<Uint8Array> {
   const { readFile } = await import('node:fs/promises');
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (error) {
-    throw new Error(`${fn}: cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    throw argumentError(Error, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     const { gunzipSync } = await import('node:zlib');
     try {
       bytes = new Uint8Array(gunzipSync(bytes));
     } catch (error) {
-      throw new Error(`${fn}: ${path} looks gzipped but cannot be gunzipped: ${(error as Error).message}`, { cause: error });
+      throw argumentError(Error, `${path} looks gzipped but cannot be gunzipped: ${(error as Error).message}`, { cause: error });
     }
   }
   return bytes;

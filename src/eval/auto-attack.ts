@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkBounds, checkFunction, checkInBounds, checkInput, checkLogits } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 import { readWithChecks } from '../core/device-checks.js';
 import { buildSuite, SUITE_KEYS, type AutoAttackSuiteOptions } from '../attacks/auto-attack.js';
 import type { SanityFlag } from './sanity-checks.js';
@@ -33,7 +33,7 @@ const RANDOMNESS_CALLS = 5;
  * distribution (every value in [0, 1] within 1e-5 and rows summing to 1), and, unless the version is 'rand', outputs
  * that differ between calls on the same inputs (normalised rows differing by more than 1e-4 in L2). One readback.
  */
-async function preChecks(fn: string, model: Model, x: tf.Tensor, version: string): Promise<SanityFlag[]> {
+async function preChecks(model: Model, x: tf.Tensor, version: string): Promise<SanityFlag[]> {
   const n = Math.min(x.shape[0] ?? 0, CHECKED_POINTS);
   if (n === 0) return [];
   const head = tf.slice(x, 0, n);
@@ -43,7 +43,7 @@ async function preChecks(fn: string, model: Model, x: tf.Tensor, version: string
   try {
     for (let k = 0; k < (version === 'rand' ? 1 : RANDOMNESS_CALLS); k++) {
       calls.push(tf.tidy(() => {
-        const z = tf.clone(checkLogits(fn, model(head), n));
+        const z = tf.clone(checkLogits(model(head), n));
         return { z, unit: tf.div(z, tf.add(tf.norm(z, 'euclidean', 1, true), 1e-10)) };
       }));
     }
@@ -69,13 +69,13 @@ async function preChecks(fn: string, model: Model, x: tf.Tensor, version: string
   if (max < 1 + 1e-5 && min > -1e-5 && sumError < 1e-5) {
     flags.push({
       id: 'probabilities',
-      message: `${fn}: the model's outputs look like a probability distribution (in [0, 1], rows summing to 1): attacks need the logits, before the softmax, or their gradients vanish and the robust accuracy is overstated.`
+      message: 'autoAttack: the model\'s outputs look like a probability distribution (in [0, 1], rows summing to 1): attacks need the logits, before the softmax, or their gradients vanish and the robust accuracy is overstated.'
     });
   }
   if (version !== 'rand' && spread > 1e-4) {
     flags.push({
       id: 'randomized',
-      message: `${fn}: the model's outputs differ between calls on the same inputs (normalised by up to ${spread.toPrecision(3)}), so it seems randomised: use version 'rand' (APGD with Expectation over Transformation).`
+      message: `autoAttack: the model's outputs differ between calls on the same inputs (normalised by up to ${spread.toPrecision(3)}), so it seems randomised: use version 'rand' (APGD with Expectation over Transformation).`
     });
   }
   return flags;
@@ -111,29 +111,30 @@ async function preChecks(fn: string, model: Model, x: tf.Tensor, version: string
  * r.xAdv.dispose();
  */
 export async function autoAttack<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, options: Readonly<AutoAttackOptions>): Promise<AutoAttackResult<T>> {
-  const fn = 'autoAttack';
-  const suite = buildSuite(fn, options, [...SUITE_KEYS, 'onProgress', 'onWarning']);
-  if (options.onWarning !== undefined) checkFunction(fn, 'onWarning', options.onWarning);
-  const version = options.version ?? 'standard';
-  const minClasses = version === 'custom' ? 2 : version === 'rand' ? 3 : 4;
-  checkFunction(fn, 'model', model);
-  const input = checkInput(fn, 'x', x);
-  const n = input.shape[0] ?? 0;
-  // What the members would reject, checked before any of them runs: inputs outside the box, and (APGD-T) a model
-  // with fewer than 4 classes, which would otherwise surface only after the whole of APGD-CE.
-  checkInBounds(fn, 'x', input, options.bounds === undefined ? [0, 1] : checkBounds(fn, options.bounds));
-  if (n > 0) {
-    tf.tidy(() => {
-      const logits = checkLogits(fn, model(tf.slice(input, 0, 1)), 1);
-      if ((logits.shape[1] ?? 0) < minClasses) {
-        rangeError(fn, 'model', `return logits for at least ${String(minClasses)} classes (${minClasses === 4 ? "APGD-T's targeted DLR loss needs them" : minClasses === 3 ? "APGD-DLR's loss needs them" : 'a classifier has two'})`, logits);
-      }
-    });
-  }
-  // runWorstCase reads the checks queued on webgl and webgpu (the box above, the labels) before the first member runs.
-  const warnings = await preChecks(fn, model, input, version);
-  const warn = options.onWarning ?? ((flag: SanityFlag): void => { console.warn(flag.message); });
-  for (const flag of warnings) warn(flag);
-  const result = await runWorstCase(fn, attackEntries(fn, suite), model, x, y, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
-  return { ...result, warnings };
+  return named('autoAttack', async () => {
+    const suite = buildSuite('autoAttack', options, [...SUITE_KEYS, 'onProgress', 'onWarning']);
+    if (options.onWarning !== undefined) checkFunction('onWarning', options.onWarning);
+    const version = options.version ?? 'standard';
+    const minClasses = version === 'custom' ? 2 : version === 'rand' ? 3 : 4;
+    checkFunction('model', model);
+    const input = checkInput('x', x);
+    const n = input.shape[0] ?? 0;
+    // What the members would reject, checked before any of them runs: inputs outside the box, and (APGD-T) a model
+    // with fewer than 4 classes, which would otherwise surface only after the whole of APGD-CE.
+    checkInBounds('x', input, options.bounds === undefined ? [0, 1] : checkBounds(options.bounds));
+    if (n > 0) {
+      tf.tidy(() => {
+        const logits = checkLogits(model(tf.slice(input, 0, 1)), 1);
+        if ((logits.shape[1] ?? 0) < minClasses) {
+          rangeError('model', `return logits for at least ${String(minClasses)} classes (${minClasses === 4 ? "APGD-T's targeted DLR loss needs them" : minClasses === 3 ? "APGD-DLR's loss needs them" : 'a classifier has two'})`, logits);
+        }
+      });
+    }
+    // runWorstCase reads the checks queued on webgl and webgpu (the box above, the labels) before the first member runs.
+    const warnings = await preChecks(model, input, version);
+    const warn = options.onWarning ?? ((flag: SanityFlag): void => { console.warn(flag.message); });
+    for (const flag of warnings) warn(flag);
+    const result = await runWorstCase(attackEntries(suite), model, x, y, options.onProgress === undefined ? {} : { onProgress: options.onProgress });
+    return { ...result, warnings };
+  });
 }

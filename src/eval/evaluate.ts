@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
@@ -79,8 +80,9 @@ export async function evaluate<K extends string = string>(
   y: tf.Tensor1D,
   options: Readonly<EvaluateOptions<K>> = {}
 ): Promise<EvaluationResult<K>> {
-  const fn = 'evaluate';
-  return runEvaluation(fn, model, x, y, resolveEvaluate<K>(fn, options));
+  return named('evaluate', async () => {
+    return runEvaluation(model, x, y, resolveEvaluate<K>(options));
+  });
 }
 
 /** {@link EvaluateOptions} checked once: the attacks taken (plain functions wrapped), the defaults filled in. Internal. */
@@ -92,12 +94,12 @@ export interface EvaluateConfig<K extends string = string> {
 }
 
 /** Checks {@link evaluate}'s options once, with errors naming `fn` (the function the user called). Internal. */
-export function resolveEvaluate<K extends string>(fn: string, options: Readonly<EvaluateOptions<K>>): EvaluateConfig<K> {
-  checkKnownKeys(fn, options, optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential'));
-  const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
-  const entries = attackEntries<K>(fn, options.attacks ?? {}, true);
-  if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
-  const sequential = options.sequential === undefined ? false : checkBoolean(fn, 'sequential', options.sequential);
+export function resolveEvaluate<K extends string>(options: Readonly<EvaluateOptions<K>>): EvaluateConfig<K> {
+  checkKnownKeys(options, optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential'));
+  const batchSize = options.batchSize === undefined ? 256 : checkInteger('batchSize', options.batchSize, 1);
+  const entries = attackEntries<K>(options.attacks ?? {}, true);
+  if (options.onProgress !== undefined) checkFunction('onProgress', options.onProgress);
+  const sequential = options.sequential === undefined ? false : checkBoolean('sequential', options.sequential);
   return { entries, batchSize, sequential, onProgress: options.onProgress };
 }
 
@@ -105,15 +107,15 @@ export function resolveEvaluate<K extends string>(fn: string, options: Readonly<
  * An evaluation with options resolved by {@link resolveEvaluate}: checks the call's inputs (errors naming `fn`), then
  * runs the batches. Internal; {@link evaluate} and `robustnessCurve` run it.
  */
-export async function runEvaluation<K extends string>(fn: string, model: Model, x: tf.Tensor, y: tf.Tensor1D, config: EvaluateConfig<K>): Promise<EvaluationResult<K>> {
+export async function runEvaluation<K extends string>(model: Model, x: tf.Tensor, y: tf.Tensor1D, config: EvaluateConfig<K>): Promise<EvaluationResult<K>> {
   const { entries, batchSize, sequential } = config;
-  checkFunction(fn, 'model', model);
-  const input = checkInput(fn, 'x', x);
+  checkFunction('model', model);
+  const input = checkInput('x', x);
   const n = input.shape[0] ?? 0;
-  checkLabels(fn, 'y', y, n);
-  checkFiniteExamples(fn, 'x', input);
+  checkLabels('y', y, n);
+  checkFiniteExamples('x', input);
   // On webgl and webgpu the checks above are queued on the device: read now, in one readback, before any attack runs.
-  const maxLabel = await checkLabelsAsync(fn, 'y', y, n);
+  const maxLabel = await checkLabelsAsync('y', y, n);
 
   const names = entries.map(([name]) => name);
   const clean = new Uint8Array(n);
@@ -123,7 +125,7 @@ export async function runEvaluation<K extends string>(fn: string, model: Model, 
   /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
   const correct = (xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
     tf.tidy(() => {
-      const logits = checkModelLogits(fn, model, model(xs), size, maxLabel);
+      const logits = checkModelLogits(model, model(xs), size, maxLabel);
       return tf.cast(tf.equal(tf.argMax(logits, 1), ys), 'int32');
     });
 
@@ -160,7 +162,7 @@ export async function runEvaluation<K extends string>(fn: string, model: Model, 
   };
   /** The attacks in order, each on the points of the batch still robust. */
   const runBatchSequentially = async (xb: tf.Tensor, yb: tf.Tensor1D, start: number): Promise<void> => {
-    const run = await runSequence(fn, model, xb, yb, maxLabel, entries, false);
+    const run = await runSequence(model, xb, yb, maxLabel, entries, false);
     clean.set(run.clean, start);
     names.forEach((name, i) => {
       perAttack[name].set(run.after[i] ?? run.clean, start);

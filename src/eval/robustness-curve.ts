@@ -11,7 +11,7 @@ import {
   checkNonNegative,
   optionKeys
 } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 import type { AttackFunction } from '../attacks/types.js';
 import { resolveEvaluate, runEvaluation } from './evaluate.js';
 
@@ -78,36 +78,37 @@ export async function robustnessCurve(
   epsilons: readonly number[],
   options: Readonly<RobustnessCurveOptions> = {}
 ): Promise<RobustnessCurve> {
-  const fn = 'robustnessCurve';
-  checkKnownKeys(fn, options, optionKeys<RobustnessCurveOptions>()('batchSize', 'onProgress'));
-  checkFunction(fn, 'model', model);
-  checkFunction(fn, 'attack', attack);
-  const radii: unknown = epsilons;
-  if (!Array.isArray(radii) || radii.length === 0) rangeError(fn, 'epsilons', 'be a non-empty array of radii', epsilons);
-  epsilons.forEach((eps, i) => checkNonNegative(fn, `epsilons[${String(i)}]`, eps));
-  const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
-  if (options.onProgress !== undefined) checkFunction(fn, 'onProgress', options.onProgress);
-  // The data are checked here, once, so that their errors name robustnessCurve.
-  const input = checkInput(fn, 'x', x);
-  const n = input.shape[0] ?? 0;
-  checkLabels(fn, 'y', y, n);
-  checkFiniteExamples(fn, 'x', input);
-  // On webgl and webgpu the checks above are queued on the device: read now, in one readback, before any attack runs.
-  await checkLabelsAsync(fn, 'y', y, n);
+  return named('robustnessCurve', async () => {
+    checkKnownKeys(options, optionKeys<RobustnessCurveOptions>()('batchSize', 'onProgress'));
+    checkFunction('model', model);
+    checkFunction('attack', attack);
+    const radii: unknown = epsilons;
+    if (!Array.isArray(radii) || radii.length === 0) rangeError('epsilons', 'be a non-empty array of radii', epsilons);
+    epsilons.forEach((eps, i) => checkNonNegative(`epsilons[${String(i)}]`, eps));
+    const batchSize = options.batchSize === undefined ? 256 : checkInteger('batchSize', options.batchSize, 1);
+    if (options.onProgress !== undefined) checkFunction('onProgress', options.onProgress);
+    // The data are checked here, once, so that their errors name robustnessCurve.
+    const input = checkInput('x', x);
+    const n = input.shape[0] ?? 0;
+    checkLabels('y', y, n);
+    checkFiniteExamples('x', input);
+    // On webgl and webgpu the checks above are queued on the device: read now, in one readback, before any attack runs.
+    await checkLabelsAsync('y', y, n);
 
-  const accuracy: number[] = [];
-  const perPoint: Uint8Array[] = [];
-  const seconds: number[] = [];
-  let clean = 0;
-  for (const [index, eps] of epsilons.entries()) {
-    const atEps = attack(eps);
-    if (typeof atEps !== 'function') rangeError(fn, 'attack', `return an attack function for eps = ${String(eps)}`, atEps);
-    const r = await runEvaluation(fn, model, x, y, resolveEvaluate(fn, { attacks: { attack: atEps }, batchSize }));
-    clean = r.clean;
-    accuracy.push(r.attacks.attack);
-    perPoint.push(r.perPoint.attacks.attack);
-    seconds.push(r.seconds.attack);
-    options.onProgress?.({ eps, index, count: epsilons.length, accuracy: r.attacks.attack });
-  }
-  return { epsilons: [...epsilons], accuracy, clean, perPoint, seconds };
+    const accuracy: number[] = [];
+    const perPoint: Uint8Array[] = [];
+    const seconds: number[] = [];
+    let clean = 0;
+    for (const [index, eps] of epsilons.entries()) {
+      const atEps = attack(eps);
+      if (typeof atEps !== 'function') rangeError('attack', `return an attack function for eps = ${String(eps)}`, atEps);
+      const r = await runEvaluation(model, x, y, resolveEvaluate({ attacks: { attack: atEps }, batchSize }));
+      clean = r.clean;
+      accuracy.push(r.attacks.attack);
+      perPoint.push(r.perPoint.attacks.attack);
+      seconds.push(r.seconds.attack);
+      options.onProgress?.({ eps, index, count: epsilons.length, accuracy: r.attacks.attack });
+    }
+    return { epsilons: [...epsilons], accuracy, clean, perPoint, seconds };
+  });
 }

@@ -1,5 +1,5 @@
 import { checkInteger, checkKnownKeys, optionKeys, checkOneOf } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import type { TransferabilityResult } from './transferability.js';
 
 /** Options of {@link selectTeachers}. */
@@ -86,69 +86,72 @@ export function selectTeachers(
   k: number,
   options: Readonly<SelectTeachersOptions> = {}
 ): Promise<TeacherSelection> {
-  return new Promise((resolve) => {
-    resolve(select(candidates, k, options));
+  return named('selectTeachers', () => {
+    return new Promise((resolve) => {
+      resolve(select(candidates, k, options));
+    });
   });
 }
 
 /** {@link selectTeachers}, synchronously. */
 function select(candidates: TransferabilityResult, k: number, options: Readonly<SelectTeachersOptions>): TeacherSelection {
-  const fn = 'selectTeachers';
-  checkKnownKeys(fn, options, optionKeys<SelectTeachersOptions>()('minAccuracy', 'accuracy'));
-  const c = candidates as Partial<TransferabilityResult> | null;
-  const m = Array.isArray(c?.names) ? c.names.length : -1;
-  const square = (v: unknown): boolean => Array.isArray(v) && v.length === m && v.every((row) => Array.isArray(row) && row.length === m);
-  if (c === null || typeof c !== 'object' || m < 1 || !square(c.matrix) || !Array.isArray(c.clean) || !Array.isArray(c.robust)) {
-    typeError(fn, 'candidates', 'be the result of transferability (names, matrix, clean, robust)', candidates);
-  }
-  const result = candidates;
-  checkInteger(fn, 'k', k, 1);
-  const minAccuracy = options.minAccuracy ?? 0;
-  if (typeof minAccuracy !== 'number' || !(minAccuracy >= 0 && minAccuracy <= 1)) {
-    rangeError(fn, 'minAccuracy', 'be a number in [0, 1]', minAccuracy);
-  }
-  const which = options.accuracy === undefined ? 'clean' : checkOneOf(fn, 'accuracy', options.accuracy, ['clean', 'robust'] as const);
-  const accuracy = which === 'clean' ? result.clean : result.robust;
-  const eligible = result.names.map((_, i) => i).filter((i) => (accuracy[i] ?? 0) >= minAccuracy);
-  if (k > eligible.length) {
-    rangeError(fn, 'k', `be at most the number of candidates with ${which} accuracy >= ${String(minAccuracy)} (${String(eligible.length)})`, k);
-  }
-  const meanAccuracy = (set: readonly number[]): number => set.reduce((s, i) => s + (accuracy[i] ?? 0), 0) / set.length;
-  /** Lower transfer first, then higher accuracy, then earlier candidates. */
-  const better = (a: readonly number[], b: readonly number[]): boolean => {
-    const ta = meanTransfer(result.matrix, a);
-    const tb = meanTransfer(result.matrix, b);
-    if (ta !== tb) return ta < tb;
-    const aa = meanAccuracy(a);
-    const ab = meanAccuracy(b);
-    if (aa !== ab) return aa > ab;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] ?? 0) < (b[i] ?? 0);
-    return false;
-  };
-
-  const exhaustive = binomial(eligible.length, k) <= MAX_SUBSETS;
-  let best: number[] | undefined;
-  if (exhaustive) {
-    for (const set of subsets(eligible, k)) if (best === undefined || better(set, best)) best = set;
-  } else {
-    for (const pair of subsets(eligible, 2)) if (best === undefined || better(pair, best)) best = pair;
-    while ((best?.length ?? 0) < k) {
-      const current: number[] = best ?? [];
-      let next: number[] | undefined;
-      for (const i of eligible) {
-        if (current.includes(i)) continue;
-        const grown = [...current, i].sort((a, b) => a - b);
-        if (next === undefined || better(grown, next)) next = grown;
-      }
-      best = next ?? current;
+  return named('selectTeachers', () => {
+    checkKnownKeys(options, optionKeys<SelectTeachersOptions>()('minAccuracy', 'accuracy'));
+    const c = candidates as Partial<TransferabilityResult> | null;
+    const m = Array.isArray(c?.names) ? c.names.length : -1;
+    const square = (v: unknown): boolean => Array.isArray(v) && v.length === m && v.every((row) => Array.isArray(row) && row.length === m);
+    if (c === null || typeof c !== 'object' || m < 1 || !square(c.matrix) || !Array.isArray(c.clean) || !Array.isArray(c.robust)) {
+      typeError('candidates', 'be the result of transferability (names, matrix, clean, robust)', candidates);
     }
-  }
-  const indices = best ?? [];
-  return {
-    selected: indices.map((i) => result.names[i] ?? ''),
-    indices,
-    meanTransfer: meanTransfer(result.matrix, indices),
-    eligible: eligible.map((i) => result.names[i] ?? ''),
-    exhaustive
-  };
+    const result = candidates;
+    checkInteger('k', k, 1);
+    const minAccuracy = options.minAccuracy ?? 0;
+    if (typeof minAccuracy !== 'number' || !(minAccuracy >= 0 && minAccuracy <= 1)) {
+      rangeError('minAccuracy', 'be a number in [0, 1]', minAccuracy);
+    }
+    const which = options.accuracy === undefined ? 'clean' : checkOneOf('accuracy', options.accuracy, ['clean', 'robust'] as const);
+    const accuracy = which === 'clean' ? result.clean : result.robust;
+    const eligible = result.names.map((_, i) => i).filter((i) => (accuracy[i] ?? 0) >= minAccuracy);
+    if (k > eligible.length) {
+      rangeError('k', `be at most the number of candidates with ${which} accuracy >= ${String(minAccuracy)} (${String(eligible.length)})`, k);
+    }
+    const meanAccuracy = (set: readonly number[]): number => set.reduce((s, i) => s + (accuracy[i] ?? 0), 0) / set.length;
+    /** Lower transfer first, then higher accuracy, then earlier candidates. */
+    const better = (a: readonly number[], b: readonly number[]): boolean => {
+      const ta = meanTransfer(result.matrix, a);
+      const tb = meanTransfer(result.matrix, b);
+      if (ta !== tb) return ta < tb;
+      const aa = meanAccuracy(a);
+      const ab = meanAccuracy(b);
+      if (aa !== ab) return aa > ab;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] ?? 0) < (b[i] ?? 0);
+      return false;
+    };
+
+    const exhaustive = binomial(eligible.length, k) <= MAX_SUBSETS;
+    let best: number[] | undefined;
+    if (exhaustive) {
+      for (const set of subsets(eligible, k)) if (best === undefined || better(set, best)) best = set;
+    } else {
+      for (const pair of subsets(eligible, 2)) if (best === undefined || better(pair, best)) best = pair;
+      while ((best?.length ?? 0) < k) {
+        const current: number[] = best ?? [];
+        let next: number[] | undefined;
+        for (const i of eligible) {
+          if (current.includes(i)) continue;
+          const grown = [...current, i].sort((a, b) => a - b);
+          if (next === undefined || better(grown, next)) next = grown;
+        }
+        best = next ?? current;
+      }
+    }
+    const indices = best ?? [];
+    return {
+      selected: indices.map((i) => result.names[i] ?? ''),
+      indices,
+      meanTransfer: meanTransfer(result.matrix, indices),
+      eligible: eligible.map((i) => result.names[i] ?? ''),
+      exhaustive
+    };
+  });
 }

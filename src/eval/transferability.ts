@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
 import { checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabelsAsync, checkModelLogits, checkedSlice } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import type { AttackFunction } from '../attacks/types.js';
 import { toAttack } from '../attacks/attack.js';
 
@@ -30,11 +30,11 @@ export interface TransferabilityResult {
 }
 
 /** Models as named entries (an array's names are its indices). */
-function modelEntries(fn: string, models: unknown): Array<[string, Model]> {
-  if (typeof models !== 'object' || models === null) typeError(fn, 'models', 'be an object (or array) of models', models);
+function modelEntries(models: unknown): Array<[string, Model]> {
+  if (typeof models !== 'object' || models === null) typeError('models', 'be an object (or array) of models', models);
   const entries = Object.entries(models as Record<string, unknown>);
-  if (entries.length === 0) rangeError(fn, 'models', 'hold at least one model', models);
-  for (const [name, m] of entries) if (typeof m !== 'function') typeError(fn, `models.${name}`, 'be a function (a Model)', m);
+  if (entries.length === 0) rangeError('models', 'hold at least one model', models);
+  for (const [name, m] of entries) if (typeof m !== 'function') typeError(`models.${name}`, 'be a function (a Model)', m);
   return entries as Array<[string, Model]>;
 }
 
@@ -68,93 +68,94 @@ export async function transferability(
   attack: AttackFunction,
   options: Readonly<TransferabilityOptions> = {}
 ): Promise<TransferabilityResult> {
-  const fn = 'transferability';
-  checkKnownKeys(fn, options, optionKeys<TransferabilityOptions>()('batchSize'));
-  const entries = modelEntries(fn, models);
-  const attacker = toAttack(fn, 'attack', attack);
-  const batchSize = options.batchSize === undefined ? 256 : checkInteger(fn, 'batchSize', options.batchSize, 1);
-  const input = checkInput(fn, 'x', x);
-  const n = input.shape[0] ?? 0;
-  // On webgl and webgpu the labels' check (and any queued before it) is read now, before any attack runs.
-  const maxLabel = await checkLabelsAsync(fn, 'y', y, n);
-  const m = entries.length;
-  const grid = (): number[][] => Array.from({ length: m }, () => new Array<number>(m).fill(0));
-  const transferred = grid();
-  const attempted = grid();
-  const cleanCount = new Array<number>(m).fill(0);
-  const robustCount = new Array<number>(m).fill(0);
+  return named('transferability', async () => {
+    checkKnownKeys(options, optionKeys<TransferabilityOptions>()('batchSize'));
+    const entries = modelEntries(models);
+    const attacker = toAttack('attack', attack);
+    const batchSize = options.batchSize === undefined ? 256 : checkInteger('batchSize', options.batchSize, 1);
+    const input = checkInput('x', x);
+    const n = input.shape[0] ?? 0;
+    // On webgl and webgpu the labels' check (and any queued before it) is read now, before any attack runs.
+    const maxLabel = await checkLabelsAsync('y', y, n);
+    const m = entries.length;
+    const grid = (): number[][] => Array.from({ length: m }, () => new Array<number>(m).fill(0));
+    const transferred = grid();
+    const attempted = grid();
+    const cleanCount = new Array<number>(m).fill(0);
+    const robustCount = new Array<number>(m).fill(0);
 
-  /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
-  const correct = (model: Model, xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
-    tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkModelLogits(fn, model, model(xs), size, maxLabel), 1), ys), 'int32'));
-  /** The batch's masks, every model's on `x` then, per source, every model's on its `x'`: `[m + m², size]`, read once. */
-  const batchMasks = async (xb: tf.Tensor, yb: tf.Tensor1D, size: number): Promise<Float32Array> => {
-    const masks: tf.Tensor[] = [];
-    try {
-      for (const [, model] of entries) masks.push(correct(model, xb, yb, size));
-      for (const [, source] of entries) {
-        const xAdv = attacker(source, xb, yb);
-        try {
-          for (const [, target] of entries) masks.push(correct(target, xAdv, yb, size));
-        } finally {
-          if (xAdv !== xb) xAdv.dispose();
-        }
-      }
-      const stacked = tf.stack(masks);
+    /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
+    const correct = (model: Model, xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
+      named('transferability', () => tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkModelLogits(model, model(xs), size, maxLabel), 1), ys), 'int32')));
+    /** The batch's masks, every model's on `x` then, per source, every model's on its `x'`: `[m + m², size]`, read once. */
+    const batchMasks = async (xb: tf.Tensor, yb: tf.Tensor1D, size: number): Promise<Float32Array> => {
+      const masks: tf.Tensor[] = [];
       try {
-        const [values = new Float32Array(0)] = await readWithChecks([stacked]);
-        return values;
-      } finally {
-        stacked.dispose();
-      }
-    } finally {
-      tf.dispose(masks);
-    }
-  };
-
-  for (let start = 0; start < n; start += batchSize) {
-    const size = Math.min(batchSize, n - start);
-    // What was checked of the whole set holds for its batches: the attacks' own checks read nothing back.
-    const xb = checkedSlice(input, start, size);
-    const yb = checkedSlice(y, start, size);
-    let all: Float32Array;
-    try {
-      all = await batchMasks(xb, yb, size);
-    } finally {
-      tf.dispose([xb, yb]);
-    }
-    const clean = (i: number, p: number): number => all[i * size + p] ?? 0;
-    // rightOnAdv(i, j, p): model j still classifies the adversarial example made on model i correctly.
-    const rightOnAdv = (i: number, j: number, p: number): number => all[(m + i * m + j) * size + p] ?? 0;
-    for (let i = 0; i < m; i++) {
-      for (let p = 0; p < size; p++) {
-        if (clean(i, p) !== 1) continue;
-        cleanCount[i] = (cleanCount[i] ?? 0) + 1;
-        if (rightOnAdv(i, i, p) === 1) {
-          robustCount[i] = (robustCount[i] ?? 0) + 1;
-          continue;
+        for (const [, model] of entries) masks.push(correct(model, xb, yb, size));
+        for (const [, source] of entries) {
+          const xAdv = attacker(source, xb, yb);
+          try {
+            for (const [, target] of entries) masks.push(correct(target, xAdv, yb, size));
+          } finally {
+            if (xAdv !== xb) xAdv.dispose();
+          }
         }
-        // The attack succeeded on the source: count, for each target right on x, whether it is fooled too.
-        for (let j = 0; j < m; j++) {
-          if (clean(j, p) !== 1) continue;
-          const tried = attempted[i] ?? [];
-          tried[j] = (tried[j] ?? 0) + 1;
-          if (rightOnAdv(i, j, p) === 0) {
-            const hit = transferred[i] ?? [];
-            hit[j] = (hit[j] ?? 0) + 1;
+        const stacked = tf.stack(masks);
+        try {
+          const [values = new Float32Array(0)] = await readWithChecks([stacked]);
+          return values;
+        } finally {
+          stacked.dispose();
+        }
+      } finally {
+        tf.dispose(masks);
+      }
+    };
+
+    for (let start = 0; start < n; start += batchSize) {
+      const size = Math.min(batchSize, n - start);
+      // What was checked of the whole set holds for its batches: the attacks' own checks read nothing back.
+      const xb = checkedSlice(input, start, size);
+      const yb = checkedSlice(y, start, size);
+      let all: Float32Array;
+      try {
+        all = await batchMasks(xb, yb, size);
+      } finally {
+        tf.dispose([xb, yb]);
+      }
+      const clean = (i: number, p: number): number => all[i * size + p] ?? 0;
+      // rightOnAdv(i, j, p): model j still classifies the adversarial example made on model i correctly.
+      const rightOnAdv = (i: number, j: number, p: number): number => all[(m + i * m + j) * size + p] ?? 0;
+      for (let i = 0; i < m; i++) {
+        for (let p = 0; p < size; p++) {
+          if (clean(i, p) !== 1) continue;
+          cleanCount[i] = (cleanCount[i] ?? 0) + 1;
+          if (rightOnAdv(i, i, p) === 1) {
+            robustCount[i] = (robustCount[i] ?? 0) + 1;
+            continue;
+          }
+          // The attack succeeded on the source: count, for each target right on x, whether it is fooled too.
+          for (let j = 0; j < m; j++) {
+            if (clean(j, p) !== 1) continue;
+            const tried = attempted[i] ?? [];
+            tried[j] = (tried[j] ?? 0) + 1;
+            if (rightOnAdv(i, j, p) === 0) {
+              const hit = transferred[i] ?? [];
+              hit[j] = (hit[j] ?? 0) + 1;
+            }
           }
         }
       }
     }
-  }
-  return {
-    names: entries.map(([name]) => name),
-    matrix: transferred.map((row, i) => row.map((t, j) => {
-      const a = attempted[i]?.[j] ?? 0;
-      return a === 0 ? NaN : t / a;
-    })),
-    counts: attempted,
-    clean: cleanCount.map((c) => c / n),
-    robust: robustCount.map((c) => c / n)
-  };
+    return {
+      names: entries.map(([name]) => name),
+      matrix: transferred.map((row, i) => row.map((t, j) => {
+        const a = attempted[i]?.[j] ?? 0;
+        return a === 0 ? NaN : t / a;
+      })),
+      counts: attempted,
+      clean: cleanCount.map((c) => c / n),
+      robust: robustCount.map((c) => c / n)
+    };
+  });
 }

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import type { Attack, AttackFunction } from '../attacks/types.js';
@@ -67,8 +68,9 @@ export async function worstCase<K extends string = string, T extends tf.Tensor =
   attacks: Readonly<Record<K, AttackFunction>> | readonly (AttackFunction)[],
   options: Readonly<WorstCaseOptions> = {}
 ): Promise<WorstCaseResult<K, T>> {
-  const fn = 'worstCase';
-  return runWorstCase(fn, attackEntries<K>(fn, attacks), model, x, y, options);
+  return named('worstCase', async () => {
+    return runWorstCase(attackEntries<K>(attacks), model, x, y, options);
+  });
 }
 
 /**
@@ -76,14 +78,13 @@ export async function worstCase<K extends string = string, T extends tf.Tensor =
  * naming `fn`: `worstCase` or `autoAttack`) and its accuracies. Internal.
  */
 export async function runWorstCase<K extends string, T extends tf.Tensor>(
-  fn: string,
   entries: ReadonlyArray<readonly [K, Attack]>,
   model: Model,
   x: T,
   y: tf.Tensor1D,
   options: Readonly<WorstCaseOptions>
 ): Promise<WorstCaseResult<K, T>> {
-  const run = await runMultiAttack(fn, entries, model, x, y, options);
+  const run = await runMultiAttack(entries, model, x, y, options);
   const names = entries.map(([name]) => name);
   const last = names[names.length - 1];
   const final = last === undefined ? run.clean : run.robust[last];

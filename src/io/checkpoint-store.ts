@@ -3,7 +3,7 @@
  * `writeFileAtomic` (atomic-write.ts) (the synced write model saving uses too), verified by checksums when read (Node only).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named, argumentError } from '../core/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 
 /** A tensor with a name, as optimizers save their state. */
@@ -102,74 +102,76 @@ export interface SaveHooks {
  * await saveCheckpoint('runs/rslad', { epoch: 3, randomState: rng.getState(), weights, optimizer: await opt.getWeights(), objectiveValues: {}, objectiveTensors: {}, extra: null });
  */
 export async function saveCheckpoint(dir: string, checkpoint: Checkpoint, options: { readonly keep?: number; readonly hooks?: SaveHooks } = {}): Promise<string> {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  await fs.mkdir(dir, { recursive: true });
-  const groups: Array<[TensorEntry['group'], string, tf.Tensor]> = [
-    ...checkpoint.weights.map((t, i): [TensorEntry['group'], string, tf.Tensor] => ['weights', String(i), t]),
-    ...checkpoint.optimizer.map((w): [TensorEntry['group'], string, tf.Tensor] => ['optimizer', w.name, w.tensor]),
-    ...Object.entries(checkpoint.objectiveTensors).map(([name, t]): [TensorEntry['group'], string, tf.Tensor] => ['objective', name, t])
-  ];
-  const chunks: Uint8Array[] = [];
-  const entries: TensorEntry[] = [];
-  let offset = 0;
-  const { createHash } = await import('node:crypto');
-  const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
-  for (const [group, name, t] of groups) {
-    const values = await t.data();
-    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice();
-    entries.push({ group, name, dtype: t.dtype, shape: [...t.shape], offset, bytes: bytes.byteLength, sha256: sha256(bytes) });
-    chunks.push(bytes);
-    offset += bytes.byteLength;
-  }
-  const data = new Uint8Array(offset);
-  let at = 0;
-  for (const c of chunks) {
-    data.set(c, at);
-    at += c.byteLength;
-  }
-  const manifest: Manifest = {
-    format: 'ardkit-checkpoint',
-    version: 2,
-    sha256: sha256(data),
-    epoch: checkpoint.epoch,
-    randomState: checkpoint.randomState,
-    objectiveValues: { ...checkpoint.objectiveValues },
-    extra: checkpoint.extra,
-    tensors: entries
-  };
-  const name = `epoch-${String(checkpoint.epoch).padStart(4, '0')}`;
-  const tmp = path.join(dir, `.tmp-${name}-${String(process.pid)}-${String(Date.now())}`);
-  await fs.rm(tmp, { recursive: true, force: true });
-  await fs.mkdir(tmp);
-  try {
-    await writeFileAtomic(path.join(tmp, DATA), data);
-    const manifestText = JSON.stringify(manifest);
-    await writeFileAtomic(path.join(tmp, MANIFEST), manifestText);
-    await writeFileAtomic(path.join(tmp, MANIFEST_SUM), sha256(manifestText));
-    options.hooks?.beforeCommit?.();
-    const final = path.join(dir, name);
-    await fs.rm(final, { recursive: true, force: true });
-    await fs.rename(tmp, final);
-    await writeFileAtomic(path.join(dir, LATEST), JSON.stringify({ checkpoint: name }));
-  } catch (error) {
+  return named('saveCheckpoint', async () => {
+    const fs = await import('node:fs/promises');
+    const path = await import('node:path');
+    await fs.mkdir(dir, { recursive: true });
+    const groups: Array<[TensorEntry['group'], string, tf.Tensor]> = [
+      ...checkpoint.weights.map((t, i): [TensorEntry['group'], string, tf.Tensor] => ['weights', String(i), t]),
+      ...checkpoint.optimizer.map((w): [TensorEntry['group'], string, tf.Tensor] => ['optimizer', w.name, w.tensor]),
+      ...Object.entries(checkpoint.objectiveTensors).map(([name, t]): [TensorEntry['group'], string, tf.Tensor] => ['objective', name, t])
+    ];
+    const chunks: Uint8Array[] = [];
+    const entries: TensorEntry[] = [];
+    let offset = 0;
+    const { createHash } = await import('node:crypto');
+    const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+    for (const [group, name, t] of groups) {
+      const values = await t.data();
+      const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice();
+      entries.push({ group, name, dtype: t.dtype, shape: [...t.shape], offset, bytes: bytes.byteLength, sha256: sha256(bytes) });
+      chunks.push(bytes);
+      offset += bytes.byteLength;
+    }
+    const data = new Uint8Array(offset);
+    let at = 0;
+    for (const c of chunks) {
+      data.set(c, at);
+      at += c.byteLength;
+    }
+    const manifest: Manifest = {
+      format: 'ardkit-checkpoint',
+      version: 2,
+      sha256: sha256(data),
+      epoch: checkpoint.epoch,
+      randomState: checkpoint.randomState,
+      objectiveValues: { ...checkpoint.objectiveValues },
+      extra: checkpoint.extra,
+      tensors: entries
+    };
+    const name = `epoch-${String(checkpoint.epoch).padStart(4, '0')}`;
+    const tmp = path.join(dir, `.tmp-${name}-${String(process.pid)}-${String(Date.now())}`);
     await fs.rm(tmp, { recursive: true, force: true });
-    throw new Error(`saveCheckpoint: cannot write a checkpoint to ${dir}: ${(error as Error).message}`, { cause: error });
-  }
-  const keep = options.keep ?? 2;
-  const existing = (await fs.readdir(dir)).filter((f) => /^epoch-\d+$/.test(f)).sort();
-  for (const old of existing.slice(0, Math.max(0, existing.length - keep))) {
-    if (old !== name) await fs.rm(path.join(dir, old), { recursive: true, force: true });
-  }
-  return path.join(dir, name);
+    await fs.mkdir(tmp);
+    try {
+      await writeFileAtomic(path.join(tmp, DATA), data);
+      const manifestText = JSON.stringify(manifest);
+      await writeFileAtomic(path.join(tmp, MANIFEST), manifestText);
+      await writeFileAtomic(path.join(tmp, MANIFEST_SUM), sha256(manifestText));
+      options.hooks?.beforeCommit?.();
+      const final = path.join(dir, name);
+      await fs.rm(final, { recursive: true, force: true });
+      await fs.rename(tmp, final);
+      await writeFileAtomic(path.join(dir, LATEST), JSON.stringify({ checkpoint: name }));
+    } catch (error) {
+      await fs.rm(tmp, { recursive: true, force: true });
+      throw new Error(`saveCheckpoint: cannot write a checkpoint to ${dir}: ${(error as Error).message}`, { cause: error });
+    }
+    const keep = options.keep ?? 2;
+    const existing = (await fs.readdir(dir)).filter((f) => /^epoch-\d+$/.test(f)).sort();
+    for (const old of existing.slice(0, Math.max(0, existing.length - keep))) {
+      if (old !== name) await fs.rm(path.join(dir, old), { recursive: true, force: true });
+    }
+    return path.join(dir, name);
+  });
 }
 
 /** Parses a checkpoint's JSON file; a file that does not parse is a RangeError naming it. */
-function parseJson(fn: string, file: string, text: string): unknown {
+function parseJson(file: string, text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new RangeError(`${fn}: ${file} must hold valid JSON (got ${JSON.stringify(text.slice(0, 40))}: ${(error as Error).message})`, { cause: error });
+    throw argumentError(RangeError, `${file} must hold valid JSON (got ${JSON.stringify(text.slice(0, 40))}: ${(error as Error).message})`, { cause: error });
   }
 }
 
@@ -201,46 +203,47 @@ export interface LoadCheckpointOptions {
 export async function loadLatestCheckpoint(dir: string, options: Readonly<LoadCheckpointOptions> = {}): Promise<Checkpoint | undefined> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
-  const fn = 'loadLatestCheckpoint';
-  let latest: string;
-  try {
-    latest = await fs.readFile(path.join(dir, LATEST), 'utf8');
-  } catch {
-    return undefined;
-  }
-  let named: string | undefined;
-  let first: unknown;
-  try {
-    const pointer = parseJson(fn, path.join(dir, LATEST), latest) as { checkpoint?: unknown } | null;
-    if (typeof pointer !== 'object' || pointer === null || typeof pointer.checkpoint !== 'string') {
-      rangeError(fn, path.join(dir, LATEST), 'name a checkpoint folder', latest);
-    }
-    named = pointer.checkpoint;
-    return await loadFolder(fn, dir, named);
-  } catch (error) {
-    if (options.fallback !== true || !(error instanceof RangeError)) throw error;
-    first = error;
-  }
-  // Older kept checkpoints, newest first (only those before the one latest.json names, when it names one).
-  const older = (await fs.readdir(dir))
-    .filter((f) => /^epoch-\d+$/.test(f) && (named === undefined || f < named))
-    .sort()
-    .reverse();
-  const skipped: SkippedCheckpoint[] = [{ folder: path.join(dir, named ?? LATEST), reason: (first as Error).message }];
-  for (const folder of older) {
+  return named('loadLatestCheckpoint', async () => {
+    let latest: string;
     try {
-      const checkpoint = await loadFolder(fn, dir, folder);
-      return { ...checkpoint, recovery: { folder: path.join(dir, folder), skipped } };
-    } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      skipped.push({ folder: path.join(dir, folder), reason: error.message });
+      latest = await fs.readFile(path.join(dir, LATEST), 'utf8');
+    } catch {
+      return undefined;
     }
-  }
-  throw first;
+    let named: string | undefined;
+    let first: unknown;
+    try {
+      const pointer = parseJson(path.join(dir, LATEST), latest) as { checkpoint?: unknown } | null;
+      if (typeof pointer !== 'object' || pointer === null || typeof pointer.checkpoint !== 'string') {
+        rangeError(path.join(dir, LATEST), 'name a checkpoint folder', latest);
+      }
+      named = pointer.checkpoint;
+      return await loadFolder(dir, named);
+    } catch (error) {
+      if (options.fallback !== true || !(error instanceof RangeError)) throw error;
+      first = error;
+    }
+    // Older kept checkpoints, newest first (only those before the one latest.json names, when it names one).
+    const older = (await fs.readdir(dir))
+      .filter((f) => /^epoch-\d+$/.test(f) && (named === undefined || f < named))
+      .sort()
+      .reverse();
+    const skipped: SkippedCheckpoint[] = [{ folder: path.join(dir, named ?? LATEST), reason: (first as Error).message }];
+    for (const folder of older) {
+      try {
+        const checkpoint = await loadFolder(dir, folder);
+        return { ...checkpoint, recovery: { folder: path.join(dir, folder), skipped } };
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        skipped.push({ folder: path.join(dir, folder), reason: error.message });
+      }
+    }
+    throw first;
+  });
 }
 
 /** Reads and verifies one checkpoint folder. */
-async function loadFolder(fn: string, dir: string, name: string): Promise<Checkpoint> {
+async function loadFolder(dir: string, name: string): Promise<Checkpoint> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   const { createHash } = await import('node:crypto');
@@ -251,15 +254,15 @@ async function loadFolder(fn: string, dir: string, name: string): Promise<Checkp
   try {
     manifestText = await fs.readFile(manifestFile, 'utf8');
   } catch (error) {
-    throw new RangeError(`${fn}: ${manifestFile} must exist (named by ${path.join(dir, LATEST)}): ${(error as Error).message}`, { cause: error });
+    throw argumentError(RangeError, `${manifestFile} must exist (named by ${path.join(dir, LATEST)}): ${(error as Error).message}`, { cause: error });
   }
   const manifestSum = await fs.readFile(path.join(folder, MANIFEST_SUM), 'utf8').catch(() => undefined);
   if (manifestSum !== undefined && manifestSum.trim() !== sha256(manifestText)) {
-    rangeError(fn, manifestFile, `match its checksum in ${MANIFEST_SUM} (sha256 ${manifestSum.trim().slice(0, 12)}…)`, `sha256 ${sha256(manifestText).slice(0, 12)}…`);
+    rangeError(manifestFile, `match its checksum in ${MANIFEST_SUM} (sha256 ${manifestSum.trim().slice(0, 12)}…)`, `sha256 ${sha256(manifestText).slice(0, 12)}…`);
   }
-  const manifest = parseJson(fn, manifestFile, manifestText) as Manifest;
+  const manifest = parseJson(manifestFile, manifestText) as Manifest;
   if (manifest.format !== 'ardkit-checkpoint' || (manifest.version !== 1 && manifest.version !== 2)) {
-    rangeError(fn, manifestFile, 'be an ardkit checkpoint of version 1 or 2', `${JSON.stringify(manifest.format)} ${JSON.stringify(manifest.version)}`);
+    rangeError(manifestFile, 'be an ardkit checkpoint of version 1 or 2', `${JSON.stringify(manifest.format)} ${JSON.stringify(manifest.version)}`);
   }
   const dataFile = path.join(folder, DATA);
   const data = new Uint8Array(await fs.readFile(dataFile));
@@ -267,7 +270,7 @@ async function loadFolder(fn: string, dir: string, name: string): Promise<Checkp
     // Name the first tensor whose bytes changed, when the file still has its length.
     const bad = manifest.tensors.find((e) => e.offset + e.bytes <= data.byteLength && e.sha256 !== undefined && sha256(data.subarray(e.offset, e.offset + e.bytes)) !== e.sha256);
     const where = bad === undefined ? `${String(data.byteLength)} bytes` : `tensor ${bad.group}/${bad.name} changed`;
-    rangeError(fn, dataFile, `match the checksum in its manifest (sha256 ${manifest.sha256.slice(0, 12)}…)`, `${where}, sha256 ${sha256(data).slice(0, 12)}…`);
+    rangeError(dataFile, `match the checksum in its manifest (sha256 ${manifest.sha256.slice(0, 12)}…)`, `${where}, sha256 ${sha256(data).slice(0, 12)}…`);
   }
   const weights: tf.Tensor[] = [];
   const optimizer: Array<{ name: string; tensor: tf.Tensor }> = [];
@@ -275,7 +278,7 @@ async function loadFolder(fn: string, dir: string, name: string): Promise<Checkp
   for (const e of manifest.tensors) {
     if (e.offset + e.bytes > data.byteLength) {
       tf.dispose([...weights, ...optimizer.map((o) => o.tensor), ...Object.values(objectiveTensors)]);
-      rangeError(fn, dataFile, `hold ${String(e.offset + e.bytes)} bytes`, `${String(data.byteLength)} bytes (truncated)`);
+      rangeError(dataFile, `hold ${String(e.offset + e.bytes)} bytes`, `${String(data.byteLength)} bytes (truncated)`);
     }
     const raw = data.slice(e.offset, e.offset + e.bytes).buffer;
     const values = e.dtype === 'int32' ? new Int32Array(raw) : e.dtype === 'bool' ? new Uint8Array(raw) : new Float32Array(raw);

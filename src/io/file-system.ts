@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { checkModelJson, expectedBytes, modelJsonFor } from './model-json.js';
 
@@ -122,7 +122,7 @@ async function load(target: string): Promise<tf.io.ModelArtifacts> {
     const start = `${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? '…' : ''}`;
     throw new RangeError(`${FN}: ${modelFile} must hold valid JSON (got ${start}: ${(error as Error).message})`, { cause: error });
   }
-  const json = checkModelJson(FN, modelFile, parsed);
+  const json = checkModelJson(modelFile, parsed);
   return tf.io.getModelArtifactsForJSON(json, (manifest) => readWeights(modelFile, manifest));
 }
 
@@ -163,11 +163,13 @@ async function load(target: string): Promise<tf.io.ModelArtifacts> {
  * const converted = await tfl.loadLayersModel(fileSystem('web_model/model.json')); // sharded converter output
  */
 export function fileSystem(path: string): Required<tf.io.IOHandler> {
-  if (typeof path !== 'string') typeError(FN, 'path', 'be a non-empty string', path);
-  const target = path.startsWith(FILE_SCHEME) ? path.slice(FILE_SCHEME.length) : path;
-  if (target.length === 0) rangeError(FN, 'path', 'be a non-empty string', path);
-  return {
-    save: (artifacts) => save(target, artifacts),
-    load: () => load(target)
-  };
+  return named('fileSystem', () => {
+    if (typeof path !== 'string') typeError('path', 'be a non-empty string', path);
+    const target = path.startsWith(FILE_SCHEME) ? path.slice(FILE_SCHEME.length) : path;
+    if (target.length === 0) rangeError('path', 'be a non-empty string', path);
+    return {
+      save: (artifacts) => save(target, artifacts),
+      load: () => load(target)
+    };
+  });
 }

@@ -31,7 +31,7 @@ function alive(pid: number): boolean {
  * @returns a function that releases the lock (it removes the file only while this process holds it).
  * @throws RangeError naming the holder's pid, host, start time and the lock file when a live run holds it.
  */
-export async function acquireLock(fn: string, dir: string): Promise<() => Promise<void>> {
+export async function acquireLock(dir: string): Promise<() => Promise<void>> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   const os = await import('node:os');
@@ -56,7 +56,6 @@ export async function acquireLock(fn: string, dir: string): Promise<() => Promis
     const sameHost = holder.hostname === undefined || holder.hostname === mine.hostname;
     if (typeof holder.pid === 'number' && (!sameHost || alive(holder.pid))) {
       rangeError(
-        fn,
         'checkpoint.dir',
         `not be in use by another live fit (delete ${file} if that run is gone)`,
         `held by pid ${String(holder.pid)} on ${holder.hostname ?? 'this host'} since ${holder.since ?? 'an unknown time'}`
@@ -65,5 +64,5 @@ export async function acquireLock(fn: string, dir: string): Promise<() => Promis
     // Stale: the holder is gone. Take it over.
     await fs.rm(file, { force: true });
   }
-  return rangeError(fn, 'checkpoint.dir', 'have a lock file that can be taken', file);
+  return rangeError('checkpoint.dir', 'have a lock file that can be taken', file);
 }

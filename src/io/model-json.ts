@@ -3,7 +3,7 @@
  * the byte count its weight specs announce.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { rangeError } from '../core/errors.js';
+import { rangeError, argumentError } from '../core/errors.js';
 
 /** The weight dtypes a manifest may name, with their bytes per element (strings have none: each is length-prefixed). */
 const DTYPE_BYTES: Readonly<Record<tf.io.WeightsManifestEntry['dtype'], number | undefined>> = {
@@ -46,39 +46,39 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Checks one weight spec of a manifest read from `where`; a bad one is a RangeError naming it. */
-function checkWeightSpec(fn: string, where: string, spec: unknown): tf.io.WeightsManifestEntry {
-  if (!isObject(spec)) rangeError(fn, where, 'be an object with name, shape and dtype', spec);
-  if (typeof spec.name !== 'string') rangeError(fn, `${where}.name`, 'be a string', spec.name);
+function checkWeightSpec(where: string, spec: unknown): tf.io.WeightsManifestEntry {
+  if (!isObject(spec)) rangeError(where, 'be an object with name, shape and dtype', spec);
+  if (typeof spec.name !== 'string') rangeError(`${where}.name`, 'be a string', spec.name);
   const shape = spec.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
-    rangeError(fn, `${where}.shape`, 'be an array of integers >= 0', shape);
+    rangeError(`${where}.shape`, 'be an array of integers >= 0', shape);
   }
   if (typeof spec.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, spec.dtype)) {
-    rangeError(fn, `${where}.dtype`, `be one of ${Object.keys(DTYPE_BYTES).join(', ')}`, spec.dtype);
+    rangeError(`${where}.dtype`, `be one of ${Object.keys(DTYPE_BYTES).join(', ')}`, spec.dtype);
   }
   const quantization = spec.quantization;
   if (quantization !== undefined) {
     if (!isObject(quantization) || typeof quantization.dtype !== 'string' || !Object.hasOwn(QUANTIZED_BYTES, quantization.dtype)) {
-      rangeError(fn, `${where}.quantization.dtype`, `be one of ${Object.keys(QUANTIZED_BYTES).join(', ')}`, isObject(quantization) ? quantization.dtype : quantization);
+      rangeError(`${where}.quantization.dtype`, `be one of ${Object.keys(QUANTIZED_BYTES).join(', ')}`, isObject(quantization) ? quantization.dtype : quantization);
     }
   }
   return spec as unknown as tf.io.WeightsManifestEntry;
 }
 
 /** Checks a `weightsManifest` read from `file`: an array of groups, each with its file paths and weight specs. */
-function checkManifest(fn: string, file: string, manifest: unknown): tf.io.WeightsManifestConfig {
+function checkManifest(file: string, manifest: unknown): tf.io.WeightsManifestConfig {
   const where = `${file} weightsManifest`;
-  if (!Array.isArray(manifest)) rangeError(fn, where, 'be an array of weight groups', manifest);
+  if (!Array.isArray(manifest)) rangeError(where, 'be an array of weight groups', manifest);
   manifest.forEach((group: unknown, g) => {
     const at = `${where}[${String(g)}]`;
-    if (!isObject(group)) rangeError(fn, at, 'be an object with paths and weights', group);
+    if (!isObject(group)) rangeError(at, 'be an object with paths and weights', group);
     const paths = group.paths;
     if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string' && p.length > 0)) {
-      rangeError(fn, `${at}.paths`, 'be a non-empty array of file names', paths);
+      rangeError(`${at}.paths`, 'be a non-empty array of file names', paths);
     }
     const weights = group.weights;
-    if (!Array.isArray(weights)) rangeError(fn, `${at}.weights`, 'be an array of weight specs', weights);
-    weights.forEach((spec: unknown, w) => checkWeightSpec(fn, `${at}.weights[${String(w)}]`, spec));
+    if (!Array.isArray(weights)) rangeError(`${at}.weights`, 'be an array of weight specs', weights);
+    weights.forEach((spec: unknown, w) => checkWeightSpec(`${at}.weights[${String(w)}]`, spec));
   });
   return manifest as tf.io.WeightsManifestConfig;
 }
@@ -87,13 +87,13 @@ function checkManifest(fn: string, file: string, manifest: unknown): tf.io.Weigh
  * Checks the parsed contents of a `model.json` read from `file`. As tfjs' own loaders do, it must hold
  * `modelTopology` or `weightsManifest` (a weights-only file has no topology); what it holds must have the right shape.
  */
-export function checkModelJson(fn: string, file: string, json: unknown): tf.io.ModelJSON {
+export function checkModelJson(file: string, json: unknown): tf.io.ModelJSON {
   if (!isObject(json) || (json.modelTopology === undefined && json.weightsManifest === undefined)) {
     const got = isObject(json) ? `an object with keys ${JSON.stringify(Object.keys(json))}` : Array.isArray(json) ? 'an array' : typeof json;
-    throw new RangeError(`${fn}: ${file} must hold a tfjs model: a JSON object with modelTopology and weightsManifest (got ${got})`);
+    throw argumentError(RangeError, `${file} must hold a tfjs model: a JSON object with modelTopology and weightsManifest (got ${got})`);
   }
-  if (json.modelTopology !== undefined && !isObject(json.modelTopology)) rangeError(fn, `${file} modelTopology`, 'be an object', json.modelTopology);
-  if (json.weightsManifest !== undefined) checkManifest(fn, file, json.weightsManifest);
+  if (json.modelTopology !== undefined && !isObject(json.modelTopology)) rangeError(`${file} modelTopology`, 'be an object', json.modelTopology);
+  if (json.weightsManifest !== undefined) checkManifest(file, json.weightsManifest);
   // getModelArtifactsForJSON copies modelTopology as it is and reads weightsManifest only when there is one.
   return json as unknown as tf.io.ModelJSON;
 }

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { fileSystem } from './file-system.js';
 
@@ -31,11 +32,13 @@ function fileRouter(url: string | string[]): tf.io.IOHandler | null {
  * const loaded = await tfl.loadLayersModel('file://models/student/model.json');
  */
 export function registerFileSystem(): boolean {
-  const probe = `${FILE_SCHEME}ardkit-probe/model.json`;
-  if (tf.io.getSaveHandlers(probe).length > 0 || tf.io.getLoadHandlers(probe).length > 0) return false;
-  // tfjs skips a router that returns nothing for a URL; its type just does not say so.
-  const router = fileRouter as IORouter;
-  tf.io.registerSaveRouter(router);
-  tf.io.registerLoadRouter(router);
-  return true;
+  return named('registerFileSystem', () => {
+    const probe = `${FILE_SCHEME}ardkit-probe/model.json`;
+    if (tf.io.getSaveHandlers(probe).length > 0 || tf.io.getLoadHandlers(probe).length > 0) return false;
+    // tfjs skips a router that returns nothing for a URL; its type just does not say so.
+    const router = fileRouter as IORouter;
+    tf.io.registerSaveRouter(router);
+    tf.io.registerLoadRouter(router);
+    return true;
+  });
 }

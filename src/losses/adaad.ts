@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseOptions, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -52,20 +53,21 @@ export interface AdaadOptions {
  * const loss = adaadLoss({ studentAdv: student(xAdv), teacherAdv: teacher(xAdv) });
  */
 export function adaadLoss<O extends Readonly<AdaadOptions> = DefaultReduction>(inputs: Readonly<AdaadInputs>, options: O = {} as O): Reduced<O> {
-  const fn = 'adaadLoss';
-  const config = resolveAdaadOptions(fn, options);
-  const { logits } = checkLossInputs(fn, inputs, {
-    required: ['studentAdv', 'teacherAdv'],
-    optional: ['studentClean', 'teacherClean'],
-    labels: 'none'
-  });
-  const studentClean = config.alpha < 1 ? requireInput(fn, 'inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
-  const teacherClean = config.alpha < 1 ? requireInput(fn, 'inputs.teacherClean', logits.teacherClean, 'when alpha < 1') : undefined;
-  const { studentAdv, teacherAdv } = logits;
-  return adaadLossCore(
+  return named('adaadLoss', () => {
+    const config = resolveAdaadOptions(options);
+    const { logits } = checkLossInputs(inputs, {
+      required: ['studentAdv', 'teacherAdv'],
+      optional: ['studentClean', 'teacherClean'],
+      labels: 'none'
+    });
+    const studentClean = config.alpha < 1 ? requireInput('inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
+    const teacherClean = config.alpha < 1 ? requireInput('inputs.teacherClean', logits.teacherClean, 'when alpha < 1') : undefined;
+    const { studentAdv, teacherAdv } = logits;
+    return adaadLossCore(
     studentClean !== undefined && teacherClean !== undefined ? { studentAdv, teacherAdv, studentClean, teacherClean } : { studentAdv, teacherAdv },
     config
-  ) as Reduced<O>;
+    ) as Reduced<O>;
+  });
 }
 
 /** {@link AdaadOptions} resolved: every default filled in, every value checked. */
@@ -83,8 +85,8 @@ export const ADAAD_FIELDS: OptionFields<AdaadOptions> = {
  *
  * @throws RangeError naming `fn` for an unknown key, α outside [0, 1], an unknown reduction or klReduction.
  */
-export function resolveAdaadOptions(fn: string, options: Readonly<AdaadOptions>): AdaadConfig {
-  return parseOptions(fn, options, ADAAD_FIELDS);
+export function resolveAdaadOptions(options: Readonly<AdaadOptions>): AdaadConfig {
+  return parseOptions(options, ADAAD_FIELDS);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseOptions, positive, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -53,17 +54,18 @@ export interface ArdOptions {
  * const loss = ardLoss({ studentAdv: student(xAdv), teacherClean: teacher(x) }, { temperature: 30 });
  */
 export function ardLoss<O extends Readonly<ArdOptions> = DefaultReduction>(inputs: Readonly<ArdInputs>, options: O = {} as O): Reduced<O> {
-  const fn = 'ardLoss';
-  const config = resolveArdOptions(fn, options);
-  const { logits, labels } = checkLossInputs(fn, inputs, { required: ['studentAdv', 'teacherClean'], optional: ['studentClean'], labels: 'optional' });
-  const studentClean = config.alpha < 1 ? requireInput(fn, 'inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
-  const y = config.alpha < 1 ? requireInput(fn, 'inputs.labels', labels, 'when alpha < 1') : undefined;
-  return ardLossCore(
+  return named('ardLoss', () => {
+    const config = resolveArdOptions(options);
+    const { logits, labels } = checkLossInputs(inputs, { required: ['studentAdv', 'teacherClean'], optional: ['studentClean'], labels: 'optional' });
+    const studentClean = config.alpha < 1 ? requireInput('inputs.studentClean', logits.studentClean, 'when alpha < 1') : undefined;
+    const y = config.alpha < 1 ? requireInput('inputs.labels', labels, 'when alpha < 1') : undefined;
+    return ardLossCore(
     studentClean !== undefined && y !== undefined
       ? { studentAdv: logits.studentAdv, teacherClean: logits.teacherClean, studentClean, labels: y }
       : { studentAdv: logits.studentAdv, teacherClean: logits.teacherClean },
     config
-  ) as Reduced<O>;
+    ) as Reduced<O>;
+  });
 }
 
 /** {@link ArdOptions} resolved: every default filled in, every value checked. */
@@ -82,8 +84,8 @@ export const ARD_FIELDS: OptionFields<ArdOptions> = {
  *
  * @throws RangeError naming `fn` for an unknown key, τ ≤ 0 or NaN, α outside [0, 1], an unknown reduction or klReduction.
  */
-export function resolveArdOptions(fn: string, options: Readonly<ArdOptions>): ArdConfig {
-  return parseOptions(fn, options, ARD_FIELDS);
+export function resolveArdOptions(options: Readonly<ArdOptions>): ArdConfig {
+  return parseOptions(options, ARD_FIELDS);
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
 import { nonNegative, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 import { checkLogitsAndLabels, checkLogitsArg } from './validate.js';
 
 /** Options of {@link compensatedTargets}. */
@@ -29,10 +29,11 @@ export interface CompensatedTargetsOptions {
  * const loss = klDivergence(q, student(xAdv), { targetType: 'probabilities' });
  */
 export function compensatedTargets(teacherLogits: tf.Tensor2D, labels: tf.Tensor1D, options: Readonly<CompensatedTargetsOptions> = {}): tf.Tensor2D {
-  const fn = 'compensatedTargets';
-  const config = parseOptions(fn, options, COMPENSATED_TARGETS_FIELDS);
-  const [z, y] = checkLogitsAndLabels(fn, teacherLogits, labels, 'teacherLogits', 'labels');
-  return compensatedTargetsCore(z, y, config);
+  return named('compensatedTargets', () => {
+    const config = parseOptions(options, COMPENSATED_TARGETS_FIELDS);
+    const [z, y] = checkLogitsAndLabels(teacherLogits, labels, 'teacherLogits', 'labels');
+    return compensatedTargetsCore(z, y, config);
+  });
 }
 
 /** How each of {@link CompensatedTargetsOptions} is checked and defaulted; `crdnd` takes β from here. Internal. */
@@ -98,31 +99,32 @@ export interface Compensation {
  *   false, [...studentVariables, ...comp.variables]);
  */
 export function createCompensation(numClasses: number, options: Readonly<CompensationOptions> = {}): Compensation {
-  const fn = 'createCompensation';
-  checkKnownKeys(fn, options, optionKeys<CompensationOptions>()('initialConfidence', 'name'));
-  const c = checkInteger(fn, 'numClasses', numClasses, 2);
-  const confidence = options.initialConfidence ?? 0.9;
-  if (typeof confidence !== 'number' || !(confidence > 1 / c && confidence < 1)) {
-    rangeError(fn, 'initialConfidence', `be a number in (1/C, 1) = (${String(1 / c)}, 1)`, confidence);
-  }
-  // softmax of a row with k on the diagonal and 0 elsewhere puts e^k / (e^k + C − 1) on the diagonal.
-  const k = Math.log((confidence * (c - 1)) / (1 - confidence));
-  const weights = tf.variable(tf.tidy(() => tf.mul(tf.eye(c), k)), true, `${options.name ?? 'compensation'}_W_${String(nextId++)}`);
-  const matrix = (): tf.Tensor2D => tf.softmax(weights) as tf.Tensor2D;
-  return {
-    numClasses: c,
-    weights,
-    variables: [weights],
-    matrix,
-    apply: (logits) => {
-      const z = checkLogitsArg('Compensation.apply', 'logits', logits);
-      if (z.shape[1] !== c) rangeError('Compensation.apply', 'logits', `have ${String(c)} classes`, z);
-      return tf.tidy(() => tf.matMul(tf.softmax(z), matrix()));
-    },
-    dispose: () => {
-      weights.dispose();
+  return named('createCompensation', () => {
+    checkKnownKeys(options, optionKeys<CompensationOptions>()('initialConfidence', 'name'));
+    const c = checkInteger('numClasses', numClasses, 2);
+    const confidence = options.initialConfidence ?? 0.9;
+    if (typeof confidence !== 'number' || !(confidence > 1 / c && confidence < 1)) {
+      rangeError('initialConfidence', `be a number in (1/C, 1) = (${String(1 / c)}, 1)`, confidence);
     }
-  };
+    // softmax of a row with k on the diagonal and 0 elsewhere puts e^k / (e^k + C − 1) on the diagonal.
+    const k = Math.log((confidence * (c - 1)) / (1 - confidence));
+    const weights = tf.variable(tf.tidy(() => tf.mul(tf.eye(c), k)), true, `${options.name ?? 'compensation'}_W_${String(nextId++)}`);
+    const matrix = (): tf.Tensor2D => tf.softmax(weights) as tf.Tensor2D;
+    return {
+      numClasses: c,
+      weights,
+      variables: [weights],
+      matrix,
+      apply: (logits) => {
+        const z = checkLogitsArg('logits', logits);
+        if (z.shape[1] !== c) rangeError('logits', `have ${String(c)} classes`, z);
+        return tf.tidy(() => tf.matMul(tf.softmax(z), matrix()));
+      },
+      dispose: () => {
+        weights.dispose();
+      }
+    };
+  });
 }
 
 let nextId = 0;

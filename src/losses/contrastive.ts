@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkTensor } from '../core/validate.js';
-import { formatValue, rangeError, typeError } from '../core/errors.js';
+import { formatValue, rangeError, typeError, named, argumentError } from '../core/errors.js';
 import { parseOptions, positive, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 
@@ -46,19 +46,19 @@ export function contrastiveRelationLoss<O extends Readonly<ContrastiveOptions> =
   studentEmbeddings: tf.Tensor2D,
   teacherEmbeddings: tf.Tensor2D,
   options: O = {} as O): Reduced<O> {
-  const fn = 'contrastiveRelationLoss';
-  const config = parseOptions(fn, options, CONTRASTIVE_FIELDS);
-  const s = checkTensor(fn, 'studentEmbeddings', studentEmbeddings, { exact: 2 });
-  const t = checkTensor(fn, 'teacherEmbeddings', teacherEmbeddings, { exact: 2 });
-  if (s.dtype !== 'float32') typeError(fn, 'studentEmbeddings', 'be a float32 tensor', s);
-  if (t.dtype !== 'float32') typeError(fn, 'teacherEmbeddings', 'be a float32 tensor', t);
-  if (s.shape[0] !== t.shape[0] || s.shape[1] !== t.shape[1]) {
-    throw new RangeError(
-      `${fn}: studentEmbeddings and teacherEmbeddings must have the same shape [B, D] (got ${formatValue(s.shape)} and ${formatValue(t.shape)})`
-    );
-  }
-  if (s.shape[0] === 0) rangeError(fn, 'studentEmbeddings', 'hold at least one example', s);
-  return contrastiveRelationLossCore(s as tf.Tensor2D, t as tf.Tensor2D, config) as Reduced<O>;
+  return named('contrastiveRelationLoss', () => {
+    const config = parseOptions(options, CONTRASTIVE_FIELDS);
+    const s = checkTensor('studentEmbeddings', studentEmbeddings, { exact: 2 });
+    const t = checkTensor('teacherEmbeddings', teacherEmbeddings, { exact: 2 });
+    if (s.dtype !== 'float32') typeError('studentEmbeddings', 'be a float32 tensor', s);
+    if (t.dtype !== 'float32') typeError('teacherEmbeddings', 'be a float32 tensor', t);
+    if (s.shape[0] !== t.shape[0] || s.shape[1] !== t.shape[1]) {
+      throw argumentError(RangeError, `studentEmbeddings and teacherEmbeddings must have the same shape [B, D] (got ${formatValue(s.shape)} and ${formatValue(t.shape)})`
+      );
+    }
+    if (s.shape[0] === 0) rangeError('studentEmbeddings', 'hold at least one example', s);
+    return contrastiveRelationLossCore(s as tf.Tensor2D, t as tf.Tensor2D, config) as Reduced<O>;
+  });
 }
 
 /** {@link ContrastiveOptions} resolved: every default filled in, every value checked. */

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -30,10 +31,11 @@ export function crossEntropyPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D)
  * const loss = crossEntropy(model(x), y); // scalar mean over the batch
  */
 export function crossEntropy<O extends Readonly<CrossEntropyOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
-  const fn = 'crossEntropy';
-  const config = parseOptions(fn, options, CROSS_ENTROPY_FIELDS);
-  const [z, y] = checkLogitsAndLabels(fn, logits, labels);
-  return crossEntropyCore(z, y, config) as Reduced<O>;
+  return named('crossEntropy', () => {
+    const config = parseOptions(options, CROSS_ENTROPY_FIELDS);
+    const [z, y] = checkLogitsAndLabels(logits, labels);
+    return crossEntropyCore(z, y, config) as Reduced<O>;
+  });
 }
 
 /** How each of {@link CrossEntropyOptions} is checked and defaulted. Internal. */

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { finite, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -47,10 +48,11 @@ export function cwTargetedPerExample(logits: tf.Tensor2D, targets: tf.Tensor1D, 
  * const l = cwMarginLoss(model(x), y, { kappa: 50, reduction: 'none' });
  */
 export function cwMarginLoss<O extends Readonly<CwMarginOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
-  const fn = 'cwMarginLoss';
-  const config = parseOptions(fn, options, CW_MARGIN_FIELDS);
-  const [z, y] = checkLogitsAndLabels(fn, logits, labels);
-  return cwMarginLossCore(z, y, config) as Reduced<O>;
+  return named('cwMarginLoss', () => {
+    const config = parseOptions(options, CW_MARGIN_FIELDS);
+    const [z, y] = checkLogitsAndLabels(logits, labels);
+    return cwMarginLossCore(z, y, config) as Reduced<O>;
+  });
 }
 
 /** How each of {@link CwMarginOptions} is checked and defaulted. Internal. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { checkLabels } from '../core/validate.js';
 import { parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 import { marginPerExample } from './cw-margin.js';
 import { checkLogitsAndLabels } from './validate.js';
 
@@ -65,9 +65,9 @@ export function targetedDlrPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D, 
 }
 
 /** Checks that the logits have at least `min` classes, which the DLR denominators need. */
-function checkDlrClasses(fn: string, logits: tf.Tensor2D, min: number): void {
+function checkDlrClasses(logits: tf.Tensor2D, min: number): void {
   if (logits.shape[1] < min) {
-    rangeError(fn, 'logits', `have at least ${String(min)} classes (the DLR denominator uses the ${min === 3 ? 'third' : 'fourth'} largest logit)`, logits);
+    rangeError('logits', `have at least ${String(min)} classes (the DLR denominator uses the ${min === 3 ? 'third' : 'fourth'} largest logit)`, logits);
   }
 }
 
@@ -87,11 +87,12 @@ function checkDlrClasses(fn: string, logits: tf.Tensor2D, min: number): void {
  * const perExample = dlrLoss(model(x), y, { reduction: 'none' }); // > 0 where misclassified
  */
 export function dlrLoss<O extends Readonly<DlrOptions> = DefaultReduction>(logits: tf.Tensor2D, labels: tf.Tensor1D, options: O = {} as O): Reduced<O> {
-  const fn = 'dlrLoss';
-  const config = parseOptions(fn, options, DLR_FIELDS);
-  const [z, y] = checkLogitsAndLabels(fn, logits, labels);
-  checkDlrClasses(fn, z, 3);
-  return dlrLossCore(z, y, config) as Reduced<O>;
+  return named('dlrLoss', () => {
+    const config = parseOptions(options, DLR_FIELDS);
+    const [z, y] = checkLogitsAndLabels(logits, labels);
+    checkDlrClasses(z, 3);
+    return dlrLossCore(z, y, config) as Reduced<O>;
+  });
 }
 
 /** {@link dlrLoss} on logits `[B, C]` (C ≥ 3), labels in range and a resolved config, unchecked. Internal. */
@@ -119,12 +120,13 @@ export function targetedDlrLoss<O extends Readonly<DlrOptions> = DefaultReductio
   labels: tf.Tensor1D,
   targets: tf.Tensor1D,
   options: O = {} as O): Reduced<O> {
-  const fn = 'targetedDlrLoss';
-  const config = parseOptions(fn, options, DLR_FIELDS);
-  const [z, y] = checkLogitsAndLabels(fn, logits, labels);
-  checkLabels(fn, 'targets', targets, z.shape[0], z.shape[1]);
-  checkDlrClasses(fn, z, 4);
-  return targetedDlrLossCore(z, y, targets, config) as Reduced<O>;
+  return named('targetedDlrLoss', () => {
+    const config = parseOptions(options, DLR_FIELDS);
+    const [z, y] = checkLogitsAndLabels(logits, labels);
+    checkLabels('targets', targets, z.shape[0], z.shape[1]);
+    checkDlrClasses(z, 4);
+    return targetedDlrLossCore(z, y, targets, config) as Reduced<O>;
+  });
 }
 
 /** {@link targetedDlrLoss} on logits `[B, C]` (C ≥ 4), labels and targets in range and a resolved config, unchecked. Internal. */

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { flag, nonNegative, parseOptions, positive, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -52,20 +53,21 @@ export interface IadOptions {
  * const loss = iadLoss({ studentAdv: student(xAdv), studentClean: student(x), teacherClean: teacher(x), teacherAdv: teacher(xAdv), labels: y });
  */
 export function iadLoss<O extends Readonly<IadOptions> = DefaultReduction>(inputs: Readonly<IadInputs>, options: O = {} as O): Reduced<O> {
-  const fn = 'iadLoss';
-  const config = resolveIadOptions(fn, options);
-  const { logits, labels } = checkLossInputs(fn, inputs, {
-    required: ['studentAdv', 'studentClean', 'teacherClean'],
-    optional: ['teacherAdv'],
-    labels: 'optional'
+  return named('iadLoss', () => {
+    const config = resolveIadOptions(options);
+    const { logits, labels } = checkLossInputs(inputs, {
+      required: ['studentAdv', 'studentClean', 'teacherClean'],
+      optional: ['teacherAdv'],
+      labels: 'optional'
+    });
+    const teacherAdv = config.introspection ? requireInput('inputs.teacherAdv', logits.teacherAdv, 'when introspection is on') : undefined;
+    const y = config.introspection || config.alpha < 1 ? requireInput('inputs.labels', labels, 'when introspection is on or alpha < 1') : undefined;
+    const { studentAdv, studentClean, teacherClean } = logits;
+    return iadLossCore(
+      { studentAdv, studentClean, teacherClean, ...(teacherAdv === undefined ? {} : { teacherAdv }), ...(y === undefined ? {} : { labels: y }) },
+      config
+    ) as Reduced<O>;
   });
-  const teacherAdv = config.introspection ? requireInput(fn, 'inputs.teacherAdv', logits.teacherAdv, 'when introspection is on') : undefined;
-  const y = config.introspection || config.alpha < 1 ? requireInput(fn, 'inputs.labels', labels, 'when introspection is on or alpha < 1') : undefined;
-  const { studentAdv, studentClean, teacherClean } = logits;
-  return iadLossCore(
-    { studentAdv, studentClean, teacherClean, ...(teacherAdv === undefined ? {} : { teacherAdv }), ...(y === undefined ? {} : { labels: y }) },
-    config
-  ) as Reduced<O>;
 }
 
 /** {@link IadOptions} resolved: every default filled in, every value checked. */
@@ -86,8 +88,8 @@ export const IAD_FIELDS: OptionFields<IadOptions> = {
  * @throws RangeError naming `fn` for an unknown key, τ ≤ 0 or NaN, α outside [0, 1], β negative or an unknown
  * reduction; TypeError for an introspection that is not a boolean.
  */
-export function resolveIadOptions(fn: string, options: Readonly<IadOptions>): IadConfig {
-  return parseOptions(fn, options, IAD_FIELDS);
+export function resolveIadOptions(options: Readonly<IadOptions>): IadConfig {
+  return parseOptions(options, IAD_FIELDS);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { finite, parseOptions, positive, type OptionField, type OptionFields } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -33,10 +34,11 @@ export interface KdOptions {
  * const loss = kdLoss(student(xAdv), teacher(x), { studentTemperature: 5, teacherTemperature: 1 });
  */
 export function kdLoss<O extends Readonly<KdOptions> = DefaultReduction>(studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D, options: O = {} as O): Reduced<O> {
-  const fn = 'kdLoss';
-  const config = resolveKdOptions(fn, options);
-  const [s, t] = checkLogitsPair(fn, 'studentLogits', studentLogits, 'teacherLogits', teacherLogits);
-  return kdLossCore(s, t, config) as Reduced<O>;
+  return named('kdLoss', () => {
+    const config = resolveKdOptions(options);
+    const [s, t] = checkLogitsPair('studentLogits', studentLogits, 'teacherLogits', teacherLogits);
+    return kdLossCore(s, t, config) as Reduced<O>;
+  });
 }
 
 /** {@link KdOptions} resolved: every default filled in (`scale` = τ_S² when left out), every value checked. */
@@ -60,8 +62,8 @@ export const KD_FIELDS: OptionFields<Omit<KdOptions, 'scale'>> & { readonly scal
  *
  * @throws RangeError naming `fn` for an unknown key, a temperature ≤ 0 or NaN, a non-finite scale or an unknown reduction.
  */
-export function resolveKdOptions(fn: string, options: Readonly<KdOptions>): KdConfig {
-  const o = parseOptions(fn, options, KD_FIELDS);
+export function resolveKdOptions(options: Readonly<KdOptions>): KdConfig {
+  const o = parseOptions(options, KD_FIELDS);
   return { ...o, scale: o.scale ?? o.studentTemperature * o.studentTemperature };
 }
 

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { oneOf, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -43,11 +44,12 @@ export function klDivergence<O extends Readonly<KlDivergenceOptions> = DefaultRe
   targetLogits: tf.Tensor2D,
   inputLogits: tf.Tensor2D,
   options: O = {} as O): Reduced<O> {
-  const fn = 'klDivergence';
-  const config = parseOptions(fn, options, KL_DIVERGENCE_FIELDS);
-  const [p, q] = checkLogitsPair(fn, 'targetLogits', targetLogits, 'inputLogits', inputLogits);
-  if (config.targetType === 'probabilities') checkProbabilities(fn, 'targetLogits', p);
-  return klDivergenceCore(p, q, config) as Reduced<O>;
+  return named('klDivergence', () => {
+    const config = parseOptions(options, KL_DIVERGENCE_FIELDS);
+    const [p, q] = checkLogitsPair('targetLogits', targetLogits, 'inputLogits', inputLogits);
+    if (config.targetType === 'probabilities') checkProbabilities('targetLogits', p);
+    return klDivergenceCore(p, q, config) as Reduced<O>;
+  });
 }
 
 /** {@link KlDivergenceOptions} resolved: every default filled in, every value checked. */

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { nonNegative, oneOf, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -70,11 +71,12 @@ export function marginBoostPerExample(logits: tf.Tensor2D, labels: tf.Tensor1D):
  * const loss = martLoss({ clean: model(x), adv: model(xAdv), labels: y });
  */
 export function martLoss<O extends Readonly<MartOptions> = DefaultReduction>(inputs: Readonly<MartInputs>, options: O = {} as O): Reduced<O> {
-  const fn = 'martLoss';
-  const config = resolveMartOptions(fn, options);
-  const { logits, labels } = checkLossInputs(fn, inputs, { required: ['clean', 'adv'], labels: 'required' });
-  const y = requireInput(fn, 'inputs.labels', labels, 'for the cross-entropy term');
-  return martLossCore({ clean: logits.clean, adv: logits.adv, labels: y }, config) as Reduced<O>;
+  return named('martLoss', () => {
+    const config = resolveMartOptions(options);
+    const { logits, labels } = checkLossInputs(inputs, { required: ['clean', 'adv'], labels: 'required' });
+    const y = requireInput('inputs.labels', labels, 'for the cross-entropy term');
+    return martLossCore({ clean: logits.clean, adv: logits.adv, labels: y }, config) as Reduced<O>;
+  });
 }
 
 /** {@link MartOptions} resolved: every default filled in, every value checked. */
@@ -92,8 +94,8 @@ export const MART_FIELDS: OptionFields<MartOptions> = {
  *
  * @throws RangeError naming `fn` for an unknown key, a negative or non-finite β, an unknown boost or reduction.
  */
-export function resolveMartOptions(fn: string, options: Readonly<MartOptions>): MartConfig {
-  return parseOptions(fn, options, MART_FIELDS);
+export function resolveMartOptions(options: Readonly<MartOptions>): MartConfig {
+  return parseOptions(options, MART_FIELDS);
 }
 
 /** {@link martLoss} on logits of one shape `[B, C]`, labels in range, and a resolved config, unchecked. Internal. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative, checkPositive, optionKeys } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import { parseOptions, positive, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { KL_REDUCTION_FIELD, klFactor, klPerExample } from './kl.js';
@@ -60,13 +60,14 @@ export interface MtardLossOptions {
  * );
  */
 export function mtardLoss<O extends Readonly<MtardLossOptions> = DefaultReduction>(inputs: Readonly<MtardInputs>, options: O = {} as O): Reduced<O> {
-  const fn = 'mtardLoss';
-  const config = resolveMtardOptions(fn, options);
-  const { logits } = checkLossInputs(fn, inputs, {
-    required: ['studentAdv', 'studentClean', 'robustTeacherAdv', 'cleanTeacherClean'],
-    labels: 'none'
+  return named('mtardLoss', () => {
+    const config = resolveMtardOptions(options);
+    const { logits } = checkLossInputs(inputs, {
+      required: ['studentAdv', 'studentClean', 'robustTeacherAdv', 'cleanTeacherClean'],
+      labels: 'none'
+    });
+    return mtardLossCore(logits, config) as Reduced<O>;
   });
-  return mtardLossCore(logits, config) as Reduced<O>;
 }
 
 /** {@link MtardLossOptions} resolved: every default filled in, every value checked. */
@@ -87,8 +88,8 @@ export const MTARD_FIELDS: OptionFields<MtardLossOptions> = {
  * @throws RangeError naming `fn` for an unknown key, weights outside [0, 1], τ ≤ 0 or NaN, an unknown reduction or
  * klReduction.
  */
-export function resolveMtardOptions(fn: string, options: Readonly<MtardLossOptions>): MtardConfig {
-  return parseOptions(fn, options, MTARD_FIELDS);
+export function resolveMtardOptions(options: Readonly<MtardLossOptions>): MtardConfig {
+  return parseOptions(options, MTARD_FIELDS);
 }
 
 /**
@@ -144,18 +145,19 @@ export interface MtardWeightsOptions {
  * state = mtardWeights(state, natLoss, advLoss);
  */
 export function mtardWeights(state: Readonly<MtardState>, natLoss: number, advLoss: number, options: Readonly<MtardWeightsOptions> = {}): MtardState {
-  const fn = 'mtardWeights';
-  if (typeof state !== 'object' || state === null) typeError(fn, 'state', 'be an object { natWeight, advWeight }', state);
-  checkKnownKeys(fn, options, optionKeys<MtardWeightsOptions>()('eta'));
-  const natWeight = MTARD_FIELDS.natWeight.parse(fn, 'state.natWeight', state.natWeight);
-  MTARD_FIELDS.advWeight.parse(fn, 'state.advWeight', state.advWeight);
-  checkPositive(fn, 'natLoss', natLoss);
-  checkPositive(fn, 'advLoss', advLoss);
-  const eta = options.eta === undefined ? 0.025 : checkNonNegative(fn, 'eta', options.eta);
-  if (eta === 0 || eta > 1) rangeError(fn, 'eta', 'be a number in (0, 1]', eta);
-  const natInitial = state.natInitial === undefined ? natLoss : checkPositive(fn, 'state.natInitial', state.natInitial);
-  const advInitial = state.advInitial === undefined ? advLoss : checkPositive(fn, 'state.advInitial', state.advInitial);
-  return mtardWeightsCore({ natWeight, advWeight: 1 - natWeight, natInitial, advInitial }, natLoss, advLoss, eta);
+  return named('mtardWeights', () => {
+    if (typeof state !== 'object' || state === null) typeError('state', 'be an object { natWeight, advWeight }', state);
+    checkKnownKeys(options, optionKeys<MtardWeightsOptions>()('eta'));
+    const natWeight = MTARD_FIELDS.natWeight.parse('state.natWeight', state.natWeight);
+    MTARD_FIELDS.advWeight.parse('state.advWeight', state.advWeight);
+    checkPositive('natLoss', natLoss);
+    checkPositive('advLoss', advLoss);
+    const eta = options.eta === undefined ? 0.025 : checkNonNegative('eta', options.eta);
+    if (eta === 0 || eta > 1) rangeError('eta', 'be a number in (0, 1]', eta);
+    const natInitial = state.natInitial === undefined ? natLoss : checkPositive('state.natInitial', state.natInitial);
+    const advInitial = state.advInitial === undefined ? advLoss : checkPositive('state.advInitial', state.advInitial);
+    return mtardWeightsCore({ natWeight, advWeight: 1 - natWeight, natInitial, advInitial }, natLoss, advLoss, eta);
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkSameShape, checkTensor } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import { oneOf, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 
@@ -51,14 +51,15 @@ export function representationDistancePerExample(a: tf.Tensor, b: tf.Tensor, met
  * const rgkd = representationDistance(features(x), standardFeatures(x), { metric: 'cosine' });
  */
 export function representationDistance<O extends Readonly<RepresentationDistanceOptions> = DefaultReduction>(a: tf.Tensor, b: tf.Tensor, options: O = {} as O): Reduced<O> {
-  const fn = 'representationDistance';
-  const config = parseOptions(fn, options, REPRESENTATION_FIELDS);
-  const ta = checkTensor(fn, 'a', a, { min: 1 });
-  const tb = checkTensor(fn, 'b', b, { min: 1 });
-  checkSameShape(fn, 'a', ta, 'b', tb);
-  if (ta.dtype !== 'float32' || tb.dtype !== 'float32') typeError(fn, ta.dtype !== 'float32' ? 'a' : 'b', 'be a float32 tensor', ta.dtype !== 'float32' ? ta : tb);
-  if (ta.shape[0] === 0) rangeError(fn, 'a', 'hold at least one example', ta);
-  return representationDistanceCore(ta, tb, config) as Reduced<O>;
+  return named('representationDistance', () => {
+    const config = parseOptions(options, REPRESENTATION_FIELDS);
+    const ta = checkTensor('a', a, { min: 1 });
+    const tb = checkTensor('b', b, { min: 1 });
+    checkSameShape('a', ta, 'b', tb);
+    if (ta.dtype !== 'float32' || tb.dtype !== 'float32') typeError(ta.dtype !== 'float32' ? 'a' : 'b', 'be a float32 tensor', ta.dtype !== 'float32' ? ta : tb);
+    if (ta.shape[0] === 0) rangeError('a', 'hold at least one example', ta);
+    return representationDistanceCore(ta, tb, config) as Reduced<O>;
+  });
 }
 
 /** {@link RepresentationDistanceOptions} resolved: every default filled in, every value checked. */

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { nonNegative, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -50,10 +51,11 @@ export interface RsladOptions {
  * const loss = rsladLoss({ studentAdv: student(xAdv), studentClean: student(x), teacherClean: teacher(x) });
  */
 export function rsladLoss<O extends Readonly<RsladOptions> = DefaultReduction>(inputs: Readonly<RsladInputs>, options: O = {} as O): Reduced<O> {
-  const fn = 'rsladLoss';
-  const config = resolveRsladOptions(fn, options);
-  const { logits } = checkLossInputs(fn, inputs, { required: ['studentAdv', 'studentClean', 'teacherClean'], labels: 'none' });
-  return rsladLossCore(logits, config) as Reduced<O>;
+  return named('rsladLoss', () => {
+    const config = resolveRsladOptions(options);
+    const { logits } = checkLossInputs(inputs, { required: ['studentAdv', 'studentClean', 'teacherClean'], labels: 'none' });
+    return rsladLossCore(logits, config) as Reduced<O>;
+  });
 }
 
 /** {@link RsladOptions} resolved: every default filled in, every value checked. */
@@ -72,8 +74,8 @@ export const RSLAD_FIELDS: OptionFields<RsladOptions> = {
  *
  * @throws RangeError naming `fn` for an unknown key, a negative or non-finite weight, an unknown reduction or klReduction.
  */
-export function resolveRsladOptions(fn: string, options: Readonly<RsladOptions>): RsladConfig {
-  return parseOptions(fn, options, RSLAD_FIELDS);
+export function resolveRsladOptions(options: Readonly<RsladOptions>): RsladConfig {
+  return parseOptions(options, RSLAD_FIELDS);
 }
 
 /** {@link rsladLoss} on logits of one shape `[B, C]` and a resolved config, unchecked. Internal. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkLabels } from '../core/validate.js';
-import { formatValue, rangeError, typeError } from '../core/errors.js';
+import { formatValue, rangeError, typeError, named, argumentError } from '../core/errors.js';
 import { oneOf, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { crossEntropyPerExample } from './cross-entropy.js';
@@ -42,30 +42,30 @@ export function teacherFeatureMapLoss<O extends Readonly<TeacherFeatureMapOption
   teacherLogits: readonly tf.Tensor2D[],
   labels: tf.Tensor1D,
   options: O = {} as O): Reduced<O> {
-  const fn = 'teacherFeatureMapLoss';
-  const config = parseOptions(fn, options, TEACHER_FEATURE_MAP_FIELDS);
-  if (!Array.isArray(teacherLogits)) typeError(fn, 'teacherLogits', 'be an array of [B, C] logits tensors', teacherLogits);
-  if (teacherLogits.length === 0) rangeError(fn, 'teacherLogits', 'hold at least one teacher', '[]');
-  const teachers = teacherLogits.map((t, i) => checkLogitsArg(fn, `teacherLogits[${String(i)}]`, t));
-  const first = teachers[0] as tf.Tensor2D;
-  teachers.forEach((t, i) => {
-    if (t.shape[0] !== first.shape[0] || t.shape[1] !== first.shape[1]) {
-      throw new RangeError(`${fn}: teacherLogits[${String(i)}] must have the shape of teacherLogits[0] (got ${formatValue(t.shape)} and ${formatValue(first.shape)})`);
-    }
-  });
-  const [batch, classes] = first.shape;
-  const m = teachers.length;
-  const z = checkLogitsArg(fn, 'featureMap', featureMap);
-  if (z.shape[0] !== batch || z.shape[1] !== m * classes) {
-    rangeError(
-      fn,
-      'featureMap',
+  return named('teacherFeatureMapLoss', () => {
+    const config = parseOptions(options, TEACHER_FEATURE_MAP_FIELDS);
+    if (!Array.isArray(teacherLogits)) typeError('teacherLogits', 'be an array of [B, C] logits tensors', teacherLogits);
+    if (teacherLogits.length === 0) rangeError('teacherLogits', 'hold at least one teacher', '[]');
+    const teachers = teacherLogits.map((t, i) => checkLogitsArg(`teacherLogits[${String(i)}]`, t));
+    const first = teachers[0] as tf.Tensor2D;
+    teachers.forEach((t, i) => {
+      if (t.shape[0] !== first.shape[0] || t.shape[1] !== first.shape[1]) {
+        throw argumentError(RangeError, `teacherLogits[${String(i)}] must have the shape of teacherLogits[0] (got ${formatValue(t.shape)} and ${formatValue(first.shape)})`);
+      }
+    });
+    const [batch, classes] = first.shape;
+    const m = teachers.length;
+    const z = checkLogitsArg('featureMap', featureMap);
+    if (z.shape[0] !== batch || z.shape[1] !== m * classes) {
+      rangeError(
+        'featureMap',
       `have shape [${String(batch)}, ${String(m * classes)}] (M·C for ${String(m)} teachers of ${String(classes)} classes)`,
       z
-    );
-  }
-  checkLabels(fn, 'labels', labels, batch, classes);
-  return teacherFeatureMapLossCore(z, teachers, labels, config) as Reduced<O>;
+      );
+    }
+    checkLabels('labels', labels, batch, classes);
+    return teacherFeatureMapLossCore(z, teachers, labels, config) as Reduced<O>;
+  });
 }
 
 /** {@link TeacherFeatureMapOptions} resolved: every default filled in, every value checked. */

@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { nonNegative, parseOptions, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
@@ -37,11 +38,12 @@ export interface TradesOptions {
  * const loss = tradesLoss({ clean: model(x), adv: model(xAdv), labels: y }, { beta: 1 });
  */
 export function tradesLoss<O extends Readonly<TradesOptions> = DefaultReduction>(inputs: Readonly<TradesInputs>, options: O = {} as O): Reduced<O> {
-  const fn = 'tradesLoss';
-  const config = resolveTradesOptions(fn, options);
-  const { logits, labels } = checkLossInputs(fn, inputs, { required: ['clean', 'adv'], labels: 'required' });
-  const y = requireInput(fn, 'inputs.labels', labels, 'for the cross-entropy term');
-  return tradesLossCore({ clean: logits.clean, adv: logits.adv, labels: y }, config) as Reduced<O>;
+  return named('tradesLoss', () => {
+    const config = resolveTradesOptions(options);
+    const { logits, labels } = checkLossInputs(inputs, { required: ['clean', 'adv'], labels: 'required' });
+    const y = requireInput('inputs.labels', labels, 'for the cross-entropy term');
+    return tradesLossCore({ clean: logits.clean, adv: logits.adv, labels: y }, config) as Reduced<O>;
+  });
 }
 
 /** {@link TradesOptions} resolved: every default filled in, every value checked. */
@@ -58,8 +60,8 @@ export const TRADES_FIELDS: OptionFields<TradesOptions> = {
  *
  * @throws RangeError naming `fn` for an unknown key, a negative or non-finite β, or an unknown reduction.
  */
-export function resolveTradesOptions(fn: string, options: Readonly<TradesOptions>): TradesConfig {
-  return parseOptions(fn, options, TRADES_FIELDS);
+export function resolveTradesOptions(options: Readonly<TradesOptions>): TradesConfig {
+  return parseOptions(options, TRADES_FIELDS);
 }
 
 /** {@link tradesLoss} on logits of one shape `[B, C]`, labels in range, and a resolved config, unchecked. Internal. */

@@ -37,15 +37,15 @@ export interface CheckedCifarOptions {
 }
 
 /** Checks the options every CIFAR builder shares (the caller checks the keys). */
-export function checkCifarOptions(fn: string, options: Readonly<CifarNetOptions>): CheckedCifarOptions {
+export function checkCifarOptions(options: Readonly<CifarNetOptions>): CheckedCifarOptions {
   const given: unknown = options.inputShape ?? [32, 32, 3];
   if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
-    rangeError(fn, 'inputShape', 'be [height, width, channels] of positive integers', given);
+    rangeError('inputShape', 'be [height, width, channels] of positive integers', given);
   }
   const inputShape = [...(given as readonly number[])] as [number, number, number];
-  const classes = checkInteger(fn, 'classes', options.classes ?? 10, 2);
-  const seed = checkInteger(fn, 'seed', options.seed ?? 0, 0);
-  const normalization = options.normalization === undefined ? undefined : checkNormalization(fn, 'normalization', options.normalization, inputShape[2]);
+  const classes = checkInteger('classes', options.classes ?? 10, 2);
+  const seed = checkInteger('seed', options.seed ?? 0, 0);
+  const normalization = options.normalization === undefined ? undefined : checkNormalization('normalization', options.normalization, inputShape[2]);
   return { inputShape, classes, seed, normalization };
 }
 

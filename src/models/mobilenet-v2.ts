@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { type CifarNetOptions, checkCifarOptions, GraphBuilder } from './cifar-layers.js';
@@ -71,18 +72,19 @@ function invertedResidual(g: GraphBuilder, x: Sym, name: string, inPlanes: numbe
  * await fit(student, { x, y }, rslad({ teacher, eps: 8 / 255 }));
  */
 export function mobileNetV2(options: Readonly<CifarNetOptions> = {}): tfl.LayersModel {
-  const fn = 'mobileNetV2';
-  checkKnownKeys(fn, options, KEYS);
-  const g = new GraphBuilder(checkCifarOptions(fn, options));
-  let x = g.act(g.bn(g.conv(g.start, 'features_0_0', 32, 3), 'features_0_1'), 'features_0_2', 'relu6');
-  let inPlanes = 32;
-  let index = 1;
-  for (const [t, c, n, s] of STAGES) {
-    for (let i = 0; i < n; i++) {
-      x = invertedResidual(g, x, `features_${index++}`, inPlanes, c, t, i === 0 ? s : 1);
-      inPlanes = c;
+  return named('mobileNetV2', () => {
+    checkKnownKeys(options, KEYS);
+    const g = new GraphBuilder(checkCifarOptions(options));
+    let x = g.act(g.bn(g.conv(g.start, 'features_0_0', 32, 3), 'features_0_1'), 'features_0_2', 'relu6');
+    let inPlanes = 32;
+    let index = 1;
+    for (const [t, c, n, s] of STAGES) {
+      for (let i = 0; i < n; i++) {
+        x = invertedResidual(g, x, `features_${index++}`, inPlanes, c, t, i === 0 ? s : 1);
+        inPlanes = c;
+      }
     }
-  }
-  x = g.act(g.bn(g.conv(x, `features_${index}_0`, 1280, 1), `features_${index}_1`), `features_${index}_2`, 'relu6');
-  return g.head(x, 'classifier_1', 'mobilenet_v2');
+    x = g.act(g.bn(g.conv(x, `features_${index}_0`, 1280, 1), `features_${index}_1`), `features_${index}_2`, 'relu6');
+    return g.head(x, 'classifier_1', 'mobilenet_v2');
+  });
 }

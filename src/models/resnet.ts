@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
 import { type CifarNetOptions, checkCifarOptions, GraphBuilder } from './cifar-layers.js';
@@ -24,9 +25,9 @@ function preActBlock(g: GraphBuilder, x: Sym, name: string, inPlanes: number, pl
   return g.add(out, shortcut, `${name}_add`);
 }
 
-function resNet(fn: string, options: Readonly<CifarNetOptions>, preact: boolean): tfl.LayersModel {
-  checkKnownKeys(fn, options, KEYS);
-  const g = new GraphBuilder(checkCifarOptions(fn, options));
+function resNet(options: Readonly<CifarNetOptions>, preact: boolean): tfl.LayersModel {
+  checkKnownKeys(options, KEYS);
+  const g = new GraphBuilder(checkCifarOptions(options));
   let x = g.conv(g.start, 'conv1', 64, 3);
   if (!preact) x = g.act(g.bn(x, 'bn1'), 'relu');
   let inPlanes = 64;
@@ -72,7 +73,9 @@ function resNet(fn: string, options: Readonly<CifarNetOptions>, preact: boolean)
  * const student = studentFromLayers(resNet18({ seed: 1 }), { featuresLayer: 'features' });
  */
 export function resNet18(options: Readonly<CifarNetOptions> = {}): tfl.LayersModel {
-  return resNet('resNet18', options, false);
+  return named('resNet18', () => {
+    return resNet(options, false);
+  });
 }
 
 /**
@@ -106,5 +109,7 @@ export function resNet18(options: Readonly<CifarNetOptions> = {}): tfl.LayersMod
  * const model = fromLayersModel(net);
  */
 export function preActResNet18(options: Readonly<CifarNetOptions> = {}): tfl.LayersModel {
-  return resNet('preActResNet18', options, true);
+  return named('preActResNet18', () => {
+    return resNet(options, true);
+  });
 }

@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 
 /** Options of {@link smallCnn}. */
 export interface SmallCnnOptions {
@@ -58,47 +58,48 @@ function outputSide(side: number): number {
  * const xAdv = pgd(model, x, y, { eps: 0.3 });
  */
 export function smallCnn(options: Readonly<SmallCnnOptions> = {}): tfl.Sequential {
-  const fn = 'smallCnn';
-  checkKnownKeys(fn, options, KEYS);
-  const given: unknown = options.inputShape ?? [28, 28, 1];
-  if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
-    rangeError(fn, 'inputShape', 'be [height, width, channels] of positive integers', given);
-  }
-  const inputShape = given as [number, number, number];
-  if (outputSide(inputShape[0]) < 1 || outputSide(inputShape[1]) < 1) {
-    rangeError(fn, 'inputShape', 'have height and width >= 16 (two conv-conv-pool blocks)', inputShape);
-  }
-  const numClasses = checkInteger(fn, 'numClasses', options.numClasses ?? 10, 2);
-  const filters = options.filters ?? [32, 64];
-  if (!Array.isArray(filters) || filters.length !== 2) rangeError(fn, 'filters', 'be a pair of positive integers', filters);
-  const [f1, f2] = [checkInteger(fn, 'filters[0]', filters[0]), checkInteger(fn, 'filters[1]', filters[1])];
-  const hidden = checkInteger(fn, 'hidden', options.hidden ?? 200);
-  const seed = checkInteger(fn, 'seed', options.seed ?? 0, 0);
+  return named('smallCnn', () => {
+    checkKnownKeys(options, KEYS);
+    const given: unknown = options.inputShape ?? [28, 28, 1];
+    if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
+      rangeError('inputShape', 'be [height, width, channels] of positive integers', given);
+    }
+    const inputShape = given as [number, number, number];
+    if (outputSide(inputShape[0]) < 1 || outputSide(inputShape[1]) < 1) {
+      rangeError('inputShape', 'have height and width >= 16 (two conv-conv-pool blocks)', inputShape);
+    }
+    const numClasses = checkInteger('numClasses', options.numClasses ?? 10, 2);
+    const filters = options.filters ?? [32, 64];
+    if (!Array.isArray(filters) || filters.length !== 2) rangeError('filters', 'be a pair of positive integers', filters);
+    const [f1, f2] = [checkInteger('filters[0]', filters[0]), checkInteger('filters[1]', filters[1])];
+    const hidden = checkInteger('hidden', options.hidden ?? 200);
+    const seed = checkInteger('seed', options.seed ?? 0, 0);
 
-  let layer = 0;
-  const init = (): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed: seed * 100 + ++layer });
-  const conv = (filtersOut: number, first = false): ReturnType<typeof tfl.layers.conv2d> =>
-    tfl.layers.conv2d({
-      ...(first ? { inputShape: [...inputShape] } : {}),
-      filters: filtersOut,
-      kernelSize: 3,
-      activation: 'relu',
-      kernelInitializer: init()
+    let layer = 0;
+    const init = (): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed: seed * 100 + ++layer });
+    const conv = (filtersOut: number, first = false): ReturnType<typeof tfl.layers.conv2d> =>
+      tfl.layers.conv2d({
+        ...(first ? { inputShape: [...inputShape] } : {}),
+        filters: filtersOut,
+        kernelSize: 3,
+        activation: 'relu',
+        kernelInitializer: init()
+      });
+    const dense = (units: number, activation: 'relu' | 'linear'): ReturnType<typeof tfl.layers.dense> =>
+      tfl.layers.dense({ units, activation, kernelInitializer: init() });
+    return tfl.sequential({
+      layers: [
+        conv(f1, true),
+        conv(f1),
+        tfl.layers.maxPooling2d({ poolSize: 2 }),
+        conv(f2),
+        conv(f2),
+        tfl.layers.maxPooling2d({ poolSize: 2 }),
+        tfl.layers.flatten(),
+        dense(hidden, 'relu'),
+        dense(hidden, 'relu'),
+        dense(numClasses, 'linear')
+      ]
     });
-  const dense = (units: number, activation: 'relu' | 'linear'): ReturnType<typeof tfl.layers.dense> =>
-    tfl.layers.dense({ units, activation, kernelInitializer: init() });
-  return tfl.sequential({
-    layers: [
-      conv(f1, true),
-      conv(f1),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      conv(f2),
-      conv(f2),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      tfl.layers.flatten(),
-      dense(hidden, 'relu'),
-      dense(hidden, 'relu'),
-      dense(numClasses, 'linear')
-    ]
   });
 }

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 import { asVariable, type Student, type StudentOutputs } from '../core/student.js';
 
 /** Options of {@link studentFromLayers}. */
@@ -25,36 +25,39 @@ export interface StudentFromLayersOptions {
  * await fit(student, { x, y }, arrest({ standardFeatures, eps: 0.3 }));
  */
 export function studentFromLayers(model: tfl.LayersModel, options: Readonly<StudentFromLayersOptions> = {}): Student {
-  const fn = 'studentFromLayers';
-  if (!(model instanceof tfl.LayersModel)) typeError(fn, 'model', 'be a tfjs-layers LayersModel', model);
-  checkKnownKeys(fn, options, optionKeys<StudentFromLayersOptions>()('featuresLayer', 'featureMapLayer'));
-  const layerOutput = (arg: string, name: string | undefined): tfl.SymbolicTensor | undefined => {
-    if (name === undefined) return undefined;
-    let layer: tfl.layers.Layer;
-    try {
-      layer = model.getLayer(name);
-    } catch {
-      return rangeError(fn, arg, `name a layer of the model (${model.layers.map((l) => l.name).join(', ')})`, name);
-    }
-    return layer.output as tfl.SymbolicTensor;
-  };
-  const features = layerOutput('featuresLayer', options.featuresLayer);
-  const featureMap = layerOutput('featureMapLayer', options.featureMapLayer);
-  const logits = model.outputs[0];
-  if (logits === undefined) rangeError(fn, 'model', 'have an output', 'none');
-  const outputs = [logits, ...(features === undefined ? [] : [features]), ...(featureMap === undefined ? [] : [featureMap])];
-  const view = outputs.length === 1 ? model : tfl.model({ inputs: model.inputs, outputs });
-  return {
-    forward: (x: tf.Tensor, training: boolean): StudentOutputs => {
-      const out = view.apply(x, { training });
-      const list = Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
-      let i = 1;
-      const result: { logits: tf.Tensor2D; features?: tf.Tensor2D; featureMap?: tf.Tensor2D } = { logits: list[0] as tf.Tensor2D };
-      if (features !== undefined) result.features = list[i++] as tf.Tensor2D;
-      if (featureMap !== undefined) result.featureMap = list[i] as tf.Tensor2D;
-      return result;
-    },
-    trainableVariables: model.trainableWeights.map((w) => asVariable(fn, w.read())),
-    variables: model.weights.map((w) => asVariable(fn, w.read()))
-  };
+  return named('studentFromLayers', () => {
+    if (!(model instanceof tfl.LayersModel)) typeError('model', 'be a tfjs-layers LayersModel', model);
+    checkKnownKeys(options, optionKeys<StudentFromLayersOptions>()('featuresLayer', 'featureMapLayer'));
+    const layerOutput = (arg: string, name: string | undefined): tfl.SymbolicTensor | undefined => {
+      return named('studentFromLayers', () => {
+        if (name === undefined) return undefined;
+        let layer: tfl.layers.Layer;
+        try {
+          layer = model.getLayer(name);
+        } catch {
+          return rangeError(arg, `name a layer of the model (${model.layers.map((l) => l.name).join(', ')})`, name);
+        }
+        return layer.output as tfl.SymbolicTensor;
+      });
+    };
+    const features = layerOutput('featuresLayer', options.featuresLayer);
+    const featureMap = layerOutput('featureMapLayer', options.featureMapLayer);
+    const logits = model.outputs[0];
+    if (logits === undefined) rangeError('model', 'have an output', 'none');
+    const outputs = [logits, ...(features === undefined ? [] : [features]), ...(featureMap === undefined ? [] : [featureMap])];
+    const view = outputs.length === 1 ? model : tfl.model({ inputs: model.inputs, outputs });
+    return {
+      forward: (x: tf.Tensor, training: boolean): StudentOutputs => {
+        const out = view.apply(x, { training });
+        const list = Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
+        let i = 1;
+        const result: { logits: tf.Tensor2D; features?: tf.Tensor2D; featureMap?: tf.Tensor2D } = { logits: list[0] as tf.Tensor2D };
+        if (features !== undefined) result.features = list[i++] as tf.Tensor2D;
+        if (featureMap !== undefined) result.featureMap = list[i] as tf.Tensor2D;
+        return result;
+      },
+      trainableVariables: model.trainableWeights.map((w) => asVariable(w.read())),
+      variables: model.weights.map((w) => asVariable(w.read()))
+    };
+  });
 }

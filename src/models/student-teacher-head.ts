@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { isTensor, rangeError, typeError } from '../core/errors.js';
+import { isTensor, rangeError, typeError, named } from '../core/errors.js';
 
 /** Options of {@link studentTeacherHead}. */
 export interface StudentTeacherHeadOptions {
@@ -54,25 +54,26 @@ export interface StudentTeacherOutputs {
  * const student = tfl.model({ inputs: input, outputs: [logits, featureMap] });
  */
 export function studentTeacherHead(numTeachers: number, numClasses: number, options: Readonly<StudentTeacherHeadOptions> = {}): StudentTeacherHead {
-  const fn = 'studentTeacherHead';
-  checkKnownKeys(fn, options, optionKeys<StudentTeacherHeadOptions>()('seed', 'name'));
-  const m = checkInteger(fn, 'numTeachers', numTeachers, 1);
-  const c = checkInteger(fn, 'numClasses', numClasses, 2);
-  const name = options.name ?? 'student_teacher';
-  const init = (offset: number): ReturnType<typeof tfl.initializers.glorotUniform> =>
-    tfl.initializers.glorotUniform(options.seed === undefined ? {} : { seed: options.seed + offset });
-  const featureMapLayer = tfl.layers.dense({ units: m * c, kernelInitializer: init(0), name: `${name}_feature_map` });
-  const logitsLayer = tfl.layers.dense({ units: c, kernelInitializer: init(1), name: `${name}_logits` });
-  return {
-    numTeachers: m,
-    numClasses: c,
-    featureMapLayer,
-    logitsLayer,
-    apply: (features) => {
-      if (!isTensor(features)) typeError(`${fn}.apply`, 'features', 'be a tf.Tensor [B, d]', features);
-      if (features.rank !== 2) rangeError(`${fn}.apply`, 'features', 'have shape [B, d]', features);
-      const featureMap = featureMapLayer.apply(features) as tf.Tensor2D;
-      return { featureMap, logits: logitsLayer.apply(featureMap) as tf.Tensor2D };
-    }
-  };
+  return named('studentTeacherHead', () => {
+    checkKnownKeys(options, optionKeys<StudentTeacherHeadOptions>()('seed', 'name'));
+    const m = checkInteger('numTeachers', numTeachers, 1);
+    const c = checkInteger('numClasses', numClasses, 2);
+    const name = options.name ?? 'student_teacher';
+    const init = (offset: number): ReturnType<typeof tfl.initializers.glorotUniform> =>
+      tfl.initializers.glorotUniform(options.seed === undefined ? {} : { seed: options.seed + offset });
+    const featureMapLayer = tfl.layers.dense({ units: m * c, kernelInitializer: init(0), name: `${name}_feature_map` });
+    const logitsLayer = tfl.layers.dense({ units: c, kernelInitializer: init(1), name: `${name}_logits` });
+    return {
+      numTeachers: m,
+      numClasses: c,
+      featureMapLayer,
+      logitsLayer,
+      apply: (features) => {
+        if (!isTensor(features)) typeError('features', 'be a tf.Tensor [B, d]', features);
+        if (features.rank !== 2) rangeError('features', 'have shape [B, d]', features);
+        const featureMap = featureMapLayer.apply(features) as tf.Tensor2D;
+        return { featureMap, logits: logitsLayer.apply(featureMap) as tf.Tensor2D };
+      }
+    };
+  });
 }

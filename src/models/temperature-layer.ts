@@ -1,6 +1,6 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkPositive } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 
 /**
  * A tfjs-layers model whose output is the network's logits divided by a temperature, `z/τ`: the student as LTD (Chen
@@ -26,19 +26,20 @@ import { rangeError, typeError } from '../core/errors.js';
  * await deployed.save(fileSystem('models/ltd-student')); // loads with tf.loadLayersModel: logits / τ_S
  */
 export function withTemperatureLayer(net: tfl.LayersModel, temperature: number): tfl.LayersModel {
-  const fn = 'withTemperatureLayer';
-  if (!(net instanceof tfl.LayersModel)) typeError(fn, 'net', 'be a tfjs-layers LayersModel', net);
-  const tau = checkPositive(fn, 'temperature', temperature);
-  const inputs = net.inputs as tfl.SymbolicTensor[] | undefined;
-  const outputs = net.outputs as tfl.SymbolicTensor[] | undefined;
-  const [input, ...otherInputs] = inputs ?? [];
-  const [logits, ...otherOutputs] = outputs ?? [];
-  if (input === undefined || otherInputs.length > 0) rangeError(fn, 'net', 'have exactly one input, of known shape (build it first)', `${String(inputs?.length ?? 0)} inputs`);
-  if (logits === undefined || otherOutputs.length > 0) rangeError(fn, 'net', 'have exactly one output, the logits', `${String(outputs?.length ?? 0)} outputs`);
-  if (logits.shape.length !== 2) rangeError(fn, 'net', 'output logits of rank 2 ([B, C])', logits.shape);
-  const { fresh, output } = callAgain(fn, net, input, logits);
-  const scaled = tfl.layers.rescaling({ scale: 1 / tau, name: `${net.name}_temperature` }).apply(output) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: fresh, outputs: scaled, name: `${net.name}_deployed` });
+  return named('withTemperatureLayer', () => {
+    if (!(net instanceof tfl.LayersModel)) typeError('net', 'be a tfjs-layers LayersModel', net);
+    const tau = checkPositive('temperature', temperature);
+    const inputs = net.inputs as tfl.SymbolicTensor[] | undefined;
+    const outputs = net.outputs as tfl.SymbolicTensor[] | undefined;
+    const [input, ...otherInputs] = inputs ?? [];
+    const [logits, ...otherOutputs] = outputs ?? [];
+    if (input === undefined || otherInputs.length > 0) rangeError('net', 'have exactly one input, of known shape (build it first)', `${String(inputs?.length ?? 0)} inputs`);
+    if (logits === undefined || otherOutputs.length > 0) rangeError('net', 'have exactly one output, the logits', `${String(outputs?.length ?? 0)} outputs`);
+    if (logits.shape.length !== 2) rangeError('net', 'output logits of rank 2 ([B, C])', logits.shape);
+    const { fresh, output } = callAgain(net, input, logits);
+    const scaled = tfl.layers.rescaling({ scale: 1 / tau, name: `${net.name}_temperature` }).apply(output) as tfl.SymbolicTensor;
+    return tfl.model({ inputs: fresh, outputs: scaled, name: `${net.name}_deployed` });
+  });
 }
 
 /**
@@ -46,14 +47,14 @@ export function withTemperatureLayer(net: tfl.LayersModel, temperature: number):
  * counts as a use of the layer, so that tfjs keeps its weights until every model built on it is disposed (a model
  * built on `net`'s own symbolic tensors would not count, and disposing it would dispose `net`'s weights).
  */
-function callAgain(fn: string, net: tfl.LayersModel, input: tfl.SymbolicTensor, logits: tfl.SymbolicTensor): { fresh: tfl.SymbolicTensor; output: tfl.SymbolicTensor } {
+function callAgain(net: tfl.LayersModel, input: tfl.SymbolicTensor, logits: tfl.SymbolicTensor): { fresh: tfl.SymbolicTensor; output: tfl.SymbolicTensor } {
   const fresh = tfl.input({ shape: input.shape.slice(1), dtype: input.dtype, name: `${net.name}_input` });
   const again = new Map<number, tfl.SymbolicTensor>([[input.id, fresh]]);
   const visit = (t: tfl.SymbolicTensor): tfl.SymbolicTensor => {
     const known = again.get(t.id);
     if (known !== undefined) return known;
     const node = t.sourceLayer.inboundNodes[t.nodeIndex];
-    if (node === undefined) return rangeError(fn, 'net', 'be a graph that reaches its output from its input', t.name);
+    if (node === undefined) return rangeError('net', 'be a graph that reaches its output from its input', t.name);
     const args = node.inputTensors.map(visit);
     const out = t.sourceLayer.apply(args.length === 1 ? (args[0] as tfl.SymbolicTensor) : args, node.callArgs) as tfl.SymbolicTensor | tfl.SymbolicTensor[];
     const outs = Array.isArray(out) ? out : [out];
@@ -61,7 +62,7 @@ function callAgain(fn: string, net: tfl.LayersModel, input: tfl.SymbolicTensor, 
       const o2 = outs[i];
       if (o2 !== undefined) again.set(o.id, o2);
     });
-    return again.get(t.id) ?? rangeError(fn, 'net', 'be a graph whose layers give back their outputs', t.name);
+    return again.get(t.id) ?? rangeError('net', 'be a graph whose layers give back their outputs', t.name);
   };
   return { fresh, output: visit(logits) };
 }

@@ -1,6 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { rangeError } from '../core/errors.js';
+import { rangeError, named } from '../core/errors.js';
 import { type CifarNetOptions, checkCifarOptions, GraphBuilder } from './cifar-layers.js';
 
 /** Options of {@link wideResNet}. */
@@ -63,23 +63,24 @@ function block(g: GraphBuilder, x: Sym, name: string, inPlanes: number, outPlane
  * const small = wideResNet({ depth: 16, widthFactor: 4, classes: 100 });
  */
 export function wideResNet(options: Readonly<WideResNetOptions> = {}): tfl.LayersModel {
-  const fn = 'wideResNet';
-  checkKnownKeys(fn, options, KEYS);
-  const depth = options.depth ?? 34;
-  if (!Number.isInteger(depth) || depth < 10 || (depth - 4) % 6 !== 0) rangeError(fn, 'depth', 'be an integer 6n + 4 >= 10 (10, 16, 22, 28, 34, …)', depth);
-  const k = checkInteger(fn, 'widthFactor', options.widthFactor ?? 10, 1);
-  const g = new GraphBuilder(checkCifarOptions(fn, options));
-  const n = (depth - 4) / 6;
-  const channels = [16 * k, 32 * k, 64 * k];
-  let x = g.conv(g.start, 'conv1', 16, 3);
-  let inPlanes = 16;
-  channels.forEach((planes, stage) => {
-    for (let i = 0; i < n; i++) {
-      const stride = stage > 0 && i === 0 ? 2 : 1;
-      x = block(g, x, `block${stage + 1}_layer_${i}`, inPlanes, planes, stride);
-      inPlanes = planes;
-    }
+  return named('wideResNet', () => {
+    checkKnownKeys(options, KEYS);
+    const depth = options.depth ?? 34;
+    if (!Number.isInteger(depth) || depth < 10 || (depth - 4) % 6 !== 0) rangeError('depth', 'be an integer 6n + 4 >= 10 (10, 16, 22, 28, 34, …)', depth);
+    const k = checkInteger('widthFactor', options.widthFactor ?? 10, 1);
+    const g = new GraphBuilder(checkCifarOptions(options));
+    const n = (depth - 4) / 6;
+    const channels = [16 * k, 32 * k, 64 * k];
+    let x = g.conv(g.start, 'conv1', 16, 3);
+    let inPlanes = 16;
+    channels.forEach((planes, stage) => {
+      for (let i = 0; i < n; i++) {
+        const stride = stage > 0 && i === 0 ? 2 : 1;
+        x = block(g, x, `block${stage + 1}_layer_${i}`, inPlanes, planes, stride);
+        inPlanes = planes;
+      }
+    });
+    x = g.act(g.bn(x, 'bn1'), 'relu');
+    return g.head(x, 'fc', `wrn_${depth}_${k}`);
   });
-  x = g.act(g.bn(x, 'bn1'), 'relu');
-  return g.head(x, 'fc', `wrn_${depth}_${k}`);
 }

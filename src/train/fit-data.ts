@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { flushChecks } from '../core/device-checks.js';
 import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, checkTensor, inheritChecks, type Bounds } from '../core/validate.js';
-import { formatValue, isTensor, rangeError, typeError } from '../core/errors.js';
+import { formatValue, isTensor, rangeError, typeError, argumentError } from '../core/errors.js';
 import type { Augmentation, AugmentContext } from '../data/augment.js';
 import { batchRows } from '../data/batch-rows.js';
 import type { Objective, ObjectiveState } from './objective.js';
@@ -51,16 +51,16 @@ export function isTensorData(data: FitData): data is Examples {
   return typeof data === 'object' && 'x' in data && 'y' in data && isTensor((data as { x: unknown }).x);
 }
 
-function unpack(fn: string, batch: unknown): { x: tf.Tensor; y: tf.Tensor1D } {
+function unpack(batch: unknown): { x: tf.Tensor; y: tf.Tensor1D } {
   const b = batch as { x?: unknown; y?: unknown; xs?: unknown; ys?: unknown };
   const x = b.x ?? b.xs;
   const y = b.y ?? b.ys;
-  if (!isTensor(x) || !isTensor(y)) typeError(fn, 'data', 'yield batches { x, y } (or { xs, ys }) of tensors', batch);
+  if (!isTensor(x) || !isTensor(y)) typeError('data', 'yield batches { x, y } (or { xs, ys }) of tensors', batch);
   return { x, y: y as tf.Tensor1D };
 }
 
 /** One pass over the data as batches; tensor data is shuffled with `permutation` and gathered. */
-export async function* passOver(fn: string, data: FitData, batchSize: number, permutation: Int32Array | undefined): AsyncGenerator<{ x: tf.Tensor; y: tf.Tensor1D }> {
+export async function* passOver(data: FitData, batchSize: number, permutation: Int32Array | undefined): AsyncGenerator<{ x: tf.Tensor; y: tf.Tensor1D }> {
   if (isTensorData(data)) {
     for (const batch of batchRows(data.x, data.y, batchSize, permutation, Math.ceil((data.x.shape[0] ?? 0) / batchSize))) {
       // What fit checked of the whole set holds for its batches: the objective's attacks read nothing back.
@@ -75,14 +75,14 @@ export async function* passOver(fn: string, data: FitData, batchSize: number, pe
     for (;;) {
       const r = await it.next();
       if (r.done === true) return;
-      yield unpack(fn, r.value);
+      yield unpack(r.value);
     }
   }
   if (typeof (data as AsyncIterable<FitBatch>)[Symbol.asyncIterator] === 'function') {
-    for await (const b of data as AsyncIterable<FitBatch>) yield unpack(fn, b);
+    for await (const b of data as AsyncIterable<FitBatch>) yield unpack(b);
     return;
   }
-  typeError(fn, 'data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);
+  typeError('data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);
 }
 
 /**
@@ -92,22 +92,22 @@ export async function* passOver(fn: string, data: FitData, batchSize: number, pe
  * @throws the augmentation's error as `fn: augment failed at epoch E, batch B: <message>` (same class, the original as
  * `cause`); TypeError/RangeError naming `fn` when the result is not a float32 tensor of the batch's size (released).
  */
-export function augmentBatch(fn: string, augment: Augmentation, x: tf.Tensor, ctx: AugmentContext): tf.Tensor {
+export function augmentBatch(augment: Augmentation, x: tf.Tensor, ctx: AugmentContext): tf.Tensor {
   let out: unknown;
   try {
     out = tf.tidy(() => augment(x, ctx));
   } catch (error) {
     const Failure = error instanceof RangeError ? RangeError : error instanceof TypeError ? TypeError : Error;
     const message = error instanceof Error ? error.message : String(error);
-    throw new Failure(`${fn}: augment failed at epoch ${String(ctx.epoch + 1)}, batch ${String(ctx.batch + 1)}: ${message}`, { cause: error });
+    throw argumentError(Failure, `augment failed at epoch ${String(ctx.epoch + 1)}, batch ${String(ctx.batch + 1)}: ${message}`, { cause: error });
   }
-  if (!isTensor(out) || out.isDisposed) typeError(fn, 'augment', 'return a tensor that is not disposed', out);
+  if (!isTensor(out) || out.isDisposed) typeError('augment', 'return a tensor that is not disposed', out);
   const size = x.shape[0] ?? 0;
   if (out.dtype !== 'float32' || out.rank < 1 || out.shape[0] !== size) {
-    const message = `${fn}: augment must return a float32 tensor of the batch's size [${String(size)}, ...] (got ${formatValue(out)})`;
+    const message = `augment must return a float32 tensor of the batch's size [${String(size)}, ...] (got ${formatValue(out)})`;
     const Failure = out.dtype === 'float32' ? RangeError : TypeError;
     if (out !== x) out.dispose();
-    throw new Failure(message);
+    throw argumentError(Failure, message);
   }
   return out;
 }
@@ -133,12 +133,12 @@ export interface ArrivingChecks {
  *
  * @throws TypeError/RangeError naming `fn` when the labels are not int32 `[B]` or the inputs are not a float batch.
  */
-export function checkArrivingBatch(fn: string, x: tf.Tensor, y: tf.Tensor1D, numClasses: number, bounds: Bounds | undefined, offset: number): ArrivingChecks {
-  checkInput(fn, 'data.x', x);
-  checkTensor(fn, 'data.y', y);
-  if (y.dtype !== 'int32') typeError(fn, 'data.y', 'be an int32 tensor of class indices', y);
+export function checkArrivingBatch(x: tf.Tensor, y: tf.Tensor1D, numClasses: number, bounds: Bounds | undefined, offset: number): ArrivingChecks {
+  checkInput('data.x', x);
+  checkTensor('data.y', y);
+  if (y.dtype !== 'int32') typeError('data.y', 'be an int32 tensor of class indices', y);
   const batch = x.shape[0] ?? 0;
-  if (y.rank !== 1 || y.shape[0] !== batch) rangeError(fn, 'data.y', `have shape [${String(batch)}] to match the batch`, y);
+  if (y.rank !== 1 || y.shape[0] !== batch) rangeError('data.y', `have shape [${String(batch)}] to match the batch`, y);
   const codes = tf.tidy(() => {
     const flat = tf.reshape(x, [batch, -1]);
     const zeros = tf.zeros([batch]);
@@ -163,9 +163,9 @@ export function checkArrivingBatch(fn: string, x: tf.Tensor, y: tf.Tensor1D, num
  *
  * @throws RangeError naming `fn`, the argument, the rule and the example's index in the pass.
  */
-export function reportArrivingBatch(fn: string, values: ArrayLike<number>, offset: number, numClasses: number, bounds: Bounds | undefined): void {
+export function reportArrivingBatch(values: ArrayLike<number>, offset: number, numClasses: number, bounds: Bounds | undefined): void {
   try {
-    reportCodes(fn, values, offset, numClasses, bounds);
+    reportCodes(values, offset, numClasses, bounds);
   } catch (error) {
     if (error instanceof Error) reported.add(error);
     throw error;
@@ -180,7 +180,7 @@ export function isArrivingBatchError(error: unknown): boolean {
   return error instanceof Error && reported.has(error);
 }
 
-function reportCodes(fn: string, values: ArrayLike<number>, offset: number, numClasses: number, bounds: Bounds | undefined): void {
+function reportCodes(values: ArrayLike<number>, offset: number, numClasses: number, bounds: Bounds | undefined): void {
   const batch = values.length / 2;
   const first = (code: number): number => {
     for (let i = 0; i < batch; i++) if (values[i] === code) return i;
@@ -189,13 +189,13 @@ function reportCodes(fn: string, values: ArrayLike<number>, offset: number, numC
   const label = (i: number): string => `${String(values[batch + i])} at index ${String(i + offset)}`;
   const below = first(1);
   const above = first(2);
-  if (below >= 0 && (above < 0 || below < above)) rangeError(fn, 'data.y', 'hold class indices >= 0', label(below));
-  if (above >= 0) rangeError(fn, 'data.y', `hold class indices < ${String(numClasses)} (the number of classes)`, label(above));
+  if (below >= 0 && (above < 0 || below < above)) rangeError('data.y', 'hold class indices >= 0', label(below));
+  if (above >= 0) rangeError('data.y', `hold class indices < ${String(numClasses)} (the number of classes)`, label(above));
   const nonFinite = first(3);
-  if (nonFinite >= 0) rangeError(fn, 'data.x', 'hold finite numbers', `NaN or ±Infinity in example ${String(nonFinite + offset)}`);
+  if (nonFinite >= 0) rangeError('data.x', 'hold finite numbers', `NaN or ±Infinity in example ${String(nonFinite + offset)}`);
   const outside = first(4);
   if (outside >= 0 && bounds !== undefined) {
-    rangeError(fn, 'data.x', `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `example ${String(outside + offset)} has values outside`);
+    rangeError('data.x', `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]`, `example ${String(outside + offset)} has values outside`);
   }
 }
 
@@ -208,27 +208,26 @@ function reportCodes(fn: string, values: ArrayLike<number>, offset: number, numC
  * @returns the number of classes, and the objective's state (the caller's to release).
  */
 export async function probeData(
-  fn: string,
   net: Student,
   data: FitData,
   objective: Objective,
   batchSize: number,
   validation: Examples | undefined
 ): Promise<{ numClasses: number; state: ObjectiveState }> {
-  if (typeof data !== 'object' || data === null) typeError(fn, 'data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);
+  if (typeof data !== 'object' || data === null) typeError('data', 'be { x, y } tensors, an async iterable of batches or a tf.data dataset', data);
   let sample: tf.Tensor | undefined;
   let first: { x: tf.Tensor; y: tf.Tensor1D } | undefined;
   try {
     if (isTensorData(data)) {
-      const x = checkInput(fn, 'data.x', data.x);
+      const x = checkInput('data.x', data.x);
       if (!isTensor(data.y) || data.y.shape[0] !== x.shape[0]) {
-        throw new RangeError(`${fn}: data.x and data.y must hold the same number of examples (got ${formatValue(x.shape)} and ${formatValue(data.y)})`);
+        throw argumentError(RangeError, `data.x and data.y must hold the same number of examples (got ${formatValue(x.shape)} and ${formatValue(data.y)})`);
       }
       sample = tf.slice(x, 0, 1);
     } else {
-      const it = passOver(fn, data, batchSize, undefined);
+      const it = passOver(data, batchSize, undefined);
       const r = await it.next();
-      if (r.done === true) rangeError(fn, 'data', 'yield at least one batch', 'none');
+      if (r.done === true) rangeError('data', 'yield at least one batch', 'none');
       first = r.value;
       await it.return(undefined);
       sample = tf.slice(first.x, 0, 1);
@@ -237,19 +236,19 @@ export async function probeData(
     const numClasses = tf.tidy(() => {
       const out = net.forward(probe, false);
       if (!isTensor(out.logits) || out.logits.rank !== 2 || out.logits.shape[0] !== 1) {
-        rangeError(fn, 'student', 'return logits [B, C] for a batch of B', out.logits);
+        rangeError('student', 'return logits [B, C] for a batch of B', out.logits);
       }
       return out.logits.shape[1] ?? 0;
     });
     tf.tidy(() => objective.check?.(net, numClasses, probe));
     if (isTensorData(data)) {
-      checkLabels(fn, 'data.y', data.y, data.x.shape[0] ?? 0, numClasses);
-      checkFiniteExamples(fn, 'data.x', data.x);
-      if (objective.bounds !== undefined) checkExamplesInBounds(fn, 'data.x', data.x, objective.bounds);
+      checkLabels('data.y', data.y, data.x.shape[0] ?? 0, numClasses);
+      checkFiniteExamples('data.x', data.x);
+      if (objective.bounds !== undefined) checkExamplesInBounds('data.x', data.x, objective.bounds);
     }
     if (validation !== undefined) {
-      checkLabels(fn, 'validation.y', validation.y, validation.x.shape[0] ?? 0, numClasses);
-      checkFiniteExamples(fn, 'validation.x', validation.x);
+      checkLabels('validation.y', validation.y, validation.x.shape[0] ?? 0, numClasses);
+      checkFiniteExamples('validation.x', validation.x);
     }
     // On webgl and webgpu the checks above are queued on the device: read them now, before any training.
     await flushChecks();

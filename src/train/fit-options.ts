@@ -209,43 +209,43 @@ export function makeOptimizer(r: ResolvedFit): tf.Optimizer {
 }
 
 /** Checks the objective and every option, before any tensor or file exists. Makes the optimizer last. */
-export function resolveFitOptions(fn: string, objective: unknown, options: Readonly<FitOptions>): ResolvedFit {
-  checkKnownKeys(fn, options, OPTION_KEYS);
+export function resolveFitOptions(objective: unknown, options: Readonly<FitOptions>): ResolvedFit {
+  checkKnownKeys(options, OPTION_KEYS);
   const o = objective as Partial<Objective> | null;
   if (typeof o !== 'object' || o === null || typeof o.prepare !== 'function' || typeof o.loss !== 'function') {
-    typeError(fn, 'objective', 'be a training objective (e.g. pgdAt({ eps }))', objective);
+    typeError('objective', 'be a training objective (e.g. pgdAt({ eps }))', objective);
   }
-  const epochs = options.epochs === undefined ? 1 : checkInteger(fn, 'epochs', options.epochs, 1);
-  const batchSize = options.batchSize === undefined ? 128 : checkInteger(fn, 'batchSize', options.batchSize, 1);
-  const shuffle = options.shuffle === undefined ? true : checkBoolean(fn, 'shuffle', options.shuffle);
-  const givenRate = options.learningRate === undefined ? undefined : checkPositive(fn, 'learningRate', options.learningRate);
+  const epochs = options.epochs === undefined ? 1 : checkInteger('epochs', options.epochs, 1);
+  const batchSize = options.batchSize === undefined ? 128 : checkInteger('batchSize', options.batchSize, 1);
+  const shuffle = options.shuffle === undefined ? true : checkBoolean('shuffle', options.shuffle);
+  const givenRate = options.learningRate === undefined ? undefined : checkPositive('learningRate', options.learningRate);
   const weightDecay =
-    options.weightDecay === undefined ? (options.optimizer === undefined ? 5e-4 : 0) : checkNonNegative(fn, 'weightDecay', options.weightDecay);
-  if (options.schedule !== undefined) checkFunction(fn, 'schedule', options.schedule);
-  const logEvery = options.logEvery === undefined ? 1 : checkInteger(fn, 'logEvery', options.logEvery, 1);
-  if (options.onBatchEnd !== undefined) checkFunction(fn, 'onBatchEnd', options.onBatchEnd);
-  if (options.onEpochEnd !== undefined) checkFunction(fn, 'onEpochEnd', options.onEpochEnd);
-  if (options.augment !== undefined) checkFunction(fn, 'augment', options.augment);
-  const resume = options.resume === undefined ? false : checkBoolean(fn, 'resume', options.resume);
+    options.weightDecay === undefined ? (options.optimizer === undefined ? 5e-4 : 0) : checkNonNegative('weightDecay', options.weightDecay);
+  if (options.schedule !== undefined) checkFunction('schedule', options.schedule);
+  const logEvery = options.logEvery === undefined ? 1 : checkInteger('logEvery', options.logEvery, 1);
+  if (options.onBatchEnd !== undefined) checkFunction('onBatchEnd', options.onBatchEnd);
+  if (options.onEpochEnd !== undefined) checkFunction('onEpochEnd', options.onEpochEnd);
+  if (options.augment !== undefined) checkFunction('augment', options.augment);
+  const resume = options.resume === undefined ? false : checkBoolean('resume', options.resume);
   const ckpt = options.checkpoint;
   if (ckpt !== undefined) {
-    checkKnownKeys(`${fn}: checkpoint`, ckpt, CHECKPOINT_KEYS);
-    if (typeof ckpt.dir !== 'string' || ckpt.dir.length === 0) typeError(fn, 'checkpoint.dir', 'be a folder path', ckpt.dir);
-    if (ckpt.every !== undefined) checkInteger(fn, 'checkpoint.every', ckpt.every, 1);
-    if (ckpt.keep !== undefined) checkInteger(fn, 'checkpoint.keep', ckpt.keep, 1);
+    checkKnownKeys(ckpt, CHECKPOINT_KEYS);
+    if (typeof ckpt.dir !== 'string' || ckpt.dir.length === 0) typeError('checkpoint.dir', 'be a folder path', ckpt.dir);
+    if (ckpt.every !== undefined) checkInteger('checkpoint.every', ckpt.every, 1);
+    if (ckpt.keep !== undefined) checkInteger('checkpoint.keep', ckpt.keep, 1);
   }
-  if (resume && ckpt === undefined) rangeError(fn, 'resume', 'come with checkpoint.dir to resume from', resume);
+  if (resume && ckpt === undefined) rangeError('resume', 'come with checkpoint.dir to resume from', resume);
   const validation = options.validation;
   if (validation !== undefined) {
-    checkKnownKeys(`${fn}: validation`, validation, VALIDATION_KEYS);
-    checkInput(fn, 'validation.x', validation.x);
-    if (validation.every !== undefined) checkInteger(fn, 'validation.every', validation.every, 1);
+    checkKnownKeys(validation, VALIDATION_KEYS);
+    checkInput('validation.x', validation.x);
+    if (validation.every !== undefined) checkInteger('validation.every', validation.every, 1);
   }
-  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) rangeError(fn, 'seed', 'be a finite number', options.seed);
+  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) rangeError('seed', 'be a finite number', options.seed);
   if (options.optimizer !== undefined) {
     const opt = options.optimizer as Partial<Record<'applyGradients' | 'getWeights' | 'setWeights', unknown>> | null;
     if (typeof opt !== 'object' || opt === null || typeof opt.applyGradients !== 'function' || typeof opt.getWeights !== 'function' || typeof opt.setWeights !== 'function') {
-      typeError(fn, 'optimizer', "be a tfjs optimizer (e.g. tf.train.adam(0.001), not the string 'adam')", options.optimizer);
+      typeError('optimizer', "be a tfjs optimizer (e.g. tf.train.adam(0.001), not the string 'adam')", options.optimizer);
     }
   }
   return {

@@ -3,7 +3,7 @@
  * store and the lock live in io/ (checkpoint-store.ts, lock.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { isTensor, rangeError } from '../core/errors.js';
+import { isTensor, rangeError, argumentError } from '../core/errors.js';
 import type { Random } from '../core/random.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../io/checkpoint-store.js';
 import { acquireLock } from '../io/lock.js';
@@ -56,7 +56,7 @@ export function disposeOptimizer(optimizer: tf.Optimizer): void {
  *
  * @returns the lock's release (a no-op without checkpoints).
  */
-export async function openCheckpoints(fn: string, ckpt: CheckpointOptions | undefined): Promise<() => Promise<void>> {
+export async function openCheckpoints(ckpt: CheckpointOptions | undefined): Promise<() => Promise<void>> {
   if (ckpt === undefined) return async () => {};
   const fs = await import('node:fs/promises');
   try {
@@ -66,9 +66,9 @@ export async function openCheckpoints(fn: string, ckpt: CheckpointOptions | unde
     await fs.writeFile(probeFile, '');
     await fs.rm(probeFile);
   } catch (error) {
-    throw new RangeError(`${fn}: checkpoint.dir must be a writable folder (got ${JSON.stringify(ckpt.dir)}: ${(error as Error).message})`, { cause: error });
+    throw argumentError(RangeError, `checkpoint.dir must be a writable folder (got ${JSON.stringify(ckpt.dir)}: ${(error as Error).message})`, { cause: error });
   }
-  return acquireLock(fn, ckpt.dir);
+  return acquireLock(ckpt.dir);
 }
 
 /** What a resume restored: the epoch to continue from and the objective's state. */
@@ -78,14 +78,14 @@ export interface Resumed {
 }
 
 /** Puts a checkpoint's student weights into the student's variables, checking their count and shapes. */
-function restoreWeights(fn: string, net: Student, weights: readonly tf.Tensor[]): void {
+function restoreWeights(net: Student, weights: readonly tf.Tensor[]): void {
   if (weights.length !== net.variables.length) {
-    rangeError(fn, 'resume', `find ${String(net.variables.length)} student variables in the checkpoint`, weights.length);
+    rangeError('resume', `find ${String(net.variables.length)} student variables in the checkpoint`, weights.length);
   }
   net.variables.forEach((v, i) => {
     const w = weights[i];
     if (w === undefined || w.shape.join(',') !== v.shape.join(',')) {
-      rangeError(fn, 'resume', `find variable ${String(i)} of shape [${v.shape.join(', ')}] in the checkpoint`, w);
+      rangeError('resume', `find variable ${String(i)} of shape [${v.shape.join(', ')}] in the checkpoint`, w);
     }
     v.assign(w);
   });
@@ -99,7 +99,6 @@ function restoreWeights(fn: string, net: Student, weights: readonly tf.Tensor[])
  * itself); the saved history is appended to `history`.
  */
 export async function resumeFrom(
-  fn: string,
   ckpt: CheckpointOptions,
   run: { readonly net: Student; readonly optimizer: tf.Optimizer; readonly state: ObjectiveState; readonly rng: Random; readonly history: EpochInfo[] }
 ): Promise<Resumed> {
@@ -110,7 +109,7 @@ export async function resumeFrom(
     console.warn(`fit: resuming from ${saved.recovery.folder}, the newest readable checkpoint (skipped ${why})`);
   }
   try {
-    restoreWeights(fn, run.net, saved.weights);
+    restoreWeights(run.net, saved.weights);
     const own = saved.optimizer.filter((o) => !o.name.startsWith(EXACT_STATE_PREFIX));
     if (own.length > 0) await run.optimizer.setWeights(own.map((o) => ({ name: o.name, tensor: o.tensor })));
     restoreExactState(run.optimizer, saved.optimizer);

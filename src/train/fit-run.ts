@@ -32,7 +32,6 @@ export class FitRun {
   batchesPerEpoch: number;
 
   constructor(
-    readonly fn: string,
     readonly o: ResolvedFit,
     readonly net: Student,
     readonly data: FitData,
@@ -47,7 +46,7 @@ export class FitRun {
     this.model = studentModel(net);
     this.decayed = new Set(net.trainableVariables.map((v) => v.name));
     this.immediate = o.logEvery === 1 || objective.skip !== undefined || objective.update !== undefined;
-    this.report = (values, offset) => { reportArrivingBatch(fn, values, offset, numClasses, objective.bounds); };
+    this.report = (values, offset) => { reportArrivingBatch(values, offset, numClasses, objective.bounds); };
     this.batchesPerEpoch = isTensorData(data) ? Math.ceil((data.x.shape[0] ?? 0) / o.batchSize) : 1;
   }
 
@@ -86,19 +85,19 @@ export class FitRun {
  * Starts a run: checks the data and the objective on one example, makes the objective's state, takes the checkpoint
  * folder and resumes from it when asked. Whatever it made is released when a step of it throws.
  */
-export async function openRun(fn: string, o: ResolvedFit, net: Student, data: FitData, objective: Objective): Promise<FitRun> {
-  const { numClasses, state } = await probeData(fn, net, data, objective, o.batchSize, o.validation);
+export async function openRun(o: ResolvedFit, net: Student, data: FitData, objective: Objective): Promise<FitRun> {
+  const { numClasses, state } = await probeData(net, data, objective, o.batchSize, o.validation);
   let unlock: () => Promise<void>;
   try {
-    unlock = await openCheckpoints(fn, o.checkpoint);
+    unlock = await openCheckpoints(o.checkpoint);
   } catch (error) {
     releaseState(state);
     throw error;
   }
-  const run = new FitRun(fn, o, net, data, objective, numClasses, state, makeOptimizer(o), createRandom(o.seed), unlock);
+  const run = new FitRun(o, net, data, objective, numClasses, state, makeOptimizer(o), createRandom(o.seed), unlock);
   try {
     if (o.resume && o.checkpoint !== undefined) {
-      const resumed = await resumeFrom(fn, o.checkpoint, run);
+      const resumed = await resumeFrom(o.checkpoint, run);
       run.startEpoch = resumed.epoch;
       run.state = resumed.state;
     }

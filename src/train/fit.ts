@@ -1,3 +1,4 @@
+import { named } from '../core/errors.js';
 /**
  * `fit`: the training loop, read as tfjs-layers' `fitLoop`: epochs of batches, with validation, checkpoints, the
  * summary and the user's hooks as callbacks. Its parts live beside it: options (fit-options.ts), the run it holds
@@ -44,16 +45,17 @@ export type { BatchInfo, CheckpointOptions, EpochInfo, FitHistory, FitOptions, V
  * });
  */
 export async function fit(student: Student | LayersStudentLike, data: FitData, objective: Objective, options: Readonly<FitOptions> = {}): Promise<FitHistory> {
-  const fn = 'fit';
-  const o = resolveFitOptions(fn, objective, options);
-  const run = await openRun(fn, o, asStudent(fn, student), data, objective);
-  try {
-    const progress = new EpochProgress(o.baseRate);
-    await fitLoop(run, progress, new CallbackList(callbacksOf(run, progress)));
-    return { epochs: run.history, objectiveValues: run.state.values };
-  } finally {
-    await run.close();
-  }
+  return named('fit', async () => {
+    const o = resolveFitOptions(objective, options);
+    const run = await openRun(o, asStudent(student), data, objective);
+    try {
+      const progress = new EpochProgress(o.baseRate);
+      await fitLoop(run, progress, new CallbackList(callbacksOf(run, progress)));
+      return { epochs: run.history, objectiveValues: run.state.values };
+    } finally {
+      await run.close();
+    }
+  });
 }
 
 /** The run's callbacks, in the order each event reaches them. */
@@ -84,12 +86,12 @@ async function fitLoop(run: FitRun, progress: EpochProgress, callbacks: Callback
 async function runEpoch(run: FitRun, epoch: number, callbacks: CallbackList): Promise<number> {
   const data = run.data;
   const permutation = isTensorData(data) && run.o.shuffle ? run.rng.permutation(data.x.shape[0] ?? 0) : undefined;
-  const reads = new Readback(run.fn, run.objective.name, run.report);
+  const reads = new Readback(run.objective.name, run.report);
   const emit: EmitBatch = async (log) => { await callbacks.onBatchEnd(log); };
   let batch = 0;
   let offset = 0;
   try {
-    for await (const b of passOver(run.fn, data, run.o.batchSize, permutation)) {
+    for await (const b of passOver(data, run.o.batchSize, permutation)) {
       await trainBatch(run, reads, b, { epoch, batch, offset }, emit);
       offset += b.x.shape[0] ?? 0;
       batch += 1;
@@ -115,10 +117,10 @@ async function trainBatch(run: FitRun, reads: Readback, b: { x: tf.Tensor; y: tf
   let handed = false;
   try {
     // Data that arrives in batches is checked on the device and read back with the batch's loss.
-    if (!isTensorData(run.data)) checks = checkArrivingBatch(run.fn, x, y, run.numClasses, run.objective.bounds, at.offset);
+    if (!isTensorData(run.data)) checks = checkArrivingBatch(x, y, run.numClasses, run.objective.bounds, at.offset);
     const ctx = run.context(at.epoch, at.batch);
     // A seed per batch only with augment, so that a run without it draws what it always did.
-    if (run.o.augment !== undefined) xTrain = augmentBatch(run.fn, run.o.augment, x, { seed: run.rng.nextSeed(), epoch: at.epoch, batch: at.batch });
+    if (run.o.augment !== undefined) xTrain = augmentBatch(run.o.augment, x, { seed: run.rng.nextSeed(), epoch: at.epoch, batch: at.batch });
     const input = xTrain;
     const state = run.state;
     prepared = tf.tidy(() => run.objective.prepare(input, y, ctx, state));

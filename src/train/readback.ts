@@ -1,3 +1,4 @@
+import { argumentError } from '../core/errors.js';
 /**
  * `fit`'s readback of loss values: one asynchronous read per batch, or per group of `logEvery` batches, with the
  * checks of batches from an iterable read in the same readback; and the blame for a failure (a bad batch is said
@@ -36,7 +37,6 @@ export class Readback {
   private readonly deferred: Deferred[] = [];
 
   constructor(
-    private readonly fn: string,
     private readonly objectiveName: string,
     private readonly report: DataReport
   ) {}
@@ -50,8 +50,9 @@ export class Readback {
   failIfNonFinite(place: BatchPlace, v: StepValues): void {
     const bad = nonFinite(v);
     if (bad !== undefined) {
-      throw new Error(
-        `${this.fn}: the loss became non-finite at epoch ${String(place.epoch + 1)}, batch ${String(place.batch + 1)} (term "${bad[0]}" = ${String(bad[1])}) with objective ${this.objectiveName}`
+      throw argumentError(
+        Error,
+        `the loss became non-finite at epoch ${String(place.epoch + 1)}, batch ${String(place.batch + 1)} (term "${bad[0]}" = ${String(bad[1])}) with objective ${this.objectiveName}`
       );
     }
   }

@@ -1,5 +1,5 @@
 import { checkFinite, checkInteger, checkKnownKeys, checkNonNegative, checkPositive, optionKeys } from '../core/validate.js';
-import { rangeError, typeError } from '../core/errors.js';
+import { rangeError, typeError, named } from '../core/errors.js';
 
 /** Where training is when a {@link Schedule} is asked for the learning rate. */
 export interface ScheduleContext {
@@ -27,16 +27,17 @@ export type Schedule = (baseRate: number, at: ScheduleContext) => number;
  * fit(student, data, objective, { epochs: 200, schedule: multiStep({ milestones: [100, 150] }) });
  */
 export function multiStep(options: { readonly milestones: readonly number[]; readonly gamma?: number }): Schedule {
-  const fn = 'multiStep';
-  if (typeof options !== 'object' || !Array.isArray(options.milestones)) typeError(fn, 'milestones', 'be an array of epochs', options);
-  checkKnownKeys(fn, options, optionKeys<typeof options>()('milestones', 'gamma'));
-  options.milestones.forEach((m, i) => {
-    checkInteger(fn, `milestones[${String(i)}]`, m, 0);
-    if (i > 0 && m <= (options.milestones[i - 1] ?? -1)) rangeError(fn, 'milestones', 'be increasing', options.milestones);
+  return named('multiStep', () => {
+    if (typeof options !== 'object' || !Array.isArray(options.milestones)) typeError('milestones', 'be an array of epochs', options);
+    checkKnownKeys(options, optionKeys<typeof options>()('milestones', 'gamma'));
+    options.milestones.forEach((m, i) => {
+      checkInteger(`milestones[${String(i)}]`, m, 0);
+      if (i > 0 && m <= (options.milestones[i - 1] ?? -1)) rangeError('milestones', 'be increasing', options.milestones);
+    });
+    const gamma = options.gamma === undefined ? 0.1 : checkPositive('gamma', options.gamma);
+    const milestones: readonly number[] = Array.from(options.milestones as readonly number[]);
+    return (base, at) => base * gamma ** milestones.filter((m) => at.epoch >= m).length;
   });
-  const gamma = options.gamma === undefined ? 0.1 : checkPositive(fn, 'gamma', options.gamma);
-  const milestones: readonly number[] = Array.from(options.milestones as readonly number[]);
-  return (base, at) => base * gamma ** milestones.filter((m) => at.epoch >= m).length;
 }
 
 /**
@@ -50,13 +51,14 @@ export function multiStep(options: { readonly milestones: readonly number[]; rea
  * fit(student, data, objective, { epochs: 30, schedule: cosine() });
  */
 export function cosine(options: { readonly min?: number } = {}): Schedule {
-  const fn = 'cosine';
-  checkKnownKeys(fn, options, optionKeys<typeof options>()('min'));
-  const min = options.min === undefined ? 0 : checkNonNegative(fn, 'min', options.min);
-  return (base, at) => {
-    const t = (at.epoch * at.batchesPerEpoch + at.batch) / Math.max(1, at.epochs * at.batchesPerEpoch);
-    return min + ((base - min) * (1 + Math.cos(Math.PI * Math.min(1, t)))) / 2;
-  };
+  return named('cosine', () => {
+    checkKnownKeys(options, optionKeys<typeof options>()('min'));
+    const min = options.min === undefined ? 0 : checkNonNegative('min', options.min);
+    return (base, at) => {
+      const t = (at.epoch * at.batchesPerEpoch + at.batch) / Math.max(1, at.epochs * at.batchesPerEpoch);
+      return min + ((base - min) * (1 + Math.cos(Math.PI * Math.min(1, t)))) / 2;
+    };
+  });
 }
 
 /**
@@ -70,15 +72,16 @@ export function cosine(options: { readonly min?: number } = {}): Schedule {
  * const schedule = linearWarmup({ epochs: 5, then: cosine() });
  */
 export function linearWarmup(options: { readonly epochs: number; readonly start?: number; readonly then?: Schedule }): Schedule {
-  const fn = 'linearWarmup';
-  checkKnownKeys(fn, options, optionKeys<typeof options>()('epochs', 'start', 'then'));
-  const epochs = checkPositive(fn, 'epochs', options.epochs);
-  const start = options.start === undefined ? 0 : checkFinite(fn, 'start', options.start);
-  const then: Schedule = options.then ?? ((base) => base);
-  if (typeof then !== 'function') typeError(fn, 'then', 'be a schedule function', then);
-  return (base, at) => {
-    const target = then(base, at);
-    const done = at.epoch + at.batch / Math.max(1, at.batchesPerEpoch);
-    return done >= epochs ? target : target * (start + (1 - start) * (done / epochs));
-  };
+  return named('linearWarmup', () => {
+    checkKnownKeys(options, optionKeys<typeof options>()('epochs', 'start', 'then'));
+    const epochs = checkPositive('epochs', options.epochs);
+    const start = options.start === undefined ? 0 : checkFinite('start', options.start);
+    const then: Schedule = options.then ?? ((base) => base);
+    if (typeof then !== 'function') typeError('then', 'be a schedule function', then);
+    return (base, at) => {
+      const target = then(base, at);
+      const done = at.epoch + at.batch / Math.max(1, at.batchesPerEpoch);
+      return done >= epochs ? target : target * (start + (1 - start) * (done / epochs));
+    };
+  });
 }

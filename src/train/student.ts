@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { isTensor, rangeError, typeError } from '../core/errors.js';
+import { isTensor, rangeError, typeError, named } from '../core/errors.js';
 import { asVariable, type Student } from '../core/student.js';
 import { layersForward } from '../core/layers-forward.js';
 
@@ -51,27 +51,29 @@ function isLayersStudent(value: unknown): value is LayersStudentLike {
  * @example
  * const student = asStudent('fit', tf.sequential({ layers: [...] }));
  */
-export function asStudent(fn: string, value: unknown): Student {
-  let student: Student;
-  if (isStudent(value)) student = value;
-  else if (isLayersStudent(value)) {
-    const model = value;
-    const inference = layersForward(model, false);
-    const training = layersForward(model, true);
-    student = {
-      forward: (x, isTraining) => {
-        const out = (isTraining ? training : inference)(x);
-        if (!isTensor(out)) typeError(fn, 'student', 'return one logits tensor (use studentFromLayers for several outputs)', out);
-        return { logits: out as tf.Tensor2D };
-      },
-      trainableVariables: model.trainableWeights.map((w) => asVariable(fn, w.read())),
-      variables: model.weights.map((w) => asVariable(fn, w.read()))
-    };
-  } else {
-    return typeError(fn, 'student', 'be a Student ({ forward, trainableVariables, variables }) or a tfjs-layers model', value);
-  }
-  if (student.trainableVariables.length === 0) rangeError(fn, 'student', 'have trainable variables', 'none');
-  return student;
+export function asStudent(value: unknown): Student {
+  return named('asStudent', () => {
+    let student: Student;
+    if (isStudent(value)) student = value;
+    else if (isLayersStudent(value)) {
+      const model = value;
+      const inference = layersForward(model, false);
+      const training = layersForward(model, true);
+      student = {
+        forward: (x, isTraining) => {
+          const out = (isTraining ? training : inference)(x);
+          if (!isTensor(out)) typeError('student', 'return one logits tensor (use studentFromLayers for several outputs)', out);
+          return { logits: out as tf.Tensor2D };
+        },
+        trainableVariables: model.trainableWeights.map((w) => asVariable(w.read())),
+        variables: model.weights.map((w) => asVariable(w.read()))
+      };
+    } else {
+      return typeError('student', 'be a Student ({ forward, trainableVariables, variables }) or a tfjs-layers model', value);
+    }
+    if (student.trainableVariables.length === 0) rangeError('student', 'have trainable variables', 'none');
+    return student;
+  });
 }
 
 /** The student's logits as a {@link Model} in inference mode, for attacks and evaluation. */
@@ -98,17 +100,19 @@ export type TeacherLike = Model | LayersTeacherLike;
  * @example
  * const t = asTeacher('rslad', 'teacher', teacherLayersModel);
  */
-export function asTeacher(fn: string, arg: string, value: unknown): Model {
-  if (typeof value === 'function') return value as Model;
-  if (typeof value === 'object' && value !== null && typeof (value as { apply?: unknown }).apply === 'function') {
-    const run = layersForward(value as { apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown }, false);
-    return (x) => {
-      const out = run(x);
-      if (!isTensor(out)) typeError(fn, arg, 'return one logits tensor', out);
-      return out as tf.Tensor2D;
-    };
-  }
-  return typeError(fn, arg, 'be a model: a function x => logits or a tfjs-layers model', value);
+export function asTeacher(arg: string, value: unknown): Model {
+  return named('asTeacher', () => {
+    if (typeof value === 'function') return value as Model;
+    if (typeof value === 'object' && value !== null && typeof (value as { apply?: unknown }).apply === 'function') {
+      const run = layersForward(value as { apply(inputs: tf.Tensor, kwargs?: { training?: boolean }): unknown }, false);
+      return (x) => {
+        const out = run(x);
+        if (!isTensor(out)) typeError(arg, 'return one logits tensor', out);
+        return out as tf.Tensor2D;
+      };
+    }
+    return typeError(arg, 'be a model: a function x => logits or a tfjs-layers model', value);
+  });
 }
 
 /**
@@ -122,10 +126,12 @@ export function asTeacher(fn: string, arg: string, value: unknown): Model {
  * const standardFeatures = featuresOf(studentFromLayers(standardNet, { featuresLayer: 'penultimate' }));
  */
 export function featuresOf(student: Student): (x: tf.Tensor) => tf.Tensor2D {
-  return (x) =>
-    tf.tidy(() => {
-      const out = student.forward(x, false);
-      if (out.features === undefined) rangeError('featuresOf', 'student', 'expose features (use studentFromLayers with featuresLayer)', 'none');
-      return out.features;
-    });
+  return named('featuresOf', () => {
+    return (x) =>
+      named('featuresOf', () => tf.tidy(() => {
+        const out = student.forward(x, false);
+        if (out.features === undefined) rangeError('student', 'expose features (use studentFromLayers with featuresLayer)', 'none');
+        return out.features;
+      }));
+  });
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
 import type { Student, StudentOutputs } from '../../core/student.js';
-import { formatValue, isTensor, rangeError, typeError } from '../../core/errors.js';
+import { formatValue, isTensor, rangeError, typeError, named, runAs } from '../../core/errors.js';
 import { checkKnownKeys, checkOneOf } from '../../core/validate.js';
 import { compilerFor, SUPPORTED_OPS, UnsupportedError, type Exec, type ParamRequest } from './ops.js';
 import { decodeModel, type GraphProto, type ModelProto, type NodeProto } from './schema.js';
@@ -108,7 +108,7 @@ async function readSource(source: unknown): Promise<{ bytes: Uint8Array; label: 
   if (source instanceof Uint8Array) return { bytes: source, label: 'bytes' };
   if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), label: 'bytes' };
   if (typeof source !== 'string' || source === '') {
-    typeError(FN, 'source', 'be a file path, a URL, a Uint8Array or an ArrayBuffer holding an ONNX model', source);
+    typeError('source', 'be a file path, a URL, a Uint8Array or an ArrayBuffer holding an ONNX model', source);
   }
   if (/^(https?|blob|data):/i.test(source)) {
     const response = await fetch(source);
@@ -163,10 +163,10 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
   const outputs = graph.output.map((o) => o.name);
   let output: string;
   if (options.output !== undefined) {
-    if (!outputs.includes(options.output)) rangeError(FN, 'options.output', `name one of the graph's outputs ${formatValue(outputs)}`, options.output);
+    if (!outputs.includes(options.output)) rangeError('options.output', `name one of the graph's outputs ${formatValue(outputs)}`, options.output);
     output = options.output;
   } else {
-    if (outputs.length !== 1) rangeError(FN, 'options.output', `name the logits output: the graph has ${String(outputs.length)} outputs ${formatValue(outputs)}`, undefined);
+    if (outputs.length !== 1) rangeError('options.output', `name the logits output: the graph has ${String(outputs.length)} outputs ${formatValue(outputs)}`, undefined);
     output = outputs[0] as string;
   }
 
@@ -176,7 +176,7 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
   const needed = new Set<number>();
   const wanted = [output, ...(options.features === undefined ? [] : [options.features])];
   if (options.features !== undefined && !producer.has(options.features) && options.features !== input.name) {
-    rangeError(FN, 'options.features', 'name a value that a node of the graph computes', options.features);
+    rangeError('options.features', 'name a value that a node of the graph computes', options.features);
   }
   while (wanted.length > 0) {
     const name = wanted.pop() as string;
@@ -264,172 +264,174 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
  * await fit(student, data, rslad({ teacher }), { epochs: 10 });
  */
 export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, options: Readonly<LoadOnnxOptions> = {}): Promise<OnnxModel> {
-  if (typeof options !== 'object' || options === null) typeError(FN, 'options', 'be an object', options);
-  checkKnownKeys(FN, options, OPTION_KEYS);
-  const layout = options.layout === undefined ? 'nhwc' : checkOneOf(FN, 'options.layout', options.layout, ['nhwc', 'nchw']);
-  if (options.trainable !== undefined && typeof options.trainable !== 'boolean') typeError(FN, 'options.trainable', 'be a boolean', options.trainable);
-  for (const key of ['output', 'features', 'name'] as const) {
-    const v = options[key];
-    if (v !== undefined && (typeof v !== 'string' || v === '')) typeError(FN, `options.${key}`, 'be a non-empty string', v);
-  }
-  const trainable = options.trainable ?? false;
-  const { bytes, label } = await readSource(source);
-  const where = JSON.stringify(options.name ?? label);
-
-  let proto: ModelProto;
-  try {
-    proto = await decodeModel(bytes);
-  } catch (error) {
-    throw new Error(`${FN}: ${where} is not an ONNX model: the protobuf cannot be decoded (${(error as Error).message}); is the file complete?`, { cause: error });
-  }
-  const graph = proto.graph ?? undefined;
-  if (graph === undefined || graph === null || graph.node.length === 0) {
-    throw new Error(`${FN}: ${where} is not an ONNX model: it has no graph (${String(bytes.length)} bytes)`);
-  }
-  const defaultOpset = proto.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
-  if (defaultOpset === undefined) throw new Error(`${FN}: ${where} declares no opset of ONNX's default domain`);
-  const opset = defaultOpset.version;
-  if (opset < ONNX_OPSETS.min || opset > ONNX_OPSETS.max) {
-    throw new Error(
-      `${FN}: ${where} uses opset ${String(opset)} of ONNX's operators; ardkit reads opsets ${String(ONNX_OPSETS.min)} to ${String(ONNX_OPSETS.max)} (export again with opset_version between them, e.g. torch.onnx.export(..., opset_version=13))`
-    );
-  }
-
-  const program = compile(graph, opset, trainable, where, options);
-  const id = ++loads;
-  const params = new Map<string, tf.Tensor>();
-  const arrays = program.initializers;
-  try {
-    for (const request of program.requests) {
-      const { shape, data } = request.prepare(request.sources.map((s) => arrays.get(s) as ArrayTensor));
-      const t = tf.tensor(data, shape, 'float32');
-      if (!trainable) params.set(request.key, t);
-      else {
-        params.set(request.key, tf.variable(t, request.trainable, `onnx${String(id)}/${request.key}`));
-        t.dispose();
-      }
+  return named('loadOnnx', async () => {
+    if (typeof options !== 'object' || options === null) typeError('options', 'be an object', options);
+    checkKnownKeys(options, OPTION_KEYS);
+    const layout = options.layout === undefined ? 'nhwc' : checkOneOf('options.layout', options.layout, ['nhwc', 'nchw']);
+    if (options.trainable !== undefined && typeof options.trainable !== 'boolean') typeError('options.trainable', 'be a boolean', options.trainable);
+    for (const key of ['output', 'features', 'name'] as const) {
+      const v = options[key];
+      if (v !== undefined && (typeof v !== 'string' || v === '')) typeError(`options.${key}`, 'be a non-empty string', v);
     }
-  } catch (error) {
-    tf.dispose([...params.values()]);
-    throw error;
-  }
-  let disposed = false;
-  const param = (key: string): tf.Tensor => params.get(key) as tf.Tensor;
+    const trainable = options.trainable ?? false;
+    const { bytes, label } = await readSource(source);
+    const where = JSON.stringify(options.name ?? label);
 
-  const rank = program.inputDims.length;
-  const exampleDims = program.inputDims.slice(1);
-  const inputShape = layout === 'nhwc' && rank === 4 ? [exampleDims[1] ?? -1, exampleDims[2] ?? -1, exampleDims[0] ?? -1] : exampleDims;
-  const modelName = `model from ${FN}(${where})`;
-  const expected = `[B, ${inputShape.map((d) => (d < 0 ? '?' : String(d))).join(', ')}]`;
-
-  const run = (x: tf.Tensor, names: readonly string[]): tf.Tensor[] => {
-    if (disposed) throw new Error(`${modelName}: the model was disposed`);
-    if (!isTensor(x)) typeError(modelName, 'x', 'be a tensor', x);
-    if (x.rank !== Math.max(rank, 1) || inputShape.some((d, i) => d >= 0 && x.shape[i + 1] !== d)) {
-      rangeError(modelName, 'x', `have shape ${expected} (${layout.toUpperCase()}; the graph's input ${JSON.stringify(program.input)} is [${program.inputDims.map((d) => (d < 0 ? '?' : String(d))).join(', ')}] in NCHW)`, x);
-    }
-    return tf.tidy(() => {
-      const values = new Map<string, Value>(program.constants);
-      // A large float initializer that no operator took as a parameter is uploaded when read.
-      const read = (name: string): Value | undefined => {
-        const v = values.get(name);
-        if (v !== undefined) return v;
-        const array = arrays.get(name);
-        return array === undefined ? undefined : { kind: 'tensor', t: tf.tensor(array.data, [...array.shape], array.dtype), nhwc: false };
-      };
-      const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-      values.set(program.input, { kind: 'tensor', t: input, nhwc: layout === 'nhwc' && rank === 4 });
-      for (const [index, { node, exec }] of program.steps.entries()) {
-        let outs: Value[];
-        try {
-          outs = exec(
-            node.input.map((n) => (n === '' ? undefined : read(n))),
-            param
-          );
-        } catch (error) {
-          const hint = program.inputDims[0] !== undefined && program.inputDims[0] > 0 && program.inputDims[0] !== x.shape[0]
-            ? ` (the graph was exported for a batch of ${String(program.inputDims[0])}: export with dynamic_axes on the batch dimension)`
-            : '';
-          throw new Error(`${modelName}: ${nodeLabel(node, index)} failed on an input of shape [${x.shape.join(', ')}]: ${(error as Error).message}${hint}`, { cause: error });
-        }
-        node.output.forEach((o, i) => {
-          const v = outs[i];
-          if (o !== '' && v !== undefined) values.set(o, v);
-        });
-      }
-      return names.map((name) => {
-        const v = values.get(name) as Value;
-        const t = toLogicalTensor(v);
-        return t.rank > 2 ? tf.reshape(t, [t.shape[0] ?? 1, -1]) : t;
-      });
-    });
-  };
-
-  const logitsOf = (t: tf.Tensor | undefined): tf.Tensor2D => {
-    if (t === undefined || t.rank !== 2) {
-      const shape = t === undefined ? [] : t.shape;
-      tf.dispose(t);
-      throw new Error(`${modelName}: the graph's output ${JSON.stringify(program.output)} must be logits of shape [B, classes] (got shape [${shape.join(', ')}])`);
-    }
-    return t as tf.Tensor2D;
-  };
-  const model = ((x: tf.Tensor): tf.Tensor2D => logitsOf(run(x, [program.output])[0])) as Model;
-
-  // One forward pass on a zero example: the graph runs, and the logits give the number of classes.
-  let classes: number;
-  if (inputShape.every((d) => d > 0)) {
+    let proto: ModelProto;
     try {
-      const probe = tf.tidy(() => model(tf.zeros([1, ...inputShape])));
-      classes = probe.shape[1];
-      probe.dispose();
+      proto = await decodeModel(bytes);
+    } catch (error) {
+      throw new Error(`${FN}: ${where} is not an ONNX model: the protobuf cannot be decoded (${(error as Error).message}); is the file complete?`, { cause: error });
+    }
+    const graph = proto.graph ?? undefined;
+    if (graph === undefined || graph === null || graph.node.length === 0) {
+      throw new Error(`${FN}: ${where} is not an ONNX model: it has no graph (${String(bytes.length)} bytes)`);
+    }
+    const defaultOpset = proto.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+    if (defaultOpset === undefined) throw new Error(`${FN}: ${where} declares no opset of ONNX's default domain`);
+    const opset = defaultOpset.version;
+    if (opset < ONNX_OPSETS.min || opset > ONNX_OPSETS.max) {
+      throw new Error(
+      `${FN}: ${where} uses opset ${String(opset)} of ONNX's operators; ardkit reads opsets ${String(ONNX_OPSETS.min)} to ${String(ONNX_OPSETS.max)} (export again with opset_version between them, e.g. torch.onnx.export(..., opset_version=13))`
+      );
+    }
+
+    const program = compile(graph, opset, trainable, where, options);
+    const id = ++loads;
+    const params = new Map<string, tf.Tensor>();
+    const arrays = program.initializers;
+    try {
+      for (const request of program.requests) {
+        const { shape, data } = request.prepare(request.sources.map((s) => arrays.get(s) as ArrayTensor));
+        const t = tf.tensor(data, shape, 'float32');
+        if (!trainable) params.set(request.key, t);
+        else {
+          params.set(request.key, tf.variable(t, request.trainable, `onnx${String(id)}/${request.key}`));
+          t.dispose();
+        }
+      }
     } catch (error) {
       tf.dispose([...params.values()]);
       throw error;
     }
-  } else {
-    const dim = graph.output.find((o) => o.name === program.output)?.type?.tensorType?.shape?.dim[1];
-    classes = dim?.dimValue ? dim.dimValue : -1;
-  }
+    let disposed = false;
+    const param = (key: string): tf.Tensor => params.get(key) as tf.Tensor;
 
-  const weights = [...params.values()];
-  const operators = [...new Set(program.steps.map((s) => s.node.opType))].sort();
-  const onnxModel = Object.assign(model, {
-    inputShape,
-    classes,
-    opset,
-    producer: `${proto.producerName} ${proto.producerVersion}`.trim(),
-    operators,
-    layout,
-    weights,
-    asStudent: (): Student => {
-      if (!trainable) throw new Error(`${modelName}: asStudent() needs the model loaded with { trainable: true }`);
-      const variables = weights.filter((w): w is tf.Variable => w instanceof tf.Variable);
-      return {
-        forward: (x: tf.Tensor): StudentOutputs => {
-          if (options.features === undefined) return { logits: model(x) };
-          const [logits, features] = run(x, [program.output, options.features]);
-          return { logits: logitsOf(logits), features: features as tf.Tensor2D };
-        },
-        trainableVariables: variables.filter((v) => v.trainable),
-        variables
-      };
-    },
-    dispose: (): void => {
-      if (disposed) return;
-      disposed = true;
-      tf.dispose(weights);
+    const rank = program.inputDims.length;
+    const exampleDims = program.inputDims.slice(1);
+    const inputShape = layout === 'nhwc' && rank === 4 ? [exampleDims[1] ?? -1, exampleDims[2] ?? -1, exampleDims[0] ?? -1] : exampleDims;
+    const modelName = `model from ${FN}(${where})`;
+    const expected = `[B, ${inputShape.map((d) => (d < 0 ? '?' : String(d))).join(', ')}]`;
+
+    const run = (x: tf.Tensor, names: readonly string[]): tf.Tensor[] => {
+      if (disposed) throw new Error(`${modelName}: the model was disposed`);
+      if (!isTensor(x)) runAs(modelName, () => typeError('x', 'be a tensor', x));
+      if (x.rank !== Math.max(rank, 1) || inputShape.some((d, i) => d >= 0 && x.shape[i + 1] !== d)) {
+        runAs(modelName, () => rangeError('x', `have shape ${expected} (${layout.toUpperCase()}; the graph's input ${JSON.stringify(program.input)} is [${program.inputDims.map((d) => (d < 0 ? '?' : String(d))).join(', ')}] in NCHW)`, x));
+      }
+      return tf.tidy(() => {
+        const values = new Map<string, Value>(program.constants);
+        // A large float initializer that no operator took as a parameter is uploaded when read.
+        const read = (name: string): Value | undefined => {
+          const v = values.get(name);
+          if (v !== undefined) return v;
+          const array = arrays.get(name);
+          return array === undefined ? undefined : { kind: 'tensor', t: tf.tensor(array.data, [...array.shape], array.dtype), nhwc: false };
+        };
+        const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+        values.set(program.input, { kind: 'tensor', t: input, nhwc: layout === 'nhwc' && rank === 4 });
+        for (const [index, { node, exec }] of program.steps.entries()) {
+          let outs: Value[];
+          try {
+            outs = exec(
+              node.input.map((n) => (n === '' ? undefined : read(n))),
+              param
+            );
+          } catch (error) {
+            const hint = program.inputDims[0] !== undefined && program.inputDims[0] > 0 && program.inputDims[0] !== x.shape[0]
+            ? ` (the graph was exported for a batch of ${String(program.inputDims[0])}: export with dynamic_axes on the batch dimension)`
+            : '';
+            throw new Error(`${modelName}: ${nodeLabel(node, index)} failed on an input of shape [${x.shape.join(', ')}]: ${(error as Error).message}${hint}`, { cause: error });
+          }
+          node.output.forEach((o, i) => {
+            const v = outs[i];
+            if (o !== '' && v !== undefined) values.set(o, v);
+          });
+        }
+        return names.map((name) => {
+          const v = values.get(name) as Value;
+          const t = toLogicalTensor(v);
+          return t.rank > 2 ? tf.reshape(t, [t.shape[0] ?? 1, -1]) : t;
+        });
+      });
+    };
+
+    const logitsOf = (t: tf.Tensor | undefined): tf.Tensor2D => {
+      if (t === undefined || t.rank !== 2) {
+        const shape = t === undefined ? [] : t.shape;
+        tf.dispose(t);
+        throw new Error(`${modelName}: the graph's output ${JSON.stringify(program.output)} must be logits of shape [B, classes] (got shape [${shape.join(', ')}])`);
+      }
+      return t as tf.Tensor2D;
+    };
+    const model = ((x: tf.Tensor): tf.Tensor2D => logitsOf(run(x, [program.output])[0])) as Model;
+
+    // One forward pass on a zero example: the graph runs, and the logits give the number of classes.
+    let classes: number;
+    if (inputShape.every((d) => d > 0)) {
+      try {
+        const probe = tf.tidy(() => model(tf.zeros([1, ...inputShape])));
+        classes = probe.shape[1];
+        probe.dispose();
+      } catch (error) {
+        tf.dispose([...params.values()]);
+        throw error;
+      }
+    } else {
+      const dim = graph.output.find((o) => o.name === program.output)?.type?.tensorType?.shape?.dim[1];
+      classes = dim?.dimValue ? dim.dimValue : -1;
     }
+
+    const weights = [...params.values()];
+    const operators = [...new Set(program.steps.map((s) => s.node.opType))].sort();
+    const onnxModel = Object.assign(model, {
+      inputShape,
+      classes,
+      opset,
+      producer: `${proto.producerName} ${proto.producerVersion}`.trim(),
+      operators,
+      layout,
+      weights,
+      asStudent: (): Student => {
+        if (!trainable) throw new Error(`${modelName}: asStudent() needs the model loaded with { trainable: true }`);
+        const variables = weights.filter((w): w is tf.Variable => w instanceof tf.Variable);
+        return {
+          forward: (x: tf.Tensor): StudentOutputs => {
+            if (options.features === undefined) return { logits: model(x) };
+            const [logits, features] = run(x, [program.output, options.features]);
+            return { logits: logitsOf(logits), features: features as tf.Tensor2D };
+          },
+          trainableVariables: variables.filter((v) => v.trainable),
+          variables
+        };
+      },
+      dispose: (): void => {
+        if (disposed) return;
+        disposed = true;
+        tf.dispose(weights);
+      }
+    });
+    const internals: OnnxInternals = {
+      nodes: program.steps.map((s) => s.node),
+      initializers: program.initializers,
+      params,
+      opset,
+      input: program.input,
+      inputDims: program.inputDims,
+      output: program.output,
+      trainable
+    };
+    Object.defineProperty(onnxModel, ONNX_INTERNALS, { value: internals, enumerable: false });
+    return onnxModel;
   });
-  const internals: OnnxInternals = {
-    nodes: program.steps.map((s) => s.node),
-    initializers: program.initializers,
-    params,
-    opset,
-    input: program.input,
-    inputDims: program.inputDims,
-    output: program.output,
-    trainable
-  };
-  Object.defineProperty(onnxModel, ONNX_INTERNALS, { value: internals, enumerable: false });
-  return onnxModel;
 }

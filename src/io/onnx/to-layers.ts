@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { typeError } from '../../core/errors.js';
+import { typeError, named } from '../../core/errors.js';
 import { onnxInternals, type OnnxInternals, type OnnxModel } from './load.js';
 import { compilerFor, type CompileContext } from './ops.js';
 import type { NodeProto } from './schema.js';
@@ -1039,14 +1039,16 @@ class Converter {
  * // in a page, without ardkit: const net = await tf.loadLayersModel('teacher/model.json');
  */
 export function onnxToLayers(model: OnnxModel): tfl.LayersModel {
-  const internals = onnxInternals(model);
-  if (internals === undefined) typeError(FN, 'model', 'be a model made by loadOnnx', model);
-  if ([...internals.params.values()].some((t) => t.isDisposed)) throw new Error(`${FN}: the model was disposed`);
-  const converter = new Converter(internals, model, layerFactories());
-  try {
-    return converter.build();
-  } catch (error) {
-    for (const layer of converter.layers) for (const weight of layer.weights) weight.dispose();
-    throw error;
-  }
+  return named('onnxToLayers', () => {
+    const internals = onnxInternals(model);
+    if (internals === undefined) typeError('model', 'be a model made by loadOnnx', model);
+    if ([...internals.params.values()].some((t) => t.isDisposed)) throw new Error(`${FN}: the model was disposed`);
+    const converter = new Converter(internals, model, layerFactories());
+    try {
+      return converter.build();
+    } catch (error) {
+      for (const layer of converter.layers) for (const weight of layer.weights) weight.dispose();
+      throw error;
+    }
+  });
 }

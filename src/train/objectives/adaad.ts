@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { klFromLogits } from '../../losses/kl-divergence.js';
 import { ADAAD_FIELDS, adaadLossCore, type AdaadConfig } from '../../losses/adaad.js';
@@ -39,40 +40,44 @@ type Prepared = { xAdv: tf.Tensor; teacherAdv: tf.Tensor2D; teacherClean?: tf.Te
  * await fit(student, { x, y }, adaad({ teacher, eps: 8 / 255 }));
  */
 export function adaad(options: Readonly<AdaadObjectiveOptions>): Objective {
-  const fn = 'adaad';
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['teacher', 'alpha', 'klReduction'],
-    { alpha: ADAAD_FIELDS.alpha, klReduction: ADAAD_FIELDS.klReduction },
-    { randomStart: 'normal', steps: 10 }
-  );
-  const custom = userAttack(fn, options, attack);
-  const own = ownAscent(attack);
-  const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const { alpha } = config;
-  const loss: AdaadConfig = { alpha, klReduction: config.klReduction, reduction: 'mean' };
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    check: (_s, c, sample) => {
-      checkTeachers(fn, [['teacher', teacher]], c, sample);
-    },
-    prepare: (x, y, ctx) => {
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own((xa) => klFromLogits(teacher(xa), ctx.studentModel(xa)), x, seed));
-      const teacherAdv = teacherLogits(fn, 'teacher', teacher, xAdv);
-      return alpha < 1 ? { xAdv, teacherAdv, teacherClean: teacherLogits(fn, 'teacher', teacher, x) } : { xAdv, teacherAdv };
-    },
-    loss: (p, x, _y, ctx) => {
-      const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const total = adaadLossCore(
+  return named('adaad', () => {
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['teacher', 'alpha', 'klReduction'],
+      { alpha: ADAAD_FIELDS.alpha, klReduction: ADAAD_FIELDS.klReduction },
+      { randomStart: 'normal', steps: 10 }
+    );
+    const custom = userAttack(options, attack);
+    const own = ownAscent(attack);
+    const teacher = asTeacher('teacher', options.teacher);
+    const { alpha } = config;
+    const loss: AdaadConfig = { alpha, klReduction: config.klReduction, reduction: 'mean' };
+    const objective: Objective<Prepared> = {
+      name: 'adaad',
+      bounds: attack.bounds,
+      check: (_s, c, sample) => {
+        named('adaad', () => {
+          checkTeachers([['teacher', teacher]], c, sample);
+        });
+      },
+      prepare: (x, y, ctx) => {
+        return named('adaad', () => {
+          const xAdv = adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => own((xa) => klFromLogits(teacher(xa), ctx.studentModel(xa)), x, seed));
+          const teacherAdv = teacherLogits('teacher', teacher, xAdv);
+          return alpha < 1 ? { xAdv, teacherAdv, teacherClean: teacherLogits('teacher', teacher, x) } : { xAdv, teacherAdv };
+        });
+      },
+      loss: (p, x, _y, ctx) => {
+        const studentAdv = logitsOf(ctx.student, p.xAdv);
+        const total = adaadLossCore(
         p.teacherClean === undefined
           ? { studentAdv, teacherAdv: p.teacherAdv }
           : { studentAdv, teacherAdv: p.teacherAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean },
         loss
-      ) as tf.Scalar;
-      return { total, terms: { adaad: total }, accuracyLogits: studentAdv };
-    }
-  };
-  return objective;
+        ) as tf.Scalar;
+        return { total, terms: { adaad: total }, accuracyLogits: studentAdv };
+      }
+    };
+    return objective;
+  });
 }

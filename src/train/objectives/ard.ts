@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { ARD_FIELDS, ardLossCore, type ArdConfig } from '../../losses/ard.js';
 import type { Model } from '../../core/model.js';
@@ -73,39 +74,41 @@ export function attackModelFor(mode: 'inference' | 'training', ctx: BatchContext
  * await fit(student, { x, y }, ard({ teacher, eps: 8 / 255, klReduction: 'classMean', attackMode: 'training' }));
  */
 export function ard(options: Readonly<ArdObjectiveOptions>): Objective {
-  const fn = 'ard';
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['teacher', 'temperature', 'alpha', 'klReduction', 'attackMode'],
-    { temperature: ARD_FIELDS.temperature, alpha: ARD_FIELDS.alpha, klReduction: ARD_FIELDS.klReduction, attackMode: ATTACK_MODE_FIELD },
-    { randomStart: 'uniform', steps: 10 }
-  );
-  const custom = userAttack(fn, options, attack);
-  const own = ownPgd(attack);
-  const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const { attackMode } = config;
-  const loss: ArdConfig = { temperature: config.temperature, alpha: config.alpha, klReduction: config.klReduction, reduction: 'mean' };
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    check: (_s, c, sample) => {
-      checkTeachers(fn, [['teacher', teacher]], c, sample);
-    },
-    prepare: (x, y, ctx) => ({
-      xAdv: adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => own(attackModelFor(attackMode, ctx), x, y, seed)),
-      teacherClean: teacherLogits(fn, 'teacher', teacher, x)
-    }),
-    loss: (p, x, y, ctx) => {
-      const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const total = ardLossCore(
+  return named('ard', () => {
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['teacher', 'temperature', 'alpha', 'klReduction', 'attackMode'],
+      { temperature: ARD_FIELDS.temperature, alpha: ARD_FIELDS.alpha, klReduction: ARD_FIELDS.klReduction, attackMode: ATTACK_MODE_FIELD },
+      { randomStart: 'uniform', steps: 10 }
+    );
+    const custom = userAttack(options, attack);
+    const own = ownPgd(attack);
+    const teacher = asTeacher('teacher', options.teacher);
+    const { attackMode } = config;
+    const loss: ArdConfig = { temperature: config.temperature, alpha: config.alpha, klReduction: config.klReduction, reduction: 'mean' };
+    const objective: Objective<Prepared> = {
+      name: 'ard',
+      bounds: attack.bounds,
+      check: (_s, c, sample) => {
+        named('ard', () => {
+          checkTeachers([['teacher', teacher]], c, sample);
+        });
+      },
+      prepare: (x, y, ctx) => named('ard', () => ({
+        xAdv: adversarial(custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => own(attackModelFor(attackMode, ctx), x, y, seed)),
+        teacherClean: teacherLogits('teacher', teacher, x)
+      })),
+      loss: (p, x, y, ctx) => {
+        const studentAdv = logitsOf(ctx.student, p.xAdv);
+        const total = ardLossCore(
         loss.alpha < 1
           ? { studentAdv, teacherClean: p.teacherClean, studentClean: logitsOf(ctx.student, x), labels: y }
           : { studentAdv, teacherClean: p.teacherClean },
         loss
-      ) as tf.Scalar;
-      return { total, terms: { ard: total }, accuracyLogits: studentAdv };
-    }
-  };
-  return objective;
+        ) as tf.Scalar;
+        return { total, terms: { ard: total }, accuracyLogits: studentAdv };
+      }
+    };
+    return objective;
+  });
 }

@@ -9,7 +9,7 @@ import {
 } from '../../losses/representation.js';
 import { checkFunction } from '../../core/validate.js';
 import { nonNegative } from '../../core/options.js';
-import { isTensor, rangeError } from '../../core/errors.js';
+import { isTensor, rangeError, named } from '../../core/errors.js';
 import type { Objective } from '../objective.js';
 import { adversarial, ownPgd, checkObjectiveOptions, MEAN, type AttackSettings, userAttack } from './common.js';
 
@@ -45,50 +45,52 @@ type Prepared = { xTrain: tf.Tensor; standard: tf.Tensor2D; replayed: tf.Scalar 
  * await fit(student, { x, y }, arrest({ standardFeatures: featuresOf(standard), eps: 0.3 }));
  */
 export function arrest(options: Readonly<ArrestObjectiveOptions>): Objective {
-  const fn = 'arrest';
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['standardFeatures', 'lambda', 'gamma', 'metric'],
-    { lambda: nonNegative(1), gamma: nonNegative(0.1), metric: REPRESENTATION_FIELDS.metric },
-    { randomStart: 'uniform', steps: 10 }
-  );
-  const custom = userAttack(fn, options, attack);
-  const ownAttack = ownPgd(attack);
-  checkFunction(fn, 'standardFeatures', options.standardFeatures);
-  const standardFeatures = options.standardFeatures;
-  const { lambda, gamma, metric } = config;
-  const distance: RepresentationDistanceConfig = { metric, reduction: 'mean' };
-  const [lo, hi] = attack.bounds ?? [0, 1];
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    check: (student, _c, sample) => {
-      const own = student.forward(sample, false).features;
-      if (!isTensor(own)) rangeError(fn, 'student', 'expose features (build it with studentFromLayers(model, { featuresLayer }))', own);
-      const std = standardFeatures(sample);
-      if (!isTensor(std) || std.shape.join(',') !== own.shape.join(',')) {
-        rangeError(fn, 'standardFeatures', `return representations of the student's shape [${own.shape.join(', ')}]`, std);
+  return named('arrest', () => {
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['standardFeatures', 'lambda', 'gamma', 'metric'],
+      { lambda: nonNegative(1), gamma: nonNegative(0.1), metric: REPRESENTATION_FIELDS.metric },
+      { randomStart: 'uniform', steps: 10 }
+    );
+    const custom = userAttack(options, attack);
+    const ownAttack = ownPgd(attack);
+    checkFunction('standardFeatures', options.standardFeatures);
+    const standardFeatures = options.standardFeatures;
+    const { lambda, gamma, metric } = config;
+    const distance: RepresentationDistanceConfig = { metric, reduction: 'mean' };
+    const [lo, hi] = attack.bounds ?? [0, 1];
+    const objective: Objective<Prepared> = {
+      name: 'arrest',
+      bounds: attack.bounds,
+      check: (student, _c, sample) => {
+        named('arrest', () => {
+          const own = student.forward(sample, false).features;
+          if (!isTensor(own)) rangeError('student', 'expose features (build it with studentFromLayers(model, { featuresLayer }))', own);
+          const std = standardFeatures(sample);
+          if (!isTensor(std) || std.shape.join(',') !== own.shape.join(',')) {
+            rangeError('standardFeatures', `return representations of the student's shape [${own.shape.join(', ')}]`, std);
+          }
+        });
+      },
+      prepare: (x, y, ctx) => {
+        const standard = standardFeatures(x);
+        const xAdv = adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => ownAttack(ctx.studentModel, x, y, seed));
+        const own = ctx.student.forward(x, false).features as tf.Tensor2D;
+        // NR: 1 where the representation drifted beyond γ (tf.step: 1 for d − γ > 0).
+        const drifted = tf.step(tf.sub(representationDistancePerExample(own, standard, metric), gamma));
+        const mask = tf.reshape(drifted, [x.shape[0] ?? 1, ...x.shape.slice(1).map(() => 1)]);
+        const noisy = tf.clipByValue(tf.add(x, ctx.rng.uniform(x.shape, -attack.eps, attack.eps)), lo, hi);
+        const xTrain = tf.add(tf.mul(mask, noisy), tf.mul(tf.sub(1, mask), xAdv));
+        return { xTrain, standard, replayed: tf.mean<tf.Scalar>(drifted) };
+      },
+      loss: (p, x, y, ctx) => {
+        const z = ctx.student.forward(p.xTrain, true).logits;
+        const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
+        const own = ctx.student.forward(x, true).features as tf.Tensor2D;
+        const rgkd = representationDistanceCore(own, p.standard, distance) as tf.Scalar;
+        return { total: tf.add<tf.Scalar>(ce, tf.mul(rgkd, lambda)), terms: { ce, rgkd, replayed: tf.clone(p.replayed) }, accuracyLogits: z };
       }
-    },
-    prepare: (x, y, ctx) => {
-      const standard = standardFeatures(x);
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => ownAttack(ctx.studentModel, x, y, seed));
-      const own = ctx.student.forward(x, false).features as tf.Tensor2D;
-      // NR: 1 where the representation drifted beyond γ (tf.step: 1 for d − γ > 0).
-      const drifted = tf.step(tf.sub(representationDistancePerExample(own, standard, metric), gamma));
-      const mask = tf.reshape(drifted, [x.shape[0] ?? 1, ...x.shape.slice(1).map(() => 1)]);
-      const noisy = tf.clipByValue(tf.add(x, ctx.rng.uniform(x.shape, -attack.eps, attack.eps)), lo, hi);
-      const xTrain = tf.add(tf.mul(mask, noisy), tf.mul(tf.sub(1, mask), xAdv));
-      return { xTrain, standard, replayed: tf.mean<tf.Scalar>(drifted) };
-    },
-    loss: (p, x, y, ctx) => {
-      const z = ctx.student.forward(p.xTrain, true).logits;
-      const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
-      const own = ctx.student.forward(x, true).features as tf.Tensor2D;
-      const rgkd = representationDistanceCore(own, p.standard, distance) as tf.Scalar;
-      return { total: tf.add<tf.Scalar>(ce, tf.mul(rgkd, lambda)), terms: { ce, rgkd, replayed: tf.clone(p.replayed) }, accuracyLogits: z };
-    }
-  };
-  return objective;
+    };
+    return objective;
+  });
 }

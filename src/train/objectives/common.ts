@@ -5,7 +5,7 @@ import { parseOptions, type OptionField, type Parsed } from '../../core/options.
 import type { Attack, AttackFunction } from '../../attacks/types.js';
 import { isAttack, toAttack } from '../../attacks/attack.js';
 import type { Norm } from '../../attacks/norms.js';
-import { isTensor, rangeError, typeError } from '../../core/errors.js';
+import { isTensor, rangeError, typeError, named } from '../../core/errors.js';
 import { resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from '../../attacks/options.js';
 import { resolveObjective, runLossAttack, type LossAttackConfig } from '../../attacks/runner.js';
 import { runTradesAttack } from '../../attacks/trades-attack.js';
@@ -44,33 +44,32 @@ const OWN_ATTACK_KEYS = ['steps', 'stepSize', 'randomStart', 'normalStd'] as con
  * @throws TypeError when `attack` is not a function; RangeError when it comes with settings of the method's own
  * attack, or is an attack whose ε, norm or bounds differ from the objective's.
  */
-export function userAttack(fn: string, options: Readonly<AttackSettings>, threat: { readonly eps: number; readonly norm?: Norm | undefined; readonly bounds: Bounds }): Attack | undefined {
+export function userAttack(options: Readonly<AttackSettings>, threat: { readonly eps: number; readonly norm?: Norm | undefined; readonly bounds: Bounds }): Attack | undefined {
   const attack = options.attack;
   if (attack === undefined) return undefined;
-  checkFunction(fn, 'attack', attack);
+  checkFunction('attack', attack);
   for (const k of OWN_ATTACK_KEYS) {
-    if (options[k] !== undefined) rangeError(fn, k, 'be left out when an attack is given (configure the attack itself)', options[k]);
+    if (options[k] !== undefined) rangeError(k, 'be left out when an attack is given (configure the attack itself)', options[k]);
   }
   const norm = threat.norm ?? 'linf';
   if (isAttack(attack) && attack.threat !== undefined) {
     const t = attack.threat;
-    if (t.eps !== threat.eps) rangeError(fn, 'attack', `have the objective's eps ${String(threat.eps)}`, `${attack.attackName} with eps ${String(t.eps)}`);
-    if (t.norm !== norm) rangeError(fn, 'attack', `have the objective's norm ${norm}`, `${attack.attackName} with norm ${t.norm}`);
+    if (t.eps !== threat.eps) rangeError('attack', `have the objective's eps ${String(threat.eps)}`, `${attack.attackName} with eps ${String(t.eps)}`);
+    if (t.norm !== norm) rangeError('attack', `have the objective's norm ${norm}`, `${attack.attackName} with norm ${t.norm}`);
     if (t.bounds[0] !== threat.bounds[0] || t.bounds[1] !== threat.bounds[1]) {
-      rangeError(fn, 'attack', `have the objective's bounds [${threat.bounds.join(', ')}]`, `${attack.attackName} with bounds [${t.bounds.join(', ')}]`);
+      rangeError('attack', `have the objective's bounds [${threat.bounds.join(', ')}]`, `${attack.attackName} with bounds [${t.bounds.join(', ')}]`);
     }
   }
-  return toAttack(fn, 'attack', attack, { eps: threat.eps, norm, bounds: threat.bounds });
+  return toAttack('attack', attack, { eps: threat.eps, norm, bounds: threat.bounds });
 }
 
 /**
  * The batch's adversarial inputs: the user's attack (called with a fresh seed), or the method's own, `own(seed)`.
  * One seed is drawn either way, so a run's random stream does not depend on which attack ran.
  *
- * The user's attack was taken by {@link userAttack}, which checks a plain function's output on each call; `_fn` is no
- * longer used (kept so that the objectives' calls stay as they are until the function-name context replaces it).
+ * The user's attack was taken by {@link userAttack}, which checks a plain function's output on each call.
  */
-export function adversarial(_fn: string, custom: Attack | undefined, ctx: BatchContext, model: Model, x: tf.Tensor, y: tf.Tensor1D, own: (seed: number) => tf.Tensor): tf.Tensor {
+export function adversarial(custom: Attack | undefined, ctx: BatchContext, model: Model, x: tf.Tensor, y: tf.Tensor1D, own: (seed: number) => tf.Tensor): tf.Tensor {
   const seed = ctx.rng.nextSeed();
   if (custom === undefined) return own(seed);
   return custom(model, x, y, { seed });
@@ -99,18 +98,17 @@ export function checkObjectiveOptions<
   const K extends readonly OwnKeys<O>[],
   const F extends { readonly [P in keyof F]: P extends K[number] ? OptionField<Exclude<O[P & keyof O], undefined>> : never }
 >(
-  fn: string,
   options: Readonly<O>,
   // Checked by the compiler in both directions, as optionKeys does: every key of the objective's own options.
   known: K & (Exclude<OwnKeys<O>, K[number]> extends never ? unknown : { readonly missing: Exclude<OwnKeys<O>, K[number]> }),
   fields: F,
   defaults: OwnAttackDefaults | ((config: Parsed<F>) => OwnAttackDefaults)
 ): { readonly attack: ResolvedPerturbation; readonly config: Parsed<F> } {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError(fn, 'options', 'be an object with at least eps', options);
-  const config = parseOptions(fn, options, fields as Readonly<Record<string, OptionField<unknown>>>, [...known, ...ATTACK_KEYS]) as Parsed<F>;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
+  const config = parseOptions(options, fields as Readonly<Record<string, OptionField<unknown>>>, [...known, ...ATTACK_KEYS]) as Parsed<F>;
   const o: Record<string, unknown> = { ...(options as AttackSettings) };
   delete o.attack;
-  const r = resolvePerturbation(fn, o as unknown as PerturbationOptions, typeof defaults === 'function' ? defaults(config) : defaults);
+  const r = resolvePerturbation(o as unknown as PerturbationOptions, typeof defaults === 'function' ? defaults(config) : defaults);
   return { attack: { ...r, seed: undefined }, config };
 }
 
@@ -128,8 +126,10 @@ export type OwnAttack = (model: Model, x: tf.Tensor, y: tf.Tensor1D, seed: numbe
  * configuration is made here, once, and each batch only runs it (errors of a run name `pgd`, as the attack it runs).
  */
 export function ownPgd(attack: ResolvedPerturbation): OwnAttack {
-  const config: LossAttackConfig = { ...attack, objective: resolveObjective('pgd', undefined, false) };
-  return (model, x, y, seed) => runLossAttack('pgd', model, x, y, config, seed);
+  return named('pgd', () => {
+    const config: LossAttackConfig = { ...attack, objective: resolveObjective(undefined, false) };
+    return (model, x, y, seed) => named('pgd', () => runLossAttack(model, x, y, config, seed));
+  });
 }
 
 /**
@@ -137,7 +137,7 @@ export function ownPgd(attack: ResolvedPerturbation): OwnAttack {
  * batch without parsing options (errors of a run name `tradesAttack`).
  */
 export function ownTradesAttack(attack: ResolvedPerturbation): (model: Model, x: tf.Tensor, seed: number) => tf.Tensor {
-  return (model, x, seed) => runTradesAttack('tradesAttack', model, x, attack, seed);
+  return (model, x, seed) => named('tradesAttack', () => runTradesAttack(model, x, attack, seed));
 }
 
 /**
@@ -145,16 +145,16 @@ export function ownTradesAttack(attack: ResolvedPerturbation): (model: Model, x:
  * resolved settings: made once, run per batch without parsing options (errors of a run name `projectedGradientAscent`).
  */
 export function ownAscent(attack: ResolvedPerturbation): (objective: InputObjective, x: tf.Tensor, seed: number) => tf.Tensor {
-  return (objective, x, seed) => runAscent('projectedGradientAscent', objective, x, attack, seed);
+  return (objective, x, seed) => named('projectedGradientAscent', () => runAscent(objective, x, attack, seed));
 }
 
 /** Checks that each teacher maps the sample to logits `[1, C]` with the student's C. */
-export function checkTeachers(fn: string, teachers: ReadonlyArray<readonly [string, Model]>, numClasses: number, sample: tf.Tensor): void {
+export function checkTeachers(teachers: ReadonlyArray<readonly [string, Model]>, numClasses: number, sample: tf.Tensor): void {
   for (const [name, teacher] of teachers) {
     const out = teacher(sample);
-    if (!isTensor(out) || out.rank !== 2 || out.shape[0] !== 1) rangeError(fn, name, 'return logits [B, C]', out);
+    if (!isTensor(out) || out.rank !== 2 || out.shape[0] !== 1) rangeError(name, 'return logits [B, C]', out);
     if (out.shape[1] !== numClasses) {
-      rangeError(fn, name, `have the student's number of classes (${String(numClasses)})`, out.shape[1]);
+      rangeError(name, `have the student's number of classes (${String(numClasses)})`, out.shape[1]);
     }
   }
 }
@@ -179,10 +179,10 @@ export function batchProgress(ctx: BatchContext): number {
  *
  * @throws RangeError naming `fn` and `name` when the teacher returns anything else.
  */
-export function teacherLogits(fn: string, name: string, teacher: Model, x: tf.Tensor): tf.Tensor2D {
+export function teacherLogits(name: string, teacher: Model, x: tf.Tensor): tf.Tensor2D {
   const out: unknown = teacher(x);
   if (!isTensor(out) || out.rank !== 2 || out.shape[0] !== x.shape[0]) {
-    rangeError(fn, name, `return logits [B, C] for a batch of ${String(x.shape[0])}`, out);
+    rangeError(name, `return logits [B, C] for a batch of ${String(x.shape[0])}`, out);
   }
   return out as tf.Tensor2D;
 }

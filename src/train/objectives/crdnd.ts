@@ -4,9 +4,9 @@ import { CONTRASTIVE_FIELDS, contrastiveRelationLossCore, type ContrastiveConfig
 import { COMPENSATED_TARGETS_FIELDS, compensatedTargetsCore, createCompensation } from '../../losses/compensation.js';
 import { checkFunction } from '../../core/validate.js';
 import { nonNegative, oneOf } from '../../core/options.js';
-import { isTensor, rangeError } from '../../core/errors.js';
+import { isTensor, rangeError, named } from '../../core/errors.js';
 import { asTeacher, type Student, type TeacherLike } from '../student.js';
-import type { Objective } from '../objective.js';
+import type { BatchContext, LossTerms, Objective, ObjectiveState } from '../objective.js';
 import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, KL_MEAN, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link crdnd}. */
@@ -35,32 +35,32 @@ export interface CrdndObjectiveOptions extends AttackSettings {
 }
 
 /** The width `d` of features `[B, d]`; a RangeError naming `arg` and `rule` otherwise. */
-function featureWidth(fn: string, arg: string, features: unknown, rule: string): number {
-  if (!isTensor(features) || features.rank !== 2) rangeError(fn, arg, rule, features);
+function featureWidth(arg: string, features: unknown, rule: string): number {
+  if (!isTensor(features) || features.rank !== 2) rangeError(arg, rule, features);
   return features.shape[1] ?? 0;
 }
 
 /** The widths of the student's and the teacher's features on `sample`: `[d_S, d_T]`. */
-function featureWidths(fn: string, student: Student, teacherFeatures: (x: tf.Tensor) => tf.Tensor2D, sample: tf.Tensor): [number, number] {
+function featureWidths(student: Student, teacherFeatures: (x: tf.Tensor) => tf.Tensor2D, sample: tf.Tensor): [number, number] {
   return [
-    featureWidth(fn, 'student', student.forward(sample, false).features, 'expose features for embeddings: "features" (use studentFromLayers)'),
-    featureWidth(fn, 'teacherFeatures', teacherFeatures(sample), 'return features [B, d]')
+    featureWidth('student', student.forward(sample, false).features, 'expose features for embeddings: "features" (use studentFromLayers)'),
+    featureWidth('teacherFeatures', teacherFeatures(sample), 'return features [B, d]')
   ];
 }
 
 /** The projection `[d_S, d_T]` of the student's features onto the teacher's width (Glorot-uniform), when they differ. */
-function makeProjection(fn: string, [ds, dt]: [number, number], seed: number | undefined): tf.Variable | undefined {
+function makeProjection([ds, dt]: [number, number], seed: number | undefined): tf.Variable | undefined {
   if (ds === dt) return undefined;
   const limit = Math.sqrt(6 / (ds + dt));
-  return tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', seed), true, `${fn}_projection_${String(Date.now())}`);
+  return tf.variable(tf.randomUniform([ds, dt], -limit, limit, 'float32', seed), true, `crdnd_projection_${String(Date.now())}`);
 }
 
 /**
  * The learned compensation's term `KL(σ(T(x)) ‖ σ(S(x'))·M)`, `M = softmax_rows(W)` with `W` the state's
  * `compensation`: `σ(S)·M` is a distribution, so its log serves as logits (softmax(log p) = p).
  */
-function learnedKl(fn: string, teacherClean: tf.Tensor2D, studentLogits: tf.Tensor2D, weights: tf.Tensor | undefined): tf.Scalar {
-  if (weights === undefined) rangeError(fn, 'state', "hold the learned compensation (made by init) with compensation: 'learned'", weights);
+function learnedKl(teacherClean: tf.Tensor2D, studentLogits: tf.Tensor2D, weights: tf.Tensor | undefined): tf.Scalar {
+  if (weights === undefined) rangeError('state', "hold the learned compensation (made by init) with compensation: 'learned'", weights);
   return klDivergenceCore(teacherClean, tf.log(tf.matMul(tf.softmax(studentLogits), tf.softmax(weights))) as tf.Tensor2D, KL_MEAN) as tf.Scalar;
 }
 
@@ -71,6 +71,28 @@ type Prepared = {
   targets?: tf.Tensor2D;
   teacherEmbeddings: tf.Tensor2D;
 };
+
+/** What CRDND's loss needs besides the batch: its settings, resolved when the objective was made. */
+interface CrdndLossSettings {
+  readonly embeddings: 'logits' | 'features';
+  readonly lambda: number;
+  readonly contrastive: ContrastiveConfig;
+  readonly probabilities: KlDivergenceConfig;
+}
+
+/** CRDND's loss terms of one batch, inside the tape: the (compensated) KL on `x'` plus λ_c·InfoNCE. */
+function crdndTerms(p: Prepared, ctx: BatchContext, state: ObjectiveState, s: CrdndLossSettings): LossTerms {
+  const out = ctx.student.forward(p.xAdv, true);
+  const { compensation, projection } = state.tensors;
+  const kl = p.targets === undefined ? learnedKl(p.teacherClean, out.logits, compensation) : (klDivergenceCore(p.targets, out.logits, s.probabilities) as tf.Scalar);
+  let own: tf.Tensor2D = out.logits;
+  if (s.embeddings === 'features') {
+    own = out.features as tf.Tensor2D;
+    if (projection !== undefined) own = tf.matMul(own, projection);
+  }
+  const nce = contrastiveRelationLossCore(own, p.teacherEmbeddings, s.contrastive) as tf.Scalar;
+  return { total: tf.add<tf.Scalar>(kl, tf.mul(nce, s.lambda)), terms: { kl, nce }, accuracyLogits: out.logits };
+}
 
 /**
  * CRDND (Wang et al., ICASSP 2023, arXiv 2302.08764; ardkit's documented form): `KL(q ‖ σ(S(x'))) + λ_c·InfoNCE`, with
@@ -88,63 +110,58 @@ type Prepared = {
  * await fit(student, { x, y }, crdnd({ teacher, eps: 8 / 255, compensation: 'learned' }));
  */
 export function crdnd(options: Readonly<CrdndObjectiveOptions>): Objective {
-  const fn = 'crdnd';
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['teacher', 'compensation', 'beta', 'lambda', 'temperature', 'embeddings', 'teacherFeatures', 'seed'],
-    {
-      compensation: oneOf(['confidence', 'learned'], 'confidence'),
-      beta: COMPENSATED_TARGETS_FIELDS.beta,
-      lambda: nonNegative(1),
-      temperature: CONTRASTIVE_FIELDS.temperature,
-      embeddings: oneOf(['logits', 'features'], 'logits')
-    },
-    { randomStart: 'uniform', steps: 10 }
-  );
-  const custom = userAttack(fn, options, attack);
-  const own = ownPgd(attack);
-  const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const { compensation: mode, beta, lambda, embeddings } = config;
-  const contrastive: ContrastiveConfig = { temperature: config.temperature, reduction: 'mean' };
-  const probabilities: KlDivergenceConfig = { reduction: 'mean', targetType: 'probabilities' };
-  const teacherFeatures = options.teacherFeatures;
-  const projectionSeed = options.seed;
-  if (embeddings === 'features') checkFunction(fn, 'teacherFeatures', teacherFeatures);
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    check: (student, c, sample) => {
-      checkTeachers(fn, [['teacher', teacher]], c, sample);
-      if (embeddings === 'features' && teacherFeatures !== undefined) featureWidths(fn, student, teacherFeatures, sample);
-    },
-    // The learned compensation's weights and the projection: trainable variables of the state, made per run.
-    init: ({ student, numClasses, sample }) => {
-      const compensation = mode === 'learned' ? { compensation: createCompensation(numClasses, { name: 'crdnd_compensation' }).weights } : {};
-      const widths = embeddings === 'features' && teacherFeatures !== undefined ? featureWidths(fn, student, teacherFeatures, sample) : undefined;
-      const projection = widths === undefined ? undefined : makeProjection(fn, widths, projectionSeed);
-      return { values: {}, tensors: { ...compensation, ...(projection === undefined ? {} : { projection }) } };
-    },
-    prepare: (x, y, ctx) => {
-      const teacherClean = teacherLogits(fn, 'teacher', teacher, x);
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
-      const teacherEmbeddings = embeddings === 'logits' || teacherFeatures === undefined ? tf.clone(teacherClean) : teacherFeatures(x);
-      return mode === 'confidence'
+  return named('crdnd', () => {
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['teacher', 'compensation', 'beta', 'lambda', 'temperature', 'embeddings', 'teacherFeatures', 'seed'],
+      {
+        compensation: oneOf(['confidence', 'learned'], 'confidence'),
+        beta: COMPENSATED_TARGETS_FIELDS.beta,
+        lambda: nonNegative(1),
+        temperature: CONTRASTIVE_FIELDS.temperature,
+        embeddings: oneOf(['logits', 'features'], 'logits')
+      },
+      { randomStart: 'uniform', steps: 10 }
+    );
+    const custom = userAttack(options, attack);
+    const own = ownPgd(attack);
+    const teacher = asTeacher('teacher', options.teacher);
+    const { compensation: mode, beta, lambda, embeddings } = config;
+    const contrastive: ContrastiveConfig = { temperature: config.temperature, reduction: 'mean' };
+    const probabilities: KlDivergenceConfig = { reduction: 'mean', targetType: 'probabilities' };
+    const teacherFeatures = options.teacherFeatures;
+    const projectionSeed = options.seed;
+    if (embeddings === 'features') checkFunction('teacherFeatures', teacherFeatures);
+    const objective: Objective<Prepared> = {
+      name: 'crdnd',
+      bounds: attack.bounds,
+      check: (student, c, sample) => {
+        named('crdnd', () => {
+          checkTeachers([['teacher', teacher]], c, sample);
+          if (embeddings === 'features' && teacherFeatures !== undefined) featureWidths(student, teacherFeatures, sample);
+        });
+      },
+      // The learned compensation's weights and the projection: trainable variables of the state, made per run.
+      init: ({ student, numClasses, sample }) => {
+        return named('crdnd', () => {
+          const compensation = mode === 'learned' ? { compensation: createCompensation(numClasses, { name: 'crdnd_compensation' }).weights } : {};
+          const widths = embeddings === 'features' && teacherFeatures !== undefined ? featureWidths(student, teacherFeatures, sample) : undefined;
+          const projection = widths === undefined ? undefined : makeProjection(widths, projectionSeed);
+          return { values: {}, tensors: { ...compensation, ...(projection === undefined ? {} : { projection }) } };
+        });
+      },
+      prepare: (x, y, ctx) => {
+        return named('crdnd', () => {
+          const teacherClean = teacherLogits('teacher', teacher, x);
+          const xAdv = adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
+          const teacherEmbeddings = embeddings === 'logits' || teacherFeatures === undefined ? tf.clone(teacherClean) : teacherFeatures(x);
+          return mode === 'confidence'
         ? { xAdv, teacherClean, targets: compensatedTargetsCore(teacherClean, y, { beta }), teacherEmbeddings }
         : { xAdv, teacherClean, teacherEmbeddings };
-    },
-    loss: (p, _x, _y, ctx, state) => {
-      const out = ctx.student.forward(p.xAdv, true);
-      const { compensation, projection } = state.tensors;
-      const kl = p.targets === undefined ? learnedKl(fn, p.teacherClean, out.logits, compensation) : (klDivergenceCore(p.targets, out.logits, probabilities) as tf.Scalar);
-      let own: tf.Tensor2D = out.logits;
-      if (embeddings === 'features') {
-        own = out.features as tf.Tensor2D;
-        if (projection !== undefined) own = tf.matMul(own, projection);
-      }
-      const nce = contrastiveRelationLossCore(own, p.teacherEmbeddings, contrastive) as tf.Scalar;
-      return { total: tf.add<tf.Scalar>(kl, tf.mul(nce, lambda)), terms: { kl, nce }, accuracyLogits: out.logits };
-    }
-  };
-  return objective;
+        });
+      },
+      loss: (p, _x, _y, ctx, state) => named('crdnd', () => crdndTerms(p, ctx, state, { embeddings, lambda, contrastive, probabilities }))
+    };
+    return objective;
+  });
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropyCore } from '../../losses/cross-entropy.js';
 import { TEACHER_FEATURE_MAP_FIELDS, teacherFeatureMapLossCore, type TeacherFeatureMapConfig } from '../../losses/teacher-feature-map.js';
 import { fraction, positive } from '../../core/options.js';
-import { isTensor, rangeError, typeError } from '../../core/errors.js';
+import { isTensor, rangeError, typeError, named } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
 import type { Objective } from '../objective.js';
 import { adversarial, ownPgd, batchProgress, checkObjectiveOptions, checkTeachers, MEAN, teacherLogits, type AttackSettings, userAttack } from './common.js';
@@ -51,60 +51,63 @@ type Prepared = { xt: tf.Tensor; teacherLogits: tf.Tensor2D[] };
  * await fit(student, { x, y }, darht({ teachers: [cnn, mlp, wide], eps: 0.3 }), { epochs: 20 });
  */
 export function darht(options: Readonly<DarhtObjectiveOptions>): Objective {
-  const fn = 'darht';
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['teachers', 'ceOnlyUntil', 'jointUntil', 'skipAbove', 'adversarialProbability', 'divergence', 'weighting'],
-    {
-      ceOnlyUntil: fraction(50 / 350),
-      jointUntil: fraction(1),
-      skipAbove: positive(8),
-      adversarialProbability: fraction(0.5),
-      divergence: TEACHER_FEATURE_MAP_FIELDS.divergence,
-      weighting: TEACHER_FEATURE_MAP_FIELDS.weighting
-    },
-    { randomStart: 'normal', steps: 10 }
-  );
-  const { ceOnlyUntil, jointUntil, skipAbove, adversarialProbability: pAdv } = config;
-  if (jointUntil < ceOnlyUntil) rangeError(fn, 'jointUntil', `be >= ceOnlyUntil (${String(ceOnlyUntil)})`, jointUntil);
-  const custom = userAttack(fn, options, attack);
-  const own = ownPgd(attack);
-  if (!Array.isArray(options.teachers)) typeError(fn, 'teachers', 'be an array of models', options.teachers);
-  if (options.teachers.length === 0) rangeError(fn, 'teachers', 'hold at least one teacher', '[]');
-  const teachers = options.teachers.map((t, i) => asTeacher(fn, `teachers[${String(i)}]`, t));
-  const kdConfig: TeacherFeatureMapConfig = { divergence: config.divergence, weighting: config.weighting, reduction: 'mean' };
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    check: (student, c, sample) => {
-      checkTeachers(fn, teachers.map((t, i) => [`teachers[${String(i)}]`, t] as const), c, sample);
-      const fm = student.forward(sample, false).featureMap;
-      if (!isTensor(fm)) rangeError(fn, 'student', 'expose a featureMap (build it with studentTeacherHead and studentFromLayers)', fm);
-      if (fm.rank !== 2 || fm.shape[1] !== teachers.length * c) {
-        rangeError(
-          fn,
-          'student',
+  return named('darht', () => {
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['teachers', 'ceOnlyUntil', 'jointUntil', 'skipAbove', 'adversarialProbability', 'divergence', 'weighting'],
+      {
+        ceOnlyUntil: fraction(50 / 350),
+        jointUntil: fraction(1),
+        skipAbove: positive(8),
+        adversarialProbability: fraction(0.5),
+        divergence: TEACHER_FEATURE_MAP_FIELDS.divergence,
+        weighting: TEACHER_FEATURE_MAP_FIELDS.weighting
+      },
+      { randomStart: 'normal', steps: 10 }
+    );
+    const { ceOnlyUntil, jointUntil, skipAbove, adversarialProbability: pAdv } = config;
+    if (jointUntil < ceOnlyUntil) rangeError('jointUntil', `be >= ceOnlyUntil (${String(ceOnlyUntil)})`, jointUntil);
+    const custom = userAttack(options, attack);
+    const own = ownPgd(attack);
+    if (!Array.isArray(options.teachers)) typeError('teachers', 'be an array of models', options.teachers);
+    if (options.teachers.length === 0) rangeError('teachers', 'hold at least one teacher', '[]');
+    const teachers = options.teachers.map((t, i) => asTeacher(`teachers[${String(i)}]`, t));
+    const kdConfig: TeacherFeatureMapConfig = { divergence: config.divergence, weighting: config.weighting, reduction: 'mean' };
+    const objective: Objective<Prepared> = {
+      name: 'darht',
+      bounds: attack.bounds,
+      check: (student, c, sample) => {
+        named('darht', () => {
+          checkTeachers(teachers.map((t, i) => [`teachers[${String(i)}]`, t] as const), c, sample);
+          const fm = student.forward(sample, false).featureMap;
+          if (!isTensor(fm)) rangeError('student', 'expose a featureMap (build it with studentTeacherHead and studentFromLayers)', fm);
+          if (fm.rank !== 2 || fm.shape[1] !== teachers.length * c) {
+            rangeError(
+              'student',
           `have a feature map of width M·C = ${String(teachers.length * c)} for ${String(teachers.length)} teachers of ${String(c)} classes`,
           fm
-        );
-      }
-    },
-    prepare: (x, y, ctx) => {
-      const attacked = ctx.rng.next() < pAdv;
-      const xt = attacked ? adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) : x;
-      return { xt, teacherLogits: teachers.map((t, i) => teacherLogits(fn, `teachers[${String(i)}]`, t, xt)) };
-    },
-    loss: (p, _x, y, ctx) => {
-      const out = ctx.student.forward(p.xt, true);
-      const ce = crossEntropyCore(out.logits, y, MEAN) as tf.Scalar;
-      const kd = teacherFeatureMapLossCore(out.featureMap as tf.Tensor2D, p.teacherLogits, y, kdConfig) as tf.Scalar;
-      // Phases by batch, not by epoch: with few epochs an epoch-based switch lands far from the fractions.
-      const at = batchProgress(ctx);
-      const total = at < ceOnlyUntil ? ce : at < jointUntil ? tf.add<tf.Scalar>(ce, kd) : kd;
-      return { total, terms: { ce, kd }, accuracyLogits: out.logits };
-    },
-    skip: (terms) => (terms.ce ?? 0) > skipAbove
-  };
-  return objective;
+            );
+          }
+        });
+      },
+      prepare: (x, y, ctx) => {
+        return named('darht', () => {
+          const attacked = ctx.rng.next() < pAdv;
+          const xt = attacked ? adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) : x;
+          return { xt, teacherLogits: teachers.map((t, i) => teacherLogits(`teachers[${String(i)}]`, t, xt)) };
+        });
+      },
+      loss: (p, _x, y, ctx) => {
+        const out = ctx.student.forward(p.xt, true);
+        const ce = crossEntropyCore(out.logits, y, MEAN) as tf.Scalar;
+        const kd = teacherFeatureMapLossCore(out.featureMap as tf.Tensor2D, p.teacherLogits, y, kdConfig) as tf.Scalar;
+        // Phases by batch, not by epoch: with few epochs an epoch-based switch lands far from the fractions.
+        const at = batchProgress(ctx);
+        const total = at < ceOnlyUntil ? ce : at < jointUntil ? tf.add<tf.Scalar>(ce, kd) : kd;
+        return { total, terms: { ce, kd }, accuracyLogits: out.logits };
+      },
+      skip: (terms) => (terms.ce ?? 0) > skipAbove
+    };
+    return objective;
+  });
 }

@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { IAD_FIELDS, iadLossCore, type IadConfig } from '../../losses/iad.js';
 import { fraction } from '../../core/options.js';
@@ -46,43 +47,47 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D; teacherAdv: tf.Ten
  * await fit(student, { x, y }, iad({ teacher, eps: 8 / 255 }), { epochs: 10 });
  */
 export function iad(options: Readonly<IadObjectiveOptions>): Objective {
-  const fn = 'iad';
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['teacher', 'temperature', 'alpha', 'beta', 'introspectionFrom', 'attackMode'],
-    {
-      temperature: IAD_FIELDS.temperature,
-      alpha: IAD_FIELDS.alpha,
-      beta: IAD_FIELDS.beta,
-      introspectionFrom: fraction(0.3),
-      attackMode: ATTACK_MODE_FIELD
-    },
-    { randomStart: 'uniform', steps: 10 }
-  );
-  const custom = userAttack(fn, options, attack);
-  const own = ownPgd(attack);
-  const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const { introspectionFrom: from, attackMode } = config;
-  const loss: IadConfig = { temperature: config.temperature, alpha: config.alpha, beta: config.beta, introspection: true, reduction: 'mean' };
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    check: (_s, c, sample) => {
-      checkTeachers(fn, [['teacher', teacher]], c, sample);
-    },
-    prepare: (x, y, ctx) => {
-      const xAdv = adversarial(fn, custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => own(attackModelFor(attackMode, ctx), x, y, seed));
-      return { xAdv, teacherClean: teacherLogits(fn, 'teacher', teacher, x), teacherAdv: teacherLogits(fn, 'teacher', teacher, xAdv) };
-    },
-    loss: (p, x, y, ctx) => {
-      const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const total = iadLossCore(
-        { studentAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean, teacherAdv: p.teacherAdv, labels: y },
-        { ...loss, introspection: batchProgress(ctx) >= from }
-      ) as tf.Scalar;
-      return { total, terms: { iad: total }, accuracyLogits: studentAdv };
-    }
-  };
-  return objective;
+  return named('iad', () => {
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['teacher', 'temperature', 'alpha', 'beta', 'introspectionFrom', 'attackMode'],
+      {
+        temperature: IAD_FIELDS.temperature,
+        alpha: IAD_FIELDS.alpha,
+        beta: IAD_FIELDS.beta,
+        introspectionFrom: fraction(0.3),
+        attackMode: ATTACK_MODE_FIELD
+      },
+      { randomStart: 'uniform', steps: 10 }
+    );
+    const custom = userAttack(options, attack);
+    const own = ownPgd(attack);
+    const teacher = asTeacher('teacher', options.teacher);
+    const { introspectionFrom: from, attackMode } = config;
+    const loss: IadConfig = { temperature: config.temperature, alpha: config.alpha, beta: config.beta, introspection: true, reduction: 'mean' };
+    const objective: Objective<Prepared> = {
+      name: 'iad',
+      bounds: attack.bounds,
+      check: (_s, c, sample) => {
+        named('iad', () => {
+          checkTeachers([['teacher', teacher]], c, sample);
+        });
+      },
+      prepare: (x, y, ctx) => {
+        return named('iad', () => {
+          const xAdv = adversarial(custom, ctx, attackModelFor(attackMode, ctx), x, y, (seed) => own(attackModelFor(attackMode, ctx), x, y, seed));
+          return { xAdv, teacherClean: teacherLogits('teacher', teacher, x), teacherAdv: teacherLogits('teacher', teacher, xAdv) };
+        });
+      },
+      loss: (p, x, y, ctx) => {
+        const studentAdv = logitsOf(ctx.student, p.xAdv);
+        const total = iadLossCore(
+          { studentAdv, studentClean: logitsOf(ctx.student, x), teacherClean: p.teacherClean, teacherAdv: p.teacherAdv, labels: y },
+          { ...loss, introspection: batchProgress(ctx) >= from }
+        ) as tf.Scalar;
+        return { total, terms: { iad: total }, accuracyLogits: studentAdv };
+      }
+    };
+    return objective;
+  });
 }

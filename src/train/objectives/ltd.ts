@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { kdLossCore, type KdConfig } from '../../losses/kd.js';
 import { TRADES_FIELDS } from '../../losses/trades.js';
@@ -54,47 +55,51 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D };
  * const deployed = objective.deploy(fromLayersModel(net));
  */
 export function ltd(options: Readonly<LtdObjectiveOptions>): LtdObjective {
-  const fn = 'ltd';
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['teacher', 'base', 'teacherTemperature', 'studentTemperature', 'beta'],
-    { base: oneOf(['pgdAt', 'trades'], 'pgdAt'), teacherTemperature: positive(0.5), studentTemperature: positive(2), beta: TRADES_FIELDS.beta },
-    (c) => ({ randomStart: c.base === 'trades' ? 'normal' : 'uniform', steps: 10 })
-  );
-  const custom = userAttack(fn, options, attack);
-  const ownPgdAttack = ownPgd(attack);
-  const ownKlAttack = ownTradesAttack(attack);
-  const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const { base, teacherTemperature: tauT, studentTemperature: tauS, beta } = config;
-  // Both KLs are kdLoss with scale 1: the teacher's soft labels at τ_T, and TRADES' clean prediction at τ_S.
-  const kd: KdConfig = { studentTemperature: tauS, teacherTemperature: tauT, scale: 1, reduction: 'mean' };
-  const kl: KdConfig = { studentTemperature: tauS, teacherTemperature: tauS, scale: 1, reduction: 'mean' };
-  const objective: Objective<Prepared> & { studentTemperature: number; deploy(student: Model): Model } = {
-    name: fn,
-    bounds: attack.bounds,
-    studentTemperature: tauS,
-    deploy: (student) => withTemperature(student, tauS),
-    check: (_s, c, sample) => {
-      checkTeachers(fn, [['teacher', teacher]], c, sample);
-    },
-    prepare: (x, y, ctx) => {
-      const deployed = withTemperature(ctx.studentModel, tauS);
-      const xAdv = adversarial(fn, custom, ctx, deployed, x, y, (seed) => (base === 'pgdAt' ? ownPgdAttack(deployed, x, y, seed) : ownKlAttack(deployed, x, seed)));
-      return { xAdv, teacherClean: teacherLogits(fn, 'teacher', teacher, x) };
-    },
-    loss: (p, x, _y, ctx) => {
-      const studentAdv = logitsOf(ctx.student, p.xAdv);
-      if (base === 'pgdAt') {
-        const kdTerm = kdLossCore(studentAdv, p.teacherClean, kd) as tf.Scalar;
-        return { total: kdTerm, terms: { kd: kdTerm }, accuracyLogits: studentAdv };
+  return named('ltd', () => {
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['teacher', 'base', 'teacherTemperature', 'studentTemperature', 'beta'],
+      { base: oneOf(['pgdAt', 'trades'], 'pgdAt'), teacherTemperature: positive(0.5), studentTemperature: positive(2), beta: TRADES_FIELDS.beta },
+      (c) => ({ randomStart: c.base === 'trades' ? 'normal' : 'uniform', steps: 10 })
+    );
+    const custom = userAttack(options, attack);
+    const ownPgdAttack = ownPgd(attack);
+    const ownKlAttack = ownTradesAttack(attack);
+    const teacher = asTeacher('teacher', options.teacher);
+    const { base, teacherTemperature: tauT, studentTemperature: tauS, beta } = config;
+    // Both KLs are kdLoss with scale 1: the teacher's soft labels at τ_T, and TRADES' clean prediction at τ_S.
+    const kd: KdConfig = { studentTemperature: tauS, teacherTemperature: tauT, scale: 1, reduction: 'mean' };
+    const kl: KdConfig = { studentTemperature: tauS, teacherTemperature: tauS, scale: 1, reduction: 'mean' };
+    const objective: Objective<Prepared> & { studentTemperature: number; deploy(student: Model): Model } = {
+      name: 'ltd',
+      bounds: attack.bounds,
+      studentTemperature: tauS,
+      deploy: (student) => withTemperature(student, tauS),
+      check: (_s, c, sample) => {
+        named('ltd', () => {
+          checkTeachers([['teacher', teacher]], c, sample);
+        });
+      },
+      prepare: (x, y, ctx) => {
+        return named('ltd', () => {
+          const deployed = withTemperature(ctx.studentModel, tauS);
+          const xAdv = adversarial(custom, ctx, deployed, x, y, (seed) => (base === 'pgdAt' ? ownPgdAttack(deployed, x, y, seed) : ownKlAttack(deployed, x, seed)));
+          return { xAdv, teacherClean: teacherLogits('teacher', teacher, x) };
+        });
+      },
+      loss: (p, x, _y, ctx) => {
+        const studentAdv = logitsOf(ctx.student, p.xAdv);
+        if (base === 'pgdAt') {
+          const kdTerm = kdLossCore(studentAdv, p.teacherClean, kd) as tf.Scalar;
+          return { total: kdTerm, terms: { kd: kdTerm }, accuracyLogits: studentAdv };
+        }
+        const studentClean = logitsOf(ctx.student, x);
+        const kdTerm = kdLossCore(studentClean, p.teacherClean, kd) as tf.Scalar;
+        // KL(σ(S(x)/τ_S) ‖ σ(S(x')/τ_S)): the clean prediction is the target, as in TRADES.
+        const klTerm = kdLossCore(studentAdv, studentClean, kl) as tf.Scalar;
+        return { total: tf.add<tf.Scalar>(kdTerm, tf.mul(klTerm, beta)), terms: { kd: kdTerm, kl: klTerm }, accuracyLogits: studentAdv };
       }
-      const studentClean = logitsOf(ctx.student, x);
-      const kdTerm = kdLossCore(studentClean, p.teacherClean, kd) as tf.Scalar;
-      // KL(σ(S(x)/τ_S) ‖ σ(S(x')/τ_S)): the clean prediction is the target, as in TRADES.
-      const klTerm = kdLossCore(studentAdv, studentClean, kl) as tf.Scalar;
-      return { total: tf.add<tf.Scalar>(kdTerm, tf.mul(klTerm, beta)), terms: { kd: kdTerm, kl: klTerm }, accuracyLogits: studentAdv };
-    }
-  };
-  return objective;
+    };
+    return objective;
+  });
 }

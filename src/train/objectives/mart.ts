@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { MART_FIELDS, martLossCore, type MartConfig } from '../../losses/mart.js';
 import { fraction } from '../../core/options.js';
@@ -37,28 +38,28 @@ type Prepared = { xAdv: tf.Tensor };
  * await fit(net, { x, y }, mart({ eps: 8 / 255 }));
  */
 export function mart(options: Readonly<MartObjectiveOptions>): Objective {
-  const fn = 'mart';
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['beta', 'boost', 'betaWarmup'],
-    { beta: MART_FIELDS.beta, boost: MART_FIELDS.boost, betaWarmup: fraction(0.1) },
-    { randomStart: 'normal', steps: 10 }
-  );
-  const custom = userAttack(fn, options, attack);
-  const own = ownPgd(attack);
-  const { beta, betaWarmup: warmup } = config;
-  const loss: MartConfig = { beta, boost: config.boost, reduction: 'mean' };
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) }),
-    loss: (p, x, y, ctx) => {
-      const adv = logitsOf(ctx.student, p.xAdv);
-      const ramp = warmup === 0 ? 1 : Math.min(1, batchProgress(ctx) / warmup);
-      const total = martLossCore({ clean: logitsOf(ctx.student, x), adv, labels: y }, { ...loss, beta: beta * ramp }) as tf.Scalar;
-      return { total, terms: { mart: total }, accuracyLogits: adv };
-    }
-  };
-  return objective;
+  return named('mart', () => {
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['beta', 'boost', 'betaWarmup'],
+      { beta: MART_FIELDS.beta, boost: MART_FIELDS.boost, betaWarmup: fraction(0.1) },
+      { randomStart: 'normal', steps: 10 }
+    );
+    const custom = userAttack(options, attack);
+    const own = ownPgd(attack);
+    const { beta, betaWarmup: warmup } = config;
+    const loss: MartConfig = { beta, boost: config.boost, reduction: 'mean' };
+    const objective: Objective<Prepared> = {
+      name: 'mart',
+      bounds: attack.bounds,
+      prepare: (x, y, ctx) => ({ xAdv: adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) }),
+      loss: (p, x, y, ctx) => {
+        const adv = logitsOf(ctx.student, p.xAdv);
+        const ramp = warmup === 0 ? 1 : Math.min(1, batchProgress(ctx) / warmup);
+        const total = martLossCore({ clean: logitsOf(ctx.student, x), adv, labels: y }, { ...loss, beta: beta * ramp }) as tf.Scalar;
+        return { total, terms: { mart: total }, accuracyLogits: adv };
+      }
+    };
+    return objective;
+  });
 }

@@ -3,9 +3,9 @@ import { klDivergenceCore } from '../../losses/kl-divergence.js';
 import { MTARD_FIELDS, mtardLossCore, mtardWeights, type MtardConfig, type MtardState } from '../../losses/mtard.js';
 import { klFactor } from '../../losses/kl.js';
 import { oneOf, positive, type OptionField } from '../../core/options.js';
-import { rangeError } from '../../core/errors.js';
+import { rangeError, named } from '../../core/errors.js';
 import { asTeacher, type TeacherLike } from '../student.js';
-import type { BatchContext, Objective, ObjectiveState } from '../objective.js';
+import type { BatchContext, LossTerms, Objective, ObjectiveState } from '../objective.js';
 import { adversarial, ownPgd, checkObjectiveOptions, checkTeachers, KL_MEAN, logitsOf, teacherLogits, type AttackSettings, userAttack } from './common.js';
 
 /** Options of {@link mtard}. */
@@ -68,9 +68,9 @@ function stateOf(w: MtardState): ObjectiveState {
 
 /** η: a number in (0, 1], checked when the objective is made (`mtardWeights` would reject it at the first update). */
 const ETA_FIELD: OptionField<number> = {
-  parse: (fn, arg, value) => {
-    const eta = positive(0.025).parse(fn, arg, value);
-    if (eta > 1) rangeError(fn, arg, 'be a number in (0, 1]', eta);
+  parse: (arg, value) => {
+    const eta = positive(0.025).parse(arg, value);
+    if (eta > 1) rangeError(arg, 'be a number in (0, 1]', eta);
     return eta;
   }
 };
@@ -95,6 +95,23 @@ function nextState(state: ObjectiveState, terms: Readonly<Record<string, number>
   return stateOf(eta > 0 ? mtardWeights(w, nat, adv, { eta }) : { ...w, natInitial: w.natInitial ?? nat, advInitial: w.advInitial ?? adv });
 }
 
+/** MTARD's loss terms of one batch, inside the tape, with the batch's weights `w`. */
+function mtardTerms(p: Prepared, x: tf.Tensor, ctx: BatchContext, w: MtardState, loss: MtardConfig): LossTerms {
+  const studentAdv = logitsOf(ctx.student, p.xAdv);
+  const studentClean = logitsOf(ctx.student, x);
+  const total = mtardLossCore(
+    { studentAdv, studentClean, robustTeacherAdv: p.robustTeacherAdv, cleanTeacherClean: p.cleanTeacherClean },
+    { ...loss, advWeight: w.advWeight, natWeight: w.natWeight }
+  ) as tf.Scalar;
+  const scale = klFactor(loss.klReduction, studentAdv);
+  const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergenceCore(target, input, KL_MEAN), scale);
+  return {
+    total,
+    terms: { klAdv: kl(p.robustTeacherAdv, studentAdv), klNat: kl(p.cleanTeacherClean, studentClean), natWeight: tf.scalar(w.natWeight) },
+    accuracyLogits: studentAdv
+  };
+}
+
 /**
  * MTARD (Zhao et al., ECCV 2022): two teachers, `mtardLoss` with weights adapted every batch by `mtardWeights` from
  * the two KL terms, η following the learning-rate schedule (`etaSchedule`); `x'` = PGD on the student's cross-entropy.
@@ -110,62 +127,47 @@ function nextState(state: ObjectiveState, terms: Readonly<Record<string, number>
  * await fit(student, { x, y }, mtard({ cleanTeacher, robustTeacher, eps: 8 / 255 }));
  */
 export function mtard(options: Readonly<MtardObjectiveOptions>): MtardObjective {
-  const fn = 'mtard';
-  // The authors' attack starts from x + 0.001·N(0, 1) (mtard_loss.py).
-  const { attack, config } = checkObjectiveOptions(
-    fn,
-    options,
-    ['cleanTeacher', 'robustTeacher', 'eta', 'temperature', 'etaSchedule', 'klReduction'],
-    {
-      eta: ETA_FIELD,
-      temperature: MTARD_FIELDS.temperature,
-      etaSchedule: oneOf(['learningRate', 'constant'], 'learningRate'),
-      klReduction: MTARD_FIELDS.klReduction
-    },
-    { randomStart: 'normal', steps: 10 }
-  );
-  const custom = userAttack(fn, options, attack);
-  const own = ownPgd(attack);
-  const cleanTeacher = asTeacher(fn, 'cleanTeacher', options.cleanTeacher);
-  const robustTeacher = asTeacher(fn, 'robustTeacher', options.robustTeacher);
-  const { eta, etaSchedule, klReduction } = config;
-  const loss: MtardConfig = { advWeight: 0.5, natWeight: 0.5, temperature: config.temperature, reduction: 'mean', klReduction };
-  const objective: Objective<Prepared> & MtardObjective = {
-    name: fn,
-    bounds: attack.bounds,
-    check: (_s, c, sample) => {
-      checkTeachers(fn, [['cleanTeacher', cleanTeacher], ['robustTeacher', robustTeacher]], c, sample);
-    },
-    init: () => stateOf({ natWeight: 0.5, advWeight: 0.5 }),
-    prepare: (x, y, ctx) => {
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
-      return {
-        xAdv,
-        robustTeacherAdv: teacherLogits(fn, 'robustTeacher', robustTeacher, xAdv),
-        cleanTeacherClean: teacherLogits(fn, 'cleanTeacher', cleanTeacher, x)
-      };
-    },
-    loss: (p: Prepared, x, _y, ctx, state) => {
-      const w = weightsOf(state);
-      const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const studentClean = logitsOf(ctx.student, x);
-      const total = mtardLossCore(
-        { studentAdv, studentClean, robustTeacherAdv: p.robustTeacherAdv, cleanTeacherClean: p.cleanTeacherClean },
-        { ...loss, advWeight: w.advWeight, natWeight: w.natWeight }
-      ) as tf.Scalar;
-      const scale = klFactor(klReduction, studentAdv);
-      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergenceCore(target, input, KL_MEAN), scale);
-      return {
-        total,
-        terms: {
-          klAdv: kl(p.robustTeacherAdv, studentAdv),
-          klNat: kl(p.cleanTeacherClean, studentClean),
-          natWeight: tf.scalar(w.natWeight)
-        },
-        accuracyLogits: studentAdv
-      };
-    },
-    update: (state, terms, ctx) => nextState(state, terms, etaSchedule === 'constant' ? eta : scheduledEta(eta, ctx))
-  };
-  return objective;
+  return named('mtard', () => {
+    // The authors' attack starts from x + 0.001·N(0, 1) (mtard_loss.py).
+    const { attack, config } = checkObjectiveOptions(
+      options,
+      ['cleanTeacher', 'robustTeacher', 'eta', 'temperature', 'etaSchedule', 'klReduction'],
+      {
+        eta: ETA_FIELD,
+        temperature: MTARD_FIELDS.temperature,
+        etaSchedule: oneOf(['learningRate', 'constant'], 'learningRate'),
+        klReduction: MTARD_FIELDS.klReduction
+      },
+      { randomStart: 'normal', steps: 10 }
+    );
+    const custom = userAttack(options, attack);
+    const own = ownPgd(attack);
+    const cleanTeacher = asTeacher('cleanTeacher', options.cleanTeacher);
+    const robustTeacher = asTeacher('robustTeacher', options.robustTeacher);
+    const { eta, etaSchedule, klReduction } = config;
+    const loss: MtardConfig = { advWeight: 0.5, natWeight: 0.5, temperature: config.temperature, reduction: 'mean', klReduction };
+    const objective: Objective<Prepared> & MtardObjective = {
+      name: 'mtard',
+      bounds: attack.bounds,
+      check: (_s, c, sample) => {
+        named('mtard', () => {
+          checkTeachers([['cleanTeacher', cleanTeacher], ['robustTeacher', robustTeacher]], c, sample);
+        });
+      },
+      init: () => stateOf({ natWeight: 0.5, advWeight: 0.5 }),
+      prepare: (x, y, ctx) => {
+        return named('mtard', () => {
+          const xAdv = adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed));
+          return {
+            xAdv,
+            robustTeacherAdv: teacherLogits('robustTeacher', robustTeacher, xAdv),
+            cleanTeacherClean: teacherLogits('cleanTeacher', cleanTeacher, x)
+          };
+        });
+      },
+      loss: (p: Prepared, x, _y, ctx, state) => mtardTerms(p, x, ctx, weightsOf(state), loss),
+      update: (state, terms, ctx) => nextState(state, terms, etaSchedule === 'constant' ? eta : scheduledEta(eta, ctx))
+    };
+    return objective;
+  });
 }

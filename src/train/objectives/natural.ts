@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { crossEntropyCore } from '../../losses/cross-entropy.js';
 import { checkKnownKeys } from '../../core/validate.js';
@@ -18,15 +19,17 @@ type Prepared = Record<string, never>;
  * await fit(teacherNet, { x, y }, natural(), { epochs: 5 });
  */
 export function natural(options: Readonly<Record<string, never>> = {}): Objective {
-  checkKnownKeys('natural', options, []);
-  const objective: Objective<Prepared> = {
-    name: 'natural',
-    prepare: () => ({}),
-    loss: (_p, x, y, ctx) => {
-      const z = logitsOf(ctx.student, x);
-      const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
-      return { total: ce, terms: { ce }, accuracyLogits: z };
-    }
-  };
-  return objective;
+  return named('natural', () => {
+    checkKnownKeys(options, []);
+    const objective: Objective<Prepared> = {
+      name: 'natural',
+      prepare: () => ({}),
+      loss: (_p, x, y, ctx) => {
+        const z = logitsOf(ctx.student, x);
+        const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
+        return { total: ce, terms: { ce }, accuracyLogits: z };
+      }
+    };
+    return objective;
+  });
 }

@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { crossEntropyCore } from '../../losses/cross-entropy.js';
 import type { Objective } from '../objective.js';
@@ -20,19 +21,20 @@ type Prepared = { xAdv: tf.Tensor };
  * await fit(net, { x, y }, pgdAt({ eps: 0.3, steps: 10, stepSize: 0.075 }), { epochs: 5 });
  */
 export function pgdAt(options: Readonly<PgdAtOptions>): Objective {
-  const fn = 'pgdAt';
-  const { attack } = checkObjectiveOptions(fn, options, [], {}, { randomStart: 'uniform', steps: 10 });
-  const custom = userAttack(fn, options, attack);
-  const own = ownPgd(attack);
-  const objective: Objective<Prepared> = {
-    name: 'pgdAt',
-    bounds: attack.bounds,
-    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) }),
-    loss: (p, _x, y, ctx) => {
-      const z = logitsOf(ctx.student, p.xAdv);
-      const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
-      return { total: ce, terms: { ce }, accuracyLogits: z };
-    }
-  };
-  return objective;
+  return named('pgdAt', () => {
+    const { attack } = checkObjectiveOptions(options, [], {}, { randomStart: 'uniform', steps: 10 });
+    const custom = userAttack(options, attack);
+    const own = ownPgd(attack);
+    const objective: Objective<Prepared> = {
+      name: 'pgdAt',
+      bounds: attack.bounds,
+      prepare: (x, y, ctx) => ({ xAdv: adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, y, seed)) }),
+      loss: (p, _x, y, ctx) => {
+        const z = logitsOf(ctx.student, p.xAdv);
+        const ce = crossEntropyCore(z, y, MEAN) as tf.Scalar;
+        return { total: ce, terms: { ce }, accuracyLogits: z };
+      }
+    };
+    return objective;
+  });
 }

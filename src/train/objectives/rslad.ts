@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { klDivergenceCore, klFromLogits } from '../../losses/kl-divergence.js';
 import { RSLAD_FIELDS, rsladLossCore, type RsladConfig } from '../../losses/rslad.js';
@@ -36,37 +37,42 @@ type Prepared = { xAdv: tf.Tensor; teacherClean: tf.Tensor2D };
  * await fit(student, { x, y }, rslad({ teacher, eps: 8 / 255, stepSize: 2 / 255 }));
  */
 export function rslad(options: Readonly<RsladObjectiveOptions>): Objective {
-  const fn = 'rslad';
-  const { attack, config } = checkObjectiveOptions(fn, options, ['teacher', 'klReduction'], { klReduction: RSLAD_FIELDS.klReduction }, { randomStart: 'normal', steps: 10 });
-  const custom = userAttack(fn, options, attack);
-  const own = ownAscent(attack);
-  const teacher = asTeacher(fn, 'teacher', options.teacher);
-  const { klReduction } = config;
-  // The paper's weights, rsladLoss's defaults.
-  const loss: RsladConfig = { advWeight: 5 / 6, cleanWeight: 1 / 6, reduction: 'mean', klReduction };
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    check: (_s, c, sample) => {
-      checkTeachers(fn, [['teacher', teacher]], c, sample);
-    },
-    prepare: (x, y, ctx) => {
-      const teacherClean = teacherLogits(fn, 'teacher', teacher, x);
-      const xAdv = adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own((xa) => klFromLogits(teacherClean, ctx.studentModel(xa)), x, seed));
-      return { xAdv, teacherClean };
-    },
-    loss: (p, x, _y, ctx) => {
-      const studentAdv = logitsOf(ctx.student, p.xAdv);
-      const studentClean = logitsOf(ctx.student, x);
-      const total = rsladLossCore({ studentAdv, studentClean, teacherClean: p.teacherClean }, loss) as tf.Scalar;
-      const scale = klFactor(klReduction, studentAdv);
-      const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergenceCore(target, input, KL_MEAN), scale);
-      return {
-        total,
-        terms: { klAdv: kl(p.teacherClean, studentAdv), klClean: kl(p.teacherClean, studentClean) },
-        accuracyLogits: studentAdv
-      };
-    }
-  };
-  return objective;
+  return named('rslad', () => {
+    const { attack, config } = checkObjectiveOptions(options, ['teacher', 'klReduction'], { klReduction: RSLAD_FIELDS.klReduction }, { randomStart: 'normal', steps: 10 });
+    const custom = userAttack(options, attack);
+    const own = ownAscent(attack);
+    const teacher = asTeacher('teacher', options.teacher);
+    const { klReduction } = config;
+    // The paper's weights, rsladLoss's defaults.
+    const loss: RsladConfig = { advWeight: 5 / 6, cleanWeight: 1 / 6, reduction: 'mean', klReduction };
+    const objective: Objective<Prepared> = {
+      name: 'rslad',
+      bounds: attack.bounds,
+      check: (_s, c, sample) => {
+        named('rslad', () => {
+          checkTeachers([['teacher', teacher]], c, sample);
+        });
+      },
+      prepare: (x, y, ctx) => {
+        return named('rslad', () => {
+          const teacherClean = teacherLogits('teacher', teacher, x);
+          const xAdv = adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => own((xa) => klFromLogits(teacherClean, ctx.studentModel(xa)), x, seed));
+          return { xAdv, teacherClean };
+        });
+      },
+      loss: (p, x, _y, ctx) => {
+        const studentAdv = logitsOf(ctx.student, p.xAdv);
+        const studentClean = logitsOf(ctx.student, x);
+        const total = rsladLossCore({ studentAdv, studentClean, teacherClean: p.teacherClean }, loss) as tf.Scalar;
+        const scale = klFactor(klReduction, studentAdv);
+        const kl = (target: tf.Tensor2D, input: tf.Tensor2D): tf.Scalar => tf.mul<tf.Scalar>(klDivergenceCore(target, input, KL_MEAN), scale);
+        return {
+          total,
+          terms: { klAdv: kl(p.teacherClean, studentAdv), klClean: kl(p.teacherClean, studentClean) },
+          accuracyLogits: studentAdv
+        };
+      }
+    };
+    return objective;
+  });
 }

@@ -1,3 +1,4 @@
+import { named } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { crossEntropyCore } from '../../losses/cross-entropy.js';
 import { klDivergenceCore } from '../../losses/kl-divergence.js';
@@ -25,22 +26,23 @@ type Prepared = { xAdv: tf.Tensor };
  * await fit(net, { x, y }, trades({ eps: 0.3, beta: 1, steps: 40, stepSize: 0.01 }));
  */
 export function trades(options: Readonly<TradesObjectiveOptions>): Objective {
-  const fn = 'trades';
-  const { attack, config } = checkObjectiveOptions(fn, options, ['beta'], { beta: TRADES_FIELDS.beta }, { randomStart: 'normal', steps: 10 });
-  const custom = userAttack(fn, options, attack);
-  const own = ownTradesAttack(attack);
-  const loss: TradesConfig = { beta: config.beta, reduction: 'mean' };
-  const objective: Objective<Prepared> = {
-    name: fn,
-    bounds: attack.bounds,
-    prepare: (x, y, ctx) => ({ xAdv: adversarial(fn, custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, seed)) }),
-    loss: (p, x, y, ctx) => {
-      const clean = logitsOf(ctx.student, x);
-      const adv = logitsOf(ctx.student, p.xAdv);
-      const total = tradesLossCore({ clean, adv, labels: y }, loss) as tf.Scalar;
-      const ce = crossEntropyCore(clean, y, MEAN) as tf.Scalar;
-      return { total, terms: { ce, kl: klDivergenceCore(clean, adv, KL_MEAN) as tf.Scalar }, accuracyLogits: adv };
-    }
-  };
-  return objective;
+  return named('trades', () => {
+    const { attack, config } = checkObjectiveOptions(options, ['beta'], { beta: TRADES_FIELDS.beta }, { randomStart: 'normal', steps: 10 });
+    const custom = userAttack(options, attack);
+    const own = ownTradesAttack(attack);
+    const loss: TradesConfig = { beta: config.beta, reduction: 'mean' };
+    const objective: Objective<Prepared> = {
+      name: 'trades',
+      bounds: attack.bounds,
+      prepare: (x, y, ctx) => ({ xAdv: adversarial(custom, ctx, ctx.studentModel, x, y, (seed) => own(ctx.studentModel, x, seed)) }),
+      loss: (p, x, y, ctx) => {
+        const clean = logitsOf(ctx.student, x);
+        const adv = logitsOf(ctx.student, p.xAdv);
+        const total = tradesLossCore({ clean, adv, labels: y }, loss) as tf.Scalar;
+        const ce = crossEntropyCore(clean, y, MEAN) as tf.Scalar;
+        return { total, terms: { ce, kl: klDivergenceCore(clean, adv, KL_MEAN) as tf.Scalar }, accuracyLogits: adv };
+      }
+    };
+    return objective;
+  });
 }
