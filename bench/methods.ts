@@ -77,7 +77,6 @@ async function main(): Promise<void> {
             await built.net.save(fileSystem(path.join(settings.models, key)));
             const model: Model = deployedModel(built, asModel(built.net));
             const s = await evaluateModel(run, evalKey, model, forFamily(run, data, family), true, seconds, seed === 0);
-            built.objective.dispose?.();
             built.net.dispose();
             return s;
           });

@@ -432,7 +432,6 @@ async function main(): Promise<void> {
   reloaded.dispose();
   if (deployedNet !== studentNet) deployedNet.dispose();
   studentNet.dispose();
-  objective.dispose?.();
   disposeTeacher();
   console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }

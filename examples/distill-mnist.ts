@@ -101,7 +101,6 @@ async function main(): Promise<void> {
   await saveModel(deployedNet, `distill-${method}-student`);
   if (deployedNet !== studentNet) deployedNet.dispose();
   await saveModel(teacherNet, 'distill-teacher');
-  objective.dispose?.();
   tf.dispose([train.x, train.y, test.x, test.y]);
   console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
 import { createRandom, flushChecks, fromLayersModel, type Model } from 'ardkit/core';
-import { cwLinf, fgsm, pgd } from 'ardkit/attacks';
+import { cwLinf, fgsm, pgd, type AttackFunction } from 'ardkit/attacks';
 import { crossEntropy } from 'ardkit/losses';
 import { evaluate } from 'ardkit/eval';
 import { loadMnist } from './mnist.js';
@@ -106,8 +106,10 @@ async function robustnessCurves(
     const pgdPoints: Array<[number, number]> = [];
     const fgsmPoints: Array<[number, number]> = [];
     for (const eps of CURVE_EPS) {
+      const attacks: Record<string, AttackFunction> =
+        eps === 0 ? {} : { fgsm: (m, xb, yb) => fgsm(m, xb, yb, { eps }), pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed }) };
       const r = await evaluate(model, xs, ys, {
-        attacks: eps === 0 ? {} : { fgsm: (m, xb, yb) => fgsm(m, xb, yb, { eps }), pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps, steps: 20, seed }) },
+        attacks,
         batchSize: 500
       });
       pgdPoints.push([eps, eps === 0 ? r.clean : (r.attacks.pgd20 ?? NaN)]);

@@ -14,11 +14,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers'; // also registers tfjs' gradients in Node
-import { pgd } from 'ardkit/attacks';
+import { pgd, type AttackFunction } from 'ardkit/attacks';
 import { autoAttack, evaluate } from 'ardkit/eval';
 import { fileSystem } from 'ardkit/io';
 import { withTemperatureLayer } from 'ardkit/models';
-import { cosine, fit, type FitOptions, type LtdObjective, type Objective } from 'ardkit/train';
+import { cosine, fit, type FitOptions, type LtdObjective } from 'ardkit/train';
 import { loadMnist } from './mnist.js';
 import { BACKEND_OPTIONS, choice, parseOptions, positive } from './cli.js';
 import { adversarialGrid, asModel, chooseBackend, mnistCnn, progress, saveModel } from './common.js';
@@ -132,7 +132,8 @@ async function main(): Promise<void> {
   for (const [i, s] of students.entries()) {
     const points: Array<[number, number]> = [];
     for (const e of curveEps) {
-      const r = await evaluate(asModel(deployedNets[i] ?? s.net), test.x, test.y, { attacks: e === 0 ? {} : { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps: e, steps: 20, seed }) }, batchSize: 500 });
+      const attacks: Record<string, AttackFunction> = e === 0 ? {} : { pgd20: (m, xb, yb) => pgd(m, xb, yb, { eps: e, steps: 20, seed }) };
+      const r = await evaluate(asModel(deployedNets[i] ?? s.net), test.x, test.y, { attacks, batchSize: 500 });
       points.push([e, e === 0 ? r.clean : (r.attacks.pgd20 ?? NaN)]);
     }
     curves.push({ label: s.name, points, color: colors[i] ?? '#000000' });
@@ -155,7 +156,6 @@ async function main(): Promise<void> {
   console.log(`\nwritten to ${path.relative(process.cwd(), outDir) || '.'}/: distillation-curve.svg, distillation-grid.png, distillation.json, and the models ${[...students.map((s) => s.dir), 'teacher'].join(', ')} (model.json + weights.bin)`);
 
   for (const [i, s] of students.entries()) {
-    s.objective.dispose?.();
     if (deployedNets[i] !== s.net) deployedNets[i]?.dispose();
     s.net.dispose();
   }

@@ -196,7 +196,7 @@ describe('deepFool', () => {
       const short = tf.tensor1d([0], 'int32');
       const tooBig = tf.tensor1d(labels.map((l, i) => (i === 1 ? C : l)), 'int32');
       const big = tf.add(x, 1);
-      expectThrowsNoLeak(() => deepFool(m.model, x, short), new RegExp(`^deepFool: y must have shape \\[${B}\\] to match the batch \\(got a int32 tensor of shape \\[1\\]\\)$`));
+      expectThrowsNoLeak(() => deepFool(m.model, x, short), new RegExp(`^deepFool: y must have shape \\[${B}\\] to match the batch \\(got an int32 tensor of shape \\[1\\]\\)$`));
       expectThrowsNoLeak(() => deepFool(m.model, x, tooBig), new RegExp(`^deepFool: labels must hold class indices < ${C} \\(the model's number of classes\\) \\(got ${C}\\)$`));
       expectThrowsNoLeak(() => deepFool(m.model, big, y), /^deepFool: x must lie inside bounds \[0, 1\]/);
       expectThrowsNoLeak(() => deepFool(3 as never, x, y), /^deepFool: model must be a function \(got 3\)$/, TypeError);

@@ -43,7 +43,7 @@ describe('attack input validation', () => {
       const float = tf.tensor1d([0, 1], 'float32');
       const tooBig = tf.tensor1d([0, 3], 'int32');
       const negative = tf.tensor1d([0, -1], 'int32');
-      expectThrowsNoLeak(() => attack(lin.model, x, short, { eps: 0.1 }), new RegExp(`^${name}: y must have shape \\[2\\] to match the batch \\(got a int32 tensor of shape \\[1\\]\\)`));
+      expectThrowsNoLeak(() => attack(lin.model, x, short, { eps: 0.1 }), new RegExp(`^${name}: y must have shape \\[2\\] to match the batch \\(got an int32 tensor of shape \\[1\\]\\)`));
       expectThrowsNoLeak(() => attack(lin.model, x, float, { eps: 0.1 }), new RegExp(`^${name}: y must be an int32 tensor`), TypeError);
       expectThrowsNoLeak(() => attack(lin.model, x, tooBig, { eps: 0.1 }), new RegExp(`^${name}: labels must hold class indices < 3 .* \\(got 3\\)`));
       expectThrowsNoLeak(() => attack(lin.model, x, negative, { eps: 0.1 }), new RegExp(`^${name}: y must hold class indices >= 0 \\(got "-1 at index 1"\\)`));
@@ -53,7 +53,7 @@ describe('attack input validation', () => {
     it('rejects x outside the bounds or holding NaN', () => {
       const big = tf.tensor2d([[0.1, 0.2, 0.3, 255], [0.5, 0.6, 0.7, 0.8]]);
       const nan = tf.tensor2d([[0.1, NaN, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8]]);
-      expectThrowsNoLeak(() => attack(lin.model, big, y, { eps: 0.1 }), new RegExp(`^${name}: x must lie inside bounds \\[0, 1\\] \\(got "values in \\[0.1, 255\\]"\\)`));
+      expectThrowsNoLeak(() => attack(lin.model, big, y, { eps: 0.1 }), new RegExp(`^${name}: x must lie inside bounds \\[0, 1\\] \\(images in 0–255\\? divide them by 255, or pass bounds: \\[0, 255\\]\\) \\(got "values in \\[0.1, 255\\]"\\)`));
       expectThrowsNoLeak(() => attack(lin.model, nan, y, { eps: 0.1 }), new RegExp(`^${name}: x must hold no NaN`));
       tf.dispose([big, nan]);
     });

@@ -221,7 +221,7 @@ describe('miFgsm', () => {
     it('rejects bad labels, inputs, models and losses', () => {
       const short = tf.tensor1d([0], 'int32');
       const big = tf.tensor2d([[0.1, 0.2, 0.3, 0.4, 0.5, 2], [0.5, 0.6, 0.7, 0.8, 0.1, 0.1]]);
-      expectThrowsNoLeak(() => miFgsm(m.model, x, short, { eps: 0.1 }), /^miFgsm: y must have shape \[2\] to match the batch \(got a int32 tensor of shape \[1\]\)$/);
+      expectThrowsNoLeak(() => miFgsm(m.model, x, short, { eps: 0.1 }), /^miFgsm: y must have shape \[2\] to match the batch \(got an int32 tensor of shape \[1\]\)$/);
       expectThrowsNoLeak(() => miFgsm(m.model, big, y, { eps: 0.1 }), /^miFgsm: x must lie inside bounds \[0, 1\] \(got "values in \[0.1, 2\]"\)$/);
       expectThrowsNoLeak(() => miFgsm({} as Model, x, y, { eps: 0.1 }), /^miFgsm: model must be a function \(got an object\)$/, TypeError);
       expectThrowsNoLeak(() => miFgsm((input) => tf.slice(m.model(input), 0, 1), x, y, { eps: 0.1 }), /^miFgsm: model must return logits of shape \[2, C\] for a batch of 2/);

@@ -110,7 +110,7 @@ describe('multiAttack', () => {
     const half = multiAttack({ A: breaking([0], 0.5), half: (_m, xb) => tf.slice(xb, 0, 1) });
     await expectRejectsNoLeak(() => half.run(scripted, x, y), /^multiAttack: attacks.half must return adversarial inputs of the batch's shape \[4, 5\] \(got a float32 tensor of shape \[1, 5\]\)/);
     const ints = multiAttack({ ints: (_m, xb) => tf.cast(xb, 'int32') });
-    await expectRejectsNoLeak(() => ints.run(scripted, x, y), /^multiAttack: attacks.ints must return adversarial inputs of the batch's dtype float32 \(got a int32 tensor/);
+    await expectRejectsNoLeak(() => ints.run(scripted, x, y), /^multiAttack: attacks.ints must return adversarial inputs of the batch's dtype float32 \(got an int32 tensor/);
     const failing = multiAttack({ A: breaking([0], 0.5), failing: () => { throw new Error('attack failed'); } });
     await expectRejectsNoLeak(() => failing.run(scripted, x, y), /attack failed/, Error);
     const wrongModel: Model = (t) => tf.zeros([(t.shape[0] ?? 0) + 1, 3]);

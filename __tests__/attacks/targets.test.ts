@@ -138,7 +138,7 @@ describe('attacks with target', () => {
       const b = p.x.shape[0];
       expectThrowsNoLeak(() => run(p.y, { target: (() => [1, 2]) as never }), new RegExp(`^${name}: target must return a tf.Tensor of \\[${b}\\] int32 target classes \\(got \\[1, 2\\]\\)$`), TypeError);
       expectThrowsNoLeak(() => run(p.y, { target: (_z, y) => tf.cast<tf.Tensor1D>(y, 'float32') }), new RegExp(`^${name}: target must return int32 target classes \\(got a float32 tensor of shape \\[${b}\\]\\)$`), TypeError);
-      expectThrowsNoLeak(() => run(p.y, { target: (_z, y) => tf.slice(y, 0, 2) }), new RegExp(`^${name}: target must return target classes of shape \\[${b}\\] \\(got a int32 tensor of shape \\[2\\]\\)$`));
+      expectThrowsNoLeak(() => run(p.y, { target: (_z, y) => tf.slice(y, 0, 2) }), new RegExp(`^${name}: target must return target classes of shape \\[${b}\\] \\(got an int32 tensor of shape \\[2\\]\\)$`));
       expectThrowsNoLeak(() => run(p.y, { target: (_z, y) => tf.add<tf.Tensor1D>(y, tf.scalar(4, 'int32')) }), new RegExp(`^${name}: target must hold class indices < 4 \\(the number of classes\\) \\(got "4 at index 0"\\)$`));
       expectThrowsNoLeak(() => run(p.y, { target: (_z, y) => tf.sub<tf.Tensor1D>(y, tf.scalar(1, 'int32')) }), new RegExp(`^${name}: target must hold class indices >= 0 \\(got "-1 at index 0"\\)$`));
       expectThrowsNoLeak(() => run(p.y, { target: () => { throw new Error('no targets'); } }), /^no targets$/, Error);

@@ -365,7 +365,7 @@ describe('fromGraphModel', () => {
     const model = fromGraphModel(graph);
     expect(() => model([1, 2] as never)).toThrow(/^fromGraphModel: x must be a tf.Tensor \(got \[1, 2\]\)$/);
     const ints = tf.zeros([1, H, H, CHANNELS], 'int32');
-    expectThrowsNoLeak(() => model(ints), /^fromGraphModel: x must have the dtype of the graph's input "x", float32 \(got a int32 tensor of shape \[1, 6, 6, 2\]\)$/, TypeError);
+    expectThrowsNoLeak(() => model(ints), /^fromGraphModel: x must have the dtype of the graph's input "x", float32 \(got an int32 tensor of shape \[1, 6, 6, 2\]\)$/, TypeError);
     ints.dispose();
     expectThrowsNoLeak(() => fromGraphModel(graph, { outputName: 'nope' })(x), /^fromGraphModel: outputName must name a node of the graph \(got "nope"\)$/);
     expectThrowsNoLeak(() => fromGraphModel(graph, { inputName: 'nope' })(x), /^fromGraphModel: inputName must name a node of the graph \(got "nope"\)$/);

@@ -28,7 +28,7 @@ describe('validation helpers', () => {
 
   it('format values for messages', () => {
     const t = tf.zeros([2, 3], 'int32');
-    expect(formatValue(t)).toBe('a int32 tensor of shape [2, 3]');
+    expect(formatValue(t)).toBe('an int32 tensor of shape [2, 3]');
     expect(formatValue([1, 'a', null])).toBe('[1, "a", null]');
     expect(formatValue(undefined)).toBe('undefined');
     expect(formatValue(() => 1)).toBe('a function');
@@ -83,7 +83,7 @@ describe('validation helpers', () => {
     expect(named('f', () => checkLogits(x, 2, 1))).toBe(x);
     expectThrowsNoLeak(() => named('f', () => checkLogits(x, 2, 2)), /^f: labels must hold class indices < 2/);
     // int32 outputs are not logits (pgd, apgd and square accepted them; tradesAttack failed inside tfjs' softmax).
-    expectThrowsNoLeak(() => named('f', () => checkLogits(y, 2)), /^f: model must return float32 logits \(got a int32 tensor of shape \[2\]\)/, TypeError);
+    expectThrowsNoLeak(() => named('f', () => checkLogits(y, 2)), /^f: model must return float32 logits \(got an int32 tensor of shape \[2\]\)/, TypeError);
     const rank1 = tf.zeros([2]);
     expectThrowsNoLeak(() => named('f', () => checkLogits(rank1, 2)), /^f: model must return logits of shape \[2, C\]/);
     const z = tf.zeros([2, 1]);

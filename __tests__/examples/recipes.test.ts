@@ -87,7 +87,6 @@ describe('examples/recipes.ts', () => {
     const logits = deployedModel(built, asModel(built.net))(x);
     expect(logits.shape).toEqual([2, 10]);
     tf.dispose([x, logits]);
-    built.objective.dispose?.();
     built.net.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -140,7 +139,6 @@ describe('examples/recipes.ts', () => {
     const logits = asModel(built.net)(x);
     expect(logits.shape).toEqual([2, 10]);
     tf.dispose([x, logits]);
-    built.objective.dispose?.();
     built.net.dispose();
   });
 });

@@ -160,7 +160,7 @@ describe('error paths', () => {
   it('attacks reject models with int32 outputs with an error naming the attack, not one from inside tfjs', () => {
     const w = tf.ones([12, K]);
     const intModel: Model = (x) => tf.tidy(() => tf.cast(tf.matMul(x as tf.Tensor2D, w), 'int32') as tf.Tensor2D);
-    const rule = (fn: string): RegExp => new RegExp(`^${fn}: model must return float32 logits \\(got a int32 tensor of shape`);
+    const rule = (fn: string): RegExp => new RegExp(`^${fn}: model must return float32 logits \\(got an int32 tensor of shape`);
     expectThrowsNoLeak(() => pgd(intModel, data.x, data.y, { eps: 0.1 }), rule('pgd'), TypeError);
     expectThrowsNoLeak(() => apgd(intModel, data.x, data.y, { eps: 0.1, steps: 4 }), rule('apgd'), TypeError);
     expectThrowsNoLeak(() => square(intModel, data.x, data.y, { eps: 0.1, queries: 4 }), rule('square'), TypeError);
@@ -250,7 +250,7 @@ describe('checkpoint checksums and the folder lock', () => {
     const reference = mlp(K, 6);
     await fit(reference, data, natural(), { epochs: 4, seed: 1 });
     await fit(resumed, data, natural(), { epochs: 4, seed: 1, checkpoint: { dir, keep: 2 }, resume: true });
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^fit: resuming from .*epoch-0002, the newest readable checkpoint \(skipped .*epoch-0003: loadLatestCheckpoint: .*tensors.bin must match the checksum/));
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^fit: resuming from .*epoch-0002, the newest readable checkpoint \(skipped .*epoch-0003: .*tensors.bin must match the checksum/));
     warn.mockRestore();
     expect(resumed.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(reference.getWeights().map((w) => Array.from(w.dataSync())));
     for (const n of [whole, resumed, reference]) n.dispose();

@@ -6,7 +6,7 @@ import {
   checkInteger,
   checkKnownKeys,
   optionKeys,
-  checkModelLogits,
+  checkLogits,
   checkOneOf,
   type Bounds
 } from '../core/validate.js';
@@ -171,7 +171,7 @@ function apgdRun(
   const batch = x.shape[0] ?? 0;
   const rank = x.rank;
   const evaluate = safeLossAndGradient((xa) => {
-    const logits = checkModelLogits(model, model(xa), batch, -1, y);
+    const logits = checkLogits(model(xa), batch, -1, y);
     return { loss: loss(logits, y, targets), logits };
   });
   const projector = ballProjector(x, cfg.eps, cfg.norm, cfg.bounds);
@@ -323,7 +323,7 @@ function runApgd(
   checkGradientsRegistered();
   const batch = inputs.x.shape[0] ?? 0;
   const logits = tf.tidy(() => {
-    const z = checkModelLogits(model, model(inputs.x), batch, inputs.maxLabel, inputs.y);
+    const z = checkLogits(model(inputs.x), batch, inputs.maxLabel, inputs.y);
     if (z.shape[1] < minClasses) {
       rangeError('model', `return logits for at least ${String(minClasses)} classes (the ${minClasses === 4 ? 'targeted ' : ''}DLR loss needs them)`, z);
     }

@@ -6,7 +6,7 @@ import {
   checkGradientsRegistered,
   checkInteger,
   checkKnownKeys,
-  checkModelLogits,
+  checkLogits,
   checkNonNegative,
   checkPositive,
   optionKeys,
@@ -149,7 +149,7 @@ function runCwL2(model: Model, x: unknown, y: unknown, cfg: CwL2Config, seed: nu
   const selection = cfg.target;
   if (selection === undefined) return binarySearch(model, inputs.x, inputs.y, inputs.maxLabel, cfg);
   const batch = inputs.x.shape[0] ?? 0;
-  const targets = tf.tidy(() => selectTargets(selection, checkModelLogits(model, model(inputs.x), batch, inputs.maxLabel, inputs.y), inputs.y, seed));
+  const targets = tf.tidy(() => selectTargets(selection, checkLogits(model(inputs.x), batch, inputs.maxLabel, inputs.y), inputs.y, seed));
   try {
     // The targets were checked against the model's classes when they were picked.
     return binarySearch(model, inputs.x, targets, -1, cfg);
@@ -200,7 +200,7 @@ function binarySearch(model: Model, x: tf.Tensor, labels: tf.Tensor1D, maxLabel:
   const state = tensorSlots<Slot>();
   const objective = safeLossAndGradient((w) => {
     const xa = toBox(w);
-    const logits = checkModelLogits(model, model(xa), batch, maxLabel, labels);
+    const logits = checkLogits(model(xa), batch, maxLabel, labels);
     return { loss: tf.add(squaredDistance(xa), tf.mul(state.get('c'), f(logits))), logits };
   });
   // The host path may stop a round once every point has stopped (one scalar readback per check); the device path

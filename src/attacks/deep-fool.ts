@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBounds, checkGradientsRegistered, checkInteger, checkKnownKeys, checkModelLogits, checkNonNegative, checkOneOf, optionKeys, type Bounds } from '../core/validate.js';
+import { checkBounds, checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, checkOneOf, optionKeys, type Bounds } from '../core/validate.js';
 import { rangeError, named, argumentError } from '../core/errors.js';
 import { NORMS, type Norm } from './norms.js';
 import { checkAttackInputs } from './runner.js';
@@ -161,7 +161,7 @@ function unitL2(g: tf.Tensor, rank: number): tf.Tensor {
  */
 function candidateDifferences(model: Model, x: tf.Tensor, y: tf.Tensor1D, maxLabel: number, candidates: number | undefined): tf.Tensor2D[] {
   return tf.tidy(() => {
-    const logits = checkModelLogits(model, model(x), x.shape[0] ?? 0, maxLabel, y);
+    const logits = checkLogits(model(x), x.shape[0] ?? 0, maxLabel, y);
     const classes = logits.shape[1];
     const others = Math.min(candidates ?? classes, classes) - 1;
     const label = tf.cast(tf.oneHot(y, classes), 'float32');
@@ -188,7 +188,7 @@ function runDeepFool(model: Model, x: unknown, y: unknown, config: DeepFoolConfi
     // One vector-Jacobian product per candidate: ∇ₓ Σ_b (z_k − z_y)_b is, row by row, w'_k of each example.
     const linearisations = differences.map((difference) =>
       safeLossAndGradient((xa) => {
-        const logits = checkModelLogits(model, model(xa), batch, inputs.maxLabel, inputs.y);
+        const logits = checkLogits(model(xa), batch, inputs.maxLabel, inputs.y);
         return { loss: tf.sum(tf.mul(logits, difference), 1), logits };
       })
     );

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInteger, checkModelLogits } from '../core/validate.js';
+import { checkFunction, checkInteger, checkLogits } from '../core/validate.js';
 import { formatValue, named, argumentError } from '../core/errors.js';
 
 /**
@@ -28,10 +28,10 @@ export function eot(model: Model, samples: number): Model {
     return (x: tf.Tensor): tf.Tensor2D =>
       named('eot', () => tf.tidy(() => {
         const batch = x.shape[0] ?? 0;
-        const first = checkModelLogits(model, model(x), batch);
+        const first = checkLogits(model(x), batch);
         let sum: tf.Tensor2D = first;
         for (let s = 1; s < samples; s++) {
-          const z = checkModelLogits(model, model(x), batch);
+          const z = checkLogits(model(x), batch);
           if (z.shape[1] !== first.shape[1]) {
             throw argumentError(RangeError, `model must return the same shape on every sample (got ${formatValue(first.shape)} and ${formatValue(z.shape)})`);
           }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
-import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkModelLogits, checkPositive, optionKeys, type Bounds } from '../core/validate.js';
+import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, checkPositive, optionKeys, type Bounds } from '../core/validate.js';
 import { rangeError, typeError, named, argumentError } from '../core/errors.js';
 import type { Norm } from './norms.js';
 import { resolveThreat } from './options.js';
@@ -414,9 +414,9 @@ function runFab(model: Model, x: unknown, y: unknown, cfg: FabConfig): AttackOut
   const f = (u: tf.Tensor): tf.Tensor2D => {
     const rows = u.shape[0] ?? 0;
     const xs = lo === 0 && span === 1 ? tf.reshape(u, [rows, ...shape.slice(1)]) : tf.reshape(tf.add(tf.mul(u, span), lo), [rows, ...shape.slice(1)]);
-    return checkModelLogits(model, model(xs), rows, -1);
+    return checkLogits(model(xs), rows, -1);
   };
-  const clean = tf.tidy(() => tf.clone(checkModelLogits(model, model(xIn), batch, inputs.maxLabel, labels)));
+  const clean = tf.tidy(() => tf.clone(checkLogits(model(xIn), batch, inputs.maxLabel, labels)));
   const classes = clean.shape[1];
   if (cfg.targetClasses !== undefined && classes < 2) rangeError('model', 'return logits for at least 2 classes', clean);
   const state = tensorSlots<'xAdv' | 'robust' | 'x0' | 'order'>();
@@ -443,7 +443,7 @@ function runFab(model: Model, x: unknown, y: unknown, cfg: FabConfig): AttackOut
               const candidate = tf.tidy(() => tf.reshape(lo === 0 && span === 1 ? run.adv : tf.add(tf.mul(run.adv, span), lo), shape));
               let logits: tf.Tensor2D;
               try {
-                logits = tf.tidy(() => checkModelLogits(model, model(candidate), batch));
+                logits = tf.tidy(() => checkLogits(model(candidate), batch));
               } catch (error) {
                 candidate.dispose();
                 throw error;

@@ -1,7 +1,7 @@
 import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkModelLogits, checkNonNegative, optionKeys, type Bounds } from '../core/validate.js';
+import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, optionKeys, type Bounds } from '../core/validate.js';
 import { resolveThreat } from './options.js';
 import { checkAttackInputs, resolveObjective } from './runner.js';
 import { resolveTargeting, withTargets, type TargetSelection } from './targets.js';
@@ -149,7 +149,7 @@ function runMiFgsm(model: Model, x: unknown, y: unknown, config: MiFgsmConfig, s
   checkGradientsRegistered();
   const batch = inputs.x.shape[0] ?? 0;
   const gradient = safeGradient((xa: tf.Tensor) => {
-    const logits = checkModelLogits(model, model(xa), batch, inputs.maxLabel, inputs.y);
+    const logits = checkLogits(model(xa), batch, inputs.maxLabel, inputs.y);
     const values = config.objective(logits, inputs.y);
     checkPerExample('loss', values, batch);
     return tf.sum(values);

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBoolean, checkFunction, checkInBounds, checkInput, checkLabels, checkModelLogits } from '../core/validate.js';
+import { checkBoolean, checkFunction, checkInBounds, checkInput, checkLabels, checkLogits } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { cwMarginPerExample, cwTargetedPerExample } from '../losses/cw-margin.js';
@@ -68,7 +68,7 @@ export function runLossAttack(model: Model, x: unknown, y: unknown, config: Loss
   const inputs = checkAttackInputs(model, x, y, config.bounds);
   const batch = inputs.x.shape[0] ?? 0;
   const objective = (xa: tf.Tensor): tf.Tensor => {
-    const logits = checkModelLogits(model, model(xa), batch, inputs.maxLabel, inputs.y);
+    const logits = checkLogits(model(xa), batch, inputs.maxLabel, inputs.y);
     return config.objective(logits, inputs.y);
   };
   return ascend(objective, inputs.x, seed === config.seed ? config : { ...config, seed });

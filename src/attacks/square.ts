@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
-import { checkInteger, checkKnownKeys, optionKeys, checkModelLogits, type Bounds } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys, checkLogits, type Bounds } from '../core/validate.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 import { checksReadAtOnce } from '../core/device-checks.js';
 import { marginPerExample } from '../losses/cw-margin.js';
@@ -510,7 +510,7 @@ function runSquare(model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig
     tf.tidy(() => {
       const xs = tf.reshape(candidates, inputs.x.shape);
       if (idx === undefined || idx.length === batch) {
-        return marginPerExample(checkModelLogits(model, model(xs), batch, inputs.maxLabel, inputs.y), inputs.y);
+        return marginPerExample(checkLogits(model(xs), batch, inputs.maxLabel, inputs.y), inputs.y);
       }
       // Host path: the rows of the points still attacked, copied on the host (tfjs' cpu gather is slow, and reading
       // back is cheap on the backends of this path).
@@ -520,7 +520,7 @@ function runSquare(model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig
       const at = tf.tensor1d(Int32Array.from(idx), 'int32');
       const ys = tf.tensor1d(Int32Array.from(idx, (b) => labels?.[b] ?? 0), 'int32');
       const subset = tf.tensor(rows, [idx.length, ...inputs.x.shape.slice(1)]);
-      const margins = marginPerExample(checkModelLogits(model, model(subset), idx.length, inputs.maxLabel, ys), ys);
+      const margins = marginPerExample(checkLogits(model(subset), idx.length, inputs.maxLabel, ys), ys);
       return tf.scatterND(tf.reshape(at, [idx.length, 1]), margins, [batch]);
     });
   /** Host path only: the points not fooled yet (one readback); undefined on the device path. */

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom } from '../core/random.js';
 import { rangeError, typeError, isTensor } from '../core/errors.js';
-import { assumeChecked, checkLabels, checkModelLogits, type Bounds } from '../core/validate.js';
+import { assumeChecked, checkLabels, checkLogits, type Bounds } from '../core/validate.js';
 import { checkAttackInputs, resolveTargeted, runLossAttack, type LossAttackConfig } from './runner.js';
 
 /**
@@ -114,7 +114,7 @@ export function withTargets(
   const inputs = checkAttackInputs(model, x, y, bounds);
   const batch = inputs.x.shape[0] ?? 0;
   const targets = tf.tidy(() => {
-    const logits = checkModelLogits(model, model(inputs.x), batch, inputs.maxLabel, inputs.y);
+    const logits = checkLogits(model(inputs.x), batch, inputs.maxLabel, inputs.y);
     return selectTargets(selection, logits, inputs.y, seed);
   });
   try {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFunction, checkInBounds, checkInput, checkKnownKeys, checkModelLogits } from '../core/validate.js';
+import { checkFunction, checkInBounds, checkInput, checkKnownKeys, checkLogits } from '../core/validate.js';
 import { isTensor, named } from '../core/errors.js';
 import { klFromLogits } from '../losses/kl-divergence.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions, type ResolvedPerturbation } from './options.js';
@@ -41,6 +41,13 @@ export function tradesAttack<T extends tf.Tensor>(model: Model, x: T, y: tf.Tens
  * the next minor release.
  */
 export function tradesAttack<T extends tf.Tensor>(model: Model, x: T, options: Readonly<TradesAttackOptions>): T;
+/**
+ * The implementation of both forms above: `y` is optional and ignored.
+ *
+ * @throws as {@link tradesAttack}.
+ * @example
+ * const xAdv = tradesAttack(model, x, y, { eps: 0.3 });
+ */
 export function tradesAttack<T extends tf.Tensor>(
   model: Model,
   x: T,
@@ -76,9 +83,9 @@ export function runTradesAttack(model: Model, x: tf.Tensor, config: ResolvedPert
   const input = checkInput('x', x);
   checkInBounds('x', input, config.bounds);
   const batch = input.shape[0] ?? 0;
-  const clean = tf.tidy(() => checkModelLogits(model, model(input), batch));
+  const clean = tf.tidy(() => checkLogits(model(input), batch));
   try {
-    return ascend((xa) => klFromLogits(clean, checkModelLogits(model, model(xa), batch)), input, seed === config.seed ? config : { ...config, seed });
+    return ascend((xa) => klFromLogits(clean, checkLogits(model(xa), batch)), input, seed === config.seed ? config : { ...config, seed });
   } finally {
     clean.dispose();
   }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFunction, checkKnownKeys, checkPositive, optionKeys } from './validate.js';
-import { formatValue, isTensor, rangeError, typeError, named, argumentError } from './errors.js';
+import { formatValue, isTensor, rangeError, typeError, named, argumentError, runAs } from './errors.js';
 import { layersForward } from './layers-forward.js';
 
 /**
@@ -172,7 +172,8 @@ function checkGraphInput(x: tf.Tensor, info: GraphTensorInfoLike | undefined): v
  * option at fault and what to do.
  */
 function executeGraph(model: GraphModelLike, inputName: string, x: tf.Tensor, outputName: string): unknown {
-  return named('fromGraphModel', () => {
+  // Its errors are about the graph: they name fromGraphModel whatever function ran the model.
+  return runAs('fromGraphModel', () => {
     try {
       return model.execute({ [inputName]: x }, outputName);
     } catch (error) {

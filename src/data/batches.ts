@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
-import { formatValue, rangeError, named, argumentError } from '../core/errors.js';
+import { formatValue, rangeError, named, argumentError, runAs } from '../core/errors.js';
 import { batchRows } from './batch-rows.js';
 
 /** Options of {@link batches}. */
@@ -91,7 +91,7 @@ export function batches<X extends tf.Tensor, Y extends tf.Tensor>(x: X, y: Y, op
     const epoch = function* (): Generator<Batch<X, Y>, void, undefined> {
       for (const [arg, t] of [['x', x], ['y', y]] as const) {
         if (t.isDisposed) {
-          throw argumentError(TypeError, `${arg} must stay alive while its batches are iterated (got a disposed tensor)`);
+          throw runAs('batches', () => argumentError(TypeError, `${arg} must stay alive while its batches are iterated (got a disposed tensor)`));
         }
       }
       yield* batchRows(x, y, batchSize, shuffle ? rng.permutation(n) : undefined, batchesPerEpoch);
@@ -102,7 +102,7 @@ export function batches<X extends tf.Tensor, Y extends tf.Tensor>(x: X, y: Y, op
       batchesPerEpoch,
       getState: () => rng.getState(),
       setState: (state) => {
-        rng.setState(checkInteger('state', state, 0));
+        runAs('batches.setState', () => { rng.setState(checkInteger('state', state, 0)); });
       },
       [Symbol.asyncIterator]: () => asAsync(epoch())
     };

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
-import { isTensor, rangeError, typeError, named } from '../core/errors.js';
+import { isTensor, rangeError, typeError, named, runAs } from '../core/errors.js';
 
 /** Options of {@link studentTeacherHead}. */
 export interface StudentTeacherHeadOptions {
@@ -69,8 +69,10 @@ export function studentTeacherHead(numTeachers: number, numClasses: number, opti
       featureMapLayer,
       logitsLayer,
       apply: (features) => {
-        if (!isTensor(features)) typeError('features', 'be a tf.Tensor [B, d]', features);
-        if (features.rank !== 2) rangeError('features', 'have shape [B, d]', features);
+        runAs('studentTeacherHead.apply', () => {
+          if (!isTensor(features)) typeError('features', 'be a tf.Tensor [B, d]', features);
+          if (features.rank !== 2) rangeError('features', 'have shape [B, d]', features);
+        });
         const featureMap = featureMapLayer.apply(features) as tf.Tensor2D;
         return { featureMap, logits: logitsLayer.apply(featureMap) as tf.Tensor2D };
       }

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { flushChecks } from '../core/device-checks.js';
 import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, checkTensor, inheritChecks, type Bounds } from '../core/validate.js';
-import { formatValue, isTensor, rangeError, typeError, argumentError } from '../core/errors.js';
+import { formatValue, isTensor, rangeError, typeError, argumentError, runAs } from '../core/errors.js';
 import type { Augmentation, AugmentContext } from '../data/augment.js';
 import { batchRows } from '../data/batch-rows.js';
 import type { Objective, ObjectiveState } from './objective.js';
@@ -240,7 +240,8 @@ export async function probeData(
       }
       return out.logits.shape[1] ?? 0;
     });
-    tf.tidy(() => objective.check?.(net, numClasses, probe));
+    // The objective's checks name it: `ard: teacher must have the student's number of classes`.
+    tf.tidy(() => { runAs(objective.name, () => objective.check?.(net, numClasses, probe)); });
     if (isTensorData(data)) {
       checkLabels('data.y', data.y, data.x.shape[0] ?? 0, numClasses);
       checkFiniteExamples('data.x', data.x);
