@@ -520,7 +520,7 @@ export interface ApgdAttackConfig extends ApgdConfig {
   readonly rounds: (classes: number) => Round[];
 }
 
-/** Checks {@link apgd}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
+/** Checks {@link apgd}'s options once (errors naming the function the user called) and fills in the defaults. Internal. */
 export function resolveApgdAttack(options: Readonly<ApgdOptions>): ApgdAttackConfig {
   const cfg = resolveApgd(options);
   checkKnownKeys(options, APGD_KEYS);
@@ -566,7 +566,7 @@ export function apgdTargeted<T extends tf.Tensor>(model: Model, x: T, y: tf.Tens
   });
 }
 
-/** Checks {@link apgdTargeted}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
+/** Checks {@link apgdTargeted}'s options once (errors naming the function the user called) and fills in the defaults. Internal. */
 export function resolveApgdTargeted(options: Readonly<ApgdTargetedOptions>): ApgdAttackConfig {
   const cfg = resolveApgd(options);
   checkKnownKeys(options, APGD_TARGETED_KEYS);
@@ -594,7 +594,7 @@ export function apgdAttack(options: Readonly<ApgdOptions>): Attack {
 
 /**
  * The {@link Attack} of an APGD variant resolved once (by `resolveApgdAttack` or `resolveApgdTargeted`), whose calls'
- * errors name `fn`: `apgdAttack`, `apgdTargetedAttack`, or the suite that made it (`autoAttack`). Internal.
+ * errors name `name`: `apgdAttack`, `apgdTargetedAttack`, or the suite that made it (`autoAttack`). Internal.
  */
 export function apgdAttackFrom(name: string, config: ApgdAttackConfig): Attack {
   return makeAttack(name, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({

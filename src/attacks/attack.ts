@@ -79,7 +79,7 @@ export function isAttackValue(attack: unknown): attack is Attack {
  * {@link AttackFunction} is wrapped, once, into an {@link Attack} whose calls check the function's output: a tensor of
  * the input's shape and dtype and, where `box` is known (the objectives' bounds), inside it (a value check queued on
  * the device on webgl and webgpu, read with the next readback). An output that is `x` itself is cloned, so that the
- * caller owns what it gets. This is the only place that checks an attack's output; errors name `fn` and `arg`.
+ * caller owns what it gets. This is the only place that checks an attack's output; errors name the function running and `arg`.
  * Internal.
  *
  * @throws TypeError when `attack` is not a function (when taken); RangeError when the wrapped function returns

@@ -81,7 +81,7 @@ export function autoAttackSuite(options: Readonly<AutoAttackSuiteOptions>): Reco
   });
 }
 
-/** {@link autoAttackSuite} for options that may hold more `keys`, with errors naming `fn`. Internal. */
+/** {@link autoAttackSuite} for options that may hold more `keys`, with errors naming the function the user called. Internal. */
 export function buildSuite<O extends AutoAttackSuiteOptions>(name: string, options: Readonly<O>, keys: readonly (keyof O & string)[]): Record<string, Attack> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
   checkKnownKeys(options, keys);

@@ -110,7 +110,7 @@ const TANH_SHRINK = 1 - 1e-6;
 const MIN_DECREASE = 1e-4;
 
 /**
- * Checks {@link cwL2}'s options once, with errors naming `fn`, and fills in the defaults. Internal.
+ * Checks {@link cwL2}'s options once, with errors naming the function the user called, and fills in the defaults. Internal.
  *
  * @throws TypeError/RangeError for invalid options, as {@link cwL2}.
  */

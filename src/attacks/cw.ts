@@ -77,7 +77,7 @@ export function cw<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, opti
 const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted', 'target');
 
 /**
- * Checks {@link cwLinf}'s options once, with errors naming `fn`, and fills in the defaults: the configuration
+ * Checks {@link cwLinf}'s options once, with errors naming the function the user called, and fills in the defaults: the configuration
  * `runLossAttack` runs without checking options again. Internal.
  *
  * @throws RangeError/TypeError for invalid options, as {@link cwLinf}.
@@ -90,7 +90,7 @@ export function resolveCwLinf(options: Readonly<CwLinfOptions>): TargetableLossC
   return { ...resolvePerturbation(options, { randomStart: 'uniform', steps: 10 }), objective, target };
 }
 
-/** The attack of {@link cwLinf} whose errors name `fn` (the factory the user called). */
+/** The attack of {@link cwLinf} whose calls name `name` (the factory the user called). */
 function cwLinfValue(name: string, options: Readonly<CwLinfOptions>): Attack {
   const config = resolveCwLinf(options);
   return makeAttack(name, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => ({

@@ -119,7 +119,7 @@ export function deepFoolAttack(options: Readonly<DeepFoolOptions> = {}): Attack 
   });
 }
 
-/** Checks {@link deepFool}'s options once, with errors naming `fn`, and fills in the defaults. */
+/** Checks {@link deepFool}'s options once, with errors naming the function the user called, and fills in the defaults. */
 function resolveDeepFool(options: Readonly<DeepFoolOptions>): DeepFoolConfig {
   checkKnownKeys(options, DEEP_FOOL_KEYS);
   const eps = options.eps === undefined ? undefined : checkNonNegative('eps', options.eps);

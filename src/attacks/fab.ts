@@ -76,7 +76,7 @@ const TILED_ROWS = 4096;
 /** The reference's "no adversarial example found yet" distance. */
 const NOT_FOUND = 1e10;
 
-/** Checks FAB's options once, with errors naming `fn`, and fills in the defaults. */
+/** Checks FAB's options once, with errors naming the function the user called, and fills in the defaults. */
 export function resolveFab(options: Readonly<FabTargetedOptions>, targeted: boolean): FabConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
   checkKnownKeys(options, targeted ? FAB_TARGETED_KEYS : FAB_KEYS);
@@ -531,7 +531,7 @@ export function fabTargeted<T extends tf.Tensor>(model: Model, x: T, y: tf.Tenso
 }
 
 /**
- * The {@link Attack} of a FAB or FAB-T configuration resolved once by {@link resolveFab}, whose calls' errors name `fn`:
+ * The {@link Attack} of a FAB or FAB-T configuration resolved once by {@link resolveFab}, whose calls' errors name `name`:
  * `fabAttack`, `fabTargetedAttack`, or the suite that made it (`autoAttack`). Internal.
  */
 export function fabAttackFrom(name: string, config: FabConfig): Attack {

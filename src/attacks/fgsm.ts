@@ -67,7 +67,7 @@ function asPgd(options: Readonly<FgsmOptions>): PerturbationOptions {
 }
 
 /**
- * Checks {@link fgsm}'s options once, with errors naming `fn`: the configuration of one PGD step of size ε from `x`,
+ * Checks {@link fgsm}'s options once, with errors naming the function the user called: the configuration of one PGD step of size ε from `x`,
  * which `runLossAttack` runs without checking options again. Internal.
  *
  * @throws RangeError/TypeError for invalid options, as {@link fgsm}.

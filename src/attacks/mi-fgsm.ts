@@ -115,7 +115,7 @@ export function miFgsmAttack(options: Readonly<MiFgsmOptions>): Attack {
   });
 }
 
-/** Checks {@link miFgsm}'s options once, with errors naming `fn`, and fills in the defaults. */
+/** Checks {@link miFgsm}'s options once, with errors naming the function the user called, and fills in the defaults. */
 function resolveMiFgsm(options: Readonly<MiFgsmOptions>): MiFgsmConfig {
   checkKnownKeys(options, MI_FGSM_KEYS);
   const { eps, bounds, seed } = resolveThreat(options);

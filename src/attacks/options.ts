@@ -65,7 +65,7 @@ export interface ResolvedThreat {
 
 /**
  * The one place that checks a threat model: ε (required, ≥ 0), the norm, the input box and the seed, with errors
- * naming `fn`, the function the user called. `what` completes the message for a missing ε.
+ * naming the function the user called, the function the user called. `what` completes the message for a missing ε.
  */
 export function resolveThreat(options: Readonly<ThreatOptions>, what = 'the radius of the threat model'): ResolvedThreat {
   if (options.eps === undefined) rangeError('eps', `be given (${what})`, undefined);
@@ -76,7 +76,7 @@ export function resolveThreat(options: Readonly<ThreatOptions>, what = 'the radi
 }
 
 /**
- * Checks an optional seed (a finite number, or undefined) with errors naming `fn`: the seed of the options, or the
+ * Checks an optional seed (a finite number, or undefined) with errors naming the function the user called: the seed of the options, or the
  * seed of one call of an attack (an input of the call, checked per call like the tensors; it costs no readback).
  */
 export function checkSeed(seed: unknown): number | undefined {

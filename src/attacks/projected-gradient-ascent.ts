@@ -42,7 +42,7 @@ export function projectedGradientAscent(
 }
 
 /**
- * Checks {@link projectedGradientAscent}'s options once, with errors naming `fn`, and fills in the defaults (10 steps,
+ * Checks {@link projectedGradientAscent}'s options once, with errors naming the function the user called, and fills in the defaults (10 steps,
  * α = 2.5ε/steps, uniform start): the configuration {@link runAscent} runs without checking options again. Internal.
  *
  * @throws RangeError/TypeError for invalid options, as {@link projectedGradientAscent}.

@@ -18,7 +18,7 @@ export interface TensorSlots<K extends string> {
   dispose(): void;
 }
 
-/** Creates an empty {@link TensorSlots}; `fn` names the function in internal errors. Internal. */
+/** Creates an empty {@link TensorSlots}. Internal. */
 export function tensorSlots<K extends string>(): TensorSlots<K> {
   const live = new Map<K, tf.Tensor>();
   const get = (name: K): tf.Tensor => {

@@ -160,7 +160,7 @@ export interface SquareConfig {
   readonly rescale: boolean;
 }
 
-/** Checks {@link square}'s options once (errors naming `fn`) and fills in the defaults. Internal. */
+/** Checks {@link square}'s options once (errors naming the function the user called) and fills in the defaults. Internal. */
 export function resolveSquare(options: Readonly<SquareOptions>): SquareConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
   checkKnownKeys(options, SQUARE_KEYS);
@@ -201,7 +201,7 @@ export function referenceSquare(config: SquareConfig): SquareConfig {
 
 /**
  * The {@link Attack} of a Square configuration resolved once by {@link resolveSquare} (or {@link referenceSquare}),
- * whose calls' errors name `fn`: `squareAttack`, or the suite that made it (`autoAttack`). Internal.
+ * whose calls' errors name `name`: `squareAttack`, or the suite that made it (`autoAttack`). Internal.
  */
 export function squareAttackFrom(name: string, config: SquareConfig): Attack {
   return makeAttack(name, { eps: config.eps, norm: config.norm, bounds: config.bounds }, config.seed, (model, x, y, seed) => runSquare(model, x, y, config, seed));

@@ -37,7 +37,7 @@ export interface ResolvedTargeting {
 }
 
 /**
- * Checks the `target` and `targeted` options together, with errors naming `fn`. `target` implies a targeted attack
+ * Checks the `target` and `targeted` options together, with errors naming the function the user called. `target` implies a targeted attack
  * whose `y` are the true labels, so `targeted` must be left out with it: `targeted: true` would say that `y` holds the
  * targets, and `targeted: false` that the attack is untargeted, and neither can hold. Internal.
  *
@@ -62,7 +62,7 @@ const TARGET_STREAM = 0x7a3d1c55;
  * `[B]` int32 targets from clean logits `[B, C]` and true labels `[B]`, on the device: `'random'` and
  * `'leastLikely'` read nothing back; a function's output is checked for shape and dtype at once, and for its values
  * as labels are (read at once on cpu, wasm and tensorflow, queued on the device on webgl and webgpu). `seed` seeds
- * `'random'`. Errors name `fn`. The caller disposes the result. Internal.
+ * `'random'`. The caller disposes the result. Internal.
  *
  * @throws RangeError/TypeError when a function returns anything but `[B]` int32 classes in `[0, C)`.
  */

@@ -62,7 +62,7 @@ export function tradesAttack<T extends tf.Tensor>(
 }
 
 /**
- * Checks {@link tradesAttack}'s options once, with errors naming `fn`, and fills in the defaults (10 steps,
+ * Checks {@link tradesAttack}'s options once, with errors naming the function the user called, and fills in the defaults (10 steps,
  * α = 2.5ε/steps, `'normal'` start): the configuration {@link runTradesAttack} runs without checking options again.
  * Internal.
  *

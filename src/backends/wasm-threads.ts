@@ -169,7 +169,7 @@ async function createThreadedModule(threads: number): Promise<WasmModule> {
  * Checks a thread count for the wasm backend: an integer from 1 to {@link MAX_WASM_THREADS}.
  * Shared by {@link registerWasmThreads} and `useBestBackend`, which checks before loading anything.
  *
- * @throws RangeError naming `fn`, `threads`, the rule and the value.
+ * @throws RangeError naming the function the user called, `threads`, the rule and the value.
  * @example
  * const threads = checkThreads('useBestBackend', options.threads);
  */

@@ -9,7 +9,7 @@ export interface OptionField<T> {
   /**
    * Checks `value` and returns it, or the default when it is `undefined`.
    *
-   * @throws RangeError or TypeError naming `fn` and `arg` when the value breaks the field's rule.
+   * @throws RangeError or TypeError naming the function the user called and `arg` when the value breaks the field's rule.
    */
   readonly parse: (arg: string, value: unknown) => T;
 }
@@ -123,7 +123,6 @@ export function oneOf<const T extends string>(allowed: readonly T[], fallback: T
  * order the message names them), then resolves every field, defaults filled in, in the order of `fields`. Internal
  * code takes the result and never checks it again.
  *
- * @param fn - the public function's name, for the messages.
  * @param options - the options as the user gave them (`undefined` or `null` is a TypeError, as is any non-object).
  * @param fields - one {@link OptionField} per option this call resolves.
  * @param known - every key the options may have.

@@ -14,7 +14,6 @@ export const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
  *
  * @param perExample - `[B]` values.
  * @param reduction - `'mean'`, `'sum'` or `'none'`.
- * @param fn - the calling function's name, used in the error message.
  * @returns a scalar for `'mean'`/`'sum'`, the `[B]` tensor for `'none'`.
  * @throws RangeError when `reduction` is not one of the three.
  * @example

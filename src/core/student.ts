@@ -33,7 +33,6 @@ function isVariable(t: tf.Tensor): t is tf.Variable {
 /**
  * A tfjs-layers weight's tensor as the `tf.Variable` it is (tfjs-layers types `read()` as a tensor).
  *
- * @param fn - the calling function's name, for errors.
  * @param t - the weight's tensor.
  * @returns the variable.
  * @throws TypeError when it is not a variable.

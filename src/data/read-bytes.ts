@@ -3,10 +3,9 @@ import { argumentError } from '../core/errors.js';
  * Reads a file's bytes in Node, gunzipping it when it starts with the gzip magic `1f 8b`. The `node:`
  * modules are imported inside the function, so `ardkit/data` stays importable in a browser.
  *
- * @param fn - the calling function, named in error messages.
  * @param path - the file path.
  * @returns the (gunzipped) contents.
- * @throws Error naming `fn` and the file when it cannot be read or gunzipped.
+ * @throws Error naming the function the user called and the file when it cannot be read or gunzipped.
  * @example
  * const bytes = await readBytes('readCifar', 'data_batch_1.bin');
  */

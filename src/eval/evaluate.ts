@@ -93,7 +93,7 @@ export interface EvaluateConfig<K extends string = string> {
   readonly onProgress: ((progress: EvaluateProgress) => void) | undefined;
 }
 
-/** Checks {@link evaluate}'s options once, with errors naming `fn` (the function the user called). Internal. */
+/** Checks {@link evaluate}'s options once, with errors naming the function the user called (the function the user called). Internal. */
 export function resolveEvaluate<K extends string>(options: Readonly<EvaluateOptions<K>>): EvaluateConfig<K> {
   checkKnownKeys(options, optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential'));
   const batchSize = options.batchSize === undefined ? 256 : checkInteger('batchSize', options.batchSize, 1);
@@ -104,7 +104,7 @@ export function resolveEvaluate<K extends string>(options: Readonly<EvaluateOpti
 }
 
 /**
- * An evaluation with options resolved by {@link resolveEvaluate}: checks the call's inputs (errors naming `fn`), then
+ * An evaluation with options resolved by {@link resolveEvaluate}: checks the call's inputs (errors naming the function the user called), then
  * runs the batches. Internal; {@link evaluate} and `robustnessCurve` run it.
  */
 export async function runEvaluation<K extends string>(model: Model, x: tf.Tensor, y: tf.Tensor1D, config: EvaluateConfig<K>): Promise<EvaluationResult<K>> {

@@ -75,7 +75,7 @@ export async function worstCase<K extends string = string, T extends tf.Tensor =
 
 /**
  * {@link worstCase} of attacks taken once by `attackEntries`: a `MultiAttack` run (which checks the inputs, with errors
- * naming `fn`: `worstCase` or `autoAttack`) and its accuracies. Internal.
+ * naming the function the user called: `worstCase` or `autoAttack`) and its accuracies. Internal.
  */
 export async function runWorstCase<K extends string, T extends tf.Tensor>(
   entries: ReadonlyArray<readonly [K, Attack]>,

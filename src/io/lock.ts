@@ -26,7 +26,6 @@ function alive(pid: number): boolean {
  * time, atomically (`open(…, 'wx')`). A lock whose holder is a dead process on this host (a run killed with SIGKILL)
  * is stale and taken over.
  *
- * @param fn - the function the user called, for the error.
  * @param dir - the checkpoint folder (must exist).
  * @returns a function that releases the lock (it removes the file only while this process holds it).
  * @throws RangeError naming the holder's pid, host, start time and the lock file when a live run holds it.

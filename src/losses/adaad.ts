@@ -83,7 +83,7 @@ export const ADAAD_FIELDS: OptionFields<AdaadOptions> = {
 /**
  * Resolves {@link adaadLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
  *
- * @throws RangeError naming `fn` for an unknown key, α outside [0, 1], an unknown reduction or klReduction.
+ * @throws RangeError naming the function the user called for an unknown key, α outside [0, 1], an unknown reduction or klReduction.
  */
 export function resolveAdaadOptions(options: Readonly<AdaadOptions>): AdaadConfig {
   return parseOptions(options, ADAAD_FIELDS);

@@ -82,7 +82,7 @@ export const ARD_FIELDS: OptionFields<ArdOptions> = {
 /**
  * Resolves {@link ardLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
  *
- * @throws RangeError naming `fn` for an unknown key, τ ≤ 0 or NaN, α outside [0, 1], an unknown reduction or klReduction.
+ * @throws RangeError naming the function the user called for an unknown key, τ ≤ 0 or NaN, α outside [0, 1], an unknown reduction or klReduction.
  */
 export function resolveArdOptions(options: Readonly<ArdOptions>): ArdConfig {
   return parseOptions(options, ARD_FIELDS);

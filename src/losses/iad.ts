@@ -85,7 +85,7 @@ export const IAD_FIELDS: OptionFields<IadOptions> = {
 /**
  * Resolves {@link iadLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
  *
- * @throws RangeError naming `fn` for an unknown key, τ ≤ 0 or NaN, α outside [0, 1], β negative or an unknown
+ * @throws RangeError naming the function the user called for an unknown key, τ ≤ 0 or NaN, α outside [0, 1], β negative or an unknown
  * reduction; TypeError for an introspection that is not a boolean.
  */
 export function resolveIadOptions(options: Readonly<IadOptions>): IadConfig {

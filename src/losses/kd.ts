@@ -60,7 +60,7 @@ export const KD_FIELDS: OptionFields<Omit<KdOptions, 'scale'>> & { readonly scal
 /**
  * Resolves {@link kdLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
  *
- * @throws RangeError naming `fn` for an unknown key, a temperature ≤ 0 or NaN, a non-finite scale or an unknown reduction.
+ * @throws RangeError naming the function the user called for an unknown key, a temperature ≤ 0 or NaN, a non-finite scale or an unknown reduction.
  */
 export function resolveKdOptions(options: Readonly<KdOptions>): KdConfig {
   const o = parseOptions(options, KD_FIELDS);

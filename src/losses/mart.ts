@@ -92,7 +92,7 @@ export const MART_FIELDS: OptionFields<MartOptions> = {
 /**
  * Resolves {@link martLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
  *
- * @throws RangeError naming `fn` for an unknown key, a negative or non-finite β, an unknown boost or reduction.
+ * @throws RangeError naming the function the user called for an unknown key, a negative or non-finite β, an unknown boost or reduction.
  */
 export function resolveMartOptions(options: Readonly<MartOptions>): MartConfig {
   return parseOptions(options, MART_FIELDS);

@@ -85,7 +85,7 @@ export const MTARD_FIELDS: OptionFields<MtardLossOptions> = {
 /**
  * Resolves {@link mtardLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
  *
- * @throws RangeError naming `fn` for an unknown key, weights outside [0, 1], τ ≤ 0 or NaN, an unknown reduction or
+ * @throws RangeError naming the function the user called for an unknown key, weights outside [0, 1], τ ≤ 0 or NaN, an unknown reduction or
  * klReduction.
  */
 export function resolveMtardOptions(options: Readonly<MtardLossOptions>): MtardConfig {

@@ -72,7 +72,7 @@ export const RSLAD_FIELDS: OptionFields<RsladOptions> = {
 /**
  * Resolves {@link rsladLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
  *
- * @throws RangeError naming `fn` for an unknown key, a negative or non-finite weight, an unknown reduction or klReduction.
+ * @throws RangeError naming the function the user called for an unknown key, a negative or non-finite weight, an unknown reduction or klReduction.
  */
 export function resolveRsladOptions(options: Readonly<RsladOptions>): RsladConfig {
   return parseOptions(options, RSLAD_FIELDS);

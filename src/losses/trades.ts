@@ -58,7 +58,7 @@ export const TRADES_FIELDS: OptionFields<TradesOptions> = {
 /**
  * Resolves {@link tradesLoss}'s options once: unknown keys rejected, defaults filled in, values checked. Internal.
  *
- * @throws RangeError naming `fn` for an unknown key, a negative or non-finite β, or an unknown reduction.
+ * @throws RangeError naming the function the user called for an unknown key, a negative or non-finite β, or an unknown reduction.
  */
 export function resolveTradesOptions(options: Readonly<TradesOptions>): TradesConfig {
   return parseOptions(options, TRADES_FIELDS);

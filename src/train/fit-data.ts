@@ -90,7 +90,7 @@ export async function* passOver(data: FitData, batchSize: number, permutation: I
  * The result is `x` itself or a new tensor the caller disposes.
  *
  * @throws the augmentation's error as `fn: augment failed at epoch E, batch B: <message>` (same class, the original as
- * `cause`); TypeError/RangeError naming `fn` when the result is not a float32 tensor of the batch's size (released).
+ * `cause`); TypeError/RangeError naming the function the user called when the result is not a float32 tensor of the batch's size (released).
  */
 export function augmentBatch(augment: Augmentation, x: tf.Tensor, ctx: AugmentContext): tf.Tensor {
   let out: unknown;
@@ -131,7 +131,7 @@ export interface ArrivingChecks {
  * {@link ArrivingChecks}). The batch's tensors are marked as checked, so that the objective's attacks read nothing
  * back; the caller reads the codes with the step's loss, and {@link reportArrivingBatch} throws for a bad example.
  *
- * @throws TypeError/RangeError naming `fn` when the labels are not int32 `[B]` or the inputs are not a float batch.
+ * @throws TypeError/RangeError naming the function the user called when the labels are not int32 `[B]` or the inputs are not a float batch.
  */
 export function checkArrivingBatch(x: tf.Tensor, y: tf.Tensor1D, numClasses: number, bounds: Bounds | undefined, offset: number): ArrivingChecks {
   checkInput('data.x', x);
@@ -161,7 +161,7 @@ export function checkArrivingBatch(x: tf.Tensor, y: tf.Tensor1D, numClasses: num
  * {@link ArrivingChecks}): labels first, then non-finite values, then values outside `bounds`, as the checks of
  * tensor data report them.
  *
- * @throws RangeError naming `fn`, the argument, the rule and the example's index in the pass.
+ * @throws RangeError naming the function the user called, the argument, the rule and the example's index in the pass.
  */
 export function reportArrivingBatch(values: ArrayLike<number>, offset: number, numClasses: number, bounds: Bounds | undefined): void {
   try {

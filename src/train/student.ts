@@ -44,7 +44,6 @@ function isLayersStudent(value: unknown): value is LayersStudentLike {
 /**
  * Adapts what `fit` accepts as a student: a {@link Student} as is, or a tfjs-layers model (logits only).
  *
- * @param fn - the calling function's name, for errors.
  * @param value - the student.
  * @returns a {@link Student}.
  * @throws TypeError when `value` is neither; RangeError when it has no trainable variable.
@@ -92,7 +91,6 @@ export type TeacherLike = Model | LayersTeacherLike;
  * Adapts a teacher to a {@link Model} in inference mode. Teachers are frozen: `fit` never passes their variables to
  * the optimizer, and their outputs are computed outside the gradient tape.
  *
- * @param fn - the calling function's name, for errors.
  * @param arg - the argument's name, for errors.
  * @param value - the teacher.
  * @returns the teacher as a function `x ↦ logits`.

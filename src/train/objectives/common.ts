@@ -177,7 +177,7 @@ export function batchProgress(ctx: BatchContext): number {
  * The teacher's logits on the batch `x`, checked by shape only (nothing is read back): `[B, C]` for a batch of B. The
  * number of classes was checked once, before training, by {@link checkTeachers}.
  *
- * @throws RangeError naming `fn` and `name` when the teacher returns anything else.
+ * @throws RangeError naming the function the user called and `name` when the teacher returns anything else.
  */
 export function teacherLogits(name: string, teacher: Model, x: tf.Tensor): tf.Tensor2D {
   const out: unknown = teacher(x);
