@@ -1,4 +1,5 @@
-import { named, runAs, runningName } from './errors.js';
+import { runAs, runningName } from './errors.js';
+import { named } from './errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -22,8 +23,6 @@ interface PendingCheck {
   readonly codes: tf.Tensor;
   /** Reads the codes' values and throws the check's error if they show a failure. */
   readonly report: (values: Float32Array) => void;
-  /** A soft check (a warning that waits for the next readback), not counted by {@link pendingChecks}. */
-  readonly soft?: true;
 }
 
 let pending: PendingCheck[] = [];
@@ -60,27 +59,13 @@ export function deviceCheck(codes: () => tf.Tensor, check: (values: Float32Array
   const report = (values: Float32Array): void => { runAs(name, () => { check(values); }); };
   const c = tf.tidy(() => tf.cast(tf.reshape(codes(), [-1]), 'float32'));
   if (checksReadAtOnce()) {
-    // Soft checks waiting on a synchronous backend ride along: still one readback.
-    const taken = pending;
-    pending = [];
     let values: Float32Array;
     try {
-      const joined = taken.length === 0 ? c : tf.tidy(() => tf.concat([c, ...taken.map((p) => p.codes)]));
-      try {
-        values = joined.dataSync() as Float32Array;
-      } finally {
-        if (joined !== c) joined.dispose();
-      }
+      values = c.dataSync() as Float32Array;
     } finally {
       c.dispose();
-      tf.dispose(taken.map((p) => p.codes));
     }
-    let offset = c.size;
-    for (const p of taken) {
-      p.report(values.subarray(offset, offset + p.codes.size));
-      offset += p.codes.size;
-    }
-    report(values.subarray(0, c.size));
+    report(values);
     return;
   }
   pending.push({ codes: tf.keep(c), report });
@@ -93,20 +78,9 @@ export function deviceCheck(codes: () => tf.Tensor, check: (values: Float32Array
   }
 }
 
-/**
- * A check that never adds a readback of its own, for warnings: its codes wait, on every backend, for the next readback
- * ardkit makes anyway (a {@link deviceCheck}, an asynchronous ardkit function, or {@link flushChecks}), and `report`
- * (which warns, never throws) runs then. Internal.
- */
-export function softCheck(codes: () => tf.Tensor, check: (values: Float32Array) => void): void {
-  const name = runningName();
-  const report = (values: Float32Array): void => { runAs(name, () => { check(values); }); };
-  pending.push({ codes: tf.keep(tf.tidy(() => tf.cast(tf.reshape(codes(), [-1]), 'float32'))), report, soft: true });
-}
-
-/** How many checks are queued on the device (0 on cpu, wasm and tensorflow, soft checks aside). Internal; for tests. */
+/** How many checks are queued on the device (0 on cpu, wasm and tensorflow). Internal; for tests. */
 export function pendingChecks(): number {
-  return pending.filter((p) => p.soft !== true).length;
+  return pending.length;
 }
 
 /**

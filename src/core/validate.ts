@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { formatValue, isTensor, rangeError, typeError, argumentError } from './errors.js';
-import { checksReadAtOnce, deviceCheck, readWithChecks, softCheck } from './device-checks.js';
+import { checksReadAtOnce, deviceCheck, readWithChecks } from './device-checks.js';
 
 /** Value bounds `[lo, hi]` of the inputs. */
 export type Bounds = readonly [number, number];
@@ -519,34 +519,6 @@ export function optionKeys<T extends object>(): <const K extends readonly (keyof
   ...keys: K & (Exclude<keyof T, K[number]> extends never ? unknown : { readonly missing: Exclude<keyof T, K[number]> })
 ) => K {
   return (...keys) => keys;
-}
-
-/** Models whose outputs were checked once not to be probabilities (see {@link checkModelLogits}). */
-const probedModels = new WeakSet();
-
-/**
- * {@link checkLogits} of `model`'s output, and, the first time a model is seen, a warning when its outputs are
- * probabilities rather than logits: every row in [0, 1] and summing to 1 (within 1e-4), the output of a softmax,
- * whose gradients vanish under attack (the robust accuracy is then overstated). A soft check (no readback of its own: read with
- * the next one ardkit makes), once per model. Internal.
- */
-export function checkModelLogits(model: object, out: unknown, batch: number, maxLabel = -1, labels?: tf.Tensor): tf.Tensor2D {
-  const z = checkLogits(out, batch, maxLabel, labels);
-  if (probedModels.has(model)) return z;
-  probedModels.add(model);
-  softCheck(
-    () => tf.stack([tf.min(z), tf.max(z), tf.max(tf.abs(tf.sub(tf.sum(z, 1), 1)))]),
-    (stats) => {
-      const [min, max, sumError] = [stats[0] ?? NaN, stats[1] ?? NaN, stats[2] ?? NaN];
-      if (min >= 0 && max <= 1 && sumError < 1e-4) {
-        console.warn(
-          'ardkit: the model\'s outputs look like probabilities (rows in [0, 1] that sum to 1), not logits: take the outputs ' +
-            'before the softmax (a last layer without activation), or attacks lose their gradients and overstate robustness.'
-        );
-      }
-    }
-  );
-  return z;
 }
 
 /**

@@ -2,19 +2,7 @@ import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
-import {
-  checkBoolean,
-  checkFiniteExamples,
-  checkFunction,
-  checkInput,
-  checkInteger,
-  checkKnownKeys,
-  checkLabels,
-  checkLabelsAsync,
-  checkModelLogits,
-  checkedSlice,
-  optionKeys
-} from '../core/validate.js';
+import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLabelsAsync, checkLogits, checkedSlice, optionKeys } from '../core/validate.js';
 import type { Attack, AttackFunction } from '../attacks/types.js';
 import { attackEntries } from '../attacks/attack.js';
 import { runSequence } from '../attacks/multi-attack.js';
@@ -125,7 +113,7 @@ export async function runEvaluation<K extends string>(model: Model, x: tf.Tensor
   /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
   const correct = (xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
     tf.tidy(() => {
-      const logits = checkModelLogits(model, model(xs), size, maxLabel);
+      const logits = checkLogits(model(xs), size, maxLabel);
       return tf.cast(tf.equal(tf.argMax(logits, 1), ys), 'int32');
     });
 
