@@ -64,7 +64,7 @@ describe('queued value checks on webgpu', () => {
     const { model, dispose } = linear();
     const xs = tf.mul(x(), 255);
     const ys = tf.tensor1d([0, 1, 2, 3], 'int32');
-    await expectQueuedError(() => pgd(model, xs, ys, { eps: 0.1, steps: 3 }), /^pgd: x must lie inside bounds \[0, 1\] \(got "values in \[25\.5, 229\.5\]"\)$/);
+    await expectQueuedError(() => pgd(model, xs, ys, { eps: 0.1, steps: 3 }), /^pgd: x must lie inside bounds \[0, 1\] \(images in 0–255\? divide them by 255, or pass bounds: \[0, 255\]\) \(got "values in \[25\.5, 229\.5\]"\)$/);
     tf.dispose([xs, ys]);
     dispose();
   });
