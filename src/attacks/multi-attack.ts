@@ -107,8 +107,8 @@ export function multiAttack<K extends string>(attacks: Readonly<Record<K, Attack
 }
 
 /**
- * A run of attacks taken by {@link attackEntries}, with the run's inputs checked (errors naming the function the user called, the function the
- * user called: `multiAttack`, `worstCase`, `autoAttack`); the labels' check is read before any attack runs. Internal.
+ * A run of attacks taken by {@link attackEntries}, with the run's inputs checked (errors naming the function the user
+ * called: `multiAttack`, `worstCase`, `autoAttack`); the labels' check is read before any attack runs. Internal.
  */
 export async function runMultiAttack<K extends string, T extends tf.Tensor>(
   entries: ReadonlyArray<readonly [K, Attack]>,

@@ -65,7 +65,7 @@ export interface ResolvedThreat {
 
 /**
  * The one place that checks a threat model: ε (required, ≥ 0), the norm, the input box and the seed, with errors
- * naming the function the user called, the function the user called. `what` completes the message for a missing ε.
+ * naming the function the user called. `what` completes the message for a missing ε.
  */
 export function resolveThreat(options: Readonly<ThreatOptions>, what = 'the radius of the threat model'): ResolvedThreat {
   if (options.eps === undefined) rangeError('eps', `be given (${what})`, undefined);

@@ -65,7 +65,7 @@ export function pgd<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, opt
 }
 
 /**
- * Checks {@link pgd}'s options once, with errors naming the function the user called (the function the user called), and fills in the defaults
+ * Checks {@link pgd}'s options once, with errors naming the function the user called, and fills in the defaults
  * (10 steps, α = 2.5ε/steps, uniform start, CE loss): the configuration `runLossAttack` runs, call after call, without
  * checking options again. Internal.
  *

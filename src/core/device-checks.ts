@@ -1,6 +1,5 @@
-import { runAs, runningName } from './errors.js';
-import { named } from './errors.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { named, runAs, runningName } from './errors.js';
 
 /**
  * Value checks that never read synchronously where a backend cannot.

@@ -390,7 +390,7 @@ export function checkFiniteExamples(arg: string, x: tf.Tensor, offset = 0): void
  * The fix for the commonest bounds mistake, images in 0–255 checked against the unit box: a hint appended to the
  * rule, or nothing when the values do not look like 8-bit pixels.
  */
-export function pixelHint(bounds: Bounds, min: number, max: number): string {
+function pixelHint(bounds: Bounds, min: number, max: number): string {
   const unit = bounds[0] === 0 && bounds[1] === 1;
   return unit && min >= 0 && max >= 16 && max <= 255 ? ' (images in 0–255? divide them by 255, or pass bounds: [0, 255])' : '';
 }

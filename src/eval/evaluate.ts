@@ -81,7 +81,7 @@ export interface EvaluateConfig<K extends string = string> {
   readonly onProgress: ((progress: EvaluateProgress) => void) | undefined;
 }
 
-/** Checks {@link evaluate}'s options once, with errors naming the function the user called (the function the user called). Internal. */
+/** Checks {@link evaluate}'s options once, with errors naming the function the user called. Internal. */
 export function resolveEvaluate<K extends string>(options: Readonly<EvaluateOptions<K>>): EvaluateConfig<K> {
   checkKnownKeys(options, optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential'));
   const batchSize = options.batchSize === undefined ? 256 : checkInteger('batchSize', options.batchSize, 1);
