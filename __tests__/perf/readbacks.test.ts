@@ -37,7 +37,16 @@ beforeAll(() => {
 afterAll(() => { p.dispose(); });
 
 describe('readbacks', () => {
+  it("a model ardkit meets for the first time: one readback more, once (its first output's probe for probabilities)", async () => {
+    const model = (x: tf.Tensor): tf.Tensor2D => p.model(x);
+    const first = await readbacks(() => fresh((x, y) => pgd(model, x, y, { eps: 0.1, steps: 2 })));
+    const later = await readbacks(() => fresh((x, y) => pgd(model, x, y, { eps: 0.1, steps: 2 })));
+    expect(first).toBe(later + 1);
+  });
+
   it('pgd: at most 2 per call, whatever the step count', async () => {
+    // The model's probe, once (see above).
+    tf.dispose(pgd(p.model, p.x, p.y, { eps: 0.1, steps: 1 }));
     const few = await readbacks(() => fresh((x, y) => pgd(p.model, x, y, { eps: 0.1, steps: 2 })));
     const many = await readbacks(() => fresh((x, y) => pgd(p.model, x, y, { eps: 0.1, steps: 50 })));
     expect(many).toBeLessThanOrEqual(2);

@@ -320,6 +320,8 @@ function runApgd(
   rounds: (classes: number) => Round[]
 ): tf.Tensor {
   const inputs = checkAttackInputs(model, x, y, cfg.bounds);
+  // The model as the attack calls it (the first call looks for probability outputs).
+  model = inputs.model;
   checkGradientsRegistered();
   const batch = inputs.x.shape[0] ?? 0;
   const logits = tf.tidy(() => {

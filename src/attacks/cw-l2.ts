@@ -145,6 +145,8 @@ interface CwL2Result {
  */
 function runCwL2(model: Model, x: unknown, y: unknown, cfg: CwL2Config, seed: number | undefined): CwL2Result {
   const inputs = checkAttackInputs(model, x, y, cfg.bounds);
+  // The model as the attack calls it (the first call looks for probability outputs).
+  model = inputs.model;
   checkGradientsRegistered();
   const selection = cfg.target;
   if (selection === undefined) return binarySearch(model, inputs.x, inputs.y, inputs.maxLabel, cfg);

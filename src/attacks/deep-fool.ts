@@ -177,6 +177,8 @@ function candidateDifferences(model: Model, x: tf.Tensor, y: tf.Tensor1D, maxLab
  */
 function runDeepFool(model: Model, x: unknown, y: unknown, config: DeepFoolConfig): tf.Tensor {
   const inputs = checkAttackInputs(model, x, y, config.bounds);
+  // The model as the attack calls it (the first call looks for probability outputs).
+  model = inputs.model;
   checkGradientsRegistered();
   const batch = inputs.x.shape[0] ?? 0;
   const rank = inputs.x.rank;

@@ -402,6 +402,8 @@ function fabRun(
  */
 function runFab(model: Model, x: unknown, y: unknown, cfg: FabConfig): AttackOutput {
   const inputs = checkAttackInputs(model, x, y, cfg.bounds);
+  // The model as the attack calls it (the first call looks for probability outputs).
+  model = inputs.model;
   checkGradientsRegistered();
   const xIn = inputs.x;
   const labels = inputs.y;

@@ -146,6 +146,8 @@ function runMiFgsm(model: Model, x: unknown, y: unknown, config: MiFgsmConfig, s
     return withTargets(model, x, y, config.bounds, target, seed, (targets) => runMiFgsm(model, x, targets, { ...config, target: undefined }, seed));
   }
   const inputs = checkAttackInputs(model, x, y, config.bounds);
+  // The model as the attack calls it (the first call looks for probability outputs).
+  model = inputs.model;
   checkGradientsRegistered();
   const batch = inputs.x.shape[0] ?? 0;
   const gradient = safeGradient((xa: tf.Tensor) => {

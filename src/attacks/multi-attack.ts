@@ -1,5 +1,6 @@
 import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { probing } from '../core/probabilities.js';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
 import { checkFunction, checkInput, checkKnownKeys, checkLabelsAsync, checkLogits, optionKeys } from '../core/validate.js';
@@ -195,7 +196,7 @@ export async function runSequence<K extends string>(
   const batch = x.shape[0] ?? 0;
   /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
   const correct = (xs: tf.Tensor, ys: tf.Tensor1D): tf.Tensor =>
-    tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkLogits(model(xs), ys.shape[0], maxLabel), 1), ys), 'int32'));
+    tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkLogits(probing(model)(xs), ys.shape[0], maxLabel), 1), ys), 'int32'));
   const clean = await readMask(correct(x, y));
   const robust = Uint8Array.from(clean);
   const after: Uint8Array[] = [];

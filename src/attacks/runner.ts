@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { checkBoolean, checkFunction, checkInBounds, checkInput, checkLabels, checkLogits } from '../core/validate.js';
 import { rangeError } from '../core/errors.js';
+import { probing } from '../core/probabilities.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
 import { cwMarginPerExample, cwTargetedPerExample } from '../losses/cw-margin.js';
 import type { ResolvedPerturbation } from './options.js';
@@ -34,18 +35,23 @@ export function resolveTargeted(targeted: unknown): boolean {
   return targeted === undefined ? false : checkBoolean('targeted', targeted);
 }
 
-/** What every model-and-labels attack validates before it makes a tensor. */
+/**
+ * What every model-and-labels attack validates before it makes a tensor. Its `model` is the one the attack calls: the
+ * first time a model is attacked, it is the model wrapped by {@link probing}, which looks at its first output for
+ * probabilities where logits belong (a warning; no extra model call). `probe: false` leaves the model as it is.
+ */
 export function checkAttackInputs(
   model: unknown,
   x: unknown,
   y: unknown,
-  bounds: readonly [number, number]
-): { x: tf.Tensor; y: tf.Tensor1D; maxLabel: number } {
+  bounds: readonly [number, number],
+  probe = true
+): { x: tf.Tensor; y: tf.Tensor1D; maxLabel: number; model: Model } {
   checkFunction('model', model);
   const input = checkInput('x', x);
   const maxLabel = checkLabels('y', y, input.shape[0] ?? 0);
   checkInBounds('x', input, bounds);
-  return { x: input, y: y as tf.Tensor1D, maxLabel };
+  return { x: input, y: y as tf.Tensor1D, maxLabel, model: probe ? probing(model as Model) : (model as Model) };
 }
 
 /**
@@ -68,7 +74,7 @@ export function runLossAttack(model: Model, x: unknown, y: unknown, config: Loss
   const inputs = checkAttackInputs(model, x, y, config.bounds);
   const batch = inputs.x.shape[0] ?? 0;
   const objective = (xa: tf.Tensor): tf.Tensor => {
-    const logits = checkLogits(model(xa), batch, inputs.maxLabel, inputs.y);
+    const logits = checkLogits(inputs.model(xa), batch, inputs.maxLabel, inputs.y);
     return config.objective(logits, inputs.y);
   };
   return ascend(objective, inputs.x, seed === config.seed ? config : { ...config, seed });

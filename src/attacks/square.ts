@@ -493,6 +493,8 @@ function runSquare(model: Model, x: tf.Tensor, y: tf.Tensor1D, cfg: SquareConfig
   const { budget, pInit, eps } = cfg;
   const [lo, hi] = cfg.bounds;
   const inputs = checkAttackInputs(model, x, y, [lo, hi]);
+  // The model as the attack calls it (the first call looks for probability outputs).
+  model = inputs.model;
   const batch = inputs.x.shape[0] ?? 0;
   const g = geometry(inputs.x.shape);
   if (cfg.norm === 'l2' && (g.height < 5 || g.width < 5)) {

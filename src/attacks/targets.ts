@@ -112,6 +112,8 @@ export function withTargets(
   run: (targets: tf.Tensor1D) => tf.Tensor
 ): tf.Tensor {
   const inputs = checkAttackInputs(model, x, y, bounds);
+  // The model as the attack calls it (the first call looks for probability outputs).
+  model = inputs.model;
   const batch = inputs.x.shape[0] ?? 0;
   const targets = tf.tidy(() => {
     const logits = checkLogits(model(inputs.x), batch, inputs.maxLabel, inputs.y);

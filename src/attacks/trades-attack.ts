@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
+import { probing } from '../core/probabilities.js';
 import { checkFunction, checkInBounds, checkInput, checkKnownKeys, checkLogits } from '../core/validate.js';
 import { isTensor, named } from '../core/errors.js';
 import { klFromLogits } from '../losses/kl-divergence.js';
@@ -83,7 +84,7 @@ export function runTradesAttack(model: Model, x: tf.Tensor, config: ResolvedPert
   const input = checkInput('x', x);
   checkInBounds('x', input, config.bounds);
   const batch = input.shape[0] ?? 0;
-  const clean = tf.tidy(() => checkLogits(model(input), batch));
+  const clean = tf.tidy(() => checkLogits(probing(model)(input), batch));
   try {
     return ascend((xa) => klFromLogits(clean, checkLogits(model(xa), batch)), input, seed === config.seed ? config : { ...config, seed });
   } finally {

@@ -77,6 +77,48 @@ export function deviceCheck(codes: () => tf.Tensor, check: (values: Float32Array
   }
 }
 
+/** A value check in two parts: codes computed on the device, and a function that reads them on the host. */
+export interface ValueCheck {
+  /** Computes the check's codes (any shape and dtype) on the device, inside a tidy scope. */
+  readonly codes: () => tf.Tensor;
+  /** Reads the codes' values and throws the check's error (or warns) if they show a failure. */
+  readonly check: (values: Float32Array) => void;
+}
+
+/**
+ * Runs several value checks as one {@link deviceCheck}: their codes are joined into one tensor, so on cpu, wasm and
+ * tensorflow they cost one readback together, and each reads its own slice, in the order given (the first failure
+ * throws). `undefined` entries are skipped. Internal.
+ */
+export function deviceChecks(checks: ReadonlyArray<ValueCheck | undefined>): void {
+  const given = checks.filter((c): c is ValueCheck => c !== undefined);
+  const [only] = given;
+  if (only === undefined) return;
+  if (given.length === 1) {
+    deviceCheck(only.codes, only.check);
+    return;
+  }
+  const sizes: number[] = [];
+  deviceCheck(
+    () =>
+      tf.concat(
+        given.map((c) => {
+          const part = tf.cast(tf.reshape(c.codes(), [-1]), 'float32');
+          sizes.push(part.size);
+          return part;
+        })
+      ),
+    (values) => {
+      let offset = 0;
+      given.forEach((c, i) => {
+        const size = sizes[i] ?? 0;
+        c.check(values.subarray(offset, offset + size));
+        offset += size;
+      });
+    }
+  );
+}
+
 /** How many checks are queued on the device (0 on cpu, wasm and tensorflow). Internal; for tests. */
 export function pendingChecks(): number {
   return pending.length;

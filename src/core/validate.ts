@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { formatValue, isTensor, rangeError, typeError, argumentError } from './errors.js';
-import { checksReadAtOnce, deviceCheck, readWithChecks } from './device-checks.js';
+import { checksReadAtOnce, deviceCheck, deviceChecks, readWithChecks, type ValueCheck } from './device-checks.js';
 
 /** Value bounds `[lo, hi]` of the inputs. */
 export type Bounds = readonly [number, number];
@@ -326,22 +326,25 @@ export async function checkLabelsAsync(arg: string, value: unknown, batch: numbe
  * cpu, wasm and tensorflow, queued on the device elsewhere: see `flushChecks`), and names the first example outside.
  *
  * @param offset - the index of `x`'s first example in the whole data set (for data that arrives in batches).
+ * @param also - another value check read in the same readback (the probe of a model's outputs), reported first.
  * @throws RangeError naming the first example with a value outside `bounds`.
  * @example
  * checkExamplesInBounds('fit', 'data.x', x, [0, 1]);
  */
-export function checkExamplesInBounds(arg: string, x: tf.Tensor, bounds: Bounds, offset = 0): void {
-  if (x.rank === 0 || (x.shape[0] ?? 0) === 0) return;
+export function checkExamplesInBounds(arg: string, x: tf.Tensor, bounds: Bounds, offset = 0, also?: ValueCheck): void {
   const range = factsOf(x)?.range;
-  if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
-  deviceCheck(
-    () => {
+  if (x.rank === 0 || (x.shape[0] ?? 0) === 0 || (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1])) {
+    deviceChecks([also]);
+    return;
+  }
+  deviceChecks([also, {
+    codes: () => {
       const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
       const inside = tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1));
       // The last two codes, min and max, say whether the data look like 8-bit pixels.
       return tf.concat([tf.cast(inside, 'float32'), tf.reshape(tf.min(flat), [1]), tf.reshape(tf.max(flat), [1])]);
     },
-    (codes) => {
+    check: (codes) => {
       const inside = codes.subarray(0, codes.length - 2);
       const bad = inside.findIndex((v) => v === 0);
       if (bad >= 0) {
@@ -350,7 +353,7 @@ export function checkExamplesInBounds(arg: string, x: tf.Tensor, bounds: Bounds,
         rangeError(arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]${hint}`, `example ${String(bad + offset)} has values outside`);
       }
     }
-  );
+  }]);
   // Comparisons with NaN are false, so the check also rules NaN out.
   learn(x, { range: [bounds[0], bounds[1]] });
 }
@@ -360,21 +363,24 @@ export function checkExamplesInBounds(arg: string, x: tf.Tensor, bounds: Bounds,
  * cpu, wasm and tensorflow, queued on the device elsewhere: see `flushChecks`), and names the first bad example.
  *
  * @param offset - the index of `x`'s first example in the whole data set (for data that arrives in batches).
+ * @param also - another value check read in the same readback (the probe of a model's outputs), reported first.
  * @throws RangeError naming the first example that holds NaN or ±Infinity.
  * @example
  * checkFiniteExamples('fit', 'data.x', x);
  */
-export function checkFiniteExamples(arg: string, x: tf.Tensor, offset = 0): void {
-  if (x.rank === 0 || (x.shape[0] ?? 0) === 0 || x.dtype === 'int32' || x.dtype === 'bool') return;
-  if (factsOf(x)?.finite === true) return;
+export function checkFiniteExamples(arg: string, x: tf.Tensor, offset = 0, also?: ValueCheck): void {
+  if (x.rank === 0 || (x.shape[0] ?? 0) === 0 || x.dtype === 'int32' || x.dtype === 'bool' || factsOf(x)?.finite === true) {
+    deviceChecks([also]);
+    return;
+  }
   const n = x.shape[0] ?? 0;
   // A flag per example, and the range of the values (which attacks on `x` then need not read).
-  deviceCheck(
-    () => {
+  deviceChecks([also, {
+    codes: () => {
       const flat = tf.reshape(x, [n, -1]);
       return tf.concat([tf.cast(tf.all(tf.isFinite(flat), 1), 'float32'), tf.stack([tf.min(flat), tf.max(flat)])]);
     },
-    (stats) => {
+    check: (stats) => {
       const bad = stats.subarray(0, n).findIndex((v) => v === 0);
       if (bad >= 0) {
         forget(x);
@@ -382,7 +388,7 @@ export function checkFiniteExamples(arg: string, x: tf.Tensor, offset = 0): void
       }
       learn(x, { range: [stats[n] ?? -Infinity, stats[n + 1] ?? Infinity] });
     }
-  );
+  }]);
   learn(x, { finite: true });
 }
 
@@ -400,16 +406,20 @@ function pixelHint(bounds: Bounds, min: number, max: number): string {
  * the device elsewhere: see `flushChecks`). Out-of-range inputs are an error rather than a silent clip: they usually
  * mean an unnormalised image (0..255) or a wrong pipeline.
  *
+ * @param also - another value check read in the same readback (the probe of a model's outputs), reported first.
  * @throws RangeError when an element is NaN or lies outside `bounds`.
  * @example
  * checkInBounds('myAttack', 'x', x, [0, 1]);
  */
-export function checkInBounds(arg: string, x: tf.Tensor, bounds: Bounds): void {
+export function checkInBounds(arg: string, x: tf.Tensor, bounds: Bounds, also?: ValueCheck): void {
   const range = factsOf(x)?.range;
-  if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
-  deviceCheck(
-    () => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]),
-    (stats) => {
+  if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) {
+    deviceChecks([also]);
+    return;
+  }
+  deviceChecks([also, {
+    codes: () => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]),
+    check: (stats) => {
       const min = stats[0] ?? NaN;
       const max = stats[1] ?? NaN;
       if (stats[2] !== 0) {
@@ -423,7 +433,7 @@ export function checkInBounds(arg: string, x: tf.Tensor, bounds: Bounds): void {
       }
       learn(x, { range: [min, max] });
     }
-  );
+  }]);
   learn(x, { range: [bounds[0], bounds[1]] });
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { probing } from '../core/probabilities.js';
 import type { Model } from '../core/model.js';
 import { checkBounds, checkFunction, checkInBounds, checkInput, checkLogits } from '../core/validate.js';
 import { rangeError, named } from '../core/errors.js';
@@ -124,7 +125,7 @@ export async function autoAttack<T extends tf.Tensor>(model: Model, x: T, y: tf.
     checkInBounds('x', input, options.bounds === undefined ? [0, 1] : checkBounds(options.bounds));
     if (n > 0) {
       tf.tidy(() => {
-        const logits = checkLogits(model(tf.slice(input, 0, 1)), 1);
+        const logits = checkLogits(probing(model)(tf.slice(input, 0, 1)), 1);
         if ((logits.shape[1] ?? 0) < minClasses) {
           rangeError('model', `return logits for at least ${String(minClasses)} classes (${minClasses === 4 ? "APGD-T's targeted DLR loss needs them" : minClasses === 3 ? "APGD-DLR's loss needs them" : 'a classifier has two'})`, logits);
         }

@@ -2,6 +2,7 @@ import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
+import { probing } from '../core/probabilities.js';
 import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLabelsAsync, checkLogits, checkedSlice, optionKeys } from '../core/validate.js';
 import type { Attack, AttackFunction } from '../attacks/types.js';
 import { attackEntries } from '../attacks/attack.js';
@@ -102,6 +103,8 @@ export async function runEvaluation<K extends string>(model: Model, x: tf.Tensor
   const n = input.shape[0] ?? 0;
   checkLabels('y', y, n);
   checkFiniteExamples('x', input);
+  // The model's first output is looked at for probabilities where logits belong (a warning, read with the masks).
+  const probed = probing(model);
   // On webgl and webgpu the checks above are queued on the device: read now, in one readback, before any attack runs.
   const maxLabel = await checkLabelsAsync('y', y, n);
 
@@ -113,7 +116,7 @@ export async function runEvaluation<K extends string>(model: Model, x: tf.Tensor
   /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
   const correct = (xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
     tf.tidy(() => {
-      const logits = checkLogits(model(xs), size, maxLabel);
+      const logits = checkLogits(probed(xs), size, maxLabel);
       return tf.cast(tf.equal(tf.argMax(logits, 1), ys), 'int32');
     });
 

@@ -16,6 +16,7 @@ import { apgd, apgdTargeted } from '../attacks/apgd.js';
 import type { Norm } from '../attacks/norms.js';
 import { resolveThreat } from '../attacks/options.js';
 import { checkAttackInputs } from '../attacks/runner.js';
+import { markProbed } from '../core/probabilities.js';
 import { safeGradient } from '../attacks/safe-gradient.js';
 import { gatherRows, indicesWhere } from '../attacks/rows.js';
 import { squareAttack } from '../attacks/square.js';
@@ -107,7 +108,9 @@ export async function sanityChecks(model: Model, x: tf.Tensor, y: tf.Tensor1D, o
     const seed = threat.seed ?? 0;
     const steps = options.steps === undefined ? 20 : checkInteger('steps', options.steps, 1);
     const queries = options.queries === undefined ? 500 : checkInteger('queries', options.queries, 1);
-    const inputs = checkAttackInputs(model, x, y, bounds);
+    const inputs = checkAttackInputs(model, x, y, bounds, false);
+    // Probability outputs are one of the flags below: the attacks run here need not warn about them.
+    markProbed(inputs.model);
     checkGradientsRegistered();
     const n = inputs.x.shape[0] ?? 0;
     // On webgl and webgpu the checks above are queued on the device: read now, in one readback, before any attack runs.

@@ -20,3 +20,8 @@ export {
 } from './checkpoint-store.js';
 export { type LoadOnnxOptions, type OnnxModel, type OnnxOpsets, ONNX_OPSETS, loadOnnx } from './onnx/load.js';
 export { onnxToLayers } from './onnx/to-layers.js';
+
+import { installFileUrlHint } from './file-url-hint.js';
+
+// What importing ardkit does: a `file://` URL that no tfjs handler takes then fails saying to call registerFileSystem().
+installFileUrlHint();

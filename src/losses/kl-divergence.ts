@@ -46,7 +46,7 @@ export function klDivergence<O extends Readonly<KlDivergenceOptions> = DefaultRe
   options: O = {} as O): Reduced<O> {
   return named('klDivergence', () => {
     const config = parseOptions(options, KL_DIVERGENCE_FIELDS);
-    const [p, q] = checkLogitsPair('targetLogits', targetLogits, 'inputLogits', inputLogits);
+    const [p, q] = checkLogitsPair('targetLogits', targetLogits, 'inputLogits', inputLogits, config.targetType !== 'probabilities');
     if (config.targetType === 'probabilities') checkProbabilities('targetLogits', p);
     return klDivergenceCore(p, q, config) as Reduced<O>;
   });

@@ -1,21 +1,27 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkGradientsInTape, checkKnownKeys, checkLabels, checkTensor } from '../core/validate.js';
 import { formatValue, rangeError, typeError, argumentError } from '../core/errors.js';
-import { deviceCheck } from '../core/device-checks.js';
+import { deviceCheck, deviceChecks } from '../core/device-checks.js';
+import { logitsProbe } from '../core/probabilities.js';
 
-/** Checks a float logits tensor `[B, C]` with `C >= 2`. */
-export function checkLogitsArg(arg: string, value: unknown): tf.Tensor2D {
+/**
+ * Checks a float logits tensor `[B, C]` with `C >= 2`; with `probe`, on the loss's first call, also whether the values
+ * look like probabilities (a warning).
+ */
+export function checkLogitsArg(arg: string, value: unknown, probe = true): tf.Tensor2D {
   checkGradientsInTape();
   const z = checkTensor(arg, value, { exact: 2 });
   if (z.dtype !== 'float32') typeError(arg, 'be a float32 tensor', z);
   if ((z.shape[1] ?? 0) < 2) rangeError(arg, 'have at least 2 classes', z);
   if (z.shape[0] === 0) rangeError(arg, 'hold at least one example', z);
+  // On the loss's first call: do these logits look like probabilities? (a warning)
+  if (probe) deviceChecks([logitsProbe(arg, z as tf.Tensor2D)]);
   return z as tf.Tensor2D;
 }
 
-/** Checks two logits tensors of the same shape `[B, C]`; the message names both shapes. */
-export function checkLogitsPair(argA: string, a: unknown, argB: string, b: unknown): [tf.Tensor2D, tf.Tensor2D] {
-  const za = checkLogitsArg(argA, a);
+/** Checks two logits tensors of the same shape `[B, C]`; the message names both shapes. `probeA`: see {@link checkLogitsArg}. */
+export function checkLogitsPair(argA: string, a: unknown, argB: string, b: unknown, probeA = true): [tf.Tensor2D, tf.Tensor2D] {
+  const za = checkLogitsArg(argA, a, probeA);
   const zb = checkLogitsArg(argB, b);
   if (za.shape[0] !== zb.shape[0]) {
     throw argumentError(RangeError, `${argA} and ${argB} must have the same batch size (got ${formatValue(za.shape)} and ${formatValue(zb.shape)})`

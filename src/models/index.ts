@@ -33,3 +33,8 @@ export { mobileNetV2 } from './mobilenet-v2.js';
 export { type StudentTeacherHead, type StudentTeacherHeadOptions, type StudentTeacherOutputs, studentTeacherHead } from './student-teacher-head.js';
 export { type StudentFromLayersOptions, studentFromLayers } from './student-from-layers.js';
 export { withTemperatureLayer } from './temperature-layer.js';
+
+import { installFileUrlHint } from '../io/file-url-hint.js';
+
+// What importing ardkit does: a `file://` URL that no tfjs handler takes then fails saying to call registerFileSystem().
+installFileUrlHint();

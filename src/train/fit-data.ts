@@ -1,6 +1,7 @@
 /** `fit`'s data pipeline: the accepted data shapes, one pass as batches, and the checks made before training. */
 import * as tf from '@tensorflow/tfjs-core';
-import { flushChecks } from '../core/device-checks.js';
+import { deviceChecks, flushChecks } from '../core/device-checks.js';
+import { modelProbe } from '../core/probabilities.js';
 import { assumeChecked, checkExamplesInBounds, checkFiniteExamples, checkInput, checkLabels, checkTensor, inheritChecks, type Bounds } from '../core/validate.js';
 import { formatValue, isTensor, rangeError, typeError, argumentError, runAs } from '../core/errors.js';
 import type { Augmentation, AugmentContext } from '../data/augment.js';
@@ -242,10 +243,14 @@ export async function probeData(
     });
     // The objective's checks name it: `ard: teacher must have the student's number of classes`.
     tf.tidy(() => { runAs(objective.name, () => objective.check?.(net, numClasses, probe)); });
+    // Whether the student returns probabilities: read with the data's checks (a warning).
+    const studentProbe = modelProbe((xs) => net.forward(xs, false).logits, isTensorData(data) ? data.x : probe, 'the student');
     if (isTensorData(data)) {
       checkLabels('data.y', data.y, data.x.shape[0] ?? 0, numClasses);
-      checkFiniteExamples('data.x', data.x);
+      checkFiniteExamples('data.x', data.x, 0, studentProbe);
       if (objective.bounds !== undefined) checkExamplesInBounds('data.x', data.x, objective.bounds);
+    } else {
+      deviceChecks([studentProbe]);
     }
     if (validation !== undefined) {
       checkLabels('validation.y', validation.y, validation.x.shape[0] ?? 0, numClasses);

@@ -12,6 +12,7 @@ import { augmentBatch, checkArrivingBatch, isTensorData, passOver, type Arriving
 import { resolveFitOptions, type FitHistory, type FitOptions } from './fit-options.js';
 import { applyUpdate, disposeExcept, gradientStep, type StepOutput } from './train-step.js';
 import { CallbackList } from './callbacks.js';
+import { quietProbes } from '../core/probabilities.js';
 import { Checkpoints, EpochProgress, History, UserHooks, Validation } from './fit-callbacks.js';
 import { openRun, type FitRun } from './fit-run.js';
 import { Readback, type BatchPlace, type EmitBatch } from './readback.js';
@@ -48,11 +49,14 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
   return named('fit', async () => {
     const o = resolveFitOptions(objective, options);
     const run = await openRun(o, asStudent(student), data, objective);
+    // The student and the teachers were probed for probability outputs as the run opened: training probes nothing.
+    const probeAgain = quietProbes();
     try {
       const progress = new EpochProgress(o.baseRate);
       await fitLoop(run, progress, new CallbackList(callbacksOf(run, progress)));
       return { epochs: run.history, objectiveValues: run.state.values };
     } finally {
+      probeAgain();
       await run.close();
     }
   });

@@ -36,3 +36,8 @@ export { type LtdObjective, type LtdObjectiveOptions, ltd } from './objectives/l
 export { type ArrestObjectiveOptions, arrest } from './objectives/arrest.js';
 export { type CrdndObjectiveOptions, crdnd } from './objectives/crdnd.js';
 export { type DarhtObjectiveOptions, darht } from './objectives/darht.js';
+
+import { installFileUrlHint } from '../io/file-url-hint.js';
+
+// What importing ardkit does: a `file://` URL that no tfjs handler takes then fails saying to call registerFileSystem().
+installFileUrlHint();

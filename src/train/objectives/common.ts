@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { deviceChecks, type ValueCheck } from '../../core/device-checks.js';
+import { outputProbe } from '../../core/probabilities.js';
 import type { Model } from '../../core/model.js';
 import { checkFunction, optionKeys, type Bounds } from '../../core/validate.js';
 import { parseOptions, type OptionField, type Parsed } from '../../core/options.js';
@@ -150,13 +152,17 @@ export function ownAscent(attack: ResolvedPerturbation): (objective: InputObject
 
 /** Checks that each teacher maps the sample to logits `[1, C]` with the student's C. */
 export function checkTeachers(teachers: ReadonlyArray<readonly [string, Model]>, numClasses: number, sample: tf.Tensor): void {
+  const probes: Array<ValueCheck | undefined> = [];
   for (const [name, teacher] of teachers) {
     const out = teacher(sample);
     if (!isTensor(out) || out.rank !== 2 || out.shape[0] !== 1) rangeError(name, 'return logits [B, C]', out);
     if (out.shape[1] !== numClasses) {
       rangeError(name, `have the student's number of classes (${String(numClasses)})`, out.shape[1]);
     }
+    probes.push(outputProbe(teacher, name, out));
   }
+  // Whether a teacher returns probabilities (a warning): every teacher in one readback.
+  deviceChecks(probes);
 }
 
 /** The student's logits in training mode (other outputs are released with the tape's scope). */
