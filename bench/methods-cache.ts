@@ -4,18 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+// The checkpoint lock's test of a holder, from the source as bench/toy-evaluation.ts imports it (it is not public).
+import { alive } from '../src/io/lock.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Whether process `pid` is alive (EPERM: alive, someone else's). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The file cache of one run, shared by its workers. */
 export class MethodsCache {

@@ -29,7 +29,7 @@ describe('probability outputs where logits go', () => {
   });
 
   const weights = (): tf.Tensor2D => tf.tensor2d([[1, -1, 0.5], [0.2, 0.3, -0.4], [-1, 0.5, 0.1], [0.3, -0.2, 0.7]]);
-  const logitsModel = (w: tf.Tensor2D) => (x: tf.Tensor): tf.Tensor2D => tf.matMul(x as tf.Tensor2D, w);
+  const logitsModel = (w: tf.Tensor2D) => (x: tf.Tensor): tf.Tensor2D => tf.matMul(x, w);
   const softmaxModel = (w: tf.Tensor2D) => (x: tf.Tensor): tf.Tensor2D => tf.softmax(tf.matMul(x as tf.Tensor2D, w)) as tf.Tensor2D;
   const data = (): { x: tf.Tensor2D; y: tf.Tensor1D } => ({
     x: tf.tensor2d([[0.1, 0.9, 0.4, 0.2], [0.7, 0.3, 0.5, 0.6], [0.2, 0.2, 0.8, 0.1], [0.5, 0.5, 0.5, 0.5], [0.9, 0.1, 0.3, 0.7]]),

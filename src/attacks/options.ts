@@ -1,4 +1,5 @@
-import { checkBounds, optionKeys, checkInteger, checkNonNegative, checkOneOf, checkPositive, type Bounds } from '../core/validate.js';
+import { optionKeys, type Bounds } from '../core/validate.js';
+import { finite, inputBounds, integer, nonNegative, oneOf, positive, resolveFields } from '../core/options.js';
 import { rangeError, typeError } from '../core/errors.js';
 import { NORMS, type Norm } from './norms.js';
 
@@ -64,15 +65,26 @@ export interface ResolvedThreat {
 }
 
 /**
+ * The fields of a threat model, in the order they are checked. ε is required: {@link requireEps} runs first, so its
+ * field only checks the value (its fallback is never used).
+ */
+const THREAT_FIELDS = { eps: nonNegative(0), norm: oneOf(NORMS, 'linf'), bounds: inputBounds([0, 1]), seed: finite() };
+
+/** The fields of {@link PerturbationOptions}; the defaults that differ between attacks are filled in after. */
+const PERTURBATION_FIELDS = { ...THREAT_FIELDS, steps: integer(1), stepSize: nonNegative(), randomStart: oneOf(RANDOM_STARTS), normalStd: positive(0.001) };
+
+/** ε, which every threat model needs: a RangeError when it is left out, before any other option is looked at. */
+function requireEps(options: { readonly eps?: number }, what: string): void {
+  if (options.eps === undefined) rangeError('eps', `be given (${what})`, undefined);
+}
+
+/**
  * The one place that checks a threat model: ε (required, ≥ 0), the norm, the input box and the seed, with errors
- * naming the function the user called. `what` completes the message for a missing ε.
+ * naming the function the user called. `what` completes the message for a missing ε. The caller checks the keys.
  */
 export function resolveThreat(options: Readonly<ThreatOptions>, what = 'the radius of the threat model'): ResolvedThreat {
-  if (options.eps === undefined) rangeError('eps', `be given (${what})`, undefined);
-  const eps = checkNonNegative('eps', options.eps);
-  const norm = options.norm === undefined ? 'linf' : checkOneOf('norm', options.norm, NORMS);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(options.bounds);
-  return { eps, norm, bounds, seed: checkSeed(options.seed) };
+  requireEps(options, what);
+  return resolveFields(options, THREAT_FIELDS);
 }
 
 /**
@@ -86,19 +98,19 @@ export function checkSeed(seed: unknown): number | undefined {
 
 /**
  * Validates perturbation options and fills in defaults; throws before any tensor exists. The public functions and
- * factories call it once, at their boundary; the runners (`ascend`, `runLossAttack`, …) take its result and never
- * check options again.
+ * factories call it once, at their boundary, and check the keys themselves (with their own options); the runners
+ * (`ascend`, `runLossAttack`, …) take its result and never check options again. Every setting is a field of one
+ * declaration resolved in one pass (`resolveFields`), so the settings given cost no extra check.
  */
 export function resolvePerturbation(
   options: Readonly<PerturbationOptions>,
   defaults: { readonly randomStart: RandomStart; readonly steps: number }
 ): ResolvedPerturbation {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
-  const { eps, norm, bounds, seed } = resolveThreat(options);
-  const steps = options.steps === undefined ? defaults.steps : checkInteger('steps', options.steps, 1);
-  const stepSize = options.stepSize === undefined ? (2.5 * eps) / steps : checkNonNegative('stepSize', options.stepSize);
-  const randomStart =
-    options.randomStart === undefined ? defaults.randomStart : checkOneOf('randomStart', options.randomStart, RANDOM_STARTS);
-  const normalStd = options.normalStd === undefined ? 0.001 : checkPositive('normalStd', options.normalStd);
-  return { eps, norm, steps, stepSize, randomStart, normalStd, bounds, seed };
+  requireEps(options, 'the radius of the threat model');
+  const { eps, norm, bounds, seed, normalStd, ...given } = resolveFields(options, PERTURBATION_FIELDS);
+  const steps = given.steps ?? defaults.steps;
+  // α = 2.5·ε/steps unless given.
+  const stepSize = given.stepSize ?? (2.5 * eps) / steps;
+  return { eps, norm, steps, stepSize, randomStart: given.randomStart ?? defaults.randomStart, normalStd, bounds, seed };
 }

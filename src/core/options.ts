@@ -1,5 +1,5 @@
 import { rangeError } from './errors.js';
-import { checkBoolean, checkFinite, checkKnownKeys, checkNonNegative, checkOneOf, checkPositive } from './validate.js';
+import { checkBoolean, checkBounds, checkFinite, checkInteger, checkKnownKeys, checkNonNegative, checkOneOf, checkPositive, type Bounds } from './validate.js';
 
 /**
  * How one option is checked and defaulted. `parse` receives the option as given (`undefined` when it is left out) and
@@ -43,14 +43,43 @@ export function positive(fallback: number): OptionField<number> {
 }
 
 /**
- * A finite number `>= 0` (a weight, an exponent).
+ * A finite number `>= 0` (a weight, an exponent); without a fallback the option stays `undefined` when left out (a
+ * default computed from other options, such as an attack's step size `2.5·ε/steps`).
  *
  * @throws never throws; the field's `parse` throws RangeError for a value that is not a finite number >= 0.
  * @example
- * const FIELDS = { beta: nonNegative(6) };
+ * const FIELDS = { beta: nonNegative(6), stepSize: nonNegative() };
  */
-export function nonNegative(fallback: number): OptionField<number> {
-  return field(fallback, checkNonNegative);
+export function nonNegative(fallback: number): OptionField<number>;
+export function nonNegative(): OptionField<number | undefined>;
+export function nonNegative(fallback?: number): OptionField<number | undefined> {
+  return field<number | undefined>(fallback, checkNonNegative);
+}
+
+/**
+ * An integer `>= min` (a number of steps); without a fallback the option stays `undefined` when left out (a default
+ * that the caller supplies, such as an attack's number of steps).
+ *
+ * @throws never throws; the field's `parse` throws RangeError for a value that is not an integer >= `min`.
+ * @example
+ * const FIELDS = { steps: integer(1, 10) };
+ */
+export function integer(min: number, fallback: number): OptionField<number>;
+export function integer(min: number): OptionField<number | undefined>;
+export function integer(min: number, fallback?: number): OptionField<number | undefined> {
+  return field<number | undefined>(fallback, (arg, value) => checkInteger(arg, value, min));
+}
+
+/**
+ * The input box `[lo, hi]`: a pair of finite numbers with `lo < hi`. The message names `bounds`, the one option of
+ * this kind.
+ *
+ * @throws never throws; the field's `parse` throws RangeError for a value that is not such a pair.
+ * @example
+ * const FIELDS = { bounds: inputBounds([0, 1]) };
+ */
+export function inputBounds(fallback: Bounds): OptionField<Bounds> {
+  return field(fallback, (_arg, value) => checkBounds(value));
 }
 
 /**
@@ -107,14 +136,17 @@ export function flag(fallback: boolean): OptionField<boolean> {
 }
 
 /**
- * One of the strings `allowed`.
+ * One of the strings `allowed`; without a fallback the option stays `undefined` when left out (a default that the
+ * caller supplies).
  *
  * @throws never throws; the field's `parse` throws RangeError for a value that is not one of `allowed`.
  * @example
  * const FIELDS = { boost: oneOf(['reference', 'exact'] as const, 'reference') };
  */
-export function oneOf<const T extends string>(allowed: readonly T[], fallback: T): OptionField<T> {
-  return field<T>(fallback, (arg, value) => checkOneOf(arg, value, allowed));
+export function oneOf<const T extends string>(allowed: readonly T[], fallback: T): OptionField<T>;
+export function oneOf<const T extends string>(allowed: readonly T[]): OptionField<T | undefined>;
+export function oneOf<const T extends string>(allowed: readonly T[], fallback?: T): OptionField<T | undefined> {
+  return field<T | undefined>(fallback, (arg, value) => checkOneOf(arg, value, allowed));
 }
 
 /**
@@ -137,6 +169,22 @@ export function parseOptions<const F extends Readonly<Record<string, OptionField
   known: readonly string[] = Object.keys(fields)
 ): Parsed<F> {
   checkKnownKeys(options as Record<string, unknown>, known);
+  return resolveFields(options, fields);
+}
+
+/**
+ * Resolves the `fields` of an options object, in the order of `fields`, without looking at its other keys: for a
+ * part of a function's options (an attack's perturbation settings) whose keys the function checks itself, with the
+ * rest of its options. {@link parseOptions} is this after the check of the keys.
+ *
+ * @param options - the options as the user gave them (an object).
+ * @param fields - one {@link OptionField} per option this call resolves.
+ * @returns each field's resolved value.
+ * @throws the fields' errors.
+ * @example
+ * const { steps, stepSize } = resolveFields(options, { steps: integer(1, 10), stepSize: nonNegative() });
+ */
+export function resolveFields<const F extends Readonly<Record<string, OptionField<unknown>>>>(options: object, fields: F): Parsed<F> {
   const given = options as Readonly<Record<string, unknown>>;
   const out: Record<string, unknown> = {};
   for (const [key, f] of Object.entries(fields)) out[key] = f.parse(key, given[key]);

@@ -11,8 +11,15 @@ interface LockContent {
   readonly since: string;
 }
 
-/** Whether a process of this machine is alive (signal 0 tests without sending anything). */
-function alive(pid: number): boolean {
+/**
+ * Whether a process of this machine is alive: signal 0 tests without sending anything, and EPERM means alive but
+ * someone else's. Internal (the method benchmark's work claims use it too).
+ *
+ * @throws never throws.
+ * @example
+ * if (!alive(holder)) takeOver();
+ */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

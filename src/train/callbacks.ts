@@ -1,9 +1,9 @@
 /**
  * `fit`'s callbacks, as tfjs-layers' `CallbackList` drives them: the loop calls each event on every callback, in
- * order. Validation, checkpoints, the epoch summary and the user's `onBatchEnd`/`onEpochEnd` are callbacks
- * (fit-callbacks.ts).
+ * order. Validation, checkpoints, the epoch summary, the history and the user's callbacks are loop callbacks
+ * (fit-callbacks.ts); the user's see the public reports (`FitCallback` in fit-options.ts).
  */
-import type { EpochInfo } from './fit-options.js';
+import type { EpochInfo, FitHistory } from './fit-options.js';
 import type { StepValues } from './train-step.js';
 
 /** A batch's values once read back, and where it sits. */
@@ -26,10 +26,12 @@ export interface BatchLog {
 export interface EpochLogs {
   /** The epoch's summary so far. */
   info: EpochInfo;
+  /** Whether every batch of the epoch was trained: false for an epoch the signal cut short (not validated, not saved). */
+  readonly complete: boolean;
 }
 
-/** What a callback may do at each event of the loop; every event is optional and may be async. */
-export interface FitCallback {
+/** What a loop callback may do at each event of the loop; every event is optional and may be async. */
+export interface LoopCallback {
   /** Before the first epoch (after a resume). */
   onTrainBegin?(): void | Promise<void>;
   /** Before an epoch's first batch. */
@@ -38,13 +40,13 @@ export interface FitCallback {
   onBatchEnd?(log: BatchLog): void | Promise<void>;
   /** After an epoch, with its summary. */
   onEpochEnd?(epoch: number, logs: EpochLogs): void | Promise<void>;
-  /** After the last epoch. */
-  onTrainEnd?(): void | Promise<void>;
+  /** After the last epoch (or once the signal stopped training), with the history fit returns. */
+  onTrainEnd?(history: FitHistory): void | Promise<void>;
 }
 
 /** Calls every event on each callback in turn, waiting for each. */
-export class CallbackList implements Required<FitCallback> {
-  constructor(private readonly callbacks: readonly FitCallback[]) {}
+export class CallbackList implements Required<LoopCallback> {
+  constructor(private readonly callbacks: readonly LoopCallback[]) {}
 
   async onTrainBegin(): Promise<void> {
     for (const c of this.callbacks) await c.onTrainBegin?.();
@@ -62,7 +64,7 @@ export class CallbackList implements Required<FitCallback> {
     for (const c of this.callbacks) await c.onEpochEnd?.(epoch, logs);
   }
 
-  async onTrainEnd(): Promise<void> {
-    for (const c of this.callbacks) await c.onTrainEnd?.();
+  async onTrainEnd(history: FitHistory): Promise<void> {
+    for (const c of this.callbacks) await c.onTrainEnd?.(history);
   }
 }

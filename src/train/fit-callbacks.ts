@@ -1,10 +1,10 @@
 /**
  * The callbacks `fit` runs on every run, in this order: the epoch summary, validation, the history, checkpoints, and
- * the user's `onBatchEnd` and `onEpochEnd`.
+ * the user's callbacks (the `callbacks` option, then the `onBatchEnd` and `onEpochEnd` options).
  */
 import { evaluate } from '../eval/evaluate.js';
-import type { BatchLog, EpochLogs, FitCallback } from './callbacks.js';
-import type { BatchInfo, CheckpointOptions, EpochInfo, ValidationOptions } from './fit-options.js';
+import type { BatchLog, EpochLogs, LoopCallback } from './callbacks.js';
+import type { BatchInfo, CheckpointOptions, EpochInfo, FitCallback, FitHistory, ValidationOptions } from './fit-options.js';
 import { saveEpoch } from './fit-resume.js';
 import type { FitRun } from './fit-run.js';
 
@@ -17,7 +17,7 @@ function due(epoch: number, every: number | undefined, epochs: number): boolean 
  * An epoch's summary: sums of the loss, the terms and correct predictions over the updated batches, the skipped count,
  * the last learning rate and the wall time.
  */
-export class EpochProgress implements FitCallback {
+export class EpochProgress implements LoopCallback {
   private sums: Record<string, number> = {};
   private loss = 0;
   private correct = 0;
@@ -72,13 +72,16 @@ export class EpochProgress implements FitCallback {
   }
 }
 
-/** Validation through `evaluate` of the deployed student (see `Objective.deploy`), every `every` epochs and after the last. */
-export class Validation implements FitCallback {
+/**
+ * Validation through `evaluate` of the deployed student (see `Objective.deploy`), every `every` epochs and after the
+ * last; never after an epoch the signal cut short.
+ */
+export class Validation implements LoopCallback {
   constructor(private readonly run: FitRun, private readonly v: ValidationOptions) {}
 
   async onEpochEnd(epoch: number, logs: EpochLogs): Promise<void> {
     const { run, v } = this;
-    if (!due(epoch, v.every, run.o.epochs)) return;
+    if (!logs.complete || !due(epoch, v.every, run.o.epochs)) return;
     const deployed = run.objective.deploy === undefined ? run.model : run.objective.deploy(run.model);
     const r = await evaluate(deployed, v.x, v.y, { ...(v.attacks === undefined ? {} : { attacks: v.attacks }), ...(v.batchSize === undefined ? {} : { batchSize: v.batchSize }) });
     logs.info = { ...logs.info, validation: { clean: r.clean, attacks: r.attacks, worstCase: r.worstCase } };
@@ -86,7 +89,7 @@ export class Validation implements FitCallback {
 }
 
 /** The history of epochs `fit` returns and checkpoints save. */
-export class History implements FitCallback {
+export class History implements LoopCallback {
   constructor(private readonly epochs: EpochInfo[]) {}
 
   onEpochEnd(_epoch: number, logs: EpochLogs): void {
@@ -94,30 +97,46 @@ export class History implements FitCallback {
   }
 }
 
-/** Checkpoints every `every` epochs and after the last: everything a resumed run needs to continue exactly. */
-export class Checkpoints implements FitCallback {
+/**
+ * Checkpoints every `every` epochs and after the last: everything a resumed run needs to continue exactly. An epoch
+ * the signal cut short is not saved: a resume would take it for complete.
+ */
+export class Checkpoints implements LoopCallback {
   constructor(private readonly run: FitRun, private readonly ckpt: CheckpointOptions) {}
 
-  async onEpochEnd(epoch: number): Promise<void> {
-    if (due(epoch, this.ckpt.every, this.run.o.epochs)) await saveEpoch(this.ckpt, epoch + 1, this.run);
+  async onEpochEnd(epoch: number, logs: EpochLogs): Promise<void> {
+    if (logs.complete && due(epoch, this.ckpt.every, this.run.o.epochs)) await saveEpoch(this.ckpt, epoch + 1, this.run);
   }
 }
 
-/** The user's `onBatchEnd` and `onEpochEnd`. */
-export class UserHooks implements FitCallback {
+/** The user's callbacks (see `resolveFitOptions`), each event called on each in turn with the public reports. */
+export class UserCallbacks implements LoopCallback {
   constructor(
-    private readonly hooks: { readonly onBatchEnd: ((info: BatchInfo) => void | Promise<void>) | undefined; readonly onEpochEnd: ((info: EpochInfo) => void | Promise<void>) | undefined },
+    private readonly callbacks: readonly FitCallback[],
     /** Batches per epoch, reported when known in advance (tensor data). */
     private readonly batches: number | undefined
   ) {}
 
+  async onTrainBegin(): Promise<void> {
+    for (const c of this.callbacks) await c.onTrainBegin?.();
+  }
+
+  async onEpochBegin(epoch: number): Promise<void> {
+    for (const c of this.callbacks) await c.onEpochBegin?.(epoch);
+  }
+
   async onBatchEnd(log: BatchLog): Promise<void> {
     const v = log.values;
     const accuracy = v.correct === undefined ? undefined : v.correct / log.size;
-    await this.hooks.onBatchEnd?.({ epoch: log.epoch, batch: log.batch, batches: this.batches, loss: v.total, terms: v.terms, accuracy, learningRate: log.learningRate, skipped: log.skipped });
+    const info: BatchInfo = { epoch: log.epoch, batch: log.batch, batches: this.batches, loss: v.total, terms: v.terms, accuracy, learningRate: log.learningRate, skipped: log.skipped };
+    for (const c of this.callbacks) await c.onBatchEnd?.(log.batch, info);
   }
 
-  async onEpochEnd(_epoch: number, logs: EpochLogs): Promise<void> {
-    await this.hooks.onEpochEnd?.(logs.info);
+  async onEpochEnd(epoch: number, logs: EpochLogs): Promise<void> {
+    for (const c of this.callbacks) await c.onEpochEnd?.(epoch, logs.info);
+  }
+
+  async onTrainEnd(history: FitHistory): Promise<void> {
+    for (const c of this.callbacks) await c.onTrainEnd?.(history);
   }
 }

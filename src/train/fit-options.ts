@@ -64,6 +64,28 @@ export interface FitHistory {
   readonly objectiveValues: Readonly<Record<string, number>>;
 }
 
+/**
+ * What a callback of {@link FitOptions.callbacks} may do at each event of training, as tfjs-layers' `CustomCallbackArgs`
+ * (and Keras) name them: every event is optional, may be async (`fit` waits for it) and receives the public reports.
+ * A class instance works as well as an object literal (its methods are called on it).
+ *
+ * An epoch's end carries its validation figures: `fit`'s own work (the summary, validation, the history,
+ * checkpoints) runs before the user's callbacks. To stop training early, abort the {@link FitOptions.signal} given to
+ * `fit` from a callback.
+ */
+export interface FitCallback {
+  /** Before the first epoch (after a resume). */
+  readonly onTrainBegin?: () => void | Promise<void>;
+  /** Before an epoch's first batch; `epoch` is 0-based. */
+  readonly onEpochBegin?: (epoch: number) => void | Promise<void>;
+  /** After a batch's values are read back (see {@link FitOptions.logEvery}): once per batch, in order. */
+  readonly onBatchEnd?: (batch: number, info: BatchInfo) => void | Promise<void>;
+  /** After an epoch, with its summary and, when validation ran after it, its validation figures. */
+  readonly onEpochEnd?: (epoch: number, info: EpochInfo) => void | Promise<void>;
+  /** After the last epoch, or once the signal stopped training, with the history `fit` returns. */
+  readonly onTrainEnd?: (history: FitHistory) => void | Promise<void>;
+}
+
 /** Validation through `evaluate` after some epochs. */
 export interface ValidationOptions {
   /** Inputs. */
@@ -119,10 +141,44 @@ export interface FitOptions {
    * @defaultValue 1
    */
   readonly logEvery?: number;
-  /** Called after every batch (see {@link FitOptions.logEvery}). */
+  /**
+   * Called after every batch (see {@link FitOptions.logEvery}); a shorthand for one more callback after
+   * {@link FitOptions.callbacks}.
+   */
   readonly onBatchEnd?: (info: BatchInfo) => void | Promise<void>;
-  /** Called after every epoch. */
+  /** Called after every epoch; a shorthand for one more callback after {@link FitOptions.callbacks}. */
   readonly onEpochEnd?: (info: EpochInfo) => void | Promise<void>;
+  /**
+   * Callbacks, called at each event in the order given, after `fit`'s own work for the event (so `onEpochEnd` sees
+   * the validation figures) and before the `onBatchEnd`/`onEpochEnd` options. `fit` waits for each, and an error a
+   * callback throws ends training: `fit` releases what it made and rejects with that error.
+   * @defaultValue []
+   */
+  readonly callbacks?: readonly FitCallback[];
+  /**
+   * Stops training early. `fit` checks the signal before every batch; once it is aborted, no further batch is
+   * trained: the batch in progress finishes (its update applied, its `onBatchEnd` called), an epoch cut short ends
+   * with the summary of the batches it trained (through `onEpochEnd`, neither validated nor checkpointed, so the
+   * latest checkpoint stays the last complete epoch), `onTrainEnd` runs, what `fit` made is released and `fit`
+   * resolves with the history so far. An epoch the signal stops before its first batch is not reported. Abort it from
+   * a callback (early stopping), a timer (`AbortSignal.timeout(ms)`) or a signal handler.
+   * @example
+   * // Early stopping: stop once validation accuracy has not improved for 5 epochs.
+   * const stop = new AbortController();
+   * let best = 0, waited = 0;
+   * const history = await fit(net, data, pgdAt({ eps: 0.1 }), {
+   *   epochs: 100, validation: { x: xVal, y: yVal }, signal: stop.signal,
+   *   callbacks: [{
+   *     onEpochEnd: (epoch, info) => {
+   *       const clean = info.validation?.clean ?? 0;
+   *       if (clean > best) [best, waited] = [clean, 0];
+   *       else if (++waited >= 5) stop.abort();
+   *     }
+   *   }]
+   * });
+   * @defaultValue none
+   */
+  readonly signal?: AbortSignal;
   /** Validation through `evaluate`. */
   readonly validation?: ValidationOptions;
   /** Checkpoints (Node only). */
@@ -157,12 +213,16 @@ const OPTION_KEYS = optionKeys<FitOptions>()('epochs',
   'logEvery',
   'onBatchEnd',
   'onEpochEnd',
+  'callbacks',
+  'signal',
   'validation',
   'checkpoint',
   'resume',
   'augment');
 const CHECKPOINT_KEYS = optionKeys<CheckpointOptions>()('dir', 'every', 'keep');
 const VALIDATION_KEYS = optionKeys<ValidationOptions>()('x', 'y', 'attacks', 'batchSize', 'every');
+/** The events of a {@link FitCallback}, in the order training reaches them. */
+const CALLBACK_EVENTS = optionKeys<FitCallback>()('onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd');
 
 /** {@link FitOptions} checked, with every default filled in. */
 export interface ResolvedFit {
@@ -178,8 +238,9 @@ export interface ResolvedFit {
   readonly weightDecay: number;
   readonly schedule: Schedule | undefined;
   readonly logEvery: number;
-  readonly onBatchEnd: FitOptions['onBatchEnd'];
-  readonly onEpochEnd: FitOptions['onEpochEnd'];
+  /** The user's callbacks, each event bound to its object, with the `onBatchEnd`/`onEpochEnd` options last. */
+  readonly callbacks: readonly FitCallback[];
+  readonly signal: AbortSignal | undefined;
   readonly validation: ValidationOptions | undefined;
   readonly checkpoint: CheckpointOptions | undefined;
   readonly resume: boolean;
@@ -208,6 +269,53 @@ export function makeOptimizer(r: ResolvedFit): tf.Optimizer {
   return r.optimizer ?? tf.train.momentum(r.baseRate, 0.9);
 }
 
+/**
+ * A callback checked, its events read once and bound to it; an own key that looks like an event but is not one of
+ * fit's (tfjs-layers' `onBatchBegin`, `onYield`, a typo) is an error rather than an event never called.
+ */
+function resolveCallback(callback: unknown, at: string): FitCallback {
+  if (typeof callback !== 'object' || callback === null || Array.isArray(callback)) typeError(at, `be an object whose events (${CALLBACK_EVENTS.join(', ')}) are functions`, callback);
+  const given = callback as Readonly<Record<string, unknown>>;
+  for (const key of Object.keys(given)) {
+    if (/^on[A-Z]/.test(key) && !(CALLBACK_EVENTS as readonly string[]).includes(key)) rangeError(at, `only have the events ${CALLBACK_EVENTS.join(', ')}`, key);
+  }
+  const bound: Partial<Record<keyof FitCallback, (...args: never[]) => unknown>> = {};
+  for (const event of CALLBACK_EVENTS) {
+    const f = given[event];
+    if (f === undefined) continue;
+    checkFunction(`${at}.${event}`, f);
+    bound[event] = (...args: never[]) => (f as (...a: never[]) => unknown).apply(callback, args);
+  }
+  return bound as FitCallback;
+}
+
+/** The callbacks fit calls after its own: the `callbacks` option in order, then the `onBatchEnd`/`onEpochEnd` options. */
+function resolveCallbacks(options: Readonly<FitOptions>): FitCallback[] {
+  const given: unknown = options.callbacks;
+  if (given !== undefined && !Array.isArray(given)) typeError('callbacks', 'be an array of callbacks (objects with onEpochEnd, onBatchEnd, …)', given);
+  const callbacks = ((given ?? []) as readonly unknown[]).map((c, i) => resolveCallback(c, `callbacks[${String(i)}]`));
+  const { onBatchEnd, onEpochEnd } = options;
+  if (onBatchEnd !== undefined) checkFunction('onBatchEnd', onBatchEnd);
+  if (onEpochEnd !== undefined) checkFunction('onEpochEnd', onEpochEnd);
+  if (onBatchEnd !== undefined || onEpochEnd !== undefined) {
+    callbacks.push({
+      ...(onBatchEnd === undefined ? {} : { onBatchEnd: (_batch: number, info: BatchInfo) => onBatchEnd(info) }),
+      ...(onEpochEnd === undefined ? {} : { onEpochEnd: (_epoch: number, info: EpochInfo) => onEpochEnd(info) })
+    });
+  }
+  return callbacks;
+}
+
+/** Checks that `value` is an AbortSignal (by its shape, so that a signal of another realm or a polyfill passes). */
+function checkSignal(value: unknown): AbortSignal {
+  const s = value as Partial<Record<'aborted' | 'addEventListener' | 'signal' | 'abort', unknown>> | null;
+  if (typeof s !== 'object' || s === null || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function') {
+    const controller = typeof s === 'object' && s !== null && typeof s.abort === 'function' && typeof s.signal === 'object';
+    typeError('signal', controller ? 'be an AbortSignal (the controller\'s signal, not the AbortController)' : 'be an AbortSignal', value);
+  }
+  return value as AbortSignal;
+}
+
 /** Checks the objective and every option, before any tensor or file exists. Makes the optimizer last. */
 export function resolveFitOptions(objective: unknown, options: Readonly<FitOptions>): ResolvedFit {
   checkKnownKeys(options, OPTION_KEYS);
@@ -223,8 +331,8 @@ export function resolveFitOptions(objective: unknown, options: Readonly<FitOptio
     options.weightDecay === undefined ? (options.optimizer === undefined ? 5e-4 : 0) : checkNonNegative('weightDecay', options.weightDecay);
   if (options.schedule !== undefined) checkFunction('schedule', options.schedule);
   const logEvery = options.logEvery === undefined ? 1 : checkInteger('logEvery', options.logEvery, 1);
-  if (options.onBatchEnd !== undefined) checkFunction('onBatchEnd', options.onBatchEnd);
-  if (options.onEpochEnd !== undefined) checkFunction('onEpochEnd', options.onEpochEnd);
+  const callbacks = resolveCallbacks(options);
+  const signal = options.signal === undefined ? undefined : checkSignal(options.signal);
   if (options.augment !== undefined) checkFunction('augment', options.augment);
   const resume = options.resume === undefined ? false : checkBoolean('resume', options.resume);
   const ckpt = options.checkpoint;
@@ -260,8 +368,8 @@ export function resolveFitOptions(objective: unknown, options: Readonly<FitOptio
     weightDecay,
     schedule: options.schedule,
     logEvery,
-    onBatchEnd: options.onBatchEnd,
-    onEpochEnd: options.onEpochEnd,
+    callbacks,
+    signal,
     validation,
     checkpoint: ckpt,
     resume,

@@ -11,14 +11,14 @@ import { asStudent, type LayersStudentLike, type Student } from './student.js';
 import { augmentBatch, checkArrivingBatch, isTensorData, passOver, type ArrivingChecks, type FitData } from './fit-data.js';
 import { resolveFitOptions, type FitHistory, type FitOptions } from './fit-options.js';
 import { applyUpdate, disposeExcept, gradientStep, type StepOutput } from './train-step.js';
-import { CallbackList } from './callbacks.js';
+import { CallbackList, type LoopCallback } from './callbacks.js';
 import { quietProbes } from '../core/probabilities.js';
-import { Checkpoints, EpochProgress, History, UserHooks, Validation } from './fit-callbacks.js';
+import { Checkpoints, EpochProgress, History, UserCallbacks, Validation } from './fit-callbacks.js';
 import { openRun, type FitRun } from './fit-run.js';
 import { Readback, type BatchPlace, type EmitBatch } from './readback.js';
 
 export type { BatchIterator, DatasetLike, Examples, FitBatch, FitData, TfDataBatch } from './fit-data.js';
-export type { BatchInfo, CheckpointOptions, EpochInfo, FitHistory, FitOptions, ValidationOptions, ValidationResult } from './fit-options.js';
+export type { BatchInfo, CheckpointOptions, EpochInfo, FitCallback, FitHistory, FitOptions, ValidationOptions, ValidationResult } from './fit-options.js';
 
 /**
  * Trains a student with any objective (`pgdAt`, `trades`, `rslad`, `darht`, …) on any tfjs backend.
@@ -53,8 +53,7 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
     const probeAgain = quietProbes();
     try {
       const progress = new EpochProgress(o.baseRate);
-      await fitLoop(run, progress, new CallbackList(callbacksOf(run, progress)));
-      return { epochs: run.history, objectiveValues: run.state.values };
+      return await fitLoop(run, progress, new CallbackList(callbacksOf(run, progress)));
     } finally {
       probeAgain();
       await run.close();
@@ -62,49 +61,71 @@ export async function fit(student: Student | LayersStudentLike, data: FitData, o
   });
 }
 
-/** The run's callbacks, in the order each event reaches them. */
-function callbacksOf(run: FitRun, progress: EpochProgress): Array<EpochProgress | Validation | History | Checkpoints | UserHooks> {
+/** The run's callbacks, in the order each event reaches them: fit's own, then the user's. */
+function callbacksOf(run: FitRun, progress: EpochProgress): LoopCallback[] {
   const o = run.o;
   return [
     progress,
     ...(o.validation === undefined ? [] : [new Validation(run, o.validation)]),
     new History(run.history),
     ...(o.checkpoint === undefined ? [] : [new Checkpoints(run, o.checkpoint)]),
-    new UserHooks({ onBatchEnd: o.onBatchEnd, onEpochEnd: o.onEpochEnd }, isTensorData(run.data) ? run.batchesPerEpoch : undefined)
+    ...(o.callbacks.length === 0 ? [] : [new UserCallbacks(o.callbacks, isTensorData(run.data) ? run.batchesPerEpoch : undefined)])
   ];
 }
 
-/** The epochs of a run, from the first one not yet trained (after a resume). */
-async function fitLoop(run: FitRun, progress: EpochProgress, callbacks: CallbackList): Promise<void> {
-  await callbacks.onTrainBegin();
-  for (let epoch = run.startEpoch; epoch < run.o.epochs; epoch++) {
-    await callbacks.onEpochBegin(epoch);
-    const batches = await runEpoch(run, epoch, callbacks);
-    if (!isTensorData(run.data)) run.batchesPerEpoch = Math.max(1, batches);
-    await callbacks.onEpochEnd(epoch, { info: progress.summary(epoch) });
-  }
-  await callbacks.onTrainEnd();
+/** Whether the run's signal asks it to stop: checked before every batch. */
+function stopping(run: FitRun): boolean {
+  return run.o.signal?.aborted === true;
 }
 
-/** One pass over the data; every batch's values reach `onBatchEnd` once read back. Returns the number of batches. */
-async function runEpoch(run: FitRun, epoch: number, callbacks: CallbackList): Promise<number> {
+/**
+ * The epochs of a run, from the first one not yet trained (after a resume), until the last or until the signal stops
+ * it. An epoch the signal cut short ends like any other, marked incomplete (its summary, no validation, no checkpoint).
+ */
+async function fitLoop(run: FitRun, progress: EpochProgress, callbacks: CallbackList): Promise<FitHistory> {
+  await callbacks.onTrainBegin();
+  for (let epoch = run.startEpoch; epoch < run.o.epochs && !stopping(run); epoch++) {
+    await callbacks.onEpochBegin(epoch);
+    const { batches, complete } = await runEpoch(run, epoch, callbacks);
+    if (batches === 0 && !complete) break;
+    if (!isTensorData(run.data) && complete) run.batchesPerEpoch = Math.max(1, batches);
+    await callbacks.onEpochEnd(epoch, { info: progress.summary(epoch), complete });
+  }
+  const history: FitHistory = { epochs: run.history, objectiveValues: run.state.values };
+  await callbacks.onTrainEnd(history);
+  return history;
+}
+
+/**
+ * One pass over the data, or its batches until the signal stops it; every batch's values reach `onBatchEnd` once
+ * read back. Returns the number of batches trained and whether the pass was complete.
+ */
+async function runEpoch(run: FitRun, epoch: number, callbacks: CallbackList): Promise<{ batches: number; complete: boolean }> {
   const data = run.data;
   const permutation = isTensorData(data) && run.o.shuffle ? run.rng.permutation(data.x.shape[0] ?? 0) : undefined;
   const reads = new Readback(run.objective.name, run.report);
   const emit: EmitBatch = async (log) => { await callbacks.onBatchEnd(log); };
   let batch = 0;
   let offset = 0;
+  let complete = true;
   try {
     for await (const b of passOver(data, run.o.batchSize, permutation)) {
+      if (stopping(run)) {
+        // The batch arrived before the signal was seen: released untrained (leaving the loop ends the pass).
+        tf.dispose([b.x, b.y]);
+        complete = false;
+        break;
+      }
       await trainBatch(run, reads, b, { epoch, batch, offset }, emit);
       offset += b.x.shape[0] ?? 0;
       batch += 1;
     }
+    // The batches applied but not yet read back (logEvery > 1) are reported, also when the signal stopped the pass.
     await reads.flush(emit);
   } finally {
     reads.dispose();
   }
-  return batch;
+  return { batches: batch, complete };
 }
 
 /**

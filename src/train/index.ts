@@ -12,6 +12,7 @@ export {
   type TfDataBatch,
   type ValidationResult,
   type EpochInfo,
+  type FitCallback,
   type FitData,
   type FitHistory,
   type FitOptions,
