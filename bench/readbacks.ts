@@ -88,9 +88,14 @@ async function main(): Promise<void> {
     const three = await fitCount(3, options, data);
     return one === undefined || three === undefined ? undefined : (three - one) / (2 * batches);
   };
+  // A model ardkit meets for the first time: its first output is looked at for probabilities (cpu: one readback,
+  // once per model). Counted apart, then every row below counts calls on a model met before.
+  const firstModelCall = await fresh((xb, yb) => ardkit.pgd((input) => model(input), xb, yb, { eps: 0.1, steps: 10 }));
+  await fresh((xb, yb) => ardkit.pgd(model, xb, yb, { eps: 0.1, steps: 1 }));
   const result: ReadbackResult = {
     root,
     batch,
+    pgd10FirstCallOfModel: firstModelCall,
     pgd10PerCall: await fresh((xb, yb) => ardkit.pgd(model, xb, yb, { eps: 0.1, steps: 10 })),
     pgd50PerCall: await fresh((xb, yb) => ardkit.pgd(model, xb, yb, { eps: 0.1, steps: 50 })),
     apgd100PerCall: await fresh((xb, yb) => ardkit.apgd(model, xb, yb, { eps: 0.1, steps: 100, seed: 0 })),

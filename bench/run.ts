@@ -430,6 +430,7 @@ const median = (values: readonly number[]): number => {
 function readbackTable(run: Run): string[] {
   if (run.readbacks.length === 0) return [];
   const rows: Array<[string, (r: ReadbackResult) => number | null, string]> = [
+    ['`pgd`, 10 steps, first call on a model (its output probed for probabilities, once)', (r) => r.pgd10FirstCallOfModel, '≤ 3'],
     ['`pgd`, 10 steps, per call', (r) => r.pgd10PerCall, '≤ 2'],
     ['`pgd`, 50 steps, per call', (r) => r.pgd50PerCall, '≤ 2'],
     ['`apgd`, 100 steps, per call', (r) => r.apgd100PerCall, '≤ 20'],

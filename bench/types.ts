@@ -153,6 +153,9 @@ export interface ReadbackResult {
   /** The ardkit checkout whose dist/ was counted. */
   root: string;
   batch: number;
+  /** `pgd` (10 steps) the first time a model is attacked (its output probed for probabilities). */
+  pgd10FirstCallOfModel: number;
+  /** `pgd` (10 steps) on a model attacked before, as every later row. */
   pgd10PerCall: number;
   pgd50PerCall: number;
   apgd100PerCall: number;
