@@ -1,5 +1,5 @@
 import { rangeError } from './errors.js';
-import { checkBoolean, checkBounds, checkFinite, checkInteger, checkKnownKeys, checkNonNegative, checkOneOf, checkPositive, type Bounds } from './validate.js';
+import { checkBoolean, checkBounds, checkFinite, checkFunction, checkInteger, checkKnownKeys, checkNonNegative, checkOneOf, checkPositive, type Bounds } from './validate.js';
 
 /**
  * How one option is checked and defaulted. `parse` receives the option as given (`undefined` when it is left out) and
@@ -147,6 +147,35 @@ export function oneOf<const T extends string>(allowed: readonly T[], fallback: T
 export function oneOf<const T extends string>(allowed: readonly T[]): OptionField<T | undefined>;
 export function oneOf<const T extends string>(allowed: readonly T[], fallback?: T): OptionField<T | undefined> {
   return field<T | undefined>(fallback, (arg, value) => checkOneOf(arg, value, allowed));
+}
+
+/**
+ * A function option (a callback, a loss, a feature extractor); it stays `undefined` when left out.
+ *
+ * @throws never throws; the field's `parse` throws TypeError for a value that is not a function.
+ * @example
+ * const FIELDS = { onProgress: callable<(p: Progress) => void>() };
+ */
+export function callable<F extends (...args: never[]) => unknown>(): OptionField<F | undefined> {
+  return field<F | undefined>(undefined, (arg, value) => {
+    checkFunction(arg, value);
+    return value as F;
+  });
+}
+
+/**
+ * An option with a rule of its own (a seed, a tensor, a list, a nested object): `check` receives the option's name
+ * and value as given (never `undefined`) and returns the resolved value or throws with the check helpers' errors.
+ * Without a fallback the option stays `undefined` when left out.
+ *
+ * @throws never throws; the field's `parse` throws what `check` throws.
+ * @example
+ * const FIELDS = { milestones: custom((arg, v) => checkMilestones(arg, v)), seed: custom(checkSeed) };
+ */
+export function custom<T>(check: (arg: string, value: unknown) => T, fallback: T): OptionField<T>;
+export function custom<T>(check: (arg: string, value: unknown) => T): OptionField<T | undefined>;
+export function custom<T>(check: (arg: string, value: unknown) => T, fallback?: T): OptionField<T | undefined> {
+  return field<T | undefined>(fallback, check);
 }
 
 /**
