@@ -1,15 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
-import {
-  checkGradientsRegistered,
-  checkInteger,
-  checkKnownKeys,
-  optionKeys,
-  checkLogits,
-  checkOneOf,
-  type Bounds
-} from '../core/validate.js';
+import { checkGradientsRegistered, optionKeys, checkLogits, type Bounds } from '../core/validate.js';
+import { integer, oneOf, parseOptions, resolveFields, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named, argumentError } from '../core/errors.js';
 import { checksReadAtOnce } from '../core/device-checks.js';
 import { crossEntropyPerExample } from '../losses/cross-entropy.js';
@@ -85,14 +78,21 @@ interface ApgdConfig {
 
 const BASE_KEYS = optionKeys<ApgdBaseOptions>()('eps', 'norm', 'steps', 'restarts', 'bounds', 'seed', 'eotSamples');
 
-/** Validates the options shared by both APGD variants; throws before any tensor exists. */
+/** How the options both APGD variants share are checked and defaulted, besides the threat model (`resolveThreat`). */
+const BASE_FIELDS: OptionFields<Pick<ApgdBaseOptions, 'steps' | 'restarts' | 'eotSamples'>> = {
+  steps: /* @__PURE__ */ integer(1, 100),
+  restarts: /* @__PURE__ */ integer(1, 1),
+  eotSamples: /* @__PURE__ */ integer(1, 1)
+};
+
+/**
+ * Validates the options shared by both APGD variants; throws before any tensor exists. Their values are checked
+ * before the keys (each variant then checks its keys with its own options), as they always were.
+ */
 function resolveApgd(options: Readonly<ApgdBaseOptions>): ApgdConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
   const { eps, norm, bounds, seed } = resolveThreat(options);
-  const steps = options.steps === undefined ? 100 : checkInteger('steps', options.steps, 1);
-  const restarts = options.restarts === undefined ? 1 : checkInteger('restarts', options.restarts, 1);
-  const eotSamples = options.eotSamples === undefined ? 1 : checkInteger('eotSamples', options.eotSamples, 1);
-  return { eps, norm, steps, restarts, bounds, seed, eotSamples };
+  return { eps, norm, bounds, seed, ...resolveFields(options, BASE_FIELDS) };
 }
 
 /**
@@ -525,8 +525,7 @@ export interface ApgdAttackConfig extends ApgdConfig {
 /** Checks {@link apgd}'s options once (errors naming the function the user called) and fills in the defaults. Internal. */
 export function resolveApgdAttack(options: Readonly<ApgdOptions>): ApgdAttackConfig {
   const cfg = resolveApgd(options);
-  checkKnownKeys(options, APGD_KEYS);
-  const lossName = options.loss === undefined ? 'ce' : checkOneOf('loss', options.loss, APGD_LOSSES);
+  const { loss: lossName } = parseOptions(options, APGD_FIELDS, APGD_KEYS);
   const loss: RunLoss = lossName === 'ce' ? (z, labels) => crossEntropyPerExample(z, labels) : (z, labels) => dlrPerExample(z, labels);
   return { ...cfg, loss, minClasses: lossName === 'dlr' ? 3 : 2, rounds: () => [{}] };
 }
@@ -541,6 +540,10 @@ function runApgdAttack(model: Model, x: tf.Tensor, y: tf.Tensor1D, config: ApgdA
 
 const APGD_KEYS = optionKeys<ApgdOptions>()(...BASE_KEYS, 'loss');
 const APGD_TARGETED_KEYS = optionKeys<ApgdTargetedOptions>()(...BASE_KEYS, 'targetClasses');
+/** The option of {@link apgd} besides the shared ones, checked after every key. */
+const APGD_FIELDS: OptionFields<Pick<ApgdOptions, 'loss'>> = { loss: /* @__PURE__ */ oneOf(APGD_LOSSES, 'ce') };
+/** The option of {@link apgdTargeted} besides the shared ones, checked after every key. */
+const APGD_TARGETED_FIELDS: OptionFields<Pick<ApgdTargetedOptions, 'targetClasses'>> = { targetClasses: /* @__PURE__ */ integer(1, 9) };
 
 /**
  * Targeted APGD on the targeted DLR loss (APGD-T; Croce & Hein 2020, arXiv 2003.01690): for each of the
@@ -571,8 +574,7 @@ export function apgdTargeted<T extends tf.Tensor>(model: Model, x: T, y: tf.Tens
 /** Checks {@link apgdTargeted}'s options once (errors naming the function the user called) and fills in the defaults. Internal. */
 export function resolveApgdTargeted(options: Readonly<ApgdTargetedOptions>): ApgdAttackConfig {
   const cfg = resolveApgd(options);
-  checkKnownKeys(options, APGD_TARGETED_KEYS);
-  const targetClasses = options.targetClasses === undefined ? 9 : checkInteger('targetClasses', options.targetClasses, 1);
+  const { targetClasses } = parseOptions(options, APGD_TARGETED_FIELDS, APGD_TARGETED_KEYS);
   const loss: RunLoss = (z, labels, targets) => targetedDlrPerExample(z, labels, targets ?? labels);
   const rounds = (classes: number): Round[] => Array.from({ length: Math.min(targetClasses, classes - 1) }, (_, i) => ({ targetRank: i + 1 }));
   return { ...cfg, loss, minClasses: 4, rounds };

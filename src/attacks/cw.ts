@@ -1,7 +1,8 @@
 import { named } from '../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkFinite, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { optionKeys } from '../core/validate.js';
+import { finite, parseOptions, type OptionFields } from '../core/options.js';
 import { PERTURBATION_KEYS, resolvePerturbation, type PerturbationOptions } from './options.js';
 import { makeAttack } from './attack.js';
 import type { Attack } from './types.js';
@@ -77,14 +78,19 @@ export function cw<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, opti
 const CW_LINF_KEYS = optionKeys<CwLinfOptions>()(...PERTURBATION_KEYS, 'kappa', 'targeted', 'target');
 
 /**
+ * How {@link cwLinf}'s own scalar option is checked and defaulted. The perturbation settings have their resolver
+ * (`resolvePerturbation`), and `targeted` with `target` theirs (`resolveTargeting`: each rules on the other).
+ */
+const CW_LINF_FIELDS: OptionFields<Pick<CwLinfOptions, 'kappa'>> = { kappa: /* @__PURE__ */ finite(0) };
+
+/**
  * Checks {@link cwLinf}'s options once, with errors naming the function the user called, and fills in the defaults: the configuration
  * `runLossAttack` runs without checking options again. Internal.
  *
  * @throws RangeError/TypeError for invalid options, as {@link cwLinf}.
  */
 export function resolveCwLinf(options: Readonly<CwLinfOptions>): TargetableLossConfig {
-  checkKnownKeys(options, CW_LINF_KEYS);
-  const kappa = options.kappa === undefined ? 0 : checkFinite('kappa', options.kappa);
+  const { kappa } = parseOptions(options, CW_LINF_FIELDS, CW_LINF_KEYS);
   const { targeted, target } = resolveTargeting(options.target, options.targeted);
   const objective = resolveObjective('cw', targeted, kappa);
   return { ...resolvePerturbation(options, { randomStart: 'uniform', steps: 10 }), objective, target };

@@ -1,7 +1,8 @@
 import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, optionKeys, type Bounds } from '../core/validate.js';
+import { checkGradientsRegistered, checkKnownKeys, checkLogits, optionKeys, type Bounds } from '../core/validate.js';
+import { integer, nonNegative, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { resolveThreat } from './options.js';
 import { checkAttackInputs, resolveObjective } from './runner.js';
 import { resolveTargeting, withTargets, type TargetSelection } from './targets.js';
@@ -49,6 +50,17 @@ export interface MiFgsmOptions {
 }
 
 const MI_FGSM_KEYS = optionKeys<MiFgsmOptions>()('eps', 'steps', 'stepSize', 'decay', 'loss', 'targeted', 'target', 'bounds', 'seed');
+
+/**
+ * How {@link miFgsm}'s own scalar options are checked and defaulted (`stepSize` left undefined: its default is
+ * ε/steps). The threat model has its resolver (`resolveThreat`), `targeted` with `target` theirs (`resolveTargeting`:
+ * each rules on the other) and `loss` its own (`resolveObjective`, which needs `targeted`).
+ */
+const MI_FGSM_FIELDS: OptionFields<Pick<MiFgsmOptions, 'steps' | 'decay'>> & { readonly stepSize: OptionField<number | undefined> } = {
+  steps: /* @__PURE__ */ integer(1, 10),
+  stepSize: /* @__PURE__ */ nonNegative(),
+  decay: /* @__PURE__ */ nonNegative(1)
+};
 
 /** {@link MiFgsmOptions} checked, with every default filled in. Internal. */
 interface MiFgsmConfig {
@@ -119,9 +131,8 @@ export function miFgsmAttack(options: Readonly<MiFgsmOptions>): Attack {
 function resolveMiFgsm(options: Readonly<MiFgsmOptions>): MiFgsmConfig {
   checkKnownKeys(options, MI_FGSM_KEYS);
   const { eps, bounds, seed } = resolveThreat(options);
-  const steps = options.steps === undefined ? 10 : checkInteger('steps', options.steps, 1);
-  const stepSize = options.stepSize === undefined ? eps / steps : checkNonNegative('stepSize', options.stepSize);
-  const decay = options.decay === undefined ? 1 : checkNonNegative('decay', options.decay);
+  const { steps, decay, ...given } = resolveFields(options, MI_FGSM_FIELDS);
+  const stepSize = given.stepSize ?? eps / steps;
   const { targeted, target } = resolveTargeting(options.target, options.targeted);
   const objective = resolveObjective(options.loss, targeted);
   return { eps, steps, stepSize, decay, bounds, seed, objective, target };
