@@ -1,24 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import {
-  checkBoolean,
-  checkBounds,
-  checkGradientsRegistered,
-  checkInteger,
-  checkKnownKeys,
-  checkLogits,
-  checkNonNegative,
-  checkPositive,
-  optionKeys,
-  type Bounds
-} from '../core/validate.js';
+import { checkGradientsRegistered, checkKnownKeys, checkLogits, optionKeys, type Bounds } from '../core/validate.js';
+import { finite, flag, inputBounds, integer, nonNegative, positive, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { typeError, named } from '../core/errors.js';
 import { checksReadAtOnce } from '../core/device-checks.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { makeAttack } from './attack.js';
 import type { Attack, AttackOutput } from './types.js';
 import { safeLossAndGradient } from './loss-and-gradient.js';
-import { checkSeed } from './options.js';
 import { checkAttackInputs } from './runner.js';
 import { tensorSlots } from './slots.js';
 import { resolveTargeting, selectTargets, type TargetSelection } from './targets.js';
@@ -98,6 +87,23 @@ const CW_L2_KEYS = optionKeys<CwL2Options>()(
   'seed'
 );
 
+/**
+ * How {@link cwL2}'s options are checked and defaulted, in the order they are checked; `targeted` and `target` have
+ * their resolver (`resolveTargeting`: each rules on the other), which runs first.
+ */
+const CW_L2_FIELDS: OptionFields<Omit<CwL2Options, 'targeted' | 'target' | 'seed'>> & { readonly seed: OptionField<number | undefined> } = {
+  kappa: /* @__PURE__ */ nonNegative(0),
+  binarySearchSteps: /* @__PURE__ */ integer(1, 9),
+  initialConst: /* @__PURE__ */ positive(1e-3),
+  steps: /* @__PURE__ */ integer(1, 1000),
+  learningRate: /* @__PURE__ */ positive(0.01),
+  abortEarly: /* @__PURE__ */ flag(true),
+  // No radius: every adversarial point found counts, however far.
+  eps: /* @__PURE__ */ nonNegative(Infinity),
+  bounds: /* @__PURE__ */ inputBounds([0, 1]),
+  seed: /* @__PURE__ */ finite()
+};
+
 /** Adam's β₁, β₂ and ε (Kingma & Ba, arXiv 1412.6980; PyTorch's defaults). */
 const BETA1 = 0.9;
 const BETA2 = 0.999;
@@ -118,19 +124,7 @@ function resolveCwL2(options: Readonly<CwL2Options>): CwL2Config {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object', options);
   checkKnownKeys(options, CW_L2_KEYS);
   const { targeted, target } = resolveTargeting(options.target, options.targeted);
-  return {
-    targeted,
-    target,
-    kappa: options.kappa === undefined ? 0 : checkNonNegative('kappa', options.kappa),
-    binarySearchSteps: options.binarySearchSteps === undefined ? 9 : checkInteger('binarySearchSteps', options.binarySearchSteps, 1),
-    initialConst: options.initialConst === undefined ? 1e-3 : checkPositive('initialConst', options.initialConst),
-    steps: options.steps === undefined ? 1000 : checkInteger('steps', options.steps, 1),
-    learningRate: options.learningRate === undefined ? 0.01 : checkPositive('learningRate', options.learningRate),
-    abortEarly: options.abortEarly === undefined ? true : checkBoolean('abortEarly', options.abortEarly),
-    eps: options.eps === undefined ? Infinity : checkNonNegative('eps', options.eps),
-    bounds: options.bounds === undefined ? ([0, 1] as const) : checkBounds(options.bounds),
-    seed: checkSeed(options.seed)
-  };
+  return { targeted, target, ...resolveFields(options, CW_L2_FIELDS) };
 }
 
 /** What one call returns: `x'` and the per-point success (`[B]` bool), owned by the caller. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import { checkBounds, checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, checkNonNegative, checkOneOf, optionKeys, type Bounds } from '../core/validate.js';
+import { checkGradientsRegistered, checkLogits, optionKeys, type Bounds } from '../core/validate.js';
+import { inputBounds, integer, nonNegative, oneOf, parseOptions, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, named, argumentError } from '../core/errors.js';
 import { NORMS, type Norm } from './norms.js';
 import { checkAttackInputs } from './runner.js';
@@ -42,6 +43,23 @@ export interface DeepFoolOptions {
 }
 
 const DEEP_FOOL_KEYS = optionKeys<DeepFoolOptions>()('norm', 'steps', 'overshoot', 'candidates', 'eps', 'bounds');
+
+/**
+ * How {@link deepFool}'s threat options are checked, before the rule that ties them (`norm` is required with `eps`);
+ * both stay undefined when left out (`norm` then defaults to L2).
+ */
+const DEEP_FOOL_THREAT_FIELDS: { readonly eps: OptionField<number | undefined>; readonly norm: OptionField<Norm | undefined> } = {
+  eps: /* @__PURE__ */ nonNegative(),
+  norm: /* @__PURE__ */ oneOf(NORMS)
+};
+
+/** How {@link deepFool}'s other options are checked and defaulted, after that rule (`candidates` undefined: every class). */
+const DEEP_FOOL_FIELDS: OptionFields<Pick<DeepFoolOptions, 'steps' | 'overshoot' | 'bounds'>> & { readonly candidates: OptionField<number | undefined> } = {
+  steps: /* @__PURE__ */ integer(1, 50),
+  overshoot: /* @__PURE__ */ nonNegative(0.02),
+  candidates: /* @__PURE__ */ integer(2),
+  bounds: /* @__PURE__ */ inputBounds([0, 1])
+};
 
 /** {@link DeepFoolOptions} checked, with every default filled in. Internal. */
 interface DeepFoolConfig {
@@ -121,17 +139,11 @@ export function deepFoolAttack(options: Readonly<DeepFoolOptions> = {}): Attack 
 
 /** Checks {@link deepFool}'s options once, with errors naming the function the user called, and fills in the defaults. */
 function resolveDeepFool(options: Readonly<DeepFoolOptions>): DeepFoolConfig {
-  checkKnownKeys(options, DEEP_FOOL_KEYS);
-  const eps = options.eps === undefined ? undefined : checkNonNegative('eps', options.eps);
-  if (eps !== undefined && options.norm === undefined) {
+  const { eps, norm } = parseOptions(options, DEEP_FOOL_THREAT_FIELDS, DEEP_FOOL_KEYS);
+  if (eps !== undefined && norm === undefined) {
     rangeError('norm', 'be given with eps, "l2" or "linf" (DeepFool defaults to L2, the ε-bounded attacks to L∞)', undefined);
   }
-  const norm = options.norm === undefined ? 'l2' : checkOneOf('norm', options.norm, NORMS);
-  const steps = options.steps === undefined ? 50 : checkInteger('steps', options.steps, 1);
-  const overshoot = options.overshoot === undefined ? 0.02 : checkNonNegative('overshoot', options.overshoot);
-  const candidates = options.candidates === undefined ? undefined : checkInteger('candidates', options.candidates, 2);
-  const bounds = options.bounds === undefined ? ([0, 1] as const) : checkBounds(options.bounds);
-  return { norm, steps, overshoot, candidates, eps, bounds };
+  return { norm: norm ?? 'l2', eps, ...resolveFields(options, DEEP_FOOL_FIELDS) };
 }
 
 /** A `[B]` vector shaped `[B, 1, …, 1]` to broadcast against a tensor of rank `rank`. */
