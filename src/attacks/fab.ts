@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
-import { checkGradientsRegistered, checkInteger, checkKnownKeys, checkLogits, checkPositive, optionKeys, type Bounds } from '../core/validate.js';
+import { checkGradientsRegistered, checkKnownKeys, checkLogits, checkPositive, optionKeys, type Bounds } from '../core/validate.js';
+import { custom, integer, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named, argumentError } from '../core/errors.js';
 import type { Norm } from './norms.js';
 import { resolveThreat } from './options.js';
@@ -69,6 +70,31 @@ const BASE_KEYS = optionKeys<FabBaseOptions>()('eps', 'norm', 'steps', 'restarts
 const FAB_KEYS = optionKeys<FabOptions>()(...BASE_KEYS);
 const FAB_TARGETED_KEYS = optionKeys<FabTargetedOptions>()(...BASE_KEYS, 'targetClasses');
 
+/**
+ * A finite number `> 0` that must also satisfy `within` (FAB's α_max, η and β), else a RangeError saying `rule`;
+ * `fallback` when left out.
+ */
+function positiveWithin(fallback: number, within: (value: number) => boolean, rule: string): OptionField<number> {
+  return custom((arg, value) => {
+    const v = checkPositive(arg, value);
+    if (!within(v)) rangeError(arg, rule, v);
+    return v;
+  }, fallback);
+}
+
+/**
+ * How FAB's and FAB-T's options are checked and defaulted, besides the threat model (`resolveThreat`), in the order
+ * they are checked (`targetClasses` is FAB-T's alone: FAB's keys exclude it).
+ */
+const FAB_FIELDS: OptionFields<Omit<FabTargetedOptions, 'eps' | 'norm' | 'bounds' | 'seed'>> = {
+  steps: /* @__PURE__ */ integer(1, 100),
+  restarts: /* @__PURE__ */ integer(1, 1),
+  alphaMax: /* @__PURE__ */ positiveWithin(0.1, (v) => v <= 1, 'be in (0, 1]'),
+  eta: /* @__PURE__ */ positiveWithin(1.05, (v) => v >= 1, 'be a finite number >= 1 (the overshoot of each step)'),
+  beta: /* @__PURE__ */ positiveWithin(0.9, (v) => v <= 1, 'be in (0, 1]'),
+  targetClasses: /* @__PURE__ */ integer(1, 9)
+};
+
 /** What FAB's distances are never below (the reference's `1e-8` floor on the projections' norms). */
 const MIN_NORM = 1e-8;
 /** The most rows one pass of untargeted FAB's linearisation runs (the batch tiled over a chunk of the classes). */
@@ -81,16 +107,8 @@ export function resolveFab(options: Readonly<FabTargetedOptions>, targeted: bool
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
   checkKnownKeys(options, targeted ? FAB_TARGETED_KEYS : FAB_KEYS);
   const { eps, norm, bounds, seed } = resolveThreat(options);
-  const steps = options.steps === undefined ? 100 : checkInteger('steps', options.steps, 1);
-  const restarts = options.restarts === undefined ? 1 : checkInteger('restarts', options.restarts, 1);
-  const alphaMax = options.alphaMax === undefined ? 0.1 : checkPositive('alphaMax', options.alphaMax);
-  if (alphaMax > 1) rangeError('alphaMax', 'be in (0, 1]', alphaMax);
-  const eta = options.eta === undefined ? 1.05 : checkPositive('eta', options.eta);
-  if (eta < 1) rangeError('eta', 'be a finite number >= 1 (the overshoot of each step)', eta);
-  const beta = options.beta === undefined ? 0.9 : checkPositive('beta', options.beta);
-  if (beta > 1) rangeError('beta', 'be in (0, 1]', beta);
-  const targetClasses = !targeted ? undefined : options.targetClasses === undefined ? 9 : checkInteger('targetClasses', options.targetClasses, 1);
-  return { eps, norm, steps, restarts, alphaMax, eta, beta, bounds, seed, targetClasses };
+  const { targetClasses, ...fields } = resolveFields(options, FAB_FIELDS);
+  return { eps, norm, bounds, seed, ...fields, targetClasses: targeted ? targetClasses : undefined };
 }
 
 /** Row-wise dot product of two `[N, D]` tensors, `[N]`. */

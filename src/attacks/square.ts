@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { createRandom, type Random } from '../core/random.js';
-import { checkInteger, checkKnownKeys, optionKeys, checkLogits, type Bounds } from '../core/validate.js';
+import { checkKnownKeys, optionKeys, checkLogits, type Bounds } from '../core/validate.js';
+import { custom, integer, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 import { checksReadAtOnce } from '../core/device-checks.js';
 import { marginPerExample } from '../losses/cw-margin.js';
@@ -148,6 +149,27 @@ export function square<T extends tf.Tensor>(model: Model, x: T, y: tf.Tensor1D, 
 
 const SQUARE_KEYS = optionKeys<SquareOptions>()('eps', 'norm', 'queries', 'pInit', 'bounds', 'seed');
 
+/** The default of {@link SquareOptions.pInit}. */
+const P_INIT = 0.8;
+
+/**
+ * The initial fraction `p`, a number in (0, 1]; `null` counts as left out (`pInit ?? 0.8`), as it always has, unlike
+ * the other options.
+ */
+function squareFraction(): OptionField<number> {
+  return custom((arg, value) => {
+    const p = value ?? P_INIT;
+    if (typeof p !== 'number' || !(p > 0 && p <= 1)) rangeError(arg, 'be a number in (0, 1]', p);
+    return p;
+  }, P_INIT);
+}
+
+/** How {@link square}'s options are checked and defaulted, besides the threat model (`resolveThreat`), in that order. */
+const SQUARE_FIELDS: OptionFields<Pick<SquareOptions, 'queries' | 'pInit'>> = {
+  queries: /* @__PURE__ */ integer(1, 5000),
+  pInit: /* @__PURE__ */ squareFraction()
+};
+
 /** {@link SquareOptions} checked once, with the defaults filled in: what {@link runSquare} runs. Internal. */
 export interface SquareConfig {
   readonly eps: number;
@@ -165,9 +187,7 @@ export function resolveSquare(options: Readonly<SquareOptions>): SquareConfig {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
   checkKnownKeys(options, SQUARE_KEYS);
   const { eps, norm, bounds, seed } = resolveThreat(options);
-  const budget = options.queries === undefined ? 5000 : checkInteger('queries', options.queries, 1);
-  const pInit = options.pInit ?? 0.8;
-  if (typeof pInit !== 'number' || !(pInit > 0 && pInit <= 1)) rangeError('pInit', 'be a number in (0, 1]', pInit);
+  const { queries: budget, pInit } = resolveFields(options, SQUARE_FIELDS);
   return { eps, norm, budget, pInit, bounds, seed, rescale: true };
 }
 
