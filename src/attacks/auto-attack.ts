@@ -1,4 +1,5 @@
-import { checkInteger, checkKnownKeys, optionKeys, checkOneOf, type Bounds } from '../core/validate.js';
+import { checkKnownKeys, optionKeys, type Bounds } from '../core/validate.js';
+import { integer, oneOf, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 import { apgdAttackFrom, resolveApgdAttack, resolveApgdTargeted, type ApgdOptions, type ApgdTargetedOptions } from './apgd.js';
 import { fabAttackFrom, resolveFab, type FabOptions, type FabTargetedOptions } from './fab.js';
@@ -54,6 +55,17 @@ export interface AutoAttackSuiteOptions {
 /** The option keys of {@link AutoAttackSuiteOptions}. Internal. */
 export const SUITE_KEYS = optionKeys<AutoAttackSuiteOptions>()('eps', 'norm', 'version', 'steps', 'targetClasses', 'queries', 'attacks', 'bounds', 'seed');
 
+/**
+ * How the suite's settings are checked and defaulted, after the threat model (`resolveThreat`), in the order they are
+ * checked (`targetClasses` left undefined: its default depends on the version). `attacks` is checked with `version`.
+ */
+const SUITE_FIELDS: OptionFields<Pick<AutoAttackSuiteOptions, 'version' | 'steps' | 'queries'>> & { readonly targetClasses: OptionField<number | undefined> } = {
+  version: /* @__PURE__ */ oneOf(AUTO_ATTACK_VERSIONS, 'standard'),
+  steps: /* @__PURE__ */ integer(1, 100),
+  targetClasses: /* @__PURE__ */ integer(1),
+  queries: /* @__PURE__ */ integer(1, 5000)
+};
+
 /** Restarts of the untargeted APGD and FAB runs in the `'plus'` version. */
 const PLUS_RESTARTS = 5;
 /** EoT draws per gradient in the `'rand'` version. */
@@ -89,11 +101,8 @@ export function buildSuite<O extends AutoAttackSuiteOptions>(name: string, optio
   const threat = resolveThreat({ ...suiteOptions, seed: options.seed ?? 0 });
   const { eps, norm, bounds } = threat;
   const seed = threat.seed ?? 0;
-  const version = options.version === undefined ? 'standard' : checkOneOf('version', options.version, AUTO_ATTACK_VERSIONS);
-  const steps = options.steps === undefined ? 100 : checkInteger('steps', options.steps, 1);
-  const targetClasses =
-    options.targetClasses === undefined ? (version === 'fast' ? 3 : 9) : checkInteger('targetClasses', options.targetClasses, 1);
-  const queries = options.queries === undefined ? 5000 : checkInteger('queries', options.queries, 1);
+  const { version, steps, queries, ...given } = resolveFields(options, SUITE_FIELDS);
+  const targetClasses = given.targetClasses ?? (version === 'fast' ? 3 : 9);
   if (version !== 'custom' && options.attacks !== undefined) {
     rangeError('attacks', `be given only with version 'custom' (version '${version}' defines its own members)`, options.attacks);
   }

@@ -4,6 +4,7 @@ import { probing } from '../core/probabilities.js';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
 import { checkFunction, checkInput, checkKnownKeys, checkLabelsAsync, checkLogits, optionKeys } from '../core/validate.js';
+import { callable, resolveFields, type OptionField } from '../core/options.js';
 import { attackEntries } from './attack.js';
 import { gatherRows, indicesWhere, rowMask } from './rows.js';
 import type { Attack, AttackFunction } from './types.js';
@@ -107,6 +108,14 @@ export function multiAttack<K extends string>(attacks: Readonly<Record<K, Attack
   });
 }
 
+/** The option keys of {@link MultiAttack.run}. */
+const RUN_KEYS = optionKeys<MultiAttackRunOptions>()('onProgress');
+
+/** How {@link MultiAttack.run}'s options are checked (after the model: its keys are checked first). */
+const RUN_FIELDS: { readonly onProgress: OptionField<MultiAttackRunOptions['onProgress']> } = {
+  onProgress: /* @__PURE__ */ callable<(progress: MultiAttackProgress) => void>()
+};
+
 /**
  * A run of attacks taken by {@link attackEntries}, with the run's inputs checked (errors naming the function the user
  * called: `multiAttack`, `worstCase`, `autoAttack`); the labels' check is read before any attack runs. Internal.
@@ -118,15 +127,15 @@ export async function runMultiAttack<K extends string, T extends tf.Tensor>(
   y: tf.Tensor1D,
   options: Readonly<MultiAttackRunOptions>
 ): Promise<MultiAttackResult<K, T>> {
-  checkKnownKeys(options, optionKeys<MultiAttackRunOptions>()('onProgress'));
+  checkKnownKeys(options, RUN_KEYS);
   checkFunction('model', model);
-  if (options.onProgress !== undefined) checkFunction('onProgress', options.onProgress);
+  const { onProgress } = resolveFields(options, RUN_FIELDS);
   const input = checkInput('x', x);
   const n = input.shape[0] ?? 0;
   // On webgl and webgpu the labels' check (and any queued before it) is read now, before any attack runs.
   const maxLabel = await checkLabelsAsync('y', y, n);
   const run = await runSequence(model, input, y, maxLabel, entries, true, (index, robust, seconds) => {
-    options.onProgress?.({ attack: entries[index]?.[0] ?? '', index, count: entries.length, robust, total: n, seconds });
+    onProgress?.({ attack: entries[index]?.[0] ?? '', index, count: entries.length, robust, total: n, seconds });
   });
   const byName = <V>(values: readonly V[], fallback: V): Record<K, V> =>
     Object.fromEntries(entries.map(([name], i) => [name, values[i] ?? fallback])) as Record<K, V>;
