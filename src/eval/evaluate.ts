@@ -87,7 +87,7 @@ export interface EvaluateConfig<K extends string = string> {
  * How each of {@link EvaluateOptions} is checked and defaulted, in the order they are checked: the attacks are taken
  * (plain functions wrapped; `null` counts as none, as it always has), `onProgress` stays undefined when left out.
  */
-const EVALUATE_FIELDS: OptionFields<Pick<EvaluateOptions, 'batchSize' | 'sequential'>> & {
+const EVALUATE_FIELDS: OptionFields<Omit<EvaluateOptions, 'attacks' | 'onProgress'>> & {
   readonly attacks: OptionField<ReadonlyArray<readonly [string, Attack]>>;
   readonly onProgress: OptionField<((progress: EvaluateProgress) => void) | undefined>;
 } = {

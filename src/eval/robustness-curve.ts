@@ -28,7 +28,7 @@ export interface RobustnessCurveOptions {
 }
 
 /** How each of {@link RobustnessCurveOptions} is checked and defaulted (`onProgress` stays undefined when left out). */
-const ROBUSTNESS_CURVE_FIELDS: OptionFields<Pick<RobustnessCurveOptions, 'batchSize'>> & {
+const ROBUSTNESS_CURVE_FIELDS: OptionFields<Omit<RobustnessCurveOptions, 'onProgress'>> & {
   readonly onProgress: OptionField<((progress: RobustnessCurveProgress) => void) | undefined>;
 } = {
   batchSize: /* @__PURE__ */ integer(1, 256),
