@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
 import { probing } from '../core/probabilities.js';
-import { checkBoolean, checkFiniteExamples, checkFunction, checkInput, checkInteger, checkKnownKeys, checkLabels, checkLabelsAsync, checkLogits, checkedSlice, optionKeys } from '../core/validate.js';
+import { checkFiniteExamples, checkFunction, checkInput, checkLabels, checkLabelsAsync, checkLogits, checkedSlice, optionKeys } from '../core/validate.js';
+import { callable, custom, flag, integer, parseOptions, type OptionField, type OptionFields } from '../core/options.js';
 import type { Attack, AttackFunction } from '../attacks/types.js';
 import { attackEntries } from '../attacks/attack.js';
 import { runSequence } from '../attacks/multi-attack.js';
@@ -82,14 +83,28 @@ export interface EvaluateConfig<K extends string = string> {
   readonly onProgress: ((progress: EvaluateProgress) => void) | undefined;
 }
 
+/**
+ * How each of {@link EvaluateOptions} is checked and defaulted, in the order they are checked: the attacks are taken
+ * (plain functions wrapped; `null` counts as none, as it always has), `onProgress` stays undefined when left out.
+ */
+const EVALUATE_FIELDS: OptionFields<Omit<EvaluateOptions, 'attacks' | 'onProgress'>> & {
+  readonly attacks: OptionField<ReadonlyArray<readonly [string, Attack]>>;
+  readonly onProgress: OptionField<((progress: EvaluateProgress) => void) | undefined>;
+} = {
+  batchSize: /* @__PURE__ */ integer(1, 256),
+  attacks: /* @__PURE__ */ custom((_arg, value) => attackEntries<string>(value ?? {}, true), []),
+  onProgress: /* @__PURE__ */ callable<(progress: EvaluateProgress) => void>(),
+  sequential: /* @__PURE__ */ flag(false)
+};
+
+/** The keys of {@link EvaluateOptions}, in the order an unknown key's message names them. */
+const EVALUATE_KEYS = optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential');
+
 /** Checks {@link evaluate}'s options once, with errors naming the function the user called. Internal. */
 export function resolveEvaluate<K extends string>(options: Readonly<EvaluateOptions<K>>): EvaluateConfig<K> {
-  checkKnownKeys(options, optionKeys<EvaluateOptions>()('attacks', 'batchSize', 'onProgress', 'sequential'));
-  const batchSize = options.batchSize === undefined ? 256 : checkInteger('batchSize', options.batchSize, 1);
-  const entries = attackEntries<K>(options.attacks ?? {}, true);
-  if (options.onProgress !== undefined) checkFunction('onProgress', options.onProgress);
-  const sequential = options.sequential === undefined ? false : checkBoolean('sequential', options.sequential);
-  return { entries, batchSize, sequential, onProgress: options.onProgress };
+  const { attacks, ...config } = parseOptions(options, EVALUATE_FIELDS, EVALUATE_KEYS);
+  // The entries are named by the keys of `attacks`, which are K.
+  return { ...config, entries: attacks as ReadonlyArray<readonly [K, Attack]> };
 }
 
 /**

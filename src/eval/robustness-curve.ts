@@ -1,19 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
-import {
-  checkFiniteExamples,
-  checkFunction,
-  checkInput,
-  checkInteger,
-  checkKnownKeys,
-  checkLabels,
-  checkLabelsAsync,
-  checkNonNegative,
-  optionKeys
-} from '../core/validate.js';
+import { checkFiniteExamples, checkFunction, checkInput, checkKnownKeys, checkLabels, checkLabelsAsync, checkNonNegative, optionKeys } from '../core/validate.js';
+import { callable, integer, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, named } from '../core/errors.js';
 import type { AttackFunction } from '../attacks/types.js';
-import { resolveEvaluate, runEvaluation } from './evaluate.js';
+import { attackEntries } from '../attacks/attack.js';
+import { runEvaluation } from './evaluate.js';
 
 /** Progress of {@link robustnessCurve}, reported after each ε. */
 export interface RobustnessCurveProgress {
@@ -34,6 +26,14 @@ export interface RobustnessCurveOptions {
   /** Called after each ε. */
   readonly onProgress?: (progress: RobustnessCurveProgress) => void;
 }
+
+/** How each of {@link RobustnessCurveOptions} is checked and defaulted (`onProgress` stays undefined when left out). */
+const ROBUSTNESS_CURVE_FIELDS: OptionFields<Omit<RobustnessCurveOptions, 'onProgress'>> & {
+  readonly onProgress: OptionField<((progress: RobustnessCurveProgress) => void) | undefined>;
+} = {
+  batchSize: /* @__PURE__ */ integer(1, 256),
+  onProgress: /* @__PURE__ */ callable<(progress: RobustnessCurveProgress) => void>()
+};
 
 /** What {@link robustnessCurve} measured. Accuracies are fractions in `[0, 1]`. */
 export interface RobustnessCurve {
@@ -79,14 +79,14 @@ export async function robustnessCurve(
   options: Readonly<RobustnessCurveOptions> = {}
 ): Promise<RobustnessCurve> {
   return named('robustnessCurve', async () => {
+    // The keys first and the values after the other arguments, the order in which their errors have always come.
     checkKnownKeys(options, optionKeys<RobustnessCurveOptions>()('batchSize', 'onProgress'));
     checkFunction('model', model);
     checkFunction('attack', attack);
     const radii: unknown = epsilons;
     if (!Array.isArray(radii) || radii.length === 0) rangeError('epsilons', 'be a non-empty array of radii', epsilons);
     epsilons.forEach((eps, i) => checkNonNegative(`epsilons[${String(i)}]`, eps));
-    const batchSize = options.batchSize === undefined ? 256 : checkInteger('batchSize', options.batchSize, 1);
-    if (options.onProgress !== undefined) checkFunction('onProgress', options.onProgress);
+    const { batchSize, onProgress } = resolveFields(options, ROBUSTNESS_CURVE_FIELDS);
     // The data are checked here, once, so that their errors name robustnessCurve.
     const input = checkInput('x', x);
     const n = input.shape[0] ?? 0;
@@ -102,12 +102,13 @@ export async function robustnessCurve(
     for (const [index, eps] of epsilons.entries()) {
       const atEps = attack(eps);
       if (typeof atEps !== 'function') rangeError('attack', `return an attack function for eps = ${String(eps)}`, atEps);
-      const r = await runEvaluation(model, x, y, resolveEvaluate({ attacks: { attack: atEps }, batchSize }));
+      const entries = attackEntries<'attack'>({ attack: atEps }, true);
+      const r = await runEvaluation(model, x, y, { entries, batchSize, sequential: false, onProgress: undefined });
       clean = r.clean;
       accuracy.push(r.attacks.attack);
       perPoint.push(r.perPoint.attacks.attack);
       seconds.push(r.seconds.attack);
-      options.onProgress?.({ eps, index, count: epsilons.length, accuracy: r.attacks.attack });
+      onProgress?.({ eps, index, count: epsilons.length, accuracy: r.attacks.attack });
     }
     return { epsilons: [...epsilons], accuracy, clean, perPoint, seconds };
   });

@@ -1,15 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
-import {
-  checkGradientsRegistered,
-  checkInteger,
-  checkKnownKeys,
-  checkLabelsAsync,
-  checkLogits,
-  optionKeys,
-  type Bounds
-} from '../core/validate.js';
+import { checkGradientsRegistered, checkKnownKeys, checkLabelsAsync, checkLogits, optionKeys, type Bounds } from '../core/validate.js';
+import { integer, resolveFields, type OptionFields } from '../core/options.js';
 import { typeError, named } from '../core/errors.js';
 import { marginPerExample } from '../losses/cw-margin.js';
 import { apgd, apgdTargeted } from '../attacks/apgd.js';
@@ -54,6 +47,15 @@ export interface SanityCheckOptions {
   /** Seed of every attack. @defaultValue 0 */
   readonly seed?: number;
 }
+
+/** The keys of {@link SanityCheckOptions}, in the order an unknown key's message names them. */
+const SANITY_CHECK_KEYS = optionKeys<SanityCheckOptions>()('eps', 'norm', 'bounds', 'steps', 'queries', 'seed');
+
+/** How the options of {@link sanityChecks} besides the threat model (`resolveThreat`'s) are checked and defaulted. */
+const SANITY_CHECK_FIELDS: OptionFields<Pick<SanityCheckOptions, 'steps' | 'queries'>> = {
+  steps: /* @__PURE__ */ integer(1, 20),
+  queries: /* @__PURE__ */ integer(1, 500)
+};
 
 /** Share of points with a zero input gradient above which the zero-gradient check fires. */
 const ZERO_GRADIENT_SHARE = 0.01;
@@ -102,12 +104,11 @@ const percent = (v: number): string => `${(100 * v).toFixed(1)} %`;
 export async function sanityChecks(model: Model, x: tf.Tensor, y: tf.Tensor1D, options: Readonly<SanityCheckOptions>): Promise<SanityFlag[]> {
   return named('sanityChecks', async () => {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) typeError('options', 'be an object with at least eps', options);
-    checkKnownKeys(options, optionKeys<SanityCheckOptions>()('eps', 'norm', 'bounds', 'steps', 'queries', 'seed'));
+    checkKnownKeys(options, SANITY_CHECK_KEYS);
     const threat = resolveThreat({ ...options, seed: options.seed ?? 0 }, 'the radius of the evaluation being checked');
     const { eps, norm, bounds } = threat;
     const seed = threat.seed ?? 0;
-    const steps = options.steps === undefined ? 20 : checkInteger('steps', options.steps, 1);
-    const queries = options.queries === undefined ? 500 : checkInteger('queries', options.queries, 1);
+    const { steps, queries } = resolveFields(options, SANITY_CHECK_FIELDS);
     const inputs = checkAttackInputs(model, x, y, bounds, false);
     // Probability outputs are one of the flags below: the attacks run here need not warn about them.
     markProbed(inputs.model);

@@ -1,4 +1,5 @@
-import { checkInteger, checkKnownKeys, optionKeys, checkOneOf } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { oneOf, resolveFields, unitWeight, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 import type { TransferabilityResult } from './transferability.js';
 
@@ -9,6 +10,15 @@ export interface SelectTeachersOptions {
   /** Which accuracy the floor applies to, and breaks ties: `'clean'` or `'robust'` (white-box). @defaultValue 'clean' */
   readonly accuracy?: 'clean' | 'robust';
 }
+
+/** The floor's field: `null` counts as left out, as it always has. */
+const MIN_ACCURACY_FIELD: OptionField<number> = /* @__PURE__ */ unitWeight(0);
+
+/** How each of {@link SelectTeachersOptions} is checked and defaulted. */
+const SELECT_TEACHERS_FIELDS: OptionFields<SelectTeachersOptions> = {
+  minAccuracy: { parse: (arg, value) => MIN_ACCURACY_FIELD.parse(arg, value ?? undefined) },
+  accuracy: /* @__PURE__ */ oneOf(['clean', 'robust'], 'clean')
+};
 
 /** What {@link selectTeachers} chose. */
 export interface TeacherSelection {
@@ -96,6 +106,7 @@ export function selectTeachers(
 /** {@link selectTeachers}, synchronously. */
 function select(candidates: TransferabilityResult, k: number, options: Readonly<SelectTeachersOptions>): TeacherSelection {
   return named('selectTeachers', () => {
+    // The keys first and the values after the other arguments, the order in which their errors have always come.
     checkKnownKeys(options, optionKeys<SelectTeachersOptions>()('minAccuracy', 'accuracy'));
     const c = candidates as Partial<TransferabilityResult> | null;
     const m = Array.isArray(c?.names) ? c.names.length : -1;
@@ -105,11 +116,7 @@ function select(candidates: TransferabilityResult, k: number, options: Readonly<
     }
     const result = candidates;
     checkInteger('k', k, 1);
-    const minAccuracy = options.minAccuracy ?? 0;
-    if (typeof minAccuracy !== 'number' || !(minAccuracy >= 0 && minAccuracy <= 1)) {
-      rangeError('minAccuracy', 'be a number in [0, 1]', minAccuracy);
-    }
-    const which = options.accuracy === undefined ? 'clean' : checkOneOf('accuracy', options.accuracy, ['clean', 'robust'] as const);
+    const { minAccuracy, accuracy: which } = resolveFields(options, SELECT_TEACHERS_FIELDS);
     const accuracy = which === 'clean' ? result.clean : result.robust;
     const eligible = result.names.map((_, i) => i).filter((i) => (accuracy[i] ?? 0) >= minAccuracy);
     if (k > eligible.length) {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
-import { checkInput, checkInteger, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits, checkedSlice } from '../core/validate.js';
+import { checkInput, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits, checkedSlice } from '../core/validate.js';
+import { integer, resolveFields, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 import type { AttackFunction } from '../attacks/types.js';
 import { toAttack } from '../attacks/attack.js';
@@ -11,6 +12,9 @@ export interface TransferabilityOptions {
   /** Examples per batch. @defaultValue 256 */
   readonly batchSize?: number;
 }
+
+/** How each of {@link TransferabilityOptions} is checked and defaulted. */
+const TRANSFERABILITY_FIELDS: OptionFields<TransferabilityOptions> = { batchSize: /* @__PURE__ */ integer(1, 256) };
 
 /** What {@link transferability} measured, indexed by model in the order of `names`. */
 export interface TransferabilityResult {
@@ -69,10 +73,11 @@ export async function transferability(
   options: Readonly<TransferabilityOptions> = {}
 ): Promise<TransferabilityResult> {
   return named('transferability', async () => {
+    // The keys first and the values after the other arguments, the order in which their errors have always come.
     checkKnownKeys(options, optionKeys<TransferabilityOptions>()('batchSize'));
     const entries = modelEntries(models);
     const attacker = toAttack('attack', attack);
-    const batchSize = options.batchSize === undefined ? 256 : checkInteger('batchSize', options.batchSize, 1);
+    const { batchSize } = resolveFields(options, TRANSFERABILITY_FIELDS);
     const input = checkInput('x', x);
     const n = input.shape[0] ?? 0;
     // On webgl and webgpu the labels' check (and any queued before it) is read now, before any attack runs.

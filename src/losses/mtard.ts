@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkKnownKeys, checkNonNegative, checkPositive, optionKeys } from '../core/validate.js';
 import { rangeError, typeError, named } from '../core/errors.js';
-import { parseOptions, positive, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
+import { custom, parseOptions, positive, resolveFields, unitWeight, type OptionFields, type Resolved } from '../core/options.js';
 import { applyReduction, REDUCTION_FIELD, type Reduction, type DefaultReduction, type Reduced } from '../core/reduce.js';
 import { KL_REDUCTION_FIELD, klFactor, klPerExample } from './kl.js';
 import { checkLossInputs } from './validate.js';
@@ -128,6 +128,15 @@ export interface MtardWeightsOptions {
   readonly eta?: number;
 }
 
+/** How each of {@link MtardWeightsOptions} is checked and defaulted: η in (0, 1]. */
+const MTARD_WEIGHTS_FIELDS: OptionFields<MtardWeightsOptions> = {
+  eta: /* @__PURE__ */ custom((arg, value) => {
+    const eta = checkNonNegative(arg, value);
+    if (eta === 0 || eta > 1) rangeError(arg, 'be a number in (0, 1]', eta);
+    return eta;
+  }, 0.025)
+};
+
 /**
  * One MTARD weight update (Zhao et al., ECCV 2022), a pure function of numbers:
  * `r = L_now / L_first` per term, `w_nat ← w_nat − η·(w_nat − r_nat/(r_nat + r_adv))`, `w_adv = 1 − w_nat`.
@@ -147,13 +156,13 @@ export interface MtardWeightsOptions {
 export function mtardWeights(state: Readonly<MtardState>, natLoss: number, advLoss: number, options: Readonly<MtardWeightsOptions> = {}): MtardState {
   return named('mtardWeights', () => {
     if (typeof state !== 'object' || state === null) typeError('state', 'be an object { natWeight, advWeight }', state);
+    // The keys first and the values after the other arguments, the order in which their errors have always come.
     checkKnownKeys(options, optionKeys<MtardWeightsOptions>()('eta'));
     const natWeight = MTARD_FIELDS.natWeight.parse('state.natWeight', state.natWeight);
     MTARD_FIELDS.advWeight.parse('state.advWeight', state.advWeight);
     checkPositive('natLoss', natLoss);
     checkPositive('advLoss', advLoss);
-    const eta = options.eta === undefined ? 0.025 : checkNonNegative('eta', options.eta);
-    if (eta === 0 || eta > 1) rangeError('eta', 'be a number in (0, 1]', eta);
+    const { eta } = resolveFields(options, MTARD_WEIGHTS_FIELDS);
     const natInitial = state.natInitial === undefined ? natLoss : checkPositive('state.natInitial', state.natInitial);
     const advInitial = state.advInitial === undefined ? advLoss : checkPositive('state.advInitial', state.advInitial);
     return mtardWeightsCore({ natWeight, advWeight: 1 - natWeight, natInitial, advInitial }, natLoss, advLoss, eta);

@@ -1,6 +1,7 @@
 /** `fit`'s options and reports, and the one place that checks the options and fills in their defaults. */
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBoolean, checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkNonNegative, checkPositive } from '../core/validate.js';
+import { checkFunction, checkInput, checkInteger, checkKnownKeys, optionKeys, checkPositive } from '../core/validate.js';
+import { callable, custom, finite, flag, integer, nonNegative, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, typeError } from '../core/errors.js';
 import type { AttackFunction } from '../attacks/types.js';
 import type { Augmentation } from '../data/augment.js';
@@ -289,21 +290,21 @@ function resolveCallback(callback: unknown, at: string): FitCallback {
   return bound as FitCallback;
 }
 
-/** The callbacks fit calls after its own: the `callbacks` option in order, then the `onBatchEnd`/`onEpochEnd` options. */
-function resolveCallbacks(options: Readonly<FitOptions>): FitCallback[] {
-  const given: unknown = options.callbacks;
-  if (given !== undefined && !Array.isArray(given)) typeError('callbacks', 'be an array of callbacks (objects with onEpochEnd, onBatchEnd, …)', given);
-  const callbacks = ((given ?? []) as readonly unknown[]).map((c, i) => resolveCallback(c, `callbacks[${String(i)}]`));
-  const { onBatchEnd, onEpochEnd } = options;
-  if (onBatchEnd !== undefined) checkFunction('onBatchEnd', onBatchEnd);
-  if (onEpochEnd !== undefined) checkFunction('onEpochEnd', onEpochEnd);
-  if (onBatchEnd !== undefined || onEpochEnd !== undefined) {
-    callbacks.push({
+/** The `callbacks` option: an array of callbacks, each checked and bound by {@link resolveCallback}. */
+function resolveCallbackList(arg: string, given: unknown): FitCallback[] {
+  if (!Array.isArray(given)) typeError(arg, 'be an array of callbacks (objects with onEpochEnd, onBatchEnd, …)', given);
+  return (given as readonly unknown[]).map((c, i) => resolveCallback(c, `${arg}[${String(i)}]`));
+}
+
+/** The `onBatchEnd`/`onEpochEnd` options as one more callback, called after the `callbacks` option's; none without them. */
+function shorthandCallbacks(onBatchEnd: FitOptions['onBatchEnd'], onEpochEnd: FitOptions['onEpochEnd']): FitCallback[] {
+  if (onBatchEnd === undefined && onEpochEnd === undefined) return [];
+  return [
+    {
       ...(onBatchEnd === undefined ? {} : { onBatchEnd: (_batch: number, info: BatchInfo) => onBatchEnd(info) }),
       ...(onEpochEnd === undefined ? {} : { onEpochEnd: (_epoch: number, info: EpochInfo) => onEpochEnd(info) })
-    });
-  }
-  return callbacks;
+    }
+  ];
 }
 
 /** Checks that `value` is an AbortSignal (by its shape, so that a signal of another realm or a polyfill passes). */
@@ -316,63 +317,91 @@ function checkSignal(value: unknown): AbortSignal {
   return value as AbortSignal;
 }
 
+/** Checks the checkpoint options (the folder given, `every` and `keep` positive integers when given). */
+function checkCheckpoint(value: unknown): CheckpointOptions {
+  const ckpt = value as CheckpointOptions;
+  checkKnownKeys(ckpt, CHECKPOINT_KEYS);
+  if (typeof ckpt.dir !== 'string' || ckpt.dir.length === 0) typeError('checkpoint.dir', 'be a folder path', ckpt.dir);
+  if (ckpt.every !== undefined) checkInteger('checkpoint.every', ckpt.every, 1);
+  if (ckpt.keep !== undefined) checkInteger('checkpoint.keep', ckpt.keep, 1);
+  return ckpt;
+}
+
+/** Checks the validation options (the inputs a tensor, `every` a positive integer when given); `evaluate` checks the rest when it runs. */
+function checkValidation(value: unknown): ValidationOptions {
+  const validation = value as ValidationOptions;
+  checkKnownKeys(validation, VALIDATION_KEYS);
+  checkInput('validation.x', validation.x);
+  if (validation.every !== undefined) checkInteger('validation.every', validation.every, 1);
+  return validation;
+}
+
+/** Checks that `value` is a tfjs optimizer (by its shape: an optimizer of another copy of tfjs passes). */
+function checkOptimizer(value: unknown): tf.Optimizer {
+  const opt = value as Partial<Record<'applyGradients' | 'getWeights' | 'setWeights', unknown>> | null;
+  if (typeof opt !== 'object' || opt === null || typeof opt.applyGradients !== 'function' || typeof opt.getWeights !== 'function' || typeof opt.setWeights !== 'function') {
+    typeError('optimizer', "be a tfjs optimizer (e.g. tf.train.adam(0.001), not the string 'adam')", value);
+  }
+  return value as tf.Optimizer;
+}
+
+/** The options of {@link FitOptions} without a default of their own: undefined when left out (or a default computed after). */
+type WithoutDefault = 'seed' | 'optimizer' | 'learningRate' | 'weightDecay' | 'schedule' | 'onBatchEnd' | 'onEpochEnd' | 'signal' | 'validation' | 'checkpoint' | 'augment';
+
+/**
+ * How each of {@link FitOptions} is checked and defaulted, in the order they are checked. The learning rate and the
+ * weight decay are left undefined: their defaults depend on the optimizer.
+ */
+const FIT_FIELDS: OptionFields<Omit<FitOptions, WithoutDefault>> & { readonly [K in WithoutDefault]-?: OptionField<FitOptions[K]> } = {
+  epochs: /* @__PURE__ */ integer(1, 1),
+  batchSize: /* @__PURE__ */ integer(1, 128),
+  shuffle: /* @__PURE__ */ flag(true),
+  learningRate: /* @__PURE__ */ custom(checkPositive),
+  weightDecay: /* @__PURE__ */ nonNegative(),
+  schedule: /* @__PURE__ */ callable<Schedule>(),
+  logEvery: /* @__PURE__ */ integer(1, 1),
+  callbacks: /* @__PURE__ */ custom(resolveCallbackList, []),
+  onBatchEnd: /* @__PURE__ */ callable<(info: BatchInfo) => void | Promise<void>>(),
+  onEpochEnd: /* @__PURE__ */ callable<(info: EpochInfo) => void | Promise<void>>(),
+  signal: /* @__PURE__ */ custom((_arg, value) => checkSignal(value)),
+  augment: /* @__PURE__ */ callable<Augmentation>(),
+  resume: /* @__PURE__ */ flag(false),
+  checkpoint: /* @__PURE__ */ custom((_arg, value) => checkCheckpoint(value)),
+  validation: /* @__PURE__ */ custom((_arg, value) => checkValidation(value)),
+  seed: /* @__PURE__ */ finite(),
+  optimizer: /* @__PURE__ */ custom((_arg, value) => checkOptimizer(value))
+};
+
 /** Checks the objective and every option, before any tensor or file exists. Makes the optimizer last. */
 export function resolveFitOptions(objective: unknown, options: Readonly<FitOptions>): ResolvedFit {
   checkKnownKeys(options, OPTION_KEYS);
-  const o = objective as Partial<Objective> | null;
-  if (typeof o !== 'object' || o === null || typeof o.prepare !== 'function' || typeof o.loss !== 'function') {
+  const obj = objective as Partial<Objective> | null;
+  if (typeof obj !== 'object' || obj === null || typeof obj.prepare !== 'function' || typeof obj.loss !== 'function') {
     typeError('objective', 'be a training objective (e.g. pgdAt({ eps }))', objective);
   }
-  const epochs = options.epochs === undefined ? 1 : checkInteger('epochs', options.epochs, 1);
-  const batchSize = options.batchSize === undefined ? 128 : checkInteger('batchSize', options.batchSize, 1);
-  const shuffle = options.shuffle === undefined ? true : checkBoolean('shuffle', options.shuffle);
-  const givenRate = options.learningRate === undefined ? undefined : checkPositive('learningRate', options.learningRate);
-  const weightDecay =
-    options.weightDecay === undefined ? (options.optimizer === undefined ? 5e-4 : 0) : checkNonNegative('weightDecay', options.weightDecay);
-  if (options.schedule !== undefined) checkFunction('schedule', options.schedule);
-  const logEvery = options.logEvery === undefined ? 1 : checkInteger('logEvery', options.logEvery, 1);
-  const callbacks = resolveCallbacks(options);
-  const signal = options.signal === undefined ? undefined : checkSignal(options.signal);
-  if (options.augment !== undefined) checkFunction('augment', options.augment);
-  const resume = options.resume === undefined ? false : checkBoolean('resume', options.resume);
-  const ckpt = options.checkpoint;
-  if (ckpt !== undefined) {
-    checkKnownKeys(ckpt, CHECKPOINT_KEYS);
-    if (typeof ckpt.dir !== 'string' || ckpt.dir.length === 0) typeError('checkpoint.dir', 'be a folder path', ckpt.dir);
-    if (ckpt.every !== undefined) checkInteger('checkpoint.every', ckpt.every, 1);
-    if (ckpt.keep !== undefined) checkInteger('checkpoint.keep', ckpt.keep, 1);
-  }
-  if (resume && ckpt === undefined) rangeError('resume', 'come with checkpoint.dir to resume from', resume);
-  const validation = options.validation;
-  if (validation !== undefined) {
-    checkKnownKeys(validation, VALIDATION_KEYS);
-    checkInput('validation.x', validation.x);
-    if (validation.every !== undefined) checkInteger('validation.every', validation.every, 1);
-  }
-  if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isFinite(options.seed))) rangeError('seed', 'be a finite number', options.seed);
-  if (options.optimizer !== undefined) {
-    const opt = options.optimizer as Partial<Record<'applyGradients' | 'getWeights' | 'setWeights', unknown>> | null;
-    if (typeof opt !== 'object' || opt === null || typeof opt.applyGradients !== 'function' || typeof opt.getWeights !== 'function' || typeof opt.setWeights !== 'function') {
-      typeError('optimizer', "be a tfjs optimizer (e.g. tf.train.adam(0.001), not the string 'adam')", options.optimizer);
-    }
-  }
+  // Resuming needs a checkpoint: checked once the fields up to `checkpoint` are resolved, before the last three (the
+  // order in which its error has always come).
+  const { validation, seed, optimizer, ...leading } = FIT_FIELDS;
+  const o = resolveFields(options, leading);
+  if (o.resume && o.checkpoint === undefined) rangeError('resume', 'come with checkpoint.dir to resume from', o.resume);
+  const last = resolveFields(options, { validation, seed, optimizer });
   return {
-    epochs,
-    batchSize,
-    shuffle,
-    seed: options.seed,
-    optimizer: options.optimizer,
-    baseRate: givenRate ?? (options.optimizer === undefined ? 0.01 : (learningRateOf(options.optimizer) ?? 0.01)),
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    shuffle: o.shuffle,
+    seed: last.seed,
+    optimizer: last.optimizer,
+    baseRate: o.learningRate ?? (last.optimizer === undefined ? 0.01 : (learningRateOf(last.optimizer) ?? 0.01)),
     // A given optimizer keeps its own rate unless learningRate or a schedule says otherwise.
-    manageRate: options.optimizer === undefined || givenRate !== undefined || options.schedule !== undefined,
-    weightDecay,
-    schedule: options.schedule,
-    logEvery,
-    callbacks,
-    signal,
-    validation,
-    checkpoint: ckpt,
-    resume,
-    augment: options.augment
+    manageRate: last.optimizer === undefined || o.learningRate !== undefined || o.schedule !== undefined,
+    weightDecay: o.weightDecay ?? (last.optimizer === undefined ? 5e-4 : 0),
+    schedule: o.schedule,
+    logEvery: o.logEvery,
+    callbacks: [...o.callbacks, ...shorthandCallbacks(o.onBatchEnd, o.onEpochEnd)],
+    signal: o.signal,
+    validation: last.validation,
+    checkpoint: o.checkpoint,
+    resume: o.resume,
+    augment: o.augment
   };
 }

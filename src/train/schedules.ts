@@ -1,4 +1,5 @@
-import { checkFinite, checkInteger, checkKnownKeys, checkNonNegative, checkPositive, optionKeys } from '../core/validate.js';
+import { checkInteger, checkPositive } from '../core/validate.js';
+import { finite, nonNegative, parseOptions, positive, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 
 /** Where training is when a {@link Schedule} is asked for the learning rate. */
@@ -16,6 +17,24 @@ export interface ScheduleContext {
 /** A learning-rate schedule: the rate for the coming update, from the base rate and the position in training. */
 export type Schedule = (baseRate: number, at: ScheduleContext) => number;
 
+/** Milestones: increasing epochs (non-negative integers), copied. Required: `multiStep` has made sure of an array. */
+const MILESTONES_FIELD: OptionField<readonly number[]> = {
+  parse: (arg, value) => {
+    const given = value as readonly number[];
+    given.forEach((m, i) => {
+      checkInteger(`${arg}[${String(i)}]`, m, 0);
+      if (i > 0 && m <= (given[i - 1] ?? -1)) rangeError(arg, 'be increasing', given);
+    });
+    return Array.from(given);
+  }
+};
+
+/** How each option of {@link multiStep} is checked and defaulted. */
+const MULTI_STEP_FIELDS: OptionFields<Parameters<typeof multiStep>[0]> = {
+  milestones: MILESTONES_FIELD,
+  gamma: /* @__PURE__ */ positive(0.1)
+};
+
 /**
  * Multi-step decay: `base · gamma^k`, `k` the number of milestones (epochs) already reached. The usual adversarial
  * training schedule (e.g. milestones [100, 150] of 200 epochs, gamma 0.1).
@@ -29,16 +48,13 @@ export type Schedule = (baseRate: number, at: ScheduleContext) => number;
 export function multiStep(options: { readonly milestones: readonly number[]; readonly gamma?: number }): Schedule {
   return named('multiStep', () => {
     if (typeof options !== 'object' || !Array.isArray(options.milestones)) typeError('milestones', 'be an array of epochs', options);
-    checkKnownKeys(options, optionKeys<typeof options>()('milestones', 'gamma'));
-    options.milestones.forEach((m, i) => {
-      checkInteger(`milestones[${String(i)}]`, m, 0);
-      if (i > 0 && m <= (options.milestones[i - 1] ?? -1)) rangeError('milestones', 'be increasing', options.milestones);
-    });
-    const gamma = options.gamma === undefined ? 0.1 : checkPositive('gamma', options.gamma);
-    const milestones: readonly number[] = Array.from(options.milestones as readonly number[]);
+    const { milestones, gamma } = parseOptions(options, MULTI_STEP_FIELDS);
     return (base, at) => base * gamma ** milestones.filter((m) => at.epoch >= m).length;
   });
 }
+
+/** How each option of {@link cosine} is checked and defaulted. */
+const COSINE_FIELDS: OptionFields<NonNullable<Parameters<typeof cosine>[0]>> = { min: /* @__PURE__ */ nonNegative(0) };
 
 /**
  * Cosine annealing per batch from the base rate to `min` over the run (Loshchilov & Hutter, arXiv 1608.03983,
@@ -52,14 +68,30 @@ export function multiStep(options: { readonly milestones: readonly number[]; rea
  */
 export function cosine(options: { readonly min?: number } = {}): Schedule {
   return named('cosine', () => {
-    checkKnownKeys(options, optionKeys<typeof options>()('min'));
-    const min = options.min === undefined ? 0 : checkNonNegative('min', options.min);
+    const { min } = parseOptions(options, COSINE_FIELDS);
     return (base, at) => {
       const t = (at.epoch * at.batchesPerEpoch + at.batch) / Math.max(1, at.epochs * at.batchesPerEpoch);
       return min + ((base - min) * (1 + Math.cos(Math.PI * Math.min(1, t)))) / 2;
     };
   });
 }
+
+/** The schedule a warm-up ends in when none is given: the base rate. */
+const constant: Schedule = (base) => base;
+
+/** How each option of {@link linearWarmup} is checked and defaulted (`null` counts as no `then`, as it always has). */
+const LINEAR_WARMUP_FIELDS: OptionFields<Parameters<typeof linearWarmup>[0]> = {
+  // Required: no default, so `undefined` is checked (and rejected) like any other value.
+  epochs: { parse: checkPositive },
+  start: /* @__PURE__ */ finite(0),
+  then: {
+    parse: (arg, value) => {
+      const then = value ?? constant;
+      if (typeof then !== 'function') typeError(arg, 'be a schedule function', then);
+      return then as Schedule;
+    }
+  }
+};
 
 /**
  * Linear warm-up: the rate rises linearly from `start·base` to the schedule's value over the first `epochs` epochs
@@ -73,11 +105,7 @@ export function cosine(options: { readonly min?: number } = {}): Schedule {
  */
 export function linearWarmup(options: { readonly epochs: number; readonly start?: number; readonly then?: Schedule }): Schedule {
   return named('linearWarmup', () => {
-    checkKnownKeys(options, optionKeys<typeof options>()('epochs', 'start', 'then'));
-    const epochs = checkPositive('epochs', options.epochs);
-    const start = options.start === undefined ? 0 : checkFinite('start', options.start);
-    const then: Schedule = options.then ?? ((base) => base);
-    if (typeof then !== 'function') typeError('then', 'be a schedule function', then);
+    const { epochs, start, then } = parseOptions(options, LINEAR_WARMUP_FIELDS);
     return (base, at) => {
       const target = then(base, at);
       const done = at.epoch + at.batch / Math.max(1, at.batchesPerEpoch);

@@ -1,12 +1,15 @@
 import { named } from '../../core/errors.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { crossEntropyCore } from '../../losses/cross-entropy.js';
-import { checkKnownKeys } from '../../core/validate.js';
+import { parseOptions, type OptionFields } from '../../core/options.js';
 import type { Objective } from '../objective.js';
 import { logitsOf, MEAN } from './common.js';
 
 /** What the objective prepares per batch outside the tape. */
 type Prepared = Record<string, never>;
+
+/** The options of {@link natural}: none yet, so any key is unknown. */
+const NATURAL_FIELDS: OptionFields<Readonly<Record<string, never>>> = {};
 
 /**
  * Standard ("natural") training: `CE(S(x), y)` on clean inputs. What teachers and ARREST's standard model start
@@ -20,7 +23,7 @@ type Prepared = Record<string, never>;
  */
 export function natural(options: Readonly<Record<string, never>> = {}): Objective {
   return named('natural', () => {
-    checkKnownKeys(options, []);
+    parseOptions(options, NATURAL_FIELDS);
     const objective: Objective<Prepared> = {
       name: 'natural',
       prepare: () => ({}),
