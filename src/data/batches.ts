@@ -19,8 +19,8 @@ export interface BatchOptions {
 }
 
 /**
- * How each of {@link BatchOptions} is checked and defaulted (`null` counts as left out, but for `seed`, which stays
- * undefined when left out: a random seed).
+ * How each of {@link BatchOptions} is checked and defaulted: `null` counts as left out, except for `seed` (an error);
+ * `seed` left out stays undefined (a random seed).
  */
 const BATCH_FIELDS: OptionFields<Omit<BatchOptions, 'seed'>> & { readonly seed: OptionField<number | undefined> } = {
   batchSize: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(1, 32)),
