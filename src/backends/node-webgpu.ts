@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkKnownKeys, optionKeys } from '../core/validate.js';
+import { custom, parseOptions, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { typeError, named } from '../core/errors.js';
 
 const FN = 'registerNodeWebGpu';
@@ -18,6 +19,17 @@ export interface NodeWebGpuOptions {
    */
   readonly dawnOptions?: readonly string[];
 }
+
+/** Dawn's options: an array of strings. */
+function checkDawnOptions(arg: string, value: unknown): readonly string[] {
+  if (!Array.isArray(value) || value.some((o) => typeof o !== 'string')) typeError(arg, 'be an array of strings', value);
+  return value as readonly string[];
+}
+
+/** How each of {@link NodeWebGpuOptions} is checked and defaulted (`null` counts as left out). */
+const NODE_WEBGPU_FIELDS: OptionFields<NodeWebGpuOptions> = {
+  dawnOptions: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ custom(checkDawnOptions, []))
+};
 
 /** What the WebGPU adapter says about itself (`GPUAdapter.info`); a field the implementation leaves out is `''`. */
 export interface WebGpuAdapterDescription {
@@ -203,10 +215,7 @@ async function describeAdapter(adapter: GpuAdapter): Promise<WebGpuAdapterDescri
  */
 export async function registerNodeWebGpu(options: Readonly<NodeWebGpuOptions> = {}): Promise<NodeWebGpuStatus> {
   return named('registerNodeWebGpu', async () => {
-    checkKnownKeys(options, optionKeys<NodeWebGpuOptions>()('dawnOptions'));
-    const given: unknown = options.dawnOptions ?? [];
-    if (!Array.isArray(given) || given.some((o) => typeof o !== 'string')) typeError('dawnOptions', 'be an array of strings', given);
-    const dawnOptions = given as readonly string[];
+    const { dawnOptions } = parseOptions(options, NODE_WEBGPU_FIELDS);
     installing ??= existingGpu() !== undefined ? Promise.resolve('existing' as const) : installDawn(dawnOptions);
     const installed = await installing;
     // A failed installation is tried again by the next call (the package may have been installed meanwhile).

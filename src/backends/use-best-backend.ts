@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBoolean, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { custom, flag, parseOptions, type OptionField, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { rangeError, named, argumentError } from '../core/errors.js';
 import { registerNodeWebGpu } from './node-webgpu.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';
-import { checkThreads, registerWasmThreads } from './wasm-threads.js';
+import { registerWasmThreads, THREADS_FIELD } from './wasm-threads.js';
 
 /** The tfjs backends {@link useBestBackend} knows how to load in Node. */
 export type NodeBackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -61,6 +62,26 @@ export interface UseBestBackendOptions {
    */
   readonly threads?: number;
 }
+
+/** A non-empty list of {@link NODE_BACKENDS}. */
+function checkCandidates(arg: string, value: unknown): readonly NodeBackendName[] {
+  const names = NODE_BACKENDS.map((b) => JSON.stringify(b)).join(', ');
+  if (!Array.isArray(value) || value.length === 0) rangeError(arg, `be a non-empty array of ${names}`, value);
+  for (const name of value as unknown[]) {
+    if (!NODE_BACKENDS.includes(name as NodeBackendName)) rangeError(arg, `hold only ${names}`, name);
+  }
+  return value as readonly NodeBackendName[];
+}
+
+/**
+ * How each of {@link UseBestBackendOptions} is checked and defaulted (`null` candidates count as left out; `threads`
+ * left out: the machine's available parallelism, with a fallback to one thread).
+ */
+const USE_BEST_BACKEND_FIELDS: OptionFields<Omit<UseBestBackendOptions, 'threads'>> & { readonly threads: OptionField<number | undefined> } = {
+  candidates: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ custom(checkCandidates, DEFAULT_NODE_BACKENDS)),
+  wasmTrainingKernels: /* @__PURE__ */ flag(true),
+  threads: THREADS_FIELD
+};
 
 /** The message of an error, also of one made in another realm (a vm context, as under jest), where instanceof fails. */
 function errorMessage(error: unknown): string {
@@ -142,16 +163,7 @@ async function wasmThreads(threads: number | undefined): Promise<void> {
  */
 export async function useBestBackend(options: Readonly<UseBestBackendOptions> = {}): Promise<NodeBackendName> {
   return named('useBestBackend', async () => {
-    checkKnownKeys(options, optionKeys<UseBestBackendOptions>()('candidates', 'wasmTrainingKernels', 'threads'));
-    const given: unknown = options.candidates ?? DEFAULT_NODE_BACKENDS;
-    const names = NODE_BACKENDS.map((b) => JSON.stringify(b)).join(', ');
-    if (!Array.isArray(given) || given.length === 0) rangeError('candidates', `be a non-empty array of ${names}`, given);
-    for (const name of given as unknown[]) {
-      if (!NODE_BACKENDS.includes(name as NodeBackendName)) rangeError('candidates', `hold only ${names}`, name);
-    }
-    const candidates = given as readonly NodeBackendName[];
-    const kernels = options.wasmTrainingKernels === undefined ? true : checkBoolean('wasmTrainingKernels', options.wasmTrainingKernels);
-    const threads = options.threads === undefined ? undefined : checkThreads(options.threads);
+    const { candidates, wasmTrainingKernels: kernels, threads } = parseOptions(options, USE_BEST_BACKEND_FIELDS);
     const reasons: string[] = [];
     for (const name of candidates) {
       if (name === 'webgpu') {

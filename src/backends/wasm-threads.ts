@@ -14,7 +14,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { rangeError, named } from '../core/errors.js';
-import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { checkInteger } from '../core/validate.js';
+import { custom, parseOptions, type OptionField } from '../core/options.js';
 
 const FN = 'registerWasmThreads';
 
@@ -165,21 +166,31 @@ async function createThreadedModule(threads: number): Promise<WasmModule> {
   return module;
 }
 
-/**
- * Checks a thread count for the wasm backend: an integer from 1 to {@link MAX_WASM_THREADS}.
- * Shared by {@link registerWasmThreads} and `useBestBackend`, which checks before loading anything.
- *
- * @throws RangeError naming the function the user called, `threads`, the rule and the value.
- * @example
- * const threads = checkThreads('useBestBackend', options.threads);
- */
-export function checkThreads(value: unknown): number {
-  const threads = checkInteger('threads', value, 1);
+/** A thread count for the wasm backend: an integer from 1 to {@link MAX_WASM_THREADS}. */
+function checkThreads(arg: string, value: unknown): number {
+  const threads = checkInteger(arg, value, 1);
   if (threads > MAX_WASM_THREADS) {
-    rangeError('threads', `be an integer from 1 to ${String(MAX_WASM_THREADS)} (tfjs' wasm build has 8 worker threads)`, threads);
+    rangeError(arg, `be an integer from 1 to ${String(MAX_WASM_THREADS)} (tfjs' wasm build has 8 worker threads)`, threads);
   }
   return threads;
 }
+
+/**
+ * The `threads` option: an integer from 1 to {@link MAX_WASM_THREADS}; it stays undefined when left out (the machine's
+ * available parallelism, read when it is needed). Shared by {@link registerWasmThreads} and `useBestBackend`, which
+ * checks it before loading anything.
+ *
+ * @throws never throws; the field's `parse` throws RangeError naming the function the user called, `threads`, the rule
+ * and the value.
+ * @example
+ * const { threads } = parseOptions(options, { threads: THREADS_FIELD });
+ */
+export const THREADS_FIELD: OptionField<number | undefined> = /* @__PURE__ */ custom(checkThreads);
+
+/** How each of {@link WasmThreadsOptions} is checked (`threads` left out: the machine's available parallelism). */
+const WASM_THREADS_FIELDS: { readonly [K in keyof WasmThreadsOptions]-?: OptionField<number | undefined> } = {
+  threads: THREADS_FIELD
+};
 
 /** The machine's available parallelism (Node ≥ 18.14), or its CPU count. */
 async function availableThreads(): Promise<number> {
@@ -218,8 +229,7 @@ async function availableThreads(): Promise<number> {
  */
 export async function registerWasmThreads(options: Readonly<WasmThreadsOptions> = {}): Promise<number> {
   return named('registerWasmThreads', async () => {
-    checkKnownKeys(options, optionKeys<WasmThreadsOptions>()('threads'));
-    const threads = options.threads === undefined ? await availableThreads() : checkThreads(options.threads);
+    const threads = parseOptions(options, WASM_THREADS_FIELDS).threads ?? (await availableThreads());
     const factory = tf.findBackendFactory('wasm');
     if (factory === null) {
       throw new Error(`${FN}: the wasm backend is not registered; import '${PACKAGE}' first`);

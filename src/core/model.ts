@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFunction, checkKnownKeys, checkPositive, optionKeys } from './validate.js';
+import { checkFunction, checkPositive } from './validate.js';
+import { parseOptions, type OptionField, type OptionFields } from './options.js';
 import { formatValue, isTensor, rangeError, typeError, named, argumentError, runAs } from './errors.js';
 import { layersForward } from './layers-forward.js';
 
@@ -108,8 +109,6 @@ export interface FromGraphModelOptions {
   readonly outputName?: string;
 }
 
-const GRAPH_MODEL_KEYS = optionKeys<FromGraphModelOptions>()('inputName', 'outputName');
-
 /** Whether `value` is an array of strings. */
 function isStringArray(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
@@ -137,19 +136,23 @@ function graphNodes(model: unknown): Pick<GraphModelLike, 'inputNodes' | 'output
   });
 }
 
-/** The node an option names, or the graph's only node of that kind when the option is not given. */
-function pickNode(arg: 'inputName' | 'outputName', value: unknown, nodes: readonly string[]): string {
-  return named('fromGraphModel', () => {
-    if (value === undefined) {
-      if (nodes.length === 1) return nodes[0] as string;
-      const kind = arg === 'inputName' ? 'input that receives x' : 'output that holds the logits';
-      const listed = nodes.length === 0 ? 'none' : nodes.map((n) => JSON.stringify(n)).join(', ');
-      rangeError(arg, `name the ${kind}, since the graph does not have exactly one (it has ${listed})`, value);
+/**
+ * An option that names a node among `nodes` (the graph's inputs or outputs): a non-empty string, or, left out, the
+ * graph's only node of that kind. Its default depends on the model, so the fields are made per call.
+ */
+function nodeField(kind: string, nodes: readonly string[]): OptionField<string> {
+  return {
+    parse: (arg, value) => {
+      if (value === undefined) {
+        if (nodes.length === 1) return nodes[0] as string;
+        const listed = nodes.length === 0 ? 'none' : nodes.map((n) => JSON.stringify(n)).join(', ');
+        rangeError(arg, `name the ${kind}, since the graph does not have exactly one (it has ${listed})`, value);
+      }
+      if (typeof value !== 'string') typeError(arg, 'be a string naming a node of the graph', value);
+      if (value.length === 0) rangeError(arg, 'be a string naming a node of the graph', value);
+      return value;
     }
-    if (typeof value !== 'string') typeError(arg, 'be a string naming a node of the graph', value);
-    if (value.length === 0) rangeError(arg, 'be a string naming a node of the graph', value);
-    return value;
-  });
+  };
 }
 
 /** Checks `x` against what the graph says about its input (a `-1` dimension takes any size). */
@@ -225,9 +228,11 @@ function executeGraph(model: GraphModelLike, inputName: string, x: tf.Tensor, ou
 export function fromGraphModel(model: GraphModelLike, options: Readonly<FromGraphModelOptions> = {}): Model {
   return named('fromGraphModel', () => {
     const graph = graphNodes(model);
-    checkKnownKeys(options, GRAPH_MODEL_KEYS);
-    const inputName = pickNode('inputName', options.inputName, graph.inputNodes);
-    const outputName = pickNode('outputName', options.outputName, graph.outputNodes);
+    const fields: OptionFields<FromGraphModelOptions> = {
+      inputName: nodeField('input that receives x', graph.inputNodes),
+      outputName: nodeField('output that holds the logits', graph.outputNodes)
+    };
+    const { inputName, outputName } = parseOptions(options, fields);
     const info = graph.inputs?.find((i) => i.name === inputName);
     return (x: tf.Tensor): tf.Tensor2D => {
       return named('fromGraphModel', () => {

@@ -1,6 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkBoolean, checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
+import { checkFinite, checkInput, checkTensor } from '../core/validate.js';
+import { flag, integer, parseOptions, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { typeError, named } from '../core/errors.js';
 import { randomCrop } from './random-crop.js';
 import { randomFlip } from './random-flip.js';
@@ -31,6 +33,12 @@ export interface CifarAugmentOptions {
   readonly flip?: boolean;
 }
 
+/** How each of {@link CifarAugmentOptions} is checked and defaulted (`null` counts as left out). */
+const CIFAR_AUGMENT_FIELDS: OptionFields<CifarAugmentOptions> = {
+  padding: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(0, 4)),
+  flip: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ flag(true))
+};
+
 /**
  * The standard CIFAR augmentation as an {@link Augmentation} for `fit`'s `augment` option: a random crop with zero
  * padding ({@link randomCrop}, pad 4, crop back to 32 × 32 on CIFAR) followed by a random horizontal flip
@@ -53,9 +61,7 @@ export interface CifarAugmentOptions {
  */
 export function cifarAugment(options: Readonly<CifarAugmentOptions> = {}): Augmentation {
   return named('cifarAugment', () => {
-    checkKnownKeys(options, optionKeys<CifarAugmentOptions>()('padding', 'flip'));
-    const padding = checkInteger('padding', options.padding ?? 4, 0);
-    const flip = checkBoolean('flip', options.flip ?? true);
+    const { padding, flip } = parseOptions(options, CIFAR_AUGMENT_FIELDS);
     return (x: tf.Tensor, ctx: Readonly<AugmentContext>): tf.Tensor => {
       return named('cifarAugment', () => {
         checkTensor('x', x, { exact: 4 });

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkBoolean, checkFinite, checkInteger, checkKnownKeys, checkTensor, optionKeys } from '../core/validate.js';
+import { checkInteger, checkKnownKeys, checkTensor } from '../core/validate.js';
+import { finite, flag, integer, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { formatValue, rangeError, named, argumentError, runAs } from '../core/errors.js';
 import { batchRows } from './batch-rows.js';
 
@@ -15,6 +17,17 @@ export interface BatchOptions {
   /** Seed of the shuffling; the same seed gives the same sequence of epoch orders. @defaultValue random */
   readonly seed?: number;
 }
+
+/**
+ * How each of {@link BatchOptions} is checked and defaulted: `null` counts as left out, except for `seed` (an error);
+ * `seed` left out stays undefined (a random seed).
+ */
+const BATCH_FIELDS: OptionFields<Omit<BatchOptions, 'seed'>> & { readonly seed: OptionField<number | undefined> } = {
+  batchSize: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(1, 32)),
+  shuffle: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ flag(false)),
+  dropRemainder: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ flag(false)),
+  seed: /* @__PURE__ */ finite()
+};
 
 /** One batch: the rows of `x` and `y` at the same example indices. The caller disposes both. */
 export interface Batch<X extends tf.Tensor = tf.Tensor, Y extends tf.Tensor = tf.Tensor> {
@@ -68,7 +81,8 @@ export interface Batches<X extends tf.Tensor = tf.Tensor, Y extends tf.Tensor = 
  */
 export function batches<X extends tf.Tensor, Y extends tf.Tensor>(x: X, y: Y, options: Readonly<BatchOptions> = {}): Batches<X, Y> {
   return named('batches', () => {
-    checkKnownKeys(options, optionKeys<BatchOptions>()('batchSize', 'shuffle', 'dropRemainder', 'seed'));
+    // The keys are checked before the tensors, the values after them.
+    checkKnownKeys(options as Readonly<Record<string, unknown>>, Object.keys(BATCH_FIELDS));
     checkTensor('x', x, { min: 1 });
     checkTensor('y', y, { min: 1 });
     const n = x.shape[0] ?? 0;
@@ -77,10 +91,7 @@ export function batches<X extends tf.Tensor, Y extends tf.Tensor>(x: X, y: Y, op
       throw argumentError(RangeError, `x and y must hold the same number of examples (first dimension) (got ${formatValue(x.shape)} and ${formatValue(y.shape)})`
       );
     }
-    const batchSize = checkInteger('batchSize', options.batchSize ?? 32, 1);
-    const shuffle = checkBoolean('shuffle', options.shuffle ?? false);
-    const dropRemainder = checkBoolean('dropRemainder', options.dropRemainder ?? false);
-    const seed = options.seed === undefined ? undefined : checkFinite('seed', options.seed);
+    const { batchSize, shuffle, dropRemainder, seed } = resolveFields(options, BATCH_FIELDS);
     if (dropRemainder && batchSize > n) {
       rangeError('batchSize', `be <= the number of examples (${String(n)}) when dropRemainder is true, or no batch is left`, batchSize);
     }

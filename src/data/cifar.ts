@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { optionKeys } from '../core/validate.js';
+import { integer, parseOptions, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 import { readBytes } from './read-bytes.js';
 import type { ImageDataset } from './types.js';
@@ -95,7 +96,7 @@ export async function readCifar(paths: string | readonly string[], options: Read
 export async function loadCifar(paths: string | readonly string[], options: Readonly<LoadCifarOptions>): Promise<ImageDataset> {
   return named('loadCifar', async () => {
     const format = checkCifarOptions(options, optionKeys<LoadCifarOptions>()('variant', 'labels', 'limit'));
-    const limit = options.limit === undefined ? Infinity : checkInteger('limit', options.limit, 1);
+    const { limit } = resolveFields(options, LOAD_CIFAR_FIELDS);
     const { images, labels } = await readCifarFiles(checkPaths(paths), format, limit);
     const pixels = new Float32Array(images.length);
     for (let i = 0; i < images.length; i++) pixels[i] = (images[i] ?? 0) / 255;
@@ -108,11 +109,28 @@ interface CifarFormat {
   readonly coarse: boolean;
 }
 
+/** CIFAR's `variant`, required: 10 or 100 (left out, it is `undefined`, not 10 or 100). */
+const VARIANT_FIELD: OptionField<10 | 100> = {
+  parse: (arg, value) => {
+    if (value !== 10 && value !== 100) rangeError(arg, 'be 10 or 100', value);
+    return value;
+  }
+};
+
+/** How the variant of {@link CifarOptions} is checked; `labels` is checked by hand, after it (see {@link checkCifarOptions}). */
+const CIFAR_FIELDS: OptionFields<Pick<CifarOptions, 'variant'>> = { variant: VARIANT_FIELD };
+
+/** How {@link LoadCifarOptions}' own option is checked and defaulted (`limit` left out: every example). */
+const LOAD_CIFAR_FIELDS: OptionFields<Pick<LoadCifarOptions, 'limit'>> = { limit: /* @__PURE__ */ integer(1, Infinity) };
+
+/**
+ * Resolves the {@link CifarOptions} of a call whose options have the keys `known`: the keys and the variant through
+ * their field; `labels` by hand after it, since its rule depends on the variant (left out for CIFAR-10).
+ */
 function checkCifarOptions<O extends CifarOptions>(options: Readonly<O>, known: readonly (keyof O & string)[]): CifarFormat {
   if (typeof options !== 'object' || options === null) typeError('options', 'be an object with a variant (10 or 100)', options);
-  checkKnownKeys(options, known);
-  const { variant, labels } = options;
-  if (variant !== 10 && variant !== 100) rangeError('variant', 'be 10 or 100', variant);
+  const { variant } = parseOptions(options, CIFAR_FIELDS, known);
+  const labels = options.labels;
   if (variant === 10 && labels !== undefined) {
     rangeError('labels', "be left out for variant 10 (CIFAR-10 has one label per record; 'fine' and 'coarse' are CIFAR-100's)", labels);
   }

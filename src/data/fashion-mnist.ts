@@ -1,4 +1,6 @@
-import { checkBoolean, checkKnownKeys, checkOneOf, optionKeys } from '../core/validate.js';
+import { checkOneOf } from '../core/validate.js';
+import { custom, flag, parseOptions, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { typeError, named } from '../core/errors.js';
 
 /** Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST (gzipped IDX files). */
@@ -20,6 +22,18 @@ export interface IdxFiles {
   readonly labels: string;
 }
 
+/** A non-empty string (a folder). */
+function checkDir(arg: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) typeError(arg, 'be a non-empty string', value);
+  return value;
+}
+
+/** How each of {@link FashionMnistFilesOptions} is checked and defaulted (`null` counts as left out). */
+const FASHION_MNIST_FILES_FIELDS: OptionFields<FashionMnistFilesOptions> = {
+  dir: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ custom(checkDir, FASHION_MNIST_DEBIAN_DIR)),
+  gzipped: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ flag(true))
+};
+
 /**
  * The paths of a Fashion-MNIST split (Xiao et al. 2017, arXiv 1708.07747) under the original file names
  * (`train-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`, …), by default where Debian's
@@ -37,10 +51,8 @@ export interface IdxFiles {
 export function fashionMnistFiles(split: 'train' | 'test', options: Readonly<FashionMnistFilesOptions> = {}): IdxFiles {
   return named('fashionMnistFiles', () => {
     checkOneOf('split', split, ['train', 'test'] as const);
-    checkKnownKeys(options, optionKeys<FashionMnistFilesOptions>()('dir', 'gzipped'));
-    const dir = options.dir ?? FASHION_MNIST_DEBIAN_DIR;
-    if (typeof dir !== 'string' || dir.length === 0) typeError('dir', 'be a non-empty string', dir);
-    const gz = checkBoolean('gzipped', options.gzipped ?? true) ? '.gz' : '';
+    const { dir, gzipped } = parseOptions(options, FASHION_MNIST_FILES_FIELDS);
+    const gz = gzipped ? '.gz' : '';
     const prefix = `${dir.replace(/\/+$/, '')}/${split === 'train' ? 'train' : 't10k'}`;
     return { images: `${prefix}-images-idx3-ubyte${gz}`, labels: `${prefix}-labels-idx1-ubyte${gz}` };
   });

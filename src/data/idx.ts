@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { integer, parseOptions, type OptionFields } from '../core/options.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 import { readBytes } from './read-bytes.js';
 import type { ImageDataset } from './types.js';
@@ -100,6 +100,9 @@ export interface LoadIdxOptions {
   readonly limit?: number;
 }
 
+/** How each of {@link LoadIdxOptions} is checked and defaulted (`limit` left out: every example). */
+const LOAD_IDX_FIELDS: OptionFields<LoadIdxOptions> = { limit: /* @__PURE__ */ integer(1, Infinity) };
+
 /**
  * Loads an IDX image file `[N, H, W]` of bytes and its IDX label file `[N]` as tensors, scaling pixels to [0, 1].
  *
@@ -113,8 +116,7 @@ export interface LoadIdxOptions {
  */
 export async function loadIdxDataset(imagesPath: string, labelsPath: string, options: Readonly<LoadIdxOptions> = {}): Promise<ImageDataset> {
   return named('loadIdxDataset', async () => {
-    checkKnownKeys(options, optionKeys<LoadIdxOptions>()('limit'));
-    const limit = options.limit === undefined ? Infinity : checkInteger('limit', options.limit, 1);
+    const { limit } = parseOptions(options, LOAD_IDX_FIELDS);
     const [images, labels] = await Promise.all([readIdx(imagesPath), readIdx(labelsPath)]);
     if (images.shape.length !== 3 || !(images.data instanceof Uint8Array)) {
       rangeError(imagesPath, 'be a uint8 IDX file of shape [N, H, W]', `shape [${images.shape.join(', ')}]`);

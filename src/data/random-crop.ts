@@ -1,7 +1,9 @@
 import { named } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkFinite, checkInput, checkInteger, checkKnownKeys, checkTensor, inheritChecks, optionKeys } from '../core/validate.js';
+import { checkInput, checkKnownKeys, checkTensor, inheritChecks } from '../core/validate.js';
+import { finite, integer, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { gatherColumns, gatherRows } from './spatial-gather.js';
 
 /** Options of {@link randomCrop}. */
@@ -11,6 +13,12 @@ export interface RandomCropOptions {
   /** Seed of the offsets; the same seed gives the same crops. @defaultValue random */
   readonly seed?: number;
 }
+
+/** How each of {@link RandomCropOptions} is checked and defaulted (`seed` left out: random; a `null` padding: 4). */
+const RANDOM_CROP_FIELDS: OptionFields<Omit<RandomCropOptions, 'seed'>> & { readonly seed: OptionField<number | undefined> } = {
+  padding: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(0, 4)),
+  seed: /* @__PURE__ */ finite()
+};
 
 /**
  * Random crop with zero padding, the standard CIFAR augmentation (torchvision's `RandomCrop(32, padding=4)`):
@@ -32,11 +40,11 @@ export interface RandomCropOptions {
  */
 export function randomCrop(x: tf.Tensor4D, options: Readonly<RandomCropOptions> = {}): tf.Tensor4D {
   return named('randomCrop', () => {
-    checkKnownKeys(options, optionKeys<RandomCropOptions>()('padding', 'seed'));
+    // The keys are checked before x, the values after it.
+    checkKnownKeys(options as Readonly<Record<string, unknown>>, Object.keys(RANDOM_CROP_FIELDS));
     checkTensor('x', x, { exact: 4 });
     checkInput('x', x);
-    const padding = checkInteger('padding', options.padding ?? 4, 0);
-    const seed = options.seed === undefined ? undefined : checkFinite('seed', options.seed);
+    const { padding, seed } = resolveFields(options, RANDOM_CROP_FIELDS);
     if (padding === 0) {
       const copy = tf.clone(x);
       inheritChecks(copy, x);

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
-import { checkFinite, checkInput, checkKnownKeys, checkTensor, inheritChecks, optionKeys } from '../core/validate.js';
-import { rangeError, named } from '../core/errors.js';
+import { checkInput, checkKnownKeys, checkTensor, inheritChecks } from '../core/validate.js';
+import { finite, resolveFields, unitWeight, type OptionField, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { named } from '../core/errors.js';
 import { gatherColumns } from './spatial-gather.js';
 
 /** Options of {@link randomFlip}. */
@@ -11,6 +13,15 @@ export interface RandomFlipOptions {
   /** Seed of the coin flips; the same seed flips the same images. @defaultValue random */
   readonly seed?: number;
 }
+
+/**
+ * How each of {@link RandomFlipOptions} is checked and defaulted (`seed` left out: random; a `null` probability:
+ * 0.5). The probability's rule and message are those of a weight: a number in [0, 1].
+ */
+const RANDOM_FLIP_FIELDS: OptionFields<Omit<RandomFlipOptions, 'seed'>> & { readonly seed: OptionField<number | undefined> } = {
+  probability: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ unitWeight(0.5)),
+  seed: /* @__PURE__ */ finite()
+};
 
 /**
  * Random horizontal flip, the standard CIFAR augmentation (torchvision's `RandomHorizontalFlip(p=0.5)`): each
@@ -32,14 +43,11 @@ export interface RandomFlipOptions {
  */
 export function randomFlip(x: tf.Tensor4D, options: Readonly<RandomFlipOptions> = {}): tf.Tensor4D {
   return named('randomFlip', () => {
-    checkKnownKeys(options, optionKeys<RandomFlipOptions>()('probability', 'seed'));
+    // The keys are checked before x, the values after it.
+    checkKnownKeys(options as Readonly<Record<string, unknown>>, Object.keys(RANDOM_FLIP_FIELDS));
     checkTensor('x', x, { exact: 4 });
     checkInput('x', x);
-    const probability = options.probability ?? 0.5;
-    if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) {
-      rangeError('probability', 'be a number in [0, 1]', probability);
-    }
-    const seed = options.seed === undefined ? undefined : checkFinite('seed', options.seed);
+    const { probability, seed } = resolveFields(options, RANDOM_FLIP_FIELDS);
     const [b, , w] = x.shape;
     const rng = createRandom(seed);
     const cols = new Int32Array(b * w);

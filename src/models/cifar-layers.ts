@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger } from '../core/validate.js';
+import { optionKeys } from '../core/validate.js';
+import { custom, integer, type OptionFields, type Parsed } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { rangeError } from '../core/errors.js';
 import { checkNormalization, type NormalizationOptions } from '../core/normalization.js';
 
@@ -36,17 +38,44 @@ export interface CheckedCifarOptions {
   readonly normalization: { mean: number[]; std: number[] } | undefined;
 }
 
-/** Checks the options every CIFAR builder shares (the caller checks the keys). */
-export function checkCifarOptions(options: Readonly<CifarNetOptions>): CheckedCifarOptions {
-  const given: unknown = options.inputShape ?? [32, 32, 3];
-  if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
-    rangeError('inputShape', 'be [height, width, channels] of positive integers', given);
+/** An input shape `[height, width, channels]` of positive integers. */
+function checkInputShape(arg: string, value: unknown): readonly [number, number, number] {
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
+    rangeError(arg, 'be [height, width, channels] of positive integers', value);
   }
-  const inputShape = [...(given as readonly number[])] as [number, number, number];
-  const classes = checkInteger('classes', options.classes ?? 10, 2);
-  const seed = checkInteger('seed', options.seed ?? 0, 0);
-  const normalization = options.normalization === undefined ? undefined : checkNormalization('normalization', options.normalization, inputShape[2]);
-  return { inputShape, classes, seed, normalization };
+  return value as unknown as readonly [number, number, number];
+}
+
+/** The keys of {@link CifarNetOptions}, in the order the message for an unknown key names them. */
+export const CIFAR_NET_KEYS = optionKeys<CifarNetOptions>()('inputShape', 'classes', 'seed', 'normalization');
+
+/**
+ * How each of {@link CifarNetOptions} but `normalization` is checked and defaulted (`null` counts as left out).
+ * `normalization` is checked after them, by {@link cifarNetConfig}: its rule depends on the input's channels.
+ */
+export const CIFAR_NET_FIELDS: OptionFields<Omit<CifarNetOptions, 'normalization'>> = {
+  inputShape: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ custom(checkInputShape, [32, 32, 3])),
+  classes: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(2, 10)),
+  seed: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(0, 0))
+};
+
+/**
+ * The common options of a CIFAR builder: `net`, its {@link CIFAR_NET_FIELDS} as parsed, and the `normalization`
+ * option as given, checked here against the input's channels (the caller has checked the keys).
+ *
+ * @throws TypeError or RangeError when `normalization` is not one finite mean and one std > 0 per input channel.
+ * @example
+ * const net = parseOptions(options, CIFAR_NET_FIELDS, CIFAR_NET_KEYS);
+ * const g = new GraphBuilder(cifarNetConfig(net, options.normalization));
+ */
+export function cifarNetConfig(net: Parsed<typeof CIFAR_NET_FIELDS>, normalization: unknown): CheckedCifarOptions {
+  const inputShape = [...net.inputShape] as [number, number, number];
+  return {
+    inputShape,
+    classes: net.classes,
+    seed: net.seed,
+    normalization: normalization === undefined ? undefined : checkNormalization('normalization', normalization, inputShape[2])
+  };
 }
 
 type Sym = tfl.SymbolicTensor;

@@ -1,9 +1,7 @@
 import { named } from '../core/errors.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { type CifarNetOptions, checkCifarOptions, GraphBuilder } from './cifar-layers.js';
-
-const KEYS = optionKeys<CifarNetOptions>()('inputShape', 'classes', 'seed', 'normalization');
+import { parseOptions } from '../core/options.js';
+import { type CifarNetOptions, CIFAR_NET_FIELDS, CIFAR_NET_KEYS, cifarNetConfig, GraphBuilder } from './cifar-layers.js';
 
 /** `(t, c, n, s)`: expansion, output channels, blocks, stride of the first block; stage 2 has stride 1 for CIFAR. */
 const STAGES: readonly (readonly [number, number, number, 1 | 2])[] = [
@@ -73,8 +71,8 @@ function invertedResidual(g: GraphBuilder, x: Sym, name: string, inPlanes: numbe
  */
 export function mobileNetV2(options: Readonly<CifarNetOptions> = {}): tfl.LayersModel {
   return named('mobileNetV2', () => {
-    checkKnownKeys(options, KEYS);
-    const g = new GraphBuilder(checkCifarOptions(options));
+    const net = parseOptions(options, CIFAR_NET_FIELDS, CIFAR_NET_KEYS);
+    const g = new GraphBuilder(cifarNetConfig(net, options.normalization));
     let x = g.act(g.bn(g.conv(g.start, 'features_0_0', 32, 3), 'features_0_1'), 'features_0_2', 'relu6');
     let inPlanes = 32;
     let index = 1;

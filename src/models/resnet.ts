@@ -1,9 +1,8 @@
 import { named } from '../core/errors.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkKnownKeys, optionKeys } from '../core/validate.js';
-import { type CifarNetOptions, checkCifarOptions, GraphBuilder } from './cifar-layers.js';
+import { parseOptions } from '../core/options.js';
+import { type CifarNetOptions, CIFAR_NET_FIELDS, CIFAR_NET_KEYS, cifarNetConfig, GraphBuilder } from './cifar-layers.js';
 
-const KEYS = optionKeys<CifarNetOptions>()('inputShape', 'classes', 'seed', 'normalization');
 const PLANES = [64, 128, 256, 512] as const;
 
 type Sym = tfl.SymbolicTensor;
@@ -26,8 +25,8 @@ function preActBlock(g: GraphBuilder, x: Sym, name: string, inPlanes: number, pl
 }
 
 function resNet(options: Readonly<CifarNetOptions>, preact: boolean): tfl.LayersModel {
-  checkKnownKeys(options, KEYS);
-  const g = new GraphBuilder(checkCifarOptions(options));
+  const net = parseOptions(options, CIFAR_NET_FIELDS, CIFAR_NET_KEYS);
+  const g = new GraphBuilder(cifarNetConfig(net, options.normalization));
   let x = g.conv(g.start, 'conv1', 64, 3);
   if (!preact) x = g.act(g.bn(x, 'bn1'), 'relu');
   let inPlanes = 64;

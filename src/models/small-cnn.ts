@@ -1,5 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { checkInteger } from '../core/validate.js';
+import { custom, integer, parseOptions, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { rangeError, named } from '../core/errors.js';
 
 /** Options of {@link smallCnn}. */
@@ -20,12 +22,35 @@ export interface SmallCnnOptions {
   readonly seed?: number;
 }
 
-const KEYS = optionKeys<SmallCnnOptions>()('inputShape', 'numClasses', 'filters', 'hidden', 'seed');
-
 /** Spatial size after two blocks of two valid 3×3 convolutions and a 2×2 pool. */
 function outputSide(side: number): number {
   return Math.floor((Math.floor((side - 4) / 2) - 4) / 2);
 }
+
+/** An input shape of positive integers that leaves at least 1 pixel after the two blocks. */
+function checkInputShape(arg: string, value: unknown): readonly [number, number, number] {
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
+    rangeError(arg, 'be [height, width, channels] of positive integers', value);
+  }
+  const shape = value as unknown as readonly [number, number, number];
+  if (outputSide(shape[0]) < 1 || outputSide(shape[1]) < 1) rangeError(arg, 'have height and width >= 16 (two conv-conv-pool blocks)', shape);
+  return shape;
+}
+
+/** A pair of positive integers. */
+function checkFilters(arg: string, value: unknown): readonly [number, number] {
+  if (!Array.isArray(value) || value.length !== 2) rangeError(arg, 'be a pair of positive integers', value);
+  return [checkInteger(`${arg}[0]`, value[0]), checkInteger(`${arg}[1]`, value[1])];
+}
+
+/** How each of {@link SmallCnnOptions} is checked and defaulted (`null` counts as left out). */
+const SMALL_CNN_FIELDS: OptionFields<SmallCnnOptions> = {
+  inputShape: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ custom(checkInputShape, [28, 28, 1])),
+  numClasses: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(2, 10)),
+  filters: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ custom(checkFilters, [32, 64])),
+  hidden: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(1, 200)),
+  seed: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(0, 0))
+};
 
 /**
  * The small MNIST CNN of the adversarial-robustness literature (the "SmallCNN" of Madry et al.'s MNIST
@@ -59,21 +84,7 @@ function outputSide(side: number): number {
  */
 export function smallCnn(options: Readonly<SmallCnnOptions> = {}): tfl.Sequential {
   return named('smallCnn', () => {
-    checkKnownKeys(options, KEYS);
-    const given: unknown = options.inputShape ?? [28, 28, 1];
-    if (!Array.isArray(given) || given.length !== 3 || !given.every((d) => Number.isInteger(d) && (d as number) >= 1)) {
-      rangeError('inputShape', 'be [height, width, channels] of positive integers', given);
-    }
-    const inputShape = given as [number, number, number];
-    if (outputSide(inputShape[0]) < 1 || outputSide(inputShape[1]) < 1) {
-      rangeError('inputShape', 'have height and width >= 16 (two conv-conv-pool blocks)', inputShape);
-    }
-    const numClasses = checkInteger('numClasses', options.numClasses ?? 10, 2);
-    const filters = options.filters ?? [32, 64];
-    if (!Array.isArray(filters) || filters.length !== 2) rangeError('filters', 'be a pair of positive integers', filters);
-    const [f1, f2] = [checkInteger('filters[0]', filters[0]), checkInteger('filters[1]', filters[1])];
-    const hidden = checkInteger('hidden', options.hidden ?? 200);
-    const seed = checkInteger('seed', options.seed ?? 0, 0);
+    const { inputShape, numClasses, filters: [f1, f2], hidden, seed } = parseOptions(options, SMALL_CNN_FIELDS);
 
     let layer = 0;
     const init = (): ReturnType<typeof tfl.initializers.heNormal> => tfl.initializers.heNormal({ seed: seed * 100 + ++layer });

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkKnownKeys, optionKeys } from '../core/validate.js';
+import { custom, parseOptions, type OptionField } from '../core/options.js';
 import { rangeError, typeError, named } from '../core/errors.js';
 import { asVariable, type Student, type StudentOutputs } from '../core/student.js';
 
@@ -10,6 +10,22 @@ export interface StudentFromLayersOptions {
   readonly featuresLayer?: string;
   /** The name of the layer whose output is DARHT's feature map (`featureMap`), e.g. the head's `featureMapLayer`. */
   readonly featureMapLayer?: string;
+}
+
+/**
+ * A layer name of {@link StudentFromLayersOptions}, resolved to the output of the layer of `model` it names (it stays
+ * undefined when left out). The rule depends on the model, so the fields are made per call.
+ */
+function layerOutputOf(model: tfl.LayersModel): OptionField<tfl.SymbolicTensor | undefined> {
+  return custom((arg, name) => {
+    let layer: tfl.layers.Layer;
+    try {
+      layer = model.getLayer(name as string);
+    } catch {
+      return rangeError(arg, `name a layer of the model (${model.layers.map((l) => l.name).join(', ')})`, name);
+    }
+    return layer.output as tfl.SymbolicTensor;
+  });
 }
 
 /**
@@ -27,21 +43,11 @@ export interface StudentFromLayersOptions {
 export function studentFromLayers(model: tfl.LayersModel, options: Readonly<StudentFromLayersOptions> = {}): Student {
   return named('studentFromLayers', () => {
     if (!(model instanceof tfl.LayersModel)) typeError('model', 'be a tfjs-layers LayersModel', model);
-    checkKnownKeys(options, optionKeys<StudentFromLayersOptions>()('featuresLayer', 'featureMapLayer'));
-    const layerOutput = (arg: string, name: string | undefined): tfl.SymbolicTensor | undefined => {
-      return named('studentFromLayers', () => {
-        if (name === undefined) return undefined;
-        let layer: tfl.layers.Layer;
-        try {
-          layer = model.getLayer(name);
-        } catch {
-          return rangeError(arg, `name a layer of the model (${model.layers.map((l) => l.name).join(', ')})`, name);
-        }
-        return layer.output as tfl.SymbolicTensor;
-      });
+    const fields: { readonly [K in keyof StudentFromLayersOptions]-?: OptionField<tfl.SymbolicTensor | undefined> } = {
+      featuresLayer: layerOutputOf(model),
+      featureMapLayer: layerOutputOf(model)
     };
-    const features = layerOutput('featuresLayer', options.featuresLayer);
-    const featureMap = layerOutput('featureMapLayer', options.featureMapLayer);
+    const { featuresLayer: features, featureMapLayer: featureMap } = parseOptions(options, fields);
     const logits = model.outputs[0];
     if (logits === undefined) rangeError('model', 'have an output', 'none');
     const outputs = [logits, ...(features === undefined ? [] : [features]), ...(featureMap === undefined ? [] : [featureMap])];

@@ -1,6 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { checkInteger } from '../core/validate.js';
+import { custom, parseOptions, type OptionField, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { isTensor, rangeError, typeError, named, runAs } from '../core/errors.js';
 
 /** Options of {@link studentTeacherHead}. */
@@ -37,6 +39,15 @@ export interface StudentTeacherOutputs {
 }
 
 /**
+ * How each of {@link StudentTeacherHeadOptions} is defaulted (a `null` name counts as left out; `seed` left out:
+ * tfjs-layers' random initialisers). Neither is checked: tfjs-layers takes them as they are.
+ */
+const STUDENT_TEACHER_HEAD_FIELDS: OptionFields<Omit<StudentTeacherHeadOptions, 'seed'>> & { readonly seed: OptionField<number | undefined> } = {
+  seed: /* @__PURE__ */ custom((_arg, value) => value as number),
+  name: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ custom((_arg, value) => value as string, 'student_teacher'))
+};
+
+/**
  * The student–teacher head of DARHT (arXiv 2402.15586): the student's last layer is replaced by two linear layers
  * with no non-linearity between, features `d → M·C` (the feature map whose `C`-blocks distil one teacher each, see
  * `teacherFeatureMapLoss` in `ardkit/losses`) then `M·C → C` (the logits). Use the layers in a functional tfjs-layers
@@ -55,12 +66,11 @@ export interface StudentTeacherOutputs {
  */
 export function studentTeacherHead(numTeachers: number, numClasses: number, options: Readonly<StudentTeacherHeadOptions> = {}): StudentTeacherHead {
   return named('studentTeacherHead', () => {
-    checkKnownKeys(options, optionKeys<StudentTeacherHeadOptions>()('seed', 'name'));
+    const { seed, name } = parseOptions(options, STUDENT_TEACHER_HEAD_FIELDS);
     const m = checkInteger('numTeachers', numTeachers, 1);
     const c = checkInteger('numClasses', numClasses, 2);
-    const name = options.name ?? 'student_teacher';
     const init = (offset: number): ReturnType<typeof tfl.initializers.glorotUniform> =>
-      tfl.initializers.glorotUniform(options.seed === undefined ? {} : { seed: options.seed + offset });
+      tfl.initializers.glorotUniform(seed === undefined ? {} : { seed: seed + offset });
     const featureMapLayer = tfl.layers.dense({ units: m * c, kernelInitializer: init(0), name: `${name}_feature_map` });
     const logitsLayer = tfl.layers.dense({ units: c, kernelInitializer: init(1), name: `${name}_logits` });
     return {

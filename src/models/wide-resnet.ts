@@ -1,7 +1,9 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { checkInteger, checkKnownKeys, optionKeys } from '../core/validate.js';
+import { optionKeys } from '../core/validate.js';
+import { custom, integer, parseOptions, type OptionFields } from '../core/options.js';
+import { nullAsLeftOut } from '../core/null-as-left-out.js';
 import { rangeError, named } from '../core/errors.js';
-import { type CifarNetOptions, checkCifarOptions, GraphBuilder } from './cifar-layers.js';
+import { type CifarNetOptions, CIFAR_NET_FIELDS, CIFAR_NET_KEYS, cifarNetConfig, GraphBuilder } from './cifar-layers.js';
 
 /** Options of {@link wideResNet}. */
 export interface WideResNetOptions extends CifarNetOptions {
@@ -11,7 +13,25 @@ export interface WideResNetOptions extends CifarNetOptions {
   readonly widthFactor?: number;
 }
 
-const KEYS = optionKeys<WideResNetOptions>()('inputShape', 'classes', 'seed', 'normalization', 'depth', 'widthFactor');
+const KEYS = optionKeys<WideResNetOptions>()(...CIFAR_NET_KEYS, 'depth', 'widthFactor');
+
+/** A WRN depth: an integer `6n + 4 >= 10`. */
+function checkDepth(arg: string, value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 10 || ((value as number) - 4) % 6 !== 0) {
+    rangeError(arg, 'be an integer 6n + 4 >= 10 (10, 16, 22, 28, 34, …)', value);
+  }
+  return value as number;
+}
+
+/**
+ * How each of {@link WideResNetOptions} but `normalization` is checked and defaulted, in the order they are checked
+ * (`null` counts as left out); `normalization` follows, in {@link cifarNetConfig}.
+ */
+const WIDE_RESNET_FIELDS: OptionFields<Omit<WideResNetOptions, 'normalization'>> = {
+  depth: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ custom(checkDepth, 34)),
+  widthFactor: /* @__PURE__ */ nullAsLeftOut(/* @__PURE__ */ integer(1, 10)),
+  ...CIFAR_NET_FIELDS
+};
 
 type Sym = tfl.SymbolicTensor;
 
@@ -64,11 +84,8 @@ function block(g: GraphBuilder, x: Sym, name: string, inPlanes: number, outPlane
  */
 export function wideResNet(options: Readonly<WideResNetOptions> = {}): tfl.LayersModel {
   return named('wideResNet', () => {
-    checkKnownKeys(options, KEYS);
-    const depth = options.depth ?? 34;
-    if (!Number.isInteger(depth) || depth < 10 || (depth - 4) % 6 !== 0) rangeError('depth', 'be an integer 6n + 4 >= 10 (10, 16, 22, 28, 34, …)', depth);
-    const k = checkInteger('widthFactor', options.widthFactor ?? 10, 1);
-    const g = new GraphBuilder(checkCifarOptions(options));
+    const { depth, widthFactor: k, ...net } = parseOptions(options, WIDE_RESNET_FIELDS, KEYS);
+    const g = new GraphBuilder(cifarNetConfig(net, options.normalization));
     const n = (depth - 4) / 6;
     const channels = [16 * k, 32 * k, 64 * k];
     let x = g.conv(g.start, 'conv1', 16, 3);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../../core/model.js';
 import type { Student, StudentOutputs } from '../../core/student.js';
 import { formatValue, isTensor, rangeError, typeError, named, runAs } from '../../core/errors.js';
-import { checkKnownKeys, checkOneOf } from '../../core/validate.js';
+import { custom, flag, oneOf, parseOptions, type OptionField, type OptionFields, type Parsed } from '../../core/options.js';
 import { compilerFor, SUPPORTED_OPS, UnsupportedError, type Exec, type ParamRequest } from './ops.js';
 import { decodeModel, type GraphProto, type ModelProto, type NodeProto } from './schema.js';
 import { dataTypeName, readTensorProto, toHost, type ArrayTensor } from './tensors.js';
@@ -99,7 +99,33 @@ export function onnxInternals(model: unknown): OnnxInternals | undefined {
   return (model as unknown as Record<symbol, OnnxInternals | undefined>)[ONNX_INTERNALS];
 }
 
-const OPTION_KEYS = ['layout', 'trainable', 'output', 'features', 'name'] as const;
+/** `field`, its messages naming the option `options.<key>` (as {@link loadOnnx}'s have always named them). */
+function inOptions<T>(field: OptionField<T>): OptionField<T> {
+  return { parse: (arg, value) => field.parse(`options.${arg}`, value) };
+}
+
+/** A non-empty string (a value of the graph, a name). */
+function checkNonEmptyString(arg: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') typeError(arg, 'be a non-empty string', value);
+  return value;
+}
+
+/**
+ * How each of {@link LoadOnnxOptions} is checked and defaulted, in the order they are checked (`output`, `features`
+ * and `name` stay undefined when left out: the graph's only output, no features, the file's path).
+ */
+const LOAD_ONNX_FIELDS: OptionFields<Pick<LoadOnnxOptions, 'layout' | 'trainable'>> & {
+  readonly [K in 'output' | 'features' | 'name']-?: OptionField<LoadOnnxOptions[K]>;
+} = {
+  layout: /* @__PURE__ */ inOptions(/* @__PURE__ */ oneOf(['nhwc', 'nchw'], 'nhwc')),
+  trainable: /* @__PURE__ */ inOptions(/* @__PURE__ */ flag(false)),
+  output: /* @__PURE__ */ inOptions(/* @__PURE__ */ custom(checkNonEmptyString)),
+  features: /* @__PURE__ */ inOptions(/* @__PURE__ */ custom(checkNonEmptyString)),
+  name: /* @__PURE__ */ inOptions(/* @__PURE__ */ custom(checkNonEmptyString))
+};
+
+/** {@link LoadOnnxOptions} resolved. */
+type LoadOnnxConfig = Parsed<typeof LOAD_ONNX_FIELDS>;
 
 let loads = 0;
 
@@ -139,7 +165,8 @@ function nodeLabel(node: NodeProto, index: number): string {
   return `node ${JSON.stringify(node.name === '' ? `#${String(index)}` : node.name)} (${node.opType})`;
 }
 
-function compile(graph: GraphProto, opset: number, trainable: boolean, where: string, options: LoadOnnxOptions): Program {
+function compile(graph: GraphProto, opset: number, where: string, config: LoadOnnxConfig): Program {
+  const trainable = config.trainable;
   const initializers = new Map<string, ArrayTensor>();
   for (const init of graph.initializer) {
     try {
@@ -162,9 +189,9 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
 
   const outputs = graph.output.map((o) => o.name);
   let output: string;
-  if (options.output !== undefined) {
-    if (!outputs.includes(options.output)) rangeError('options.output', `name one of the graph's outputs ${formatValue(outputs)}`, options.output);
-    output = options.output;
+  if (config.output !== undefined) {
+    if (!outputs.includes(config.output)) rangeError('options.output', `name one of the graph's outputs ${formatValue(outputs)}`, config.output);
+    output = config.output;
   } else {
     if (outputs.length !== 1) rangeError('options.output', `name the logits output: the graph has ${String(outputs.length)} outputs ${formatValue(outputs)}`, undefined);
     output = outputs[0] as string;
@@ -174,9 +201,9 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
   const producer = new Map<string, number>();
   graph.node.forEach((node, i) => { node.output.forEach((o) => producer.set(o, i)); });
   const needed = new Set<number>();
-  const wanted = [output, ...(options.features === undefined ? [] : [options.features])];
-  if (options.features !== undefined && !producer.has(options.features) && options.features !== input.name) {
-    rangeError('options.features', 'name a value that a node of the graph computes', options.features);
+  const wanted = [output, ...(config.features === undefined ? [] : [config.features])];
+  if (config.features !== undefined && !producer.has(config.features) && config.features !== input.name) {
+    rangeError('options.features', 'name a value that a node of the graph computes', config.features);
   }
   while (wanted.length > 0) {
     const name = wanted.pop() as string;
@@ -265,17 +292,10 @@ function compile(graph: GraphProto, opset: number, trainable: boolean, where: st
  */
 export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, options: Readonly<LoadOnnxOptions> = {}): Promise<OnnxModel> {
   return named('loadOnnx', async () => {
-    if (typeof options !== 'object' || options === null) typeError('options', 'be an object', options);
-    checkKnownKeys(options, OPTION_KEYS);
-    const layout = options.layout === undefined ? 'nhwc' : checkOneOf('options.layout', options.layout, ['nhwc', 'nchw']);
-    if (options.trainable !== undefined && typeof options.trainable !== 'boolean') typeError('options.trainable', 'be a boolean', options.trainable);
-    for (const key of ['output', 'features', 'name'] as const) {
-      const v = options[key];
-      if (v !== undefined && (typeof v !== 'string' || v === '')) typeError(`options.${key}`, 'be a non-empty string', v);
-    }
-    const trainable = options.trainable ?? false;
+    const config = parseOptions(options, LOAD_ONNX_FIELDS);
+    const { layout, trainable } = config;
     const { bytes, label } = await readSource(source);
-    const where = JSON.stringify(options.name ?? label);
+    const where = JSON.stringify(config.name ?? label);
 
     let proto: ModelProto;
     try {
@@ -296,7 +316,7 @@ export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, option
       );
     }
 
-    const program = compile(graph, opset, trainable, where, options);
+    const program = compile(graph, opset, where, config);
     const id = ++loads;
     const params = new Map<string, tf.Tensor>();
     const arrays = program.initializers;
@@ -407,8 +427,8 @@ export async function loadOnnx(source: string | Uint8Array | ArrayBuffer, option
         const variables = weights.filter((w): w is tf.Variable => w instanceof tf.Variable);
         return {
           forward: (x: tf.Tensor): StudentOutputs => {
-            if (options.features === undefined) return { logits: model(x) };
-            const [logits, features] = run(x, [program.output, options.features]);
+            if (config.features === undefined) return { logits: model(x) };
+            const [logits, features] = run(x, [program.output, config.features]);
             return { logits: logitsOf(logits), features: features as tf.Tensor2D };
           },
           trainableVariables: variables.filter((v) => v.trainable),
