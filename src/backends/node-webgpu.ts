@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { custom, parseOptions, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { typeError, named } from '../core/errors.js';
 
 const FN = 'registerNodeWebGpu';

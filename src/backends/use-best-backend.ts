@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { custom, flag, parseOptions, type OptionField, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { rangeError, named, argumentError } from '../core/errors.js';
 import { registerNodeWebGpu } from './node-webgpu.js';
 import { registerWasmTrainingKernels } from './wasm-training-kernels.js';

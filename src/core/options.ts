@@ -179,6 +179,19 @@ export function custom<T>(check: (arg: string, value: unknown) => T, fallback?: 
 }
 
 /**
+ * `field`, with `null` taken as left out (the default, or `undefined` for a field without one): for the options that
+ * were read with `options.x ?? fallback` before they were declared as fields, so that `null` keeps giving the
+ * default. Internal.
+ *
+ * @throws never throws; the field's `parse` throws what `field`'s throws for a value other than `null` or `undefined`.
+ * @example
+ * const FIELDS = { padding: nullAsLeftOut(integer(0, 4)) }; // { padding: null } resolves to 4
+ */
+export function nullAsLeftOut<T>(field: OptionField<T>): OptionField<T> {
+  return { parse: (arg, value) => field.parse(arg, value ?? undefined) };
+}
+
+/**
  * Parses an options object once, at a public boundary: rejects keys that are not `known` (by default the fields'
  * keys; a caller that checks other options itself, such as a teacher or the attack settings, lists every key, in the
  * order the message names them), then resolves every field, defaults filled in, in the order of `fields`. Internal

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkFinite, checkInput, checkTensor } from '../core/validate.js';
 import { flag, integer, parseOptions, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { typeError, named } from '../core/errors.js';
 import { randomCrop } from './random-crop.js';
 import { randomFlip } from './random-flip.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkInteger, checkKnownKeys, checkTensor } from '../core/validate.js';
 import { finite, flag, integer, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { formatValue, rangeError, named, argumentError, runAs } from '../core/errors.js';
 import { batchRows } from './batch-rows.js';
 

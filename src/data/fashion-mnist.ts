@@ -1,6 +1,6 @@
 import { checkOneOf } from '../core/validate.js';
 import { custom, flag, parseOptions, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { typeError, named } from '../core/errors.js';
 
 /** Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST (gzipped IDX files). */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkInput, checkKnownKeys, checkTensor, inheritChecks } from '../core/validate.js';
 import { finite, integer, resolveFields, type OptionField, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { gatherColumns, gatherRows } from './spatial-gather.js';
 
 /** Options of {@link randomCrop}. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRandom } from '../core/random.js';
 import { checkInput, checkKnownKeys, checkTensor, inheritChecks } from '../core/validate.js';
 import { finite, resolveFields, unitWeight, type OptionField, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { named } from '../core/errors.js';
 import { gatherColumns } from './spatial-gather.js';
 

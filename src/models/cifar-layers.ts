@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { optionKeys } from '../core/validate.js';
 import { custom, integer, type OptionFields, type Parsed } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { rangeError } from '../core/errors.js';
 import { checkNormalization, type NormalizationOptions } from '../core/normalization.js';
 

@@ -1,7 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger } from '../core/validate.js';
 import { custom, integer, parseOptions, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { rangeError, named } from '../core/errors.js';
 
 /** Options of {@link smallCnn}. */

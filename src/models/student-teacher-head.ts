@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { checkInteger } from '../core/validate.js';
 import { custom, parseOptions, type OptionField, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { isTensor, rangeError, typeError, named, runAs } from '../core/errors.js';
 
 /** Options of {@link studentTeacherHead}. */

@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { optionKeys } from '../core/validate.js';
 import { custom, integer, parseOptions, type OptionFields } from '../core/options.js';
-import { nullAsLeftOut } from '../core/null-as-left-out.js';
+import { nullAsLeftOut } from '../core/options.js';
 import { rangeError, named } from '../core/errors.js';
 import { type CifarNetOptions, CIFAR_NET_FIELDS, CIFAR_NET_KEYS, cifarNetConfig, GraphBuilder } from './cifar-layers.js';
 
