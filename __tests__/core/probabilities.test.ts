@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import fc from 'fast-check';
 import { pgd, pgdAttack } from '../../src/attacks/index.js';
-import { evaluate } from '../../src/eval/index.js';
+import { evaluate, transferability } from '../../src/eval/index.js';
 import { kdLoss as kd, klDivergence } from '../../src/losses/index.js';
 import { ard, fit, pgdAt } from '../../src/train/index.js';
 import { deferChecksForTesting, flushChecks, pendingChecks } from '../../src/core/device-checks.js';
@@ -127,6 +127,14 @@ describe('probability outputs where logits go', () => {
     await evaluate(logitsModel(w), x, y);
     expect(messages()).toHaveLength(1);
     expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([w, x, y]);
+  });
+
+  it('transferability warns about a model that returns probabilities, even one it only evaluates', async () => {
+    const w = weights();
+    const { x, y } = data();
+    await transferability({ source: logitsModel(w), target: softmaxModel(w) }, x, y, pgdAttack({ eps: 0.1, steps: 2 }), { batchSize: 5 });
+    expect(messages()).toEqual([expect.stringMatching(/^ardkit: transferability: the model's outputs look like probabilities/)]);
     tf.dispose([w, x, y]);
   });
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { probing } from '../core/probabilities.js';
 import type { Model } from '../core/model.js';
 import { readWithChecks } from '../core/device-checks.js';
 import { checkInput, checkKnownKeys, optionKeys, checkLabelsAsync, checkLogits, checkedSlice } from '../core/validate.js';
@@ -91,7 +92,7 @@ export async function transferability(
 
     /** `[B]` int32, 1 where `model(xs)` predicts `ys`, left on the device. */
     const correct = (model: Model, xs: tf.Tensor, ys: tf.Tensor1D, size: number): tf.Tensor =>
-      named('transferability', () => tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkLogits(model(xs), size, maxLabel), 1), ys), 'int32')));
+      named('transferability', () => tf.tidy(() => tf.cast(tf.equal(tf.argMax(checkLogits(probing(model)(xs), size, maxLabel), 1), ys), 'int32')));
     /** The batch's masks, every model's on `x` then, per source, every model's on its `x'`: `[m + m², size]`, read once. */
     const batchMasks = async (xb: tf.Tensor, yb: tf.Tensor1D, size: number): Promise<Float32Array> => {
       const masks: tf.Tensor[] = [];
