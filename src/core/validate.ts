@@ -326,25 +326,22 @@ export async function checkLabelsAsync(arg: string, value: unknown, batch: numbe
  * cpu, wasm and tensorflow, queued on the device elsewhere: see `flushChecks`), and names the first example outside.
  *
  * @param offset - the index of `x`'s first example in the whole data set (for data that arrives in batches).
- * @param also - another value check read in the same readback (the probe of a model's outputs), reported first.
  * @throws RangeError naming the first example with a value outside `bounds`.
  * @example
  * checkExamplesInBounds('fit', 'data.x', x, [0, 1]);
  */
-export function checkExamplesInBounds(arg: string, x: tf.Tensor, bounds: Bounds, offset = 0, also?: ValueCheck): void {
+export function checkExamplesInBounds(arg: string, x: tf.Tensor, bounds: Bounds, offset = 0): void {
+  if (x.rank === 0 || (x.shape[0] ?? 0) === 0) return;
   const range = factsOf(x)?.range;
-  if (x.rank === 0 || (x.shape[0] ?? 0) === 0 || (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1])) {
-    deviceChecks([also]);
-    return;
-  }
-  deviceChecks([also, {
-    codes: () => {
+  if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
+  deviceCheck(
+    () => {
       const flat = tf.reshape(x, [x.shape[0] ?? 0, -1]);
       const inside = tf.logicalAnd(tf.all(tf.greaterEqual(flat, bounds[0]), 1), tf.all(tf.lessEqual(flat, bounds[1]), 1));
       // The last two codes, min and max, say whether the data look like 8-bit pixels.
       return tf.concat([tf.cast(inside, 'float32'), tf.reshape(tf.min(flat), [1]), tf.reshape(tf.max(flat), [1])]);
     },
-    check: (codes) => {
+    (codes) => {
       const inside = codes.subarray(0, codes.length - 2);
       const bad = inside.findIndex((v) => v === 0);
       if (bad >= 0) {
@@ -353,7 +350,7 @@ export function checkExamplesInBounds(arg: string, x: tf.Tensor, bounds: Bounds,
         rangeError(arg, `lie inside bounds [${String(bounds[0])}, ${String(bounds[1])}]${hint}`, `example ${String(bad + offset)} has values outside`);
       }
     }
-  }]);
+  );
   // Comparisons with NaN are false, so the check also rules NaN out.
   learn(x, { range: [bounds[0], bounds[1]] });
 }
@@ -406,20 +403,16 @@ function pixelHint(bounds: Bounds, min: number, max: number): string {
  * the device elsewhere: see `flushChecks`). Out-of-range inputs are an error rather than a silent clip: they usually
  * mean an unnormalised image (0..255) or a wrong pipeline.
  *
- * @param also - another value check read in the same readback (the probe of a model's outputs), reported first.
  * @throws RangeError when an element is NaN or lies outside `bounds`.
  * @example
  * checkInBounds('myAttack', 'x', x, [0, 1]);
  */
-export function checkInBounds(arg: string, x: tf.Tensor, bounds: Bounds, also?: ValueCheck): void {
+export function checkInBounds(arg: string, x: tf.Tensor, bounds: Bounds): void {
   const range = factsOf(x)?.range;
-  if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) {
-    deviceChecks([also]);
-    return;
-  }
-  deviceChecks([also, {
-    codes: () => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]),
-    check: (stats) => {
+  if (range !== undefined && range[0] >= bounds[0] && range[1] <= bounds[1]) return;
+  deviceCheck(
+    () => tf.stack([tf.min(x), tf.max(x), tf.cast(tf.any(tf.isNaN(x)), 'float32')]),
+    (stats) => {
       const min = stats[0] ?? NaN;
       const max = stats[1] ?? NaN;
       if (stats[2] !== 0) {
@@ -433,7 +426,7 @@ export function checkInBounds(arg: string, x: tf.Tensor, bounds: Bounds, also?: 
       }
       learn(x, { range: [min, max] });
     }
-  }]);
+  );
   learn(x, { range: [bounds[0], bounds[1]] });
 }
 
