@@ -15,7 +15,7 @@ import { deviceChecks, type ValueCheck } from './device-checks.js';
 import { checkLogits } from './validate.js';
 
 /** How far a row sum may be from 1 for the row to count as probabilities (float32 softmax is within ~1e-6). */
-export const PROBABILITY_TOLERANCE = 1e-3;
+const PROBABILITY_TOLERANCE = 1e-3;
 
 /** How many rows of the input the probe runs the model on. */
 const PROBE_ROWS = 4;
@@ -55,7 +55,17 @@ export function looksLikeProbabilities(codes: ArrayLike<number>): boolean {
   return min >= 0 && max <= 1 && worst <= PROBABILITY_TOLERANCE;
 }
 
-/** Warns that `subject` (e.g. "model's outputs") look like probabilities, naming the function the user called. */
+/**
+ * The host half of a probe of `what`'s outputs (e.g. "the student"): warns, naming the function the user called, when
+ * the codes of {@link probabilityCodes} say they look like probabilities.
+ */
+function warnIfProbabilities(what: string): (codes: Float32Array) => void {
+  return (codes) => {
+    if (looksLikeProbabilities(codes)) warnProbabilities(`${what}'s outputs`);
+  };
+}
+
+/** Warns that `subject` (e.g. "the model's outputs") look like probabilities, naming the function the user called. */
 function warnProbabilities(subject: string): void {
   const name = runningName();
   console.warn(
@@ -68,10 +78,9 @@ function warnProbabilities(subject: string): void {
 
 /**
  * A value check that runs `model` on the first few rows of `x` and warns if its outputs look like probabilities
- * (naming the model as `what`);
- * `undefined` when the model was probed before (each model is probed once) or `x` holds no rows. Fold it into a
- * check the call makes anyway ({@link deviceChecks}, or the `also` argument of the input checks), so that it costs no
- * readback of its own. Internal.
+ * (naming the model as `what`); `undefined` when the model was probed before (each model is probed once) or `x` holds
+ * no rows. For `fit`'s student, which it folds into the readback of its data checks (`checkFiniteExamples`' `also`).
+ * Internal.
  */
 export function modelProbe(model: Model, x: tf.Tensor, what = 'the model'): ValueCheck | undefined {
   const rows = Math.min(x.shape[0] ?? 0, PROBE_ROWS);
@@ -81,9 +90,7 @@ export function modelProbe(model: Model, x: tf.Tensor, what = 'the model'): Valu
       probedModels.add(model);
       return probabilityCodes(checkLogits(model(rows === x.shape[0] ? x : tf.slice(x, 0, rows)), rows));
     },
-    check: (codes) => {
-      if (looksLikeProbabilities(codes)) warnProbabilities(`${what}'s outputs`);
-    }
+    check: warnIfProbabilities(what)
   };
 }
 
@@ -118,12 +125,7 @@ export function probing(model: Model, what = 'the model'): Model {
 export function outputProbe(model: Model, what: string, z: tf.Tensor2D): ValueCheck | undefined {
   if (quiet > 0 || probedModels.has(model)) return undefined;
   probedModels.add(model);
-  return {
-    codes: () => probabilityCodes(z),
-    check: (values) => {
-      if (looksLikeProbabilities(values)) warnProbabilities(what === 'the model' ? "the model's outputs" : `${what}'s outputs`);
-    }
-  };
+  return { codes: () => probabilityCodes(z), check: warnIfProbabilities(what) };
 }
 
 /**
